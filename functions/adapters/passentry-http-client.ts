@@ -1,0 +1,151 @@
+/**
+ * PassEntry's batch API over HTTPS (or the local sandbox over HTTP).
+ *
+ * Every failure becomes a PassEntryError classified as retryable (429, 5xx, network, timeout),
+ * authentication (401/403) or permanent (other 4xx), and says whether the outcome is known: a POST
+ * that timed out or lost its connection may have created the batch, so the sender reconciles
+ * instead of posting again. The token is read from the SecretStore per call (cached there), fetched
+ * again once after a 401, and never put in a message, a log line or an error.
+ */
+import { z } from "zod";
+import { PassEntryError } from "../core/errors.js";
+import type { CreateBatchInput, PassEntryClient, SecretStore } from "../core/ports.js";
+import { Pacer } from "../core/pacer.js";
+import { PassEntryBatchDocument, PassEntryBatchList, PassEntryErrorBody } from "../core/schemas.js";
+
+export interface PassEntryHttpClientOptions {
+  baseUrl: string;
+  secrets: SecretStore;
+  /** Per request, in ms. Default 10 000. */
+  timeoutMs?: number;
+  /** Requests per second per endpoint and method for this process; PassEntry allows 10, advises 9. */
+  ratePerSecond?: number;
+  pacer?: Pacer;
+  fetch?: typeof fetch;
+}
+
+export const ROUTE_CREATE_BATCH = "POST /api/v1/entities/:id/messaging/wallet";
+export const ROUTE_SHOW_BATCH = "GET /api/v1/batches/:id";
+export const ROUTE_LIST_BATCHES = "GET /api/v1/batches";
+
+/** Parses `x-rate-limit-retry-after` (decimal seconds). Garbage, negatives and blanks give undefined. */
+export function parseRetryAfter(value: string | null | undefined): number | undefined {
+  if (value == null || !/^\s*\d+(\.\d+)?\s*$/.test(value)) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+}
+
+export class PassEntryHttpClient implements PassEntryClient {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly pacer: Pacer;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: PassEntryHttpClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.pacer = options.pacer ?? new Pacer({ perSecond: options.ratePerSecond ?? 9 });
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  createBatch({ entityId, batch }: CreateBatchInput) {
+    const path = `/api/v1/entities/${encodeURIComponent(entityId)}/messaging/wallet`;
+    return this.call(ROUTE_CREATE_BATCH, "POST", path, PassEntryBatchDocument, { batch }, true);
+  }
+
+  getBatch(batchId: string) {
+    return this.call(ROUTE_SHOW_BATCH, "GET", `/api/v1/batches/${encodeURIComponent(batchId)}`, PassEntryBatchDocument);
+  }
+
+  listBatches(page: number) {
+    const path = `/api/v1/batches?page=${page}&perPage=25&type=walletMessaging`;
+    return this.call(ROUTE_LIST_BATCHES, "GET", path, PassEntryBatchList);
+  }
+
+  private async call<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body?: unknown, createsSomething = false): Promise<T> {
+    try {
+      return await this.attempt(route, method, path, schema, body, createsSomething);
+    } catch (error) {
+      if (!(error instanceof PassEntryError) || error.kind !== "authentication") throw error;
+      // The token may have been rotated since we cached it: read it once more, and retry only if it changed.
+      const stale = await this.options.secrets.get("passentry-token");
+      this.options.secrets.invalidate("passentry-token");
+      const fresh = await this.options.secrets.get("passentry-token");
+      if (fresh === stale) throw error;
+      return this.attempt(route, method, path, schema, body, createsSomething);
+    }
+  }
+
+  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body: unknown, createsSomething: boolean): Promise<T> {
+    const token = await this.options.secrets.get("passentry-token");
+    await this.pacer.acquire(route);
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.baseUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw networkError(route, error, createsSomething);
+    }
+    const text = await response.text().catch(() => "");
+    if (response.ok) {
+      const parsed = schema.safeParse(safeJson(text));
+      if (parsed.success) return parsed.data;
+      // PassEntry took the request but we cannot read its answer: the batch may exist.
+      throw new PassEntryError(`PassEntry answered ${response.status} to ${route} with a body we could not read.`, "retryable", {
+        status: response.status,
+        outcomeKnown: !createsSomething,
+      });
+    }
+    throw statusError(route, response, text, createsSomething);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function errorTexts(text: string): string[] {
+  const parsed = PassEntryErrorBody.safeParse(safeJson(text));
+  if (!parsed.success) return [];
+  return parsed.data.errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).slice(0, 20);
+}
+
+function statusError(route: string, response: Response, text: string, createsSomething: boolean): PassEntryError {
+  const status = response.status;
+  const errors = errorTexts(text);
+  const said = errors.length > 0 ? `: ${errors.join("; ")}` : "";
+  if (status === 429) {
+    return new PassEntryError(`PassEntry rate-limited ${route} (429)${said}.`, "retryable", {
+      status,
+      outcomeKnown: true,
+      retryAfterSeconds: parseRetryAfter(response.headers.get("x-rate-limit-retry-after")),
+      errors,
+    });
+  }
+  if (status === 401 || status === 403) {
+    return new PassEntryError(`PassEntry refused the token for ${route} (${status})${said}.`, "authentication", { status, outcomeKnown: true, errors });
+  }
+  if (status >= 500 || status === 408) {
+    // A gateway error can come after the batch was created: the outcome of a POST is not known.
+    return new PassEntryError(`PassEntry failed ${route} with ${status}${said}.`, "retryable", { status, outcomeKnown: !createsSomething, errors });
+  }
+  return new PassEntryError(`PassEntry rejected ${route} with ${status}${said}.`, "permanent", { status, outcomeKnown: true, errors });
+}
+
+function networkError(route: string, error: unknown, createsSomething: boolean): PassEntryError {
+  const cause = (error as { cause?: { code?: string } } | undefined)?.cause;
+  const code = cause?.code ?? (error as { name?: string } | undefined)?.name ?? "unknown";
+  // Refused or unresolvable: the request never left, so PassEntry cannot have acted on it.
+  const neverSent = code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
+  const timedOut = code === "TimeoutError" || code === "AbortError";
+  const what = timedOut ? "timed out" : `failed (${code})`;
+  return new PassEntryError(`PassEntry request ${route} ${what}.`, "retryable", { outcomeKnown: neverSent || !createsSomething });
+}

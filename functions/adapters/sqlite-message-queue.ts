@@ -1,0 +1,135 @@
+/**
+ * A durable queue in SQLite with SQS's semantics, for the embedded home: a received message is
+ * hidden for a visibility timeout and comes back unless deleted; every receive counts; a message
+ * received `maxReceives` times goes to the dead-letter side on its next receive, with its last error.
+ */
+import { randomUUID } from "node:crypto";
+import type { MessageQueue } from "../core/ports.js";
+import type { SqliteDatabase } from "./sqlite-database.js";
+
+export interface ReceivedMessage {
+  messageId: string;
+  body: string;
+  receiptHandle: string;
+  receiveCount: number;
+  sentAt: number;
+}
+
+export interface DeadLetter {
+  messageId: string;
+  body: string;
+  receiveCount: number;
+  lastError: string | null;
+  sentAt: number;
+  deadAt: number;
+}
+
+export interface SqliteQueueOptions {
+  /** Receives before a message is dead-lettered (SQS maxReceiveCount). Default 5. */
+  maxReceives?: number;
+  now?: () => number;
+}
+
+export class SqliteMessageQueue implements MessageQueue {
+  private readonly maxReceives: number;
+  private readonly now: () => number;
+
+  constructor(private readonly db: SqliteDatabase, options: SqliteQueueOptions = {}) {
+    this.maxReceives = options.maxReceives ?? 5;
+    this.now = options.now ?? Date.now;
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS queue_messages (
+        message_id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        visible_at INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        receipt_handle TEXT,
+        last_error TEXT,
+        dead_at INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (dead_at, visible_at);
+    `);
+  }
+
+  async send(body: unknown, options: { delaySeconds?: number } = {}): Promise<string> {
+    const messageId = randomUUID();
+    const now = this.now();
+    const delayMs = Math.min(900, Math.max(0, options.delaySeconds ?? 0)) * 1000;
+    this.db.prepare("INSERT INTO queue_messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)").run(messageId, JSON.stringify(body), now, now + delayMs);
+    return messageId;
+  }
+
+  /** Takes up to `max` visible messages and hides them for `visibilityTimeoutMs`. */
+  receive(max: number, visibilityTimeoutMs: number): ReceivedMessage[] {
+    return this.db.transaction(() => {
+      const now = this.now();
+      const candidates = this.db
+        .prepare("SELECT message_id, body, receive_count, sent_at FROM queue_messages WHERE dead_at IS NULL AND visible_at <= ? ORDER BY visible_at, sent_at LIMIT ?")
+        .all(now, max * 2) as { message_id: string; body: string; receive_count: number; sent_at: number }[];
+      const received: ReceivedMessage[] = [];
+      for (const row of candidates) {
+        if (row.receive_count >= this.maxReceives) {
+          this.db.prepare("UPDATE queue_messages SET dead_at = ?, receipt_handle = NULL WHERE message_id = ?").run(now, row.message_id);
+          continue;
+        }
+        if (received.length >= max) break;
+        const receiptHandle = `${row.message_id}:${randomUUID()}`;
+        this.db
+          .prepare("UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?, receipt_handle = ? WHERE message_id = ?")
+          .run(now + visibilityTimeoutMs, receiptHandle, row.message_id);
+        received.push({ messageId: row.message_id, body: row.body, receiptHandle, receiveCount: row.receive_count + 1, sentAt: row.sent_at });
+      }
+      return received;
+    }).immediate();
+  }
+
+  /** Deletes a message; a stale receipt (the message was received again since) does nothing, as in SQS. */
+  delete(receiptHandle: string): void {
+    this.db.prepare("DELETE FROM queue_messages WHERE receipt_handle = ?").run(receiptHandle);
+  }
+
+  /** Makes a received message visible again after `seconds`, keeping the error for the dead-letter view. */
+  release(receiptHandle: string, seconds: number, lastError?: string): void {
+    this.db
+      .prepare("UPDATE queue_messages SET visible_at = ?, last_error = COALESCE(?, last_error) WHERE receipt_handle = ?")
+      .run(this.now() + Math.max(0, seconds) * 1000, lastError ?? null, receiptHandle);
+  }
+
+  /** Messages waiting or in flight (not dead-lettered). */
+  depth(): { visible: number; inFlight: number; dead: number } {
+    const now = this.now();
+    const row = this.db
+      .prepare(
+        "SELECT SUM(CASE WHEN dead_at IS NULL AND visible_at <= ? THEN 1 ELSE 0 END) AS visible, SUM(CASE WHEN dead_at IS NULL AND visible_at > ? THEN 1 ELSE 0 END) AS in_flight, SUM(CASE WHEN dead_at IS NOT NULL THEN 1 ELSE 0 END) AS dead FROM queue_messages",
+      )
+      .get(now, now) as { visible: number | null; in_flight: number | null; dead: number | null };
+    return { visible: row.visible ?? 0, inFlight: row.in_flight ?? 0, dead: row.dead ?? 0 };
+  }
+
+  /** Bodies of every live message, oldest first (tests and the status CLI). */
+  peek(): { messageId: string; body: string; receiveCount: number }[] {
+    const rows = this.db.prepare("SELECT message_id, body, receive_count FROM queue_messages WHERE dead_at IS NULL ORDER BY sent_at").all() as { message_id: string; body: string; receive_count: number }[];
+    return rows.map((r) => ({ messageId: r.message_id, body: r.body, receiveCount: r.receive_count }));
+  }
+
+  deadLetters(): DeadLetter[] {
+    const rows = this.db
+      .prepare("SELECT message_id, body, receive_count, last_error, sent_at, dead_at FROM queue_messages WHERE dead_at IS NOT NULL ORDER BY dead_at")
+      .all() as { message_id: string; body: string; receive_count: number; last_error: string | null; sent_at: number; dead_at: number }[];
+    return rows.map((r) => ({ messageId: r.message_id, body: r.body, receiveCount: r.receive_count, lastError: r.last_error, sentAt: r.sent_at, deadAt: r.dead_at }));
+  }
+
+  /** Moves dead letters (all, or the ids given) back to the queue with a fresh receive count. */
+  redrive(messageIds?: string[]): number {
+    const now = this.now();
+    if (messageIds === undefined) {
+      return this.db.prepare("UPDATE queue_messages SET dead_at = NULL, receive_count = 0, visible_at = ? WHERE dead_at IS NOT NULL").run(now).changes;
+    }
+    let moved = 0;
+    for (const id of messageIds) {
+      moved += this.db.prepare("UPDATE queue_messages SET dead_at = NULL, receive_count = 0, visible_at = ? WHERE dead_at IS NOT NULL AND message_id = ?").run(now, id).changes;
+    }
+    return moved;
+  }
+}

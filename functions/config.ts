@@ -1,0 +1,72 @@
+/**
+ * The one reader of process.env. Each home's settings are a zod schema, so a missing or malformed
+ * value stops start-up with a sentence naming the variable rather than failing later mid-send.
+ * On AWS, secrets are never in the environment: only their Secrets Manager ids are.
+ */
+import { z } from "zod";
+
+const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalText = z.string().trim().min(1).optional().catch(undefined);
+
+/** Settings both homes share: how we talk to PassEntry and how long a claim protects a send. */
+const PassEntrySettings = z.object({
+  PASSENTRY_RATE_PER_SECOND: positiveNumber(9).refine((n) => n <= 10, "PASSENTRY_RATE_PER_SECOND must be at most 10 (PassEntry's limit)"),
+  PASSENTRY_TIMEOUT_MS: positiveInt(10_000),
+  SEND_LEASE_MS: positiveInt(60_000),
+  RECONCILE_PAGES: positiveInt(8),
+});
+
+export const AwsConfig = PassEntrySettings.extend({
+  WALLET_HOME: z.literal("aws"),
+  PASSENTRY_BASE_URL: z.url().default("https://api.passentry.com"),
+  MESSAGES_QUEUE_URL: z.string().min(1, "MESSAGES_QUEUE_URL must be set"),
+  WALLET_TABLE_NAME: z.string().min(1, "WALLET_TABLE_NAME must be set"),
+  EVENT_BUS_NAME: optionalText,
+  PASSENTRY_TOKEN_SECRET_ID: optionalText,
+  API_KEYS_SECRET_ID: optionalText,
+  PASSENTRY_WEBHOOK_SECRETS_SECRET_ID: optionalText,
+  SECRET_CACHE_SECONDS: positiveInt(300),
+  RECORD_RETENTION_DAYS: positiveInt(30),
+});
+export type AwsConfig = z.infer<typeof AwsConfig>;
+
+export const LocalConfig = PassEntrySettings.extend({
+  WALLET_HOME: z.literal("local").default("local"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATA_DIR: z.string().min(1).default("./.data"),
+  /** Unset: the embedded PassEntry sandbox is started and used. */
+  PASSENTRY_BASE_URL: z.url().optional().or(z.literal("").transform(() => undefined)),
+  PASSENTRY_TOKEN: optionalText,
+  /** Comma-separated `name:key` pairs; unset: a development key is generated and printed. */
+  API_KEYS: optionalText,
+  SENDER_WORKERS: positiveInt(2),
+  VISIBILITY_TIMEOUT_SECONDS: positiveInt(30),
+  MAX_RECEIVES: positiveInt(5),
+  SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
+});
+export type LocalConfig = z.infer<typeof LocalConfig>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function parse<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`);
+  throw new ConfigError(`The configuration is not valid: ${problems.join("; ")}.`);
+}
+
+export function loadAwsConfig(env: Record<string, string | undefined> = process.env): AwsConfig {
+  return parse(AwsConfig, env);
+}
+
+export function loadLocalConfig(env: Record<string, string | undefined> = process.env): LocalConfig {
+  const config = parse(LocalConfig, env);
+  if (config.PASSENTRY_BASE_URL && !config.PASSENTRY_TOKEN) {
+    throw new ConfigError("The configuration is not valid: PASSENTRY_TOKEN must be set when PASSENTRY_BASE_URL points at a real PassEntry.");
+  }
+  return config;
+}

@@ -1,0 +1,96 @@
+/**
+ * Capability interfaces the use cases depend on. `wiring.ts` picks one adapter per home (AWS or
+ * local); tests build use cases from the same adapters or small fakes. One contract suite per port
+ * (test/adapters/) runs against every adapter, so the homes cannot drift apart.
+ */
+import type { PassEntryBatchDocument, PassEntryBatchList, RequestRecord, SendRecord, WalletMessageBatch } from "./schemas.js";
+
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Structured logging: one JSON line per call. Never pass secrets in `fields`. */
+export interface Log {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Where accepted requests wait for the sender. */
+export interface MessageQueue {
+  /** Sends one JSON message; `delaySeconds` holds it back (SQS allows up to 900). Returns the message id. */
+  send(body: unknown, options?: { delaySeconds?: number }): Promise<string>;
+}
+
+/** Read-only access to named secrets (the PassEntry token, API keys). Implementations cache. */
+export interface SecretStore {
+  get(name: SecretName): Promise<string>;
+  /** Forget a cached value, e.g. after PassEntry answered 401 with it. */
+  invalidate(name: SecretName): void;
+}
+export type SecretName = "passentry-token" | "api-keys" | "passentry-webhook-secrets";
+
+export type CreateRequestResult =
+  | { created: true }
+  | { created: false; existing: RequestRecord };
+
+/** The requests callers made, with idempotency-key reservations. */
+export interface RequestStore {
+  /**
+   * Stores a new request. With an idempotency key, the key is reserved atomically with the record;
+   * when the key already exists, nothing is written and the first request is returned instead.
+   */
+  create(record: RequestRecord): Promise<CreateRequestResult>;
+  /** Stores the record unless one with that id exists (requests arriving straight from SQS/EventBridge). */
+  ensure(record: RequestRecord): Promise<RequestRecord>;
+  get(requestId: string): Promise<RequestRecord | undefined>;
+  markEnqueued(requestId: string, at: string): Promise<void>;
+  markFailed(requestId: string, reason: string): Promise<void>;
+}
+
+export type ClaimResult =
+  /** This worker owns the send and may POST. */
+  | { outcome: "claimed"; record: SendRecord }
+  /** Another worker holds a live claim: leave the message for later. */
+  | { outcome: "busy"; record: SendRecord }
+  /** Already decided; send nothing. */
+  | { outcome: "done"; record: SendRecord }
+  /** A previous claim lapsed without a recorded outcome: PassEntry may have the batch. Reconcile first. */
+  | { outcome: "lapsed"; record: SendRecord };
+
+export interface SendKey {
+  requestId: string;
+  chunk: number;
+}
+
+/**
+ * The send ledger: the one place that decides whether a POST to PassEntry may happen. Every write is
+ * conditional (on absence, or on the owner's claim), so two workers can never both hold a send.
+ */
+export interface SendLedger {
+  claim(key: SendKey, claim: { owner: string; leaseMs: number; now: number; marker: string }): Promise<ClaimResult>;
+  /** Takes over a lapsed claim (after reconciliation found nothing), bumping the attempt. */
+  reclaim(key: SendKey, claim: { owner: string; leaseMs: number; now: number; previousOwner: string; previousAttempt: number }): Promise<ClaimResult>;
+  markSent(key: SendKey, owner: string, outcome: { batchId: string; batchStatus?: string; totalCount?: number | null }): Promise<void>;
+  markFailed(key: SendKey, owner: string, reason: string): Promise<void>;
+  markUnknown(key: SendKey, owner: string, reason: string): Promise<void>;
+  /** PassEntry certainly did not create the batch (e.g. 429): give the send back so a later attempt may claim it. */
+  release(key: SendKey, owner: string): Promise<void>;
+  /** Ends the lease at once while keeping the claim: the next attempt must reconcile (outcome unknown). */
+  expire(key: SendKey, owner: string, reason: string): Promise<void>;
+  updateBatch(key: SendKey, update: { batchStatus?: string; totalCount?: number | null; errorsCsvUrl?: string | null; deliveryCsvUrl?: string | null }): Promise<void>;
+  list(requestId: string): Promise<SendRecord[]>;
+}
+
+export interface CreateBatchInput {
+  entityId: string;
+  batch: WalletMessageBatch;
+}
+
+/** PassEntry's batch API. Failures are thrown as PassEntryError, classified. */
+export interface PassEntryClient {
+  createBatch(input: CreateBatchInput): Promise<PassEntryBatchDocument>;
+  getBatch(batchId: string): Promise<PassEntryBatchDocument>;
+  listBatches(page: number): Promise<PassEntryBatchList>;
+}

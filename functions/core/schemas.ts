@@ -1,0 +1,198 @@
+/**
+ * The single definition of every payload that crosses a boundary: the trigger request (the very body
+ * PassEntry's wallet-messaging endpoint takes), the queue message, the stored request and send
+ * records, and PassEntry's answers. Types come from `z.infer`; nothing else declares these shapes.
+ */
+import { z } from "zod";
+
+/** PassEntry documents "at most 500 recipients per API call". */
+export const MAX_RECIPIENTS_PER_BATCH = 500;
+
+/** ISO-8601 date-time that names its zone (`Z` or an offset): a bare local time is ambiguous. */
+export const IsoDateTimeWithZone = z.iso.datetime({
+  offset: true,
+  error: "must be an ISO-8601 date-time with a zone, e.g. 2030-03-31T13:16:26Z",
+});
+
+const nonBlank = (field: string) =>
+  z.string({ error: `${field} must be a string` }).refine((s) => s.trim().length > 0, `${field} must not be blank`);
+
+/** `groupTag` is the only documented key; others (entity, pass template filters) pass through. */
+export const Segment = z.looseObject({ groupTag: z.string().min(1).optional() });
+
+/** PassEntry does not document the recipient shape (pass UUID or external ID plus variables): pass it through. */
+export const Recipient = z.looseObject({});
+
+/**
+ * The `batch` object of PassEntry's `POST /api/v1/entities/{id}/messaging/wallet`.
+ * Unknown keys pass through untouched: PassEntry's API is in beta and partly undocumented.
+ */
+export const WalletMessageBatch = z
+  .looseObject({
+    message: nonBlank("batch.message"),
+    segments: z.array(Segment).min(1, "batch.segments must not be empty").optional(),
+    recipients: z
+      .array(Recipient)
+      .min(1, "batch.recipients must not be empty")
+      .max(MAX_RECIPIENTS_PER_BATCH, `batch.recipients must hold at most ${MAX_RECIPIENTS_PER_BATCH} recipients`)
+      .optional(),
+    scheduledAt: IsoDateTimeWithZone.optional(),
+    name: z.string().min(1).max(200).optional(),
+    tag: z.string().min(1).max(200).optional(),
+  })
+  .refine((b) => (b.segments === undefined) !== (b.recipients === undefined), {
+    message: "batch must target either segments or recipients, not both and not neither",
+    path: ["segments"],
+  });
+export type WalletMessageBatch = z.infer<typeof WalletMessageBatch>;
+
+/** Body of our trigger endpoint: identical to PassEntry's, so its curl example works unchanged. */
+export const TriggerRequestBody = z.object({ batch: WalletMessageBatch });
+export type TriggerRequestBody = z.infer<typeof TriggerRequestBody>;
+
+export const RequestSource = z.enum(["http", "eventbridge", "sqs", "schedule", "webhook"]);
+export type RequestSource = z.infer<typeof RequestSource>;
+
+/** Our request ids and caller-chosen ids: safe in URLs, ledger keys and PassEntry batch names. */
+export const RequestId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.:-]+$/, "requestId may hold letters, digits and _ . : - only");
+
+/**
+ * What one queue message asks for. Our accept handler always sets `requestId`; another AWS service
+ * sending directly to SQS may omit it, and then the SQS message id (stable across redeliveries)
+ * becomes the business key.
+ */
+export const SendRequestMessage = z.object({
+  requestId: RequestId.optional(),
+  entityId: z.string().min(1).max(200),
+  batch: WalletMessageBatch,
+  source: RequestSource.optional(),
+  acceptedAt: IsoDateTimeWithZone.optional(),
+});
+export type SendRequestMessage = z.infer<typeof SendRequestMessage>;
+
+/** EventBridge delivers `WalletMessageRequested` events to the queue wrapped in its envelope. */
+export const WalletMessageRequestedEvent = z.object({
+  id: z.string().min(1),
+  "detail-type": z.literal("WalletMessageRequested"),
+  source: z.string(),
+  detail: SendRequestMessage,
+});
+
+/** A queue body is either our own message or an EventBridge envelope around one. */
+export const QueueMessageBody = z.union([WalletMessageRequestedEvent, SendRequestMessage]);
+export type QueueMessageBody = z.infer<typeof QueueMessageBody>;
+
+/** A send request resolved to its business key, whatever door it came through. */
+export interface SendRequest {
+  requestId: string;
+  entityId: string;
+  batch: WalletMessageBatch;
+  source: RequestSource;
+  acceptedAt?: string | undefined;
+}
+
+/** Turns any accepted queue body into a SendRequest with a stable business key. */
+export function toSendRequest(body: QueueMessageBody, queueMessageId: string): SendRequest {
+  if ("detail-type" in body) {
+    const d = body.detail;
+    return { requestId: d.requestId ?? `evt-${body.id}`, entityId: d.entityId, batch: d.batch, source: d.source ?? "eventbridge", acceptedAt: d.acceptedAt };
+  }
+  return { requestId: body.requestId ?? `sqs-${queueMessageId}`, entityId: body.entityId, batch: body.batch, source: body.source ?? "sqs", acceptedAt: body.acceptedAt };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PassEntry answers: parsed leniently (every attribute optional and nullable) since the API is beta.
+
+export const BatchStatus = z.enum(["validating", "scheduled", "sending", "successful", "completedWithErrors", "failed", "cancelled"]);
+export type BatchStatus = z.infer<typeof BatchStatus>;
+export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ["failed", "successful", "completedWithErrors", "cancelled"];
+
+const nullableString = z.string().nullish();
+
+export const PassEntryBatchResource = z.looseObject({
+  id: z.string().min(1),
+  type: z.string().optional(),
+  attributes: z
+    .looseObject({
+      name: nullableString,
+      // An unknown future status must not break us: keep the raw string.
+      status: z.string().nullish(),
+      tag: nullableString,
+      content: nullableString,
+      scheduledAt: nullableString,
+      totalCount: z.number().nullish(),
+      completedAt: nullableString,
+      errorsCsvUrl: nullableString,
+      deliveryCsvUrl: nullableString,
+    })
+    .optional()
+    .default({}),
+});
+export type PassEntryBatchResource = z.infer<typeof PassEntryBatchResource>;
+
+export const PassEntryBatchDocument = z.looseObject({
+  data: PassEntryBatchResource,
+  links: z.looseObject({ self: z.string().nullish() }).optional(),
+});
+export type PassEntryBatchDocument = z.infer<typeof PassEntryBatchDocument>;
+
+export const PassEntryBatchList = z.looseObject({
+  data: z.array(PassEntryBatchResource),
+  meta: z.looseObject({ totalPages: z.number().nullish(), currentPage: z.number().nullish() }).optional(),
+  links: z.looseObject({ next: z.string().nullish() }).optional(),
+});
+export type PassEntryBatchList = z.infer<typeof PassEntryBatchList>;
+
+export const PassEntryErrorBody = z.looseObject({ errors: z.array(z.unknown()) });
+
+// ---------------------------------------------------------------------------------------------
+// Stored records.
+
+/** What a request looks like to the caller; derived from the request and its sends. */
+export const RequestState = z.enum(["queued", "submitted", "failed", "unknown"]);
+export type RequestState = z.infer<typeof RequestState>;
+
+export const RequestRecord = z.object({
+  requestId: RequestId,
+  entityId: z.string(),
+  source: RequestSource,
+  createdAt: z.string(),
+  /** When the message reached the queue; absent while accepting or if queueing failed. */
+  enqueuedAt: z.string().optional(),
+  /** Request-level failure before any send was attempted (e.g. it could not be queued). */
+  failureReason: z.string().optional(),
+  apiKeyName: z.string().optional(),
+  idempotencyKey: z.string().optional(),
+  /** sha256 of entity id + canonical body, to tell a retry from a different request under the same key. */
+  fingerprint: z.string().optional(),
+  /** A copy of what was asked (no secrets), so status answers show it and redrives can rebuild it. */
+  batch: WalletMessageBatch,
+});
+export type RequestRecord = z.infer<typeof RequestRecord>;
+
+export const SendState = z.enum(["claimed", "sent", "failed", "unknown"]);
+export type SendState = z.infer<typeof SendState>;
+
+/** One ledger entry: one POST to PassEntry, keyed by business key (request id + chunk). */
+export const SendRecord = z.object({
+  requestId: RequestId,
+  chunk: z.number().int().min(0),
+  state: SendState,
+  owner: z.string(),
+  attempt: z.number().int().min(1),
+  claimedAt: z.string(),
+  leaseUntil: z.number(),
+  marker: z.string(),
+  batchId: z.string().optional(),
+  batchStatus: z.string().optional(),
+  totalCount: z.number().nullable().optional(),
+  errorsCsvUrl: z.string().nullable().optional(),
+  deliveryCsvUrl: z.string().nullable().optional(),
+  reason: z.string().optional(),
+  updatedAt: z.string(),
+});
+export type SendRecord = z.infer<typeof SendRecord>;

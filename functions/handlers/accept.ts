@@ -1,0 +1,36 @@
+/**
+ * POST /api/v1/entities/{entityId}/messaging/wallet — the same body PassEntry's endpoint takes.
+ * Answers 202 with our request id; the send happens later, from the queue.
+ */
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { acceptRequest } from "../core/accept-request.js";
+import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { ValidationError } from "../core/errors.js";
+import { renderRequest, requestSelfLink } from "../core/request-view.js";
+import { awsHttpDeps, type HttpDeps } from "../wiring.js";
+import { answering, header, json, readJsonBody } from "./http.js";
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function makeAcceptHandler(getDeps: () => HttpDeps) {
+  return async (event: APIGatewayProxyEventV2) => {
+    const deps = getDeps();
+    return answering(deps.log, async () => {
+      const apiKeyName = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const entityId = event.pathParameters?.entityId?.trim();
+      if (!entityId) throw new ValidationError("The entity id is missing.", ["The path must name an entity: /api/v1/entities/{entityId}/messaging/wallet."]);
+      const idempotencyKey = header(event, "idempotency-key");
+      if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+        throw new ValidationError("The Idempotency-Key header is not valid.", ["Idempotency-Key must be 1 to 255 visible ASCII characters."]);
+      }
+      const body = readJsonBody(event);
+      const { request, replayed } = await acceptRequest(deps.accept, { entityId, body, source: "http", idempotencyKey, apiKeyName });
+      return json(202, renderRequest(request, []), {
+        location: requestSelfLink(request.requestId),
+        ...(replayed ? { "idempotent-replayed": "true" } : {}),
+      });
+    });
+  };
+}
+
+export const handler = makeAcceptHandler(awsHttpDeps);

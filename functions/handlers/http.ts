@@ -1,0 +1,62 @@
+/**
+ * What every HTTP handler shares: reading a JSON body safely (size, content type, base64 from API
+ * Gateway), answering JSON, and turning any error into a 4xx that explains or a plain 5xx.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { toHttpError, ValidationError } from "../core/errors.js";
+import type { Log } from "../core/ports.js";
+
+/** Bodies above this are refused before parsing. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export type HttpAnswer = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpAnswer {
+  return { statusCode, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+/** The raw body bytes, decoded from base64 when API Gateway encoded them. */
+export function rawBody(event: APIGatewayProxyEventV2): Buffer {
+  if (!event.body) return Buffer.alloc(0);
+  return event.isBase64Encoded ? Buffer.from(event.body, "base64") : Buffer.from(event.body, "utf8");
+}
+
+/** Parses a JSON request body, refusing wrong content types (415), oversize (413) and malformed JSON (400). */
+export function readJsonBody(event: APIGatewayProxyEventV2): unknown {
+  const contentType = (header(event, "content-type") ?? "").toLowerCase();
+  if (!/^application\/([a-z0-9.+-]*\+)?json\b/.test(contentType)) {
+    throw new ValidationError("Send the body as JSON.", ["Content-Type must be application/json."], 415);
+  }
+  const bytes = rawBody(event);
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw new ValidationError("The body is too large.", [`The body must be at most ${MAX_BODY_BYTES} bytes.`], 413);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ValidationError("The body is not valid UTF-8.", ["The body must be UTF-8 encoded JSON."], 400);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError("The body is not valid JSON.", ["The body must be a JSON object."], 400);
+  }
+}
+
+/** Runs an HTTP use case, mapping errors: detail below 500, nothing internal above. */
+export async function answering(log: Log, work: () => Promise<HttpAnswer>): Promise<HttpAnswer> {
+  try {
+    return await work();
+  } catch (error) {
+    const answer = toHttpError(error);
+    if (answer.statusCode >= 500) log.error("request handling failed", { error: (error as Error)?.message ?? String(error), name: (error as Error)?.name });
+    return json(answer.statusCode, answer.body);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * SQS → PassEntry. Each record is parsed and sent through the ledger; the answer lists only the
+ * records worth retrying (`batchItemFailures`), so a permanent failure or a poison message is not
+ * retried while a 429 or an outage keeps its message. Records are handled one after the other: the
+ * pacer allows one POST at a time per endpoint anyway, and order keeps the log readable.
+ */
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { describeIssues } from "../core/accept-request.js";
+import { isRetryable } from "../core/errors.js";
+import { QueueMessageBody, toSendRequest } from "../core/schemas.js";
+import { sendRequest } from "../core/send-request.js";
+import { awsSenderDeps, type SenderDeps } from "../wiring.js";
+
+/** Without a Lambda context (tests, local) assume a generous budget. */
+const DEFAULT_REMAINING_MS = 60_000;
+
+export function makeSenderHandler(getDeps: () => SenderDeps) {
+  return async (event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> => {
+    const deps = getDeps();
+    const remainingMs = () => context?.getRemainingTimeInMillis() ?? DEFAULT_REMAINING_MS;
+    const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
+    for (const record of event.Records) {
+      if (!(await handleRecord(deps, record, remainingMs))) batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+    return { batchItemFailures };
+  };
+}
+
+/** True when the record is finished with (sent, decided, or refused for good); false to retry it. */
+async function handleRecord(deps: SenderDeps, record: SQSRecord, remainingMs: () => number): Promise<boolean> {
+  const parsed = QueueMessageBody.safeParse(safeJson(record.body));
+  if (!parsed.success) {
+    // A poison message can never succeed: retrying it would only delay it into the dead-letter queue.
+    deps.log.error("queue message rejected: not a wallet message request", { messageId: record.messageId, problems: describeIssues(parsed.error).slice(0, 10) });
+    return true;
+  }
+  const request = toSendRequest(parsed.data, record.messageId);
+  try {
+    const outcomes = await sendRequest({ ...deps.send, remainingMs }, request);
+    deps.log.info("queue message done", { messageId: record.messageId, requestId: request.requestId, outcomes: outcomes.map((o) => o.state) });
+    return true;
+  } catch (error) {
+    const retry = isRetryable(error) || (error as { retryable?: boolean }).retryable === true;
+    deps.log.warn(retry ? "queue message will be retried" : "queue message dropped", {
+      messageId: record.messageId,
+      requestId: request.requestId,
+      receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 0),
+      error: (error as Error).message,
+    });
+    return !retry;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export const handler = makeSenderHandler(awsSenderDeps);
