@@ -14,20 +14,25 @@ import { awsSenderDeps, type SenderDeps } from "../wiring.js";
 /** Without a Lambda context (tests, local) assume a generous budget. */
 const DEFAULT_REMAINING_MS = 60_000;
 
-export function makeSenderHandler(getDeps: () => SenderDeps) {
+/** Lets the embedded home see why a record will be retried (SQS keeps no such note; the local queue does). */
+export interface SenderHooks {
+  onRetry?: (messageId: string, error: Error, delaySeconds: number | undefined) => void;
+}
+
+export function makeSenderHandler(getDeps: () => SenderDeps, hooks: SenderHooks = {}) {
   return async (event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> => {
     const deps = getDeps();
     const remainingMs = () => context?.getRemainingTimeInMillis() ?? DEFAULT_REMAINING_MS;
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
     for (const record of event.Records) {
-      if (!(await handleRecord(deps, record, remainingMs))) batchItemFailures.push({ itemIdentifier: record.messageId });
+      if (!(await handleRecord(deps, record, remainingMs, hooks))) batchItemFailures.push({ itemIdentifier: record.messageId });
     }
     return { batchItemFailures };
   };
 }
 
 /** True when the record is finished with (sent, decided, or refused for good); false to retry it. */
-async function handleRecord(deps: SenderDeps, record: SQSRecord, remainingMs: () => number): Promise<boolean> {
+async function handleRecord(deps: SenderDeps, record: SQSRecord, remainingMs: () => number, hooks: SenderHooks): Promise<boolean> {
   const parsed = QueueMessageBody.safeParse(safeJson(record.body));
   if (!parsed.success) {
     // A poison message can never succeed: retrying it would only delay it into the dead-letter queue.
@@ -47,6 +52,7 @@ async function handleRecord(deps: SenderDeps, record: SQSRecord, remainingMs: ()
       receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 0),
       error: (error as Error).message,
     });
+    if (retry) hooks.onRetry?.(record.messageId, error as Error, (error as { delaySeconds?: number }).delaySeconds);
     return !retry;
   }
 }

@@ -1,0 +1,153 @@
+/**
+ * The embedded home's HTTP door: turns each Node request into the API Gateway HTTP API (v2) event
+ * the Lambda handlers receive on AWS, so the very same handlers answer locally.
+ */
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { MAX_BODY_BYTES } from "../functions/handlers/http.js";
+
+export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface Route {
+  method: string;
+  /** API Gateway route syntax: `/api/v1/requests/{requestId}`. */
+  path: string;
+  handler: HttpHandler;
+}
+
+interface CompiledRoute extends Route {
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{(\w+)\}/g, (_m, name: string) => {
+    names.push(name);
+    return "([^/]+)";
+  });
+  return { ...route, pattern: new RegExp(`^${source}$`), names };
+}
+
+const TEXT_TYPES = /^(application\/([a-z0-9.+-]*\+)?json|text\/|application\/x-www-form-urlencoded)/i;
+
+/** Builds the v2 event API Gateway would deliver for this request. */
+export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: CompiledRoute, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  }
+  // Like API Gateway: text-like bodies arrive as text, anything else base64-encoded.
+  const asText = TEXT_TYPES.test(headers["content-type"] ?? "");
+  const now = Date.now();
+  return {
+    version: "2.0",
+    routeKey: `${route.method} ${route.path}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    pathParameters,
+    requestContext: {
+      accountId: "local",
+      apiId: "local",
+      domainName: headers.host ?? "localhost",
+      domainPrefix: "local",
+      http: { method: req.method ?? "GET", path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? "127.0.0.1", userAgent: headers["user-agent"] ?? "" },
+      requestId: randomUUID(),
+      routeKey: `${route.method} ${route.path}`,
+      stage: "$default",
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    body: body.length === 0 ? undefined : asText ? body.toString("utf8") : body.toString("base64"),
+    isBase64Encoded: body.length > 0 && !asText,
+  };
+}
+
+function send(res: ServerResponse, answer: APIGatewayProxyStructuredResultV2): void {
+  const headers = Object.fromEntries(Object.entries(answer.headers ?? {}).map(([k, v]) => [k, String(v)]));
+  const body = answer.body === undefined ? "" : answer.isBase64Encoded ? Buffer.from(answer.body, "base64") : answer.body;
+  res.writeHead(answer.statusCode ?? 200, headers);
+  res.end(body);
+}
+
+const jsonError = (statusCode: number, message: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ errors: [message] }),
+});
+
+export interface LocalHttpServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `routes` on host:port. Never crashes on a request: any failure answers 500 and is logged. */
+export async function startHttpServer(routes: Route[], options: { host: string; port: number; onError?: (error: unknown) => void }): Promise<LocalHttpServer> {
+  const compiled = routes.map(compile);
+  const server = http.createServer((req, res) => {
+    void serve(req, res).catch((error) => {
+      options.onError?.(error);
+      if (!res.headersSent) send(res, jsonError(500, "Internal error."));
+      else res.destroy();
+    });
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const candidates = compiled.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
+    const hit = candidates.find((c) => c.route.method === req.method);
+    if (!hit) {
+      req.resume();
+      send(res, candidates.length > 0 ? jsonError(405, `Method ${req.method} is not allowed here.`) : jsonError(404, "No such route."));
+      return;
+    }
+    const body = await readCapped(req, MAX_BODY_BYTES);
+    if (body === "too-large") {
+      send(res, jsonError(413, `The body must be at most ${MAX_BODY_BYTES} bytes.`));
+      return;
+    }
+    let pathParameters: Record<string, string>;
+    try {
+      pathParameters = Object.fromEntries(hit.route.names.map((name, i) => [name, decodeURIComponent(hit.match![i + 1]!)]));
+    } catch {
+      send(res, jsonError(400, "The path is not validly percent-encoded."));
+      return;
+    }
+    send(res, await hit.route.handler(toApiGatewayEvent(req, body, hit.route, pathParameters)));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Reads the body, stopping (without buffering more) once it passes `limit` bytes. */
+function readCapped(req: IncomingMessage, limit: number): Promise<Buffer | "too-large"> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) over = true;
+      else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(over ? "too-large" : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
