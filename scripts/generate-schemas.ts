@@ -1,0 +1,38 @@
+/**
+ * Writes the JSON Schemas of what other services may send us, generated from the zod schemas (the
+ * single source of truth): `npm run schemas`. A test fails when the committed files drift.
+ */
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { SendRequestMessage, TriggerRequestBody } from "../functions/core/schemas.js";
+
+export function schemaDocuments(): Record<string, unknown> {
+  const doc = (schema: z.ZodType, id: string, title: string, description: string) => ({
+    ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }),
+    $id: `https://wallet-messaging.dev/schema/${id}`,
+    title,
+    description,
+  });
+  return {
+    "wallet-message-request.schema.json": doc(
+      SendRequestMessage,
+      "wallet-message-request.schema.json",
+      "WalletMessageRequested",
+      "A request to send a PassEntry wallet message: the body of an SQS message sent to MessagesQueue, or the `detail` of an EventBridge event with detail-type `WalletMessageRequested`. `requestId` is your idempotency key: two messages with the same requestId send once. The batch targets either `segments` or `recipients` (not both).",
+    ),
+    "trigger-request.schema.json": doc(
+      TriggerRequestBody,
+      "trigger-request.schema.json",
+      "Trigger request body",
+      "The body of POST /api/v1/entities/{entityId}/messaging/wallet: the same body PassEntry's endpoint takes. The batch targets either `segments` or `recipients` (not both).",
+    ),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const [file, document] of Object.entries(schemaDocuments())) {
+    writeFileSync(new URL(`../schema/${file}`, import.meta.url), `${JSON.stringify(document, null, 2)}\n`);
+    console.log(`wrote schema/${file}`);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * `npm start` as a new user runs it: a child process with a fresh data directory, driven by the curl
+ * it prints, stopped with SIGTERM. Ports are 0 so the test never collides with anything.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+
+function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string; ready: Promise<{ url: string; key: string }> } {
+  const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
+    env: { ...process.env, PORT: "0", SANDBOX_PORT: "0", HOST: "127.0.0.1", API_KEYS: "", PASSENTRY_BASE_URL: "", PASSENTRY_TOKEN: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const ready = new Promise<{ url: string; key: string }>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      const key = /API key:\s+(\S+)/.exec(out)?.[1];
+      if (url && key) {
+        clearInterval(timer);
+        resolve({ url, key });
+      }
+    }, 50);
+    child.once("exit", (code) => {
+      clearInterval(timer);
+      reject(new Error(`npm start exited early (${code}):\n${out}`));
+    });
+  });
+  return { child, output: () => out, ready };
+}
+
+describe("npm start", () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+  it("serves the printed curl, delivers to the sandbox, and stops cleanly on SIGTERM", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "wm-start-"));
+    const { child, output, ready } = startMain({ DATA_DIR: dataDir });
+    cleanups.push(() => {
+      child.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const { url, key } = await ready;
+
+    const answer = await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ batch: { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" } }),
+    });
+    const accepted = (await answer.json()) as any;
+    let view: any;
+    for (let i = 0; i < 100; i++) {
+      view = await (await fetch(url + accepted.links.self, { headers: { authorization: `Bearer ${key}` } })).json();
+      if (view.data.attributes.status !== "queued") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+
+    expect(answer.status).toBe(202);
+    expect(view.data.attributes.status).toBe("submitted");
+    expect(view.data.attributes.batchId).toMatch(/[0-9a-f-]{36}/);
+    expect(await exited).toBe(0);
+    expect(output()).toContain("stopped.");
+    expect(output()).toContain("curl -s -X POST");
+  });
+
+  it("refuses to start with a sentence naming the variable when the configuration is wrong", async () => {
+    const { child, output, ready } = startMain({ PORT: "not-a-port" });
+    cleanups.push(() => child.kill("SIGKILL"));
+    await expect(ready).rejects.toThrow(/exited early \(1\)/);
+    expect(output()).toMatch(/PORT/);
+  });
+});
