@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { PassEntryError } from "../core/errors.js";
 import type { CreateBatchInput, PassEntryClient, SecretStore } from "../core/ports.js";
+import { CircuitBreaker } from "../core/circuit-breaker.js";
 import { Pacer } from "../core/pacer.js";
 import { PassEntryBatchDocument, PassEntryBatchList, PassEntryErrorBody } from "../core/schemas.js";
 
@@ -21,6 +22,8 @@ export interface PassEntryHttpClientOptions {
   /** Requests per second per endpoint and method for this process; PassEntry allows 10, advises 9. */
   ratePerSecond?: number;
   pacer?: Pacer;
+  /** Shared by every call of this client; stops calls during an outage. */
+  breaker?: CircuitBreaker;
   fetch?: typeof fetch;
 }
 
@@ -39,12 +42,14 @@ export class PassEntryHttpClient implements PassEntryClient {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly pacer: Pacer;
+  private readonly breaker: CircuitBreaker;
   private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: PassEntryHttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.pacer = options.pacer ?? new Pacer({ perSecond: options.ratePerSecond ?? 9 });
+    this.breaker = options.breaker ?? new CircuitBreaker();
     this.fetchImpl = options.fetch ?? fetch;
   }
 
@@ -79,6 +84,27 @@ export class PassEntryHttpClient implements PassEntryClient {
   private async attempt<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body: unknown, createsSomething: boolean): Promise<T> {
     const token = await this.options.secrets.get("passentry-token");
     await this.pacer.acquire(route);
+    const blockedMs = this.breaker.blockedForMs();
+    if (blockedMs > 0) {
+      // Nothing was sent, so the outcome is known: the send can simply be tried again later.
+      throw new PassEntryError(`PassEntry looks unavailable; not calling ${route} for ${Math.ceil(blockedMs / 1000)} s (circuit open).`, "retryable", {
+        outcomeKnown: true,
+        retryAfterSeconds: blockedMs / 1000,
+        circuitOpen: true,
+      });
+    }
+    try {
+      const answer = await this.exchange(route, method, path, schema, body, createsSomething, token);
+      this.breaker.recordSuccess();
+      return answer;
+    } catch (error) {
+      if (error instanceof PassEntryError && isOutageSign(error)) this.breaker.recordOutageFailure();
+      else this.breaker.recordNeutral();
+      throw error;
+    }
+  }
+
+  private async exchange<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
     let response: Response;
     try {
       response = await this.fetchImpl(this.baseUrl + path, {
@@ -102,6 +128,11 @@ export class PassEntryHttpClient implements PassEntryClient {
     }
     throw statusError(route, response, text, createsSomething);
   }
+}
+
+/** 5xx, timeouts and dropped connections say PassEntry is struggling; 429 and 4xx say nothing of the kind. */
+function isOutageSign(error: PassEntryError): boolean {
+  return error.kind === "retryable" && error.details.status !== 429;
 }
 
 function safeJson(text: string): unknown {

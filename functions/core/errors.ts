@@ -62,6 +62,8 @@ export class PassEntryError extends WalletMessagingError {
       retryAfterSeconds?: number;
       outcomeKnown: boolean;
       errors?: string[];
+      /** Set when our circuit breaker refused the call: PassEntry was not contacted. */
+      circuitOpen?: boolean;
     },
     options?: { cause?: unknown },
   ) {

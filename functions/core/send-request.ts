@@ -154,7 +154,8 @@ async function post(deps: SendDeps, request: SendRequest, key: SendKey, batch: W
       }
       await deps.ledger.release(key, deps.owner);
       deps.log.warn("send released for retry", { ...key, kind: error.kind, status: error.details.status, reason: error.message });
-      throw new RetryLaterError(error.message, waitMs === undefined ? undefined : Math.ceil(waitMs / 1000));
+      const retryAfterMs = waitMs ?? (error.details.circuitOpen ? (error.details.retryAfterSeconds ?? 0) * 1000 : undefined);
+      throw new RetryLaterError(error.message, retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000));
     }
   }
 }
