@@ -77,16 +77,22 @@ export const awsSenderDeps = once((): SenderDeps => {
       leaseMs: config.SEND_LEASE_MS,
       sleep,
       reconcilePages: config.RECONCILE_PAGES,
-      // Powertools-style EMF line: CloudWatch turns it into the UnknownOutcomes metric the alarm watches.
-      onUnknownOutcome: (key) =>
-        console.log(
-          JSON.stringify({
-            _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: "WalletMessaging", Dimensions: [[]], Metrics: [{ Name: "UnknownOutcomes", Unit: "Count" }] }] },
-            UnknownOutcomes: 1,
-            requestId: key.requestId,
-            chunk: key.chunk,
-          }),
-        ),
+      onUnknownOutcome: emitUnknownOutcomeMetric,
     },
   };
 });
+
+/**
+ * One Embedded Metric Format line: CloudWatch turns it into the `WalletMessaging/UnknownOutcomes`
+ * metric the alarm watches. Written to stdout directly, because console.log output is wrapped by
+ * Lambda's JSON log format and the metric would be lost.
+ */
+function emitUnknownOutcomeMetric(key: { requestId: string; chunk: number }): void {
+  const metric = {
+    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: "WalletMessaging", Dimensions: [[]], Metrics: [{ Name: "UnknownOutcomes", Unit: "Count" }] }] },
+    UnknownOutcomes: 1,
+    requestId: key.requestId,
+    chunk: key.chunk,
+  };
+  process.stdout.write(`${JSON.stringify(metric)}\n`);
+}

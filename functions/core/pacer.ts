@@ -2,9 +2,10 @@
  * Keeps request starts under a rate, per key (PassEntry limits each endpoint + method separately).
  *
  * Two rules hold together: starts are spaced at least 1000/perSecond ms apart (no bursts), and no
- * window of `windowMs` holds more than `burst` starts. The window is stretched by a small safety
- * margin so that network jitter, which can bunch arrivals at PassEntry, still stays under its
- * sliding-window limit of 10 per second when we aim at 9.
+ * second holds more than floor(perSecond) starts. The second is stretched by a small safety margin
+ * so that network jitter, which can bunch arrivals at PassEntry, still stays under its
+ * sliding-window limit of 10 per second when we aim at 9. With a fractional rate (4.5/s for each of
+ * two Lambda workers) the window rule wins: 4 per second each, 8 in total, never 10.
  *
  * @example
  *   const pacer = new Pacer({ perSecond: 9 });
@@ -33,7 +34,7 @@ export class Pacer {
     if (!(options.perSecond > 0)) throw new RangeError("perSecond must be above 0");
     const margin = options.safetyMargin ?? 0.03;
     this.burst = Math.max(1, Math.floor(options.perSecond));
-    this.windowMs = ((1000 * this.burst) / options.perSecond) * (1 + margin);
+    this.windowMs = 1000 * (1 + margin);
     this.intervalMs = 1000 / options.perSecond;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? sleep;

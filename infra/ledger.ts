@@ -1,0 +1,23 @@
+import { table as spec } from "./manifest.js";
+import { isProduction } from "./stage.js";
+
+/**
+ * The send ledger and request records: one table, keyed by `pk`, items expire through `expiresAt`.
+ * On-demand billing (SST's default): traffic is bursty and small, provisioned capacity would idle.
+ */
+export const table = new sst.aws.Dynamo(spec.name, {
+  fields: { [spec.hashKey]: "string" },
+  primaryIndex: { hashKey: spec.hashKey },
+  ttl: spec.ttlAttribute,
+  // The ledger is what prevents a second send: losing it in production would be worse than a
+  // failed `sst remove`.
+  deletionProtection: isProduction,
+  transform: {
+    table: {
+      billingMode: "PAY_PER_REQUEST",
+      // SST 4 enables point-in-time recovery on every table today; say so explicitly so a
+      // changed default cannot silently drop it in production. Other stages skip its cost.
+      pointInTimeRecovery: { enabled: isProduction },
+    },
+  },
+});

@@ -1,0 +1,383 @@
+/**
+ * The wiring of the AWS home as plain data: which Lambda runs which handler, what each one may
+ * touch, which environment variables it gets, how the queue is tuned, which routes exist and which
+ * alarms watch them.
+ *
+ * `infra/*.ts` builds SST components from this module, and `test/infra/` checks it, so the tests
+ * read the same values a deploy uses. Keep it free of SST globals (`sst`, `aws`, `$app`): it must
+ * load under plain Node and vitest.
+ */
+
+/** Value of POWERTOOLS_SERVICE_NAME and the prefix of every name we choose. */
+export const SERVICE_NAME = "wallet-messaging";
+
+/**
+ * Lambda runtime for every function. SST 4 supports `nodejs24.x` (its default); it is the newest
+ * Node LTS on Lambda and keeps us furthest from a deprecation date.
+ */
+export const RUNTIME = "nodejs24.x" as const;
+/** Graviton: about 20% cheaper per GB-second than x86, and nothing here needs native x86 code. */
+export const ARCHITECTURE = "arm64" as const;
+export const LOG_RETENTION = "1 month" as const;
+export const LOG_FORMAT = "json" as const;
+
+// ---------------------------------------------------------------------------------------------
+// PassEntry rate budget
+// ---------------------------------------------------------------------------------------------
+
+/** PassEntry allows 10 requests/s per account; we aim at 9 to leave room for jitter and retries. */
+export const PASSENTRY_ACCOUNT_RATE_PER_SECOND = 9;
+/**
+ * At most this many sender invocations run at once (the SQS event source mapping's maximum
+ * concurrency; AWS accepts 2 to 1000). Two keeps one worker busy while the other waits on a slow
+ * PassEntry answer, and is the smallest value AWS allows.
+ */
+export const SENDER_MAX_CONCURRENCY = 2;
+/**
+ * Each sender worker paces itself at this rate (PASSENTRY_RATE_PER_SECOND), so the account as a
+ * whole stays at or under PASSENTRY_ACCOUNT_RATE_PER_SECOND: 9 / 2 = 4.5. Derived, never typed in,
+ * so the concurrency and the pace cannot drift apart.
+ */
+export const PASSENTRY_RATE_PER_SECOND_PER_WORKER = PASSENTRY_ACCOUNT_RATE_PER_SECOND / SENDER_MAX_CONCURRENCY;
+
+export const DEFAULT_PASSENTRY_BASE_URL = "https://api.passentry.com";
+
+/**
+ * PassEntry's base URL for a deploy: `PASSENTRY_BASE_URL` in the deploying shell overrides the
+ * default (e.g. a PassEntry sandbox), so no code change is needed to point a stage elsewhere.
+ *
+ * @example
+ *   passEntryBaseUrl({ PASSENTRY_BASE_URL: "https://sandbox.example" }) // "https://sandbox.example"
+ */
+export function passEntryBaseUrl(env: Record<string, string | undefined> = process.env): string {
+  const value = env.PASSENTRY_BASE_URL?.trim();
+  return value ? value.replace(/\/+$/, "") : DEFAULT_PASSENTRY_BASE_URL;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What a function may touch. Each capability becomes an SST link (which grants the IAM access)
+ * and, for secrets, one environment variable naming the secret. Nothing else grants access.
+ */
+export type Capability =
+  /** MessagesQueue: URL + sqs:* on that queue (the accept handler sends to it). */
+  | "queue"
+  /** WalletTable: name + dynamodb:* on that table and its indexes. */
+  | "table"
+  /** WalletBus: name + events:* on that bus (put events). */
+  | "bus"
+  /** PassEntryToken secret: secretsmanager:GetSecretValue on it. */
+  | "passEntryToken"
+  /** ApiKeys secret: JSON object {"<key name>": "<key>"} checked by the HTTP API handlers. */
+  | "apiKeys"
+  /** PassEntryWebhookSecrets secret: JSON array of signing secrets (several during rotation). */
+  | "webhookSecrets";
+
+export type SecretCapability = Extract<Capability, "passEntryToken" | "apiKeys" | "webhookSecrets">;
+
+export interface SecretSpec {
+  /** SST Linkable name; also the Pulumi name prefix of the Secrets Manager secret. */
+  name: string;
+  /** Environment variable that carries the secret's ARN (never its value). */
+  env: string;
+  description: string;
+}
+
+export const secrets: Record<SecretCapability, SecretSpec> = {
+  passEntryToken: {
+    name: "PassEntryToken",
+    env: "PASSENTRY_TOKEN_SECRET_ID",
+    description: "PassEntry API token used by the wallet-messaging sender (plain string).",
+  },
+  apiKeys: {
+    name: "ApiKeys",
+    env: "API_KEYS_SECRET_ID",
+    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<key name>": "<key>"}.',
+  },
+  webhookSecrets: {
+    name: "PassEntryWebhookSecrets",
+    env: "PASSENTRY_WEBHOOK_SECRETS_SECRET_ID",
+    description: "Signing secrets for PassEntry webhooks: JSON array of strings (several during rotation).",
+  },
+};
+
+export interface FunctionSpec {
+  /** PascalCase SST name. */
+  name: string;
+  /** `file.export`, relative to the project root, as SST wants it. */
+  handler: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  capabilities: readonly Capability[];
+}
+
+/**
+ * Every Lambda of the AWS home.
+ *
+ * Memory: Lambda gives CPU in proportion to memory. 512 MB is where a bundled AWS SDK + zod
+ * cold-starts in well under a second on arm64 while costing half of SST's 1024 MB default; these
+ * handlers are I/O-bound (one or two AWS calls), so more memory buys little after the cold start.
+ *
+ * Timeouts: API Gateway HTTP APIs give up after 30 s, so an HTTP handler slower than that only
+ * burns money; 10 s bounds a hung SDK call (the SDK retries 3 times within that) and still answers
+ * before API Gateway does. The sender's timeout is sized by its batch: see `senderSubscription`.
+ */
+export const functions = {
+  accept: {
+    name: "Accept",
+    handler: "functions/handlers/accept.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // Checks the key, reserves the idempotency key + request record, enqueues.
+    capabilities: ["apiKeys", "table", "queue"],
+  },
+  requestStatus: {
+    name: "RequestStatus",
+    handler: "functions/handlers/request-status.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    capabilities: ["apiKeys", "table"],
+  },
+  requestCancel: {
+    name: "RequestCancel",
+    handler: "functions/handlers/request-cancel.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // Marks the request cancelled in the ledger; the sender honours it. It never calls PassEntry
+    // itself, so PassEntry's rate budget stays with the paced sender.
+    capabilities: ["apiKeys", "table"],
+  },
+  health: {
+    name: "Health",
+    handler: "functions/handlers/health.handler",
+    // Answers from memory only: the smallest size that still cold-starts quickly.
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    capabilities: [],
+  },
+  passEntryWebhook: {
+    name: "PassEntryWebhook",
+    handler: "functions/handlers/passentry-webhook.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // Verifies PassEntry's signature, records the batch outcome.
+    capabilities: ["webhookSecrets", "table"],
+  },
+  sender: {
+    name: "Sender",
+    handler: "functions/handlers/sender.handler",
+    memoryMb: 512,
+    // A full batch of 10 at 4.5 req/s needs ~2.2 s of pacing plus one PassEntry round trip each
+    // (typically < 1 s, client timeout a few seconds) and a possible reconcile GET. 60 s covers a
+    // batch where several requests hit their client timeout; the sender stops taking new messages
+    // when little time is left and reports the rest as failures (they return to the queue).
+    timeoutSeconds: 60,
+    // Reads the token and claims in the ledger before each POST. It needs no queue link: SST's
+    // subscription already grants receive/delete/change-visibility on MessagesQueue.
+    capabilities: ["passEntryToken", "table"],
+  },
+} as const satisfies Record<string, FunctionSpec>;
+
+export type FunctionKey = keyof typeof functions;
+
+/** Values that exist only after deploy; Outputs in infra, strings in tests. */
+export interface DeployedValues<V> {
+  queueUrl: V;
+  tableName: V;
+  busName: V;
+  secretArns: Record<SecretCapability, V>;
+}
+
+/**
+ * The environment of one function: the config module's shared variables for every function (names
+ * and URLs only, no access), plus the ARN of each secret the function may read — and no others.
+ *
+ * @example
+ *   environmentFor(functions.sender, deployed).PASSENTRY_TOKEN_SECRET_ID // the token secret's ARN
+ */
+export function environmentFor<V>(
+  spec: FunctionSpec,
+  deployed: DeployedValues<V>,
+  env: Record<string, string | undefined> = process.env,
+): Record<string, V | string> {
+  const environment: Record<string, V | string> = {
+    WALLET_HOME: "aws",
+    MESSAGES_QUEUE_URL: deployed.queueUrl,
+    WALLET_TABLE_NAME: deployed.tableName,
+    EVENT_BUS_NAME: deployed.busName,
+    PASSENTRY_BASE_URL: passEntryBaseUrl(env),
+    PASSENTRY_RATE_PER_SECOND: String(PASSENTRY_RATE_PER_SECOND_PER_WORKER),
+    // A claim must outlive the sender that made it: past its Lambda timeout, a lapsed claim can only
+    // mean the worker died, and the next attempt reconciles instead of waiting on a live send.
+    SEND_LEASE_MS: String((functions.sender.timeoutSeconds + 30) * 1000),
+    POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+  };
+  for (const capability of spec.capabilities) {
+    if (isSecretCapability(capability)) {
+      environment[secrets[capability].env] = deployed.secretArns[capability];
+    }
+  }
+  return environment;
+}
+
+export function isSecretCapability(capability: Capability): capability is SecretCapability {
+  return capability in secrets;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+// ---------------------------------------------------------------------------------------------
+
+export interface QueueSpec {
+  name: string;
+  /** Seconds; at least 6x the subscriber's timeout plus its batching window (AWS guidance). */
+  visibilityTimeoutSeconds: number;
+  retentionSeconds: number;
+  /** Where messages go after `retry` failed receives; absent only on dead-letter queues. */
+  deadLetter?: { queue: QueueKey; retry: number };
+  /** True for a queue that only holds failed messages and has no subscriber. */
+  isDeadLetterQueue?: boolean;
+}
+
+/**
+ * How the sender consumes MessagesQueue.
+ *
+ * Batch size 10: at 4.5 req/s a batch takes ~2.2 s of pacing, long enough to amortise an
+ * invocation (token cache lookup, cold start) and short enough that a failing batch holds few
+ * messages back. Partial responses make only the failed messages return to the queue.
+ *
+ * Window 1 s: without one, a burst arriving over a second is cut into many 1-2 message batches,
+ * each of which may land in another execution environment whose pacer starts without history.
+ * Fuller batches keep consecutive requests inside one pacer; 1 s is invisible next to PassEntry's
+ * own delivery time to phones.
+ */
+export const senderSubscription = {
+  batchSize: 10,
+  batchWindowSeconds: 1,
+  partialResponses: true,
+  maxConcurrency: SENDER_MAX_CONCURRENCY,
+} as const;
+
+const DAY = 24 * 60 * 60;
+
+export const queues = {
+  messages: {
+    name: "MessagesQueue",
+    visibilityTimeoutSeconds: 6 * functions.sender.timeoutSeconds + senderSubscription.batchWindowSeconds,
+    retentionSeconds: 4 * DAY,
+    // 5 receives: a throttled or briefly failing PassEntry gets ~30 minutes (5 x the visibility
+    // timeout) before a message is given up on; 3 (SST's default) dead-letters good messages.
+    deadLetter: { queue: "deadLetter", retry: 5 },
+  },
+  deadLetter: {
+    name: "MessagesDeadLetterQueue",
+    visibilityTimeoutSeconds: 30,
+    // The longest SQS allows: a standard queue keeps a message's original enqueue time when it is
+    // dead-lettered, so the DLQ must keep messages longer than the source queue does.
+    retentionSeconds: 14 * DAY,
+    isDeadLetterQueue: true,
+  },
+} as const satisfies Record<string, QueueSpec>;
+
+export type QueueKey = "messages" | "deadLetter";
+
+// ---------------------------------------------------------------------------------------------
+// HTTP API
+// ---------------------------------------------------------------------------------------------
+
+export const routes = [
+  { route: "POST /api/v1/entities/{entityId}/messaging/wallet", fn: "accept" },
+  { route: "GET /api/v1/requests/{requestId}", fn: "requestStatus" },
+  { route: "DELETE /api/v1/requests/{requestId}", fn: "requestCancel" },
+  { route: "GET /health", fn: "health" },
+  { route: "POST /webhooks/passentry", fn: "passEntryWebhook" },
+] as const satisfies readonly { route: string; fn: FunctionKey }[];
+
+/**
+ * API Gateway stage throttling (all routes together).
+ *
+ * Rate 25/s: every accepted request costs at least one PassEntry call, and PassEntry takes 9/s.
+ * Sustained traffic well above that only grows the queue backlog without bound, so beyond ~2.5x
+ * we answer 429 and let the caller retry, which webhooks senders do. The slack over 9/s leaves room
+ * for status polling and PassEntry's own webhooks, which cost no PassEntry call.
+ * Burst 100: a shop's flash sale or a CRM export can fire dozens of webhooks at once; the queue
+ * absorbs them (100 messages drain in ~11 s) and 100 concurrent accepts stay far below Lambda's
+ * account concurrency.
+ */
+export const apiThrottling = { rateLimit: 25, burstLimit: 100 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Store and bus
+// ---------------------------------------------------------------------------------------------
+
+export const table = {
+  name: "WalletTable",
+  hashKey: "pk",
+  ttlAttribute: "expiresAt",
+} as const;
+
+export const bus = {
+  name: "WalletBus",
+  /** Events of this detail-type go straight to MessagesQueue, envelope and all. */
+  requestDetailType: "WalletMessageRequested",
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Alarms
+// ---------------------------------------------------------------------------------------------
+
+/** Custom metric the sender emits when it cannot tell whether PassEntry accepted a batch. */
+export const unknownOutcomesMetric = {
+  namespace: "WalletMessaging",
+  name: "UnknownOutcomes",
+} as const;
+
+export interface AlarmSpec {
+  name: string;
+  description: string;
+  namespace: string;
+  metric: string;
+  /** Which deployed resource the metric is about; `none` for metrics without dimensions. */
+  subject: "deadLetterQueue" | "sender" | "none";
+  statistic: "Sum" | "Maximum";
+  threshold: number;
+  periodSeconds: number;
+}
+
+/** Every alarm fires on the first data point above zero: each of these means a person should look. */
+export const alarms: readonly AlarmSpec[] = [
+  {
+    name: "DeadLetterQueueNotEmpty",
+    description: "Messages reached the dead-letter queue: a requested wallet message was not sent. Inspect and redrive.",
+    namespace: "AWS/SQS",
+    metric: "ApproximateNumberOfMessagesVisible",
+    subject: "deadLetterQueue",
+    statistic: "Maximum",
+    threshold: 0,
+    // SQS publishes queue metrics every 5 minutes; a shorter period only yields missing data.
+    periodSeconds: 300,
+  },
+  {
+    name: "SenderErrors",
+    description: "The sender Lambda failed whole invocations (crash or timeout), not just single messages.",
+    namespace: "AWS/Lambda",
+    metric: "Errors",
+    subject: "sender",
+    statistic: "Sum",
+    threshold: 0,
+    periodSeconds: 60,
+  },
+  {
+    name: "UnknownOutcomes",
+    description: "The sender could not tell whether PassEntry accepted a batch; check PassEntry before anything is resent.",
+    namespace: unknownOutcomesMetric.namespace,
+    metric: unknownOutcomesMetric.name,
+    subject: "none",
+    statistic: "Sum",
+    threshold: 0,
+    periodSeconds: 60,
+  },
+];
