@@ -94,3 +94,22 @@ export interface PassEntryClient {
   getBatch(batchId: string): Promise<PassEntryBatchDocument>;
   listBatches(page: number): Promise<PassEntryBatchList>;
 }
+
+/** One message in the dead-letter queue, as an operator sees it. */
+export interface DeadLetterView {
+  messageId: string;
+  /** The request it carries, when its body could be read. */
+  requestId: string | null;
+  body: string;
+  receiveCount: number;
+  /** Why the last attempt failed (the local queue keeps it; SQS does not). */
+  lastError: string | null;
+  sentAt: string | null;
+}
+
+/** Operator access to dead letters: look, then move back to the main queue. */
+export interface DeadLetterQueue {
+  list(limit: number): Promise<DeadLetterView[]>;
+  /** Moves all dead letters (or the ids given) back; redriving is safe, the ledger stops second sends. */
+  redrive(messageIds?: string[]): Promise<{ moved: number | null; note: string }>;
+}

@@ -1,0 +1,11 @@
+import { QueueMessageBody, toSendRequest } from "./schemas.js";
+
+/** The request id a queue body carries, or null when it is not a readable request (poison). */
+export function requestIdOf(body: string, messageId: string): string | null {
+  try {
+    const parsed = QueueMessageBody.safeParse(JSON.parse(body));
+    return parsed.success ? toSendRequest(parsed.data, messageId).requestId : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * `npm run dlq -- list|redrive`: look at dead-lettered messages and send them back, locally or on AWS.
+ *
+ *   npm run dlq -- list                      # the local queue under DATA_DIR (default ./.data)
+ *   npm run dlq -- redrive [--id <messageId> ...]
+ *   npm run dlq -- list --dlq-url <url> --queue-url <url>   # a deployed stage (AWS credentials from the environment)
+ *
+ * Redriving is always safe: a message whose send was already decided is not sent again (the ledger).
+ */
+import "dotenv/config";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { openSqlite } from "../functions/adapters/sqlite-database.js";
+import { SqliteDeadLetterQueue } from "../functions/adapters/sqlite-dead-letter-queue.js";
+import { SqliteMessageQueue } from "../functions/adapters/sqlite-message-queue.js";
+import { SqsDeadLetterQueue } from "../functions/adapters/sqs-dead-letter-queue.js";
+import type { DeadLetterQueue, DeadLetterView } from "../functions/core/ports.js";
+import { databasePath } from "./stack.js";
+
+const USAGE = `usage: npm run dlq -- <list|redrive> [options]
+  list                 show dead-lettered messages (request id, receives, last error)
+  redrive              move them back to the queue (all, or --id <messageId> repeated)
+options:
+  --data-dir <dir>     local data directory (default: DATA_DIR or ./.data)
+  --dlq-url <url>      a deployed dead-letter queue (with --queue-url); see the deploy outputs
+  --queue-url <url>    the deployed main queue, where --id redrives go
+  --limit <n>          list at most n (default 50)
+  --json               print JSON instead of a table`;
+
+export interface DlqCliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** Runs the command; returns the exit code. Exported for tests. */
+export async function runDlqCli(argv: string[], io: DlqCliIo, env: Record<string, string | undefined> = process.env): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        "data-dir": { type: "string" },
+        "dlq-url": { type: "string" },
+        "queue-url": { type: "string" },
+        id: { type: "string", multiple: true },
+        limit: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    io.err(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || (command !== "list" && command !== "redrive")) {
+    (values.help ? io.out : io.err)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const limit = Number(values.limit ?? 50);
+  if (!Number.isInteger(limit) || limit < 1) {
+    io.err("--limit must be a positive whole number.");
+    return 2;
+  }
+
+  const { dlq, close, where } = openDeadLetters(values, env);
+  try {
+    if (command === "list") {
+      const letters = await dlq.list(limit);
+      if (values.json) io.out(JSON.stringify(letters, null, 2));
+      else printTable(letters, where, io);
+      return 0;
+    }
+    const result = await dlq.redrive(values.id);
+    io.out(result.note);
+    return 0;
+  } catch (error) {
+    io.err(`dlq ${command} failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    close();
+  }
+}
+
+function openDeadLetters(values: { "data-dir"?: string; "dlq-url"?: string; "queue-url"?: string }, env: Record<string, string | undefined>) {
+  const dlqUrl = values["dlq-url"] ?? env.DEAD_LETTER_QUEUE_URL;
+  if (dlqUrl) {
+    const queueUrl = values["queue-url"] ?? env.MESSAGES_QUEUE_URL ?? "";
+    return { dlq: new SqsDeadLetterQueue(dlqUrl, queueUrl) as DeadLetterQueue, close: () => undefined, where: dlqUrl };
+  }
+  const dataDir = resolve(values["data-dir"] ?? env.DATA_DIR ?? "./.data");
+  const db = openSqlite(databasePath(dataDir));
+  return { dlq: new SqliteDeadLetterQueue(new SqliteMessageQueue(db)) as DeadLetterQueue, close: () => db.close(), where: dataDir };
+}
+
+function printTable(letters: DeadLetterView[], where: string, io: DlqCliIo): void {
+  if (letters.length === 0) {
+    io.out(`No dead letters in ${where}.`);
+    return;
+  }
+  io.out(`${letters.length} dead letter(s) in ${where}:`);
+  for (const l of letters) {
+    io.out(`- ${l.messageId}  request ${l.requestId ?? "(unreadable body)"}  receives ${l.receiveCount}  sent ${l.sentAt ?? "?"}`);
+    if (l.lastError) io.out(`    last error: ${l.lastError}`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
+  runDlqCli(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l) }).then((code) => process.exit(code));
+}
