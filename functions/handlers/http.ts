@@ -6,8 +6,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { toHttpError, ValidationError } from "../core/errors.js";
 import type { Log } from "../core/ports.js";
 
-/** Bodies above this are refused before parsing. */
-export const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * Bodies above 256 KB are refused before parsing. 256,000 rather than 262,144 (256 KiB): the queue
+ * message wraps the body with a request id and a few fields, and SQS refuses messages over 256 KiB,
+ * so a body we accept must always fit in the message we then send.
+ */
+export const MAX_BODY_BYTES = 256_000;
 
 export type HttpAnswer = APIGatewayProxyStructuredResultV2;
 
