@@ -7,6 +7,9 @@ import { randomUUID } from "node:crypto";
 import type { MessageQueue } from "../core/ports.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 
+/** SQS's maximum message size, 256 KiB. */
+export const SQS_MAX_MESSAGE_BYTES = 262_144;
+
 export interface ReceivedMessage {
   messageId: string;
   body: string;
@@ -56,7 +59,10 @@ export class SqliteMessageQueue implements MessageQueue {
     const messageId = randomUUID();
     const now = this.now();
     const delayMs = Math.min(900, Math.max(0, options.delaySeconds ?? 0)) * 1000;
-    this.db.prepare("INSERT INTO queue_messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)").run(messageId, JSON.stringify(body), now, now + delayMs);
+    const json = JSON.stringify(body);
+    // SQS refuses larger messages; refusing them here too keeps the local home from hiding that.
+    if (Buffer.byteLength(json) > SQS_MAX_MESSAGE_BYTES) throw new Error(`The message is larger than SQS allows (${SQS_MAX_MESSAGE_BYTES} bytes).`);
+    this.db.prepare("INSERT INTO queue_messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)").run(messageId, json, now, now + delayMs);
     return messageId;
   }
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MemoryLog } from "../../functions/adapters/memory-log.js";
+import { MAX_BODY_BYTES } from "../../functions/handlers/http.js";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack.js";
 
@@ -102,6 +103,19 @@ describe("local stack (npm start's pipeline)", () => {
     expect(replay.status).toBe(202);
     expect(b.data.id).toBe(a.data.id);
     expect(sandbox.batches()).toHaveLength(1);
+  });
+
+  it("accepts and queues a body just under the 256 KB limit (it still fits in an SQS message)", async () => {
+    const stack = await start({ startWorkers: false });
+    const recipients = Array.from({ length: 500 }, (_, i) => ({ passId: `pass-${i}`, variables: { note: "x".repeat(400) } }));
+    const body = { batch: { message: "Big one", recipients, scheduledAt: "2030-03-31T13:16:26Z" } };
+    const padding = MAX_BODY_BYTES - Buffer.byteLength(JSON.stringify(body)) - 20;
+    body.batch.message += " ".repeat(padding);
+
+    const answer = await post(stack, body);
+
+    expect(answer.status).toBe(202);
+    expect(stack.queue.peek()).toHaveLength(1);
   });
 
   it("refuses bad input with a 4xx and keeps the process serving", async () => {
