@@ -126,7 +126,7 @@ export class PassEntryHttpClient implements PassEntryClient {
         outcomeKnown: !createsSomething,
       });
     }
-    throw statusError(route, response, text, createsSomething);
+    throw statusError(route, response, text, createsSomething, token);
   }
 }
 
@@ -149,9 +149,11 @@ function errorTexts(text: string): string[] {
   return parsed.data.errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).slice(0, 20);
 }
 
-function statusError(route: string, response: Response, text: string, createsSomething: boolean): PassEntryError {
+function statusError(route: string, response: Response, text: string, createsSomething: boolean, token: string): PassEntryError {
   const status = response.status;
-  const errors = errorTexts(text);
+  // PassEntry, or a gateway in front of it, may echo the Authorization header in its error text:
+  // these sentences go into logs and the ledger, so the token is cut out first.
+  const errors = errorTexts(text).map((e) => (token.length > 0 ? e.split(token).join("[redacted]") : e));
   const said = errors.length > 0 ? `: ${errors.join("; ")}` : "";
   if (status === 429) {
     return new PassEntryError(`PassEntry rate-limited ${route} (429)${said}.`, "retryable", {

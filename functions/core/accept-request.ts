@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import type { z } from "zod";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
-import { TriggerRequestBody, type RequestRecord, type RequestSource, type SendRequestMessage, type WalletMessageBatch } from "./schemas.js";
+import { SendRequestMessage, TriggerRequestBody, type RequestRecord, type RequestSource, type WalletMessageBatch } from "./schemas.js";
 
 export interface AcceptDeps {
   store: RequestStore;
@@ -76,6 +76,11 @@ export function toQueueMessage(request: RequestRecord): SendRequestMessage {
 }
 
 export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promise<AcceptResult> {
+  // The sender parses what we queue with SendRequestMessage: an entity id it refuses would be dropped
+  // there as poison after we had answered 202, so refuse it here instead.
+  if (!SendRequestMessage.shape.entityId.safeParse(input.entityId).success) {
+    throw new ValidationError("The entity id is not valid.", ["The entity id must be 1 to 200 characters long."], 400);
+  }
   const now = deps.clock.now();
   const { batch } = parseTriggerBody(input.body, now);
   const record: RequestRecord = {

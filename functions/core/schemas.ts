@@ -15,7 +15,7 @@ export const IsoDateTimeWithZone = z.iso.datetime({
 });
 
 const nonBlank = (field: string) =>
-  z.string({ error: `${field} must be a string` }).refine((s) => s.trim().length > 0, `${field} must not be blank`);
+  z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) }).refine((s) => s.trim().length > 0, `${field} must not be blank`);
 
 /** `groupTag` is the only documented key; others (entity, pass template filters) pass through. */
 export const Segment = z.looseObject({ groupTag: z.string().min(1).optional() });
