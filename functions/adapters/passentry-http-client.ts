@@ -68,21 +68,21 @@ export class PassEntryHttpClient implements PassEntryClient {
   }
 
   private async call<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body?: unknown, createsSomething = false): Promise<T> {
+    const token = await this.options.secrets.get("passentry-token");
     try {
-      return await this.attempt(route, method, path, schema, body, createsSomething);
+      return await this.attempt(route, method, path, schema, body, createsSomething, token);
     } catch (error) {
       if (!(error instanceof PassEntryError) || error.kind !== "authentication") throw error;
-      // The token may have been rotated since we cached it: read it once more, and retry only if it changed.
-      const stale = await this.options.secrets.get("passentry-token");
+      // The token may have been rotated since we cached it: read it once more, and retry only if it
+      // differs from the one PassEntry just refused.
       this.options.secrets.invalidate("passentry-token");
       const fresh = await this.options.secrets.get("passentry-token");
-      if (fresh === stale) throw error;
-      return this.attempt(route, method, path, schema, body, createsSomething);
+      if (fresh === token) throw error;
+      return this.attempt(route, method, path, schema, body, createsSomething, fresh);
     }
   }
 
-  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body: unknown, createsSomething: boolean): Promise<T> {
-    const token = await this.options.secrets.get("passentry-token");
+  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
     await this.pacer.acquire(route);
     const blockedMs = this.breaker.blockedForMs();
     if (blockedMs > 0) {

@@ -119,7 +119,11 @@ async function enqueue(deps: AcceptDeps, record: RequestRecord): Promise<Request
     throw new ServiceUnavailableError(reason, { cause: error });
   }
   const enqueuedAt = new Date(deps.clock.now()).toISOString();
-  await deps.store.markEnqueued(record.requestId, enqueuedAt);
+  // The message is in the queue: from here the request will be sent, so the caller must get its 202.
+  // Answering 5xx now would invite a retry without an Idempotency-Key, and a second request.
+  await deps.store.markEnqueued(record.requestId, enqueuedAt).catch((error: Error) => {
+    deps.log.warn("request queued but not marked so", { requestId: record.requestId, error: error.message });
+  });
   deps.log.info("request queued", { requestId: record.requestId });
   const { failureReason: _cleared, ...rest } = record;
   return { ...rest, enqueuedAt };
