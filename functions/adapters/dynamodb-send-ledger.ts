@@ -75,10 +75,20 @@ export class DynamoDbSendLedger implements SendLedger {
   }
 
   async updateBatch(key: SendKey, update: { batchStatus?: string; totalCount?: number | null; errorsCsvUrl?: string | null; deliveryCsvUrl?: string | null }) {
-    const existing = await this.read(key);
-    if (!existing) return;
     const defined = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
-    await this.put({ ...existing, ...defined, updatedAt: new Date().toISOString() }, "attribute_exists(pk)", {});
+    for (let tries = 0; tries < 5; tries++) {
+      const existing = await this.read(key);
+      if (!existing) return;
+      // Written only if the entry is still the one read: a markSent/expire landing in between must not be undone.
+      const written = await this.put({ ...existing, ...defined, updatedAt: new Date().toISOString() }, "#state = :state AND #owner = :owner AND attempt = :attempt AND leaseUntil = :lease", {
+        ":state": { S: existing.state },
+        ":owner": { S: existing.owner },
+        ":attempt": { N: String(existing.attempt) },
+        ":lease": { N: String(existing.leaseUntil) },
+      });
+      if (written) return;
+    }
+    throw new LedgerConflictError(`The ledger entry ${key.requestId}#${key.chunk} kept changing while its batch status was updated.`);
   }
 
   async list(requestId: string): Promise<SendRecord[]> {

@@ -1,0 +1,229 @@
+/**
+ * The RequestStore contract: what every adapter (SQLite in the embedded home, DynamoDB on AWS) must
+ * do the same way. Run it with `describeRequestStoreContract(name, makeHarness)`.
+ */
+import { randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RequestStore } from "../../functions/core/ports.js";
+import type { RequestRecord } from "../../functions/core/schemas.js";
+
+export interface RequestStoreHarness {
+  store: RequestStore;
+  close(): Promise<void>;
+}
+
+/** A request as the accept handler stores it; every call gets a fresh id. */
+export function requestRecord(overrides: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    requestId: `req-${randomUUID()}`,
+    entityId: "entity-1",
+    source: "http",
+    createdAt: "2025-06-01T12:00:00.000Z",
+    batch: { message: "Happy hour starts at 5pm", segments: [{ groupTag: "summerPromotion" }] },
+    ...overrides,
+  };
+}
+
+export function describeRequestStoreContract(name: string, makeHarness: () => Promise<RequestStoreHarness>): void {
+  describe(`${name} (RequestStore contract)`, () => {
+    let harness: RequestStoreHarness;
+    let store: RequestStore;
+
+    beforeEach(async () => {
+      harness = await makeHarness();
+      store = harness.store;
+    });
+
+    afterEach(async () => {
+      await harness.close();
+    });
+
+    describe("create", () => {
+      it("stores a request that get returns unchanged", async () => {
+        // Prepare
+        const record = requestRecord({
+          source: "webhook",
+          apiKeyName: "shop",
+          batch: { message: "Thanks for your order", recipients: [{ passId: "p-1" }, { passId: "p-2", variables: { name: "Ada" } }], tag: "orders", scheduledAt: "2030-03-31T13:16:26Z" },
+        });
+
+        // Act
+        const result = await store.create(record);
+        const stored = await store.get(record.requestId);
+
+        // Assess
+        expect(result).toEqual({ created: true });
+        expect(stored).toEqual(record);
+      });
+
+      it("returns the first request and stores nothing when the idempotency key was used before", async () => {
+        // Prepare
+        const first = requestRecord({ idempotencyKey: `key-${randomUUID()}`, fingerprint: "sha256-first" });
+        const second = requestRecord({ idempotencyKey: first.idempotencyKey, fingerprint: "sha256-second", batch: { message: "Another message", segments: [{ groupTag: "vip" }] } });
+        await store.create(first);
+
+        // Act
+        const result = await store.create(second);
+
+        // Assess
+        expect(result).toEqual({ created: false, existing: first });
+        expect(await store.get(second.requestId)).toBeUndefined();
+        expect(await store.get(first.requestId)).toEqual(first);
+      });
+
+      it("stores both requests when their idempotency keys differ", async () => {
+        // Prepare
+        const first = requestRecord({ idempotencyKey: `key-${randomUUID()}` });
+        const second = requestRecord({ idempotencyKey: `key-${randomUUID()}` });
+
+        // Act
+        const results = [await store.create(first), await store.create(second)];
+
+        // Assess
+        expect(results).toEqual([{ created: true }, { created: true }]);
+        expect(await store.get(first.requestId)).toEqual(first);
+        expect(await store.get(second.requestId)).toEqual(second);
+      });
+
+      it("creates exactly one request when five creates race with the same idempotency key", async () => {
+        // Prepare
+        const key = `key-${randomUUID()}`;
+        const candidates = Array.from({ length: 5 }, (_, i) => requestRecord({ idempotencyKey: key, fingerprint: `sha256-${i}` }));
+
+        // Act
+        const results = await Promise.all(candidates.map((record) => store.create(record)));
+
+        // Assess
+        const createdIndexes = results.flatMap((result, i) => (result.created ? [i] : []));
+        expect(createdIndexes).toHaveLength(1);
+        const winner = candidates[createdIndexes[0]!]!;
+        for (const result of results) {
+          if (!result.created) expect(result.existing).toEqual(winner);
+        }
+        const stored = await Promise.all(candidates.map((record) => store.get(record.requestId)));
+        expect(stored.filter((record) => record !== undefined)).toEqual([winner]);
+      });
+
+      it("rejects and keeps the first record when the request id is taken", async () => {
+        // Prepare
+        const first = requestRecord();
+        const clash = requestRecord({ requestId: first.requestId, entityId: "entity-2" });
+        await store.create(first);
+
+        // Act
+        const attempt = store.create(clash);
+
+        // Assess
+        await expect(attempt).rejects.toThrow();
+        expect(await store.get(first.requestId)).toEqual(first);
+      });
+    });
+
+    describe("ensure", () => {
+      it("stores the record when no request has its id", async () => {
+        // Prepare
+        const record = requestRecord({ source: "sqs" });
+
+        // Act
+        const ensured = await store.ensure(record);
+
+        // Assess
+        expect(ensured).toEqual(record);
+        expect(await store.get(record.requestId)).toEqual(record);
+      });
+
+      it("keeps and returns the existing record when one has the id", async () => {
+        // Prepare
+        const original = requestRecord({ source: "http", idempotencyKey: `key-${randomUUID()}` });
+        await store.create(original);
+        await store.markEnqueued(original.requestId, "2025-06-01T12:00:01.000Z");
+        const redelivered = requestRecord({ requestId: original.requestId, source: "sqs", batch: { message: "Changed on the way", segments: [{ groupTag: "x" }] } });
+
+        // Act
+        const ensured = await store.ensure(redelivered);
+
+        // Assess
+        const expected = { ...original, enqueuedAt: "2025-06-01T12:00:01.000Z" };
+        expect(ensured).toEqual(expected);
+        expect(await store.get(original.requestId)).toEqual(expected);
+      });
+    });
+
+    describe("get", () => {
+      it("returns undefined when no request has the id", async () => {
+        // Act
+        const found = await store.get(`req-${randomUUID()}`);
+
+        // Assess
+        expect(found).toBeUndefined();
+      });
+    });
+
+    describe("markEnqueued", () => {
+      it("sets enqueuedAt and clears an earlier failure reason", async () => {
+        // Prepare
+        const record = requestRecord();
+        await store.create(record);
+        await store.markFailed(record.requestId, "The queue was unavailable.");
+
+        // Act
+        await store.markEnqueued(record.requestId, "2025-06-01T12:05:00.000Z");
+
+        // Assess
+        const stored = await store.get(record.requestId);
+        expect(stored).toEqual({ ...record, enqueuedAt: "2025-06-01T12:05:00.000Z" });
+        expect(stored).not.toHaveProperty("failureReason");
+      });
+
+      it("creates nothing when the request is unknown", async () => {
+        // Prepare
+        const requestId = `req-${randomUUID()}`;
+
+        // Act
+        await store.markEnqueued(requestId, "2025-06-01T12:05:00.000Z");
+
+        // Assess
+        expect(await store.get(requestId)).toBeUndefined();
+      });
+    });
+
+    describe("markFailed", () => {
+      it("records the failure reason and keeps the rest of the request", async () => {
+        // Prepare
+        const record = requestRecord({ idempotencyKey: `key-${randomUUID()}` });
+        await store.create(record);
+
+        // Act
+        await store.markFailed(record.requestId, "The queue was unavailable.");
+
+        // Assess
+        expect(await store.get(record.requestId)).toEqual({ ...record, failureReason: "The queue was unavailable." });
+      });
+
+      it("creates nothing when the request is unknown", async () => {
+        // Prepare
+        const requestId = `req-${randomUUID()}`;
+
+        // Act
+        await store.markFailed(requestId, "whatever");
+
+        // Assess
+        expect(await store.get(requestId)).toBeUndefined();
+      });
+
+      it("keeps both changes when markFailed and markEnqueued run at once", async () => {
+        // Prepare
+        const record = requestRecord();
+        await store.create(record);
+
+        // Act
+        await Promise.all([store.markFailed(record.requestId, "first attempt failed"), store.markEnqueued(record.requestId, "2025-06-01T12:05:00.000Z")]);
+
+        // Assess: whichever ran last, no update was lost half-way (enqueuedAt is always there).
+        const stored = await store.get(record.requestId);
+        expect(stored?.enqueuedAt).toBe("2025-06-01T12:05:00.000Z");
+        expect([undefined, "first attempt failed"]).toContain(stored?.failureReason);
+      });
+    });
+  });
+}
