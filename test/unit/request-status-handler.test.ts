@@ -107,7 +107,7 @@ describe("request status handler (GET /api/v1/requests/{requestId})", () => {
   });
 
   it("shows the unknown state with its reason when PassEntry's batch list could not decide whether a lost send happened", async () => {
-    await restartWith({ reconcilePages: 1 });
+    await restartWith({ reconcilePages: 1, leaseMs: 1 });
     const requestId = await accept();
     h.sandbox.injectNext(CREATE, [{ kind: "status", status: 504, body: "<html>Gateway Timeout</html>" }]);
     await h.deliverQueued();

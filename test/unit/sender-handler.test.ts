@@ -222,6 +222,7 @@ describe("sender handler (SQS → PassEntry)", () => {
 
   describe("PassEntry failures whose outcome is unknown (5xx, lost answer)", () => {
     it("keeps the record on a 5xx, then reconciles on the next delivery and, finding no batch, sends one", async () => {
+      await harness({ leaseMs: 1 });
       const requestId = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 503, body: { errors: ["Service Unavailable"] } }]);
 
@@ -229,7 +230,8 @@ describe("sender handler (SQS → PassEntry)", () => {
 
       expect(first.response.batchItemFailures).toHaveLength(1);
       expect(h.sandbox.batches()).toEqual([]);
-      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "claimed", leaseUntil: 0 })]);
+      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "claimed" })]);
+      await new Promise((r) => setTimeout(r, 5)); // the lease (1 ms here) lapses
 
       const second = await h.deliverQueued();
 
@@ -240,6 +242,7 @@ describe("sender handler (SQS → PassEntry)", () => {
     });
 
     it("finds the batch by its marker when PassEntry created it but the answer was lost, and sends nothing new", async () => {
+      await harness({ leaseMs: 1 });
       const requestId = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "drop-after-create" }]);
 
@@ -247,6 +250,7 @@ describe("sender handler (SQS → PassEntry)", () => {
 
       expect(first.response.batchItemFailures).toHaveLength(1);
       expect(h.sandbox.batches()).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 5)); // the lease (1 ms here) lapses
 
       const second = await h.deliverQueued();
 
@@ -259,7 +263,7 @@ describe("sender handler (SQS → PassEntry)", () => {
     });
 
     it("records the send as unknown, and never re-sends, when PassEntry's batch list cannot decide", async () => {
-      await harness({ reconcilePages: 1 });
+      await harness({ reconcilePages: 1, leaseMs: 1 });
       const requestId = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 502 }]);
       await h.deliverQueued();
@@ -337,9 +341,11 @@ describe("sender handler (SQS → PassEntry)", () => {
     });
 
     it("logs retries, reconciliation and failures with the requestId", async () => {
+      await harness({ leaseMs: 1 });
       const retried = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 500 }]);
       await h.deliverQueued();
+      await new Promise((r) => setTimeout(r, 5)); // the lease (1 ms here) lapses
       await h.deliverQueued();
       const failed = await accept(exampleBody());
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 422, body: { errors: ["Segment not found"] } }]);
