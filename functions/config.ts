@@ -26,6 +26,7 @@ export const AwsConfig = PassEntrySettings.extend({
   PASSENTRY_TOKEN_SECRET_ID: optionalText,
   API_KEYS_SECRET_ID: optionalText,
   PASSENTRY_WEBHOOK_SECRETS_SECRET_ID: optionalText,
+  WEBHOOK_SIGNING_SECRETS_SECRET_ID: optionalText,
   SECRET_CACHE_SECONDS: positiveInt(300),
   RECORD_RETENTION_DAYS: positiveInt(30),
 });
@@ -41,6 +42,15 @@ export const LocalConfig = PassEntrySettings.extend({
   PASSENTRY_TOKEN: optionalText,
   /** Comma-separated `name:key` pairs; unset: a development key is generated and printed. */
   API_KEYS: optionalText,
+  /** Comma-separated `name:whsec_…` Standard Webhooks secrets for signed trigger requests; unset: only API keys work. */
+  WEBHOOK_SIGNING_SECRETS: optionalText,
+  /** PassEntry's webhook secret(s), comma-separated (two during a rotation); unset: /webhooks/passentry answers 401. */
+  PASSENTRY_WEBHOOK_SECRETS: optionalText,
+  /** The automations PassEntry's events trigger. Unset: ./automations.json if it exists, else none. */
+  AUTOMATIONS_FILE: optionalText,
+  /** Requests per second per API key (or per client address without one), and the burst; as API Gateway's stage throttling on AWS. */
+  RATE_LIMIT_PER_SECOND: positiveNumber(25),
+  RATE_LIMIT_BURST: positiveInt(100),
   SENDER_WORKERS: positiveInt(2),
   VISIBILITY_TIMEOUT_SECONDS: positiveInt(30),
   MAX_RECEIVES: positiveInt(5),

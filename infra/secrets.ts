@@ -38,3 +38,5 @@ function secret(capability: SecretCapability) {
 export const passEntryToken = secret("passEntryToken");
 export const apiKeys = secret("apiKeys");
 export const webhookSecrets = secret("webhookSecrets");
+/** Read only by the accept handler: signed trigger requests are its alternative to API keys. */
+export const webhookSigningSecrets = secret("webhookSigningSecrets");

@@ -4,9 +4,11 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { MAX_BODY_BYTES } from "../functions/handlers/http.js";
+import type { ThrottleDecision } from "./request-throttle.js";
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -15,6 +17,8 @@ export interface Route {
   /** API Gateway route syntax: `/api/v1/requests/{requestId}`. */
   path: string;
   handler: HttpHandler;
+  /** Exempt from the rate limit (health checks must keep answering under load). */
+  unthrottled?: boolean;
 }
 
 interface CompiledRoute extends Route {
@@ -40,8 +44,10 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: Com
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
   }
-  // Like API Gateway: text-like bodies arrive as text, anything else base64-encoded.
-  const asText = TEXT_TYPES.test(headers["content-type"] ?? "");
+  // Like API Gateway: text-like bodies arrive as text, anything else base64-encoded. Bytes that are
+  // not valid UTF-8 are not text whatever their type says: decoding them would replace bytes, so a
+  // signature over the raw body could not verify and the handler could not refuse them.
+  const asText = TEXT_TYPES.test(headers["content-type"] ?? "") && isUtf8(body);
   const now = Date.now();
   return {
     version: "2.0",
@@ -87,7 +93,10 @@ export interface LocalHttpServer {
 }
 
 /** Serves `routes` on host:port. Never crashes on a request: any failure answers 500 and is logged. */
-export async function startHttpServer(routes: Route[], options: { host: string; port: number; onError?: (error: unknown) => void }): Promise<LocalHttpServer> {
+export async function startHttpServer(
+  routes: Route[],
+  options: { host: string; port: number; onError?: (error: unknown) => void; throttle?: { admit(req: IncomingMessage): ThrottleDecision } },
+): Promise<LocalHttpServer> {
   const compiled = routes.map(compile);
   const server = http.createServer((req, res) => {
     void serve(req, res).catch((error) => {
@@ -104,6 +113,14 @@ export async function startHttpServer(routes: Route[], options: { host: string; 
     if (!hit) {
       req.resume();
       send(res, candidates.length > 0 ? jsonError(405, `Method ${req.method} is not allowed here.`) : jsonError(404, "No such route."));
+      return;
+    }
+    // Like API Gateway's throttling: refused before the body is read or a handler runs.
+    const decision = hit.route.unthrottled ? undefined : options.throttle?.admit(req);
+    if (decision && !decision.allowed) {
+      req.resume();
+      const answer = jsonError(429, `Too many requests; retry after ${decision.retryAfterSeconds} s.`);
+      send(res, { ...answer, headers: { ...answer.headers, "retry-after": String(decision.retryAfterSeconds) } });
       return;
     }
     const body = await readCapped(req, MAX_BODY_BYTES);

@@ -1,14 +1,19 @@
 /**
  * POST /api/v1/entities/{entityId}/messaging/wallet — the same body PassEntry's endpoint takes.
  * Answers 202 with our request id; the send happens later, from the queue.
+ *
+ * Callers authenticate with an API key, or sign the request as a Standard Webhook (`webhook-id`,
+ * `webhook-timestamp`, `webhook-signature`); a signed request's `webhook-id` is its idempotency key
+ * unless it also sends an Idempotency-Key, so the sender's retries queue nothing new.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { acceptRequest } from "../core/accept-request.js";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { renderRequest, requestSelfLink } from "../core/request-view.js";
+import { parseSigningSecrets, standardWebhookHeaders, verifyStandardWebhook } from "../core/webhook-signatures.js";
 import { awsHttpDeps, type HttpDeps } from "../wiring.js";
-import { answering, header, json, readJsonBody } from "./http.js";
+import { answering, boundedRawBody, header, json, readJsonBody } from "./http.js";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -16,12 +21,16 @@ export function makeAcceptHandler(getDeps: () => HttpDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const apiKeyName = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const signature = standardWebhookHeaders((name) => header(event, name));
+      // The signer's name is recorded where a key's name would be: both say who asked.
+      const apiKeyName = signature
+        ? verifyStandardWebhook(boundedRawBody(event), signature, parseSigningSecrets(await deps.secrets.get("webhook-signing-secrets")))
+        : authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
       const entityId = event.pathParameters?.entityId?.trim();
       if (!entityId) throw new ValidationError("The entity id is missing.", ["The path must name an entity: /api/v1/entities/{entityId}/messaging/wallet."]);
-      const idempotencyKey = header(event, "idempotency-key");
+      const idempotencyKey = header(event, "idempotency-key") ?? signature?.id;
       if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-        throw new ValidationError("The Idempotency-Key header is not valid.", ["Idempotency-Key must be 1 to 255 visible ASCII characters."]);
+        throw new ValidationError("The Idempotency-Key header is not valid.", ["Idempotency-Key (or a signed request's webhook-id) must be 1 to 255 visible ASCII characters."]);
       }
       const body = readJsonBody(event);
       const { request, replayed } = await acceptRequest(deps.accept, { entityId, body, source: "http", idempotencyKey, apiKeyName });

@@ -37,21 +37,58 @@ export function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   if (!/^application\/([a-z0-9.+-]*\+)?json\b/.test(contentType)) {
     throw new ValidationError("Send the body as JSON.", ["Content-Type must be application/json."], 415);
   }
+  return parseJsonBytes(boundedRawBody(event));
+}
+
+/** The raw body bytes, refused (413) above MAX_BODY_BYTES before anything reads or hashes them. */
+export function boundedRawBody(event: APIGatewayProxyEventV2): Buffer {
   const bytes = rawBody(event);
   if (bytes.length > MAX_BODY_BYTES) {
     throw new ValidationError("The body is too large.", [`The body must be at most ${MAX_BODY_BYTES} bytes.`], 413);
   }
+  return bytes;
+}
+
+/**
+ * JSON nested deeper than this is refused (400). Nothing we accept nests past a handful of levels,
+ * and 100,000 levels of `[` fit in 256 KB: JSON.parse survives them, but JSON.stringify and every
+ * recursive walk after it overflow the stack, which would turn hostile input into a 500.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Parses body bytes as UTF-8 JSON: 400 for invalid UTF-8, excessive nesting or malformed JSON. */
+export function parseJsonBytes(bytes: Buffer): unknown {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     throw new ValidationError("The body is not valid UTF-8.", ["The body must be UTF-8 encoded JSON."], 400);
   }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new ValidationError("The body nests too deeply.", [`The JSON body must nest at most ${MAX_JSON_DEPTH} levels deep.`], 400);
+  }
   try {
     return JSON.parse(text);
   } catch {
     throw new ValidationError("The body is not valid JSON.", ["The body must be a JSON object."], 400);
   }
+}
+
+/** Counts open brackets outside strings, stopping as soon as `limit` is passed: linear, no recursion. */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
+  }
+  return false;
 }
 
 /** Runs an HTTP use case, mapping errors: detail below 500, nothing internal above. */

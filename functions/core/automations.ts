@@ -1,0 +1,229 @@
+/**
+ * Automations: wallet messages that PassEntry's own events trigger, declared as data in
+ * `automations.json` ("when a pass is installed, send it a welcome"; "two hours after a scan, say
+ * thanks for visiting"). Each automation that matches an event becomes one ordinary send request
+ * through the accept path, with the id `auto-<automation id>-<event id>`: PassEntry's retries of
+ * an event, and two deliveries racing each other, meet that id and queue nothing new.
+ *
+ * @example automations.json
+ *   {"automations":[{"id":"welcome","on":"passInstalled","entityId":"my-entity",
+ *                    "message":"Welcome aboard, %{fullName}!","variableDefaults":{"fullName":"friend"}}]}
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { acceptRequest, describeIssues, type AcceptDeps } from "./accept-request.js";
+import { IdempotencyConflictError, ValidationError } from "./errors.js";
+import { eventPass, PassEntryEventType, type EventPass, type PassEntryWebhookEvent } from "./passentry-webhook.js";
+import type { WalletMessageBatch } from "./schemas.js";
+
+/**
+ * PassEntry refuses a `scheduledAt` less than one hour ahead; five more minutes cover the time the
+ * request spends in our queue and clocks that disagree a little.
+ */
+export const MIN_SCHEDULE_LEAD_MINUTES = 65;
+/** PassEntry's dashboard schedules at most 365 days ahead. */
+const MAX_DELAY_MINUTES = 365 * 24 * 60;
+/**
+ * Events older than this are acknowledged and ignored. PassEntry signs no timestamp, so a captured
+ * delivery stays validly signed for ever; request records (our memory of handled events) are kept
+ * 30 days on AWS by default, so refusing anything older than 7 days keeps every event we would act
+ * on inside the window where a replay is recognised.
+ */
+export const MAX_EVENT_AGE_DAYS = 7;
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+/** `%{fullName}`: PassEntry fills these per recipient from the recipient's variables. */
+const VARIABLE = /%\{([^{}\s]+)\}/g;
+
+export const Automation = z.strictObject({
+  /** Part of every request id it makes, so it must stay short and id-safe; never reuse one for another purpose. */
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "id must be 1 to 40 letters, digits, _ or -"),
+  description: z.string().optional(),
+  /** `false` keeps an automation declared but inactive (the shipped examples are). */
+  enabled: z.boolean().default(true),
+  on: PassEntryEventType,
+  /** The PassEntry entity the message is sent through. */
+  entityId: z.string().trim().min(1).max(200),
+  message: z.string().refine((s) => s.trim().length > 0, "message must not be blank"),
+  /** Only passes of this template; absent: every pass. */
+  passTemplateUuid: z.string().min(1).optional(),
+  /** Send this long after the event, as a PassEntry-scheduled batch; at least 65 minutes from now. Absent: at once. */
+  delayMinutes: z.number().int().min(1).max(MAX_DELAY_MINUTES).optional(),
+  /** Values for message variables the pass's content lacks. */
+  variableDefaults: z.record(z.string(), z.string()).optional(),
+  /** The batch name shown in PassEntry; default `Automation <id>`. */
+  name: z.string().min(1).max(100).optional(),
+  tag: z.string().min(1).max(200).optional(),
+});
+export type Automation = z.infer<typeof Automation>;
+
+export const AutomationsDocument = z
+  .strictObject({
+    /** JSON has no comments; this field is one. */
+    $comment: z.string().optional(),
+    automations: z.array(Automation),
+  })
+  .superRefine((document, context) => {
+    const seen = new Set<string>();
+    document.automations.forEach((automation, index) => {
+      if (seen.has(automation.id)) context.addIssue({ code: "custom", path: ["automations", index, "id"], message: `id ${automation.id} is used twice` });
+      seen.add(automation.id);
+    });
+  });
+
+/**
+ * Validates the automations document (automations.json); throws one sentence listing every problem.
+ *
+ * @example parseAutomations({ automations: [] }) // []
+ */
+export function parseAutomations(document: unknown): Automation[] {
+  const parsed = AutomationsDocument.safeParse(document);
+  if (!parsed.success) throw new Error(`The automations are not valid: ${describeIssues(parsed.error).join("; ")}.`);
+  return parsed.data.automations;
+}
+
+/** An event id usable inside a request id; an unusual one is replaced by a digest, still stable across retries. */
+export function eventKey(eventId: string): string {
+  return /^[A-Za-z0-9_.:-]{1,54}$/.test(eventId) ? eventId : `h${createHash("sha256").update(eventId).digest("hex").slice(0, 32)}`;
+}
+
+/** `auto-<automation id>-<event id>`: the same event and automation always make the same request. */
+export function automationRequestId(automationId: string, eventId: string): string {
+  return `auto-${automationId}-${eventKey(eventId)}`;
+}
+
+/** The automations an event of this type, about this pass, triggers. */
+export function matchingAutomations(automations: readonly Automation[], type: string, pass: EventPass | undefined): Automation[] {
+  return automations.filter(
+    (a) => a.enabled && a.on === type && (a.passTemplateUuid === undefined || a.passTemplateUuid === pass?.passTemplateUuid),
+  );
+}
+
+/**
+ * The batch one automation sends for one event: to that one pass, with the variables its message
+ * uses (only those: the rest of the pass's content has no business in our queue and records).
+ */
+export function automationBatch(automation: Automation, pass: EventPass, eventTime: number, now: number): { batch: WalletMessageBatch; missingVariables: string[] } {
+  const variables: Record<string, string> = {};
+  const missingVariables: string[] = [];
+  for (const [, name] of automation.message.matchAll(VARIABLE)) {
+    const value = pass.passContent[name!];
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") variables[name!] = String(value);
+    else if (automation.variableDefaults?.[name!] !== undefined) variables[name!] = automation.variableDefaults[name!]!;
+    else if (!missingVariables.includes(name!)) missingVariables.push(name!);
+  }
+  const recipient = { passId: pass.passId, ...(Object.keys(variables).length > 0 ? { variables } : {}) };
+  const scheduledAt = scheduledAtFor(automation, eventTime, now);
+  const batch: WalletMessageBatch = {
+    message: automation.message,
+    recipients: [recipient],
+    name: automation.name ?? `Automation ${automation.id}`,
+    ...(automation.tag ? { tag: automation.tag } : {}),
+    ...(scheduledAt ? { scheduledAt } : {}),
+  };
+  return { batch, missingVariables };
+}
+
+/** Event time + delay, but never sooner than PassEntry accepts (65 minutes from now); whole seconds. */
+export function scheduledAtFor(automation: Automation, eventTime: number, now: number): string | undefined {
+  if (automation.delayMinutes === undefined) return undefined;
+  const at = Math.max(eventTime + automation.delayMinutes * MINUTE_MS, now + MIN_SCHEDULE_LEAD_MINUTES * MINUTE_MS);
+  return new Date(Math.ceil(at / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+export interface AutomationDeps {
+  accept: AcceptDeps;
+  automations: readonly Automation[];
+}
+
+export interface AutomationRun {
+  automationId: string;
+  requestId: string;
+  /** `queued`: sent on its way now. `duplicate`: an earlier delivery of this event already did. `refused`: the request was invalid (logged). */
+  outcome: "queued" | "duplicate" | "refused";
+}
+
+export interface EventHandled {
+  eventId: string;
+  webhookType: string;
+  /** Why nothing was done, when nothing was. */
+  ignored?: "unknown event type" | "too old" | "no automation" | "no pass";
+  runs: AutomationRun[];
+}
+
+/**
+ * Use case: act on one verified PassEntry event. Unknown types, stale events and events no
+ * automation wants are acknowledged and ignored. Throws only what PassEntry should retry for
+ * (ServiceUnavailableError when the queue is down).
+ */
+export async function runAutomations(deps: AutomationDeps, event: PassEntryWebhookEvent): Promise<EventHandled> {
+  const { log, clock } = deps.accept;
+  const now = clock.now();
+  const eventId = event.data.id;
+  const webhookType = event.data.attributes.webhookType;
+  const handled = (ignored: EventHandled["ignored"]): EventHandled => ({ eventId, webhookType, ignored, runs: [] });
+
+  if (!PassEntryEventType.safeParse(webhookType).success) {
+    log.info("passentry event ignored: unknown type", { eventId, webhookType: webhookType.slice(0, 100) });
+    return handled("unknown event type");
+  }
+  const stated = Date.parse(event.data.attributes.timeStamp ?? "");
+  // A time in the future (clock skew) counts as now, so delays are never stretched by it.
+  const eventTime = Number.isNaN(stated) ? now : Math.min(stated, now);
+  if (now - eventTime > MAX_EVENT_AGE_DAYS * DAY_MS) {
+    log.warn("passentry event ignored: too old to act on", { eventId, webhookType, timeStamp: event.data.attributes.timeStamp });
+    return handled("too old");
+  }
+  const pass = eventPass(event);
+  const automations = matchingAutomations(deps.automations, webhookType, pass);
+  if (automations.length === 0) return handled("no automation");
+  if (!pass) {
+    log.warn("passentry event names no pass; its automations cannot target anyone", { eventId, webhookType });
+    return handled("no pass");
+  }
+
+  const runs: AutomationRun[] = [];
+  for (const automation of automations) runs.push(await runOne(deps, automation, event, pass, eventTime, now));
+  return { eventId, webhookType, runs };
+}
+
+async function runOne(deps: AutomationDeps, automation: Automation, event: PassEntryWebhookEvent, pass: EventPass, eventTime: number, now: number): Promise<AutomationRun> {
+  const { log, store } = deps.accept;
+  const requestId = automationRequestId(automation.id, event.data.id);
+  const run = (outcome: AutomationRun["outcome"]): AutomationRun => ({ automationId: automation.id, requestId, outcome });
+
+  const existing = await store.get(requestId);
+  if (existing?.enqueuedAt !== undefined) {
+    log.info("automation already ran for this event", { automationId: automation.id, requestId, eventId: event.data.id });
+    return run("duplicate");
+  }
+  // A first delivery that could not be queued left its request behind: retry exactly that request
+  // (its scheduledAt was computed then), so the idempotency fingerprint matches and it is re-queued.
+  let batch = existing?.batch;
+  if (!batch) {
+    const built = automationBatch(automation, pass, eventTime, now);
+    if (built.missingVariables.length > 0) {
+      log.warn("automation message uses variables the pass does not have", { automationId: automation.id, requestId, missing: built.missingVariables });
+    }
+    batch = built.batch;
+  }
+  try {
+    const { replayed } = await acceptRequest(
+      { ...deps.accept, newRequestId: () => requestId },
+      { entityId: existing?.entityId ?? automation.entityId, body: { batch }, source: "webhook", idempotencyKey: requestId },
+    );
+    log.info("automation triggered", { automationId: automation.id, requestId, eventId: event.data.id, passId: pass.passId });
+    return run(replayed && !existing ? "duplicate" : "queued");
+  } catch (error) {
+    // Two deliveries of one event racing: the other one stored its request first (a scheduledAt a
+    // moment apart makes the fingerprints differ). Theirs stands.
+    if (error instanceof IdempotencyConflictError) return run("duplicate");
+    if (error instanceof ValidationError) {
+      log.error("automation request refused", { automationId: automation.id, requestId, problems: error.details.slice(0, 10) });
+      return run("refused");
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The embedded home (`npm start`'s pipeline) for the security suites: a PassEntry sandbox, the
+ * local stack with every kind of secret configured, and ways to see everything the stack wrote:
+ * log lines, queue messages (live and dead), SQLite rows and the raw files under DATA_DIR.
+ *
+ * @example
+ *   const env = await startSecuredStack({ canaries: true });
+ *   await env.post("/api/v1/entities/e/messaging/wallet", body, { authorization: `Bearer ${env.apiKey}` });
+ *   expect(env.everythingWritten()).not.toContain(env.secrets.passEntryToken);
+ *   await env.stop();
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MemoryLog } from "../../functions/adapters/memory-log.js";
+import { parseAutomations, type Automation } from "../../functions/core/automations.js";
+import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
+import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack.js";
+
+/** Secrets nobody would choose, so finding one anywhere is certainly a leak. */
+export const CANARIES = {
+  passEntryToken: "canary-passentry-token-Q7d2Lx9",
+  apiKey: "canary-api-key-Vb81mZ3p",
+  /** Standard Webhooks secret: `whsec_` + base64 of these bytes; both forms are searched for. */
+  signingSecretBytes: "canary-signing-secret-kW3",
+  passEntryWebhookSecret: "canary-pe-webhook-secret-u5T",
+} as const;
+export const CANARY_SIGNING_SECRET = `whsec_${Buffer.from(CANARIES.signingSecretBytes).toString("base64")}`;
+
+/** Every form in which a configured secret could show up. */
+export const CANARY_FORMS: readonly string[] = [
+  CANARIES.passEntryToken,
+  CANARIES.apiKey,
+  CANARIES.signingSecretBytes,
+  CANARY_SIGNING_SECRET,
+  CANARY_SIGNING_SECRET.slice("whsec_".length),
+  CANARIES.passEntryWebhookSecret,
+];
+
+export const WELCOME: Automation = parseAutomations({
+  automations: [{ id: "welcome", on: "passInstalled", entityId: "ent-auto", message: "Welcome, %{fullName}!", variableDefaults: { fullName: "friend" } }],
+})[0]!;
+
+export interface HttpExchange {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+export interface SecuredStack {
+  sandbox: Sandbox;
+  stack: LocalStack;
+  log: MemoryLog;
+  dataDir: string;
+  apiKey: string;
+  signingSecret: string;
+  passEntryWebhookSecret: string;
+  /** Every answer received through `request`, kept for leak checks. */
+  exchanges: HttpExchange[];
+  request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<HttpExchange>;
+  /** Log lines, queue messages (live and dead with their last errors), every SQLite row, every raw file under DATA_DIR, every answer. */
+  everythingWritten(): string;
+  waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SecuredStackOptions extends Partial<Omit<LocalStackOptions, "log" | "dataDir" | "passEntryBaseUrl">> {
+  sandboxRateLimitPerSecond?: number;
+}
+
+/** Starts a sandbox and a local stack whose every secret is a canary. Always `await stop()`. */
+export async function startSecuredStack(options: SecuredStackOptions = {}): Promise<SecuredStack> {
+  const sandbox = await startSandbox({ tokens: [CANARIES.passEntryToken], rateLimitPerSecond: options.sandboxRateLimitPerSecond ?? 1000, validatingMs: 50, scheduledMs: 100, sendingMs: 50 });
+  const dataDir = mkdtempSync(join(tmpdir(), "wm-security-"));
+  const log = new MemoryLog();
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      dataDir,
+      passEntryBaseUrl: sandbox.url,
+      passEntryToken: CANARIES.passEntryToken,
+      apiKeys: `crm:${CANARIES.apiKey}`,
+      webhookSigningSecrets: `shop:${CANARY_SIGNING_SECRET}`,
+      passEntryWebhookSecrets: CANARIES.passEntryWebhookSecret,
+      automations: [WELCOME],
+      log,
+      idlePollMs: 20,
+      workers: 1,
+      ratePerSecond: 50,
+      ...options,
+    });
+  } catch (error) {
+    await sandbox.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const exchanges: HttpExchange[] = [];
+  return {
+    sandbox,
+    stack,
+    log,
+    dataDir,
+    apiKey: CANARIES.apiKey,
+    signingSecret: CANARY_SIGNING_SECRET,
+    passEntryWebhookSecret: CANARIES.passEntryWebhookSecret,
+    exchanges,
+    async request(method, path, body, headers = {}) {
+      const answer = await fetch(stack.url + path, { method, headers, body: body === undefined ? undefined : new Uint8Array(typeof body === "string" ? Buffer.from(body) : body) });
+      const exchange = { status: answer.status, headers: Object.fromEntries(answer.headers), text: await answer.text() };
+      exchanges.push(exchange);
+      return exchange;
+    },
+    everythingWritten() {
+      const tables = (stack.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+      const rows = tables.map((table) => JSON.stringify(stack.db.prepare(`SELECT * FROM "${table}"`).all()));
+      const files = readdirSync(dataDir).map((file) => readFileSync(join(dataDir, file)).toString("latin1"));
+      return [
+        log.text(),
+        JSON.stringify(stack.queue.peek()),
+        JSON.stringify(stack.queue.deadLetters()),
+        ...rows,
+        ...files,
+        JSON.stringify(exchanges),
+      ].join("\n");
+    },
+    async waitFor(condition, what, timeoutMs = 20_000) {
+      const until = Date.now() + timeoutMs;
+      while (!(await condition())) {
+        if (Date.now() > until) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    async stop() {
+      await stack.stop().catch(() => undefined);
+      await sandbox.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
