@@ -33,6 +33,7 @@ export default $config({
       PassEntryTokenSecretArn: secrets.passEntryToken.secret.arn,
       ApiKeysSecretArn: secrets.apiKeys.secret.arn,
       PassEntryWebhookSecretsSecretArn: secrets.webhookSecrets.secret.arn,
+      WebhookSigningSecretsSecretArn: secrets.webhookSigningSecrets.secret.arn,
       WalletTableName: table.name,
       WalletBusName: walletBus.name,
       WalletBusArn: walletBus.arn,

@@ -10,7 +10,7 @@ import {
 import { walletBus } from "./bus.js";
 import { table } from "./ledger.js";
 import { queue } from "./queue.js";
-import { apiKeys, passEntryToken, webhookSecrets } from "./secrets.js";
+import { apiKeys, passEntryToken, webhookSecrets, webhookSigningSecrets } from "./secrets.js";
 
 /** The SST component behind each capability: linking it is what grants the IAM access. */
 const linkables = {
@@ -20,6 +20,7 @@ const linkables = {
   passEntryToken: passEntryToken.link,
   apiKeys: apiKeys.link,
   webhookSecrets: webhookSecrets.link,
+  webhookSigningSecrets: webhookSigningSecrets.link,
 } satisfies Record<Capability, unknown>;
 
 const deployed = {
@@ -30,6 +31,7 @@ const deployed = {
     passEntryToken: passEntryToken.secret.arn,
     apiKeys: apiKeys.secret.arn,
     webhookSecrets: webhookSecrets.secret.arn,
+    webhookSigningSecrets: webhookSigningSecrets.secret.arn,
   },
 };
 

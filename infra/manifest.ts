@@ -74,9 +74,11 @@ export type Capability =
   /** ApiKeys secret: JSON object {"<key name>": "<key>"} checked by the HTTP API handlers. */
   | "apiKeys"
   /** PassEntryWebhookSecrets secret: JSON array of signing secrets (several during rotation). */
-  | "webhookSecrets";
+  | "webhookSecrets"
+  /** WebhookSigningSecrets secret: JSON object {"<signer name>": "whsec_…"} for Standard Webhooks-signed trigger requests. */
+  | "webhookSigningSecrets";
 
-export type SecretCapability = Extract<Capability, "passEntryToken" | "apiKeys" | "webhookSecrets">;
+export type SecretCapability = Extract<Capability, "passEntryToken" | "apiKeys" | "webhookSecrets" | "webhookSigningSecrets">;
 
 export interface SecretSpec {
   /** SST Linkable name; also the Pulumi name prefix of the Secrets Manager secret. */
@@ -101,6 +103,11 @@ export const secrets: Record<SecretCapability, SecretSpec> = {
     name: "PassEntryWebhookSecrets",
     env: "PASSENTRY_WEBHOOK_SECRETS_SECRET_ID",
     description: "Signing secrets for PassEntry webhooks: JSON array of strings (several during rotation).",
+  },
+  webhookSigningSecrets: {
+    name: "WebhookSigningSecrets",
+    env: "WEBHOOK_SIGNING_SECRETS_SECRET_ID",
+    description: 'Standard Webhooks secrets of senders that sign trigger requests instead of sending an API key: JSON object {"<signer name>": "whsec_…"}.',
   },
 };
 
@@ -131,8 +138,9 @@ export const functions = {
     handler: "functions/handlers/accept.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // Checks the key, reserves the idempotency key + request record, enqueues.
-    capabilities: ["apiKeys", "table", "queue"],
+    // Checks the key (or a Standard Webhooks signature), reserves the idempotency key + request
+    // record, enqueues.
+    capabilities: ["apiKeys", "webhookSigningSecrets", "table", "queue"],
   },
   requestStatus: {
     name: "RequestStatus",
@@ -146,9 +154,10 @@ export const functions = {
     handler: "functions/handlers/request-cancel.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // Marks the request cancelled in the ledger; the sender honours it. It never calls PassEntry
-    // itself, so PassEntry's rate budget stays with the paced sender.
-    capabilities: ["apiKeys", "table"],
+    // Marks the request's unsent parts cancelled in the ledger and queues a `cancel` follow-up: the
+    // sender cancels created batches at PassEntry. It never calls PassEntry itself, so PassEntry's
+    // rate budget (and the token) stays with the paced sender.
+    capabilities: ["apiKeys", "table", "queue"],
   },
   health: {
     name: "Health",
@@ -163,8 +172,9 @@ export const functions = {
     handler: "functions/handlers/passentry-webhook.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // Verifies PassEntry's signature, records the batch outcome.
-    capabilities: ["webhookSecrets", "table"],
+    // Verifies PassEntry's signature and queues the messages the event's automations ask for
+    // (automations.json is bundled), through the same request records as the accept handler.
+    capabilities: ["webhookSecrets", "table", "queue"],
   },
   sender: {
     name: "Sender",
@@ -175,9 +185,20 @@ export const functions = {
     // batch where several requests hit their client timeout; the sender stops taking new messages
     // when little time is left and reports the rest as failures (they return to the queue).
     timeoutSeconds: 60,
-    // Reads the token and claims in the ledger before each POST. It needs no queue link: SST's
-    // subscription already grants receive/delete/change-visibility on MessagesQueue.
-    capabilities: ["passEntryToken", "table"],
+    // Reads the token and claims in the ledger before each POST. The queue link is for sending its
+    // own delayed follow-ups (send-now, tracking, cancel; SST's subscription grants only receiving);
+    // the bus link is for publishing outcome events (WalletMessageBatchCreated/Completed/Failed, …).
+    capabilities: ["passEntryToken", "table", "queue", "bus"],
+  },
+  planner: {
+    name: "PromotionPlanner",
+    handler: "functions/handlers/planner.handler",
+    memoryMb: 512,
+    // Each hourly trigger stores and queues at most a few send requests (one DynamoDB read and
+    // write and one SQS send each); 30 s bounds a hung SDK call with room for its retries.
+    timeoutSeconds: 30,
+    // Stores and queues send requests; it never calls PassEntry, so it holds no token.
+    capabilities: ["table", "queue"],
   },
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -324,6 +345,61 @@ export const bus = {
   /** Events of this detail-type go straight to MessagesQueue, envelope and all. */
   requestDetailType: "WalletMessageRequested",
 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Promotion triggers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Each promotion's trigger: one EventBridge Scheduler schedule (`sst.aws.CronV2`) per promotion in
+ * promotions.json, invoking the planner every hour on the hour.
+ *
+ * UTC, not the promotion's zone: the planner computes occurrences in the promotion's zone itself
+ * and needs triggers that partition time into hours (functions/core/plan-promotions.ts). In a zone
+ * with DST, Scheduler fires the repeated fall-back hour only once, which would leave an hour a
+ * year unplanned.
+ * Retries 3: a failed planner run (the queue or the table briefly unavailable) is retried within
+ * minutes; the request ids make a second run harmless.
+ */
+export const promotionTrigger = {
+  schedule: "cron(0 * * * ? *)",
+  timezone: "UTC",
+  retries: 3,
+  /** Scheduler replaces this with the time the trigger was due; the planner's window is based on it. */
+  scheduledTime: "<aws.scheduler.scheduled-time>",
+} as const;
+
+export interface PromotionScheduleSpec {
+  /** SST component name, e.g. PromotionFridayHappyHour. */
+  name: string;
+  promotionId: string;
+  /** A disabled promotion keeps its schedule, created disabled, so the console mirrors promotions.json. */
+  enabled: boolean;
+  /** Exactly what the planner receives (functions/core/promotions.ts `PlannerEvent`). */
+  event: { promotionId: string; scheduledTime: typeof promotionTrigger.scheduledTime };
+}
+
+/**
+ * One schedule per promotion, enabled or not.
+ *
+ * @example
+ *   promotionSchedules([{ id: "friday-happy-hour", enabled: true }])[0].name // "PromotionFridayHappyHour"
+ */
+export function promotionSchedules(promotions: readonly { id: string; enabled: boolean }[]): PromotionScheduleSpec[] {
+  const specs = promotions.map((promotion) => ({
+    name: `Promotion${promotion.id.split("-").map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join("")}`,
+    promotionId: promotion.id,
+    enabled: promotion.enabled,
+    event: { promotionId: promotion.id, scheduledTime: promotionTrigger.scheduledTime },
+  }));
+  const names = new Map<string, string>();
+  for (const spec of specs) {
+    const other = names.get(spec.name);
+    if (other !== undefined) throw new Error(`Promotions "${other}" and "${spec.promotionId}" would share the SST name ${spec.name}; rename one of them.`);
+    names.set(spec.name, spec.promotionId);
+  }
+  return specs;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Alarms

@@ -32,6 +32,7 @@ const deployed: DeployedValues<string> = {
     passEntryToken: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:PassEntryToken-AbCdEf",
     apiKeys: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:ApiKeys-AbCdEf",
     webhookSecrets: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:PassEntryWebhookSecrets-AbCdEf",
+    webhookSigningSecrets: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:WebhookSigningSecrets-AbCdEf",
   },
 };
 
@@ -79,11 +80,11 @@ describe("manifest functions", () => {
     });
   });
 
-  it("runs every function: each one is either routed or the queue's subscriber", () => {
+  it("runs every function: each one is routed, the queue's subscriber, or a promotion schedule's target", () => {
     const routed = new Set<FunctionKey>(routes.map(({ fn }) => fn));
     const unrouted = allFunctions.map(([key]) => key).filter((key) => !routed.has(key));
 
-    expect(unrouted).toEqual(["sender"]);
+    expect(unrouted.sort()).toEqual(["planner", "sender"]);
   });
 });
 
@@ -101,6 +102,11 @@ describe("secret access", () => {
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {
     expect(keysWith("webhookSecrets")).toEqual(["passEntryWebhook"]);
     expect(keysWithEnv("PASSENTRY_WEBHOOK_SECRETS_SECRET_ID")).toEqual(["passEntryWebhook"]);
+  });
+
+  it("gives the Standard Webhooks signing secrets only to the accept handler", () => {
+    expect(keysWith("webhookSigningSecrets")).toEqual(["accept"]);
+    expect(keysWithEnv("WEBHOOK_SIGNING_SECRETS_SECRET_ID")).toEqual(["accept"]);
   });
 
   it("passes secrets as Secrets Manager ARNs, never as values", () => {
@@ -121,7 +127,7 @@ describe("secret access", () => {
 describe("function environment", () => {
   it("sets the config module's shared variables on every function, and a secret id only where granted", () => {
     expect(Object.keys(environmentFor(functions.accept, deployed, {})).sort()).toEqual(
-      [...SHARED_ENV, "API_KEYS_SECRET_ID"].sort(),
+      [...SHARED_ENV, "API_KEYS_SECRET_ID", "WEBHOOK_SIGNING_SECRETS_SECRET_ID"].sort(),
     );
     expect(Object.keys(environmentFor(functions.sender, deployed, {})).sort()).toEqual(
       [...SHARED_ENV, "PASSENTRY_TOKEN_SECRET_ID"].sort(),
@@ -150,6 +156,18 @@ describe("function environment", () => {
     expect(environmentFor(functions.sender, deployed, { PASSENTRY_BASE_URL: "https://sandbox.example.test" }).PASSENTRY_BASE_URL).toBe(
       "https://sandbox.example.test",
     );
+  });
+});
+
+describe("follow-ups and outcome events", () => {
+  it("lets only the sender publish outcome events on the bus", () => {
+    expect(keysWith("bus")).toEqual(["sender"]);
+  });
+
+  it("lets the sender queue its own follow-ups, and the cancel handler queue a cancellation without holding the token", () => {
+    expect(functions.sender.capabilities).toContain("queue");
+    expect(functions.requestCancel.capabilities).toEqual(expect.arrayContaining(["apiKeys", "table", "queue"]));
+    expect(functions.requestCancel.capabilities).not.toContain("passEntryToken");
   });
 });
 

@@ -1,0 +1,252 @@
+/**
+ * `npm run cli -- send|status|cancel …`: the trigger API from a terminal, against the local stack
+ * (`npm start`) or a deployed stage. They talk HTTP only, with the same API key a webhook would use:
+ *
+ *   npm run cli -- send --entity my-entity --message "Doors open!" --segment vip --now
+ *   npm run cli -- send --entity my-entity --message "Hi %{name}" --recipients members.json --at 2030-03-31T13:16:26Z
+ *   npm run cli -- status <request id>
+ *   npm run cli -- cancel <request id>
+ *
+ * `--url` (default WALLET_API_URL, else http://127.0.0.1:3000) and `--key` (default WALLET_API_KEY,
+ * else the development key npm start keeps in DATA_DIR/dev-api-key). The key is never printed.
+ * Exit codes: 0 done, 1 refused or failed (the API's errors are printed), 2 wrong usage.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { describeIssues } from "../../functions/core/accept-request.js";
+import { TriggerRequestBody } from "../../functions/core/schemas.js";
+import type { CliCommand, CliContext } from "./command.js";
+
+export const DEFAULT_API_URL = "http://127.0.0.1:3000";
+const TIMEOUT_MS = 15_000;
+
+const CONNECTION = `  --url <url>          the API (default: WALLET_API_URL, else ${DEFAULT_API_URL})
+  --key <key>          an API key (default: WALLET_API_KEY, else DATA_DIR/dev-api-key from npm start)
+  --json               print the API's JSON answer instead of a summary`;
+
+const SEND_USAGE = `usage: npm run cli -- send --entity <id> --message <text> (--segment <groupTag>... | --recipients <file.json>) [--at <ISO> | --now] [--idempotency-key <k>]
+  --entity <id>        the PassEntry entity
+  --message <text>     the message; %{variable} placeholders are filled per recipient by PassEntry
+  --segment <tag>      a segment's groupTag; repeat for several
+  --recipients <file>  a JSON file: an array of recipients (or {"recipients": [...]}), up to 10,000
+  --at <ISO>           send at this time (ISO-8601 with a zone, e.g. 2030-03-31T13:16:26Z)
+  --now                send at once (also what happens without --at)
+  --idempotency-key <k> a retry with the same key and message sends nothing new
+${CONNECTION}`;
+
+const STATUS_USAGE = `usage: npm run cli -- status <request id> [options]
+${CONNECTION}`;
+
+const CANCEL_USAGE = `usage: npm run cli -- cancel <request id> [options]
+  parts not yet sent are cancelled at once; batches PassEntry still holds are cancelled shortly after
+${CONNECTION}`;
+
+const connectionOptions = {
+  url: { type: "string" },
+  key: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+class UsageError extends Error {}
+
+interface Connection {
+  url: string;
+  key: string;
+}
+
+function connection(values: { url?: string | undefined; key?: string | undefined }, context: CliContext): Connection {
+  const url = (values.url ?? context.env.WALLET_API_URL ?? DEFAULT_API_URL).replace(/\/+$/, "");
+  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--url must be an http(s) URL (got ${JSON.stringify(url)}).`);
+  const key = values.key ?? context.env.WALLET_API_KEY ?? developmentKey(context);
+  if (!key) {
+    throw new UsageError("No API key: pass --key, set WALLET_API_KEY, or run `npm start` here once so it writes DATA_DIR/dev-api-key.");
+  }
+  return { url, key };
+}
+
+function developmentKey(context: CliContext): string | undefined {
+  try {
+    return readFileSync(resolve(context.cwd, context.env.DATA_DIR ?? ".data", "dev-api-key"), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Answer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+async function request(conn: Connection, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  let response: Response;
+  try {
+    response = await fetch(conn.url + path, {
+      method,
+      headers: { authorization: `Bearer ${conn.key}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    throw new Error(`Could not reach ${conn.url} (${cause}). Is \`npm start\` running, or is --url right?`);
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+/** The API's own sentences for a refusal, and a hint for the usual causes. */
+function reportRefusal(answer: Answer, context: CliContext): number {
+  const errors: unknown[] = Array.isArray(answer.body?.errors) ? answer.body.errors : [];
+  context.io.err(`The API answered ${answer.status}:`);
+  for (const error of errors.length > 0 ? errors : ["(no explanation given)"]) context.io.err(`  - ${String(error)}`);
+  if (answer.status === 401) context.io.err("Check the key (--key, WALLET_API_KEY, or DATA_DIR/dev-api-key) and that it belongs to this --url.");
+  return 1;
+}
+
+/** A readable summary of GET/DELETE /api/v1/requests/{id}'s document. */
+export function describeRequest(document: any): string[] {
+  const a = document?.data?.attributes ?? {};
+  const lines = [`request ${document?.data?.id}: ${a.status}`];
+  const when = a.sendNow ? "send now" : a.scheduledAt ? `scheduled for ${a.scheduledAt}` : "PassEntry's default schedule";
+  lines.push(`  entity ${a.entityId}, ${when}, accepted ${a.createdAt}`);
+  if (a.progress) {
+    const p = a.progress;
+    lines.push(`  parts: ${p.chunks} (${p.sent} sent, ${p.pending} pending, ${p.failed} failed, ${p.cancelled} cancelled, ${p.unknown} unknown)`);
+  }
+  if (a.cancelRequestedAt) lines.push(`  cancellation requested at ${a.cancelRequestedAt}`);
+  if (a.failureReason) lines.push(`  reason: ${a.failureReason}`);
+  for (const b of a.batches ?? []) {
+    const facts = [b.batchId ? `batch ${b.batchId}` : "no batch", b.status ?? b.state];
+    if (b.totalCount != null) facts.push(`${b.totalCount} recipients`);
+    lines.push(`  part ${b.chunk}: ${facts.join(", ")}`);
+    if (b.deliveryCsvUrl) lines.push(`    delivery CSV: ${b.deliveryCsvUrl}`);
+    if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${b.errorsCsvUrl}`);
+    if (b.note) lines.push(`    note: ${b.note}`);
+    else if (b.reason) lines.push(`    reason: ${b.reason}`);
+  }
+  return lines;
+}
+
+/** Parses, runs, and maps every failure to its exit code. */
+async function runCommand(usage: string, context: CliContext, work: () => Promise<number>): Promise<number> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      context.io.err(`${(error as Error).message}\n${usage}`);
+      return 2;
+    }
+    context.io.err((error as Error).message);
+    return 1;
+  }
+}
+
+function loadRecipients(file: string, context: CliContext): unknown[] {
+  let document: unknown;
+  try {
+    document = JSON.parse(readFileSync(resolve(context.cwd, file), "utf8"));
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? "not valid JSON";
+    throw new UsageError(`--recipients ${file} could not be read (${why}).`);
+  }
+  const list = Array.isArray(document) ? document : (document as { recipients?: unknown } | null)?.recipients;
+  if (!Array.isArray(list)) throw new UsageError(`--recipients ${file} must hold a JSON array of recipients, or {"recipients": [...]}.`);
+  return list;
+}
+
+export const sendCommand: CliCommand = {
+  name: "send",
+  summary: "send a wallet message to segments or recipients, now or at a time",
+  run: (args, context) =>
+    runCommand(SEND_USAGE, context, async () => {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          ...connectionOptions,
+          entity: { type: "string" },
+          message: { type: "string" },
+          segment: { type: "string", multiple: true },
+          recipients: { type: "string" },
+          at: { type: "string" },
+          now: { type: "boolean" },
+          "idempotency-key": { type: "string" },
+        },
+      });
+      if (values.help) {
+        context.io.out(SEND_USAGE);
+        return 0;
+      }
+      if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}.`);
+      if (!values.entity) throw new UsageError("--entity is required.");
+      if (values.message === undefined) throw new UsageError("--message is required.");
+      if ((values.segment === undefined) === (values.recipients === undefined)) throw new UsageError("Give either --segment (one or more) or --recipients, not both and not neither.");
+      if (values.at !== undefined && values.now) throw new UsageError("Give --at or --now, not both.");
+
+      const batch: Record<string, unknown> = {
+        message: values.message,
+        ...(values.segment ? { segments: values.segment.map((groupTag) => ({ groupTag })) } : { recipients: loadRecipients(values.recipients!, context) }),
+        ...(values.at !== undefined ? { scheduledAt: values.at } : {}),
+        ...(values.now ? { sendNow: true } : {}),
+      };
+      // The API's own schema, so mistakes are named before anything is sent.
+      const checked = TriggerRequestBody.safeParse({ batch });
+      if (!checked.success) throw new UsageError(describeIssues(checked.error).join("\n"));
+      const conn = connection(values, context);
+
+      const idempotencyKey = values["idempotency-key"];
+      const answer = await request(conn, "POST", `/api/v1/entities/${encodeURIComponent(values.entity)}/messaging/wallet`, { batch }, idempotencyKey ? { "idempotency-key": idempotencyKey } : {});
+      if (answer.status !== 202) return reportRefusal(answer, context);
+      if (values.json) {
+        context.io.out(JSON.stringify(answer.body, null, 2));
+        return 0;
+      }
+      const id = answer.body?.data?.id;
+      const replayed = answer.headers.get("idempotent-replayed") === "true" ? " (the same request as before with this Idempotency-Key; nothing new was queued)" : "";
+      context.io.out(`Accepted: request ${id}${replayed}`);
+      for (const line of describeRequest(answer.body).slice(1)) context.io.out(line);
+      context.io.out(`Follow it: npm run cli -- status ${id}`);
+      return 0;
+    }),
+};
+
+function requestIdCommand(name: "status" | "cancel", usage: string, summary: string, method: "GET" | "DELETE", expected: number): CliCommand {
+  return {
+    name,
+    summary,
+    run: (args, context) =>
+      runCommand(usage, context, async () => {
+        const { values, positionals } = parseArgs({ args, allowPositionals: true, options: connectionOptions });
+        if (values.help) {
+          context.io.out(usage);
+          return 0;
+        }
+        const [requestId, ...extra] = positionals;
+        if (!requestId) throw new UsageError("Name the request id.");
+        if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
+        const answer = await request(connection(values, context), method, `/api/v1/requests/${encodeURIComponent(requestId)}`);
+        if (answer.status !== expected) return reportRefusal(answer, context);
+        if (values.json) context.io.out(JSON.stringify(answer.body, null, 2));
+        else {
+          if (name === "cancel") context.io.out("Cancellation recorded.");
+          for (const line of describeRequest(answer.body)) context.io.out(line);
+        }
+        return 0;
+      }),
+  };
+}
+
+export const statusCommand = requestIdCommand("status", STATUS_USAGE, "show what became of a request: its state and each PassEntry batch", "GET", 200);
+export const cancelCommand = requestIdCommand("cancel", CANCEL_USAGE, "cancel a request: unsent parts at once, scheduled batches at PassEntry", "DELETE", 202);
+
+/** The commands of this module, in the order the help lists them. */
+export const requestCommands: readonly CliCommand[] = [sendCommand, statusCommand, cancelCommand];
