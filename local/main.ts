@@ -9,6 +9,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError, loadLocalConfig } from "../functions/config.js";
 import { powertoolsLog } from "../functions/adapters/powertools-log.js";
+import { parseApiKeys } from "../functions/core/api-keys.js";
+import { parseAutomations, type Automation } from "../functions/core/automations.js";
+import { parsePromotionsFile, type Promotion } from "../functions/core/promotions.js";
+import { parsePassEntryWebhookSecrets, parseSigningSecrets } from "../functions/core/webhook-signatures.js";
 import { DEFAULT_SANDBOX_TOKEN, startSandbox, type Sandbox } from "./passentry-sandbox/sandbox.js";
 import { startLocalStack } from "./stack.js";
 
@@ -22,8 +26,58 @@ function developmentApiKey(dataDir: string): string {
   return key;
 }
 
+/** automations.json (or AUTOMATIONS_FILE), checked at start: a typo stops npm start rather than a webhook later. */
+function loadAutomations(file: string | undefined): { automations: Automation[]; from: string } {
+  const path = resolve(file ?? "automations.json");
+  if (file === undefined && !existsSync(path)) return { automations: [], from: "no automations.json" };
+  let document: unknown;
+  try {
+    document = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new ConfigError(`AUTOMATIONS_FILE: ${path} could not be read as JSON (${(error as Error).message}).`);
+  }
+  try {
+    return { automations: parseAutomations(document), from: path };
+  } catch (error) {
+    throw new ConfigError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+/** promotions.json beside the project, checked at start: a bad file stops npm start with every problem named. */
+function loadPromotions(): { promotions: Promotion[]; from: string } {
+  const path = resolve("promotions.json");
+  if (!existsSync(path)) return { promotions: [], from: "no promotions.json" };
+  let document: unknown;
+  try {
+    document = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new ConfigError(`${path} could not be read as JSON (${(error as Error).message}).`);
+  }
+  try {
+    return { promotions: parsePromotionsFile(document), from: path };
+  } catch (error) {
+    throw new ConfigError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Parses a secret variable once at start, so a malformed one is named now; the message never holds the value. */
+function checkSecretFormat(variable: string, value: string | undefined, parse: (raw: string) => { size?: number; length?: number }): number {
+  if (value === undefined) return 0;
+  try {
+    const parsed = parse(value);
+    return parsed.size ?? parsed.length ?? 0;
+  } catch (error) {
+    throw new ConfigError(`The configuration is not valid: ${variable}: ${(error as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadLocalConfig();
+  checkSecretFormat("API_KEYS", config.API_KEYS, parseApiKeys);
+  const signers = checkSecretFormat("WEBHOOK_SIGNING_SECRETS", config.WEBHOOK_SIGNING_SECRETS, parseSigningSecrets);
+  const passEntryWebhookSecrets = checkSecretFormat("PASSENTRY_WEBHOOK_SECRETS", config.PASSENTRY_WEBHOOK_SECRETS, parsePassEntryWebhookSecrets);
+  const { automations, from: automationsFrom } = loadAutomations(config.AUTOMATIONS_FILE);
+  const { promotions, from: promotionsFrom } = loadPromotions();
   const dataDir = resolve(config.DATA_DIR);
   const log = powertoolsLog();
 
@@ -45,6 +99,12 @@ async function main(): Promise<void> {
     passEntryBaseUrl,
     passEntryToken: passEntryToken!,
     apiKeys,
+    webhookSigningSecrets: config.WEBHOOK_SIGNING_SECRETS,
+    passEntryWebhookSecrets: config.PASSENTRY_WEBHOOK_SECRETS,
+    automations,
+    promotions,
+    startScheduler: true,
+    rateLimit: { ratePerSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
     log,
     workers: config.SENDER_WORKERS,
     visibilityTimeoutSeconds: config.VISIBILITY_TIMEOUT_SECONDS,
@@ -64,6 +124,10 @@ async function main(): Promise<void> {
       `  PassEntry:   ${sandbox ? `${sandbox.url} (local sandbox: a simulator of PassEntry's documented API)` : passEntryBaseUrl}`,
       `  data:        ${dataDir} (queue: ${depth.visible + depth.inFlight} waiting, ${depth.dead} dead-lettered)`,
       `  API key:     ${generatedKey ? `${generatedKey} (generated for development; set API_KEYS to choose your own)` : "from API_KEYS"}`,
+      `  signed:      ${signers > 0 ? `${signers} Standard Webhooks signing secret(s) from WEBHOOK_SIGNING_SECRETS` : "off (set WEBHOOK_SIGNING_SECRETS to accept signed requests)"}`,
+      `  PassEntry webhooks: ${passEntryWebhookSecrets > 0 ? `POST ${stack.url}/webhooks/passentry` : "off (set PASSENTRY_WEBHOOK_SECRETS)"}; automations: ${automations.filter((a) => a.enabled).length} of ${automations.length} enabled (${automationsFrom})`,
+      `  promotions:  ${promotions.filter((p) => p.enabled).length} of ${promotions.length} enabled, triggered hourly (${promotionsFrom}; 'npm run cli -- promotions list' shows when)`,
+      `  rate limit:  ${config.RATE_LIMIT_PER_SECOND}/s per API key or client, bursts of ${config.RATE_LIMIT_BURST}`,
       "",
       "Try PassEntry's own example request:",
       `  curl -s -X POST ${stack.url}/api/v1/entities/my-entity/messaging/wallet \\`,

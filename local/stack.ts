@@ -11,15 +11,24 @@ import { SqliteRequestStore } from "../functions/adapters/sqlite-request-store.j
 import { SqliteSendLedger } from "../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../functions/adapters/static-secret-store.js";
 import { PassEntryHttpClient } from "../functions/adapters/passentry-http-client.js";
+import { LocalEventPublisher } from "../functions/adapters/local-event-publisher.js";
+import type { FollowUpSettings } from "../functions/core/follow-up-schedule.js";
+import { makeRequestCancelHandler } from "../functions/handlers/request-cancel.js";
 import { sleep } from "../functions/core/pacer.js";
 import { systemClock, type Clock, type Log, type MessageQueue } from "../functions/core/ports.js";
-import type { HttpDeps, SenderDeps } from "../functions/wiring.js";
+import type { Automation } from "../functions/core/automations.js";
+import type { HttpDeps, PassEntryWebhookDeps, PlannerDeps, SenderDeps } from "../functions/wiring.js";
+import type { Promotion } from "../functions/core/promotions.js";
+import { makePlannerHandler } from "../functions/handlers/planner.js";
 import { makeAcceptHandler } from "../functions/handlers/accept.js";
 import { makeRequestStatusHandler } from "../functions/handlers/request-status.js";
+import { makePassEntryWebhookHandler } from "../functions/handlers/passentry-webhook.js";
 import { handler as healthHandler } from "../functions/handlers/health.js";
 import { makeSenderHandler } from "../functions/handlers/sender.js";
 import { startHttpServer, type LocalHttpServer, type Route } from "./http-server.js";
 import { QueueRunner } from "./queue-runner.js";
+import { PromotionScheduler } from "./promotion-scheduler.js";
+import { RequestThrottle } from "./request-throttle.js";
 
 export interface LocalStackOptions {
   host?: string;
@@ -30,6 +39,14 @@ export interface LocalStackOptions {
   passEntryToken: string;
   /** As in API_KEYS: `name:key,name2:key2`. */
   apiKeys: string;
+  /** As in WEBHOOK_SIGNING_SECRETS: `name:whsec_…,…`. Unset: signed trigger requests are refused. */
+  webhookSigningSecrets?: string;
+  /** As in PASSENTRY_WEBHOOK_SECRETS. Unset: /webhooks/passentry refuses everything. */
+  passEntryWebhookSecrets?: string;
+  /** What PassEntry's events trigger (automations.json, parsed). */
+  automations?: readonly Automation[];
+  /** Per-caller request limit, as API Gateway's throttling. Unset: no limit (tests that flood on purpose). */
+  rateLimit?: { ratePerSecond: number; burst: number };
   log: Log;
   workers?: number;
   visibilityTimeoutSeconds?: number;
@@ -38,10 +55,16 @@ export interface LocalStackOptions {
   passEntryTimeoutMs?: number;
   leaseMs?: number;
   reconcilePages?: number;
+  /** Timings of send-now, tracking and cancel follow-ups (defaults: 2 s doubling to 900 s, 7-day tracking horizon). */
+  followUps?: Omit<FollowUpSettings, "queue">;
   clock?: Clock;
   /** Start the workers at once (default). Tests of the restart case accept first, then start them. */
   startWorkers?: boolean;
   idlePollMs?: number;
+  /** The promotions the planner knows (npm start reads promotions.json). Default none. */
+  promotions?: readonly Promotion[];
+  /** Fire the promotions' hourly triggers (npm start: yes). Default off, so tests fire them when they choose. */
+  startScheduler?: boolean;
 }
 
 export interface LocalStack {
@@ -52,7 +75,16 @@ export interface LocalStack {
   ledger: SqliteSendLedger;
   secrets: StaticSecretStore;
   runner: QueueRunner;
-  /** Resolves once the queue has nothing visible or in flight (dead letters aside). */
+  /** Outcome events (one log line each); `events.subscribe(listener)` to observe them. */
+  events: LocalEventPublisher;
+  /** The planner handler, as the scheduler (or EventBridge Scheduler on AWS) invokes it. */
+  planner: ReturnType<typeof makePlannerHandler>;
+  scheduler: PromotionScheduler;
+  /**
+   * Resolves once the queue holds no work in hand (dead letters aside): nothing visible or in flight,
+   * and no follow-up due within the next minute. A follow-up waiting longer (tracking a batch
+   * scheduled hours ahead) does not hold it up.
+   */
   drained(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -68,7 +100,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const queue = new SqliteMessageQueue(db, { maxReceives: options.maxReceives ?? 5 });
   const store = new SqliteRequestStore(db);
   const ledger = new SqliteSendLedger(db);
-  const secrets = new StaticSecretStore({ "passentry-token": options.passEntryToken, "api-keys": options.apiKeys });
+  // Unconfigured webhook secrets are empty lists: every signature then fails as a 401, not a 500.
+  const secrets = new StaticSecretStore({
+    "passentry-token": options.passEntryToken,
+    "api-keys": options.apiKeys,
+    "webhook-signing-secrets": options.webhookSigningSecrets ?? "",
+    "passentry-webhook-secrets": options.passEntryWebhookSecrets ?? "",
+  });
   const visibilityTimeoutMs = (options.visibilityTimeoutSeconds ?? 30) * 1000;
 
   let runner: QueueRunner | undefined;
@@ -82,15 +120,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   const httpDeps: HttpDeps = { accept: { store, queue: wakingQueue, clock, log, newRequestId: randomUUID }, secrets, ledger, log };
+  const webhookDeps: PassEntryWebhookDeps = { accept: httpDeps.accept, secrets, log, automations: options.automations ?? [] };
   const passEntry = new PassEntryHttpClient({
     baseUrl: options.passEntryBaseUrl,
     secrets,
     ratePerSecond: options.ratePerSecond ?? 9,
     timeoutMs: options.passEntryTimeoutMs ?? 10_000,
   });
+  const events = new LocalEventPublisher(log);
   const senderDeps: SenderDeps = {
     log,
-    send: { store, ledger, passEntry, clock, log, owner: `local-${randomUUID()}`, leaseMs: options.leaseMs ?? 60_000, sleep, reconcilePages: options.reconcilePages ?? 8 },
+    send: {
+      store,
+      ledger,
+      passEntry,
+      clock,
+      log,
+      owner: `local-${randomUUID()}`,
+      leaseMs: options.leaseMs ?? 60_000,
+      sleep,
+      reconcilePages: options.reconcilePages ?? 8,
+      events,
+      followUps: { ...options.followUps, queue: wakingQueue },
+    },
   };
 
   const retryNotes = new Map<string, { error: string; delaySeconds?: number | undefined }>();
@@ -99,10 +151,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   runner = new QueueRunner({ queue, handler: senderHandler, retryNotes, workers: options.workers ?? 2, visibilityTimeoutMs, log, idlePollMs: options.idlePollMs });
 
+  const plannerDeps: PlannerDeps = { plan: { store, queue: wakingQueue, clock, log }, promotions: options.promotions ?? [], log };
+  const planner = makePlannerHandler(() => plannerDeps);
+  const scheduler = new PromotionScheduler({ promotions: plannerDeps.promotions, trigger: planner, log, clock });
+
   const routes: Route[] = [
     { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => httpDeps) },
     { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => httpDeps) },
-    { method: "GET", path: "/health", handler: healthHandler },
+    { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => httpDeps) },
+    { method: "POST", path: "/webhooks/passentry", handler: makePassEntryWebhookHandler(() => webhookDeps) },
+    { method: "GET", path: "/health", handler: healthHandler, unthrottled: true },
   ];
   let server: LocalHttpServer;
   try {
@@ -110,12 +168,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
       onError: (error) => log.error("local server error", { error: (error as Error).message }),
+      ...(options.rateLimit ? { throttle: new RequestThrottle(options.rateLimit) } : {}),
     });
   } catch (error) {
     db.close();
     throw error;
   }
   if (options.startWorkers !== false) runner.start();
+  if (options.startScheduler === true) scheduler.start();
 
   return {
     url: server.url,
@@ -125,16 +185,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ledger,
     secrets,
     runner,
+    events,
+    planner,
+    scheduler,
     async drained(timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
+        if (queue.pending(60_000) === 0) return;
         const depth = queue.depth();
-        if (depth.visible === 0 && depth.inFlight === 0) return;
         if (Date.now() > until) throw new Error(`The queue did not drain within ${timeoutMs} ms (${JSON.stringify(depth)}).`);
         await sleep(25);
       }
     },
     async stop() {
+      await scheduler.stop();
       await server.close();
       await runner!.stop();
       db.close();

@@ -5,7 +5,14 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { SendRequestMessage, TriggerRequestBody } from "../functions/core/schemas.js";
+import {
+  SendRequestMessage,
+  TriggerRequestBody,
+  WalletMessageBatchCompleted,
+  WalletMessageBatchCreated,
+  WalletMessageBatchFailed,
+  WalletMessageRequestRejected,
+} from "../functions/core/schemas.js";
 
 export function schemaDocuments(): Record<string, unknown> {
   const doc = (schema: z.ZodType, id: string, title: string, description: string) => ({
@@ -27,7 +34,21 @@ export function schemaDocuments(): Record<string, unknown> {
       "Trigger request body",
       "The body of POST /api/v1/entities/{entityId}/messaging/wallet: the same body PassEntry's endpoint takes. The batch targets either `segments` or `recipients` (not both).",
     ),
+    ...outcomeEvent(WalletMessageBatchCreated, "WalletMessageBatchCreated", "A PassEntry batch was created for one chunk (up to 500 recipients) of a request."),
+    ...outcomeEvent(WalletMessageBatchCompleted, "WalletMessageBatchCompleted", "A batch reached `successful` or `completedWithErrors` at PassEntry (seen by status tracking), with its recipient count and CSV links."),
+    ...outcomeEvent(
+      WalletMessageBatchFailed,
+      "WalletMessageBatchFailed",
+      "A chunk will not be delivered: PassEntry refused to create it (batchId null), its validation failed (status `failed`, errorsCsvUrl), or it was cancelled (status `cancelled`).",
+    ),
+    ...outcomeEvent(WalletMessageRequestRejected, "WalletMessageRequestRejected", "A queue message that is not a valid wallet message request was dropped without sending."),
   };
+
+  /** Outcome events arrive as EventBridge events: source `wallet-messaging`, detail-type the event's `type`, this as `detail`. */
+  function outcomeEvent(schema: z.ZodType, type: string, what: string) {
+    const file = `${type.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}.schema.json`;
+    return { [file]: doc(schema, file, type, `${what} Published on the WalletBus with source \`wallet-messaging\` and detail-type \`${type}\`; this is the event's \`detail\`. Delivered at least once: dedupe on type, requestId and chunk.`) };
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

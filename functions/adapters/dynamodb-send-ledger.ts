@@ -5,8 +5,8 @@
  * on the writer still holding the claim), exactly the rules of core/ledger-rules.ts.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, DeleteItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
-import { classifyExisting, LedgerConflictError, newClaim, takeOver } from "../core/ledger-rules.js";
-import type { ClaimResult, SendKey, SendLedger } from "../core/ports.js";
+import { cancelledEntry, classifyCancel, classifyExisting, LedgerConflictError, newClaim, takeOver, withCancelRequested } from "../core/ledger-rules.js";
+import type { BatchUpdate, CancelResult, ClaimResult, SendKey, SendLedger } from "../core/ports.js";
 import { SendRecord } from "../core/schemas.js";
 import { expiresAt, type DynamoDbTableOptions } from "./dynamodb-request-store.js";
 
@@ -74,7 +74,7 @@ export class DynamoDbSendLedger implements SendLedger {
     await this.updateOwned(key, owner, (r) => ({ ...r, leaseUntil: 0, reason }));
   }
 
-  async updateBatch(key: SendKey, update: { batchStatus?: string; totalCount?: number | null; errorsCsvUrl?: string | null; deliveryCsvUrl?: string | null }) {
+  async updateBatch(key: SendKey, update: BatchUpdate) {
     const defined = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
     for (let tries = 0; tries < 5; tries++) {
       const existing = await this.read(key);
@@ -89,6 +89,28 @@ export class DynamoDbSendLedger implements SendLedger {
       if (written) return;
     }
     throw new LedgerConflictError(`The ledger entry ${key.requestId}#${key.chunk} kept changing while its batch status was updated.`);
+  }
+
+  async cancel(key: SendKey, cancel: { now: number; marker: string }): Promise<CancelResult> {
+    for (let tries = 0; tries < 5; tries++) {
+      const existing = await this.read(key);
+      if (!existing) {
+        const record = cancelledEntry(key, cancel);
+        if (await this.put(record, "attribute_not_exists(pk)", {})) return { outcome: "cancelled", record };
+        continue; // a claim landed first: cancel what it wrote instead
+      }
+      const stamped = withCancelRequested(existing, cancel.now);
+      if (stamped === existing) return classifyCancel(existing);
+      // Only over the entry as read: a claim's outcome landing in between must not be undone.
+      const written = await this.put(stamped, "#state = :state AND #owner = :owner AND attempt = :attempt AND leaseUntil = :lease", {
+        ":state": { S: existing.state },
+        ":owner": { S: existing.owner },
+        ":attempt": { N: String(existing.attempt) },
+        ":lease": { N: String(existing.leaseUntil) },
+      });
+      if (written) return classifyCancel(stamped);
+    }
+    throw new LedgerConflictError(`The ledger entry ${key.requestId}#${key.chunk} kept changing while it was being cancelled.`);
   }
 
   async list(requestId: string): Promise<SendRecord[]> {

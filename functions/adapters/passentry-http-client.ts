@@ -30,6 +30,11 @@ export interface PassEntryHttpClientOptions {
 export const ROUTE_CREATE_BATCH = "POST /api/v1/entities/:id/messaging/wallet";
 export const ROUTE_SHOW_BATCH = "GET /api/v1/batches/:id";
 export const ROUTE_LIST_BATCHES = "GET /api/v1/batches";
+export const ROUTE_SEND_NOW = "POST /api/v1/batches/:id/send-now";
+export const ROUTE_CANCEL_BATCH = "PATCH /api/v1/batches/:id/cancel";
+
+/** Send-now's answer is documented as `{"success": "…"}`; nothing in it is needed, so any body will do. */
+const AnyAnswer = z.unknown();
 
 /** Parses `x-rate-limit-retry-after` (decimal seconds). Garbage, negatives and blanks give undefined. */
 export function parseRetryAfter(value: string | null | undefined): number | undefined {
@@ -65,6 +70,16 @@ export class PassEntryHttpClient implements PassEntryClient {
   listBatches(page: number) {
     const path = `/api/v1/batches?page=${page}&perPage=25&type=walletMessaging`;
     return this.call(ROUTE_LIST_BATCHES, "GET", path, PassEntryBatchList);
+  }
+
+  async sendNow(batchId: string): Promise<void> {
+    // `createsSomething`: a send-now whose answer was lost may have taken effect. Callers read the
+    // batch before trying again rather than rely on the answer.
+    await this.call(ROUTE_SEND_NOW, "POST", `/api/v1/batches/${encodeURIComponent(batchId)}/send-now`, AnyAnswer, undefined, true);
+  }
+
+  cancelBatch(batchId: string) {
+    return this.call(ROUTE_CANCEL_BATCH, "PATCH", `/api/v1/batches/${encodeURIComponent(batchId)}/cancel`, PassEntryBatchDocument, undefined, true);
   }
 
   private async call<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body?: unknown, createsSomething = false): Promise<T> {

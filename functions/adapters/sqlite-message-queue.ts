@@ -113,6 +113,18 @@ export class SqliteMessageQueue implements MessageQueue {
     return { visible: row.visible ?? 0, inFlight: row.in_flight ?? 0, dead: row.dead ?? 0 };
   }
 
+  /**
+   * Messages that are work in hand: visible, received (in flight or waiting to be retried), or due
+   * within `withinMs`. A message sent with a longer delay and never received yet (the sender's
+   * follow-up waiting for a batch's scheduled time) is not counted.
+   */
+  pending(withinMs: number): number {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM queue_messages WHERE dead_at IS NULL AND (receive_count > 0 OR visible_at <= ?)")
+      .get(this.now() + withinMs) as { n: number };
+    return row.n;
+  }
+
   /** Bodies of every live message, oldest first (tests and the status CLI). */
   peek(): { messageId: string; body: string; receiveCount: number }[] {
     const rows = this.db.prepare("SELECT message_id, body, receive_count FROM queue_messages WHERE dead_at IS NULL ORDER BY sent_at").all() as { message_id: string; body: string; receive_count: number }[];

@@ -2,8 +2,8 @@
  * The local twin of the DynamoDB send ledger. Each write checks its condition inside one immediate
  * transaction: the same conditions the DynamoDB adapter expresses as ConditionExpressions.
  */
-import { classifyExisting, LedgerConflictError, newClaim, takeOver } from "../core/ledger-rules.js";
-import type { ClaimResult, SendKey, SendLedger } from "../core/ports.js";
+import { cancelledEntry, classifyCancel, classifyExisting, LedgerConflictError, newClaim, takeOver, withCancelRequested } from "../core/ledger-rules.js";
+import type { BatchUpdate, CancelResult, ClaimResult, SendKey, SendLedger } from "../core/ports.js";
 import { SendRecord } from "../core/schemas.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 
@@ -64,12 +64,26 @@ export class SqliteSendLedger implements SendLedger {
     this.updateOwned(key, owner, (r) => ({ ...r, leaseUntil: 0, reason }));
   }
 
-  async updateBatch(key: SendKey, update: { batchStatus?: string; totalCount?: number | null; errorsCsvUrl?: string | null; deliveryCsvUrl?: string | null }) {
+  async updateBatch(key: SendKey, update: BatchUpdate) {
     this.immediate(() => {
       const existing = this.readSend(key);
       if (!existing) return;
       const defined = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
       this.writeSend({ ...existing, ...defined, updatedAt: new Date().toISOString() });
+    });
+  }
+
+  async cancel(key: SendKey, cancel: { now: number; marker: string }): Promise<CancelResult> {
+    return this.immediate(() => {
+      const existing = this.readSend(key);
+      if (!existing) {
+        const record = cancelledEntry(key, cancel);
+        this.writeSend(record);
+        return { outcome: "cancelled" as const, record };
+      }
+      const stamped = withCancelRequested(existing, cancel.now);
+      if (stamped !== existing) this.writeSend(stamped);
+      return classifyCancel(stamped);
     });
   }
 

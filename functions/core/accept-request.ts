@@ -11,6 +11,7 @@ import type { z } from "zod";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
 import { SendRequestMessage, TriggerRequestBody, type RequestRecord, type RequestSource, type WalletMessageBatch } from "./schemas.js";
+import { wantsSendNow } from "./send-request.js";
 
 export interface AcceptDeps {
   store: RequestStore;
@@ -89,6 +90,8 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
     source: input.source,
     createdAt: new Date(now).toISOString(),
     batch,
+    // Recorded so the status answer says so; the sender decides from the batch itself (same rule).
+    ...(wantsSendNow(batch) ? { sendNow: true } : {}),
     ...(input.apiKeyName ? { apiKeyName: input.apiKeyName } : {}),
     ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey, fingerprint: fingerprint(input.entityId, batch) } : {}),
   };

@@ -3,7 +3,7 @@
  * local); tests build use cases from the same adapters or small fakes. One contract suite per port
  * (test/adapters/) runs against every adapter, so the homes cannot drift apart.
  */
-import type { PassEntryBatchDocument, PassEntryBatchList, RequestRecord, SendRecord, WalletMessageBatch } from "./schemas.js";
+import type { PassEntryBatchDocument, PassEntryBatchList, RequestRecord, SendRecord, WalletMessageBatch, WalletMessageEvent } from "./schemas.js";
 
 export interface Clock {
   now(): number;
@@ -29,7 +29,8 @@ export interface SecretStore {
   /** Forget a cached value, e.g. after PassEntry answered 401 with it. */
   invalidate(name: SecretName): void;
 }
-export type SecretName = "passentry-token" | "api-keys" | "passentry-webhook-secrets";
+/** `webhook-signing-secrets`: named Standard Webhooks secrets for signed trigger requests (an alternative to API keys). */
+export type SecretName = "passentry-token" | "api-keys" | "passentry-webhook-secrets" | "webhook-signing-secrets";
 
 export type CreateRequestResult =
   | { created: true }
@@ -79,9 +80,38 @@ export interface SendLedger {
   release(key: SendKey, owner: string): Promise<void>;
   /** Ends the lease at once while keeping the claim: the next attempt must reconcile (outcome unknown). */
   expire(key: SendKey, owner: string, reason: string): Promise<void>;
-  updateBatch(key: SendKey, update: { batchStatus?: string; totalCount?: number | null; errorsCsvUrl?: string | null; deliveryCsvUrl?: string | null }): Promise<void>;
+  /** Records what PassEntry said about the batch (or a note), whatever the entry's state; creates nothing. */
+  updateBatch(key: SendKey, update: BatchUpdate): Promise<void>;
+  /**
+   * Cancels the send. An absent entry is written `cancelled` (a later claim is then `done`: it is
+   * never sent); any other entry gets `cancelRequestedAt` stamped once and is reported as it stands,
+   * so the caller knows whether a batch exists that PassEntry must cancel.
+   */
+  cancel(key: SendKey, cancel: { now: number; marker: string }): Promise<CancelResult>;
   list(requestId: string): Promise<SendRecord[]>;
 }
+
+/** What a status check, a send-now or a cancellation learned about a recorded batch. */
+export interface BatchUpdate {
+  batchStatus?: string;
+  totalCount?: number | null;
+  errorsCsvUrl?: string | null;
+  deliveryCsvUrl?: string | null;
+  scheduledAt?: string | null;
+  statusCheckedAt?: string;
+  sendNowAt?: string;
+  note?: string;
+}
+
+export type CancelResult =
+  /** Nothing had been sent: the entry is now `cancelled` and nothing will be. */
+  | { outcome: "cancelled"; record: SendRecord }
+  /** A batch exists (state `sent`): it must be cancelled at PassEntry, if it still can be. */
+  | { outcome: "sent"; record: SendRecord }
+  /** A send is in flight (a claim, live or lapsed): look again once it is decided. */
+  | { outcome: "busy"; record: SendRecord }
+  /** Already decided otherwise (failed, unknown, or cancelled before): nothing to do. */
+  | { outcome: "done"; record: SendRecord };
 
 export interface CreateBatchInput {
   entityId: string;
@@ -93,6 +123,10 @@ export interface PassEntryClient {
   createBatch(input: CreateBatchInput): Promise<PassEntryBatchDocument>;
   getBatch(batchId: string): Promise<PassEntryBatchDocument>;
   listBatches(page: number): Promise<PassEntryBatchList>;
+  /** `POST /api/v1/batches/{id}/send-now`: only a `scheduled` batch (PassEntry answers 4xx otherwise). */
+  sendNow(batchId: string): Promise<void>;
+  /** `PATCH /api/v1/batches/{id}/cancel`: only a `validating` or `scheduled` batch; answers the batch. */
+  cancelBatch(batchId: string): Promise<PassEntryBatchDocument>;
 }
 
 /** One message in the dead-letter queue, as an operator sees it. */
@@ -112,4 +146,13 @@ export interface DeadLetterQueue {
   list(limit: number): Promise<DeadLetterView[]>;
   /** Moves all dead letters (or the ids given) back; redriving is safe, the ledger stops second sends. */
   redrive(messageIds?: string[]): Promise<{ moved: number | null; note: string }>;
+}
+
+/**
+ * Announces outcomes to whoever listens (EventBridge on AWS, in-process listeners locally). Throws
+ * when the event could not be delivered; the sender publishes through `publishOutcome`, which only
+ * logs that, since a lost announcement must never fail or repeat a send.
+ */
+export interface EventPublisher {
+  publish(event: WalletMessageEvent): Promise<void>;
 }

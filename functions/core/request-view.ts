@@ -5,11 +5,35 @@
 import type { RequestRecord, RequestState, SendRecord } from "./schemas.js";
 import { splitIntoChunks } from "./send-request.js";
 
+/** What became of one part (chunk) of a request, from its ledger entry and its batch's last known status. */
+type ChunkOutcome = "sent" | "failed" | "cancelled" | "unknown" | "pending";
+
+function outcomeOf(send: SendRecord): ChunkOutcome {
+  if (send.state === "sent") return send.batchStatus === "failed" ? "failed" : send.batchStatus === "cancelled" ? "cancelled" : "sent";
+  if (send.state === "claimed") return "pending";
+  return send.state;
+}
+
+/** How many parts of a request reached each outcome; parts without a ledger entry yet are pending. */
+export function requestProgress(request: RequestRecord, sends: SendRecord[]): Record<ChunkOutcome, number> & { chunks: number } {
+  const chunks = Math.max(splitIntoChunks(request.batch).length, sends.length);
+  const counts = { chunks, sent: 0, failed: 0, cancelled: 0, unknown: 0, pending: 0 };
+  for (const send of sends) counts[outcomeOf(send)] += 1;
+  counts.pending += chunks - sends.length;
+  return counts;
+}
+
+/**
+ * One state for the whole request: `unknown` or `failed` as soon as any part is; `cancelled` when
+ * every part was cancelled; `submitted` once every part is at PassEntry (or cancelled); else `queued`
+ * (including a request that is part way through its parts: see `progress`).
+ */
 export function requestState(request: RequestRecord, sends: SendRecord[]): RequestState {
-  if (sends.some((s) => s.state === "unknown")) return "unknown";
-  if (sends.some((s) => s.state === "failed")) return "failed";
-  const expected = splitIntoChunks(request.batch).length;
-  if (sends.length >= expected && sends.every((s) => s.state === "sent")) return "submitted";
+  const progress = requestProgress(request, sends);
+  if (progress.unknown > 0) return "unknown";
+  if (progress.failed > 0) return "failed";
+  if (progress.pending === 0 && progress.cancelled === progress.chunks) return "cancelled";
+  if (progress.pending === 0) return "submitted";
   if (sends.length === 0 && request.failureReason !== undefined) return "failed";
   return "queued";
 }
@@ -22,7 +46,12 @@ export function requestSelfLink(requestId: string): string {
 export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
   const status = requestState(request, sends);
   const ordered = [...sends].sort((a, b) => a.chunk - b.chunk);
-  const reason = request.failureReason ?? ordered.find((s) => s.reason && s.state !== "sent" && s.state !== "claimed")?.reason;
+  const failedBatch = ordered.find((s) => s.state === "sent" && s.batchStatus === "failed");
+  const reason =
+    request.failureReason ??
+    ordered.find((s) => s.reason && (s.state === "failed" || s.state === "unknown"))?.reason ??
+    (failedBatch ? `PassEntry's validation of batch ${failedBatch.batchId} failed; see its errorsCsvUrl.` : undefined);
+  const cancelRequestedAt = ordered.map((s) => s.cancelRequestedAt).filter((at): at is string => at !== undefined).sort()[0] ?? null;
   return {
     data: {
       id: request.requestId,
@@ -36,6 +65,9 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
         apiKeyName: request.apiKeyName ?? null,
         content: request.batch.message,
         scheduledAt: request.batch.scheduledAt ?? null,
+        sendNow: request.sendNow ?? false,
+        cancelRequestedAt,
+        progress: requestProgress(request, sends),
         batchId: ordered[0]?.batchId ?? null,
         batchStatus: ordered[0]?.batchStatus ?? null,
         failureReason: status === "failed" || status === "unknown" ? (reason ?? null) : null,
@@ -47,6 +79,10 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
           totalCount: s.totalCount ?? null,
           errorsCsvUrl: s.errorsCsvUrl ?? null,
           deliveryCsvUrl: s.deliveryCsvUrl ?? null,
+          scheduledAt: s.scheduledAt ?? null,
+          statusCheckedAt: s.statusCheckedAt ?? null,
+          sendNowAt: s.sendNowAt ?? null,
+          note: s.note ?? null,
           attempt: s.attempt,
           reason: s.state === "sent" ? null : (s.reason ?? null),
         })),

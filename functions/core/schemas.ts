@@ -8,6 +8,13 @@ import { z } from "zod";
 /** PassEntry documents "at most 500 recipients per API call". */
 export const MAX_RECIPIENTS_PER_BATCH = 500;
 
+/**
+ * What one request to us may address: longer lists are split into one PassEntry batch per 500
+ * (functions/core/send-request.ts `splitIntoChunks`), each with its own ledger entry. The 256,000-byte
+ * body limit still applies, and usually bites first.
+ */
+export const MAX_RECIPIENTS_PER_REQUEST = 10_000;
+
 /** ISO-8601 date-time that names its zone (`Z` or an offset): a bare local time is ambiguous. */
 export const IsoDateTimeWithZone = z.iso.datetime({
   offset: true,
@@ -34,15 +41,24 @@ export const WalletMessageBatch = z
     recipients: z
       .array(Recipient)
       .min(1, "batch.recipients must not be empty")
-      .max(MAX_RECIPIENTS_PER_BATCH, `batch.recipients must hold at most ${MAX_RECIPIENTS_PER_BATCH} recipients`)
+      .max(MAX_RECIPIENTS_PER_REQUEST, `batch.recipients must hold at most ${MAX_RECIPIENTS_PER_REQUEST} recipients`)
       .optional(),
     scheduledAt: IsoDateTimeWithZone.optional(),
     name: z.string().min(1).max(200).optional(),
     tag: z.string().min(1).max(200).optional(),
+    /**
+     * Ours, not PassEntry's (removed before posting): send at once. Also the meaning of a batch
+     * without `scheduledAt`; `false` there keeps PassEntry's own default (an hour from now).
+     */
+    sendNow: z.boolean({ error: "batch.sendNow must be true or false" }).optional(),
   })
   .refine((b) => (b.segments === undefined) !== (b.recipients === undefined), {
     message: "batch must target either segments or recipients, not both and not neither",
     path: ["segments"],
+  })
+  .refine((b) => !(b.sendNow === true && b.scheduledAt !== undefined), {
+    message: "batch.sendNow cannot be combined with batch.scheduledAt: send now, or at that time",
+    path: ["sendNow"],
   });
 export type WalletMessageBatch = z.infer<typeof WalletMessageBatch>;
 
@@ -82,9 +98,39 @@ export const WalletMessageRequestedEvent = z.object({
   detail: SendRequestMessage,
 });
 
-/** A queue body is either our own message or an EventBridge envelope around one. */
-export const QueueMessageBody = z.union([WalletMessageRequestedEvent, SendRequestMessage]);
+/** A send request on the queue: our own message, or an EventBridge envelope around one. */
+export const SendRequestBody = z.union([WalletMessageRequestedEvent, SendRequestMessage]);
+export type SendRequestBody = z.infer<typeof SendRequestBody>;
+
+/**
+ * A note the sender leaves itself on the queue (usually delayed) to look at a batch again:
+ * `send-now` polls a batch until it leaves `validating`, then asks PassEntry to send it at once;
+ * `track` re-reads a batch until it reaches a terminal status; `cancel` cancels a request's batches
+ * at PassEntry. `attempt` drives the backoff; `notBefore` makes a message wait (in hops of at most
+ * 900 s, SQS's longest delay) without calling PassEntry.
+ */
+export const FollowUpMessage = z.object({
+  followUp: z.enum(["send-now", "track", "cancel"]),
+  requestId: RequestId,
+  chunk: z.number().int().min(0).optional(),
+  batchId: z.string().min(1).max(200).optional(),
+  attempt: z.number().int().min(1),
+  notBefore: IsoDateTimeWithZone.optional(),
+  /** `cancel` only: chunks the cancellation stopped before they were sent, announced once by the sender. */
+  cancelledChunks: z.array(z.number().int().min(0)).max(100).optional(),
+}).refine((m) => m.followUp === "cancel" || (m.chunk !== undefined && m.batchId !== undefined), {
+  message: "a send-now or track follow-up must name its chunk and batchId",
+  path: ["batchId"],
+});
+export type FollowUpMessage = z.infer<typeof FollowUpMessage>;
+
+/** Everything the sender may find on the queue. */
+export const QueueMessageBody = z.union([FollowUpMessage, SendRequestBody]);
 export type QueueMessageBody = z.infer<typeof QueueMessageBody>;
+
+export function isFollowUp(body: QueueMessageBody): body is FollowUpMessage {
+  return "followUp" in body;
+}
 
 /** A send request resolved to its business key, whatever door it came through. */
 export interface SendRequest {
@@ -95,8 +141,8 @@ export interface SendRequest {
   acceptedAt?: string | undefined;
 }
 
-/** Turns any accepted queue body into a SendRequest with a stable business key. */
-export function toSendRequest(body: QueueMessageBody, queueMessageId: string): SendRequest {
+/** Turns any accepted send request body into a SendRequest with a stable business key. */
+export function toSendRequest(body: SendRequestBody, queueMessageId: string): SendRequest {
   if ("detail-type" in body) {
     const d = body.detail;
     return { requestId: d.requestId ?? `evt-${body.id}`, entityId: d.entityId, batch: d.batch, source: d.source ?? "eventbridge", acceptedAt: d.acceptedAt };
@@ -153,7 +199,7 @@ export const PassEntryErrorBody = z.looseObject({ errors: z.array(z.unknown()) }
 // Stored records.
 
 /** What a request looks like to the caller; derived from the request and its sends. */
-export const RequestState = z.enum(["queued", "submitted", "failed", "unknown"]);
+export const RequestState = z.enum(["queued", "submitted", "failed", "unknown", "cancelled"]);
 export type RequestState = z.infer<typeof RequestState>;
 
 export const RequestRecord = z.object({
@@ -171,10 +217,13 @@ export const RequestRecord = z.object({
   fingerprint: z.string().optional(),
   /** A copy of what was asked (no secrets), so status answers show it and redrives can rebuild it. */
   batch: WalletMessageBatch,
+  /** Set when the batch is to go out at once (`sendNow`, or no `scheduledAt`), rather than at its scheduledAt. */
+  sendNow: z.boolean().optional(),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
 
-export const SendState = z.enum(["claimed", "sent", "failed", "unknown"]);
+/** `cancelled`: the request was cancelled before this chunk was sent; it never will be. */
+export const SendState = z.enum(["claimed", "sent", "failed", "unknown", "cancelled"]);
 export type SendState = z.infer<typeof SendState>;
 
 /** One ledger entry: one POST to PassEntry, keyed by business key (request id + chunk). */
@@ -192,7 +241,85 @@ export const SendRecord = z.object({
   totalCount: z.number().nullable().optional(),
   errorsCsvUrl: z.string().nullable().optional(),
   deliveryCsvUrl: z.string().nullable().optional(),
+  /** The batch's scheduledAt as PassEntry last reported it (for a send-now request, the placeholder we gave). */
+  scheduledAt: z.string().nullable().optional(),
+  /** When the batch's status was last read from PassEntry. */
+  statusCheckedAt: z.string().optional(),
+  /** When PassEntry accepted our send-now for this batch. */
+  sendNowAt: z.string().optional(),
+  /** When the request was cancelled (stamped once on each of its entries). */
+  cancelRequestedAt: z.string().optional(),
+  /** The latest sentence for a person: why tracking stopped, why a cancellation could not happen. */
+  note: z.string().optional(),
   reason: z.string().optional(),
   updatedAt: z.string(),
 });
 export type SendRecord = z.infer<typeof SendRecord>;
+
+// ---------------------------------------------------------------------------------------------
+// Outcome events: what the sender announces (EventBridge on AWS, in-process listeners locally).
+// PassEntry has no batch-finished event; these are ours, published as we learn each outcome.
+
+/** The EventBridge `source` of every event we publish. */
+export const EVENT_SOURCE = "wallet-messaging";
+
+const eventCommon = {
+  requestId: RequestId,
+  chunk: z.number().int().min(0),
+  entityId: z.string().nullable(),
+  occurredAt: IsoDateTimeWithZone,
+};
+
+/** A PassEntry batch was created for one chunk of a request (recorded as sent in the ledger). */
+export const WalletMessageBatchCreated = z.object({
+  type: z.literal("WalletMessageBatchCreated"),
+  ...eventCommon,
+  batchId: z.string(),
+  /** PassEntry's status in its answer, usually `validating`. */
+  status: z.string(),
+  totalCount: z.number().nullable(),
+  sendNow: z.boolean(),
+});
+
+/** A batch reached `successful` or `completedWithErrors` (seen by tracking). */
+export const WalletMessageBatchCompleted = z.object({
+  type: z.literal("WalletMessageBatchCompleted"),
+  ...eventCommon,
+  batchId: z.string(),
+  status: z.enum(["successful", "completedWithErrors"]),
+  totalCount: z.number().nullable(),
+  deliveryCsvUrl: z.string().nullable(),
+  errorsCsvUrl: z.string().nullable(),
+});
+
+/**
+ * A chunk will not be delivered: PassEntry refused to create it (`batchId` null, status `failed`),
+ * its validation failed (status `failed`, with `errorsCsvUrl`), or it was cancelled (`cancelled`;
+ * `batchId` null when it was stopped before it was sent).
+ */
+export const WalletMessageBatchFailed = z.object({
+  type: z.literal("WalletMessageBatchFailed"),
+  ...eventCommon,
+  batchId: z.string().nullable(),
+  status: z.enum(["failed", "cancelled"]),
+  reason: z.string(),
+  errorsCsvUrl: z.string().nullable(),
+});
+
+/** A queue message that is not a valid request was dropped without sending. */
+export const WalletMessageRequestRejected = z.object({
+  type: z.literal("WalletMessageRequestRejected"),
+  /** The request id the message carried, when it could be read. */
+  requestId: z.string().max(200).nullable(),
+  chunk: z.null(),
+  batchId: z.null(),
+  status: z.literal("rejected"),
+  messageId: z.string(),
+  reason: z.string(),
+  problems: z.array(z.string()).max(10),
+  occurredAt: IsoDateTimeWithZone,
+});
+
+export const WalletMessageEvent = z.discriminatedUnion("type", [WalletMessageBatchCreated, WalletMessageBatchCompleted, WalletMessageBatchFailed, WalletMessageRequestRejected]);
+export type WalletMessageEvent = z.infer<typeof WalletMessageEvent>;
+export type WalletMessageEventType = WalletMessageEvent["type"];

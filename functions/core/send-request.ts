@@ -8,7 +8,9 @@
  * posted again; when the list cannot decide, the send is recorded `unknown` and never re-sent.
  */
 import { PassEntryError } from "./errors.js";
-import type { Clock, Log, PassEntryClient, RequestStore, SendKey, SendLedger } from "./ports.js";
+import { enqueueFollowUp, followUpDelaySeconds, SEND_NOW_LEAD_MS, type FollowUpSettings } from "./follow-up-schedule.js";
+import { occurredAt, publishOutcome } from "./outcome-events.js";
+import type { Clock, EventPublisher, Log, PassEntryClient, RequestStore, SendKey, SendLedger } from "./ports.js";
 import { MAX_RECIPIENTS_PER_BATCH, type PassEntryBatchResource, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
 
 export interface SendDeps {
@@ -29,6 +31,14 @@ export interface SendDeps {
   reconcilePages?: number;
   /** Counts sends whose outcome could not be decided (an alarm watches it on AWS). */
   onUnknownOutcome?: (key: SendKey) => void;
+  /** Where outcome events go. Absent: none are published. */
+  events?: EventPublisher;
+  /**
+   * How created batches are followed up (send-now, status tracking, cancellation). Both homes wire
+   * it; without it (tests of sending alone) batches are created but not tracked, and a send-now
+   * batch goes out at its placeholder scheduledAt, an hour later.
+   */
+  followUps?: FollowUpSettings;
 }
 
 /** Thrown to keep the queue message for a later attempt. */
@@ -40,7 +50,7 @@ export class RetryLaterError extends Error {
   }
 }
 
-export type ChunkOutcome = { key: SendKey; state: "sent" | "failed" | "unknown"; batchId?: string; reason?: string };
+export type ChunkOutcome = { key: SendKey; state: "sent" | "failed" | "unknown" | "cancelled"; batchId?: string; reason?: string };
 
 /** The marker that makes a batch findable in PassEntry's list; PassEntry keeps `name` as given. */
 export function batchMarker(key: SendKey): string {
@@ -58,9 +68,29 @@ export function splitIntoChunks(batch: WalletMessageBatch): WalletMessageBatch[]
   return chunks;
 }
 
-/** The body actually posted: the caller's batch with the marker appended to its name. */
+/** The caller's batch with the marker appended to its name. */
 export function withMarker(batch: WalletMessageBatch, key: SendKey): WalletMessageBatch {
   return { ...batch, name: `${batch.name ?? "Wallet message"} ${batchMarker(key)}` };
+}
+
+/**
+ * Whether a batch is to go out at once: it says `sendNow: true`, or it has no `scheduledAt` (and
+ * does not say `sendNow: false`, which keeps PassEntry's own default of an hour from now).
+ *
+ * @example wantsSendNow({ message: "Hi", segments: [{ groupTag: "vip" }] }) // true
+ */
+export function wantsSendNow(batch: WalletMessageBatch): boolean {
+  return batch.sendNow === true || (batch.sendNow === undefined && batch.scheduledAt === undefined);
+}
+
+/**
+ * The body actually posted: our own `sendNow` removed, the marker appended to the name, and for a
+ * send-now batch a `scheduledAt` PassEntry accepts (it wants an hour's lead); the send-now follow-up
+ * then sends it as soon as PassEntry has validated it.
+ */
+export function toPassEntryBatch(batch: WalletMessageBatch, key: SendKey, sendNowScheduledAt?: string): WalletMessageBatch {
+  const { sendNow: _ours, ...theirs } = withMarker(batch, key);
+  return sendNowScheduledAt === undefined ? theirs : { ...theirs, scheduledAt: sendNowScheduledAt };
 }
 
 const MAX_RATE_LIMIT_WAITS = 3;
@@ -74,6 +104,7 @@ export async function sendRequest(deps: SendDeps, request: SendRequest): Promise
     createdAt: request.acceptedAt ?? new Date(deps.clock.now()).toISOString(),
     enqueuedAt: request.acceptedAt ?? new Date(deps.clock.now()).toISOString(),
     batch: request.batch,
+    ...(wantsSendNow(request.batch) ? { sendNow: true } : {}),
   });
   const chunks = splitIntoChunks(request.batch);
   const outcomes: ChunkOutcome[] = [];
@@ -111,23 +142,31 @@ async function sendChunk(deps: SendDeps, request: SendRequest, key: SendKey, bat
     if (found !== "absent") {
       await deps.ledger.markSent(key, deps.owner, { batchId: found.id, batchStatus: found.attributes.status ?? undefined, totalCount: found.attributes.totalCount });
       deps.log.info("request submitted (found by reconciliation)", { ...key, batchId: found.id, batchStatus: found.attributes.status });
+      // The attempt that created it died before announcing it: announce and follow it up now.
+      await afterCreated(deps, request, key, found);
       return { key, state: "sent", batchId: found.id };
+    }
+    if (claim.record.cancelRequestedAt !== undefined) {
+      // Certainly not sent, and the request was cancelled meanwhile: give the claim back as cancelled.
+      return cancelInFlight(deps, request, key);
     }
     deps.log.info("reconciliation found no batch; sending", { ...key });
   } else {
     deps.log.info("send claimed", { ...key, attempt: claim.record.attempt });
   }
-  return post(deps, request, key, batch);
+  return post(deps, request, key, batch, claim.record.leaseUntil);
 }
 
-async function post(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch): Promise<ChunkOutcome> {
+async function post(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch, leaseUntil: number): Promise<ChunkOutcome> {
   const random = deps.random ?? Math.random;
   for (let wait = 0; ; wait++) {
     try {
-      const created = await deps.passEntry.createBatch({ entityId: request.entityId, batch: withMarker(batch, key) });
+      const sendNowScheduledAt = wantsSendNow(request.batch) ? new Date(deps.clock.now() + SEND_NOW_LEAD_MS).toISOString() : undefined;
+      const created = await deps.passEntry.createBatch({ entityId: request.entityId, batch: toPassEntryBatch(batch, key, sendNowScheduledAt) });
       const attributes = created.data.attributes;
       await deps.ledger.markSent(key, deps.owner, { batchId: created.data.id, batchStatus: attributes.status ?? undefined, totalCount: attributes.totalCount });
       deps.log.info("request submitted", { ...key, batchId: created.data.id, batchStatus: attributes.status });
+      await afterCreated(deps, request, key, created.data);
       return { key, state: "sent", batchId: created.data.id };
     } catch (error) {
       if (!(error instanceof PassEntryError)) {
@@ -137,12 +176,24 @@ async function post(deps: SendDeps, request: SendRequest, key: SendKey, batch: W
       if (error.kind === "permanent") {
         await deps.ledger.markFailed(key, deps.owner, error.message);
         deps.log.warn("send failed", { ...key, status: error.details.status, reason: error.message });
+        await publishOutcome(deps, {
+          type: "WalletMessageBatchFailed",
+          ...key,
+          entityId: request.entityId,
+          batchId: null,
+          status: "failed",
+          reason: error.message,
+          errorsCsvUrl: null,
+          occurredAt: occurredAt(deps.clock),
+        });
         return { key, state: "failed", reason: error.message };
       }
       if (!error.details.outcomeKnown) {
-        await deps.ledger.expire(key, deps.owner, error.message);
+        // Keep the claim AND its lease: PassEntry may still be creating the batch, and its list may not
+        // show it yet. Reconciling only after the lease lapses is the window the README promises; ending
+        // the lease here let an immediate retry find nothing and post a second batch.
         deps.log.warn("send outcome unknown; will reconcile before any new attempt", { ...key, reason: error.message });
-        throw new RetryLaterError(error.message);
+        throw new RetryLaterError(error.message, Math.ceil(Math.max(0, leaseUntil - deps.clock.now()) / 1000));
       }
       // PassEntry certainly did not create the batch. On 429 wait here, within our time, rather than
       // burning a receive of the message; otherwise give the claim back and let the queue retry.
@@ -158,6 +209,37 @@ async function post(deps: SendDeps, request: SendRequest, key: SendKey, batch: W
       throw new RetryLaterError(error.message, retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000));
     }
   }
+}
+
+/** A claimed part that PassEntry certainly does not have, of a request cancelled meanwhile: cancel it instead of posting. */
+async function cancelInFlight(deps: SendDeps, request: SendRequest, key: SendKey): Promise<ChunkOutcome> {
+  await deps.ledger.release(key, deps.owner);
+  const cancelled = await deps.ledger.cancel(key, { now: deps.clock.now(), marker: batchMarker(key) });
+  if (cancelled.outcome !== "cancelled") throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} changed hands while being cancelled.`);
+  const reason = cancelled.record.reason ?? "The request was cancelled before this part was sent.";
+  deps.log.info("send cancelled before it was sent", { ...key });
+  await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "cancelled", reason, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
+  return { key, state: "cancelled", reason };
+}
+
+/** Announces a batch just recorded as sent, and leaves the first follow-up: send it now, or track it. */
+async function afterCreated(deps: SendDeps, request: SendRequest, key: SendKey, batch: PassEntryBatchResource): Promise<void> {
+  const sendNow = wantsSendNow(request.batch);
+  await publishOutcome(deps, {
+    type: "WalletMessageBatchCreated",
+    ...key,
+    entityId: request.entityId,
+    batchId: batch.id,
+    status: batch.attributes.status ?? "unknown",
+    totalCount: batch.attributes.totalCount ?? null,
+    sendNow,
+    occurredAt: occurredAt(deps.clock),
+  });
+  if (sendNow && !deps.followUps) {
+    deps.log.warn("send-now asked but this home cannot follow up; the batch goes out at its placeholder scheduledAt", { ...key, batchId: batch.id });
+  }
+  const delay = followUpDelaySeconds(1, deps.followUps ?? {}, deps.random);
+  await enqueueFollowUp(deps, { followUp: sendNow ? "send-now" : "track", ...key, batchId: batch.id, attempt: 1 }, delay);
 }
 
 /**

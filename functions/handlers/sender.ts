@@ -1,13 +1,16 @@
 /**
- * SQS → PassEntry. Each record is parsed and sent through the ledger; the answer lists only the
- * records worth retrying (`batchItemFailures`), so a permanent failure or a poison message is not
- * retried while a 429 or an outage keeps its message. Records are handled one after the other: the
- * pacer allows one POST at a time per endpoint anyway, and order keeps the log readable.
+ * SQS → PassEntry. Each record is parsed and sent through the ledger (a send request), or handled as
+ * the sender's own follow-up (send-now, track, cancel); the answer lists only the records worth
+ * retrying (`batchItemFailures`), so a permanent failure or a poison message is not retried while a
+ * 429 or an outage keeps its message. Records are handled one after the other: the pacer allows one
+ * POST at a time per endpoint anyway, and order keeps the log readable.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { describeIssues } from "../core/accept-request.js";
 import { isRetryable } from "../core/errors.js";
-import { QueueMessageBody, toSendRequest } from "../core/schemas.js";
+import { handleFollowUp } from "../core/follow-up.js";
+import { rejectQueueMessage } from "../core/reject-message.js";
+import { isFollowUp, QueueMessageBody, toSendRequest } from "../core/schemas.js";
 import { sendRequest } from "../core/send-request.js";
 import { awsSenderDeps, type SenderDeps } from "../wiring.js";
 
@@ -33,15 +36,24 @@ export function makeSenderHandler(getDeps: () => SenderDeps, hooks: SenderHooks 
 
 /** True when the record is finished with (sent, decided, or refused for good); false to retry it. */
 async function handleRecord(deps: SenderDeps, record: SQSRecord, remainingMs: () => number, hooks: SenderHooks): Promise<boolean> {
-  const parsed = QueueMessageBody.safeParse(safeJson(record.body));
+  const body = safeJson(record.body);
+  const parsed = QueueMessageBody.safeParse(body);
   if (!parsed.success) {
     // A poison message can never succeed: retrying it would only delay it into the dead-letter queue.
-    deps.log.error("queue message rejected: not a wallet message request", { messageId: record.messageId, problems: describeIssues(parsed.error).slice(0, 10) });
+    const problems = describeIssues(parsed.error).slice(0, 10);
+    deps.log.error("queue message rejected: not a wallet message request", { messageId: record.messageId, problems });
+    await rejectQueueMessage(deps.send, { messageId: record.messageId, body, problems });
     return true;
   }
-  const request = toSendRequest(parsed.data, record.messageId);
+  const message = parsed.data;
+  const request = isFollowUp(message) ? message : toSendRequest(message, record.messageId);
   try {
-    const outcomes = await sendRequest({ ...deps.send, remainingMs }, request);
+    if (isFollowUp(message)) {
+      // The sender's own note to look at a batch again: send it now, track it, or cancel it.
+      await handleFollowUp({ ...deps.send, remainingMs }, message);
+      return true;
+    }
+    const outcomes = await sendRequest({ ...deps.send, remainingMs }, toSendRequest(message, record.messageId));
     deps.log.info("queue message done", { messageId: record.messageId, requestId: request.requestId, outcomes: outcomes.map((o) => o.state) });
     return true;
   } catch (error) {

@@ -379,6 +379,111 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
         // Assess
         expect(await ledger.list(key.requestId)).toEqual([]);
       });
+
+      it("records tracking notes and send-now times beside the batch status", async () => {
+        // Prepare
+        const key = freshKey();
+        await ledger.claim(key, claimBy("worker-a"));
+        await ledger.markSent(key, "worker-a", { batchId: "batch-1", batchStatus: "validating" });
+
+        // Act
+        await ledger.updateBatch(key, { batchStatus: "scheduled", scheduledAt: "2025-06-01T13:05:00.000Z", statusCheckedAt: "2025-06-01T12:00:02.000Z", sendNowAt: "2025-06-01T12:00:02.500Z", note: "Sent now." });
+
+        // Assess
+        expect(await entry(key)).toMatchObject({ state: "sent", batchStatus: "scheduled", scheduledAt: "2025-06-01T13:05:00.000Z", statusCheckedAt: "2025-06-01T12:00:02.000Z", sendNowAt: "2025-06-01T12:00:02.500Z", note: "Sent now." });
+      });
+    });
+
+    describe("cancel", () => {
+      const cancelAt = (now = T0) => ({ now, marker: "[wm:test:0]" });
+
+      it("writes a send that never started as cancelled, so a later claim is done and nothing is sent", async () => {
+        // Prepare
+        const key = freshKey();
+
+        // Act
+        const result = await ledger.cancel(key, cancelAt());
+        const claim = await ledger.claim(key, claimBy("worker-a", T0 + 1));
+
+        // Assess
+        expect(result.outcome).toBe("cancelled");
+        expect(result.record).toMatchObject({ ...key, state: "cancelled", cancelRequestedAt: new Date(T0).toISOString() });
+        expect(claim).toMatchObject({ outcome: "done", record: { state: "cancelled" } });
+        expect(await entry(key)).toEqual(result.record);
+      });
+
+      it("answers sent for a created batch, stamping cancelRequestedAt and keeping its outcome", async () => {
+        // Prepare
+        const key = freshKey();
+        await ledger.claim(key, claimBy("worker-a"));
+        await ledger.markSent(key, "worker-a", { batchId: "batch-1", batchStatus: "scheduled" });
+
+        // Act
+        const result = await ledger.cancel(key, cancelAt(T0 + 5));
+
+        // Assess
+        expect(result.outcome).toBe("sent");
+        expect(await entry(key)).toMatchObject({ state: "sent", batchId: "batch-1", batchStatus: "scheduled", cancelRequestedAt: new Date(T0 + 5).toISOString() });
+      });
+
+      it("answers busy for a send in flight and leaves its claim to its owner", async () => {
+        // Prepare
+        const key = freshKey();
+        await ledger.claim(key, claimBy("worker-a"));
+
+        // Act
+        const result = await ledger.cancel(key, cancelAt(T0 + 5));
+        await ledger.markSent(key, "worker-a", { batchId: "batch-1" });
+
+        // Assess
+        expect(result.outcome).toBe("busy");
+        expect(await entry(key)).toMatchObject({ state: "sent", owner: "worker-a", batchId: "batch-1" });
+      });
+
+      it("answers done for a failed send and for one already cancelled, changing neither", async () => {
+        // Prepare
+        const failed = freshKey();
+        await ledger.claim(failed, claimBy("worker-a"));
+        await ledger.markFailed(failed, "worker-a", "PassEntry rejected it.");
+        const cancelled = freshKey();
+        const first = await ledger.cancel(cancelled, cancelAt());
+
+        // Act
+        const again = await ledger.cancel(cancelled, cancelAt(T0 + 1_000));
+        const onFailed = await ledger.cancel(failed, cancelAt(T0 + 1_000));
+
+        // Assess
+        expect(again).toEqual({ outcome: "done", record: first.record });
+        expect(onFailed.outcome).toBe("done");
+        expect(await entry(failed)).toMatchObject({ state: "failed", reason: "PassEntry rejected it." });
+      });
+
+      it("keeps the first cancelRequestedAt when cancelled twice", async () => {
+        // Prepare
+        const key = freshKey();
+        await ledger.claim(key, claimBy("worker-a"));
+        await ledger.markSent(key, "worker-a", { batchId: "batch-1" });
+        await ledger.cancel(key, cancelAt(T0 + 5));
+
+        // Act
+        await ledger.cancel(key, cancelAt(T0 + 9_000));
+
+        // Assess
+        expect((await entry(key))?.cancelRequestedAt).toBe(new Date(T0 + 5).toISOString());
+      });
+
+      it("lets exactly one of a claim and a cancellation racing on a fresh key win", async () => {
+        // Prepare
+        const key = freshKey();
+
+        // Act
+        const [claim, cancel] = await Promise.all([ledger.claim(key, claimBy("worker-a")), ledger.cancel(key, cancelAt())]);
+
+        // Assess
+        const claimWon = claim.outcome === "claimed";
+        expect(claimWon ? cancel.outcome : claim.outcome).toBe(claimWon ? "busy" : "done");
+        expect((await entry(key))?.state).toBe(claimWon ? "claimed" : "cancelled");
+      });
     });
 
     describe("list", () => {

@@ -85,6 +85,18 @@ export function requestStatusEvent(requestId: string, options: { headers?: Recor
   return event;
 }
 
+/** DELETE /api/v1/requests/{requestId}, from api-gateway-v2-request-cancel.json. */
+export function requestCancelEvent(requestId: string, options: { headers?: Record<string, string | undefined> } = {}): APIGatewayProxyEventV2 {
+  const event = loadFixture<APIGatewayProxyEventV2>("api-gateway-v2-request-cancel.json");
+  const path = `/api/v1/requests/${encodeURIComponent(requestId)}`;
+  event.requestContext.requestId = randomUUID();
+  event.pathParameters = { requestId };
+  event.rawPath = path;
+  event.requestContext.http.path = path;
+  event.headers = applyHeaders(event.headers, options.headers);
+  return event;
+}
+
 function applyHeaders(base: APIGatewayProxyEventV2["headers"], overrides: Record<string, string | undefined> = {}): APIGatewayProxyEventV2["headers"] {
   const headers: Record<string, string | undefined> = { ...base };
   for (const [name, value] of Object.entries(overrides)) {

@@ -21,9 +21,12 @@ import { SqliteMessageQueue, type ReceivedMessage } from "../../functions/adapte
 import { SqliteRequestStore } from "../../functions/adapters/sqlite-request-store.js";
 import { SqliteSendLedger } from "../../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
+import { LocalEventPublisher, type PublishedEvent } from "../../functions/adapters/local-event-publisher.js";
+import type { FollowUpSettings } from "../../functions/core/follow-up-schedule.js";
 import { sleep as realSleep } from "../../functions/core/pacer.js";
-import type { Clock, MessageQueue, SecretName, SecretStore, SendKey } from "../../functions/core/ports.js";
+import type { Clock, EventPublisher, MessageQueue, SecretName, SecretStore, SendKey } from "../../functions/core/ports.js";
 import { makeAcceptHandler } from "../../functions/handlers/accept.js";
+import { makeRequestCancelHandler } from "../../functions/handlers/request-cancel.js";
 import { makeRequestStatusHandler } from "../../functions/handlers/request-status.js";
 import { makeSenderHandler } from "../../functions/handlers/sender.js";
 import type { HttpDeps, SenderDeps } from "../../functions/wiring.js";
@@ -57,6 +60,17 @@ export interface HarnessOptions {
   clientTimeoutMs?: number;
   leaseMs?: number;
   reconcilePages?: number;
+  /**
+   * Follow up created batches (send-now, tracking, cancel) through the harness queue, with these
+   * timings (use small delays, e.g. `{ firstDelaySeconds: 0.05 }`). Default off: tests of sending
+   * alone then find only their own messages in the queue.
+   */
+  followUps?: Omit<FollowUpSettings, "queue">;
+  /**
+   * Publish outcome events: `true` to a LocalEventPublisher whose events `h.published` collects, or
+   * this publisher (e.g. one that fails). Default off (no extra log lines).
+   */
+  events?: boolean | EventPublisher;
 }
 
 /** The accept handler's queue, which a test can make fail: `failNextSends(1)` throws once. */
@@ -127,9 +141,12 @@ export interface Harness {
   sleeps: number[];
   /** Sends whose outcome could not be decided. */
   unknownOutcomes: SendKey[];
+  /** Outcome events published (with `events: true`), in order. */
+  published: PublishedEvent[];
   /** Calls the accept handler and parses its JSON answer. */
   accept(event: APIGatewayProxyEventV2): Promise<HttpAnswer>;
   requestStatus(event: APIGatewayProxyEventV2): Promise<HttpAnswer>;
+  requestCancel(event: APIGatewayProxyEventV2): Promise<HttpAnswer>;
   /** Calls the sender handler with an SQS event, as the event source mapping would. */
   send(event: SQSEvent, context?: { getRemainingTimeInMillis(): number }): Promise<SQSBatchResponse>;
   /**
@@ -137,6 +154,11 @@ export interface Harness {
    * succeeded and makes the batchItemFailures visible again at once (so a test can redeliver).
    */
   deliverQueued(context?: { getRemainingTimeInMillis(): number }): Promise<Delivery>;
+  /**
+   * Delivers until the queue is empty, waiting for delayed messages (follow-ups) to become visible;
+   * fails after `timeoutMs`. Returns every delivery made.
+   */
+  deliverUntilEmpty(timeoutMs?: number): Promise<Delivery[]>;
   /** Bodies of the messages waiting in the queue, parsed. */
   queuedBodies(): any[];
   /** How many requests the request store holds. */
@@ -174,6 +196,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const sleeps: number[] = [];
   const unknownOutcomes: SendKey[] = [];
+  const published: PublishedEvent[] = [];
+  const events = new LocalEventPublisher(log);
+  events.subscribe((event) => published.push(event));
 
   const httpDeps: HttpDeps = { accept: { store, queue: acceptQueue, clock, log, newRequestId: randomUUID }, secrets: cachedSecrets, ledger, log };
   const senderDeps: SenderDeps = {
@@ -192,10 +217,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         await realSleep(ms);
       },
       onUnknownOutcome: (key) => unknownOutcomes.push(key),
+      ...(options.events ? { events: options.events === true ? events : options.events } : {}),
+      ...(options.followUps ? { followUps: { ...options.followUps, queue } } : {}),
     },
   };
   const acceptHandler = makeAcceptHandler(() => httpDeps);
   const statusHandler = makeRequestStatusHandler(() => httpDeps);
+  const cancelHandler = makeRequestCancelHandler(() => httpDeps);
   const senderHandler = makeSenderHandler(() => senderDeps);
 
   const call = async (handler: HttpHandler, event: APIGatewayProxyEventV2): Promise<HttpAnswer> => {
@@ -205,6 +233,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 
   const send = (event: SQSEvent, context?: { getRemainingTimeInMillis(): number }) => senderHandler(event, context);
+  const deliverQueued = async (context?: { getRemainingTimeInMillis(): number }): Promise<Delivery> => {
+    const messages = queue.receive(10, 30_000);
+    const event = toSqsEvent(messages);
+    const response = await send(event, context);
+    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    for (const message of messages) {
+      if (failed.has(message.messageId)) queue.release(message.receiptHandle, 0);
+      else queue.delete(message.receiptHandle);
+    }
+    return { event, response };
+  };
 
   return {
     sandbox,
@@ -219,19 +258,22 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     passEntry,
     sleeps,
     unknownOutcomes,
+    published,
     accept: (event) => call(acceptHandler, event),
     requestStatus: (event) => call(statusHandler, event),
+    requestCancel: (event) => call(cancelHandler, event),
     send,
-    async deliverQueued(context) {
-      const messages = queue.receive(10, 30_000);
-      const event = toSqsEvent(messages);
-      const response = await send(event, context);
-      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const message of messages) {
-        if (failed.has(message.messageId)) queue.release(message.receiptHandle, 0);
-        else queue.delete(message.receiptHandle);
+    deliverQueued,
+    async deliverUntilEmpty(timeoutMs = 10_000) {
+      const deliveries: Delivery[] = [];
+      const until = Date.now() + timeoutMs;
+      while (queue.peek().length > 0) {
+        if (Date.now() > until) throw new Error(`The queue still held ${queue.peek().length} message(s) after ${timeoutMs} ms: ${queue.peek().map((m) => m.body).join(" | ")}`);
+        const delivery = await deliverQueued();
+        if (delivery.event.Records.length > 0) deliveries.push(delivery);
+        else await realSleep(10);
       }
-      return { event, response };
+      return deliveries;
     },
     queuedBodies: () => queue.peek().map((m) => JSON.parse(m.body)),
     storedRequestCount: () => (db.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MAX_RECIPIENTS_PER_BATCH } from "../../functions/core/schemas.js";
+import { MAX_RECIPIENTS_PER_REQUEST } from "../../functions/core/schemas.js";
 import { MAX_BODY_BYTES } from "../../functions/handlers/http.js";
 import { exampleBody, FIXTURE_API_KEY, FIXTURE_API_KEY_NAME, FIXTURE_ENTITY_ID, loadFixture, PASSENTRY_EXAMPLE_BODY, triggerEvent } from "../support/events.js";
 import { SHOP_API_KEY, SHOP_API_KEY_NAME, startHarness, TEST_EPOCH, type Harness, type HttpAnswer } from "../support/harness.js";
@@ -95,12 +95,24 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
       expect(h.queuedBodies()).toHaveLength(2);
     });
 
-    it("accepts recipients instead of segments, up to 500 of them", async () => {
-      const recipients = Array.from({ length: MAX_RECIPIENTS_PER_BATCH }, (_, i) => ({ externalId: `member-${i}` }));
+    it("records a batch without scheduledAt, or with sendNow, as send-now, and a scheduled one as not", async () => {
+      const withoutSchedule = await h.accept(triggerEvent({ body: batchWith({ scheduledAt: undefined }) }));
+      const explicit = await h.accept(triggerEvent({ body: batchWith({ scheduledAt: undefined, sendNow: true }) }));
+      const scheduled = await h.accept(triggerEvent());
+
+      expect(withoutSchedule.body.data.attributes).toMatchObject({ sendNow: true, scheduledAt: null });
+      expect(explicit.body.data.attributes).toMatchObject({ sendNow: true });
+      expect(scheduled.body.data.attributes).toMatchObject({ sendNow: false, scheduledAt: "2030-03-31T13:16:26Z" });
+      expect((await h.store.get(withoutSchedule.body.data.id))?.sendNow).toBe(true);
+      expect((await h.store.get(scheduled.body.data.id))?.sendNow).toBeUndefined();
+    });
+
+    it("accepts recipients instead of segments, up to 10,000 of them in one request (the sender splits them by 500)", async () => {
+      const recipients = Array.from({ length: MAX_RECIPIENTS_PER_REQUEST }, (_, i) => ({ externalId: `m${i}` }));
       const answer = await h.accept(triggerEvent({ body: batchWith({ segments: undefined, recipients }) }));
 
       expect(answer.statusCode).toBe(202);
-      expect(h.queuedBodies()[0].batch.recipients).toHaveLength(500);
+      expect(h.queuedBodies()[0].batch.recipients).toHaveLength(10_000);
     });
 
     it("passes unknown keys in segments, recipients and batch through to the queued message", async () => {
@@ -205,9 +217,17 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
       expectRefused(await h.accept(triggerEvent({ body: batchWith({ segments: [] }) })), 422, /batch\.segments must not be empty/);
     });
 
-    it("answers 422 and queues nothing for 501 recipients (PassEntry takes at most 500 per call)", async () => {
-      const recipients = Array.from({ length: MAX_RECIPIENTS_PER_BATCH + 1 }, (_, i) => ({ externalId: `member-${i}` }));
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ segments: undefined, recipients }) })), 422, /at most 500 recipients/);
+    it("answers 422 naming the limit, and queues nothing, for 10,001 recipients", async () => {
+      const recipients = Array.from({ length: MAX_RECIPIENTS_PER_REQUEST + 1 }, (_, i) => ({ externalId: `m${i}` }));
+      expectRefused(await h.accept(triggerEvent({ body: batchWith({ segments: undefined, recipients }) })), 422, /at most 10000 recipients/);
+    });
+
+    it("answers 422 and queues nothing when sendNow is combined with a scheduledAt", async () => {
+      expectRefused(await h.accept(triggerEvent({ body: batchWith({ sendNow: true }) })), 422, /sendNow cannot be combined with batch\.scheduledAt/);
+    });
+
+    it("answers 422 and queues nothing when sendNow is not a boolean", async () => {
+      expectRefused(await h.accept(triggerEvent({ body: batchWith({ scheduledAt: undefined, sendNow: "yes" }) })), 422, /sendNow must be true or false/);
     });
 
     it.each([

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { fingerprint } from "../../functions/core/accept-request.js";
-import { QueueMessageBody, toSendRequest, type WalletMessageBatch } from "../../functions/core/schemas.js";
-import { batchMarker, splitIntoChunks, withMarker } from "../../functions/core/send-request.js";
+import { isFollowUp, MAX_RECIPIENTS_PER_REQUEST, QueueMessageBody, SendRequestBody, toSendRequest, WalletMessageBatch } from "../../functions/core/schemas.js";
+import { batchMarker, splitIntoChunks, toPassEntryBatch, wantsSendNow, withMarker } from "../../functions/core/send-request.js";
 import { eventBridgeEnvelope, PASSENTRY_EXAMPLE_BODY, sendRequestMessage } from "../support/events.js";
 
 const recipients = (n: number) => Array.from({ length: n }, (_, i) => ({ externalId: `member-${i}` }));
 
 describe("toSendRequest", () => {
   it("keeps the requestId our accept handler put on the message", () => {
-    const body = QueueMessageBody.parse(sendRequestMessage({ requestId: "req-1" }));
+    const body = SendRequestBody.parse(sendRequestMessage({ requestId: "req-1" }));
 
     expect(toSendRequest(body, "sqs-message-9")).toMatchObject({ requestId: "req-1", source: "http" });
   });
@@ -16,11 +16,11 @@ describe("toSendRequest", () => {
   it("keys a direct SQS message without requestId by the SQS message id, with source sqs", () => {
     const { requestId: _none, source: _source, ...message } = sendRequestMessage();
 
-    expect(toSendRequest(QueueMessageBody.parse(message), "5e1f4c9a")).toMatchObject({ requestId: "sqs-5e1f4c9a", source: "sqs" });
+    expect(toSendRequest(SendRequestBody.parse(message), "5e1f4c9a")).toMatchObject({ requestId: "sqs-5e1f4c9a", source: "sqs" });
   });
 
   it("keys an EventBridge event by its event id, with source eventbridge, whatever the SQS message id", () => {
-    const body = QueueMessageBody.parse(eventBridgeEnvelope({ id: "6a7e8feb" }));
+    const body = SendRequestBody.parse(eventBridgeEnvelope({ id: "6a7e8feb" }));
 
     expect(toSendRequest(body, "one")).toMatchObject({ requestId: "evt-6a7e8feb", source: "eventbridge" });
     expect(toSendRequest(body, "another").requestId).toBe("evt-6a7e8feb");
@@ -30,7 +30,7 @@ describe("toSendRequest", () => {
     const envelope = eventBridgeEnvelope();
     const detail = { ...(envelope.detail as object), requestId: "order-77" };
 
-    expect(toSendRequest(QueueMessageBody.parse({ ...envelope, detail }), "m").requestId).toBe("order-77");
+    expect(toSendRequest(SendRequestBody.parse({ ...envelope, detail }), "m").requestId).toBe("order-77");
   });
 });
 
@@ -79,5 +79,63 @@ describe("fingerprint", () => {
     expect(fingerprint("ent-2", base)).not.toBe(fingerprint("ent", base));
     expect(fingerprint("ent", { ...base, message: "Hi!" })).not.toBe(fingerprint("ent", base));
     expect(fingerprint("ent", { ...base, recipients: [{ externalId: "b" }, { externalId: "a" }] })).not.toBe(fingerprint("ent", base));
+  });
+});
+
+describe("WalletMessageBatch limits", () => {
+  it("takes up to MAX_RECIPIENTS_PER_REQUEST (10,000) recipients and refuses one more, naming the limit", () => {
+    expect(MAX_RECIPIENTS_PER_REQUEST).toBe(10_000);
+    expect(WalletMessageBatch.safeParse({ message: "Hi", recipients: recipients(10_000) }).success).toBe(true);
+
+    const refused = WalletMessageBatch.safeParse({ message: "Hi", recipients: recipients(10_001) });
+
+    expect(refused.success).toBe(false);
+    expect(refused.error?.issues.map((i) => i.message)).toContain("batch.recipients must hold at most 10000 recipients");
+  });
+
+  it("refuses sendNow together with scheduledAt, and takes either alone", () => {
+    expect(WalletMessageBatch.safeParse({ message: "Hi", segments: [{ groupTag: "vip" }], sendNow: true }).success).toBe(true);
+    expect(WalletMessageBatch.safeParse({ message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" }).success).toBe(true);
+    expect(WalletMessageBatch.safeParse({ message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z", sendNow: true }).success).toBe(false);
+  });
+});
+
+describe("wantsSendNow and toPassEntryBatch", () => {
+  const segments = [{ groupTag: "vip" }];
+
+  it("sends now when asked, or when no scheduledAt is given, unless sendNow is false", () => {
+    expect(wantsSendNow({ message: "Hi", segments })).toBe(true);
+    expect(wantsSendNow({ message: "Hi", segments, sendNow: true })).toBe(true);
+    expect(wantsSendNow({ message: "Hi", segments, sendNow: false })).toBe(false);
+    expect(wantsSendNow({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z" })).toBe(false);
+  });
+
+  it("strips our sendNow, appends the marker and sets the placeholder scheduledAt for PassEntry", () => {
+    const posted = toPassEntryBatch({ message: "Hi", segments, sendNow: true, priority: "high" }, { requestId: "req-1", chunk: 0 }, "2025-06-02T10:05:00.000Z");
+
+    expect(posted).toEqual({ message: "Hi", segments, priority: "high", name: "Wallet message [wm:req-1:0]", scheduledAt: "2025-06-02T10:05:00.000Z" });
+  });
+
+  it("posts a scheduled batch's own scheduledAt unchanged", () => {
+    const posted = toPassEntryBatch({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z" }, { requestId: "req-1", chunk: 1 });
+
+    expect(posted).toEqual({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z", name: "Wallet message [wm:req-1:1]" });
+  });
+});
+
+describe("QueueMessageBody", () => {
+  it("reads the sender's follow-ups as follow-ups and requests as requests", () => {
+    const track = QueueMessageBody.parse({ followUp: "track", requestId: "req-1", chunk: 2, batchId: "b-1", attempt: 3 });
+    const cancel = QueueMessageBody.parse({ followUp: "cancel", requestId: "req-1", attempt: 1, cancelledChunks: [1, 2] });
+    const request = QueueMessageBody.parse(sendRequestMessage({ requestId: "req-1" }));
+
+    expect(isFollowUp(track) && track.chunk).toBe(2);
+    expect(isFollowUp(cancel) && cancel.cancelledChunks).toEqual([1, 2]);
+    expect(isFollowUp(request)).toBe(false);
+  });
+
+  it("refuses a send-now or track follow-up that names no batch", () => {
+    expect(QueueMessageBody.safeParse({ followUp: "send-now", requestId: "req-1", chunk: 0, attempt: 1 }).success).toBe(false);
+    expect(QueueMessageBody.safeParse({ followUp: "track", requestId: "req-1", batchId: "b", attempt: 0, chunk: 0 }).success).toBe(false);
   });
 });

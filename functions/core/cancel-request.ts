@@ -1,0 +1,68 @@
+/**
+ * Use case: cancel a request (DELETE /api/v1/requests/{id}). The HTTP side holds no PassEntry token,
+ * so it does what the ledger alone can: every part not yet sent is marked `cancelled` at once, so no
+ * worker will ever send it (a claim on a cancelled key is `done`). Batches already created are left
+ * to a `cancel` follow-up on the queue, which the sender runs: it cancels at PassEntry those still
+ * `validating` or `scheduled`, and notes the ones PassEntry is already sending or has finished.
+ */
+import { NotFoundError, ServiceUnavailableError } from "./errors.js";
+import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
+import { TERMINAL_BATCH_STATUSES, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
+import { batchMarker, splitIntoChunks } from "./send-request.js";
+
+export interface CancelDeps {
+  store: RequestStore;
+  ledger: SendLedger;
+  queue: MessageQueue;
+  clock: Clock;
+  log: Log;
+}
+
+export interface CancelResult {
+  request: RequestRecord;
+  /** The request's ledger entries after the cancellation was recorded. */
+  sends: SendRecord[];
+  /** Parts stopped before they were sent. */
+  cancelledChunks: number[];
+  /** Whether the sender was asked to cancel created batches at PassEntry (or wait for sends in flight). */
+  followUpQueued: boolean;
+}
+
+/**
+ * Records the cancellation and queues the follow-up. Safe to repeat: a second call stops nothing new
+ * and queues a follow-up only while something may still be cancellable.
+ *
+ * @example const { sends } = await cancelRequest(deps, "500df8f4-…"); // sends[n].state === "cancelled" for unsent parts
+ */
+export async function cancelRequest(deps: CancelDeps, requestId: string): Promise<CancelResult> {
+  const request = await deps.store.get(requestId);
+  if (!request) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+
+  const cancelledChunks: number[] = [];
+  let atPassEntry = false;
+  const chunks = splitIntoChunks(request.batch).length;
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    const key = { requestId, chunk };
+    const result = await deps.ledger.cancel(key, { now: deps.clock.now(), marker: batchMarker(key) });
+    if (result.outcome === "cancelled") cancelledChunks.push(chunk);
+    else if (result.outcome === "busy") atPassEntry = true;
+    else if (result.outcome === "sent") {
+      const status = result.record.batchStatus;
+      if (status === undefined || !(TERMINAL_BATCH_STATUSES as readonly string[]).includes(status)) atPassEntry = true;
+    }
+  }
+
+  const followUpQueued = atPassEntry || cancelledChunks.length > 0;
+  if (followUpQueued) {
+    const followUp: FollowUpMessage = { followUp: "cancel", requestId, attempt: 1, ...(cancelledChunks.length > 0 ? { cancelledChunks } : {}) };
+    try {
+      await deps.queue.send(followUp);
+    } catch (error) {
+      // What was not yet sent is already cancelled for good; only PassEntry's side waits for a retry.
+      deps.log.error("cancellation recorded but its follow-up not queued", { requestId, error: (error as Error).message });
+      throw new ServiceUnavailableError("The cancellation was recorded for parts not yet sent, but batches already at PassEntry could not be queued for cancelling; retry the DELETE.", { cause: error });
+    }
+  }
+  deps.log.info("request cancellation recorded", { requestId, cancelledChunks, followUpQueued });
+  return { request, sends: await deps.ledger.list(requestId), cancelledChunks, followUpQueued };
+}

@@ -1,0 +1,25 @@
+/**
+ * DELETE /api/v1/requests/{requestId} — cancel a request. Parts not yet sent are cancelled at once;
+ * batches already at PassEntry are cancelled by the sender (this function holds no PassEntry token).
+ * Answers 202 with the request as it now stands.
+ */
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { cancelRequest } from "../core/cancel-request.js";
+import { renderRequest } from "../core/request-view.js";
+import { awsHttpDeps, type HttpDeps } from "../wiring.js";
+import { answering, header, json } from "./http.js";
+
+export function makeRequestCancelHandler(getDeps: () => HttpDeps) {
+  return async (event: APIGatewayProxyEventV2) => {
+    const deps = getDeps();
+    return answering(deps.log, async () => {
+      authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const { store, queue, clock } = deps.accept;
+      const { request, sends } = await cancelRequest({ store, ledger: deps.ledger, queue, clock, log: deps.log }, event.pathParameters?.requestId ?? "");
+      return json(202, renderRequest(request, sends));
+    });
+  };
+}
+
+export const handler = makeRequestCancelHandler(awsHttpDeps);

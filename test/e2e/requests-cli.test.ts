@@ -1,0 +1,217 @@
+/**
+ * `npm run cli -- send|status|cancel` against a started local stack over loopback: what the sandbox
+ * received and what the command printed, with its exit code (0 done, 1 refused, 2 wrong usage).
+ */
+import { spawnSync } from "node:child_process";
+import net from "node:net";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MemoryLog } from "../../functions/adapters/memory-log.js";
+import { runCli } from "../../local/cli.js";
+import type { CliContext } from "../../local/cli/command.js";
+import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
+import { startLocalStack, type LocalStack } from "../../local/stack.js";
+
+const PROJECT_ROOT = new URL("../..", import.meta.url).pathname;
+const API_KEY = "cli-key-0123456789abcdef";
+const TOKEN = "cli-token-sandbox";
+
+let sandbox: Sandbox;
+let stack: LocalStack;
+let dataDir: string;
+let cwd: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 50, scheduledMs: Infinity, sendingMs: 50 });
+  dataDir = mkdtempSync(join(tmpdir(), "wm-cli-stack-"));
+  stack = await startLocalStack({
+    dataDir,
+    passEntryBaseUrl: sandbox.url,
+    passEntryToken: TOKEN,
+    apiKeys: `cli:${API_KEY}`,
+    log: new MemoryLog(),
+    idlePollMs: 20,
+    followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+  });
+});
+afterAll(async () => {
+  await stack.stop();
+  await sandbox.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  cwd = mkdtempSync(join(tmpdir(), "wm-cli-cwd-"));
+  sandbox.reset();
+});
+
+async function cli(args: string[], env: Record<string, string | undefined> = { WALLET_API_URL: stack.url, WALLET_API_KEY: API_KEY }) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const context: CliContext = { io: { out: (l) => out.push(l), err: (l) => err.push(l) }, env, cwd, now: Date.now };
+  const code = await runCli(args, context);
+  const all = [...out, ...err].join("\n");
+  expect(all, "the key is never printed").not.toContain(API_KEY);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const requestIdIn = (text: string) => /request ([0-9a-f-]{36})/.exec(text)?.[1] ?? "";
+
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
+    await sleep(25);
+  }
+}
+
+describe("cli send", () => {
+  it("sends to segments now, prints the request id, and status then shows the finished batch", async () => {
+    const sent = await cli(["send", "--entity", "ent-42", "--message", "Doors open!", "--segment", "vip", "--segment", "gold", "--now"]);
+    const id = requestIdIn(sent.out);
+
+    await until("the batch to finish", async () => (await cli(["status", id])).out.includes("successful"));
+    const status = await cli(["status", id]);
+
+    expect(sent.code).toBe(0);
+    expect(sent.out).toMatch(/^Accepted: request [0-9a-f-]{36}$/m);
+    expect(sent.out).toContain(`npm run cli -- status ${id}`);
+    expect(sandbox.batches()[0]!.body.batch).toMatchObject({ message: "Doors open!", segments: [{ groupTag: "vip" }, { groupTag: "gold" }] });
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(new RegExp(`request ${id}: submitted`));
+    expect(status.out).toMatch(/part 0: batch \S+, successful, 200 recipients/);
+    expect(status.out).toMatch(/delivery CSV: http:\/\/127\.0\.0\.1:\d+\/files\/\S+\/delivery\.csv/);
+  });
+
+  it("sends a recipients file of 1,200 at a given time as three batches, and repeats nothing under the same idempotency key", async () => {
+    writeFileSync(join(cwd, "members.json"), JSON.stringify(Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}` }))));
+    const args = ["send", "--entity", "ent-42", "--message", "Hi %{name}", "--recipients", "members.json", "--at", "2030-03-31T13:16:26Z", "--idempotency-key", "cli-order-1"];
+
+    const first = await cli(args);
+    await stack.drained();
+    const again = await cli(args);
+    await stack.drained();
+
+    expect(first.code).toBe(0);
+    expect(first.out).toContain("scheduled for 2030-03-31T13:16:26Z");
+    expect(again.code).toBe(0);
+    expect(requestIdIn(again.out)).toBe(requestIdIn(first.out));
+    expect(again.out).toContain("nothing new was queued");
+    expect(sandbox.batches().map((b) => b.body.batch.recipients.length)).toEqual([500, 500, 200]);
+    expect((await cli(["status", requestIdIn(first.out)])).out).toMatch(/parts: 3 \(3 sent, 0 pending/);
+  });
+
+  it("uses the development key npm start wrote in .data when no key is given", async () => {
+    mkdirSync(join(cwd, ".data"));
+    writeFileSync(join(cwd, ".data", "dev-api-key"), `${API_KEY}\n`);
+
+    const sent = await cli(["send", "--entity", "ent-42", "--message", "Hi", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"], { WALLET_API_URL: stack.url });
+
+    expect(sent.code).toBe(0);
+  });
+
+  it.each([
+    [["send", "--message", "Hi", "--segment", "vip"], /--entity is required/],
+    [["send", "--entity", "e", "--segment", "vip"], /--message is required/],
+    [["send", "--entity", "e", "--message", "Hi"], /either --segment .* or --recipients/],
+    [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--recipients", "x.json"], /either --segment .* or --recipients/],
+    [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--at", "2030-03-31T13:16:26Z", "--now"], /--at or --now, not both/],
+    [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--at", "next friday"], /scheduledAt.*ISO-8601/],
+    [["send", "--entity", "e", "--message", "  ", "--segment", "vip"], /batch\.message must not be blank/],
+    [["send", "--entity", "e", "--message", "Hi", "--recipients", "missing.json"], /missing\.json could not be read \(ENOENT\)/],
+    [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--colour", "red"], /Unknown option '--colour'/],
+    [["status"], /Name the request id/],
+  ])("refuses %j with exit 2, naming the problem, and sends nothing", async (args, problem) => {
+    const result = await cli(args as string[]);
+
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(problem);
+    expect(result.err).toContain("usage: npm run cli --");
+    expect(sandbox.requests()).toEqual([]);
+  });
+
+  it("prints the API's errors with exit 1 when the API refuses the request", async () => {
+    const result = await cli(["send", "--entity", "ent-42", "--message", "Hi", "--segment", "vip", "--at", "2020-01-01T00:00:00Z"]);
+
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/The API answered 422:\n {2}- batch\.scheduledAt must lie in the future/);
+  });
+
+  it("says which key to check on a 401", async () => {
+    const result = await cli(["status", "anything"], { WALLET_API_URL: stack.url, WALLET_API_KEY: "wrong-key" });
+
+    expect(result.code).toBe(1);
+    expect(result.err).toContain("The API answered 401");
+    expect(result.err).toContain("Check the key");
+  });
+
+  it("says it could not reach the API when nothing listens at --url", async () => {
+    const port = await closedPort();
+
+    const result = await cli(["status", "anything", "--url", `http://127.0.0.1:${port}`]);
+
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`Could not reach http://127.0.0.1:${port} (ECONNREFUSED). Is \`npm start\` running`);
+  });
+
+  it("says there is no key when none is given or found", async () => {
+    const result = await cli(["status", "anything"], { WALLET_API_URL: stack.url });
+
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/No API key: pass --key, set WALLET_API_KEY/);
+  });
+});
+
+describe("cli status and cancel", () => {
+  it("cancels a scheduled request: exit 0, and its batch ends cancelled at PassEntry", async () => {
+    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+    await stack.drained();
+
+    const cancelled = await cli(["cancel", id]);
+    await stack.drained();
+    const status = await cli(["status", id]);
+
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.out).toMatch(/^Cancellation recorded\.\nrequest \S+: submitted\n/);
+    expect(cancelled.out).toContain("cancellation requested at");
+    expect(sandbox.batches()[0]!.status).toBe("cancelled");
+    expect(status.out).toMatch(new RegExp(`request ${id}: cancelled`));
+    expect(status.out).toContain("note: Cancelled at PassEntry before it was sent.");
+  });
+
+  it("prints the JSON document with --json", async () => {
+    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+
+    const result = await cli(["status", id, "--json"]);
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.out)).toMatchObject({ data: { id, type: "walletMessageRequest" } });
+  });
+
+  it("answers exit 1 for a request the API does not know", async () => {
+    const result = await cli(["cancel", "no-such-request"]);
+
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/404:\n {2}- No request has the id "no-such-request"/);
+  });
+
+  it("lists send, status and cancel in the top-level help (npm run cli)", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "local/cli.ts", "--help"], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, WALLET_API_KEY: "" } });
+
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^ {2}send {2,}send a wallet message/m);
+    expect(run.stdout).toMatch(/^ {2}status {2,}show what became of a request/m);
+    expect(run.stdout).toMatch(/^ {2}cancel {2,}cancel a request/m);
+  });
+});
