@@ -16,6 +16,8 @@ import { awsSenderDeps, type SenderDeps } from "../wiring.js";
 
 /** Without a Lambda context (tests, local) assume a generous budget. */
 const DEFAULT_REMAINING_MS = 60_000;
+/** Enough for one POST at its client timeout plus a reconciliation read. */
+export const MIN_REMAINING_TO_START_MS = 15_000;
 
 /** Lets the embedded home see why a record will be retried (SQS keeps no such note; the local queue does). */
 export interface SenderHooks {
@@ -28,6 +30,13 @@ export function makeSenderHandler(getDeps: () => SenderDeps, hooks: SenderHooks 
     const remainingMs = () => context?.getRemainingTimeInMillis() ?? DEFAULT_REMAINING_MS;
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
     for (const record of event.Records) {
+      // Starting a send the Lambda may not live to finish would leave its outcome unknown: hand the
+      // rest of the batch back instead (a large audience is many paced POSTs).
+      if (remainingMs() < MIN_REMAINING_TO_START_MS) {
+        deps.log.warn("too little time left in this invocation; returning the record to the queue", { messageId: record.messageId, remainingMs: remainingMs() });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
       if (!(await handleRecord(deps, record, remainingMs, hooks))) batchItemFailures.push({ itemIdentifier: record.messageId });
     }
     return { batchItemFailures };

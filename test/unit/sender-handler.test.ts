@@ -211,12 +211,23 @@ describe("sender handler (SQS → PassEntry)", () => {
       const requestId = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "0.35" } }]);
 
-      const { response } = await h.deliverQueued({ getRemainingTimeInMillis: () => 5_000 });
+      const { response } = await h.deliverQueued({ getRemainingTimeInMillis: () => 15_200 });
 
       expect(response.batchItemFailures).toHaveLength(1);
       expect(h.sleeps).toEqual([]);
       expect(await h.ledger.list(requestId)).toEqual([]);
       expect(h.sandbox.batches()).toEqual([]);
+      expect(h.sandbox.count429()).toBe(1);
+    });
+
+    it("does not start a send when the invocation could not finish it, and keeps the record untouched", async () => {
+      const requestId = await accept();
+
+      const { response } = await h.deliverQueued({ getRemainingTimeInMillis: () => 5_000 });
+
+      expect(response.batchItemFailures).toHaveLength(1);
+      expect(await h.ledger.list(requestId)).toEqual([]);
+      expect(h.sandbox.requests()).toEqual([]);
     });
   });
 
