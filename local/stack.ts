@@ -148,6 +148,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const retryNotes = new Map<string, { error: string; delaySeconds?: number | undefined }>();
   const senderHandler = makeSenderHandler(() => senderDeps, {
     onRetry: (messageId, error, delaySeconds) => retryNotes.set(messageId, { error: error.message, delaySeconds }),
+    minRemainingToStartMs: 0,
   });
   runner = new QueueRunner({ queue, handler: senderHandler, retryNotes, workers: options.workers ?? 2, visibilityTimeoutMs, log, idlePollMs: options.idlePollMs });
 

@@ -22,6 +22,11 @@ export const MIN_REMAINING_TO_START_MS = 15_000;
 /** Lets the embedded home see why a record will be retried (SQS keeps no such note; the local queue does). */
 export interface SenderHooks {
   onRetry?: (messageId: string, error: Error, delaySeconds: number | undefined) => void;
+  /**
+   * Below this remaining time no new record is started (default 15 s). The embedded home passes 0:
+   * its "remaining time" is a visibility deadline, and nothing kills a local worker when it passes.
+   */
+  minRemainingToStartMs?: number;
 }
 
 export function makeSenderHandler(getDeps: () => SenderDeps, hooks: SenderHooks = {}) {
@@ -32,7 +37,7 @@ export function makeSenderHandler(getDeps: () => SenderDeps, hooks: SenderHooks 
     for (const record of event.Records) {
       // Starting a send the Lambda may not live to finish would leave its outcome unknown: hand the
       // rest of the batch back instead (a large audience is many paced POSTs).
-      if (remainingMs() < MIN_REMAINING_TO_START_MS) {
+      if (remainingMs() < (hooks.minRemainingToStartMs ?? MIN_REMAINING_TO_START_MS)) {
         deps.log.warn("too little time left in this invocation; returning the record to the queue", { messageId: record.messageId, remainingMs: remainingMs() });
         batchItemFailures.push({ itemIdentifier: record.messageId });
         continue;
