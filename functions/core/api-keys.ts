@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { UnauthorizedError } from "./errors.js";
+import { splitNamedList } from "./named-list.js";
 
 /** Each key's name and the SHA-256 digest of the key: plain keys are hashed on reading, so only digests are compared. */
 export type ApiKeys = ReadonlyMap<string, Buffer>;
@@ -43,15 +44,7 @@ export function parseApiKeys(raw: string): ApiKeys {
     }
     return keys;
   }
-  text
-    .split(",")
-    .map((part) => part.trim())
-    .filter(Boolean)
-    .forEach((part, index) => {
-      const colon = part.indexOf(":");
-      if (colon > 0) keys.set(part.slice(0, colon), keyDigest(part.slice(0, colon), part.slice(colon + 1)));
-      else keys.set(`key-${index + 1}`, keyDigest(`key-${index + 1}`, part));
-    });
+  for (const [name, key] of splitNamedList(text, "key")) keys.set(name, keyDigest(name, key));
   return keys;
 }
 

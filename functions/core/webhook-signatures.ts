@@ -16,6 +16,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { UnauthorizedError, ValidationError } from "./errors.js";
+import { splitNamedList } from "./named-list.js";
 
 /** Standard Webhooks' tolerance, which the package enforces: a signature older or newer than this is refused. */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
@@ -47,15 +48,8 @@ export function parseSigningSecrets(raw: string): SigningSecrets {
       entries.push([name, secret]);
     }
   } else {
-    text
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean)
-      .forEach((part, index) => {
-        // Secrets never contain ":" (base64 after whsec_), so the first colon ends the name.
-        const colon = part.indexOf(":");
-        entries.push(colon > 0 ? [part.slice(0, colon), part.slice(colon + 1)] : [`signer-${index + 1}`, part]);
-      });
+    // Secrets never contain ":" (base64 after whsec_), so the first colon ends the name.
+    entries.push(...splitNamedList(text, "signer"));
   }
   const verifiers = new Map<string, Webhook>();
   for (const [name, secret] of entries) verifiers.set(name, verifierFor(name, secret.trim()));
