@@ -3,25 +3,25 @@
  * value stops start-up with a sentence naming the variable rather than failing later mid-send.
  * On AWS, secrets are never in the environment: only their Secrets Manager ids are.
  */
-import { z } from "zod";
+import * as z from "./core/zod.js";
 
-const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const optionalText = z.string().trim().min(1).optional().catch(undefined);
+const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback);
+const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+const optionalText = z.catch(z.optional(z.string().check(z.trim(), z.minLength(1))), undefined);
 
 /** Settings both homes share: how we talk to PassEntry and how long a claim protects a send. */
 const PassEntrySettings = z.object({
-  PASSENTRY_RATE_PER_SECOND: positiveNumber(9).refine((n) => n <= 10, "PASSENTRY_RATE_PER_SECOND must be at most 10 (PassEntry's limit)"),
+  PASSENTRY_RATE_PER_SECOND: positiveNumber(9).check(z.refine((n) => n <= 10, "PASSENTRY_RATE_PER_SECOND must be at most 10 (PassEntry's limit)")),
   PASSENTRY_TIMEOUT_MS: positiveInt(10_000),
   SEND_LEASE_MS: positiveInt(60_000),
   RECONCILE_PAGES: positiveInt(8),
 });
 
-export const AwsConfig = PassEntrySettings.extend({
+export const AwsConfig = z.extend(PassEntrySettings, {
   WALLET_HOME: z.literal("aws"),
-  PASSENTRY_BASE_URL: z.url().default("https://api.passentry.com"),
-  MESSAGES_QUEUE_URL: z.string().min(1, "MESSAGES_QUEUE_URL must be set"),
-  WALLET_TABLE_NAME: z.string().min(1, "WALLET_TABLE_NAME must be set"),
+  PASSENTRY_BASE_URL: z._default(z.url(), "https://api.passentry.com"),
+  MESSAGES_QUEUE_URL: z.string().check(z.minLength(1, "MESSAGES_QUEUE_URL must be set")),
+  WALLET_TABLE_NAME: z.string().check(z.minLength(1, "WALLET_TABLE_NAME must be set")),
   EVENT_BUS_NAME: optionalText,
   PASSENTRY_TOKEN_SECRET_ID: optionalText,
   API_KEYS_SECRET_ID: optionalText,
@@ -32,13 +32,13 @@ export const AwsConfig = PassEntrySettings.extend({
 });
 export type AwsConfig = z.infer<typeof AwsConfig>;
 
-export const LocalConfig = PassEntrySettings.extend({
-  WALLET_HOME: z.literal("local").default("local"),
-  HOST: z.string().min(1).default("127.0.0.1"),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  DATA_DIR: z.string().min(1).default("./.data"),
+export const LocalConfig = z.extend(PassEntrySettings, {
+  WALLET_HOME: z._default(z.literal("local"), "local"),
+  HOST: z._default(z.string().check(z.minLength(1)), "127.0.0.1"),
+  PORT: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), 3000),
+  DATA_DIR: z._default(z.string().check(z.minLength(1)), "./.data"),
   /** Unset: the embedded PassEntry sandbox is started and used. */
-  PASSENTRY_BASE_URL: z.url().optional().or(z.literal("").transform(() => undefined)),
+  PASSENTRY_BASE_URL: z.union([z.optional(z.url()), z.pipe(z.literal(""), z.transform(() => undefined))]),
   PASSENTRY_TOKEN: optionalText,
   /** Comma-separated `name:key` pairs; unset: a development key is generated and printed. */
   API_KEYS: optionalText,
@@ -54,7 +54,7 @@ export const LocalConfig = PassEntrySettings.extend({
   SENDER_WORKERS: positiveInt(2),
   VISIBILITY_TIMEOUT_SECONDS: positiveInt(30),
   MAX_RECEIVES: positiveInt(5),
-  SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
+  SANDBOX_PORT: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), 4010),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 
@@ -62,7 +62,7 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-function parse<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {
+function parse<T>(schema: z.ZodMiniType<T>, env: Record<string, string | undefined>): T {
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`);

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { z } from "zod";
+import { z } from "zod/mini";
 import {
   SendRequestMessage,
   TriggerRequestBody,
@@ -15,7 +15,7 @@ import {
 } from "../functions/core/schemas.js";
 
 export function schemaDocuments(): Record<string, unknown> {
-  const doc = (schema: z.ZodType, id: string, title: string, description: string) => ({
+  const doc = (schema: z.core.$ZodType, id: string, title: string, description: string) => ({
     ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }),
     $id: `https://wallet-messaging.dev/schema/${id}`,
     title,
@@ -45,7 +45,7 @@ export function schemaDocuments(): Record<string, unknown> {
   };
 
   /** Outcome events arrive as EventBridge events: source `wallet-messaging`, detail-type the event's `type`, this as `detail`. */
-  function outcomeEvent(schema: z.ZodType, type: string, what: string) {
+  function outcomeEvent(schema: z.core.$ZodType, type: string, what: string) {
     const file = `${type.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}.schema.json`;
     return { [file]: doc(schema, file, type, `${what} Published on the WalletBus with source \`wallet-messaging\` and detail-type \`${type}\`; this is the event's \`detail\`. Delivered at least once: dedupe on type, requestId and chunk.`) };
   }

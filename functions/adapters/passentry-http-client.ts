@@ -7,7 +7,7 @@
  * instead of posting again. The token is read from the SecretStore per call (cached there), fetched
  * again once after a 401, and never put in a message, a log line or an error.
  */
-import { z } from "zod";
+import * as z from "../core/zod.js";
 import { PassEntryError } from "../core/errors.js";
 import type { CreateBatchInput, PassEntryClient, SecretStore } from "../core/ports.js";
 import { CircuitBreaker } from "../core/circuit-breaker.js";
@@ -82,7 +82,7 @@ export class PassEntryHttpClient implements PassEntryClient {
     return this.call(ROUTE_CANCEL_BATCH, "PATCH", `/api/v1/batches/${encodeURIComponent(batchId)}/cancel`, PassEntryBatchDocument, undefined, true);
   }
 
-  private async call<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body?: unknown, createsSomething = false): Promise<T> {
+  private async call<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body?: unknown, createsSomething = false): Promise<T> {
     const token = await this.options.secrets.get("passentry-token");
     try {
       return await this.attempt(route, method, path, schema, body, createsSomething, token);
@@ -97,7 +97,7 @@ export class PassEntryHttpClient implements PassEntryClient {
     }
   }
 
-  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
+  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
     await this.pacer.acquire(route);
     const blockedMs = this.breaker.blockedForMs();
     if (blockedMs > 0) {
@@ -119,7 +119,7 @@ export class PassEntryHttpClient implements PassEntryClient {
     }
   }
 
-  private async exchange<T>(route: string, method: string, path: string, schema: z.ZodType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
+  private async exchange<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
     let response: Response;
     try {
       response = await this.fetchImpl(this.baseUrl + path, {

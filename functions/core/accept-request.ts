@@ -7,7 +7,7 @@
  * refused. Nothing reaches the queue unless the body is valid.
  */
 import { createHash } from "node:crypto";
-import type { z } from "zod";
+import type * as z from "./zod.js";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
 import { SendRequestMessage, TriggerRequestBody, type RequestRecord, type RequestSource, type WalletMessageBatch } from "./schemas.js";
@@ -37,7 +37,7 @@ export interface AcceptResult {
 }
 
 /** Turns zod issues into sentences that name the field, e.g. "batch.message must not be blank". */
-export function describeIssues(error: z.ZodError): string[] {
+export function describeIssues(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.join(".");
     return path === "" || issue.message.startsWith(path) ? issue.message : `${path}: ${issue.message}`;

@@ -4,7 +4,7 @@
  * its SHA-256 hash instead, so that whoever can read the secret still cannot call the API.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { z } from "zod";
+import * as z from "./zod.js";
 import { UnauthorizedError } from "./errors.js";
 import { splitNamedList } from "./named-list.js";
 

@@ -10,7 +10,7 @@
  *                    "message":"Welcome aboard, %{fullName}!","variableDefaults":{"fullName":"friend"}}]}
  */
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "./zod.js";
 import { acceptRequest, describeIssues, type AcceptDeps } from "./accept-request.js";
 import { IdempotencyConflictError, ValidationError } from "./errors.js";
 import { eventPass, PassEntryEventType, type EventPass, type PassEntryWebhookEvent } from "./passentry-webhook.js";
@@ -39,39 +39,41 @@ const VARIABLE = /%\{([^{}\s]+)\}/g;
 
 export const Automation = z.strictObject({
   /** Part of every request id it makes, so it must stay short and id-safe; never reuse one for another purpose. */
-  id: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "id must be 1 to 40 letters, digits, _ or -"),
-  description: z.string().optional(),
+  id: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,40}$/, "id must be 1 to 40 letters, digits, _ or -")),
+  description: z.optional(z.string()),
   /** `false` keeps an automation declared but inactive (the shipped examples are). */
-  enabled: z.boolean().default(true),
+  enabled: z._default(z.boolean(), true),
   on: PassEntryEventType,
   /** The PassEntry entity the message is sent through. */
-  entityId: z.string().trim().min(1).max(200),
-  message: z.string().refine((s) => s.trim().length > 0, "message must not be blank"),
+  entityId: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  message: z.string().check(z.refine((s) => s.trim().length > 0, "message must not be blank")),
   /** Only passes of this template; absent: every pass. */
-  passTemplateUuid: z.string().min(1).optional(),
+  passTemplateUuid: z.optional(z.string().check(z.minLength(1))),
   /** Send this long after the event, as a PassEntry-scheduled batch; at least 65 minutes from now. Absent: at once. */
-  delayMinutes: z.number().int().min(1).max(MAX_DELAY_MINUTES).optional(),
+  delayMinutes: z.optional(z.number().check(z.int(), z.gte(1), z.lte(MAX_DELAY_MINUTES))),
   /** Values for message variables the pass's content lacks. */
-  variableDefaults: z.record(z.string(), z.string()).optional(),
+  variableDefaults: z.optional(z.record(z.string(), z.string())),
   /** The batch name shown in PassEntry; default `Automation <id>`. */
-  name: z.string().min(1).max(100).optional(),
-  tag: z.string().min(1).max(200).optional(),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  tag: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
 });
 export type Automation = z.infer<typeof Automation>;
 
 export const AutomationsDocument = z
   .strictObject({
     /** JSON has no comments; this field is one. */
-    $comment: z.string().optional(),
+    $comment: z.optional(z.string()),
     automations: z.array(Automation),
   })
-  .superRefine((document, context) => {
-    const seen = new Set<string>();
-    document.automations.forEach((automation, index) => {
-      if (seen.has(automation.id)) context.addIssue({ code: "custom", path: ["automations", index, "id"], message: `id ${automation.id} is used twice` });
-      seen.add(automation.id);
-    });
-  });
+  .check(
+    z.superRefine((document, context) => {
+      const seen = new Set<string>();
+      document.automations.forEach((automation, index) => {
+        if (seen.has(automation.id)) context.addIssue({ code: "custom", path: ["automations", index, "id"], message: `id ${automation.id} is used twice` });
+        seen.add(automation.id);
+      });
+    }),
+  );
 
 /**
  * Validates the automations document (automations.json); throws one sentence listing every problem.

@@ -9,49 +9,49 @@
  *     "relationships":{"pass":{"data":{"id":"<pass id>","type":"pass"}}}},
  *    "included":[{"id":"<pass id>","type":"pass","attributes":{"extId":"…","passTemplateUuid":"…","passContent":{"fullName":"Jane Smith"}}}]}
  */
-import { z } from "zod";
+import * as z from "./zod.js";
 
 /** Event types PassEntry documents; `passTapped` is deprecated and others may appear. */
 export const PASSENTRY_EVENT_TYPES = ["passInstalled", "passRemoved", "passScanned", "passCreated"] as const;
 export const PassEntryEventType = z.enum(PASSENTRY_EVENT_TYPES);
 export type PassEntryEventType = z.infer<typeof PassEntryEventType>;
 
-const optionalText = z.string().nullish();
+const optionalText = z.nullish(z.string());
 
 /** A pass as PassEntry includes it next to the event. */
 export const PassEntryIncludedPass = z.looseObject({
-  id: z.string().min(1),
-  type: z.string().optional(),
-  attributes: z
-    .looseObject({
+  id: z.string().check(z.minLength(1)),
+  type: z.optional(z.string()),
+  attributes: z.nullish(
+    z.looseObject({
       extId: optionalText,
       passTemplateUuid: optionalText,
       // Values are whatever the pass template's fields hold; only flat ones become message variables.
-      passContent: z.record(z.string(), z.unknown()).nullish(),
-    })
-    .nullish(),
+      passContent: z.nullish(z.record(z.string(), z.unknown())),
+    }),
+  ),
 });
 export type PassEntryIncludedPass = z.infer<typeof PassEntryIncludedPass>;
 
 export const PassEntryWebhookEvent = z.looseObject({
   data: z.looseObject({
     /** The event's id: stable across PassEntry's retries, so it is what we deduplicate on. */
-    id: z.string().min(1).max(200),
-    type: z.string().optional(),
+    id: z.string().check(z.minLength(1), z.maxLength(200)),
+    type: z.optional(z.string()),
     attributes: z.looseObject({
       /** The event time; a retried delivery can carry an old one. */
       timeStamp: optionalText,
       /** Kept as a string: an unknown type is accepted and ignored, not refused. */
-      webhookType: z.string().min(1),
+      webhookType: z.string().check(z.minLength(1)),
     }),
-    relationships: z
-      .looseObject({
-        pass: z.looseObject({ data: z.looseObject({ id: z.string().min(1), type: z.string().optional() }).nullish() }).nullish(),
-      })
-      .nullish(),
+    relationships: z.nullish(
+      z.looseObject({
+        pass: z.nullish(z.looseObject({ data: z.nullish(z.looseObject({ id: z.string().check(z.minLength(1)), type: z.optional(z.string()) })) })),
+      }),
+    ),
   }),
   // Other included resources (entities, templates…) must not fail the parse: only passes are read.
-  included: z.array(z.looseObject({ id: z.unknown().optional(), type: z.unknown().optional() })).nullish(),
+  included: z.nullish(z.array(z.looseObject({ id: z.optional(z.unknown()), type: z.optional(z.unknown()) }))),
 });
 export type PassEntryWebhookEvent = z.infer<typeof PassEntryWebhookEvent>;
 

@@ -9,7 +9,7 @@
  * (see plan-promotions.ts).
  */
 import { Cron } from "croner";
-import { z } from "zod";
+import * as z from "./zod.js";
 import { IsoDateTimeWithZone, MAX_RECIPIENTS_PER_BATCH, Recipient, Segment, SendRequestMessage, WalletMessageBatch } from "./schemas.js";
 
 /** PassEntry refuses a `scheduledAt` less than an hour ahead. */
@@ -29,8 +29,10 @@ const DAY_MS = 24 * HOUR_MS;
  */
 export const PromotionId = z
   .string({ error: "id must be a string" })
-  .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "id must be a slug: lowercase letters and digits joined by single hyphens, e.g. friday-happy-hour")
-  .max(60, "id must be at most 60 characters");
+  .check(
+    z.regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "id must be a slug: lowercase letters and digits joined by single hyphens, e.g. friday-happy-hour"),
+    z.maxLength(60, "id must be at most 60 characters"),
+  );
 
 const CRON_FIELDS = "minute hour day-of-month month day-of-week";
 
@@ -62,24 +64,29 @@ export function isKnownTimeZone(zone: string): boolean {
 const nonBlank = (field: string) =>
   z
     .string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) })
-    .refine((s) => s.trim().length > 0, `${field} must not be blank`);
+    .check(z.refine((s) => s.trim().length > 0, `${field} must not be blank`));
 
 /** Who receives the promotion: the same targeting as PassEntry's batch, segments or recipients. */
 export const PromotionAudience = z
   .strictObject(
     {
-      segments: z.array(Segment).min(1, "audience.segments must not be empty").optional(),
-      recipients: z
-        .array(Recipient)
-        .min(1, "audience.recipients must not be empty")
-        .max(MAX_RECIPIENTS_PER_BATCH, `audience.recipients must hold at most ${MAX_RECIPIENTS_PER_BATCH} recipients`)
-        .optional(),
+      segments: z.optional(z.array(Segment).check(z.minLength(1, "audience.segments must not be empty"))),
+      recipients: z.optional(
+        z
+          .array(Recipient)
+          .check(
+            z.minLength(1, "audience.recipients must not be empty"),
+            z.maxLength(MAX_RECIPIENTS_PER_BATCH, `audience.recipients must hold at most ${MAX_RECIPIENTS_PER_BATCH} recipients`),
+          ),
+      ),
     },
     { error: (issue) => (issue.code === "unrecognized_keys" ? `audience may hold only segments or recipients, not ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}` : undefined) },
   )
-  .refine((a) => (a.segments === undefined) !== (a.recipients === undefined), {
-    message: "audience must name segments or recipients, not both and not neither",
-  });
+  .check(
+    z.refine((a) => (a.segments === undefined) !== (a.recipients === undefined), {
+      message: "audience must name segments or recipients, not both and not neither",
+    }),
+  );
 
 /** A local calendar date, YYYY-MM-DD, read in the promotion's time zone. */
 const LocalDate = (field: string) => z.iso.date({ error: `${field} must be a date written YYYY-MM-DD` });
@@ -88,33 +95,41 @@ const PromotionFields = z.strictObject(
   {
     id: PromotionId,
     /** The batch name PassEntry shows (our marker is appended to it when sending). */
-    name: nonBlank("name").refine((s) => s.length <= 200, "name must be at most 200 characters"),
+    name: nonBlank("name").check(z.refine((s) => s.length <= 200, "name must be at most 200 characters")),
     /** Whether the promotion is planned at all; a disabled one is kept but sends nothing. */
     enabled: z.boolean({ error: "enabled must be true or false" }),
-    cron: z.string({ error: "cron must be a string" }).superRefine((expression, ctx) => {
-      const problem = cronProblem(expression);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
-    timeZone: z.string({ error: "timeZone must be a string" }).refine(isKnownTimeZone, {
-      error: (issue) => `timeZone ${JSON.stringify(issue.input)} is not a known IANA time zone (e.g. Europe/London, America/New_York)`,
-    }),
+    cron: z.string({ error: "cron must be a string" }).check(
+      z.superRefine((expression, ctx) => {
+        const problem = cronProblem(expression);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    ),
+    timeZone: z.string({ error: "timeZone must be a string" }).check(
+      z.refine(isKnownTimeZone, {
+        error: (issue) => `timeZone ${JSON.stringify(issue.input)} is not a known IANA time zone (e.g. Europe/London, America/New_York)`,
+      }),
+    ),
     /** How long before each occurrence its send request is planned (and so reaches PassEntry). */
-    leadTimeMinutes: z
-      .number({ error: "leadTimeMinutes must be a number of minutes" })
-      .int("leadTimeMinutes must be a whole number of minutes")
-      .min(MIN_LEAD_TIME_MINUTES, `leadTimeMinutes must be at least ${MIN_LEAD_TIME_MINUTES}: PassEntry needs scheduledAt an hour ahead, plus a few minutes for a late trigger`)
-      .max(MAX_LEAD_TIME_MINUTES, `leadTimeMinutes must be at most ${MAX_LEAD_TIME_MINUTES} (one day)`)
-      .default(DEFAULT_LEAD_TIME_MINUTES),
+    leadTimeMinutes: z._default(
+      z
+        .number({ error: "leadTimeMinutes must be a number of minutes" })
+        .check(
+          z.int("leadTimeMinutes must be a whole number of minutes"),
+          z.gte(MIN_LEAD_TIME_MINUTES, `leadTimeMinutes must be at least ${MIN_LEAD_TIME_MINUTES}: PassEntry needs scheduledAt an hour ahead, plus a few minutes for a late trigger`),
+          z.lte(MAX_LEAD_TIME_MINUTES, `leadTimeMinutes must be at most ${MAX_LEAD_TIME_MINUTES} (one day)`),
+        ),
+      DEFAULT_LEAD_TIME_MINUTES,
+    ),
     entityId: SendRequestMessage.shape.entityId,
     message: nonBlank("message"),
     audience: PromotionAudience,
-    tag: nonBlank("tag").refine((s) => s.length <= 200, "tag must be at most 200 characters").optional(),
+    tag: z.optional(nonBlank("tag").check(z.refine((s) => s.length <= 200, "tag must be at most 200 characters"))),
     /** First local day with occurrences (inclusive). */
-    startDate: LocalDate("startDate").optional(),
+    startDate: z.optional(LocalDate("startDate")),
     /** Last local day with occurrences (inclusive). */
-    endDate: LocalDate("endDate").optional(),
+    endDate: z.optional(LocalDate("endDate")),
     /** Occurrences not to send ("skip the next one"), as instants with a zone, e.g. 2026-12-25T17:00:00Z. */
-    skip: z.array(IsoDateTimeWithZone, { error: "skip must be a list of date-times" }).optional(),
+    skip: z.optional(z.array(IsoDateTimeWithZone, { error: "skip must be a list of date-times" })),
   },
   {
     error: (issue) =>
@@ -130,15 +145,17 @@ const PromotionFields = z.strictObject(
  * One recurring promotion. The checks that need several fields (the cron read in the zone, the
  * skip list, the date range) run once every field is valid on its own.
  */
-export const Promotion = PromotionFields.superRefine(crossFieldProblems, {
-  // Field refinements (cron, timeZone, message) do not abort parsing; these checks need them all valid.
-  when: (payload) => payload.issues.length === 0,
-});
+export const Promotion = PromotionFields.check(
+  z.superRefine(crossFieldProblems, {
+    // Field refinements (cron, timeZone, message) do not abort parsing; these checks need them all valid.
+    when: (payload) => payload.issues.length === 0,
+  }),
+);
 export type Promotion = z.infer<typeof Promotion>;
 /** What a promotion looks like before defaults (leadTimeMinutes) are filled in, as written in the file. */
 export type PromotionInput = z.input<typeof Promotion>;
 
-function crossFieldProblems(p: z.output<typeof PromotionFields>, ctx: z.RefinementCtx<z.output<typeof PromotionFields>>): void {
+function crossFieldProblems(p: z.output<typeof PromotionFields>, ctx: z.core.$RefinementCtx<z.output<typeof PromotionFields>>): void {
   if (p.startDate && p.endDate && p.startDate > p.endDate) {
     ctx.addIssue({ code: "custom", path: ["endDate"], message: `endDate ${p.endDate} is before startDate ${p.startDate}` });
     return;
@@ -191,7 +208,7 @@ const REFERENCE_START = Date.UTC(2000, 0, 1);
  */
 export const PromotionsFile = z.strictObject(
   {
-    $schema: z.string().optional(),
+    $schema: z.optional(z.string()),
     promotions: z.array(z.unknown(), { error: 'the file must hold a "promotions" list' }),
   },
   {
@@ -205,7 +222,7 @@ export const PromotionsFile = z.strictObject(
 );
 
 /** zod issues as sentences naming the field, e.g. "audience.segments must not be empty". */
-function issueSentences(error: z.ZodError): string[] {
+function issueSentences(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.join(".");
     return path === "" || issue.message.startsWith(path) ? issue.message : `${path}: ${issue.message}`;
@@ -218,7 +235,7 @@ function issueSentences(error: z.ZodError): string[] {
  * The local scheduler sends the same shape.
  */
 export const PlannerEvent = z.object({
-  promotionId: z.string({ error: "promotionId must be a string" }).min(1, "promotionId must not be empty"),
+  promotionId: z.string({ error: "promotionId must be a string" }).check(z.minLength(1, "promotionId must not be empty")),
   scheduledTime: IsoDateTimeWithZone,
 });
 export type PlannerEvent = z.infer<typeof PlannerEvent>;

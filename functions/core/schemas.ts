@@ -3,7 +3,7 @@
  * PassEntry's wallet-messaging endpoint takes), the queue message, the stored request and send
  * records, and PassEntry's answers. Types come from `z.infer`; nothing else declares these shapes.
  */
-import { z } from "zod";
+import * as z from "./zod.js";
 
 /** PassEntry documents "at most 500 recipients per API call". */
 export const MAX_RECIPIENTS_PER_BATCH = 500;
@@ -22,10 +22,10 @@ export const IsoDateTimeWithZone = z.iso.datetime({
 });
 
 const nonBlank = (field: string) =>
-  z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) }).refine((s) => s.trim().length > 0, `${field} must not be blank`);
+  z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) }).check(z.refine((s) => s.trim().length > 0, `${field} must not be blank`));
 
 /** `groupTag` is the only documented key; others (entity, pass template filters) pass through. */
-export const Segment = z.looseObject({ groupTag: z.string().min(1).optional() });
+export const Segment = z.looseObject({ groupTag: z.optional(z.string().check(z.minLength(1))) });
 
 /** PassEntry does not document the recipient shape (pass UUID or external ID plus variables): pass it through. */
 export const Recipient = z.looseObject({});
@@ -37,29 +37,34 @@ export const Recipient = z.looseObject({});
 export const WalletMessageBatch = z
   .looseObject({
     message: nonBlank("batch.message"),
-    segments: z.array(Segment).min(1, "batch.segments must not be empty").optional(),
-    recipients: z
-      .array(Recipient)
-      .min(1, "batch.recipients must not be empty")
-      .max(MAX_RECIPIENTS_PER_REQUEST, `batch.recipients must hold at most ${MAX_RECIPIENTS_PER_REQUEST} recipients`)
-      .optional(),
-    scheduledAt: IsoDateTimeWithZone.optional(),
-    name: z.string().min(1).max(200).optional(),
-    tag: z.string().min(1).max(200).optional(),
+    segments: z.optional(z.array(Segment).check(z.minLength(1, "batch.segments must not be empty"))),
+    recipients: z.optional(
+      z
+        .array(Recipient)
+        .check(
+          z.minLength(1, "batch.recipients must not be empty"),
+          z.maxLength(MAX_RECIPIENTS_PER_REQUEST, `batch.recipients must hold at most ${MAX_RECIPIENTS_PER_REQUEST} recipients`),
+        ),
+    ),
+    scheduledAt: z.optional(IsoDateTimeWithZone),
+    name: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+    tag: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
     /**
      * Ours, not PassEntry's (removed before posting): send at once. Also the meaning of a batch
      * without `scheduledAt`; `false` there keeps PassEntry's own default (an hour from now).
      */
-    sendNow: z.boolean({ error: "batch.sendNow must be true or false" }).optional(),
+    sendNow: z.optional(z.boolean({ error: "batch.sendNow must be true or false" })),
   })
-  .refine((b) => (b.segments === undefined) !== (b.recipients === undefined), {
-    message: "batch must target either segments or recipients, not both and not neither",
-    path: ["segments"],
-  })
-  .refine((b) => !(b.sendNow === true && b.scheduledAt !== undefined), {
-    message: "batch.sendNow cannot be combined with batch.scheduledAt: send now, or at that time",
-    path: ["sendNow"],
-  });
+  .check(
+    z.refine((b) => (b.segments === undefined) !== (b.recipients === undefined), {
+      message: "batch must target either segments or recipients, not both and not neither",
+      path: ["segments"],
+    }),
+    z.refine((b) => !(b.sendNow === true && b.scheduledAt !== undefined), {
+      message: "batch.sendNow cannot be combined with batch.scheduledAt: send now, or at that time",
+      path: ["sendNow"],
+    }),
+  );
 export type WalletMessageBatch = z.infer<typeof WalletMessageBatch>;
 
 /** Body of our trigger endpoint: identical to PassEntry's, so its curl example works unchanged. */
@@ -72,9 +77,7 @@ export type RequestSource = z.infer<typeof RequestSource>;
 /** Our request ids and caller-chosen ids: safe in URLs, ledger keys and PassEntry batch names. */
 export const RequestId = z
   .string()
-  .min(1)
-  .max(100)
-  .regex(/^[A-Za-z0-9_.:-]+$/, "requestId may hold letters, digits and _ . : - only");
+  .check(z.minLength(1), z.maxLength(100), z.regex(/^[A-Za-z0-9_.:-]+$/, "requestId may hold letters, digits and _ . : - only"));
 
 /**
  * What one queue message asks for. Our accept handler always sets `requestId`; another AWS service
@@ -82,17 +85,17 @@ export const RequestId = z
  * becomes the business key.
  */
 export const SendRequestMessage = z.object({
-  requestId: RequestId.optional(),
-  entityId: z.string().min(1).max(200),
+  requestId: z.optional(RequestId),
+  entityId: z.string().check(z.minLength(1), z.maxLength(200)),
   batch: WalletMessageBatch,
-  source: RequestSource.optional(),
-  acceptedAt: IsoDateTimeWithZone.optional(),
+  source: z.optional(RequestSource),
+  acceptedAt: z.optional(IsoDateTimeWithZone),
 });
 export type SendRequestMessage = z.infer<typeof SendRequestMessage>;
 
 /** EventBridge delivers `WalletMessageRequested` events to the queue wrapped in its envelope. */
 export const WalletMessageRequestedEvent = z.object({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   "detail-type": z.literal("WalletMessageRequested"),
   source: z.string(),
   detail: SendRequestMessage,
@@ -112,16 +115,18 @@ export type SendRequestBody = z.infer<typeof SendRequestBody>;
 export const FollowUpMessage = z.object({
   followUp: z.enum(["send-now", "track", "cancel"]),
   requestId: RequestId,
-  chunk: z.number().int().min(0).optional(),
-  batchId: z.string().min(1).max(200).optional(),
-  attempt: z.number().int().min(1),
-  notBefore: IsoDateTimeWithZone.optional(),
+  chunk: z.optional(z.number().check(z.int(), z.gte(0))),
+  batchId: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  attempt: z.number().check(z.int(), z.gte(1)),
+  notBefore: z.optional(IsoDateTimeWithZone),
   /** `cancel` only: chunks the cancellation stopped before they were sent, announced once by the sender. */
-  cancelledChunks: z.array(z.number().int().min(0)).max(100).optional(),
-}).refine((m) => m.followUp === "cancel" || (m.chunk !== undefined && m.batchId !== undefined), {
-  message: "a send-now or track follow-up must name its chunk and batchId",
-  path: ["batchId"],
-});
+  cancelledChunks: z.optional(z.array(z.number().check(z.int(), z.gte(0))).check(z.maxLength(100))),
+}).check(
+  z.refine((m) => m.followUp === "cancel" || (m.chunk !== undefined && m.batchId !== undefined), {
+    message: "a send-now or track follow-up must name its chunk and batchId",
+    path: ["batchId"],
+  }),
+);
 export type FollowUpMessage = z.infer<typeof FollowUpMessage>;
 
 /** Everything the sender may find on the queue. */
@@ -157,39 +162,41 @@ export const BatchStatus = z.enum(["validating", "scheduled", "sending", "succes
 export type BatchStatus = z.infer<typeof BatchStatus>;
 export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ["failed", "successful", "completedWithErrors", "cancelled"];
 
-const nullableString = z.string().nullish();
+const nullableString = z.nullish(z.string());
 
 export const PassEntryBatchResource = z.looseObject({
-  id: z.string().min(1),
-  type: z.string().optional(),
-  attributes: z
-    .looseObject({
+  id: z.string().check(z.minLength(1)),
+  type: z.optional(z.string()),
+  attributes: z._default(
+    z.optional(
+      z.looseObject({
       name: nullableString,
       // An unknown future status must not break us: keep the raw string.
-      status: z.string().nullish(),
+      status: z.nullish(z.string()),
       tag: nullableString,
       content: nullableString,
       scheduledAt: nullableString,
-      totalCount: z.number().nullish(),
+      totalCount: z.nullish(z.number()),
       completedAt: nullableString,
       errorsCsvUrl: nullableString,
       deliveryCsvUrl: nullableString,
-    })
-    .optional()
-    .default({}),
+      }),
+    ),
+    {},
+  ),
 });
 export type PassEntryBatchResource = z.infer<typeof PassEntryBatchResource>;
 
 export const PassEntryBatchDocument = z.looseObject({
   data: PassEntryBatchResource,
-  links: z.looseObject({ self: z.string().nullish() }).optional(),
+  links: z.optional(z.looseObject({ self: z.nullish(z.string()) })),
 });
 export type PassEntryBatchDocument = z.infer<typeof PassEntryBatchDocument>;
 
 export const PassEntryBatchList = z.looseObject({
   data: z.array(PassEntryBatchResource),
-  meta: z.looseObject({ totalPages: z.number().nullish(), currentPage: z.number().nullish() }).optional(),
-  links: z.looseObject({ next: z.string().nullish() }).optional(),
+  meta: z.optional(z.looseObject({ totalPages: z.nullish(z.number()), currentPage: z.nullish(z.number()) })),
+  links: z.optional(z.looseObject({ next: z.nullish(z.string()) })),
 });
 export type PassEntryBatchList = z.infer<typeof PassEntryBatchList>;
 
@@ -208,17 +215,17 @@ export const RequestRecord = z.object({
   source: RequestSource,
   createdAt: z.string(),
   /** When the message reached the queue; absent while accepting or if queueing failed. */
-  enqueuedAt: z.string().optional(),
+  enqueuedAt: z.optional(z.string()),
   /** Request-level failure before any send was attempted (e.g. it could not be queued). */
-  failureReason: z.string().optional(),
-  apiKeyName: z.string().optional(),
-  idempotencyKey: z.string().optional(),
+  failureReason: z.optional(z.string()),
+  apiKeyName: z.optional(z.string()),
+  idempotencyKey: z.optional(z.string()),
   /** sha256 of entity id + canonical body, to tell a retry from a different request under the same key. */
-  fingerprint: z.string().optional(),
+  fingerprint: z.optional(z.string()),
   /** A copy of what was asked (no secrets), so status answers show it and redrives can rebuild it. */
   batch: WalletMessageBatch,
   /** Set when the batch is to go out at once (`sendNow`, or no `scheduledAt`), rather than at its scheduledAt. */
-  sendNow: z.boolean().optional(),
+  sendNow: z.optional(z.boolean()),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
 
@@ -229,29 +236,29 @@ export type SendState = z.infer<typeof SendState>;
 /** One ledger entry: one POST to PassEntry, keyed by business key (request id + chunk). */
 export const SendRecord = z.object({
   requestId: RequestId,
-  chunk: z.number().int().min(0),
+  chunk: z.number().check(z.int(), z.gte(0)),
   state: SendState,
   owner: z.string(),
-  attempt: z.number().int().min(1),
+  attempt: z.number().check(z.int(), z.gte(1)),
   claimedAt: z.string(),
   leaseUntil: z.number(),
   marker: z.string(),
-  batchId: z.string().optional(),
-  batchStatus: z.string().optional(),
-  totalCount: z.number().nullable().optional(),
-  errorsCsvUrl: z.string().nullable().optional(),
-  deliveryCsvUrl: z.string().nullable().optional(),
+  batchId: z.optional(z.string()),
+  batchStatus: z.optional(z.string()),
+  totalCount: z.optional(z.nullable(z.number())),
+  errorsCsvUrl: z.optional(z.nullable(z.string())),
+  deliveryCsvUrl: z.optional(z.nullable(z.string())),
   /** The batch's scheduledAt as PassEntry last reported it (for a send-now request, the placeholder we gave). */
-  scheduledAt: z.string().nullable().optional(),
+  scheduledAt: z.optional(z.nullable(z.string())),
   /** When the batch's status was last read from PassEntry. */
-  statusCheckedAt: z.string().optional(),
+  statusCheckedAt: z.optional(z.string()),
   /** When PassEntry accepted our send-now for this batch. */
-  sendNowAt: z.string().optional(),
+  sendNowAt: z.optional(z.string()),
   /** When the request was cancelled (stamped once on each of its entries). */
-  cancelRequestedAt: z.string().optional(),
+  cancelRequestedAt: z.optional(z.string()),
   /** The latest sentence for a person: why tracking stopped, why a cancellation could not happen. */
-  note: z.string().optional(),
-  reason: z.string().optional(),
+  note: z.optional(z.string()),
+  reason: z.optional(z.string()),
   updatedAt: z.string(),
 });
 export type SendRecord = z.infer<typeof SendRecord>;
@@ -265,8 +272,8 @@ export const EVENT_SOURCE = "wallet-messaging";
 
 const eventCommon = {
   requestId: RequestId,
-  chunk: z.number().int().min(0),
-  entityId: z.string().nullable(),
+  chunk: z.number().check(z.int(), z.gte(0)),
+  entityId: z.nullable(z.string()),
   occurredAt: IsoDateTimeWithZone,
 };
 
@@ -277,7 +284,7 @@ export const WalletMessageBatchCreated = z.object({
   batchId: z.string(),
   /** PassEntry's status in its answer, usually `validating`. */
   status: z.string(),
-  totalCount: z.number().nullable(),
+  totalCount: z.nullable(z.number()),
   sendNow: z.boolean(),
 });
 
@@ -287,9 +294,9 @@ export const WalletMessageBatchCompleted = z.object({
   ...eventCommon,
   batchId: z.string(),
   status: z.enum(["successful", "completedWithErrors"]),
-  totalCount: z.number().nullable(),
-  deliveryCsvUrl: z.string().nullable(),
-  errorsCsvUrl: z.string().nullable(),
+  totalCount: z.nullable(z.number()),
+  deliveryCsvUrl: z.nullable(z.string()),
+  errorsCsvUrl: z.nullable(z.string()),
 });
 
 /**
@@ -300,23 +307,23 @@ export const WalletMessageBatchCompleted = z.object({
 export const WalletMessageBatchFailed = z.object({
   type: z.literal("WalletMessageBatchFailed"),
   ...eventCommon,
-  batchId: z.string().nullable(),
+  batchId: z.nullable(z.string()),
   status: z.enum(["failed", "cancelled"]),
   reason: z.string(),
-  errorsCsvUrl: z.string().nullable(),
+  errorsCsvUrl: z.nullable(z.string()),
 });
 
 /** A queue message that is not a valid request was dropped without sending. */
 export const WalletMessageRequestRejected = z.object({
   type: z.literal("WalletMessageRequestRejected"),
   /** The request id the message carried, when it could be read. */
-  requestId: z.string().max(200).nullable(),
+  requestId: z.nullable(z.string().check(z.maxLength(200))),
   chunk: z.null(),
   batchId: z.null(),
   status: z.literal("rejected"),
   messageId: z.string(),
   reason: z.string(),
-  problems: z.array(z.string()).max(10),
+  problems: z.array(z.string()).check(z.maxLength(10)),
   occurredAt: IsoDateTimeWithZone,
 });
 

@@ -12,12 +12,13 @@ import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { renderRequest, requestSelfLink } from "../core/request-view.js";
 import { parseSigningSecrets, standardWebhookHeaders, verifyStandardWebhook } from "../core/webhook-signatures.js";
-import { awsHttpDeps, type HttpDeps } from "../wiring.js";
+import type { AcceptHandlerDeps } from "../wiring.js";
+import { awsAcceptHandlerDeps } from "../wiring/accept.js";
 import { answering, boundedRawBody, header, json, readJsonBody } from "./http.js";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function makeAcceptHandler(getDeps: () => HttpDeps) {
+export function makeAcceptHandler(getDeps: () => AcceptHandlerDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
@@ -42,4 +43,4 @@ export function makeAcceptHandler(getDeps: () => HttpDeps) {
   };
 }
 
-export const handler = makeAcceptHandler(awsHttpDeps);
+export const handler = makeAcceptHandler(awsAcceptHandlerDeps);

@@ -14,7 +14,8 @@ import { runAutomations } from "../core/automations.js";
 import { ValidationError } from "../core/errors.js";
 import { PassEntryWebhookEvent } from "../core/passentry-webhook.js";
 import { parsePassEntryWebhookSecrets, verifyPassEntrySignature } from "../core/webhook-signatures.js";
-import { awsPassEntryWebhookDeps, type PassEntryWebhookDeps } from "../wiring.js";
+import type { PassEntryWebhookDeps } from "../wiring.js";
+import { awsPassEntryWebhookDeps } from "../wiring/passentry-webhook.js";
 import { answering, boundedRawBody, header, json, parseJsonBytes } from "./http.js";
 
 export function makePassEntryWebhookHandler(getDeps: () => PassEntryWebhookDeps) {

@@ -7,7 +7,8 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { cancelRequest } from "../core/cancel-request.js";
 import { renderRequest } from "../core/request-view.js";
-import { awsHttpDeps, type HttpDeps } from "../wiring.js";
+import type { HttpDeps } from "../wiring.js";
+import { awsRequestCancelDeps } from "../wiring/request-cancel.js";
 import { answering, header, json } from "./http.js";
 
 export function makeRequestCancelHandler(getDeps: () => HttpDeps) {
@@ -22,4 +23,4 @@ export function makeRequestCancelHandler(getDeps: () => HttpDeps) {
   };
 }
 
-export const handler = makeRequestCancelHandler(awsHttpDeps);
+export const handler = makeRequestCancelHandler(awsRequestCancelDeps);

@@ -3,10 +3,11 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { NotFoundError } from "../core/errors.js";
 import { renderRequest } from "../core/request-view.js";
-import { awsHttpDeps, type HttpDeps } from "../wiring.js";
+import type { RequestStatusDeps } from "../wiring.js";
+import { awsRequestStatusDeps } from "../wiring/request-status.js";
 import { answering, header, json } from "./http.js";
 
-export function makeRequestStatusHandler(getDeps: () => HttpDeps) {
+export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
@@ -19,4 +20,4 @@ export function makeRequestStatusHandler(getDeps: () => HttpDeps) {
   };
 }
 
-export const handler = makeRequestStatusHandler(awsHttpDeps);
+export const handler = makeRequestStatusHandler(awsRequestStatusDeps);

@@ -12,7 +12,8 @@ import { handleFollowUp } from "../core/follow-up.js";
 import { rejectQueueMessage } from "../core/reject-message.js";
 import { isFollowUp, QueueMessageBody, toSendRequest } from "../core/schemas.js";
 import { sendRequest } from "../core/send-request.js";
-import { awsSenderDeps, type SenderDeps } from "../wiring.js";
+import type { SenderDeps } from "../wiring.js";
+import { awsSenderDeps } from "../wiring/sender.js";
 
 /** Without a Lambda context (tests, local) assume a generous budget. */
 const DEFAULT_REMAINING_MS = 60_000;

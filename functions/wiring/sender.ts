@@ -1,0 +1,57 @@
+/** The sender's adapters: store, ledger, secrets, PassEntry, the queue (follow-ups) and EventBridge (outcome events). */
+import { randomUUID } from "node:crypto";
+import { DynamoDbRequestStore } from "../adapters/dynamodb-request-store.js";
+import { DynamoDbSendLedger } from "../adapters/dynamodb-send-ledger.js";
+import { EventBridgeEventPublisher } from "../adapters/eventbridge-event-publisher.js";
+import { PassEntryHttpClient } from "../adapters/passentry-http-client.js";
+import { SqsMessageQueue } from "../adapters/sqs-message-queue.js";
+import { sleep } from "../core/pacer.js";
+import { systemClock } from "../core/ports.js";
+import type { SenderDeps } from "../wiring.js";
+import { awsConfig, awsLog, awsTable, once } from "./aws-base.js";
+import { awsSecrets } from "./aws-secrets.js";
+
+export const awsSenderDeps = once((): SenderDeps => {
+  const config = awsConfig();
+  const log = awsLog();
+  const secrets = awsSecrets();
+  const passEntry = new PassEntryHttpClient({
+    baseUrl: config.PASSENTRY_BASE_URL,
+    secrets,
+    timeoutMs: config.PASSENTRY_TIMEOUT_MS,
+    ratePerSecond: config.PASSENTRY_RATE_PER_SECOND,
+  });
+  return {
+    log,
+    send: {
+      store: new DynamoDbRequestStore(awsTable()),
+      ledger: new DynamoDbSendLedger(awsTable()),
+      passEntry,
+      clock: systemClock,
+      log,
+      owner: `lambda-${randomUUID()}`,
+      leaseMs: config.SEND_LEASE_MS,
+      sleep,
+      reconcilePages: config.RECONCILE_PAGES,
+      onUnknownOutcome: emitUnknownOutcomeMetric,
+      // Outcome events go to the WalletBus; follow-ups (send-now, tracking, cancel) wait on the sender's own queue.
+      ...(config.EVENT_BUS_NAME ? { events: new EventBridgeEventPublisher(config.EVENT_BUS_NAME) } : {}),
+      followUps: { queue: new SqsMessageQueue(config.MESSAGES_QUEUE_URL) },
+    },
+  };
+});
+
+/**
+ * One Embedded Metric Format line: CloudWatch turns it into the `WalletMessaging/UnknownOutcomes`
+ * metric the alarm watches. Written to stdout directly, because console.log output is wrapped by
+ * Lambda's JSON log format and the metric would be lost.
+ */
+function emitUnknownOutcomeMetric(key: { requestId: string; chunk: number }): void {
+  const metric = {
+    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: "WalletMessaging", Dimensions: [[]], Metrics: [{ Name: "UnknownOutcomes", Unit: "Count" }] }] },
+    UnknownOutcomes: 1,
+    requestId: key.requestId,
+    chunk: key.chunk,
+  };
+  process.stdout.write(`${JSON.stringify(metric)}\n`);
+}
