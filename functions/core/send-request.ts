@@ -198,7 +198,10 @@ async function post(deps: SendDeps, request: SendRequest, key: SendKey, batch: W
       // PassEntry certainly did not create the batch. On 429 wait here, within our time, rather than
       // burning a receive of the message; otherwise give the claim back and let the queue retry.
       const waitMs = error.details.status === 429 ? rateLimitWait(error.details.retryAfterSeconds, wait, random) : undefined;
-      if (waitMs !== undefined && wait < MAX_RATE_LIMIT_WAITS && waitMs + 15_000 < deps.remainingMs()) {
+      // The wait and the next POST must also fit in our claim's lease: a POST on a lapsed claim could
+      // race a worker that has meanwhile reconciled and posted.
+      const leaseLeftMs = leaseUntil - deps.clock.now() - Math.min(15_000, deps.leaseMs / 4);
+      if (waitMs !== undefined && wait < MAX_RATE_LIMIT_WAITS && waitMs + 15_000 < deps.remainingMs() && waitMs < leaseLeftMs) {
         deps.log.info("rate limited by PassEntry; waiting", { ...key, waitMs: Math.round(waitMs) });
         await deps.sleep(waitMs);
         continue;

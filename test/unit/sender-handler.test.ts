@@ -220,6 +220,23 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(h.sandbox.count429()).toBe(1);
     });
 
+    it("does not wait out a 429 longer than its claim's lease: gives the claim back and sends once later", async () => {
+      await harness({ leaseMs: 2_000 });
+      const requestId = await accept();
+      h.sandbox.injectNext(CREATE, [{ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "3" } }]);
+
+      const first = await h.deliverQueued();
+
+      expect(first.response.batchItemFailures).toHaveLength(1);
+      expect(h.sleeps).toEqual([]);
+      expect(await h.ledger.list(requestId)).toEqual([]);
+
+      const second = await h.deliverQueued();
+
+      expect(second.response.batchItemFailures).toEqual([]);
+      expect(h.sandbox.batches()).toHaveLength(1);
+    });
+
     it("does not start a send when the invocation could not finish it, and keeps the record untouched", async () => {
       const requestId = await accept();
 
