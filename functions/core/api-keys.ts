@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import * as z from "./zod.js";
 import { UnauthorizedError } from "./errors.js";
 import { splitNamedList } from "./named-list.js";
+import { memoizeLast } from "./memoize-last.js";
 
 /** Each key's name and the SHA-256 digest of the key: plain keys are hashed on reading, so only digests are compared. */
 export type ApiKeys = ReadonlyMap<string, Buffer>;
@@ -24,7 +25,7 @@ const ApiKeysDocument = z.record(z.string(), z.union([z.string(), z.strictObject
  *
  * @example parseApiKeys('{"crm":"s3cret"}').has("crm") // true
  */
-export function parseApiKeys(raw: string): ApiKeys {
+export const parseApiKeys = memoizeLast(function parseApiKeys(raw: string): ApiKeys {
   const text = raw.trim();
   const keys = new Map<string, Buffer>();
   if (text.startsWith("{")) {
@@ -46,7 +47,7 @@ export function parseApiKeys(raw: string): ApiKeys {
   }
   for (const [name, key] of splitNamedList(text, "key")) keys.set(name, keyDigest(name, key));
   return keys;
-}
+});
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 

@@ -17,6 +17,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { UnauthorizedError, ValidationError } from "./errors.js";
 import { splitNamedList } from "./named-list.js";
+import { memoizeLast } from "./memoize-last.js";
 
 /** Standard Webhooks' tolerance, which the package enforces: a signature older or newer than this is refused. */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
@@ -35,7 +36,7 @@ export type SigningSecrets = ReadonlyMap<string, Webhook>;
  *
  * @example parseSigningSecrets("shop:whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").has("shop") // true
  */
-export function parseSigningSecrets(raw: string): SigningSecrets {
+export const parseSigningSecrets = memoizeLast(function parseSigningSecrets(raw: string): SigningSecrets {
   const entries: [string, string][] = [];
   const text = raw.trim();
   if (text.startsWith("{")) {
@@ -54,7 +55,7 @@ export function parseSigningSecrets(raw: string): SigningSecrets {
   const verifiers = new Map<string, Webhook>();
   for (const [name, secret] of entries) verifiers.set(name, verifierFor(name, secret.trim()));
   return verifiers;
-}
+});
 
 function verifierFor(name: string, secret: string): Webhook {
   const base64 = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
@@ -142,7 +143,7 @@ function exactText(body: Buffer): string {
  *
  * @example parsePassEntryWebhookSecrets('["s1","s2"]') // ["s1", "s2"]
  */
-export function parsePassEntryWebhookSecrets(raw: string): string[] {
+export const parsePassEntryWebhookSecrets = memoizeLast(function parsePassEntryWebhookSecrets(raw: string): readonly string[] {
   const text = raw.trim();
   if (!text.startsWith("[")) return text.split(",").map((s) => s.trim()).filter(Boolean);
   const parsed = parseSecretJson(text, "PassEntry webhook secrets");
@@ -150,7 +151,7 @@ export function parsePassEntryWebhookSecrets(raw: string): string[] {
     throw new Error("The PassEntry webhook secrets must be a JSON array of strings.");
   }
   return parsed.map((s: string) => s.trim()).filter(Boolean);
-}
+});
 
 const SHA256_BYTES = 32;
 

@@ -18,9 +18,10 @@ import { SqliteRequestStore } from "../../functions/adapters/sqlite-request-stor
 import { SqliteSendLedger } from "../../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import type { Automation } from "../../functions/core/automations.js";
-import type { MessageQueue, SecretName } from "../../functions/core/ports.js";
+import type { SecretName } from "../../functions/core/ports.js";
 import type { HttpDeps, PassEntryWebhookDeps } from "../../functions/wiring.js";
 import { loadFixture } from "../support/events.js";
+import { FlakyQueue } from "../support/harness.js";
 
 /** The Standard Webhooks specification's published test vector. */
 export const STANDARD_WEBHOOKS_VECTOR = {
@@ -144,26 +145,10 @@ export const HANDLER_TEST_NOW = Date.parse("2025-06-02T09:00:00.000Z");
 export const TEST_API_KEY_NAME = "crm";
 export const TEST_API_KEY = "crm-test-key-0001";
 
-/** A queue that fails its next `n` sends, as SQS does when briefly unavailable. */
-export class BrieflyFailingQueue implements MessageQueue {
-  private failures = 0;
-  constructor(private readonly inner: MessageQueue) {}
-  failNext(count: number): void {
-    this.failures = count;
-  }
-  async send(body: unknown, options?: { delaySeconds?: number }): Promise<string> {
-    if (this.failures > 0) {
-      this.failures -= 1;
-      throw new Error("SQS SendMessage failed: ServiceUnavailable (simulated)");
-    }
-    return this.inner.send(body, options);
-  }
-}
-
 export interface HandlerRig {
   db: SqliteDatabase;
   queue: SqliteMessageQueue;
-  acceptQueue: BrieflyFailingQueue;
+  acceptQueue: FlakyQueue;
   store: SqliteRequestStore;
   secrets: StaticSecretStore;
   log: MemoryLog;
@@ -179,7 +164,7 @@ export interface HandlerRig {
 export function handlerRig(options: { now?: number; secrets?: Partial<Record<SecretName, string>> } = {}): HandlerRig {
   const db = openSqlite(":memory:");
   const queue = new SqliteMessageQueue(db);
-  const acceptQueue = new BrieflyFailingQueue(queue);
+  const acceptQueue = new FlakyQueue(queue);
   const store = new SqliteRequestStore(db);
   const ledger = new SqliteSendLedger(db);
   const secrets = new StaticSecretStore({

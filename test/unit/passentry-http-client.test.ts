@@ -7,9 +7,9 @@ import { StaticSecretStore } from "../../functions/adapters/static-secret-store.
 import { CircuitBreaker } from "../../functions/core/circuit-breaker.js";
 import { PassEntryError } from "../../functions/core/errors.js";
 import { Pacer } from "../../functions/core/pacer.js";
-import type { SecretName, SecretStore } from "../../functions/core/ports.js";
 import type { WalletMessageBatch } from "../../functions/core/schemas.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../../local/passentry-sandbox/sandbox.js";
+import { CachingSecretStore } from "../support/harness.js";
 
 /** Planted as the PassEntry token: it must never show up in an error. */
 const TOKEN = "canary-token-XYZ";
@@ -63,19 +63,6 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<voi
   while (!condition()) {
     if (Date.now() > deadline) throw new Error("The condition was not met in time.");
     await sleep(10);
-  }
-}
-
-/** A store that caches like the Secrets Manager one: it keeps its value until invalidated. */
-class CachingSecretStore implements SecretStore {
-  private cached: string | undefined;
-  constructor(private readonly source: StaticSecretStore) {}
-  async get(name: SecretName): Promise<string> {
-    this.cached ??= await this.source.get(name);
-    return this.cached;
-  }
-  invalidate(): void {
-    this.cached = undefined;
   }
 }
 

@@ -158,7 +158,7 @@ describe("PassEntry webhook handler", () => {
 
     it("answers 503 when the queue is briefly down, and PassEntry's retry then queues the message once", async () => {
       const body = passEntryEventBody({ id: "evt-queue-down", type: "passScanned", timeStamp: iso(HANDLER_TEST_NOW) });
-      rig.acceptQueue.failNext(1);
+      rig.acceptQueue.failNextSends(1);
 
       const failed = await deliver({ body });
       const retried = await deliver({ body });

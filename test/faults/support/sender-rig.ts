@@ -21,13 +21,14 @@ import { SqliteRequestStore } from "../../../functions/adapters/sqlite-request-s
 import { SqliteSendLedger } from "../../../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../../../functions/adapters/static-secret-store.js";
 import { CircuitBreaker } from "../../../functions/core/circuit-breaker.js";
-import type { Clock, PassEntryClient, SecretName, SecretStore, SendKey, SendLedger } from "../../../functions/core/ports.js";
+import type { Clock, PassEntryClient, SendKey, SendLedger } from "../../../functions/core/ports.js";
 import { renderRequest } from "../../../functions/core/request-view.js";
 import { batchMarker } from "../../../functions/core/send-request.js";
 import { makeSenderHandler } from "../../../functions/handlers/sender.js";
 import type { SenderDeps } from "../../../functions/wiring.js";
 import type { Sandbox, SandboxBatch } from "../../../local/passentry-sandbox/sandbox.js";
 import { sqsRecord } from "../../support/events.js";
+import { CachingSecretStore } from "../../support/harness.js";
 
 export const CREATE_ROUTE = "POST /api/v1/entities/:id/messaging/wallet";
 export const LIST_ROUTE = "GET /api/v1/batches";
@@ -54,23 +55,6 @@ export function fakeClock(start = FAULTS_EPOCH): FakeClock {
 export function runningClock(start = FAULTS_EPOCH): Clock {
   const startedAt = Date.now();
   return { now: () => start + (Date.now() - startedAt) };
-}
-
-/** Caches like the Secrets Manager store does, so a rotated token meets PassEntry's 401 path. */
-export class CachingSecretStore implements SecretStore {
-  private readonly cache = new Map<SecretName, string>();
-  constructor(private readonly source: SecretStore) {}
-  async get(name: SecretName): Promise<string> {
-    const cached = this.cache.get(name);
-    if (cached !== undefined) return cached;
-    const value = await this.source.get(name);
-    this.cache.set(name, value);
-    return value;
-  }
-  invalidate(name: SecretName): void {
-    this.cache.delete(name);
-    this.source.invalidate(name);
-  }
 }
 
 /** Thrown by a worker that "dies"; deliberately not one of our error classes. */
