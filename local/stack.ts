@@ -193,8 +193,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const until = Date.now() + timeoutMs;
       for (;;) {
         if (queue.pending(60_000) === 0) return;
-        const depth = queue.depth();
-        if (Date.now() > until) throw new Error(`The queue did not drain within ${timeoutMs} ms (${JSON.stringify(depth)}).`);
+        if (Date.now() > until) throw new Error(`The queue did not drain within ${timeoutMs} ms (${JSON.stringify(queue.depth())}).`);
         await sleep(25);
       }
     },
