@@ -3,6 +3,7 @@
  * value stops start-up with a sentence naming the variable rather than failing later mid-send.
  * On AWS, secrets are never in the environment: only their Secrets Manager ids are.
  */
+import { MAX_RECEIVES } from "./core/retry-policy.js";
 import * as z from "./core/zod.js";
 
 const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback);
@@ -14,7 +15,8 @@ const PassEntrySettings = z.object({
   PASSENTRY_RATE_PER_SECOND: positiveNumber(9).check(z.refine((n) => n <= 10, "PASSENTRY_RATE_PER_SECOND must be at most 10 (PassEntry's limit)")),
   PASSENTRY_TIMEOUT_MS: positiveInt(10_000),
   SEND_LEASE_MS: positiveInt(60_000),
-  RECONCILE_PAGES: positiveInt(8),
+  /** Pages of PassEntry's batch list (25 each) searched at most when reconciling; past that a part is `unknown`. */
+  RECONCILE_MAX_PAGES: positiveInt(40),
 });
 
 export const AwsConfig = z.extend(PassEntrySettings, {
@@ -53,7 +55,8 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   RATE_LIMIT_BURST: positiveInt(100),
   SENDER_WORKERS: positiveInt(2),
   VISIBILITY_TIMEOUT_SECONDS: positiveInt(30),
-  MAX_RECEIVES: positiveInt(5),
+  /** Receives before a message is dead-lettered; the default survives a 6-hour PassEntry outage (core/retry-policy.ts). */
+  MAX_RECEIVES: positiveInt(MAX_RECEIVES),
   SANDBOX_PORT: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), 4010),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;

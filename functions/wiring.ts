@@ -8,7 +8,7 @@
  */
 import type { AcceptDeps } from "./core/accept-request.js";
 import type { Automation } from "./core/automations.js";
-import type { Log, SecretStore, SendLedger } from "./core/ports.js";
+import type { Log, RetryScheduler, SecretStore, SendLedger } from "./core/ports.js";
 import type { PlanDeps } from "./core/plan-promotions.js";
 import type { Promotion } from "./core/promotions.js";
 import type { SendDeps } from "./core/send-request.js";
@@ -43,6 +43,8 @@ export interface PassEntryWebhookDeps {
 /** What the sender needs, less the per-invocation remaining time. */
 export interface SenderDeps {
   send: Omit<SendDeps, "remainingMs">;
+  /** Sets each handed-back message's next attempt (absent: the queue's visibility timeout decides). */
+  retries?: RetryScheduler;
   log: Log;
 }
 

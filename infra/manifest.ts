@@ -7,6 +7,7 @@
  * read the same values a deploy uses. Keep it free of SST globals (`sst`, `aws`, `$app`): it must
  * load under plain Node and vitest.
  */
+import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
 
 /** Value of POWERTOOLS_SERVICE_NAME and the prefix of every name we choose. */
 export const SERVICE_NAME = "wallet-messaging";
@@ -289,9 +290,10 @@ export const queues = {
     name: "MessagesQueue",
     visibilityTimeoutSeconds: 6 * functions.sender.timeoutSeconds + senderSubscription.batchWindowSeconds,
     retentionSeconds: 4 * DAY,
-    // 5 receives: a throttled or briefly failing PassEntry gets ~30 minutes (5 x the visibility
-    // timeout) before a message is given up on; 3 (SST's default) dead-letters good messages.
-    deadLetter: { queue: "deadLetter", retry: 5 },
+    // The sender sets each retry's delay itself (ChangeMessageVisibility: 2 s doubling to 15 min),
+    // so the receive budget, not the visibility timeout, decides how long a message is kept trying:
+    // 50 receives outlast a 6-hour PassEntry outage (functions/core/retry-policy.ts proves the sum).
+    deadLetter: { queue: "deadLetter", retry: MAX_RECEIVES },
   },
   deadLetter: {
     name: "MessagesDeadLetterQueue",

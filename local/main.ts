@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     ratePerSecond: config.PASSENTRY_RATE_PER_SECOND,
     passEntryTimeoutMs: config.PASSENTRY_TIMEOUT_MS,
     leaseMs: config.SEND_LEASE_MS,
-    reconcilePages: config.RECONCILE_PAGES,
+    reconcileMaxPages: config.RECONCILE_MAX_PAGES,
   });
 
   const depth = stack.queue.depth();

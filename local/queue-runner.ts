@@ -1,18 +1,20 @@
 /**
  * In-process workers for the embedded home: each takes messages from the SQLite queue, hands them
- * to the same sender handler Lambda runs on AWS (as an SQS event), deletes what succeeded and
- * returns the rest to the queue with a backoff, as SQS and the event source mapping would.
+ * to the same sender handler Lambda runs on AWS (as an SQS event) and deletes what succeeded, as
+ * the event source mapping would. What failed stays in flight until the handler's `retryAfter`
+ * (the local ChangeMessageVisibility) or the visibility timeout makes it visible again. Each worker
+ * has its own handler, so its own owner id in ledger claims, as each Lambda instance has.
  */
 import type { SQSEvent } from "aws-lambda";
 import type { SqliteMessageQueue, ReceivedMessage } from "../functions/adapters/sqlite-message-queue.js";
 import type { Log } from "../functions/core/ports.js";
+import { retryBackoffSeconds } from "../functions/core/retry-policy.js";
 import type { makeSenderHandler } from "../functions/handlers/sender.js";
 
 export interface QueueRunnerOptions {
   queue: SqliteMessageQueue;
-  handler: ReturnType<typeof makeSenderHandler>;
-  /** Reasons for retries, reported by the handler's onRetry hook. */
-  retryNotes: Map<string, { error: string; delaySeconds?: number | undefined }>;
+  /** The handler worker `index` runs (each its own, with its own owner id). */
+  handlerFor: (index: number) => ReturnType<typeof makeSenderHandler>;
   workers: number;
   visibilityTimeoutMs: number;
   log: Log;
@@ -41,12 +43,6 @@ export function toSqsEvent(messages: ReceivedMessage[]): SQSEvent {
   };
 }
 
-/** Retry delay when the handler gives none: 1, 2, 4 … seconds with jitter, never past the visibility timeout. */
-export function backoffSeconds(receiveCount: number, visibilityTimeoutSeconds: number): number {
-  const base = Math.min(visibilityTimeoutSeconds, 2 ** Math.max(0, receiveCount - 1));
-  return Math.max(0.2, base * (0.5 + Math.random() / 2));
-}
-
 export class QueueRunner {
   private running = false;
   private readonly loops: Promise<void>[] = [];
@@ -57,7 +53,7 @@ export class QueueRunner {
   start(): void {
     if (this.running) return;
     this.running = true;
-    for (let i = 0; i < this.options.workers; i++) this.loops.push(this.loop());
+    for (let i = 0; i < this.options.workers; i++) this.loops.push(this.loop(this.options.handlerFor(i)));
   }
 
   /** New work arrived: idle workers look now instead of at their next poll. */
@@ -74,7 +70,7 @@ export class QueueRunner {
     await Promise.all(this.loops.splice(0));
   }
 
-  private async loop(): Promise<void> {
+  private async loop(handler: ReturnType<typeof makeSenderHandler>): Promise<void> {
     while (this.running) {
       const [message] = this.options.queue.receive(1, this.options.visibilityTimeoutMs);
       if (!message) {
@@ -87,27 +83,20 @@ export class QueueRunner {
         });
         continue;
       }
-      await this.process(message);
+      await this.process(handler, message);
     }
   }
 
-  private async process(message: ReceivedMessage): Promise<void> {
-    const { queue, handler, visibilityTimeoutMs, log, retryNotes } = this.options;
+  private async process(handler: ReturnType<typeof makeSenderHandler>, message: ReceivedMessage): Promise<void> {
+    const { queue, visibilityTimeoutMs, log } = this.options;
     const deadline = Date.now() + visibilityTimeoutMs;
     try {
       const answer = await handler(toSqsEvent([message]), { getRemainingTimeInMillis: () => deadline - Date.now() });
-      if (answer.batchItemFailures.length === 0) {
-        queue.delete(message.receiptHandle);
-        return;
-      }
-      const note = retryNotes.get(message.messageId);
-      retryNotes.delete(message.messageId);
-      const delay = note?.delaySeconds ?? backoffSeconds(message.receiveCount, visibilityTimeoutMs / 1000);
-      queue.release(message.receiptHandle, delay, note?.error);
+      if (answer.batchItemFailures.length === 0) queue.delete(message.receiptHandle);
     } catch (error) {
       // The handler itself threw (it should not): like Lambda, the whole message is retried.
       log.error("sender invocation failed", { messageId: message.messageId, error: (error as Error).message });
-      queue.release(message.receiptHandle, backoffSeconds(message.receiveCount, visibilityTimeoutMs / 1000), (error as Error).message);
+      queue.release(message.receiptHandle, retryBackoffSeconds(message.receiveCount), (error as Error).message);
     }
   }
 }

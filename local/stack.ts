@@ -15,6 +15,7 @@ import { LocalEventPublisher } from "../functions/adapters/local-event-publisher
 import type { FollowUpSettings } from "../functions/core/follow-up-schedule.js";
 import { makeRequestCancelHandler } from "../functions/handlers/request-cancel.js";
 import { sleep } from "../functions/core/pacer.js";
+import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
 import { systemClock, type Clock, type Log, type MessageQueue } from "../functions/core/ports.js";
 import type { Automation } from "../functions/core/automations.js";
 import type { HttpDeps, PassEntryWebhookDeps, PlannerDeps, SenderDeps } from "../functions/wiring.js";
@@ -54,7 +55,11 @@ export interface LocalStackOptions {
   ratePerSecond?: number;
   passEntryTimeoutMs?: number;
   leaseMs?: number;
-  reconcilePages?: number;
+  reconcileMaxPages?: number;
+  /** Wait after a PassEntry 5xx before looking for the batch (default 1 s). */
+  serverErrorSettleMs?: number;
+  /** Wait after a timeout or dropped connection before anyone looks for the batch (default 30 s). */
+  timeoutSettleMs?: number;
   /** Timings of send-now, tracking and cancel follow-ups (defaults: 2 s doubling to 900 s, 7-day tracking horizon). */
   followUps?: Omit<FollowUpSettings, "queue">;
   clock?: Clock;
@@ -97,7 +102,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const log = options.log;
   const clock = options.clock ?? systemClock;
   const db = openSqlite(databasePath(options.dataDir));
-  const queue = new SqliteMessageQueue(db, { maxReceives: options.maxReceives ?? 5 });
+  const queue = new SqliteMessageQueue(db, { maxReceives: options.maxReceives ?? MAX_RECEIVES });
   const store = new SqliteRequestStore(db);
   const ledger = new SqliteSendLedger(db);
   // Unconfigured webhook secrets are empty lists: every signature then fails as a 401, not a 500.
@@ -128,29 +133,38 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     timeoutMs: options.passEntryTimeoutMs ?? 10_000,
   });
   const events = new LocalEventPublisher(log);
-  const senderDeps: SenderDeps = {
+  const instanceId = randomUUID().slice(0, 8);
+  // One set of sender dependencies per worker: each its own owner id in ledger claims.
+  const senderDepsFor = (worker: number): SenderDeps => ({
     log,
+    retries: queue,
     send: {
       store,
       ledger,
       passEntry,
       clock,
       log,
-      owner: `local-${randomUUID()}`,
+      owner: `local-${instanceId}-w${worker}`,
       leaseMs: options.leaseMs ?? 60_000,
       sleep,
-      reconcilePages: options.reconcilePages ?? 8,
+      reconcileMaxPages: options.reconcileMaxPages ?? 40,
+      ...(options.serverErrorSettleMs !== undefined ? { serverErrorSettleMs: options.serverErrorSettleMs } : {}),
+      ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       events,
       followUps: { ...options.followUps, queue: wakingQueue },
     },
-  };
-
-  const retryNotes = new Map<string, { error: string; delaySeconds?: number | undefined }>();
-  const senderHandler = makeSenderHandler(() => senderDeps, {
-    onRetry: (messageId, error, delaySeconds) => retryNotes.set(messageId, { error: error.message, delaySeconds }),
-    minRemainingToStartMs: 0,
   });
-  runner = new QueueRunner({ queue, handler: senderHandler, retryNotes, workers: options.workers ?? 2, visibilityTimeoutMs, log, idlePollMs: options.idlePollMs });
+  runner = new QueueRunner({
+    queue,
+    handlerFor: (worker) => {
+      const deps = senderDepsFor(worker);
+      return makeSenderHandler(() => deps);
+    },
+    workers: options.workers ?? 2,
+    visibilityTimeoutMs,
+    log,
+    idlePollMs: options.idlePollMs,
+  });
 
   const plannerDeps: PlannerDeps = { plan: { store, queue: wakingQueue, clock, log }, promotions: options.promotions ?? [], log };
   const planner = makePlannerHandler(() => plannerDeps);

@@ -1,10 +1,12 @@
 /**
  * A durable queue in SQLite with SQS's semantics, for the embedded home: a received message is
- * hidden for a visibility timeout and comes back unless deleted; every receive counts; a message
- * received `maxReceives` times goes to the dead-letter side on its next receive, with its last error.
+ * hidden for a visibility timeout and comes back unless deleted (or when `retryAfter` says); every
+ * receive counts; a message received `maxReceives` times goes to the dead-letter side on its next
+ * receive, with its last error.
  */
 import { randomUUID } from "node:crypto";
-import type { MessageQueue } from "../core/ports.js";
+import type { MessageQueue, RetryScheduler } from "../core/ports.js";
+import { MAX_RECEIVES } from "../core/retry-policy.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 
 /** SQS's maximum message size, 256 KiB. */
@@ -28,17 +30,17 @@ export interface DeadLetter {
 }
 
 export interface SqliteQueueOptions {
-  /** Receives before a message is dead-lettered (SQS maxReceiveCount). Default 5. */
+  /** Receives before a message is dead-lettered (SQS maxReceiveCount). Default MAX_RECEIVES (core/retry-policy.ts). */
   maxReceives?: number;
   now?: () => number;
 }
 
-export class SqliteMessageQueue implements MessageQueue {
+export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
   private readonly maxReceives: number;
   private readonly now: () => number;
 
   constructor(private readonly db: SqliteDatabase, options: SqliteQueueOptions = {}) {
-    this.maxReceives = options.maxReceives ?? 5;
+    this.maxReceives = options.maxReceives ?? MAX_RECEIVES;
     this.now = options.now ?? Date.now;
     db.exec(`
       CREATE TABLE IF NOT EXISTS queue_messages (
@@ -93,6 +95,11 @@ export class SqliteMessageQueue implements MessageQueue {
   /** Deletes a message; a stale receipt (the message was received again since) does nothing, as in SQS. */
   delete(receiptHandle: string): void {
     this.db.prepare("DELETE FROM queue_messages WHERE receipt_handle = ?").run(receiptHandle);
+  }
+
+  /** ChangeMessageVisibility's twin, keeping the reason as the message's last error. */
+  async retryAfter(receiptHandle: string, seconds: number, reason: string): Promise<void> {
+    this.release(receiptHandle, seconds, reason);
   }
 
   /** Makes a received message visible again after `seconds`, keeping the error for the dead-letter view. */

@@ -11,7 +11,7 @@ import type * as z from "./zod.js";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
 import { SendRequestMessage, TriggerRequestBody, type RequestRecord, type RequestSource, type WalletMessageBatch } from "./schemas.js";
-import { wantsSendNow } from "./send-request.js";
+import { wantsSendNow } from "./batch-rules.js";
 
 export interface AcceptDeps {
   store: RequestStore;

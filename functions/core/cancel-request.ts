@@ -7,8 +7,9 @@
  */
 import { NotFoundError, ServiceUnavailableError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
+import { chunkCount } from "./batch-rules.js";
 import { TERMINAL_BATCH_STATUSES, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
-import { batchMarker, splitIntoChunks } from "./send-request.js";
+import { transition } from "./send-state-machine.js";
 
 export interface CancelDeps {
   store: RequestStore;
@@ -40,16 +41,16 @@ export async function cancelRequest(deps: CancelDeps, requestId: string): Promis
 
   const cancelledChunks: number[] = [];
   let atPassEntry = false;
-  const chunks = splitIntoChunks(request.batch).length;
-  for (let chunk = 0; chunk < chunks; chunk++) {
-    const key = { requestId, chunk };
-    const result = await deps.ledger.cancel(key, { now: deps.clock.now(), marker: batchMarker(key) });
-    if (result.outcome === "cancelled") cancelledChunks.push(chunk);
-    else if (result.outcome === "busy") atPassEntry = true;
-    else if (result.outcome === "sent") {
-      const status = result.record.batchStatus;
+  for (let chunk = 0; chunk < chunkCount(request.batch); chunk++) {
+    const result = await transition(deps.ledger, { requestId, chunk }, { type: "cancel", now: deps.clock.now() });
+    if (!result.moved) continue; // cancelled before
+    if (result.then === "cancelled") cancelledChunks.push(chunk);
+    else if (result.then === "cancelAtPassEntry") {
+      const status = result.entry.batchStatus;
       if (status === undefined || !(TERMINAL_BATCH_STATUSES as readonly string[]).includes(status)) atPassEntry = true;
     }
+    // "stamped": a worker holds the part (or must look for its batch first); it sees the stamp, and
+    // either cancels the part or, finding or creating the batch, cancels that at PassEntry itself.
   }
 
   const followUpQueued = atPassEntry || cancelledChunks.length > 0;

@@ -45,6 +45,25 @@ export class ServiceUnavailableError extends WalletMessagingError {
   readonly retryable = true;
 }
 
+/** A ledger write kept losing races with other writers. Retrying later is safe. */
+export class LedgerConflictError extends WalletMessagingError {
+  readonly httpStatus = 409;
+  readonly retryable = true;
+}
+
+/**
+ * Keep the queue message for a later attempt: nothing is wrong with it, it is just not its time
+ * (a busy claim, a rate limit, a settle window, too little time left in this invocation).
+ * `delaySeconds`, when known, is when to try again.
+ */
+export class RetryLaterError extends WalletMessagingError {
+  readonly httpStatus = 503;
+  readonly retryable = true;
+  constructor(message: string, readonly delaySeconds?: number) {
+    super(message);
+  }
+}
+
 export type PassEntryFailureKind = "retryable" | "authentication" | "permanent";
 
 /**

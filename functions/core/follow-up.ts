@@ -10,16 +10,22 @@
  *   announcing the outcome. A batch scheduled later waits (no PassEntry call) until near its time;
  *   one scheduled more than `trackingHorizonMs` (7 days) ahead is not tracked at all (a note says so).
  * - `cancel`: cancels at PassEntry the batches of a cancelled request that were already created and
- *   can still be cancelled (`validating`, `scheduled`), and says which could not.
+ *   can still be cancelled (`validating`, `scheduled`), and says which could not. Parts still being
+ *   sent need no waiting for: their holder sees the cancel stamp and either cancels the part or,
+ *   once it records the batch, queues this follow-up itself.
+ * - A send-now or track follow-up that meets a cancel stamp cancels the batch too, so a cancel
+ *   wins even after the cancel follow-up gave up.
  *
  * Every follow-up reads before it acts, so a redelivered or repeated one changes nothing twice.
  */
-import { PassEntryError } from "./errors.js";
+import { chunkCount } from "./batch-rules.js";
+import { PassEntryError, RetryLaterError } from "./errors.js";
 import { enqueueFollowUp, followUpDelaySeconds, MAX_QUEUE_DELAY_SECONDS, DEFAULT_TRACKING_HORIZON_MS } from "./follow-up-schedule.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { SendKey } from "./ports.js";
 import { TERMINAL_BATCH_STATUSES, type BatchStatus, type FollowUpMessage, type PassEntryBatchResource, type SendRecord } from "./schemas.js";
-import { batchMarker, RetryLaterError, splitIntoChunks, type SendDeps } from "./send-request.js";
+import type { SendDeps } from "./send-request.js";
+import { transition, type BatchUpdate } from "./send-state-machine.js";
 
 const DEFAULT_MAX_CHECKS = 60;
 const DEFAULT_MAX_CANCEL_ATTEMPTS = 10;
@@ -54,15 +60,15 @@ async function sendNow(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   const key = keyOf(message);
   const record = await sentRecord(deps, message);
   if (!record) return;
-  if (record.cancelRequestedAt !== undefined) {
-    deps.log.info("send-now skipped: the request was cancelled", { ...key, batchId: message.batchId });
-    return;
-  }
   if (record.sendNowAt !== undefined) return; // a repeated follow-up: send-now already happened, tracking follows
   const batch = await readBatch(deps, message);
   if (batch === "gone") return;
   if (batch === "retry") return next(deps, message);
   const status = await observe(deps, key, record, batch);
+  if (record.cancelRequestedAt !== undefined && isCancellable(status)) {
+    deps.log.info("send-now replaced by a cancellation: the request was cancelled", { ...key, batchId: message.batchId });
+    return cancelThenTrack(deps, message, record);
+  }
 
   if (status === "scheduled") {
     try {
@@ -76,10 +82,10 @@ async function sendNow(deps: SendDeps, message: BatchFollowUp): Promise<void> {
       }
       // PassEntry refused (the batch moved on meanwhile): tracking will tell what became of it.
       deps.log.warn("PassEntry refused send-now", { ...key, batchId: message.batchId, reason: error.message });
-      await deps.ledger.updateBatch(key, { note: `PassEntry refused send-now: ${error.message}` });
+      await recordBatch(deps, key, { note: `PassEntry refused send-now: ${error.message}` });
       return startTracking(deps, message);
     }
-    await deps.ledger.updateBatch(key, { sendNowAt: new Date(deps.clock.now()).toISOString() });
+    await recordBatch(deps, key, { sendNowAt: new Date(deps.clock.now()).toISOString() });
     deps.log.info("batch sent now", { ...key, batchId: message.batchId });
     return startTracking(deps, message);
   }
@@ -88,7 +94,7 @@ async function sendNow(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   // Still validating (or a status we do not know yet): look again.
   if (message.attempt >= (deps.followUps?.maxChecks ?? DEFAULT_MAX_CHECKS)) {
     const note = `Send-now gave up after ${message.attempt} checks: PassEntry was still validating the batch. It goes out at its scheduledAt unless sent or cancelled at PassEntry.`;
-    await deps.ledger.updateBatch(key, { note });
+    await recordBatch(deps, key, { note });
     deps.log.error("send-now gave up", { ...key, batchId: message.batchId, status });
     return;
   }
@@ -107,6 +113,7 @@ async function track(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   if (batch === "retry") return next(deps, message);
   const status = await observe(deps, key, record, batch);
   if (status !== undefined && isTerminal(status)) return;
+  if (record.cancelRequestedAt !== undefined && isCancellable(status)) return cancelThenTrack(deps, message, record);
 
   const now = deps.clock.now();
   const scheduledAt = Date.parse(batch.attributes.scheduledAt ?? "");
@@ -116,7 +123,7 @@ async function track(deps: SendDeps, message: BatchFollowUp): Promise<void> {
     if (aheadMs > horizonMs) {
       const days = Math.round(horizonMs / 86_400_000);
       const note = `Not tracked: the batch is scheduled for ${batch.attributes.scheduledAt}, more than ${days} days ahead; its status here stays as last seen.`;
-      await deps.ledger.updateBatch(key, { note });
+      await recordBatch(deps, key, { note });
       deps.log.info("batch not tracked: scheduled beyond the tracking horizon", { ...key, batchId: message.batchId, scheduledAt: batch.attributes.scheduledAt });
       return;
     }
@@ -128,7 +135,7 @@ async function track(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   }
   if (message.attempt >= (deps.followUps?.maxChecks ?? DEFAULT_MAX_CHECKS)) {
     const note = `Tracking gave up after ${message.attempt} checks; the status shown is the last PassEntry reported.`;
-    await deps.ledger.updateBatch(key, { note });
+    await recordBatch(deps, key, { note });
     deps.log.error("batch tracking gave up", { ...key, batchId: message.batchId, status });
     return;
   }
@@ -157,21 +164,20 @@ async function cancelAtPassEntry(deps: SendDeps, message: FollowUpMessage): Prom
   if (message.attempt === 1) for (const chunk of message.cancelledChunks ?? []) await announceStopped(chunk);
 
   const waitingFor: SendKey[] = [];
-  const chunks = splitIntoChunks(request.batch).length;
-  for (let chunk = 0; chunk < chunks; chunk++) {
+  for (let chunk = 0; chunk < chunkCount(request.batch); chunk++) {
     const key = { requestId: request.requestId, chunk };
-    const result = await deps.ledger.cancel(key, { now: deps.clock.now(), marker: batchMarker(key) });
-    if (result.outcome === "cancelled") await announceStopped(chunk); // its claim was given back since (e.g. after a 429)
-    else if (result.outcome === "busy") waitingFor.push(key);
-    else if (result.outcome === "sent" && (await cancelBatch(deps, key, result.record, request.entityId)) === "retry") waitingFor.push(key);
+    const entry = await deps.ledger.get(key);
+    // Only created batches are this follow-up's: a part still being sent is its holder's (it sees the stamp).
+    if (entry?.state !== "sent" || entry.cancelRequestedAt === undefined) continue;
+    if ((await cancelBatch(deps, key, entry, request.entityId)) === "retry") waitingFor.push(key);
   }
   if (waitingFor.length === 0) {
     deps.log.info("request cancellation finished", { requestId: request.requestId, attempt: message.attempt });
     return;
   }
   if (message.attempt >= (deps.followUps?.maxCancelAttempts ?? DEFAULT_MAX_CANCEL_ATTEMPTS)) {
-    const note = `Cancellation gave up after ${message.attempt} attempts: this part was being sent, or PassEntry could not be reached. Check the batch at PassEntry.`;
-    for (const key of waitingFor) await deps.ledger.updateBatch(key, { note });
+    const note = `Cancellation gave up after ${message.attempt} attempts: PassEntry could not be reached. Tracking cancels the batch if it still can; check it at PassEntry.`;
+    for (const key of waitingFor) await recordBatch(deps, key, { note });
     deps.log.error("request cancellation gave up", { requestId: request.requestId, chunks: waitingFor.map((k) => k.chunk) });
     return;
   }
@@ -180,17 +186,17 @@ async function cancelAtPassEntry(deps: SendDeps, message: FollowUpMessage): Prom
 }
 
 /** Cancels one created batch at PassEntry, if it still can be; "retry" when PassEntry could not say. */
-async function cancelBatch(deps: SendDeps, key: SendKey, record: SendRecord, entityId: string): Promise<"done" | "retry"> {
+async function cancelBatch(deps: SendDeps, key: SendKey, record: SendRecord, entityId?: string): Promise<"done" | "retry"> {
   const batchId = record.batchId;
   if (batchId === undefined || record.batchStatus === "cancelled") return "done";
   if (record.batchStatus !== undefined && isTerminal(record.batchStatus)) {
-    if (record.note?.startsWith("Not cancelled") !== true) await deps.ledger.updateBatch(key, { note: notCancelledNote(record.batchStatus) });
+    if (record.note?.startsWith("Not cancelled") !== true) await recordBatch(deps, key, { note: notCancelledNote(record.batchStatus) });
     return "done";
   }
   try {
     const answer = await deps.passEntry.cancelBatch(batchId);
     const status = answer.data.attributes.status ?? "cancelled";
-    await deps.ledger.updateBatch(key, { batchStatus: status, statusCheckedAt: new Date(deps.clock.now()).toISOString(), note: "Cancelled at PassEntry before it was sent." });
+    await recordBatch(deps, key, { batchStatus: status, statusCheckedAt: new Date(deps.clock.now()).toISOString(), note: "Cancelled at PassEntry before it was sent." });
     deps.log.info("batch cancelled at PassEntry", { ...key, batchId, status });
     if (status === "cancelled") await announceTerminal(deps, key, batchId, "cancelled", answer.data, entityId);
     return "done";
@@ -210,7 +216,7 @@ async function cancelBatch(deps: SendDeps, key: SendKey, record: SendRecord, ent
     }
     const status = await observe(deps, key, record, batch, entityId);
     if (status === "cancelled") return "done";
-    await deps.ledger.updateBatch(key, { note: notCancelledNote(status) });
+    await recordBatch(deps, key, { note: notCancelledNote(status) });
     deps.log.info("batch could not be cancelled", { ...key, batchId, status, reason: error.message });
     return "done";
   }
@@ -229,9 +235,24 @@ function isTerminal(status: string): boolean {
   return (TERMINAL_BATCH_STATUSES as readonly string[]).includes(status);
 }
 
+function isCancellable(status: string | undefined): boolean {
+  return status === undefined || status === "validating" || status === "scheduled";
+}
+
+/** Records what was learned about a sent part's batch. */
+async function recordBatch(deps: SendDeps, key: SendKey, update: BatchUpdate): Promise<void> {
+  await transition(deps.ledger, key, { type: "observed", now: deps.clock.now(), update });
+}
+
+/** A cancelled request's batch met by send-now or tracking: cancel it at PassEntry, then track what it became. */
+async function cancelThenTrack(deps: SendDeps, message: BatchFollowUp, entry: SendRecord): Promise<void> {
+  if ((await cancelBatch(deps, keyOf(message), entry)) === "retry") return next(deps, message);
+  return startTracking(deps, message);
+}
+
 /** The ledger entry the follow-up is about, if it is still the sent batch it names. */
 async function sentRecord(deps: SendDeps, message: BatchFollowUp): Promise<SendRecord | undefined> {
-  const record = (await deps.ledger.list(message.requestId)).find((r) => r.chunk === message.chunk);
+  const record = await deps.ledger.get(keyOf(message));
   if (record?.state === "sent" && record.batchId === message.batchId) return record;
   deps.log.warn("follow-up dropped: no sent batch matches it", { requestId: message.requestId, chunk: message.chunk, batchId: message.batchId, followUp: message.followUp });
   return undefined;
@@ -244,7 +265,7 @@ async function readBatch(deps: SendDeps, message: BatchFollowUp): Promise<PassEn
   } catch (error) {
     if (!(error instanceof PassEntryError)) throw error;
     if (error.kind === "permanent") {
-      await deps.ledger.updateBatch(keyOf(message), { note: `Not tracked further: PassEntry would not show the batch (${error.message})` });
+      await recordBatch(deps, keyOf(message), { note: `Not tracked further: PassEntry would not show the batch (${error.message})` });
       deps.log.error("batch could not be read; follow-up stopped", { ...keyOf(message), batchId: message.batchId, followUp: message.followUp, reason: error.message });
       return "gone";
     }
@@ -260,7 +281,7 @@ async function readBatch(deps: SendDeps, message: BatchFollowUp): Promise<PassEn
 async function observe(deps: SendDeps, key: SendKey, record: SendRecord, batch: PassEntryBatchResource, entityId?: string): Promise<string | undefined> {
   const attributes = batch.attributes;
   const status = attributes.status ?? undefined;
-  await deps.ledger.updateBatch(key, {
+  await recordBatch(deps, key, {
     batchStatus: status,
     totalCount: attributes.totalCount,
     errorsCsvUrl: attributes.errorsCsvUrl,

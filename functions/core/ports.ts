@@ -23,6 +23,16 @@ export interface MessageQueue {
   send(body: unknown, options?: { delaySeconds?: number }): Promise<string>;
 }
 
+/**
+ * How the sender asks for a handed-back message's next attempt: SQS's ChangeMessageVisibility on
+ * AWS, the local queue's twin in the embedded home. Without it a message comes back when its
+ * visibility timeout ends.
+ */
+export interface RetryScheduler {
+  /** Makes the received message visible again in `seconds`; `reason` is kept where the queue can keep it. */
+  retryAfter(receiptHandle: string, seconds: number, reason: string): Promise<void>;
+}
+
 /** Read-only access to named secrets (the PassEntry token, API keys). Implementations cache. */
 export interface SecretStore {
   get(name: SecretName): Promise<string>;
@@ -50,68 +60,30 @@ export interface RequestStore {
   markFailed(requestId: string, reason: string): Promise<void>;
 }
 
-export type ClaimResult =
-  /** This worker owns the send and may POST. */
-  | { outcome: "claimed"; record: SendRecord }
-  /** Another worker holds a live claim: leave the message for later. */
-  | { outcome: "busy"; record: SendRecord }
-  /** Already decided; send nothing. */
-  | { outcome: "done"; record: SendRecord }
-  /** A previous claim lapsed without a recorded outcome: PassEntry may have the batch. Reconcile first. */
-  | { outcome: "lapsed"; record: SendRecord };
-
 export interface SendKey {
   requestId: string;
   chunk: number;
 }
 
 /**
- * The send ledger: the one place that decides whether a POST to PassEntry may happen. Every write is
- * conditional (on absence, or on the owner's claim), so two workers can never both hold a send.
+ * The send ledger's storage: one entry per part (request id + chunk), never deleted. It stores and
+ * compares versions, nothing more: functions/core/send-state-machine.ts decides every move and
+ * writes it through `create` and `update`, so both homes apply exactly the same rules.
  */
 export interface SendLedger {
-  claim(key: SendKey, claim: { owner: string; leaseMs: number; now: number; marker: string }): Promise<ClaimResult>;
-  /** Takes over a lapsed claim (after reconciliation found nothing), bumping the attempt. */
-  reclaim(key: SendKey, claim: { owner: string; leaseMs: number; now: number; previousOwner: string; previousAttempt: number }): Promise<ClaimResult>;
-  markSent(key: SendKey, owner: string, outcome: { batchId: string; batchStatus?: string; totalCount?: number | null }): Promise<void>;
-  markFailed(key: SendKey, owner: string, reason: string): Promise<void>;
-  markUnknown(key: SendKey, owner: string, reason: string): Promise<void>;
-  /** PassEntry certainly did not create the batch (e.g. 429): give the send back so a later attempt may claim it. */
-  release(key: SendKey, owner: string): Promise<void>;
-  /** Ends the lease at once while keeping the claim: the next attempt must reconcile (outcome unknown). */
-  expire(key: SendKey, owner: string, reason: string): Promise<void>;
-  /** Records what PassEntry said about the batch (or a note), whatever the entry's state; creates nothing. */
-  updateBatch(key: SendKey, update: BatchUpdate): Promise<void>;
+  /** The entry, read consistently (a write that succeeded is always seen). */
+  get(key: SendKey): Promise<SendRecord | undefined>;
+  /** Stores a new entry unless the key has one; false when it has. */
+  create(entry: SendRecord): Promise<boolean>;
   /**
-   * Cancels the send. An absent entry is written `cancelled` (a later claim is then `done`: it is
-   * never sent); any other entry gets `cancelRequestedAt` stamped once and is reported as it stands,
-   * so the caller knows whether a batch exists that PassEntry must cancel.
+   * Writes `changes` if the entry's version is still `expectedVersion`; false when it is not (or
+   * the entry is gone). A field set to `undefined` in `changes` is removed; `changes.version` is the
+   * new version.
    */
-  cancel(key: SendKey, cancel: { now: number; marker: string }): Promise<CancelResult>;
+  update(key: SendKey, expectedVersion: number, changes: Partial<SendRecord>): Promise<boolean>;
+  /** A request's entries, by chunk. */
   list(requestId: string): Promise<SendRecord[]>;
 }
-
-/** What a status check, a send-now or a cancellation learned about a recorded batch. */
-export interface BatchUpdate {
-  batchStatus?: string;
-  totalCount?: number | null;
-  errorsCsvUrl?: string | null;
-  deliveryCsvUrl?: string | null;
-  scheduledAt?: string | null;
-  statusCheckedAt?: string;
-  sendNowAt?: string;
-  note?: string;
-}
-
-export type CancelResult =
-  /** Nothing had been sent: the entry is now `cancelled` and nothing will be. */
-  | { outcome: "cancelled"; record: SendRecord }
-  /** A batch exists (state `sent`): it must be cancelled at PassEntry, if it still can be. */
-  | { outcome: "sent"; record: SendRecord }
-  /** A send is in flight (a claim, live or lapsed): look again once it is decided. */
-  | { outcome: "busy"; record: SendRecord }
-  /** Already decided otherwise (failed, unknown, or cancelled before): nothing to do. */
-  | { outcome: "done"; record: SendRecord };
 
 export interface CreateBatchInput {
   entityId: string;

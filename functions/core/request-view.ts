@@ -3,14 +3,14 @@
  * derived from them (never stored twice, so it cannot disagree with the ledger).
  */
 import type { RequestRecord, RequestState, SendRecord } from "./schemas.js";
-import { splitIntoChunks } from "./send-request.js";
+import { splitIntoChunks } from "./batch-rules.js";
 
 /** What became of one part (chunk) of a request, from its ledger entry and its batch's last known status. */
 type ChunkOutcome = "sent" | "failed" | "cancelled" | "unknown" | "pending";
 
 function outcomeOf(send: SendRecord): ChunkOutcome {
   if (send.state === "sent") return send.batchStatus === "failed" ? "failed" : send.batchStatus === "cancelled" ? "cancelled" : "sent";
-  if (send.state === "claimed") return "pending";
+  if (send.state === "claimed" || send.state === "open") return "pending";
   return send.state;
 }
 

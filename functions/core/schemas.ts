@@ -24,6 +24,14 @@ export const IsoDateTimeWithZone = z.iso.datetime({
 const nonBlank = (field: string) =>
   z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) }).check(z.refine((s) => s.trim().length > 0, `${field} must not be blank`));
 
+/**
+ * What starts the marker we put in every batch name we create (functions/core/batch-rules.ts): a
+ * caller's own name or tag holding it could pass for ours when we reconcile, so it is refused.
+ */
+export const MARKER_PREFIX = "[wm:";
+const withoutMarker = (field: string) =>
+  z.refine<string>((s) => !s.includes(MARKER_PREFIX), `${field} must not contain "${MARKER_PREFIX}": it is reserved for the marker that identifies our batches at PassEntry`);
+
 /** `groupTag` is the only documented key; others (entity, pass template filters) pass through. */
 export const Segment = z.looseObject({ groupTag: z.optional(z.string().check(z.minLength(1))) });
 
@@ -47,8 +55,8 @@ export const WalletMessageBatch = z
         ),
     ),
     scheduledAt: z.optional(IsoDateTimeWithZone),
-    name: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
-    tag: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+    name: z.optional(z.string().check(z.minLength(1), z.maxLength(200), withoutMarker("batch.name"))),
+    tag: z.optional(z.string().check(z.minLength(1), z.maxLength(200), withoutMarker("batch.tag"))),
     /**
      * Ours, not PassEntry's (removed before posting): send at once. Also the meaning of a batch
      * without `scheduledAt`; `false` there keeps PassEntry's own default (an hour from now).
@@ -229,20 +237,41 @@ export const RequestRecord = z.object({
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
 
-/** `cancelled`: the request was cancelled before this chunk was sent; it never will be. */
-export const SendState = z.enum(["claimed", "sent", "failed", "unknown", "cancelled"]);
+/**
+ * Where one part (chunk) of a request stands; functions/core/send-state-machine.ts owns every move
+ * between these. `claimed`: a worker holds it and may POST; `open`: nobody holds it, a later claim
+ * may; `sent`: PassEntry has its batch; `failed`: PassEntry refused it for good; `unknown`: a batch
+ * may exist and nothing could tell, so an operator decides; `cancelled`: it never was and never will
+ * be sent.
+ */
+export const SendState = z.enum(["claimed", "open", "sent", "failed", "unknown", "cancelled"]);
 export type SendState = z.infer<typeof SendState>;
 
-/** One ledger entry: one POST to PassEntry, keyed by business key (request id + chunk). */
+/** One ledger entry: one PassEntry batch, keyed by business key (request id + chunk). Never deleted. */
 export const SendRecord = z.object({
   requestId: RequestId,
   chunk: z.number().check(z.int(), z.gte(0)),
   state: SendState,
+  /** Bumped by every write; every transition is written only over the version it was decided on. */
+  version: z._default(z.number().check(z.int(), z.gte(1)), 1),
+  /** The claim token is owner + attempt: the latest holder, and how many claims the entry has seen. */
   owner: z.string(),
-  attempt: z.number().check(z.int(), z.gte(1)),
-  claimedAt: z.string(),
+  attempt: z.number().check(z.int(), z.gte(0)),
+  claimedAt: z.optional(z.string()),
+  /** Until when the holder's claim protects it (epoch ms); 0 when nobody holds it. */
   leaseUntil: z.number(),
-  marker: z.string(),
+  /** The marker of the latest POST (functions/core/batch-rules.ts), as it was put in the batch's name. */
+  marker: z.optional(z.string()),
+  /** The attempt whose POST may be in flight: set just before a POST leaves, cleared when its answer is known. */
+  inFlight: z.optional(z.number().check(z.int(), z.gte(1))),
+  /** A POST's outcome was not learnt, so PassEntry may hold a batch: look for it before any new POST. */
+  needsReconcile: z.optional(z.boolean()),
+  /** No reconciliation before this (epoch ms): PassEntry may still be creating a batch whose answer we lost. */
+  reconcileNotBefore: z.optional(z.number()),
+  /** When the first POST left (epoch ms): reconciliation searches PassEntry's list back to here. */
+  firstPostAt: z.optional(z.number()),
+  /** POSTs made so far. */
+  posts: z.optional(z.number().check(z.int(), z.gte(0))),
   batchId: z.optional(z.string()),
   batchStatus: z.optional(z.string()),
   totalCount: z.optional(z.nullable(z.number())),
@@ -254,8 +283,15 @@ export const SendRecord = z.object({
   statusCheckedAt: z.optional(z.string()),
   /** When PassEntry accepted our send-now for this batch. */
   sendNowAt: z.optional(z.string()),
-  /** When the request was cancelled (stamped once on each of its entries). */
+  /** When the first follow-up of a sent batch (send-now, track or cancel) was queued: until then the send is not finished. */
+  followUpQueuedAt: z.optional(z.string()),
+  /** When the request was cancelled (stamped once, kept whatever happens after). */
   cancelRequestedAt: z.optional(z.string()),
+  /** An operator's decision on an `unknown` part: who, and when. */
+  resolvedBy: z.optional(z.string()),
+  resolvedAt: z.optional(z.string()),
+  /** Batches PassEntry reported creating for this part besides `batchId` (only if a lease was outlived): evidence for a human. */
+  duplicateBatchIds: z.optional(z.array(z.string())),
   /** The latest sentence for a person: why tracking stopped, why a cancellation could not happen. */
   note: z.optional(z.string()),
   reason: z.optional(z.string()),

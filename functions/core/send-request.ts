@@ -1,17 +1,25 @@
 /**
- * Use case: deliver one send request to PassEntry, at most once per business key.
+ * Use case: deliver one send request to PassEntry, at most once per part (request id + chunk).
  *
- * Every POST is preceded by a claim in the send ledger keyed by (request id, chunk), never by the
- * queue message id, so redeliveries, racing workers and dead-letter redrives all meet the same key.
- * A claim that lapsed without an outcome (a crash or timeout after the POST left) is reconciled
- * against PassEntry's batch list, using the marker we put in every batch name, before anything is
- * posted again; when the list cannot decide, the send is recorded `unknown` and never re-sent.
+ * This module does what the send state machine (send-state-machine.ts) says and nothing it does not:
+ * it claims the part, searches PassEntry for a batch an earlier attempt may have created
+ * (reconcile.ts), asks `startPost` before every POST, records PassEntry's answer, and hands the
+ * part back when it must wait. Parts are keyed by the request id, never the queue message id, so
+ * redeliveries, racing workers and dead-letter redrives all meet the same entry.
+ *
+ * Timing: a 429 is waited out within the invocation (bounded); a 5xx means PassEntry answered, so
+ * after a short settle the holder itself searches the list and posts again if nothing is there; a
+ * timeout or dropped connection may leave PassEntry still working on our request, so the part is
+ * handed back with a longer settle window before anyone searches.
  */
-import { PassEntryError } from "./errors.js";
+import { toPassEntryBatch, batchMarker, splitIntoChunks, wantsSendNow } from "./batch-rules.js";
+import { PassEntryError, RetryLaterError } from "./errors.js";
 import { enqueueFollowUp, followUpDelaySeconds, SEND_NOW_LEAD_MS, type FollowUpSettings } from "./follow-up-schedule.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { Clock, EventPublisher, Log, PassEntryClient, RequestStore, SendKey, SendLedger } from "./ports.js";
-import { MAX_RECIPIENTS_PER_BATCH, type PassEntryBatchResource, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
+import { searchForBatch } from "./reconcile.js";
+import type { FollowUpMessage, PassEntryBatchResource, SendRecord, SendRequest, WalletMessageBatch } from "./schemas.js";
+import { transition, type ClaimToken, type SendEvent, type TransitionResult } from "./send-state-machine.js";
 
 export interface SendDeps {
   store: RequestStore;
@@ -19,16 +27,27 @@ export interface SendDeps {
   passEntry: PassEntryClient;
   clock: Clock;
   log: Log;
-  /** Identifies this worker in ledger claims. */
+  /** Identifies this worker in ledger claims: one per Lambda instance, one per local worker. */
   owner: string;
-  /** How long a claim protects a send in flight; must exceed the longest POST plus its waits. */
+  /** How long a claim protects a send in flight; must exceed the longest PassEntry call plus its waits. */
   leaseMs: number;
   /** Time left in this invocation (Lambda's getRemainingTimeInMillis); waits never go past it. */
   remainingMs: () => number;
   sleep: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Pages of PassEntry's batch list searched when reconciling (25 batches each). */
-  reconcilePages?: number;
+  /** Pages of PassEntry's batch list searched at most when reconciling (25 batches each). Default 40. */
+  reconcileMaxPages?: number;
+  /**
+   * Time a PassEntry call may take (its client timeout, plus a margin): no call starts with less
+   * left in the invocation. Default 0 (the embedded home, where nothing kills a worker mid-call).
+   */
+  callBudgetMs?: number;
+  /** Wait after a 5xx before searching for the batch. Default 1 s. */
+  serverErrorSettleMs?: number;
+  /** Wait after a timeout or dropped connection before anyone searches for the batch. Default 30 s. */
+  timeoutSettleMs?: number;
+  /** 5xx answers to one part handled within one invocation before the part is handed back. Default 3. */
+  maxServerErrorRetries?: number;
   /** Counts sends whose outcome could not be decided (an alarm watches it on AWS). */
   onUnknownOutcome?: (key: SendKey) => void;
   /** Where outcome events go. Absent: none are published. */
@@ -41,57 +60,19 @@ export interface SendDeps {
   followUps?: FollowUpSettings;
 }
 
-/** Thrown to keep the queue message for a later attempt. */
-export class RetryLaterError extends Error {
-  readonly retryable = true;
-  constructor(message: string, readonly delaySeconds?: number) {
-    super(message);
-    this.name = "RetryLaterError";
-  }
-}
+export const SEND_DEFAULTS = {
+  reconcileMaxPages: 40,
+  serverErrorSettleMs: 1_000,
+  timeoutSettleMs: 30_000,
+  maxServerErrorRetries: 3,
+} as const;
+
+export { RetryLaterError } from "./errors.js";
 
 export type ChunkOutcome = { key: SendKey; state: "sent" | "failed" | "unknown" | "cancelled"; batchId?: string; reason?: string };
 
-/** The marker that makes a batch findable in PassEntry's list; PassEntry keeps `name` as given. */
-export function batchMarker(key: SendKey): string {
-  return `[wm:${key.requestId}:${key.chunk}]`;
-}
-
-/** Splits a batch into PassEntry-sized calls: one per 500 recipients, or one for segments. */
-export function splitIntoChunks(batch: WalletMessageBatch): WalletMessageBatch[] {
-  const recipients = batch.recipients;
-  if (!recipients || recipients.length <= MAX_RECIPIENTS_PER_BATCH) return [batch];
-  const chunks: WalletMessageBatch[] = [];
-  for (let i = 0; i < recipients.length; i += MAX_RECIPIENTS_PER_BATCH) {
-    chunks.push({ ...batch, recipients: recipients.slice(i, i + MAX_RECIPIENTS_PER_BATCH) });
-  }
-  return chunks;
-}
-
-/** The caller's batch with the marker appended to its name. */
-export function withMarker(batch: WalletMessageBatch, key: SendKey): WalletMessageBatch {
-  return { ...batch, name: `${batch.name ?? "Wallet message"} ${batchMarker(key)}` };
-}
-
-/**
- * Whether a batch is to go out at once: it says `sendNow: true`, or it has no `scheduledAt` (and
- * does not say `sendNow: false`, which keeps PassEntry's own default of an hour from now).
- *
- * @example wantsSendNow({ message: "Hi", segments: [{ groupTag: "vip" }] }) // true
- */
-export function wantsSendNow(batch: WalletMessageBatch): boolean {
-  return batch.sendNow === true || (batch.sendNow === undefined && batch.scheduledAt === undefined);
-}
-
-/**
- * The body actually posted: our own `sendNow` removed, the marker appended to the name, and for a
- * send-now batch a `scheduledAt` PassEntry accepts (it wants an hour's lead); the send-now follow-up
- * then sends it as soon as PassEntry has validated it.
- */
-export function toPassEntryBatch(batch: WalletMessageBatch, key: SendKey, sendNowScheduledAt?: string): WalletMessageBatch {
-  const { sendNow: _ours, ...theirs } = withMarker(batch, key);
-  return sendNowScheduledAt === undefined ? theirs : { ...theirs, scheduledAt: sendNowScheduledAt };
-}
+/** A move only the holder makes, before its token and time are added. */
+type HolderEvent = Extract<SendEvent, { token: ClaimToken }> extends infer E ? (E extends unknown ? Omit<E, "token" | "now"> : never) : never;
 
 const MAX_RATE_LIMIT_WAITS = 3;
 const MAX_RATE_LIMIT_WAIT_MS = 5_000;
@@ -106,128 +87,168 @@ export async function sendRequest(deps: SendDeps, request: SendRequest): Promise
     batch: request.batch,
     ...(wantsSendNow(request.batch) ? { sendNow: true } : {}),
   });
-  const chunks = splitIntoChunks(request.batch);
   const outcomes: ChunkOutcome[] = [];
-  for (const [chunk, batch] of chunks.entries()) {
-    outcomes.push(await sendChunk(deps, request, { requestId: request.requestId, chunk }, batch));
+  for (const [chunk, batch] of splitIntoChunks(request.batch).entries()) {
+    outcomes.push(await sendPart(deps, request, { requestId: request.requestId, chunk }, batch));
   }
   return outcomes;
 }
 
-async function sendChunk(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch): Promise<ChunkOutcome> {
-  const claimArgs = { owner: deps.owner, leaseMs: deps.leaseMs, now: deps.clock.now(), marker: batchMarker(key) };
-  let claim = await deps.ledger.claim(key, claimArgs);
-
-  if (claim.outcome === "done") {
-    deps.log.info("send already decided; nothing sent", { ...key, state: claim.record.state, batchId: claim.record.batchId });
-    return fromRecord(key, claim.record);
+async function sendPart(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch): Promise<ChunkOutcome> {
+  const claim = await transition(deps.ledger, key, { type: "claim", owner: deps.owner, now: deps.clock.now(), leaseMs: deps.leaseMs });
+  if (!claim.moved) {
+    if (claim.refusal === "busy") throw new RetryLaterError(`Another worker holds the send ${key.requestId}#${key.chunk}, or it is settling after an unknown outcome.`, secondsUntil(deps, claim.retryAt));
+    const entry = claim.entry!;
+    deps.log.info("send already decided; nothing sent", { ...key, state: entry.state, batchId: entry.batchId });
+    // A redelivered message whose batch was recorded but not yet followed up: finish the send.
+    if (entry.state === "sent") await queueFirstFollowUp(deps, request, key, entry);
+    return outcomeOf(key, entry);
   }
-  if (claim.outcome === "busy") {
-    const waitSeconds = Math.ceil(Math.max(0, claim.record.leaseUntil - deps.clock.now()) / 1000);
-    throw new RetryLaterError(`Another worker holds the send ${key.requestId}#${key.chunk}.`, waitSeconds);
-  }
-  if (claim.outcome === "lapsed") {
-    const previous = claim.record;
-    claim = await deps.ledger.reclaim(key, { ...claimArgs, previousOwner: previous.owner, previousAttempt: previous.attempt });
-    if (claim.outcome !== "claimed") throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} changed hands while reconciling.`);
-    deps.log.warn("send outcome unknown; reconciling with PassEntry", { ...key, attempt: claim.record.attempt });
-    const found = await reconcile(deps, key);
-    if (found === "undecided") {
-      const reason = "A previous attempt may have created the batch and PassEntry's batch list could not confirm it either way; not sending again.";
-      await deps.ledger.markUnknown(key, deps.owner, reason);
-      deps.log.error("send outcome unknown", { ...key, reason });
-      deps.onUnknownOutcome?.(key);
-      return { key, state: "unknown", reason };
-    }
-    if (found !== "absent") {
-      await deps.ledger.markSent(key, deps.owner, { batchId: found.id, batchStatus: found.attributes.status ?? undefined, totalCount: found.attributes.totalCount });
-      deps.log.info("request submitted (found by reconciliation)", { ...key, batchId: found.id, batchStatus: found.attributes.status });
-      // The attempt that created it died before announcing it: announce and follow it up now.
-      await afterCreated(deps, request, key, found);
-      return { key, state: "sent", batchId: found.id };
-    }
-    if (claim.record.cancelRequestedAt !== undefined) {
-      // Certainly not sent, and the request was cancelled meanwhile: give the claim back as cancelled.
-      return cancelInFlight(deps, request, key);
-    }
-    deps.log.info("reconciliation found no batch; sending", { ...key });
-  } else {
-    deps.log.info("send claimed", { ...key, attempt: claim.record.attempt });
-  }
-  return post(deps, request, key, batch, claim.record.leaseUntil);
+  if (claim.then === "cancelled") return announceCancelled(deps, request, key, claim.entry);
+  const token: ClaimToken = { owner: deps.owner, attempt: claim.entry.attempt };
+  deps.log.info(claim.then === "reconcile" ? "send claimed; an earlier attempt may have created the batch" : "send claimed", { ...key, attempt: token.attempt });
+  return holdPart(deps, request, key, batch, token, claim.then === "reconcile" ? "reconcile" : "post");
 }
 
-async function post(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch, leaseUntil: number): Promise<ChunkOutcome> {
+/** Drives a claimed part until it is decided or handed back (by throwing RetryLaterError). */
+async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch, token: ClaimToken, first: "post" | "reconcile"): Promise<ChunkOutcome> {
   const random = deps.random ?? Math.random;
-  for (let wait = 0; ; wait++) {
-    try {
-      const sendNowScheduledAt = wantsSendNow(request.batch) ? new Date(deps.clock.now() + SEND_NOW_LEAD_MS).toISOString() : undefined;
-      const created = await deps.passEntry.createBatch({ entityId: request.entityId, batch: toPassEntryBatch(batch, key, sendNowScheduledAt) });
-      const attributes = created.data.attributes;
-      await deps.ledger.markSent(key, deps.owner, { batchId: created.data.id, batchStatus: attributes.status ?? undefined, totalCount: attributes.totalCount });
-      deps.log.info("request submitted", { ...key, batchId: created.data.id, batchStatus: attributes.status });
-      await afterCreated(deps, request, key, created.data);
-      return { key, state: "sent", batchId: created.data.id };
-    } catch (error) {
-      if (!(error instanceof PassEntryError)) {
-        // Our own failure (e.g. the ledger write after a 202): keep the claim; its lapse triggers reconciliation.
-        throw error;
+  let step = first;
+  let serverErrors = 0;
+  let rateLimitWaits = 0;
+  const move = (event: HolderEvent) => transition(deps.ledger, key, { ...event, token, now: deps.clock.now() } as SendEvent);
+
+  for (;;) {
+    if (step === "reconcile") {
+      const settled = await reconcilePart(deps, request, key, token);
+      if (settled !== "post") return settled;
+      step = "post";
+    }
+
+    if (!hasTimeForCall(deps)) return handBack(deps, request, key, token, "Too little time was left in this invocation to post; the part is handed back.");
+    const now = deps.clock.now();
+    const marker = batchMarker(key, now);
+    const start = await move({ type: "startPost", leaseMs: deps.leaseMs, marker });
+    if (!start.moved) {
+      if (start.refusal === "cancelRequested") return handBack(deps, request, key, token, "The request was cancelled.");
+      if (start.refusal === "mustReconcile") {
+        step = "reconcile";
+        continue;
       }
+      throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} changed hands before it was posted.`);
+    }
+
+    let created: PassEntryBatchResource;
+    try {
+      const sendNowScheduledAt = wantsSendNow(request.batch) ? new Date(now + SEND_NOW_LEAD_MS).toISOString() : undefined;
+      created = (await deps.passEntry.createBatch({ entityId: request.entityId, batch: toPassEntryBatch(batch, marker, sendNowScheduledAt) })).data;
+    } catch (error) {
+      // Our own failure (not PassEntry's answer): the POST may have left. `inFlight` stays set, so
+      // whoever claims the part after the lease searches for the batch first.
+      if (!(error instanceof PassEntryError)) throw error;
+
       if (error.kind === "permanent") {
-        await deps.ledger.markFailed(key, deps.owner, error.message);
+        await expectMoved(key, await move({ type: "failed", reason: error.message }));
         deps.log.warn("send failed", { ...key, status: error.details.status, reason: error.message });
-        await publishOutcome(deps, {
-          type: "WalletMessageBatchFailed",
-          ...key,
-          entityId: request.entityId,
-          batchId: null,
-          status: "failed",
-          reason: error.message,
-          errorsCsvUrl: null,
-          occurredAt: occurredAt(deps.clock),
-        });
+        await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "failed", reason: error.message, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
         return { key, state: "failed", reason: error.message };
       }
+
       if (!error.details.outcomeKnown) {
-        // Keep the claim AND its lease: PassEntry may still be creating the batch, and its list may not
-        // show it yet. Reconciling only after the lease lapses is the window the README promises; ending
-        // the lease here let an immediate retry find nothing and post a second batch.
-        deps.log.warn("send outcome unknown; will reconcile before any new attempt", { ...key, reason: error.message });
-        throw new RetryLaterError(error.message, Math.ceil(Math.max(0, leaseUntil - deps.clock.now()) / 1000));
+        await expectMoved(key, await move({ type: "outcomeUnknown", reason: error.message }));
+        // PassEntry answered (a 5xx, or a 2xx we could not read): it is done with our request, so a
+        // short settle is enough before looking. A timeout or dropped connection gets a longer one.
+        const answered = error.details.status !== undefined;
+        const settleMs = answered ? (deps.serverErrorSettleMs ?? SEND_DEFAULTS.serverErrorSettleMs) : (deps.timeoutSettleMs ?? SEND_DEFAULTS.timeoutSettleMs);
+        if (answered && serverErrors < (deps.maxServerErrorRetries ?? SEND_DEFAULTS.maxServerErrorRetries) && fitsInInvocation(deps, settleMs)) {
+          serverErrors++;
+          deps.log.warn("PassEntry failed the POST; looking for the batch after a short settle", { ...key, status: error.details.status, settleMs });
+          await deps.sleep(settleMs);
+          step = "reconcile";
+          continue;
+        }
+        deps.log.warn("send outcome unknown; the batch is looked for before any new POST", { ...key, reason: error.message, settleMs });
+        return handBack(deps, request, key, token, error.message, { reconcileAfterMs: settleMs, delaySeconds: answered ? undefined : Math.ceil(settleMs / 1000) });
       }
-      // PassEntry certainly did not create the batch. On 429 wait here, within our time, rather than
-      // burning a receive of the message; otherwise give the claim back and let the queue retry.
-      const waitMs = error.details.status === 429 ? rateLimitWait(error.details.retryAfterSeconds, wait, random) : undefined;
-      // The wait and the next POST must also fit in our claim's lease: a POST on a lapsed claim could
-      // race a worker that has meanwhile reconciled and posted.
-      const leaseLeftMs = leaseUntil - deps.clock.now() - Math.min(15_000, deps.leaseMs / 4);
-      if (waitMs !== undefined && wait < MAX_RATE_LIMIT_WAITS && waitMs + 15_000 < deps.remainingMs() && waitMs < leaseLeftMs) {
+
+      // PassEntry certainly did not create the batch (429, circuit open, a refused token).
+      await expectMoved(key, await move({ type: "notCreated" }));
+      const waitMs = error.details.status === 429 ? rateLimitWait(error.details.retryAfterSeconds, rateLimitWaits, random) : undefined;
+      if (waitMs !== undefined && rateLimitWaits < MAX_RATE_LIMIT_WAITS && fitsInInvocation(deps, waitMs)) {
+        rateLimitWaits++;
         deps.log.info("rate limited by PassEntry; waiting", { ...key, waitMs: Math.round(waitMs) });
         await deps.sleep(waitMs);
         continue;
       }
-      await deps.ledger.release(key, deps.owner);
-      deps.log.warn("send released for retry", { ...key, kind: error.kind, status: error.details.status, reason: error.message });
       const retryAfterMs = waitMs ?? (error.details.circuitOpen ? (error.details.retryAfterSeconds ?? 0) * 1000 : undefined);
-      throw new RetryLaterError(error.message, retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000));
+      deps.log.warn("send handed back for retry", { ...key, kind: error.kind, status: error.details.status, reason: error.message });
+      return handBack(deps, request, key, token, error.message, { delaySeconds: retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000) });
     }
+
+    const recorded = await transition(deps.ledger, key, { type: "created", token, now: deps.clock.now(), batch: factsOf(created) });
+    if (recorded.moved && recorded.then === "sent") {
+      deps.log.info("request submitted", { ...key, batchId: created.id, batchStatus: created.attributes.status });
+      await afterSent(deps, request, key, recorded.entry, created);
+      return { key, state: "sent", batchId: created.id };
+    }
+    // Already recorded (or, if a lease was outlived, a second batch noted as evidence).
+    if (recorded.row === "created-duplicate") deps.log.error("PassEntry created a second batch for a part", { ...key, batchId: created.id, firstBatchId: recorded.entry?.batchId });
+    return outcomeOf(key, recorded.entry!);
   }
 }
 
-/** A claimed part that PassEntry certainly does not have, of a request cancelled meanwhile: cancel it instead of posting. */
-async function cancelInFlight(deps: SendDeps, request: SendRequest, key: SendKey): Promise<ChunkOutcome> {
-  await deps.ledger.release(key, deps.owner);
-  const cancelled = await deps.ledger.cancel(key, { now: deps.clock.now(), marker: batchMarker(key) });
-  if (cancelled.outcome !== "cancelled") throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} changed hands while being cancelled.`);
-  const reason = cancelled.record.reason ?? "The request was cancelled before this part was sent.";
-  deps.log.info("send cancelled before it was sent", { ...key });
-  await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "cancelled", reason, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
-  return { key, state: "cancelled", reason };
+/** Searches PassEntry for the part's batch and records what was found: "post" when nothing was. */
+async function reconcilePart(deps: SendDeps, request: SendRequest, key: SendKey, token: ClaimToken): Promise<"post" | ChunkOutcome> {
+  const entry = await deps.ledger.get(key);
+  if (!entry) throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} has no ledger entry to reconcile.`);
+  deps.log.warn("send outcome unknown; reconciling with PassEntry", { ...key, attempt: token.attempt });
+  const search = await searchForBatch(
+    { passEntry: deps.passEntry, ledger: deps.ledger, clock: deps.clock, leaseMs: deps.leaseMs, reconcileMaxPages: deps.reconcileMaxPages ?? SEND_DEFAULTS.reconcileMaxPages, hasTimeForCall: () => hasTimeForCall(deps) },
+    key,
+    entry,
+    token,
+    { message: request.batch.message, entityId: request.entityId },
+  );
+  if ("lost" in search) throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} changed hands while reconciling.`);
+  if ("interrupted" in search) return handBack(deps, request, key, token, search.interrupted);
+
+  const found = "found" in search ? factsOf(search.found) : "absent" in search ? "absent" : "undecided";
+  const reason = "undecided" in search ? search.undecided : undefined;
+  const result = await transition(deps.ledger, key, { type: "reconciled", token, now: deps.clock.now(), found, ...(reason ? { reason } : {}) });
+  if (!result.moved) throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} changed hands while reconciling.`);
+  switch (result.then) {
+    case "sent": {
+      const batch = (search as { found: PassEntryBatchResource }).found;
+      deps.log.info("request submitted (found by reconciliation)", { ...key, batchId: batch.id, batchStatus: batch.attributes.status });
+      // The attempt that created it never recorded it: announce and follow it up now.
+      await afterSent(deps, request, key, result.entry, batch);
+      return { key, state: "sent", batchId: batch.id };
+    }
+    case "cancelled":
+      return announceCancelled(deps, request, key, result.entry);
+    case "unknown":
+      deps.log.error("send outcome unknown", { ...key, reason: result.entry.reason });
+      deps.onUnknownOutcome?.(key);
+      return { key, state: "unknown", ...(result.entry.reason ? { reason: result.entry.reason } : {}) };
+    default:
+      deps.log.info("reconciliation found no batch; sending", { ...key, pages: "absent" in search ? search.pages : undefined });
+      return "post";
+  }
 }
 
-/** Announces a batch just recorded as sent, and leaves the first follow-up: send it now, or track it. */
-async function afterCreated(deps: SendDeps, request: SendRequest, key: SendKey, batch: PassEntryBatchResource): Promise<void> {
-  const sendNow = wantsSendNow(request.batch);
+/**
+ * Gives the part back. A part cancelled meanwhile (and certainly not at PassEntry) ends `cancelled`
+ * here; otherwise the message is handed back to the queue to come again after `delaySeconds`.
+ */
+async function handBack(deps: SendDeps, request: SendRequest, key: SendKey, token: ClaimToken, reason: string, options: { reconcileAfterMs?: number; delaySeconds?: number | undefined } = {}): Promise<ChunkOutcome> {
+  const now = deps.clock.now();
+  const released = await transition(deps.ledger, key, { type: "release", token, now, reason, ...(options.reconcileAfterMs !== undefined ? { reconcileNotBefore: now + options.reconcileAfterMs } : {}) });
+  if (released.moved && released.then === "cancelled") return announceCancelled(deps, request, key, released.entry);
+  throw new RetryLaterError(reason, options.delaySeconds);
+}
+
+/** Announces a batch just recorded as sent, and queues its first follow-up. */
+async function afterSent(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord, batch: PassEntryBatchResource): Promise<void> {
   await publishOutcome(deps, {
     type: "WalletMessageBatchCreated",
     ...key,
@@ -235,14 +256,61 @@ async function afterCreated(deps: SendDeps, request: SendRequest, key: SendKey, 
     batchId: batch.id,
     status: batch.attributes.status ?? "unknown",
     totalCount: batch.attributes.totalCount ?? null,
-    sendNow,
+    sendNow: wantsSendNow(request.batch),
     occurredAt: occurredAt(deps.clock),
   });
-  if (sendNow && !deps.followUps) {
-    deps.log.warn("send-now asked but this home cannot follow up; the batch goes out at its placeholder scheduledAt", { ...key, batchId: batch.id });
+  await queueFirstFollowUp(deps, request, key, entry);
+}
+
+/**
+ * A sent part is finished only once its first follow-up is on the queue: send it now, track it, or
+ * (cancelled meanwhile) cancel it at PassEntry. If that cannot be queued the message is kept, and
+ * its redelivery, meeting the sent part, queues it then.
+ */
+async function queueFirstFollowUp(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<void> {
+  if (entry.followUpQueuedAt !== undefined || entry.batchId === undefined) return;
+  const sendNow = wantsSendNow(request.batch);
+  if (!deps.followUps) {
+    if (sendNow) deps.log.warn("send-now asked but this home cannot follow up; the batch goes out at its placeholder scheduledAt", { ...key, batchId: entry.batchId });
+    return;
   }
-  const delay = followUpDelaySeconds(1, deps.followUps ?? {}, deps.random);
-  await enqueueFollowUp(deps, { followUp: sendNow ? "send-now" : "track", ...key, batchId: batch.id, attempt: 1 }, delay);
+  const cancelled = entry.cancelRequestedAt !== undefined;
+  const followUp: FollowUpMessage = cancelled
+    ? { followUp: "cancel", requestId: key.requestId, attempt: 1 }
+    : { followUp: sendNow ? "send-now" : "track", ...key, batchId: entry.batchId, attempt: 1 };
+  const delay = cancelled ? 0 : followUpDelaySeconds(1, deps.followUps, deps.random);
+  if (!(await enqueueFollowUp(deps, followUp, delay))) {
+    throw new RetryLaterError(`The batch of ${key.requestId}#${key.chunk} was created but its ${followUp.followUp} follow-up could not be queued; the message comes back to queue it.`);
+  }
+  await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
+}
+
+async function announceCancelled(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<ChunkOutcome> {
+  const reason = entry.reason ?? "The request was cancelled before this part was sent.";
+  deps.log.info("send cancelled before it was sent", { ...key });
+  await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "cancelled", reason, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
+  return { key, state: "cancelled", reason };
+}
+
+async function expectMoved(key: SendKey, result: TransitionResult): Promise<void> {
+  if (!result.moved) throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} changed hands while its POST was answered.`);
+}
+
+function hasTimeForCall(deps: SendDeps): boolean {
+  return deps.remainingMs() >= (deps.callBudgetMs ?? 0);
+}
+
+/** Whether waiting `ms` still leaves time for the call that follows. */
+function fitsInInvocation(deps: SendDeps, ms: number): boolean {
+  return ms + (deps.callBudgetMs ?? 0) < deps.remainingMs();
+}
+
+function secondsUntil(deps: SendDeps, at: number | undefined): number | undefined {
+  return at === undefined ? undefined : Math.max(1, Math.ceil((at - deps.clock.now()) / 1000));
+}
+
+function factsOf(batch: PassEntryBatchResource) {
+  return { batchId: batch.id, batchStatus: batch.attributes.status ?? undefined, totalCount: batch.attributes.totalCount };
 }
 
 /**
@@ -255,29 +323,7 @@ export function rateLimitWait(retryAfterSeconds: number | undefined, attempt: nu
   return bounded + random() * Math.min(250, bounded / 2 + 50);
 }
 
-/** Looks for our marker in PassEntry's batch list, newest first. */
-async function reconcile(deps: SendDeps, key: SendKey): Promise<PassEntryBatchResource | "absent" | "undecided"> {
-  const marker = batchMarker(key);
-  const maxPages = deps.reconcilePages ?? 8;
-  for (let page = 1; page <= maxPages; page++) {
-    let list;
-    try {
-      list = await deps.passEntry.listBatches(page);
-    } catch (error) {
-      // Could not look: give the claim back as lapsed and try again later rather than guess.
-      await deps.ledger.expire(key, deps.owner, `Reconciliation could not read PassEntry's batch list: ${(error as Error).message}`);
-      throw new RetryLaterError("Reconciliation could not read PassEntry's batch list.");
-    }
-    const hit = list.data.find((b) => (b.attributes.name ?? "").includes(marker));
-    if (hit) return hit;
-    const totalPages = list.meta?.totalPages;
-    const lastPage = list.data.length === 0 || (totalPages != null ? page >= totalPages : !list.links?.next);
-    if (lastPage) return "absent";
-  }
-  return "undecided";
-}
-
-function fromRecord(key: SendKey, record: SendRecord): ChunkOutcome {
-  const state = record.state === "claimed" ? "unknown" : record.state;
-  return { key, state, ...(record.batchId ? { batchId: record.batchId } : {}), ...(record.reason ? { reason: record.reason } : {}) };
+function outcomeOf(key: SendKey, entry: SendRecord): ChunkOutcome {
+  const state = entry.state === "claimed" || entry.state === "open" ? "unknown" : entry.state;
+  return { key, state, ...(entry.batchId ? { batchId: entry.batchId } : {}), ...(entry.reason ? { reason: entry.reason } : {}) };
 }

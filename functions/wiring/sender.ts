@@ -21,8 +21,11 @@ export const awsSenderDeps = once((): SenderDeps => {
     timeoutMs: config.PASSENTRY_TIMEOUT_MS,
     ratePerSecond: config.PASSENTRY_RATE_PER_SECOND,
   });
+  const queue = new SqsMessageQueue(config.MESSAGES_QUEUE_URL);
   return {
     log,
+    // Each record handed back asks for its own next attempt, rather than waiting out the queue's visibility timeout.
+    retries: queue,
     send: {
       store: new DynamoDbRequestStore(awsTable()),
       ledger: new DynamoDbSendLedger(awsTable()),
@@ -31,12 +34,14 @@ export const awsSenderDeps = once((): SenderDeps => {
       log,
       owner: `lambda-${randomUUID()}`,
       leaseMs: config.SEND_LEASE_MS,
+      // No PassEntry call starts unless its whole client timeout (and a margin) fits before Lambda's deadline.
+      callBudgetMs: config.PASSENTRY_TIMEOUT_MS + 5_000,
       sleep,
-      reconcilePages: config.RECONCILE_PAGES,
+      reconcileMaxPages: config.RECONCILE_MAX_PAGES,
       onUnknownOutcome: emitUnknownOutcomeMetric,
       // Outcome events go to the WalletBus; follow-ups (send-now, tracking, cancel) wait on the sender's own queue.
       ...(config.EVENT_BUS_NAME ? { events: new EventBridgeEventPublisher(config.EVENT_BUS_NAME) } : {}),
-      followUps: { queue: new SqsMessageQueue(config.MESSAGES_QUEUE_URL) },
+      followUps: { queue },
     },
   };
 });

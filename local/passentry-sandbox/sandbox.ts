@@ -241,6 +241,10 @@ class PassEntrySandbox implements Sandbox {
       this.faultAnswer(scripted, rateTarget) ?? this.rateLimitedAnswer(rateTarget, () => this.route(match, target, req, body, entry));
     // The effect has happened by now; this fault models "PassEntry did it but the answer was lost".
     if (scripted?.kind === "drop-after-create") return this.drop(req, entry);
+    if (scripted?.kind === "status-after-create") {
+      entry.status = scripted.status;
+      return writeResponse(res, arbitraryResponse(scripted.status, scripted.body ?? { errors: ["Internal Server Error"] }), answer.rateHeaders);
+    }
 
     entry.status = answer.response.status;
     writeResponse(res, answer.response, answer.rateHeaders);

@@ -29,6 +29,8 @@ export type ScriptedFault =
   | { kind: "drop" }
   /** Perform the request's effect (e.g. create the batch), then destroy the socket without answering. */
   | { kind: "drop-after-create" }
+  /** Perform the request's effect, then answer this status instead (a gateway failing after PassEntry did the work). */
+  | { kind: "status-after-create"; status: number; body?: unknown }
   /** Wait `ms`, then behave normally (for client timeouts). */
   | { kind: "delay"; ms: number };
 

@@ -1,21 +1,16 @@
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  ProvisionedThroughputExceededException,
-  PutItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbSendLedger } from "../../functions/adapters/dynamodb-send-ledger.js";
-import { LedgerConflictError, newClaim } from "../../functions/core/ledger-rules.js";
+import { LedgerConflictError } from "../../functions/core/errors.js";
+import { transition } from "../../functions/core/send-state-machine.js";
 import { describeSendLedgerContract } from "./send-ledger-contract.js";
 import { startLocalDynamoDb, type LocalDynamoDb } from "./support/local-dynamodb.js";
 
 const T0 = Date.parse("2025-06-01T12:00:00.000Z");
 const KEY = { requestId: "req-1", chunk: 0 };
-const CLAIM = { owner: "worker-a", leaseMs: 60_000, now: T0, marker: "[wm:req-1:0]" };
+const HOLDER = { owner: "worker-a", attempt: 1 };
+const CLAIM = { type: "claim", owner: "worker-a", now: T0, leaseMs: 60_000 } as const;
 
 let dynamo: LocalDynamoDb;
 
@@ -37,39 +32,54 @@ describeSendLedgerContract(
 );
 
 describe("DynamoDbSendLedger on dynalite with interleaved writers", () => {
-  it("keeps a markSent that lands between updateBatch's read and its write", async () => {
-    // Prepare: pause the updating client just before its write, and let another worker mark the send.
+  it("keeps a cancel that lands between the holder's GetItem and its UpdateItem (issue 10, item 4)", async () => {
+    // Prepare: the holder's client pauses just before its write, while the cancel goes through another client.
     const tableName = await dynamo.createTable();
-    const worker = new DynamoDbSendLedger({ tableName, client: dynamo.client() });
+    const canceller = new DynamoDbSendLedger({ tableName, client: dynamo.client() });
     let pausedAtWrite!: () => void;
     const reachedWrite = new Promise<void>((resolve) => (pausedAtWrite = resolve));
     let resumeWrite!: () => void;
     const resume = new Promise<void>((resolve) => (resumeWrite = resolve));
     let paused = false;
-    const statusPoller = new DynamoDbSendLedger({
+    const holder = new DynamoDbSendLedger({
       tableName,
       client: dynamo.client({
         beforeSend: async (commandName) => {
-          if (commandName !== "PutItemCommand" || paused) return;
+          if (commandName !== "UpdateItemCommand" || paused) return;
           paused = true;
           pausedAtWrite();
           await resume;
         },
       }),
     });
-    await worker.claim(KEY, CLAIM);
+    await transition(canceller, KEY, CLAIM);
 
     // Act
-    const updating = statusPoller.updateBatch(KEY, { batchStatus: "scheduled" });
+    const recording = transition(holder, KEY, { type: "created", token: HOLDER, now: T0, batch: { batchId: "batch-1", batchStatus: "validating" } });
     await reachedWrite;
-    await worker.markSent(KEY, "worker-a", { batchId: "batch-1", batchStatus: "validating" });
+    await transition(canceller, KEY, { type: "cancel", now: T0 + 1 });
     resumeWrite();
-    await updating;
+    const recorded = await recording;
+
+    // Assess: the batch is recorded AND the cancel is kept, so the batch gets cancelled at PassEntry.
+    expect(recorded.moved && recorded.then).toBe("sent");
+    expect(await canceller.get(KEY)).toMatchObject({ state: "sent", batchId: "batch-1", cancelRequestedAt: new Date(T0 + 1).toISOString() });
+  });
+
+  it("sets only the attributes a move changes", async () => {
+    // Prepare
+    const tableName = await dynamo.createTable();
+    const sent: unknown[] = [];
+    const ledger = new DynamoDbSendLedger({ tableName, client: dynamo.client({ beforeSend: async (name, input) => void (name === "UpdateItemCommand" && sent.push(input)) }) });
+    await transition(ledger, KEY, CLAIM);
+
+    // Act
+    await transition(ledger, KEY, { type: "renew", token: HOLDER, now: T0 + 5, leaseMs: 60_000 });
 
     // Assess
-    const [record] = await worker.list(KEY.requestId);
-    expect(record).toMatchObject({ state: "sent", batchId: "batch-1", owner: "worker-a" });
-    expect(record?.batchStatus).toBe("scheduled");
+    const input = sent[0] as { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ConditionExpression: string };
+    expect([...new Set(Object.values(input.ExpressionAttributeNames))].sort()).toEqual(["leaseUntil", "updatedAt", "version"]);
+    expect(input.ConditionExpression).toBe("#version = :expected");
   });
 });
 
@@ -78,7 +88,21 @@ describe("DynamoDbSendLedger when DynamoDB fails", () => {
   const dynamoMock = mockClient(client);
   const ledger = new DynamoDbSendLedger({ tableName: "WalletTable", client });
   const throttled = () => new ProvisionedThroughputExceededException({ message: "Rate of requests exceeds the allowed throughput.", $metadata: {} });
-  const stored = (record = newClaim(KEY, CLAIM)) => ({ Item: { record: { S: JSON.stringify(record) } } });
+  const conflict = () => new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} });
+  const storedClaim = {
+    Item: {
+      pk: { S: "REQ#req-1" },
+      sk: { S: "SEND#00000" },
+      requestId: { S: "req-1" },
+      chunk: { N: "0" },
+      state: { S: "claimed" },
+      version: { N: "1" },
+      owner: { S: "worker-a" },
+      attempt: { N: "1" },
+      leaseUntil: { N: String(T0 + 60_000) },
+      updatedAt: { S: new Date(T0).toISOString() },
+    },
+  };
 
   beforeEach(() => {
     dynamoMock.reset();
@@ -90,71 +114,27 @@ describe("DynamoDbSendLedger when DynamoDB fails", () => {
   });
 
   it("rejects instead of answering claimed when the claim's PutItem is throttled", async () => {
-    // Prepare
-    dynamoMock.on(PutItemCommand).rejects(throttled());
-
-    // Act
-    const attempt = ledger.claim(KEY, CLAIM);
-
-    // Assess
-    await expect(attempt).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
-  });
-
-  it("rejects with LedgerConflictError when the entry vanished between the failed claim and the read", async () => {
-    // Prepare
-    dynamoMock.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} }));
     dynamoMock.on(GetItemCommand).resolves({});
-
-    // Act
-    const attempt = ledger.claim(KEY, CLAIM);
-
-    // Assess
-    await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
-  });
-
-  it("rejects when markSent's write is throttled, so the sender never believes it recorded the batch", async () => {
-    // Prepare
-    dynamoMock.on(GetItemCommand).resolves(stored());
     dynamoMock.on(PutItemCommand).rejects(throttled());
-
-    // Act
-    const attempt = ledger.markSent(KEY, "worker-a", { batchId: "batch-1" });
-
-    // Assess
-    await expect(attempt).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
+    await expect(transition(ledger, KEY, CLAIM)).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
   });
 
-  it("rejects with LedgerConflictError when the claim changes hands between markSent's read and write", async () => {
-    // Prepare
-    dynamoMock.on(GetItemCommand).resolves(stored());
-    dynamoMock.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} }));
-
-    // Act
-    const attempt = ledger.markSent(KEY, "worker-a", { batchId: "batch-1" });
-
-    // Assess
-    await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
+  it("rejects when recording the batch is throttled, so the sender never believes it recorded it", async () => {
+    dynamoMock.on(GetItemCommand).resolves(storedClaim);
+    dynamoMock.on(UpdateItemCommand).rejects(throttled());
+    await expect(transition(ledger, KEY, { type: "created", token: HOLDER, now: T0, batch: { batchId: "batch-1" } })).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
   });
 
-  it("rejects when release's DeleteItem is throttled instead of pretending the send was given back", async () => {
-    // Prepare
-    dynamoMock.on(DeleteItemCommand).rejects(throttled());
-
-    // Act
-    const attempt = ledger.release(KEY, "worker-a");
-
-    // Assess
-    await expect(attempt).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
+  it("gives up with LedgerConflictError when every write loses its race", async () => {
+    dynamoMock.on(GetItemCommand).resolves(storedClaim);
+    dynamoMock.on(UpdateItemCommand).rejects(conflict());
+    await expect(transition(ledger, KEY, { type: "renew", token: HOLDER, now: T0, leaseMs: 1 })).rejects.toBeInstanceOf(LedgerConflictError);
   });
 
-  it("writes state, owner, attempt and lease as top-level attributes so conditions can test them", async () => {
-    // Prepare
+  it("writes every field as its own top-level attribute, created only where no entry exists", async () => {
+    dynamoMock.on(GetItemCommand).resolves({});
     dynamoMock.on(PutItemCommand).resolves({});
-
-    // Act
-    await ledger.claim(KEY, CLAIM);
-
-    // Assess
+    await transition(ledger, KEY, CLAIM);
     const input = dynamoMock.commandCalls(PutItemCommand)[0]!.args[0].input;
     expect(input.ConditionExpression).toBe("attribute_not_exists(pk)");
     expect(input.Item).toMatchObject({
@@ -163,6 +143,7 @@ describe("DynamoDbSendLedger when DynamoDB fails", () => {
       state: { S: "claimed" },
       owner: { S: "worker-a" },
       attempt: { N: "1" },
+      version: { N: "1" },
       leaseUntil: { N: String(T0 + 60_000) },
     });
   });

@@ -1,13 +1,15 @@
 /**
- * The SendLedger contract: the rules that decide whether a POST to PassEntry may happen, which the
- * SQLite and DynamoDB ledgers must apply identically. Run it with `describeSendLedgerContract`.
+ * The SendLedger contract: what every ledger adapter (SQLite, DynamoDB) must do so that the send
+ * state machine's rules hold the same in both homes. It covers the storage itself (versioned
+ * compare-and-set, nothing deleted) and then EVERY row of the state machine's table, applied through
+ * the adapter, plus races between writers. Run it with `describeSendLedgerContract`.
  */
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LedgerConflictError } from "../../functions/core/ledger-rules.js";
-import type { ClaimResult, SendKey, SendLedger } from "../../functions/core/ports.js";
-import type { SendRecord } from "../../functions/core/schemas.js";
+import type { SendKey, SendLedger } from "../../functions/core/ports.js";
+import type { SendRecord, SendState } from "../../functions/core/schemas.js";
+import { TRANSITIONS, transition, type NextStep, type Refusal, type SendEvent } from "../../functions/core/send-state-machine.js";
 
 export interface SendLedgerHarness {
   ledger: SendLedger;
@@ -16,9 +18,143 @@ export interface SendLedgerHarness {
 
 const T0 = Date.parse("2025-06-01T12:00:00.000Z");
 const LEASE_MS = 60_000;
+const A = { owner: "worker-a", attempt: 1 };
+const B = { owner: "worker-b", attempt: 2 };
+const iso = (ms: number) => new Date(ms).toISOString();
 
 const freshKey = (chunk = 0): SendKey => ({ requestId: `req-${randomUUID()}`, chunk });
-const claimBy = (owner: string, now = T0) => ({ owner, leaseMs: LEASE_MS, now, marker: "[wm:test:0]" });
+
+/** An entry in `state`, held by worker A (attempt 1) until T0 + lease unless `over` says otherwise. */
+function entryIn(key: SendKey, state: SendState, over: Partial<SendRecord> = {}): SendRecord {
+  const held = state === "claimed";
+  return {
+    ...key,
+    state,
+    version: 3,
+    owner: A.owner,
+    attempt: A.attempt,
+    claimedAt: iso(T0 - 1_000),
+    leaseUntil: held ? T0 + LEASE_MS : 0,
+    ...(state === "sent" ? { batchId: "batch-1", batchStatus: "validating" } : {}),
+    updatedAt: iso(T0 - 1_000),
+    ...over,
+  };
+}
+
+interface Example {
+  before?: (key: SendKey) => SendRecord;
+  event: SendEvent;
+  moved: boolean;
+  state?: SendState;
+  then?: NextStep;
+  refusal?: Refusal;
+  /** Fields the stored entry must hold afterwards. */
+  fields?: Partial<SendRecord>;
+  /** Fields it must no longer hold. */
+  removed?: (keyof SendRecord)[];
+}
+
+const claimEvent = (owner = "worker-b", now = T0 + 1): SendEvent => ({ type: "claim", owner, now, leaseMs: LEASE_MS });
+const lapsed = T0 + LEASE_MS + 1;
+const found = { batchId: "batch-9", batchStatus: "scheduled", totalCount: 3 };
+
+/** One example per row of the state machine (a test below fails when a row has none). */
+export const EXAMPLES: Record<string, Example> = {
+  "claim-new": { event: claimEvent("worker-a", T0), moved: true, state: "claimed", then: "post", fields: { owner: "worker-a", attempt: 1, leaseUntil: T0 + LEASE_MS, version: 1 } },
+  "claim-settling": { before: (k) => entryIn(k, "open", { needsReconcile: true, reconcileNotBefore: T0 + 30_000 }), event: claimEvent(), moved: false, refusal: "busy" },
+  "claim-held": { before: (k) => entryIn(k, "claimed"), event: claimEvent("worker-b", T0 + LEASE_MS - 1), moved: false, refusal: "busy" },
+  "claim-cancelled-unposted": { before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }), event: claimEvent("worker-b", lapsed), moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0) } },
+  "claim-take-unsure": {
+    before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
+    event: claimEvent("worker-b", lapsed),
+    moved: true,
+    state: "claimed",
+    then: "reconcile",
+    fields: { owner: "worker-b", attempt: 2, needsReconcile: true, leaseUntil: lapsed + LEASE_MS },
+    removed: ["inFlight"],
+  },
+  "claim-take": { before: (k) => entryIn(k, "open"), event: claimEvent("worker-b"), moved: true, state: "claimed", then: "post", fields: { owner: "worker-b", attempt: 2, leaseUntil: T0 + 1 + LEASE_MS }, removed: ["needsReconcile"] },
+  "claim-decided": { before: (k) => entryIn(k, "sent"), event: claimEvent(), moved: false, refusal: "decided" },
+
+  renew: { before: (k) => entryIn(k, "claimed"), event: { type: "renew", token: A, now: T0 + 5_000, leaseMs: LEASE_MS }, moved: true, state: "claimed", then: "hold", fields: { leaseUntil: T0 + 5_000 + LEASE_MS } },
+  "renew-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "renew", token: A, now: T0, leaseMs: LEASE_MS }, moved: false, refusal: "notHolder" },
+
+  "post-cancelled": { before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }), event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" }, moved: false, refusal: "cancelRequested" },
+  "post-unreconciled": { before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }), event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" }, moved: false, refusal: "mustReconcile" },
+  post: {
+    before: (k) => entryIn(k, "claimed"),
+    event: { type: "startPost", token: A, now: T0 + 10, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" },
+    moved: true,
+    state: "claimed",
+    then: "post",
+    fields: { inFlight: 1, marker: "[wm:x:0:1]", firstPostAt: T0 + 10, posts: 1, leaseUntil: T0 + 10 + LEASE_MS },
+  },
+  "post-lost": { before: (k) => entryIn(k, "sent"), event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" }, moved: false, refusal: "notHolder" },
+
+  "created-again": { before: (k) => entryIn(k, "sent"), event: { type: "created", token: A, now: T0, batch: { batchId: "batch-1" } }, moved: false, refusal: "decided" },
+  "created-duplicate": { before: (k) => entryIn(k, "sent"), event: { type: "created", token: A, now: T0, batch: { batchId: "batch-2" } }, moved: true, state: "sent", then: "none", fields: { batchId: "batch-1", duplicateBatchIds: ["batch-2"] } },
+  created: {
+    before: (k) => entryIn(k, "claimed", { inFlight: 1, cancelRequestedAt: iso(T0) }),
+    event: { type: "created", token: A, now: T0, batch: found },
+    moved: true,
+    state: "sent",
+    then: "sent",
+    fields: { batchId: "batch-9", batchStatus: "scheduled", totalCount: 3, leaseUntil: 0, cancelRequestedAt: iso(T0) },
+    removed: ["inFlight", "needsReconcile"],
+  },
+  "created-absent": { event: { type: "created", token: A, now: T0, batch: found }, moved: false, refusal: "absent" },
+
+  "not-created": { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "notCreated", token: A, now: T0 }, moved: true, state: "claimed", then: "hold", removed: ["inFlight"] },
+  "not-created-lost": { before: (k) => entryIn(k, "open"), event: { type: "notCreated", token: A, now: T0 }, moved: false, refusal: "notHolder" },
+  "outcome-unknown": {
+    before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
+    event: { type: "outcomeUnknown", token: A, now: T0, reason: "PassEntry failed with 500." },
+    moved: true,
+    state: "claimed",
+    then: "reconcile",
+    fields: { needsReconcile: true, reason: "PassEntry failed with 500." },
+    removed: ["inFlight"],
+  },
+  "outcome-unknown-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "outcomeUnknown", token: A, now: T0, reason: "x" }, moved: false, refusal: "notHolder" },
+
+  "reconciled-found": { before: (k) => entryIn(k, "claimed", { needsReconcile: true }), event: { type: "reconciled", token: A, now: T0, found }, moved: true, state: "sent", then: "sent", fields: { batchId: "batch-9" }, removed: ["needsReconcile"] },
+  "reconciled-absent-cancelled": { before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }), event: { type: "reconciled", token: A, now: T0, found: "absent" }, moved: true, state: "cancelled", then: "cancelled", removed: ["needsReconcile"] },
+  "reconciled-absent": { before: (k) => entryIn(k, "claimed", { needsReconcile: true, reason: "timed out" }), event: { type: "reconciled", token: A, now: T0, found: "absent" }, moved: true, state: "claimed", then: "post", removed: ["needsReconcile", "reason"] },
+  "reconciled-undecided": { before: (k) => entryIn(k, "claimed", { needsReconcile: true }), event: { type: "reconciled", token: A, now: T0, found: "undecided", reason: "Searched 40 pages." }, moved: true, state: "unknown", then: "unknown", fields: { reason: "Searched 40 pages.", leaseUntil: 0 } },
+  "reconciled-lost": { before: (k) => entryIn(k, "unknown"), event: { type: "reconciled", token: A, now: T0, found: "absent" }, moved: false, refusal: "notHolder" },
+
+  failed: { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "failed", token: A, now: T0, reason: "PassEntry rejected it with 422." }, moved: true, state: "failed", then: "failed", fields: { reason: "PassEntry rejected it with 422.", leaseUntil: 0 }, removed: ["inFlight"] },
+  "failed-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "failed", token: A, now: T0, reason: "x" }, moved: false, refusal: "notHolder" },
+
+  "release-cancelled": { before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }), event: { type: "release", token: A, now: T0 }, moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0) } },
+  release: {
+    before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }),
+    event: { type: "release", token: A, now: T0, reconcileNotBefore: T0 + 30_000, reason: "timed out" },
+    moved: true,
+    state: "open",
+    then: "released",
+    // A release keeps what the next holder must know: a batch may exist, and the request was cancelled.
+    fields: { needsReconcile: true, cancelRequestedAt: iso(T0), reconcileNotBefore: T0 + 30_000, leaseUntil: 0, reason: "timed out" },
+  },
+  "release-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "release", token: A, now: T0 }, moved: false, refusal: "notHolder" },
+
+  "cancel-unclaimed": { event: { type: "cancel", now: T0 }, moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0), version: 1 } },
+  "cancel-open": { before: (k) => entryIn(k, "open"), event: { type: "cancel", now: T0 }, moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0) } },
+  "cancel-again": { before: (k) => entryIn(k, "cancelled", { cancelRequestedAt: iso(T0 - 5) }), event: { type: "cancel", now: T0 }, moved: false, refusal: "decided" },
+  "cancel-in-flight": { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "cancel", now: T0 }, moved: true, state: "claimed", then: "stamped", fields: { cancelRequestedAt: iso(T0), inFlight: 1 } },
+  "cancel-sent": { before: (k) => entryIn(k, "sent"), event: { type: "cancel", now: T0 }, moved: true, state: "sent", then: "cancelAtPassEntry", fields: { cancelRequestedAt: iso(T0), batchId: "batch-1" } },
+  "cancel-decided": { before: (k) => entryIn(k, "unknown"), event: { type: "cancel", now: T0 }, moved: true, state: "unknown", then: "none", fields: { cancelRequestedAt: iso(T0) } },
+
+  observed: { before: (k) => entryIn(k, "sent"), event: { type: "observed", now: T0, update: { batchStatus: "successful", totalCount: 7 } }, moved: true, state: "sent", then: "none", fields: { batchStatus: "successful", totalCount: 7 } },
+  "observed-unsent": { before: (k) => entryIn(k, "claimed"), event: { type: "observed", now: T0, update: { batchStatus: "successful" } }, moved: false, refusal: "notApplicable" },
+  "follow-up-queued": { before: (k) => entryIn(k, "sent"), event: { type: "followUpQueued", now: T0 }, moved: true, state: "sent", then: "none", fields: { followUpQueuedAt: iso(T0) } },
+  "follow-up-queued-unsent": { before: (k) => entryIn(k, "failed"), event: { type: "followUpQueued", now: T0 }, moved: false, refusal: "notApplicable" },
+
+  "resolve-sent": { before: (k) => entryIn(k, "unknown", { reason: "lost" }), event: { type: "resolve", now: T0, by: "operator:ops", as: { sent: "batch-7" } }, moved: true, state: "sent", then: "sent", fields: { batchId: "batch-7", resolvedBy: "operator:ops", resolvedAt: iso(T0) }, removed: ["reason"] },
+  "resolve-cancelled": { before: (k) => entryIn(k, "unknown", { cancelRequestedAt: iso(T0) }), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: true, state: "cancelled", then: "cancelled", fields: { resolvedBy: "operator:ops" } },
+  "resolve-release": { before: (k) => entryIn(k, "unknown", { needsReconcile: true, reason: "lost" }), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: true, state: "open", then: "requeue", fields: { resolvedBy: "operator:ops" }, removed: ["needsReconcile", "reason"] },
+  "resolve-not-unknown": { before: (k) => entryIn(k, "sent"), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: false, refusal: "notApplicable" },
+};
 
 export function describeSendLedgerContract(name: string, makeHarness: () => Promise<SendLedgerHarness>, options: { propertyRuns?: number } = {}): void {
   describe(`${name} (SendLedger contract)`, () => {
@@ -34,563 +170,135 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
       await harness.close();
     });
 
-    const entry = async (key: SendKey): Promise<SendRecord | undefined> => (await ledger.list(key.requestId)).find((r) => r.chunk === key.chunk);
-
-    describe("claim", () => {
-      it("grants attempt 1 to the first claimant and records the claim", async () => {
-        // Prepare
+    describe("storage", () => {
+      it("creates an entry once: a second create of the same key writes nothing", async () => {
         const key = freshKey();
-
-        // Act
-        const result = await ledger.claim(key, claimBy("worker-a"));
-
-        // Assess
-        expect(result.outcome).toBe("claimed");
-        expect(result.record).toMatchObject({ ...key, state: "claimed", owner: "worker-a", attempt: 1, leaseUntil: T0 + LEASE_MS, marker: "[wm:test:0]" });
-        expect(await entry(key)).toEqual(result.record);
+        expect(await ledger.create(entryIn(key, "claimed"))).toBe(true);
+        expect(await ledger.create(entryIn(key, "cancelled"))).toBe(false);
+        expect((await ledger.get(key))?.state).toBe("claimed");
       });
 
-      it("answers busy with the holder's record when another worker's lease is live", async () => {
-        // Prepare
+      it("updates only over the expected version, and leaves the entry as it was otherwise", async () => {
         const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        const result = await ledger.claim(key, claimBy("worker-b", T0 + LEASE_MS - 1));
-
-        // Assess
-        expect(result.outcome).toBe("busy");
-        expect(result.record).toMatchObject({ owner: "worker-a", attempt: 1 });
+        await ledger.create(entryIn(key, "claimed"));
+        expect(await ledger.update(key, 2, { state: "sent", version: 3 })).toBe(false);
+        expect(await ledger.get(key)).toEqual(entryIn(key, "claimed"));
+        expect(await ledger.update(key, 3, { state: "sent", batchId: "b-1", version: 4 })).toBe(true);
+        expect(await ledger.get(key)).toMatchObject({ state: "sent", batchId: "b-1", version: 4, owner: A.owner });
       });
 
-      it("answers done with the batch id once the send was marked sent", async () => {
-        // Prepare
+      it("removes the fields an update sets to undefined and keeps every other", async () => {
         const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1", batchStatus: "validating", totalCount: null });
-
-        // Act
-        const result = await ledger.claim(key, claimBy("worker-b", T0 + 10 * LEASE_MS));
-
-        // Assess
-        expect(result.outcome).toBe("done");
-        expect(result.record).toMatchObject({ state: "sent", batchId: "batch-1", batchStatus: "validating", totalCount: null, owner: "worker-a" });
+        await ledger.create(entryIn(key, "claimed", { inFlight: 1, note: "kept", totalCount: null }));
+        await ledger.update(key, 3, { inFlight: undefined, version: 4 });
+        const stored = await ledger.get(key);
+        expect(stored).not.toHaveProperty("inFlight");
+        expect(stored).toMatchObject({ note: "kept", totalCount: null, version: 4 });
       });
 
-      it("answers done when the send failed permanently", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markFailed(key, "worker-a", "PassEntry rejected the batch.");
-
-        // Act
-        const result = await ledger.claim(key, claimBy("worker-b"));
-
-        // Assess
-        expect(result.outcome).toBe("done");
-        expect(result.record).toMatchObject({ state: "failed", reason: "PassEntry rejected the batch." });
+      it("refuses an update of a key that has no entry", async () => {
+        expect(await ledger.update(freshKey(), 1, { state: "sent", version: 2 })).toBe(false);
       });
 
-      it("answers lapsed when the lease ended without a recorded outcome", async () => {
-        // Prepare
+      it("lists a request's entries by chunk, and no other request's", async () => {
         const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        const atExpiry = await ledger.claim(key, claimBy("worker-b", T0 + LEASE_MS));
-        const later = await ledger.claim(key, claimBy("worker-b", T0 + 5 * LEASE_MS));
-
-        // Assess
-        expect(atExpiry.outcome).toBe("lapsed");
-        expect(later.outcome).toBe("lapsed");
-        expect(later.record).toMatchObject({ owner: "worker-a", attempt: 1, state: "claimed" });
-      });
-
-      it("grants exactly one of ten concurrent claims on one key", async () => {
-        // Prepare
-        const key = freshKey();
-        const owners = Array.from({ length: 10 }, (_, i) => `worker-${i}`);
-
-        // Act
-        const results = await Promise.all(owners.map((owner) => ledger.claim(key, claimBy(owner))));
-
-        // Assess
-        const winners = results.filter((r) => r.outcome === "claimed");
-        expect(winners).toHaveLength(1);
-        const winner = winners[0]!.record.owner;
-        expect(results.filter((r) => r.outcome === "busy").every((r) => r.record.owner === winner)).toBe(true);
-        expect(results.filter((r) => r.outcome === "busy")).toHaveLength(9);
-        expect(await entry(key)).toMatchObject({ owner: winner, attempt: 1 });
+        for (const chunk of [2, 0, 1]) await ledger.create(entryIn({ ...key, chunk }, "claimed"));
+        await ledger.create(entryIn(freshKey(), "claimed"));
+        expect((await ledger.list(key.requestId)).map((e) => e.chunk)).toEqual([0, 1, 2]);
       });
     });
 
-    describe("reclaim", () => {
-      it("takes over a lapsed claim as attempt 2 under the new owner", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        const now = T0 + 2 * LEASE_MS;
-
-        // Act
-        const result = await ledger.reclaim(key, { owner: "worker-b", leaseMs: LEASE_MS, now, previousOwner: "worker-a", previousAttempt: 1 });
-
-        // Assess
-        expect(result.outcome).toBe("claimed");
-        expect(result.record).toMatchObject({ state: "claimed", owner: "worker-b", attempt: 2, leaseUntil: now + LEASE_MS, marker: "[wm:test:0]" });
-        expect(await entry(key)).toEqual(result.record);
+    describe("every transition of the send state machine", () => {
+      it("has an example for every row", () => {
+        const missing = TRANSITIONS.map((row) => row.id).filter((id) => !(id in EXAMPLES));
+        expect(missing).toEqual([]);
       });
 
-      it.each([
-        ["the previous owner is wrong", { previousOwner: "worker-x", previousAttempt: 1 }],
-        ["the previous attempt is wrong", { previousOwner: "worker-a", previousAttempt: 2 }],
-      ])("takes nothing over when %s", async (_, previous) => {
+      it.each(Object.entries(EXAMPLES))("%s", async (id, example) => {
         // Prepare
         const key = freshKey();
-        const claimed = await ledger.claim(key, claimBy("worker-a"));
+        const before = example.before?.(key);
+        if (before) await ledger.create(before);
 
         // Act
-        const result = await ledger.reclaim(key, { owner: "worker-b", leaseMs: LEASE_MS, now: T0 + 2 * LEASE_MS, ...previous });
+        const result = await transition(ledger, key, example.event);
 
         // Assess
-        expect(result.outcome).not.toBe("claimed");
-        expect(await entry(key)).toEqual(claimed.record);
-      });
-
-      it("takes nothing over while the lease is still live", async () => {
-        // Prepare
-        const key = freshKey();
-        const claimed = await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        const result = await ledger.reclaim(key, { owner: "worker-b", leaseMs: LEASE_MS, now: T0 + 1000, previousOwner: "worker-a", previousAttempt: 1 });
-
-        // Assess
-        expect(result.outcome).toBe("busy");
-        expect(await entry(key)).toEqual(claimed.record);
-      });
-
-      it("lets only one of two workers take over the same lapsed claim", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        const takeOver = (owner: string) => ledger.reclaim(key, { owner, leaseMs: LEASE_MS, now: T0 + 2 * LEASE_MS, previousOwner: "worker-a", previousAttempt: 1 });
-
-        // Act
-        const results = await Promise.all([takeOver("worker-b"), takeOver("worker-c"), takeOver("worker-d")]);
-
-        // Assess
-        const winners = results.filter((r) => r.outcome === "claimed");
-        expect(winners).toHaveLength(1);
-        expect(await entry(key)).toMatchObject({ owner: winners[0]!.record.owner, attempt: 2 });
-      });
-
-      it("rejects with LedgerConflictError when there is no entry to take over", async () => {
-        // Act
-        const attempt = ledger.reclaim(freshKey(), { owner: "worker-b", leaseMs: LEASE_MS, now: T0, previousOwner: "worker-a", previousAttempt: 1 });
-
-        // Assess
-        await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
+        expect(result.row).toBe(id);
+        expect(result.moved).toBe(example.moved);
+        const stored = await ledger.get(key);
+        if (!example.moved) {
+          expect(result.moved ? undefined : result.refusal).toBe(example.refusal);
+          expect(stored).toEqual(before);
+          return;
+        }
+        expect(result.moved ? result.then : undefined).toBe(example.then);
+        expect(stored).toEqual(result.entry);
+        expect(stored?.state).toBe(example.state);
+        if (before && result.entry !== before) expect(stored?.version).toBe(before.version + 1);
+        expect(stored).toMatchObject(example.fields ?? {});
+        for (const field of example.removed ?? []) expect(stored).not.toHaveProperty(field);
       });
     });
 
-    describe("markSent, markFailed and markUnknown", () => {
-      const writes = [
-        ["markSent", (l: SendLedger, key: SendKey, owner: string) => l.markSent(key, owner, { batchId: "batch-x" }), { state: "sent", batchId: "batch-x" }],
-        ["markFailed", (l: SendLedger, key: SendKey, owner: string) => l.markFailed(key, owner, "rejected"), { state: "failed", reason: "rejected" }],
-        ["markUnknown", (l: SendLedger, key: SendKey, owner: string) => l.markUnknown(key, owner, "lost answer"), { state: "unknown", reason: "lost answer" }],
-      ] as const;
-
-      it.each(writes)("%s records the outcome when the owner writes it", async (_, write, expected) => {
-        // Prepare
+    describe("races", () => {
+      it("grants one claim when ten workers claim at once", async () => {
         const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        await write(ledger, key, "worker-a");
-
-        // Assess
-        expect(await entry(key)).toMatchObject({ ...expected, owner: "worker-a", attempt: 1 });
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => transition(ledger, key, claimEvent(`worker-${i}`, T0))));
+        expect(results.filter((r) => r.moved)).toHaveLength(1);
+        expect(results.filter((r) => !r.moved && r.refusal === "busy")).toHaveLength(9);
       });
 
-      it.each(writes)("%s rejects with LedgerConflictError and changes nothing when another worker writes it", async (_, write) => {
-        // Prepare
+      it("keeps a cancel that lands between a holder's read and its write (the holder decides again)", async () => {
+        // Prepare: the holder's write waits until the cancel is stored.
         const key = freshKey();
-        const claimed = await ledger.claim(key, claimBy("worker-a"));
+        await ledger.create(entryIn(key, "claimed", { inFlight: 1 }));
+        let cancelled!: Promise<unknown>;
+        const paused: SendLedger = {
+          get: (k) => ledger.get(k),
+          create: (e) => ledger.create(e),
+          list: (r) => ledger.list(r),
+          update: async (k, version, changes) => {
+            cancelled ??= transition(ledger, key, { type: "cancel", now: T0 });
+            await cancelled;
+            return ledger.update(k, version, changes);
+          },
+        };
 
         // Act
-        const attempt = write(ledger, key, "worker-b");
+        const created = await transition(paused, key, { type: "created", token: A, now: T0, batch: found });
 
         // Assess
-        await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
-        expect(await entry(key)).toEqual(claimed.record);
+        expect(created.moved && created.then).toBe("sent");
+        expect(await ledger.get(key)).toMatchObject({ state: "sent", batchId: "batch-9", cancelRequestedAt: iso(T0) });
       });
 
-      it.each(writes)("%s rejects when the claim was taken over since", async (_, write) => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        const taken = await ledger.reclaim(key, { owner: "worker-b", leaseMs: LEASE_MS, now: T0 + 2 * LEASE_MS, previousOwner: "worker-a", previousAttempt: 1 });
-
-        // Act
-        const attempt = write(ledger, key, "worker-a");
-
-        // Assess
-        await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
-        expect(await entry(key)).toEqual(taken.record);
-      });
-
-      it.each(writes)("%s rejects once the send is already sent, leaving it sent", async (_, write) => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1" });
-        const sent = await entry(key);
-
-        // Act
-        const attempt = write(ledger, key, "worker-a");
-
-        // Assess
-        await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
-        expect(await entry(key)).toEqual(sent);
-      });
-
-      it.each(writes)("%s rejects when no claim exists", async (_, write) => {
-        // Act
-        const attempt = write(ledger, freshKey(), "worker-a");
-
-        // Assess
-        await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
-      });
-    });
-
-    describe("release", () => {
-      it("gives the send back so that a new claim succeeds", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        await ledger.release(key, "worker-a");
-        const next = await ledger.claim(key, claimBy("worker-b", T0 + 1000));
-
-        // Assess
-        expect(next.outcome).toBe("claimed");
-        expect(next.record).toMatchObject({ owner: "worker-b", state: "claimed" });
-      });
-
-      it("does nothing when another worker holds the claim", async () => {
-        // Prepare
-        const key = freshKey();
-        const claimed = await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        await ledger.release(key, "worker-b");
-
-        // Assess
-        expect(await entry(key)).toEqual(claimed.record);
-        expect((await ledger.claim(key, claimBy("worker-b", T0 + 1000))).outcome).toBe("busy");
-      });
-
-      it("does nothing once the send is sent", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1" });
-
-        // Act
-        await ledger.release(key, "worker-a");
-
-        // Assess
-        expect(await entry(key)).toMatchObject({ state: "sent", batchId: "batch-1" });
-      });
-    });
-
-    describe("expire", () => {
-      it("ends the lease at once so the next claim is lapsed, not claimed", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        await ledger.expire(key, "worker-a", "PassEntry timed out.");
-        const next = await ledger.claim(key, claimBy("worker-b", T0 + 1000));
-
-        // Assess
-        expect(next.outcome).toBe("lapsed");
-        expect(next.record).toMatchObject({ owner: "worker-a", attempt: 1, state: "claimed", reason: "PassEntry timed out." });
-      });
-
-      it("rejects with LedgerConflictError and changes nothing when another worker expires it", async () => {
-        // Prepare
-        const key = freshKey();
-        const claimed = await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        const attempt = ledger.expire(key, "worker-b", "not mine");
-
-        // Assess
-        await expect(attempt).rejects.toBeInstanceOf(LedgerConflictError);
-        expect(await entry(key)).toEqual(claimed.record);
-      });
-    });
-
-    describe("updateBatch", () => {
-      it("changes the batch fields it is given and keeps the outcome", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1", batchStatus: "validating", totalCount: null });
-
-        // Act
-        await ledger.updateBatch(key, { batchStatus: "completedWithErrors", totalCount: 100, errorsCsvUrl: "https://example.test/errors.csv", deliveryCsvUrl: "https://example.test/delivery.csv" });
-
-        // Assess
-        expect(await entry(key)).toMatchObject({
-          state: "sent",
-          owner: "worker-a",
-          batchId: "batch-1",
-          batchStatus: "completedWithErrors",
-          totalCount: 100,
-          errorsCsvUrl: "https://example.test/errors.csv",
-          deliveryCsvUrl: "https://example.test/delivery.csv",
-        });
-      });
-
-      it("leaves fields it is not given unchanged", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1", batchStatus: "validating", totalCount: 100 });
-
-        // Act
-        await ledger.updateBatch(key, { batchStatus: "scheduled" });
-
-        // Assess
-        expect(await entry(key)).toMatchObject({ batchStatus: "scheduled", totalCount: 100, batchId: "batch-1" });
-      });
-
-      it("creates nothing when the key has no entry", async () => {
-        // Prepare
-        const key = freshKey();
-
-        // Act
-        await ledger.updateBatch(key, { batchStatus: "scheduled" });
-
-        // Assess
-        expect(await ledger.list(key.requestId)).toEqual([]);
-      });
-
-      it("records tracking notes and send-now times beside the batch status", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1", batchStatus: "validating" });
-
-        // Act
-        await ledger.updateBatch(key, { batchStatus: "scheduled", scheduledAt: "2025-06-01T13:05:00.000Z", statusCheckedAt: "2025-06-01T12:00:02.000Z", sendNowAt: "2025-06-01T12:00:02.500Z", note: "Sent now." });
-
-        // Assess
-        expect(await entry(key)).toMatchObject({ state: "sent", batchStatus: "scheduled", scheduledAt: "2025-06-01T13:05:00.000Z", statusCheckedAt: "2025-06-01T12:00:02.000Z", sendNowAt: "2025-06-01T12:00:02.500Z", note: "Sent now." });
-      });
-    });
-
-    describe("cancel", () => {
-      const cancelAt = (now = T0) => ({ now, marker: "[wm:test:0]" });
-
-      it("writes a send that never started as cancelled, so a later claim is done and nothing is sent", async () => {
-        // Prepare
-        const key = freshKey();
-
-        // Act
-        const result = await ledger.cancel(key, cancelAt());
-        const claim = await ledger.claim(key, claimBy("worker-a", T0 + 1));
-
-        // Assess
-        expect(result.outcome).toBe("cancelled");
-        expect(result.record).toMatchObject({ ...key, state: "cancelled", cancelRequestedAt: new Date(T0).toISOString() });
-        expect(claim).toMatchObject({ outcome: "done", record: { state: "cancelled" } });
-        expect(await entry(key)).toEqual(result.record);
-      });
-
-      it("answers sent for a created batch, stamping cancelRequestedAt and keeping its outcome", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1", batchStatus: "scheduled" });
-
-        // Act
-        const result = await ledger.cancel(key, cancelAt(T0 + 5));
-
-        // Assess
-        expect(result.outcome).toBe("sent");
-        expect(await entry(key)).toMatchObject({ state: "sent", batchId: "batch-1", batchStatus: "scheduled", cancelRequestedAt: new Date(T0 + 5).toISOString() });
-      });
-
-      it("answers busy for a send in flight and leaves its claim to its owner", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-
-        // Act
-        const result = await ledger.cancel(key, cancelAt(T0 + 5));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1" });
-
-        // Assess
-        expect(result.outcome).toBe("busy");
-        expect(await entry(key)).toMatchObject({ state: "sent", owner: "worker-a", batchId: "batch-1" });
-      });
-
-      it("answers done for a failed send and for one already cancelled, changing neither", async () => {
-        // Prepare
-        const failed = freshKey();
-        await ledger.claim(failed, claimBy("worker-a"));
-        await ledger.markFailed(failed, "worker-a", "PassEntry rejected it.");
-        const cancelled = freshKey();
-        const first = await ledger.cancel(cancelled, cancelAt());
-
-        // Act
-        const again = await ledger.cancel(cancelled, cancelAt(T0 + 1_000));
-        const onFailed = await ledger.cancel(failed, cancelAt(T0 + 1_000));
-
-        // Assess
-        expect(again).toEqual({ outcome: "done", record: first.record });
-        expect(onFailed.outcome).toBe("done");
-        expect(await entry(failed)).toMatchObject({ state: "failed", reason: "PassEntry rejected it." });
-      });
-
-      it("keeps the first cancelRequestedAt when cancelled twice", async () => {
-        // Prepare
-        const key = freshKey();
-        await ledger.claim(key, claimBy("worker-a"));
-        await ledger.markSent(key, "worker-a", { batchId: "batch-1" });
-        await ledger.cancel(key, cancelAt(T0 + 5));
-
-        // Act
-        await ledger.cancel(key, cancelAt(T0 + 9_000));
-
-        // Assess
-        expect((await entry(key))?.cancelRequestedAt).toBe(new Date(T0 + 5).toISOString());
-      });
-
-      it("lets exactly one of a claim and a cancellation racing on a fresh key win", async () => {
-        // Prepare
-        const key = freshKey();
-
-        // Act
-        const [claim, cancel] = await Promise.all([ledger.claim(key, claimBy("worker-a")), ledger.cancel(key, cancelAt())]);
-
-        // Assess
-        const claimWon = claim.outcome === "claimed";
-        expect(claimWon ? cancel.outcome : claim.outcome).toBe(claimWon ? "busy" : "done");
-        expect((await entry(key))?.state).toBe(claimWon ? "claimed" : "cancelled");
-      });
-    });
-
-    describe("list", () => {
-      it("returns the chunks of one request in chunk order and nothing of other requests", async () => {
-        // Prepare
-        const requestId = `req-${randomUUID()}`;
-        for (const chunk of [10, 2, 0, 1]) await ledger.claim({ requestId, chunk }, claimBy(`worker-${chunk}`));
-        await ledger.claim({ requestId: `${requestId}0`, chunk: 0 }, claimBy("worker-other"));
-        await ledger.claim({ requestId: `other-${requestId}`, chunk: 3 }, claimBy("worker-other"));
-
-        // Act
-        const listed = await ledger.list(requestId);
-
-        // Assess
-        expect(listed.map((r) => [r.requestId, r.chunk, r.owner])).toEqual([
-          [requestId, 0, "worker-0"],
-          [requestId, 1, "worker-1"],
-          [requestId, 2, "worker-2"],
-          [requestId, 10, "worker-10"],
-        ]);
-      });
-
-      it("returns nothing for an unknown request", async () => {
-        // Act
-        const listed = await ledger.list(`req-${randomUUID()}`);
-
-        // Assess
-        expect(listed).toEqual([]);
-      });
-    });
-
-    describe("under any sequence of operations from two workers", () => {
-      type Owner = "worker-a" | "worker-b";
-      type Step =
-        | { op: "claim" | "reclaim" | "markSent" | "markFailed" | "markUnknown" | "release" | "expire"; owner: Owner }
-        | { op: "advance"; ms: number };
-
-      const owner = fc.constantFrom<Owner>("worker-a", "worker-b");
-      const step: fc.Arbitrary<Step> = fc.oneof(
-        fc.record({ op: fc.constantFrom("claim", "reclaim", "markSent", "markFailed", "markUnknown", "release", "expire"), owner }) as fc.Arbitrary<Step>,
-        fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 2 * LEASE_MS }) }),
-      );
-
-      it("grants each attempt to at most one worker and never changes a sent entry again", async () => {
+      it("keeps every cancel stamp and every recorded batch whatever the order of concurrent moves", async () => {
+        const token = fc.constantFrom(A, B);
+        const event: fc.Arbitrary<SendEvent> = fc.oneof(
+          fc.constantFrom<SendEvent>(claimEvent("worker-a", T0), claimEvent("worker-b", lapsed), { type: "cancel", now: T0 }),
+          token.map((t): SendEvent => ({ type: "startPost", token: t, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" })),
+          token.map((t): SendEvent => ({ type: "created", token: t, now: T0, batch: found })),
+          token.map((t): SendEvent => ({ type: "outcomeUnknown", token: t, now: T0, reason: "500" })),
+          token.map((t): SendEvent => ({ type: "release", token: t, now: T0 })),
+          token.map((t): SendEvent => ({ type: "reconciled", token: t, now: T0, found: "absent" })),
+        );
         await fc.assert(
-          fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
+          fc.asyncProperty(fc.array(fc.array(event, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }), async (rounds) => {
             const key = freshKey();
-            let now = T0;
-            // Who was granted each attempt number since the entry last disappeared (release deletes it).
-            let grantedAttempts = new Map<number, Owner>();
-            let sent: SendRecord | undefined;
-
-            for (const s of steps) {
-              if (s.op === "advance") {
-                now += s.ms;
-                continue;
-              }
-              let result: ClaimResult | undefined;
-              const before = await entry(key);
-              try {
-                switch (s.op) {
-                  case "claim":
-                    result = await ledger.claim(key, claimBy(s.owner, now));
-                    break;
-                  case "reclaim":
-                    // A worker reclaims what it last saw, as the sender does after a lapsed answer.
-                    if (before) result = await ledger.reclaim(key, { owner: s.owner, leaseMs: LEASE_MS, now, previousOwner: before.owner, previousAttempt: before.attempt });
-                    break;
-                  case "markSent":
-                    await ledger.markSent(key, s.owner, { batchId: `batch-${s.owner}-${now}` });
-                    break;
-                  case "markFailed":
-                    await ledger.markFailed(key, s.owner, "rejected");
-                    break;
-                  case "markUnknown":
-                    await ledger.markUnknown(key, s.owner, "lost");
-                    break;
-                  case "release":
-                    await ledger.release(key, s.owner);
-                    break;
-                  case "expire":
-                    await ledger.expire(key, s.owner, "timed out");
-                    break;
-                }
-              } catch (error) {
-                if (!(error instanceof LedgerConflictError)) throw error;
-                // A refused write changes nothing.
-                expect(await entry(key)).toEqual(before);
-              }
-
-              const after = await entry(key);
-              if (sent) {
-                // A sent entry never changes state, owner or batch id again, and is never deleted.
-                expect(after).toMatchObject({ state: "sent", owner: sent.owner, attempt: sent.attempt, batchId: sent.batchId });
-              } else if (after?.state === "sent") {
-                sent = after;
-                // Only the worker that held the live claim could have recorded it.
-                expect(before).toMatchObject({ state: "claimed", owner: s.owner });
-              }
-              if (after === undefined) grantedAttempts = new Map();
-
-              if (result?.outcome === "claimed") {
-                const attempt = result.record.attempt;
-                expect(grantedAttempts.has(attempt), `attempt ${attempt} granted twice`).toBe(false);
-                grantedAttempts.set(attempt, s.owner);
-                expect(after).toEqual(result.record);
-              }
+            let cancelSeen = false;
+            let sentBatch: string | undefined;
+            for (const round of rounds) {
+              // Each round's moves run concurrently.
+              const results = await Promise.all(round.map((e) => transition(ledger, key, e)));
+              if (round.some((e) => e.type === "cancel")) cancelSeen = true;
+              const stored = await ledger.get(key);
+              if (cancelSeen) expect(stored?.cancelRequestedAt, "a cancel stamp was lost").toBeDefined();
+              if (sentBatch) expect(stored).toMatchObject({ state: "sent", batchId: sentBatch });
+              if (stored?.state === "sent") sentBatch = stored.batchId;
+              // No two claims are granted for the same attempt.
+              const granted = results.filter((r) => r.moved && r.row.startsWith("claim-")).map((r) => r.entry?.attempt);
+              expect(new Set(granted).size).toBe(granted.length);
             }
           }),
           { numRuns: options.propertyRuns ?? 100 },

@@ -12,6 +12,7 @@ import { Promotion } from "../../functions/core/promotions.js";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack.js";
 import { runningClockFrom } from "../support/harness.js";
+import { markedName } from "../support/events.js";
 
 const API_KEY = "e2e-key-0123456789";
 /** A Friday, two hours before happy hour in London (17:00 BST = 16:00 UTC). */
@@ -105,7 +106,7 @@ describe("promotions in the local stack", () => {
     expect(batches).toHaveLength(1);
     expect(batches[0]).toMatchObject({ entityId: "ent-42", message: "Happy hour starts now!", scheduledAt: "2026-07-03T16:00:00Z", tag: "happy-hour" });
     expect(batches[0]!.body.batch.segments).toEqual([{ groupTag: "happy-hour" }]);
-    expect(batches[0]!.name).toBe(`Friday happy hour [wm:${OCCURRENCE_ID}:0]`);
+    expect(batches[0]!.name).toEqual(markedName(OCCURRENCE_ID, 0, "Friday happy hour"));
     const view = await status(stack, OCCURRENCE_ID);
     expect(view.status).toBe(200);
     expect(view.body.data.attributes).toMatchObject({ status: "submitted", source: "schedule", scheduledAt: "2026-07-03T16:00:00Z", batchId: batches[0]!.id });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MemoryLog } from "../../functions/adapters/memory-log.js";
+import { isMarkedFor } from "../../functions/core/batch-rules.js";
 import { runCli } from "../../local/cli.js";
 import type { CliContext } from "../../local/cli/command.js";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
@@ -87,7 +88,7 @@ describe("cli send", () => {
     expect(sent.code).toBe(0);
     expect(sent.out).toMatch(/^Accepted: request [0-9a-f-]{36}$/m);
     expect(sent.out).toContain(`npm run cli -- status ${id}`);
-    expect(sandbox.batches().find((b) => b.name.includes(`[wm:${id}:0]`))!.body.batch).toMatchObject({ message: "Doors open!", segments: [{ groupTag: "vip" }, { groupTag: "gold" }] });
+    expect(sandbox.batches().find((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))!.body.batch).toMatchObject({ message: "Doors open!", segments: [{ groupTag: "vip" }, { groupTag: "gold" }] });
     expect(status.code).toBe(0);
     expect(status.out).toMatch(new RegExp(`request ${id}: submitted`));
     expect(status.out).toMatch(/part 0: batch \S+, successful, 200 recipients/);
@@ -186,7 +187,7 @@ describe("cli status and cancel", () => {
     expect(cancelled.out).toMatch(/^Cancellation recorded\.\nrequest \S+: submitted\n/);
     expect(cancelled.out).toContain("cancellation requested at");
     // By its marker: a message an earlier test left in the shared stack's queue may land first.
-    expect(sandbox.batches().find((b) => b.name.includes(`[wm:${id}:0]`))!.status).toBe("cancelled");
+    expect(sandbox.batches().find((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))!.status).toBe("cancelled");
     expect(status.out).toMatch(new RegExp(`request ${id}: cancelled`));
     expect(status.out).toContain("note: Cancelled at PassEntry before it was sent.");
   });

@@ -12,7 +12,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { splitIntoChunks } from "../../functions/core/send-request.js";
+import { splitIntoChunks } from "../../functions/core/batch-rules.js";
 import { startSandbox, type Sandbox, type ScriptedFault } from "../../local/passentry-sandbox/sandbox.js";
 import { CREATE_ROUTE, LIST_ROUTE, runningClock, SANDBOX_TOKEN, startSenderRig, type SenderRig, type TestMessage, type Worker } from "./support/sender-rig.js";
 

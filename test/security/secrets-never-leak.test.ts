@@ -104,7 +104,7 @@ describe("secrets never leak", () => {
   });
 
   it("through PassEntry refusing the token, failing with 5xx and timing out, each echoing the token in its error text", async () => {
-    const s = await start({ passEntryTimeoutMs: 400, leaseMs: 3_000, visibilityTimeoutSeconds: 10 });
+    const s = await start({ passEntryTimeoutMs: 400, leaseMs: 3_000, visibilityTimeoutSeconds: 10, timeoutSettleMs: 1_500 });
     const echo = `Bearer ${CANARIES.passEntryToken} was refused (token ${CANARIES.passEntryToken})`;
     s.sandbox.injectNext(POST_BATCH, [
       { kind: "status", status: 401, body: { errors: [echo] } },
@@ -125,8 +125,9 @@ describe("secrets never leak", () => {
   });
 
   it("through a poison message and a request dead-lettered after repeated 5xx answers", async () => {
-    const s = await start({ passEntryTimeoutMs: 400, leaseMs: 500, maxReceives: 2, visibilityTimeoutSeconds: 5 });
-    s.sandbox.injectNext(POST_BATCH, [1, 2, 3, 4].map(() => ({ kind: "status" as const, status: 503, body: { errors: [`upstream rejected ${CANARIES.passEntryToken}`] } })));
+    const s = await start({ passEntryTimeoutMs: 400, leaseMs: 500, maxReceives: 2, visibilityTimeoutSeconds: 5, serverErrorSettleMs: 50 });
+    // Each receive answers up to four 5xx in a row (one POST, then three after short settles) before handing the message back.
+    s.sandbox.injectNext(POST_BATCH, Array.from({ length: 12 }, () => ({ kind: "status" as const, status: 503, body: { errors: [`upstream rejected ${CANARIES.passEntryToken}`] } })));
 
     await s.stack.queue.send({ hello: "world", note: "not a wallet message request" });
     await s.request("POST", TRIGGER, EXAMPLE, bearer(s.apiKey));

@@ -10,6 +10,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { APIGatewayProxyEventV2, SQSEvent, SQSRecord } from "aws-lambda";
+import { expect } from "vitest";
 
 const FIXTURES = new URL("../fixtures/events/", import.meta.url);
 
@@ -151,4 +152,15 @@ export function eventBridgeEnvelope(options: { id?: string; detail?: Record<stri
   const fixture = loadFixture<SQSEvent>("sqs-eventbridge-envelope.json");
   const envelope = JSON.parse(fixture.Records[0]!.body) as Record<string, unknown>;
   return { ...envelope, id: options.id ?? randomUUID(), ...(options.detail ? { detail: options.detail } : {}) };
+}
+
+/**
+ * Matches the name we give a part's batch at PassEntry: our marker (request id, chunk, POST time)
+ * first, then the caller's name.
+ *
+ * @example expect(batch.name).toEqual(markedName(requestId)); // "[wm:<id>:0:lkfuqo00] Wallet message"
+ */
+export function markedName(requestId: string, chunk = 0, name = "Wallet message") {
+  const escaped = requestId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return expect.stringMatching(new RegExp(`^\\[wm:${escaped}:${chunk}:[0-9a-z]+\\] ${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
 }

@@ -60,6 +60,10 @@ export interface HarnessOptions {
   clientTimeoutMs?: number;
   leaseMs?: number;
   reconcilePages?: number;
+  /** Wait after a 5xx before looking for the batch; default 20 ms (production: 1 s). */
+  serverErrorSettleMs?: number;
+  /** Wait after a timeout before anyone looks for the batch; default 30 s as in production. */
+  timeoutSettleMs?: number;
   /**
    * Follow up created batches (send-now, tracking, cancel) through the harness queue, with these
    * timings (use small delays, e.g. `{ firstDelaySeconds: 0.05 }`). Default off: tests of sending
@@ -211,7 +215,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       log,
       owner: `test-${randomUUID()}`,
       leaseMs: options.leaseMs ?? 60_000,
-      reconcilePages: options.reconcilePages ?? 8,
+      reconcileMaxPages: options.reconcilePages ?? 8,
+      // As the AWS wiring: no PassEntry call starts unless the client's timeout and a margin fit.
+      callBudgetMs: (options.clientTimeoutMs ?? 5_000) + 5_000,
+      serverErrorSettleMs: options.serverErrorSettleMs ?? 20,
+      ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       sleep: async (ms) => {
         sleeps.push(ms);
         await realSleep(ms);

@@ -178,7 +178,7 @@ describe("status tracking", () => {
   });
 
   it("announces the outcome of a batch that was already final when reconciliation found it", async () => {
-    await start({ leaseMs: 200 });
+    await start({ timeoutSettleMs: 200 });
     const requestId = await accept(body({ message: `Hello ${FAIL_VALIDATION_MARKER}` }));
     h.sandbox.injectNext(CREATE, [{ kind: "drop-after-create" }]);
     await h.deliverQueued();

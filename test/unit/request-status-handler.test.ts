@@ -107,11 +107,12 @@ describe("request status handler (GET /api/v1/requests/{requestId})", () => {
   });
 
   it("shows the unknown state with its reason when PassEntry's batch list could not decide whether a lost send happened", async () => {
-    await restartWith({ reconcilePages: 1, leaseMs: 1 });
+    await restartWith({ reconcilePages: 1, timeoutSettleMs: 1 });
     const requestId = await accept();
-    h.sandbox.injectNext(CREATE, [{ kind: "status", status: 504, body: "<html>Gateway Timeout</html>" }]);
+    h.sandbox.injectNext(CREATE, [{ kind: "drop" }]);
     await h.deliverQueued();
     for (let i = 0; i < 26; i++) await h.passEntry.createBatch({ entityId: "ent_elsewhere", batch: { message: `other ${i}`, segments: [{ groupTag: "x" }] } });
+    await new Promise((resolve) => setTimeout(resolve, 5));
     await h.deliverQueued();
 
     const answer = await h.requestStatus(requestStatusEvent(requestId));
@@ -119,7 +120,7 @@ describe("request status handler (GET /api/v1/requests/{requestId})", () => {
     expect(answer.body.data.attributes).toMatchObject({
       status: "unknown",
       batchId: null,
-      failureReason: expect.stringMatching(/could not confirm it either way; not sending again/),
+      failureReason: expect.stringMatching(/without finding this part's batch or reaching batches older than its first POST; not sending again/),
       batches: [{ chunk: 0, state: "unknown", attempt: 2, reason: expect.stringMatching(/not sending again/) }],
     });
   });

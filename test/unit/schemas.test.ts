@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fingerprint } from "../../functions/core/accept-request.js";
 import { isFollowUp, MAX_RECIPIENTS_PER_REQUEST, QueueMessageBody, SendRequestBody, toSendRequest, WalletMessageBatch } from "../../functions/core/schemas.js";
-import { batchMarker, splitIntoChunks, toPassEntryBatch, wantsSendNow, withMarker } from "../../functions/core/send-request.js";
+import { batchMarker, parseBatchMarker, splitIntoChunks, toPassEntryBatch, wantsSendNow, withMarker } from "../../functions/core/batch-rules.js";
 import { eventBridgeEnvelope, PASSENTRY_EXAMPLE_BODY, sendRequestMessage } from "../support/events.js";
 
 const recipients = (n: number) => Array.from({ length: n }, (_, i) => ({ externalId: `member-${i}` }));
@@ -51,17 +51,41 @@ describe("splitIntoChunks", () => {
   });
 });
 
-describe("withMarker", () => {
-  it("keeps the caller's name and appends the marker", () => {
-    const marked = withMarker({ ...PASSENTRY_EXAMPLE_BODY.batch, name: "Summer promo" }, { requestId: "req-1", chunk: 2 });
+describe("the batch marker", () => {
+  const postedAt = Date.parse("2030-01-01T00:00:00Z");
 
-    expect(marked.name).toBe("Summer promo [wm:req-1:2]");
-    expect(marked.name).toContain(batchMarker({ requestId: "req-1", chunk: 2 }));
+  it("starts the name, before the caller's own, so no length limit on names can cut it off", () => {
+    const marker = batchMarker({ requestId: "req-1", chunk: 2 }, postedAt);
+    const marked = withMarker({ ...PASSENTRY_EXAMPLE_BODY.batch, name: "Summer promo" }, marker);
+
+    expect(marked.name).toBe(`${marker} Summer promo`);
+    expect(marked.name?.startsWith("[wm:req-1:2:")).toBe(true);
     expect(marked.message).toBe("Hello, World!");
   });
 
-  it("names an unnamed batch and still appends the marker", () => {
-    expect(withMarker(PASSENTRY_EXAMPLE_BODY.batch, { requestId: "req-1", chunk: 0 }).name).toBe("Wallet message [wm:req-1:0]");
+  it("names an unnamed batch after the marker", () => {
+    expect(withMarker(PASSENTRY_EXAMPLE_BODY.batch, "[wm:req-1:0:1]").name).toBe("[wm:req-1:0:1] Wallet message");
+  });
+
+  it("parses back to the part and the POST's time, even when the request id holds colons", () => {
+    const name = withMarker(PASSENTRY_EXAMPLE_BODY.batch, batchMarker({ requestId: "promo-summer-2030-06-01T17:00", chunk: 11 }, postedAt)).name;
+
+    expect(parseBatchMarker(name)).toEqual({ requestId: "promo-summer-2030-06-01T17:00", chunk: 11, postedAt });
+  });
+
+  it("reads no marker from a name that only contains one (issue 10, item 1: a caller's name imitating ours)", () => {
+    expect(parseBatchMarker("Copy of promo [wm:X:0:abc]")).toBeUndefined();
+    expect(parseBatchMarker("[wm:X:0]")).toBeUndefined();
+    expect(parseBatchMarker(undefined)).toBeUndefined();
+  });
+
+  it("refuses a caller's name or tag holding the marker syntax", () => {
+    const named = WalletMessageBatch.safeParse({ ...PASSENTRY_EXAMPLE_BODY.batch, name: "Copy of promo [wm:X:0]" });
+    const tagged = WalletMessageBatch.safeParse({ ...PASSENTRY_EXAMPLE_BODY.batch, tag: "[wm:" });
+
+    expect(named.success).toBe(false);
+    expect(named.error?.issues[0]?.message).toMatch(/batch.name must not contain "\[wm:"/);
+    expect(tagged.success).toBe(false);
   });
 });
 
@@ -110,16 +134,16 @@ describe("wantsSendNow and toPassEntryBatch", () => {
     expect(wantsSendNow({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z" })).toBe(false);
   });
 
-  it("strips our sendNow, appends the marker and sets the placeholder scheduledAt for PassEntry", () => {
-    const posted = toPassEntryBatch({ message: "Hi", segments, sendNow: true, priority: "high" }, { requestId: "req-1", chunk: 0 }, "2025-06-02T10:05:00.000Z");
+  it("strips our sendNow, puts the marker first in the name and sets the placeholder scheduledAt for PassEntry", () => {
+    const posted = toPassEntryBatch({ message: "Hi", segments, sendNow: true, priority: "high" }, "[wm:req-1:0:1]", "2025-06-02T10:05:00.000Z");
 
-    expect(posted).toEqual({ message: "Hi", segments, priority: "high", name: "Wallet message [wm:req-1:0]", scheduledAt: "2025-06-02T10:05:00.000Z" });
+    expect(posted).toEqual({ message: "Hi", segments, priority: "high", name: "[wm:req-1:0:1] Wallet message", scheduledAt: "2025-06-02T10:05:00.000Z" });
   });
 
   it("posts a scheduled batch's own scheduledAt unchanged", () => {
-    const posted = toPassEntryBatch({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z" }, { requestId: "req-1", chunk: 1 });
+    const posted = toPassEntryBatch({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z" }, "[wm:req-1:1:1]");
 
-    expect(posted).toEqual({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z", name: "Wallet message [wm:req-1:1]" });
+    expect(posted).toEqual({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z", name: "[wm:req-1:1:1] Wallet message" });
   });
 });
 

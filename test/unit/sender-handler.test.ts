@@ -1,7 +1,7 @@
 import type { SQSEvent } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { renderRequest } from "../../functions/core/request-view.js";
-import { eventBridgeEnvelope, exampleBody, FIXTURE_API_KEY, loadFixture, PASSENTRY_EXAMPLE_BODY, sendRequestMessage, sqsEvent, sqsRecord, triggerEvent } from "../support/events.js";
+import { eventBridgeEnvelope, exampleBody, markedName, FIXTURE_API_KEY, loadFixture, PASSENTRY_EXAMPLE_BODY, sendRequestMessage, sqsEvent, sqsRecord, triggerEvent } from "../support/events.js";
 import { CANARY_TOKEN, startHarness, type Harness, type HarnessOptions } from "../support/harness.js";
 
 const CREATE = "POST /api/v1/entities/:id/messaging/wallet";
@@ -55,7 +55,7 @@ describe("sender handler (SQS → PassEntry)", () => {
         entityId: "ent_4f1c2a9e",
         message: "Hello, World!",
         scheduledAt: "2030-03-31T13:16:26Z",
-        name: `Wallet message [wm:${requestId}:0]`,
+        name: markedName(requestId),
       });
       expect(batches[0]!.body.batch.segments).toEqual([{ groupTag: "summerPromotion" }]);
       expect(h.queuedBodies()).toEqual([]);
@@ -69,7 +69,7 @@ describe("sender handler (SQS → PassEntry)", () => {
       const response = await h.send(event);
 
       expect(response.batchItemFailures).toEqual([]);
-      expect(h.sandbox.batches()).toEqual([expect.objectContaining({ entityId: message.entityId, name: `Wallet message [wm:${message.requestId}:0]` })]);
+      expect(h.sandbox.batches()).toEqual([expect.objectContaining({ entityId: message.entityId, name: markedName(message.requestId) })]);
       expect(await view(message.requestId)).toMatchObject({ status: "submitted", source: "http" });
     });
 
@@ -81,7 +81,7 @@ describe("sender handler (SQS → PassEntry)", () => {
       await h.deliverQueued();
 
       const [batch] = h.sandbox.batches();
-      expect(batch?.name).toBe(`Summer promo [wm:${requestId}:0]`);
+      expect(batch?.name).toEqual(markedName(requestId, 0, "Summer promo"));
       expect(batch?.tag).toBe("summer");
       expect(batch?.body.batch).toMatchObject({ priority: "high", segments: [{ groupTag: "vip", passTemplateUuid: "tpl-1" }] });
     });
@@ -110,7 +110,7 @@ describe("sender handler (SQS → PassEntry)", () => {
       const requestId = `evt-${envelope.id}`;
       const batches = h.sandbox.batches();
       expect(batches).toHaveLength(1);
-      expect(batches[0]).toMatchObject({ entityId: envelope.detail.entityId, message: envelope.detail.batch.message, name: `Wallet message [wm:${requestId}:0]` });
+      expect(batches[0]).toMatchObject({ entityId: envelope.detail.entityId, message: envelope.detail.batch.message, name: markedName(requestId) });
       expect(batches[0]!.body.batch.recipients).toEqual(envelope.detail.batch.recipients);
       expect(await h.store.get(requestId)).toMatchObject({ requestId, source: "eventbridge", entityId: envelope.detail.entityId });
     });
@@ -132,7 +132,7 @@ describe("sender handler (SQS → PassEntry)", () => {
       await h.send(sqsEvent([{ ...record, attributes: { ...record.attributes, ApproximateReceiveCount: "2" } }]));
 
       const requestId = "sqs-a1b2c3d4-0000-4000-8000-000000000001";
-      expect(h.sandbox.batches().map((b) => b.name)).toEqual([`Wallet message [wm:${requestId}:0]`]);
+      expect(h.sandbox.batches().map((b) => b.name)).toEqual([markedName(requestId)]);
       expect(await h.store.get(requestId)).toMatchObject({ source: "sqs" });
     });
 
@@ -197,7 +197,9 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: first.event.Records[0]!.messageId }]);
       expect(h.sleeps).toHaveLength(3);
       expect(h.sandbox.batches()).toEqual([]);
-      expect(await h.ledger.list(requestId)).toEqual([]);
+      // Given back, not deleted: nobody holds it, and nothing says a batch may exist.
+      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "open", leaseUntil: 0 })]);
+      expect((await h.ledger.list(requestId))[0]).not.toHaveProperty("needsReconcile");
       expect(await view(requestId)).toMatchObject({ status: "queued" });
 
       const second = await h.deliverQueued();
@@ -211,30 +213,32 @@ describe("sender handler (SQS → PassEntry)", () => {
       const requestId = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "0.35" } }]);
 
-      const { response } = await h.deliverQueued({ getRemainingTimeInMillis: () => 15_200 });
+      // Enough to start (the call budget is the client's 5 s timeout + 5 s), not to wait 0.35 s and call again.
+      const { response } = await h.deliverQueued({ getRemainingTimeInMillis: () => 10_200 });
 
       expect(response.batchItemFailures).toHaveLength(1);
       expect(h.sleeps).toEqual([]);
-      expect(await h.ledger.list(requestId)).toEqual([]);
+      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "open" })]);
       expect(h.sandbox.batches()).toEqual([]);
       expect(h.sandbox.count429()).toBe(1);
     });
 
-    it("does not wait out a 429 longer than its claim's lease: gives the claim back and sends once later", async () => {
-      await harness({ leaseMs: 2_000 });
+    it("checks its claim again after a 429 wait: a worker that took the part over meanwhile posts, the waiter does not", async () => {
+      await harness({ leaseMs: 100 });
       const requestId = await accept();
-      h.sandbox.injectNext(CREATE, [{ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "3" } }]);
+      h.sandbox.injectNext(CREATE, [{ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "0.4" } }]);
 
-      const first = await h.deliverQueued();
+      // Worker A meets the 429 and waits 0.4 s; its lease (0.1 s) lapses and the redelivered record reaches B.
+      const waiting = h.deliverQueued();
+      await new Promise((r) => setTimeout(r, 200));
+      const takeover = await h.send(sqsEvent([sqsRecord(h.queuedBodies()[0] ?? (await h.store.get(requestId)), { messageId: "redelivered" })]));
+      const first = await waiting;
 
+      expect(takeover.batchItemFailures).toEqual([]);
       expect(first.response.batchItemFailures).toHaveLength(1);
-      expect(h.sleeps).toEqual([]);
-      expect(await h.ledger.list(requestId)).toEqual([]);
-
-      const second = await h.deliverQueued();
-
-      expect(second.response.batchItemFailures).toEqual([]);
+      expect(posts().map((r) => r.status)).toEqual([429, 202]);
       expect(h.sandbox.batches()).toHaveLength(1);
+      expect(await view(requestId)).toMatchObject({ status: "submitted" });
     });
 
     it("does not start a send when the invocation could not finish it, and keeps the record untouched", async () => {
@@ -249,28 +253,33 @@ describe("sender handler (SQS → PassEntry)", () => {
   });
 
   describe("PassEntry failures whose outcome is unknown (5xx, lost answer)", () => {
-    it("keeps the record on a 5xx, then reconciles on the next delivery and, finding no batch, sends one", async () => {
-      await harness({ leaseMs: 1 });
+    it("on a 5xx looks for the batch after a short settle and, finding none, posts again in the same invocation", async () => {
       const requestId = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 503, body: { errors: ["Service Unavailable"] } }]);
 
-      const first = await h.deliverQueued();
+      const { response } = await h.deliverQueued();
 
-      expect(first.response.batchItemFailures).toHaveLength(1);
-      expect(h.sandbox.batches()).toEqual([]);
-      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "claimed" })]);
-      await new Promise((r) => setTimeout(r, 5)); // the lease (1 ms here) lapses
-
-      const second = await h.deliverQueued();
-
-      expect(second.response.batchItemFailures).toEqual([]);
+      expect(response.batchItemFailures).toEqual([]);
+      expect(h.sleeps).toEqual([20]);
       expect(h.sandbox.requests().map((r) => r.routeKey)).toEqual([CREATE, LIST, CREATE]);
       expect(h.sandbox.batches()).toHaveLength(1);
       expect(await view(requestId)).toMatchObject({ status: "submitted", batchId: h.sandbox.batches()[0]!.id });
     });
 
+    it("on a 500 after PassEntry did create the batch, finds it and posts nothing more", async () => {
+      const requestId = await accept();
+      h.sandbox.injectNext(CREATE, [{ kind: "status-after-create", status: 500 }]);
+
+      const { response } = await h.deliverQueued();
+
+      expect(response.batchItemFailures).toEqual([]);
+      expect(posts()).toHaveLength(1);
+      expect(h.sandbox.batches()).toHaveLength(1);
+      expect(await view(requestId)).toMatchObject({ status: "submitted", batchId: h.sandbox.batches()[0]!.id });
+    });
+
     it("finds the batch by its marker when PassEntry created it but the answer was lost, and sends nothing new", async () => {
-      await harness({ leaseMs: 1 });
+      await harness({ timeoutSettleMs: 1 });
       const requestId = await accept();
       h.sandbox.injectNext(CREATE, [{ kind: "drop-after-create" }]);
 
@@ -278,7 +287,8 @@ describe("sender handler (SQS → PassEntry)", () => {
 
       expect(first.response.batchItemFailures).toHaveLength(1);
       expect(h.sandbox.batches()).toHaveLength(1);
-      await new Promise((r) => setTimeout(r, 5)); // the lease (1 ms here) lapses
+      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "open", needsReconcile: true })]);
+      await new Promise((r) => setTimeout(r, 5)); // the settle window (1 ms here) ends
 
       const second = await h.deliverQueued();
 
@@ -290,13 +300,28 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(h.queuedBodies()).toEqual([]);
     });
 
-    it("records the send as unknown, and never re-sends, when PassEntry's batch list cannot decide", async () => {
-      await harness({ reconcilePages: 1, leaseMs: 1 });
+    it("waits out the settle window after a dropped connection before anyone looks for the batch", async () => {
       const requestId = await accept();
-      h.sandbox.injectNext(CREATE, [{ kind: "status", status: 502 }]);
+      h.sandbox.injectNext(CREATE, [{ kind: "drop" }]);
+
+      const first = await h.deliverQueued();
+      const second = await h.deliverQueued();
+
+      expect(first.response.batchItemFailures).toHaveLength(1);
+      expect(second.response.batchItemFailures).toHaveLength(1);
+      expect(posts()).toHaveLength(1);
+      expect(h.sandbox.requests().filter((r) => r.routeKey === LIST)).toEqual([]);
+      expect(h.log.lines).toContainEqual(expect.objectContaining({ message: "queue message will be retried", fields: expect.objectContaining({ requestId, error: expect.stringMatching(/settling/) }) }));
+    });
+
+    it("records the send as unknown, and never re-sends, when PassEntry's batch list cannot decide", async () => {
+      await harness({ reconcilePages: 1, timeoutSettleMs: 1 });
+      const requestId = await accept();
+      h.sandbox.injectNext(CREATE, [{ kind: "drop" }]);
       await h.deliverQueued();
       // Someone else's 25+ newer batches push any batch of ours off the one page we may search.
       for (let i = 0; i < 26; i++) await h.passEntry.createBatch({ entityId: "ent_elsewhere", batch: { message: `other ${i}`, segments: [{ groupTag: "x" }] } });
+      await new Promise((r) => setTimeout(r, 5)); // the settle window (1 ms here) ends
 
       const { response } = await h.deliverQueued();
 
@@ -348,7 +373,7 @@ describe("sender handler (SQS → PassEntry)", () => {
 
       expect(first.response.batchItemFailures).toHaveLength(1);
       expect(h.sandbox.batches()).toEqual([]);
-      expect(await h.ledger.list(requestId)).toEqual([]);
+      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "open" })]);
       expect(await view(requestId)).toMatchObject({ status: "queued" });
 
       h.secrets.set("passentry-token", ROTATED_TOKEN);
@@ -369,11 +394,11 @@ describe("sender handler (SQS → PassEntry)", () => {
     });
 
     it("logs retries, reconciliation and failures with the requestId", async () => {
-      await harness({ leaseMs: 1 });
+      await harness({ timeoutSettleMs: 1 });
       const retried = await accept();
-      h.sandbox.injectNext(CREATE, [{ kind: "status", status: 500 }]);
+      h.sandbox.injectNext(CREATE, [{ kind: "drop" }]);
       await h.deliverQueued();
-      await new Promise((r) => setTimeout(r, 5)); // the lease (1 ms here) lapses
+      await new Promise((r) => setTimeout(r, 5)); // the settle window (1 ms here) ends
       await h.deliverQueued();
       const failed = await accept(exampleBody());
       h.sandbox.injectNext(CREATE, [{ kind: "status", status: 422, body: { errors: ["Segment not found"] } }]);
@@ -382,7 +407,7 @@ describe("sender handler (SQS → PassEntry)", () => {
       const messagesFor = (id: string) => h.log.lines.filter((l) => l.fields.requestId === id).map((l) => l.message);
       expect(messagesFor(retried)).toEqual(
         expect.arrayContaining([
-          "send outcome unknown; will reconcile before any new attempt",
+          "send outcome unknown; the batch is looked for before any new POST",
           "queue message will be retried",
           "send outcome unknown; reconciling with PassEntry",
           "reconciliation found no batch; sending",

@@ -23,7 +23,7 @@ import { StaticSecretStore } from "../../../functions/adapters/static-secret-sto
 import { CircuitBreaker } from "../../../functions/core/circuit-breaker.js";
 import type { Clock, PassEntryClient, SendKey, SendLedger } from "../../../functions/core/ports.js";
 import { renderRequest } from "../../../functions/core/request-view.js";
-import { batchMarker } from "../../../functions/core/send-request.js";
+import { isMarkedFor } from "../../../functions/core/batch-rules.js";
 import { makeSenderHandler } from "../../../functions/handlers/sender.js";
 import type { SenderDeps } from "../../../functions/wiring.js";
 import type { Sandbox, SandboxBatch } from "../../../local/passentry-sandbox/sandbox.js";
@@ -86,12 +86,13 @@ function intercept<T extends object>(inner: T, overrides: Partial<T>): T {
 
 function crashingLedger(inner: SendLedger, crash: CrashSwitches): SendLedger {
   return intercept(inner, {
-    markSent: async (key, owner, outcome) => {
-      if (crash.afterPost > 0) {
+    // Recording the batch is the write that makes an entry `sent`: die just before it.
+    update: async (key, version, changes) => {
+      if (changes.state === "sent" && crash.afterPost > 0) {
         crash.afterPost -= 1;
-        throw new SimulatedCrash(`after PassEntry created batch ${outcome.batchId}`);
+        throw new SimulatedCrash(`after PassEntry created batch ${changes.batchId}`);
       }
-      return inner.markSent(key, owner, outcome);
+      return inner.update(key, version, changes);
     },
   });
 }
@@ -130,6 +131,8 @@ export interface SenderRigOptions {
   sandbox: Sandbox;
   leaseMs?: number;
   reconcilePages?: number;
+  /** Wait after a timeout before anyone looks for the batch (default 30 s, on the fake clock). */
+  timeoutSettleMs?: number;
   clientTimeoutMs?: number;
   /** The sender's waits (429s) move the fake clock by what they asked for (default), or leave it where it is. */
   sleepMovesClock?: boolean;
@@ -201,20 +204,28 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
         log,
         owner,
         leaseMs: options.leaseMs ?? 60_000,
-        reconcilePages: options.reconcilePages ?? 8,
+        reconcileMaxPages: options.reconcilePages ?? 8,
+        // As on AWS with PassEntry's default 10 s client timeout: no call starts with less than 15 s left.
+        callBudgetMs: 15_000,
+        ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
         sleep,
         onUnknownOutcome: (key) => unknownOutcomes.push(key),
       },
     };
-    const handler = makeSenderHandler(() => deps, {
-      onRetry: (messageId, error, delaySeconds) => retries.push({ messageId, error: error.message, delaySeconds }),
-    });
+    const delivered = new Map<string, string>();
+    deps.retries = {
+      retryAfter: async (receiptHandle, delaySeconds, reason) => {
+        retries.push({ messageId: delivered.get(receiptHandle) ?? receiptHandle, error: reason, delaySeconds });
+      },
+    };
+    const handler = makeSenderHandler(() => deps);
     return {
       owner,
       crash,
       retries,
       deliver: (records, remainingMs = 60_000) => {
         const list = Array.isArray(records) ? records : [records];
+        for (const record of list) delivered.set(record.receiptHandle, record.messageId);
         const startedAt = clock.now();
         // The invocation's remaining time runs on the fake clock, as the sender's waits do.
         return handler({ Records: list }, { getRemainingTimeInMillis: () => remainingMs - (clock.now() - startedAt) });
@@ -248,7 +259,7 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
     worker,
     message,
     copyOf: (m) => sqsRecord(m.body),
-    batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => b.name.includes(batchMarker({ requestId, chunk }))),
+    batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })),
     acceptedPostsFor: (entityId) =>
       sandbox.requests().filter((r) => r.routeKey === CREATE_ROUTE && r.status === 202 && r.path === `/api/v1/entities/${entityId}/messaging/wallet`).length,
     async view(requestId) {

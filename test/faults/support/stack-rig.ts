@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryLog } from "../../../functions/adapters/memory-log.js";
-import { batchMarker } from "../../../functions/core/send-request.js";
+import { isMarkedFor } from "../../../functions/core/batch-rules.js";
 import { startSandbox, type Sandbox, type SandboxBatch, type SandboxOptions } from "../../../local/passentry-sandbox/sandbox.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../../local/stack.js";
 import { CREATE_ROUTE, runningClock, SANDBOX_TOKEN } from "./sender-rig.js";
@@ -89,7 +89,7 @@ export async function startStackRig(options: StackRigOptions = {}): Promise<Stac
       const answer = await fetch(`${stack.url}/api/v1/requests/${encodeURIComponent(requestId)}`, { headers: { authorization: `Bearer ${STACK_API_KEY}` } });
       return ((await answer.json()) as any).data.attributes;
     },
-    batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => b.name.includes(batchMarker({ requestId, chunk }))),
+    batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })),
     acceptedPosts: () => sandbox.requests().filter((r) => r.routeKey === CREATE_ROUTE && r.status === 202).length,
     async close() {
       await stack.stop().catch(() => undefined);

@@ -1,0 +1,91 @@
+/**
+ * Use case: what the sender does with one queue message, whatever home delivered it. It is a send
+ * request (ours, an EventBridge event, or a raw message from another service), or one of the
+ * sender's own follow-ups, or junk. The answer says whether the message is finished with, or must
+ * come back, and when.
+ */
+import { describeIssues } from "./accept-request.js";
+import { isRetryable, RetryLaterError } from "./errors.js";
+import { handleFollowUp } from "./follow-up.js";
+import { rejectQueueMessage } from "./reject-message.js";
+import { retryBackoffSeconds } from "./retry-policy.js";
+import { isFollowUp, QueueMessageBody, toSendRequest, type SendRequestMessage } from "./schemas.js";
+import { sendRequest, type SendDeps } from "./send-request.js";
+
+export interface QueueRecord {
+  messageId: string;
+  body: string;
+  /** How many times the queue has delivered it, this time included. */
+  receiveCount: number;
+}
+
+export type RecordOutcome =
+  /** Finished with: delete it (sent, decided, or refused for good). */
+  | { done: true }
+  /** Keep it: it comes back after `delaySeconds`. */
+  | { done: false; delaySeconds: number; reason: string };
+
+/**
+ * Handles one message. Never throws for a failure a later attempt may cure: it answers `done: false`
+ * with the delay the failure asks for (PassEntry's retry-after, a lease's end, a settle window) or
+ * the queue's exponential backoff.
+ *
+ * @example const outcome = await handleQueueRecord(deps, { messageId, body, receiveCount: 1 });
+ */
+export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Promise<RecordOutcome> {
+  const body = safeJson(record.body);
+  const parsed = QueueMessageBody.safeParse(body);
+  if (!parsed.success) {
+    // A poison message can never succeed: retrying it would only delay it into the dead-letter queue.
+    const problems = describeIssues(parsed.error).slice(0, 10);
+    deps.log.error("queue message rejected: not a wallet message request", { messageId: record.messageId, problems });
+    await rejectQueueMessage(deps, { messageId: record.messageId, body, problems });
+    return { done: true };
+  }
+  const message = parsed.data;
+  const requestId = isFollowUp(message) ? message.requestId : toSendRequest(message, record.messageId).requestId;
+  try {
+    if (isFollowUp(message)) {
+      await handleFollowUp(deps, message);
+      return { done: true };
+    }
+    if (!("detail-type" in message) && message.requestId === undefined && deps.followUps) {
+      await stampIdentity(deps, message, record.messageId);
+      return { done: true };
+    }
+    const outcomes = await sendRequest(deps, toSendRequest(message, record.messageId));
+    deps.log.info("queue message done", { messageId: record.messageId, requestId, outcomes: outcomes.map((o) => o.state) });
+    return { done: true };
+  } catch (error) {
+    const retry = isRetryable(error);
+    const reason = (error as Error).message;
+    deps.log.warn(retry ? "queue message will be retried" : "queue message dropped", { messageId: record.messageId, requestId, receiveCount: record.receiveCount, error: reason });
+    if (!retry) return { done: true };
+    const asked = error instanceof RetryLaterError ? error.delaySeconds : undefined;
+    return { done: false, delaySeconds: asked ?? retryBackoffSeconds(record.receiveCount, deps.random), reason };
+  }
+}
+
+/**
+ * A raw message from another service without `requestId` is keyed by its SQS message id, which a
+ * dead-letter redrive replaces. Before anything is sent, it is put back on the queue with that id
+ * written into it, so every later copy (redelivered, redriven, moved) carries the same key. A crash
+ * between the two steps redelivers the original under the same message id: the same key again.
+ */
+async function stampIdentity(deps: SendDeps, message: SendRequestMessage, messageId: string): Promise<void> {
+  const stamped: SendRequestMessage = { ...message, requestId: `sqs-${messageId}`, source: message.source ?? "sqs", acceptedAt: message.acceptedAt ?? new Date(deps.clock.now()).toISOString() };
+  try {
+    await deps.followUps!.queue.send(stamped);
+  } catch (error) {
+    throw new RetryLaterError(`The message could not be given its request id (${(error as Error).message}).`);
+  }
+  deps.log.info("queue message given its request id", { messageId, requestId: stamped.requestId });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
