@@ -160,6 +160,15 @@ export const functions = {
     // rate budget (and the token) stays with the paced sender.
     capabilities: ["apiKeys", "table", "queue"],
   },
+  requestResolve: {
+    name: "RequestResolve",
+    handler: "functions/handlers/request-resolve.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // An operator's decision on an `unknown` part: one ledger write, then the request (or the
+    // batch's follow-up) queued again for the sender. Like cancel, it never calls PassEntry.
+    capabilities: ["apiKeys", "table", "queue"],
+  },
   health: {
     name: "Health",
     handler: "functions/handlers/health.handler",
@@ -315,6 +324,7 @@ export const routes = [
   { route: "POST /api/v1/entities/{entityId}/messaging/wallet", fn: "accept" },
   { route: "GET /api/v1/requests/{requestId}", fn: "requestStatus" },
   { route: "DELETE /api/v1/requests/{requestId}", fn: "requestCancel" },
+  { route: "POST /api/v1/requests/{requestId}/resolve", fn: "requestResolve" },
   { route: "GET /health", fn: "health" },
   { route: "POST /webhooks/passentry", fn: "passEntryWebhook" },
 ] as const satisfies readonly { route: string; fn: FunctionKey }[];

@@ -7,6 +7,7 @@
  *   npm run cli -- send --entity <id> --message <text> --segment <tag> [--at <ISO> | --now]
  *   npm run cli -- status <request id>          # what became of a request and its batches
  *   npm run cli -- cancel <request id>          # cancel what has not gone out yet
+ *   npm run cli -- resolve <request id> --sent <batch id> | --release   # decide an `unknown` part
  */
 import "dotenv/config";
 import { realpathSync } from "node:fs";

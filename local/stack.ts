@@ -14,6 +14,7 @@ import { PassEntryHttpClient } from "../functions/adapters/passentry-http-client
 import { LocalEventPublisher } from "../functions/adapters/local-event-publisher.js";
 import type { FollowUpSettings } from "../functions/core/follow-up-schedule.js";
 import { makeRequestCancelHandler } from "../functions/handlers/request-cancel.js";
+import { makeRequestResolveHandler } from "../functions/handlers/request-resolve.js";
 import { sleep } from "../functions/core/pacer.js";
 import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
 import { systemClock, type Clock, type Log, type MessageQueue } from "../functions/core/ports.js";
@@ -174,6 +175,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => httpDeps) },
     { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => httpDeps) },
     { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => httpDeps) },
+    { method: "POST", path: "/api/v1/requests/{requestId}/resolve", handler: makeRequestResolveHandler(() => httpDeps) },
     { method: "POST", path: "/webhooks/passentry", handler: makePassEntryWebhookHandler(() => webhookDeps) },
     { method: "GET", path: "/health", handler: healthHandler, unthrottled: true },
   ];

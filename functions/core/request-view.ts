@@ -85,6 +85,9 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
           note: s.note ?? null,
           attempt: s.attempt,
           reason: s.state === "sent" ? null : (s.reason ?? null),
+          /** An operator's decision on a part that was `unknown`. */
+          resolvedBy: s.resolvedBy ?? null,
+          resolvedAt: s.resolvedAt ?? null,
         })),
       },
     },

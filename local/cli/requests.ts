@@ -6,6 +6,7 @@
  *   npm run cli -- send --entity my-entity --message "Hi %{name}" --recipients members.json --at 2030-03-31T13:16:26Z
  *   npm run cli -- status <request id>
  *   npm run cli -- cancel <request id>
+ *   npm run cli -- resolve <request id> [--part N] (--sent <batch id> | --release)
  *
  * `--url` (default WALLET_API_URL, else http://127.0.0.1:3000) and `--key` (default WALLET_API_KEY,
  * else the development key npm start keeps in DATA_DIR/dev-api-key). The key is never printed.
@@ -40,6 +41,14 @@ ${CONNECTION}`;
 
 const CANCEL_USAGE = `usage: npm run cli -- cancel <request id> [options]
   parts not yet sent are cancelled at once; batches PassEntry still holds are cancelled shortly after
+${CONNECTION}`;
+
+const RESOLVE_USAGE = `usage: npm run cli -- resolve <request id> [--part <n>] (--sent <batch id> | --release) [options]
+  decides a part left "unknown" (its POST's outcome was lost and PassEntry's list could not tell),
+  after you have looked for its batch at PassEntry (its name starts with [wm:<request id>:<part>:…]):
+  --part <n>           which part (default 0; see \`status\`)
+  --sent <batch id>    PassEntry has it: record this batch and follow it up
+  --release            PassEntry does not have it: send the part now
 ${CONNECTION}`;
 
 const connectionOptions = {
@@ -132,6 +141,8 @@ export function describeRequest(document: any): string[] {
     if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${b.errorsCsvUrl}`);
     if (b.note) lines.push(`    note: ${b.note}`);
     else if (b.reason) lines.push(`    reason: ${b.reason}`);
+    if (b.state === "unknown") lines.push(`    decide it: npm run cli -- resolve ${document?.data?.id} --part ${b.chunk} (--sent <batch id> | --release)`);
+    if (b.resolvedBy) lines.push(`    resolved by ${b.resolvedBy} at ${b.resolvedAt}`);
   }
   return lines;
 }
@@ -248,5 +259,33 @@ function requestIdCommand(name: "status" | "cancel", usage: string, summary: str
 export const statusCommand = requestIdCommand("status", STATUS_USAGE, "show what became of a request: its state and each PassEntry batch", "GET", 200);
 export const cancelCommand = requestIdCommand("cancel", CANCEL_USAGE, "cancel a request: unsent parts at once, scheduled batches at PassEntry", "DELETE", 202);
 
+export const resolveCommand: CliCommand = {
+  name: "resolve",
+  summary: "decide a part left unknown: the batch found at PassEntry, or send it again",
+  run: (args, context) =>
+    runCommand(RESOLVE_USAGE, context, async () => {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...connectionOptions, part: { type: "string" }, sent: { type: "string" }, release: { type: "boolean" } } });
+      if (values.help) {
+        context.io.out(RESOLVE_USAGE);
+        return 0;
+      }
+      const [requestId, ...extra] = positionals;
+      if (!requestId) throw new UsageError("Name the request id.");
+      if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
+      if ((values.sent === undefined) === (values.release !== true)) throw new UsageError("Give either --sent <batch id> or --release.");
+      const chunk = values.part === undefined ? 0 : Number(values.part);
+      if (!Number.isInteger(chunk) || chunk < 0) throw new UsageError(`--part must be a part number such as 0 (got ${JSON.stringify(values.part)}).`);
+      const body = values.sent !== undefined ? { chunk, resolution: "sent", batchId: values.sent } : { chunk, resolution: "release" };
+      const answer = await request(connection(values, context), "POST", `/api/v1/requests/${encodeURIComponent(requestId)}/resolve`, body);
+      if (answer.status !== 200) return reportRefusal(answer, context);
+      if (values.json) context.io.out(JSON.stringify(answer.body, null, 2));
+      else {
+        context.io.out(values.sent !== undefined ? `Part ${chunk} recorded as sent in batch ${values.sent}.` : `Part ${chunk} released: it will be sent again.`);
+        for (const line of describeRequest(answer.body)) context.io.out(line);
+      }
+      return 0;
+    }),
+};
+
 /** The commands of this module, in the order the help lists them. */
-export const requestCommands: readonly CliCommand[] = [sendCommand, statusCommand, cancelCommand];
+export const requestCommands: readonly CliCommand[] = [sendCommand, statusCommand, cancelCommand, resolveCommand];

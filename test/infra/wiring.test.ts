@@ -95,8 +95,8 @@ describe("secret access", () => {
   });
 
   it("gives the API keys only to the HTTP handlers that check keys", () => {
-    expect(keysWith("apiKeys")).toEqual(["accept", "requestCancel", "requestStatus"]);
-    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "requestCancel", "requestStatus"]);
+    expect(keysWith("apiKeys")).toEqual(["accept", "requestCancel", "requestResolve", "requestStatus"]);
+    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "requestCancel", "requestResolve", "requestStatus"]);
   });
 
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {

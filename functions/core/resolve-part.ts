@@ -1,0 +1,73 @@
+/**
+ * Use case: an operator decides a part left `unknown` (a POST's outcome could not be learnt and
+ * PassEntry's list could not tell). After checking PassEntry by hand, they say either
+ * - `sent` with the batch id they found: it is recorded, and tracked (or cancelled, if the request
+ *   was cancelled) like any other; or
+ * - `release`: PassEntry does not have it; the request goes back on the queue and the part is sent
+ *   (parts already decided send nothing again).
+ * Who decided, and when, stays on the part.
+ */
+import { ValidationError, NotFoundError, ServiceUnavailableError } from "./errors.js";
+import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
+import * as z from "./zod.js";
+import type { FollowUpMessage, SendRecord, SendRequestMessage } from "./schemas.js";
+import { transition } from "./send-state-machine.js";
+
+export interface ResolveDeps {
+  store: RequestStore;
+  ledger: SendLedger;
+  queue: MessageQueue;
+  clock: Clock;
+  log: Log;
+}
+
+/** Body of `POST /api/v1/requests/{id}/resolve`. */
+export const ResolvePartBody = z
+  .object({
+    chunk: z._default(z.number().check(z.int(), z.gte(0)), 0),
+    resolution: z.enum(["sent", "release"], { error: 'resolution must be "sent" (with batchId) or "release"' }),
+    batchId: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  })
+  .check(
+    z.refine((b) => (b.resolution === "sent") === (b.batchId !== undefined), {
+      message: 'batchId is required with "sent" (the batch found at PassEntry), and not allowed with "release"',
+      path: ["batchId"],
+    }),
+  );
+export type ResolvePartBody = z.infer<typeof ResolvePartBody>;
+
+/**
+ * @example await resolvePart(deps, "req-1", { chunk: 0, resolution: "sent", batchId: "d29455c9-…" }, "key:ops");
+ */
+export async function resolvePart(deps: ResolveDeps, requestId: string, body: ResolvePartBody, by: string): Promise<SendRecord> {
+  const request = await deps.store.get(requestId);
+  if (!request) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+  const key = { requestId, chunk: body.chunk };
+  const as = body.resolution === "sent" ? { sent: body.batchId! } : ("release" as const);
+  const result = await transition(deps.ledger, key, { type: "resolve", now: deps.clock.now(), by, as });
+  if (!result.moved) {
+    const state = result.entry?.state ?? "not started";
+    throw new ValidationError(`Part ${body.chunk} of request ${requestId} is ${state}, not unknown: there is nothing to resolve.`, [], 409);
+  }
+  deps.log.warn("unknown part resolved by an operator", { ...key, by, resolution: body.resolution, batchId: body.batchId });
+
+  if (result.then === "requeue") {
+    const again: SendRequestMessage = { requestId, entityId: request.entityId, batch: request.batch, source: request.source, acceptedAt: request.createdAt };
+    await queueOrRetry(deps, again, "The part was released, but the request could not be queued again; repeat the resolve.");
+  } else if (result.then === "sent") {
+    // Follow the recorded batch like one the sender created: track it, or cancel it if the request was cancelled.
+    const followUp: FollowUpMessage =
+      result.entry.cancelRequestedAt !== undefined ? { followUp: "cancel", requestId, attempt: 1 } : { followUp: "track", ...key, batchId: body.batchId!, attempt: 1 };
+    await queueOrRetry(deps, followUp, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
+    await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
+  }
+  return result.entry;
+}
+
+async function queueOrRetry(deps: ResolveDeps, body: unknown, failure: string): Promise<void> {
+  try {
+    await deps.queue.send(body);
+  } catch (error) {
+    throw new ServiceUnavailableError(failure, { cause: error });
+  }
+}

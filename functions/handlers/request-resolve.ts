@@ -1,0 +1,33 @@
+/**
+ * POST /api/v1/requests/{requestId}/resolve — an operator decides a part left `unknown`:
+ * `{"chunk": 0, "resolution": "sent", "batchId": "…"}` (it is this batch at PassEntry) or
+ * `{"chunk": 0, "resolution": "release"}` (PassEntry does not have it: send it). Answers 200 with
+ * the request as it now stands; 409 when the part is not `unknown`.
+ */
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { describeIssues } from "../core/accept-request.js";
+import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { ValidationError } from "../core/errors.js";
+import { renderRequest } from "../core/request-view.js";
+import { ResolvePartBody, resolvePart } from "../core/resolve-part.js";
+import type { HttpDeps } from "../wiring.js";
+import { awsRequestResolveDeps } from "../wiring/request-resolve.js";
+import { answering, header, json, readJsonBody } from "./http.js";
+
+export function makeRequestResolveHandler(getDeps: () => HttpDeps) {
+  return async (event: APIGatewayProxyEventV2) => {
+    const deps = getDeps();
+    return answering(deps.log, async () => {
+      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const parsed = ResolvePartBody.safeParse(readJsonBody(event));
+      if (!parsed.success) throw new ValidationError("The body is not a valid resolution.", describeIssues(parsed.error), 422);
+      const requestId = event.pathParameters?.requestId ?? "";
+      const { store, queue, clock } = deps.accept;
+      await resolvePart({ store, ledger: deps.ledger, queue, clock, log: deps.log }, requestId, parsed.data, `key:${caller}`);
+      const request = (await store.get(requestId))!;
+      return json(200, renderRequest(request, await deps.ledger.list(requestId)));
+    });
+  };
+}
+
+export const handler = makeRequestResolveHandler(awsRequestResolveDeps);
