@@ -68,13 +68,14 @@ describe("manifest functions", () => {
     for (const { fn } of routes) expect(functions[fn].timeoutSeconds).toBeLessThan(30);
   });
 
-  it("routes exactly the five HTTP endpoints, each to its handler", () => {
+  it("routes exactly the six HTTP endpoints, each to its handler", () => {
     const table = Object.fromEntries(routes.map(({ route, fn }) => [route, functions[fn].handler]));
 
     expect(table).toEqual({
       "POST /api/v1/entities/{entityId}/messaging/wallet": "functions/handlers/accept.handler",
       "GET /api/v1/requests/{requestId}": "functions/handlers/request-status.handler",
       "DELETE /api/v1/requests/{requestId}": "functions/handlers/request-cancel.handler",
+      "POST /api/v1/requests/{requestId}/resolve": "functions/handlers/request-resolve.handler",
       "GET /health": "functions/handlers/health.handler",
       "POST /webhooks/passentry": "functions/handlers/passentry-webhook.handler",
     });
