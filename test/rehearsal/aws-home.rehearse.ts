@@ -26,6 +26,12 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     await stage?.close();
   });
 
+  /** A stack output (`sst deploy` prints them), e.g. MessagesQueueUrl. */
+  const output = (name: string): string => {
+    const value = outputs[name];
+    if (!value) throw new Error(`The synthesized stack has no output ${name}.`);
+    return value;
+  };
   const json = async (response: Response) => ({ status: response.status, headers: response.headers, body: (await response.json()) as any });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     stage.api(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
@@ -124,7 +130,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     const detail = { requestId, entityId: "my-entity", batch: { message: "Thanks for your order!", segments: [{ groupTag: "vip" }] } };
 
     const put = await stage.rehearsal.operator.eventBridge.send(
-      new PutEventsCommand({ Entries: [{ EventBusName: outputs.WalletBusName, Source: "shop.orders", DetailType: "WalletMessageRequested", Detail: JSON.stringify(detail) }] }),
+      new PutEventsCommand({ Entries: [{ EventBusName: output("WalletBusName"), Source: "shop.orders", DetailType: "WalletMessageRequested", Detail: JSON.stringify(detail) }] }),
     );
 
     expect(put.FailedEntryCount).toBe(0);
@@ -136,7 +142,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     const requestId = `order-${randomUUID()}-sqs`;
 
     await stage.rehearsal.operator.sqs.send(
-      new SendMessageCommand({ QueueUrl: outputs.MessagesQueueUrl, MessageBody: JSON.stringify({ requestId, entityId: "my-entity", batch: { message: "Your order shipped.", segments: [{ groupTag: "vip" }] } }) }),
+      new SendMessageCommand({ QueueUrl: output("MessagesQueueUrl"), MessageBody: JSON.stringify({ requestId, entityId: "my-entity", batch: { message: "Your order shipped.", segments: [{ groupTag: "vip" }] } }) }),
     );
 
     await submitted(requestId);
@@ -144,43 +150,43 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
   });
 
   it("drops a message that is not a request, announcing it on the bus instead of retrying it", async () => {
-    const sent = await stage.rehearsal.operator.sqs.send(new SendMessageCommand({ QueueUrl: outputs.MessagesQueueUrl, MessageBody: "{not json" }));
+    const sent = await stage.rehearsal.operator.sqs.send(new SendMessageCommand({ QueueUrl: output("MessagesQueueUrl"), MessageBody: "{not json" }));
 
     await waitFor(
       "a WalletMessageRequestRejected event",
       () => stage.rehearsal.eventBridge.events.some((e) => e.envelope["detail-type"] === "WalletMessageRequestRejected" && (e.envelope.detail as { messageId?: string }).messageId === sent.MessageId),
       stage,
     );
-    expect(stage.rehearsal.sqs.bodies(outputs.DeadLetterQueueUrl)).not.toContain("{not json");
+    expect(stage.rehearsal.sqs.bodies(output("DeadLetterQueueUrl"))).not.toContain("{not json");
   });
 
   it("dead-letters a message that fails every receive, and a redrive sends it once and nothing twice", async () => {
-    const main = queues(stage.rehearsal.synthesis).find((q) => q.url === outputs.MessagesQueueUrl)!;
+    const main = queues(stage.rehearsal.synthesis).find((q) => q.url === output("MessagesQueueUrl"))!;
     const maxReceives = main.redrivePolicy!.maxReceiveCount;
     const requestId = `order-${randomUUID()}-outage`;
     // PassEntry refuses our token (rotated there, not yet here): every attempt fails, and is retried.
     stage.sandbox.setTokens(["rotated-at-passentry"]);
     const sent = await stage.rehearsal.operator.sqs.send(
-      new SendMessageCommand({ QueueUrl: outputs.MessagesQueueUrl, MessageBody: JSON.stringify({ requestId, entityId: "my-entity", batch: { message: "Back soon", segments: [{ groupTag: "vip" }] } }) }),
+      new SendMessageCommand({ QueueUrl: output("MessagesQueueUrl"), MessageBody: JSON.stringify({ requestId, entityId: "my-entity", batch: { message: "Back soon", segments: [{ groupTag: "vip" }] } }) }),
     );
-    await waitFor("the failing message to be dead-lettered", () => stage.rehearsal.sqs.depth(outputs.DeadLetterQueueUrl).visible === 1, stage, 30_000);
+    await waitFor("the failing message to be dead-lettered", () => stage.rehearsal.sqs.depth(output("DeadLetterQueueUrl")).visible === 1, stage, 30_000);
     const receives = stage.rehearsal.pollers.flatMap((p) => p.invocations).filter((i) => i.messageIds.includes(sent.MessageId!)).length;
     expect(receives).toBe(maxReceives);
     // Beside it, a copy of a request PassEntry already has (as after deletes that kept failing).
     await stage.rehearsal.operator.sqs.send(
-      new SendMessageCommand({ QueueUrl: outputs.DeadLetterQueueUrl, MessageBody: JSON.stringify({ requestId: exampleId, entityId: "my-entity", ...PASSENTRY_EXAMPLE }) }),
+      new SendMessageCommand({ QueueUrl: output("DeadLetterQueueUrl"), MessageBody: JSON.stringify({ requestId: exampleId, entityId: "my-entity", ...PASSENTRY_EXAMPLE }) }),
     );
     stage.sandbox.setTokens([SECRETS.passEntryToken]);
 
     // What `npm run dlq -- redrive` and the console's "Start DLQ redrive" do.
-    await stage.rehearsal.operator.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.DeadLetterQueueArn }));
+    await stage.rehearsal.operator.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: output("DeadLetterQueueArn") }));
 
     await submitted(requestId);
-    await waitFor("both redriven messages to be handled", () => stage.rehearsal.sqs.depth(outputs.MessagesQueueUrl).visible + stage.rehearsal.sqs.depth(outputs.MessagesQueueUrl).inFlight === 0, stage);
+    await waitFor("both redriven messages to be handled", () => stage.rehearsal.sqs.depth(output("MessagesQueueUrl")).visible + stage.rehearsal.sqs.depth(output("MessagesQueueUrl")).inFlight === 0, stage);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(stage.postsFor(requestId)).toBe(1);
     expect(stage.postsFor(exampleId)).toBe(1);
-    expect(stage.rehearsal.sqs.depth(outputs.DeadLetterQueueUrl).visible).toBe(0);
+    expect(stage.rehearsal.sqs.depth(output("DeadLetterQueueUrl")).visible).toBe(0);
   });
 
   it("saw no call AWS would refuse, no crash, no duplicate batch and no secret in any log", () => {
