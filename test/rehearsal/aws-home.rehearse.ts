@@ -138,6 +138,20 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(stage.postsFor(requestId)).toBe(1);
   });
 
+  it("leaves events of other types on the bus: the rule's pattern does not route them to the queue", async () => {
+    const rejectedBefore = stage.rehearsal.eventBridge.events.filter((e) => e.envelope["detail-type"] === "WalletMessageRequestRejected").length;
+    const orderId = randomUUID();
+
+    const put = await stage.rehearsal.operator.eventBridge.send(
+      new PutEventsCommand({ Entries: [{ EventBusName: output("WalletBusName"), Source: "shop.orders", DetailType: "OrderShipped", Detail: JSON.stringify({ orderId }) }] }),
+    );
+
+    expect(put.FailedEntryCount).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(stage.rehearsal.sqs.bodies(output("MessagesQueueUrl")).some((b) => b.includes(orderId))).toBe(false);
+    expect(stage.rehearsal.eventBridge.events.filter((e) => e.envelope["detail-type"] === "WalletMessageRequestRejected")).toHaveLength(rejectedBefore);
+  });
+
   it("delivers a raw SQS message another service sends to the queue", async () => {
     const requestId = `order-${randomUUID()}-sqs`;
 

@@ -135,6 +135,21 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
   for (const poller of pollers) poller.start();
 
   const routes = httpRoutes(synthesis);
+  // API Gateway may invoke a function only if the function's resource policy (a Lambda permission) lets it.
+  const permissions = synthesis.resources.filter((r) => r.custom && r.type === "aws:lambda/permission:Permission").map((r) => r.inputs);
+  const wildcard = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+  for (const route of routes) {
+    const fn = host.functionByArn(route.functionArn);
+    const invokedAs = `arn:aws:execute-api:${region}:${accountId}:${route.apiId}/$default/${route.method}${route.path}`;
+    const allowed = permissions.some(
+      (p) =>
+        p.principal === "apigateway.amazonaws.com" &&
+        ["lambda:InvokeFunction", "lambda:*"].includes(p.action) &&
+        [fn.arn, fn.name].includes(p.function) &&
+        (!p.sourceArn || wildcard(p.sourceArn).test(invokedAs)),
+    );
+    if (!allowed) setupDenials.push({ function: `API Gateway (${route.routeKey})`, action: "lambda:InvokeFunction", resource: fn.arn, decision: "no Lambda permission lets API Gateway invoke it" });
+  }
   const api: LocalHttpServer = await startHttpServer(
     routes.map((route) => ({
       method: route.method,
