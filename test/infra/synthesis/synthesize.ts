@@ -5,7 +5,8 @@
  *
  * @example
  *   const synthesis = await synthesize({ stage: "rehearsal" });
- *   lambdaFunctions(synthesis).map((f) => f.label); // ["Accept (functions/handlers/accept.handler)", …]
+ *   lambdaFunctions(synthesis).map((f) => f.label); // ["WalletApiRouteHtwrfmHandler (functions/handlers/accept.handler)", …]
+ *   roles(synthesis).flatMap(statementsOf);        // every IAM statement the stage's roles hold (stack-model.ts)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
