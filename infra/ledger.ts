@@ -2,12 +2,13 @@ import { table as spec } from "./manifest.js";
 import { isProduction } from "./stage.js";
 
 /**
- * The send ledger and request records: one table, keyed by `pk`, items expire through `expiresAt`.
+ * The send ledger and request records: one table, keyed by `pk` + `sk` (see the manifest), items
+ * expire through `expiresAt`.
  * On-demand billing (SST's default): traffic is bursty and small, provisioned capacity would idle.
  */
 export const table = new sst.aws.Dynamo(spec.name, {
-  fields: { [spec.hashKey]: "string" },
-  primaryIndex: { hashKey: spec.hashKey },
+  fields: { [spec.hashKey]: "string", [spec.rangeKey]: "string" },
+  primaryIndex: { hashKey: spec.hashKey, rangeKey: spec.rangeKey },
   ttl: spec.ttlAttribute,
   // The ledger is what prevents a second send: losing it in production would be worse than a
   // failed `sst remove`.

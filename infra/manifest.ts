@@ -346,9 +346,16 @@ export const apiThrottling = { rateLimit: 25, burstLimit: 100 } as const;
 // Store and bus
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * One table for requests, idempotency keys and the send ledger. Items are keyed `pk` + `sk` (the
+ * DynamoDB adapters write `REQ#<id>`/`REQ`, `IDEM#<key>`/`IDEM` and `REQ#<id>`/`SEND#<chunk>`), so
+ * the table must have both: with `pk` alone every GetItem, Query and keyed write is refused with
+ * "The provided key element does not match the schema" (the rehearsal, `npm run rehearse:aws`, proves it).
+ */
 export const table = {
   name: "WalletTable",
   hashKey: "pk",
+  rangeKey: "sk",
   ttlAttribute: "expiresAt",
 } as const;
 

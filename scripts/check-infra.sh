@@ -7,16 +7,7 @@ cd "$(dirname "$0")/.."
 
 export SST_TELEMETRY_DISABLED=1
 
-sst_version="$(node -p 'require("./node_modules/sst/package.json").version')"
-installed_version="$(cat .sst/platform/version 2>/dev/null || true)"
-if [[ ! -f .sst/platform/config.d.ts || "$installed_version" != "$sst_version" ]]; then
-  echo "› Installing SST ${sst_version} platform offline (.sst/platform)…"
-  started=$SECONDS
-  # SKIP_DEPENDENCY_CHECK: no Pulumi/Bun downloads (unreachable here). NO_BUN: npm installs the
-  # platform's packages. A stage is required even though nothing is deployed.
-  SST_SKIP_DEPENDENCY_CHECK=1 SST_NO_BUN=1 ./node_modules/.bin/sst install --stage ci
-  echo "  installed in $((SECONDS - started)) s"
-fi
+bash scripts/install-sst-platform.sh
 
 echo "› Type-checking sst.config.ts and infra/ with SST's TypeScript ($(.sst/platform/node_modules/.bin/tsc -v))"
 started=$SECONDS

@@ -103,8 +103,15 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
   };
 }
 
-/** Applies the Puts of a TransactWriteItems all-or-nothing (the caller holds the exclusive lock). */
-async function emulateTransactWrite(client: DynamoDBClient, input: TransactWriteItemsCommandInput): Promise<void> {
+/** The key attributes of an item in a table: the project's tables are keyed `pk` + `sk`. */
+export type KeyOf = (tableName: string, item: Record<string, any>) => Record<string, any>;
+const projectKey: KeyOf = (_table, item) => ({ pk: item.pk, sk: item.sk });
+
+/**
+ * Applies the Puts of a TransactWriteItems all-or-nothing (the caller holds the exclusive lock).
+ * `keyOf` names each table's key attributes (default: the project's `pk` + `sk`).
+ */
+export async function emulateTransactWrite(client: DynamoDBClient, input: TransactWriteItemsCommandInput, keyOf: KeyOf = projectKey): Promise<void> {
   const items = input.TransactItems ?? [];
   const applied: { tableName: string; key: Record<string, any>; before: Record<string, any> | undefined }[] = [];
   for (const [index, item] of items.entries()) {
@@ -112,7 +119,7 @@ async function emulateTransactWrite(client: DynamoDBClient, input: TransactWrite
     if (!put || item.Update || item.Delete || item.ConditionCheck) {
       throw new Error("The dynalite transaction shim supports Put items only.");
     }
-    const key = { pk: put.Item!.pk!, sk: put.Item!.sk! };
+    const key = keyOf(put.TableName!, put.Item!);
     const before = (await client.send(new GetItemCommand({ TableName: put.TableName, Key: key, ConsistentRead: true }))).Item;
     try {
       await client.send(
@@ -142,7 +149,7 @@ async function emulateTransactWrite(client: DynamoDBClient, input: TransactWrite
 }
 
 /** Many shared holders at once, or one exclusive holder. Waiters are served in arrival order. */
-class SharedExclusiveLock {
+export class SharedExclusiveLock {
   private sharedHolders = 0;
   private exclusiveHeld = false;
   private readonly waiters: { exclusive: boolean; wake: () => void }[] = [];

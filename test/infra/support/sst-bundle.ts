@@ -43,11 +43,11 @@ const SST_BANNER = [
 const NODE_EXTENSIONS = [".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs"];
 
 /** The source file SST would bundle for a `file.export` handler string, or undefined. */
-export function findHandlerFile(handler: string): string | undefined {
+export function findHandlerFile(handler: string, root: string = projectRoot): string | undefined {
   const dir = path.dirname(handler);
   const base = path.basename(handler).split(".").slice(0, -1).join(".");
   for (const ext of NODE_EXTENSIONS) {
-    const file = path.join(projectRoot, dir, base + ext);
+    const file = path.join(root, dir, base + ext);
     if (existsSync(file)) return file;
   }
   return undefined;
