@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { inject } from "vitest";
-import { batchMarker } from "../../../functions/core/send-request.js";
+import { isMarkedFor } from "../../../functions/core/batch-rules.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../../../local/passentry-sandbox/sandbox.js";
 import type { Synthesis } from "../../infra/synthesis/types.js";
 import { startRehearsal, type Rehearsal } from "./rehearsal.js";
@@ -52,7 +52,6 @@ export async function startStage(options: { synthesis?: Synthesis; sandbox?: San
   put("PassEntryWebhookSecretsSecretArn", JSON.stringify([SECRETS.passEntryWebhookSecret]));
   put("WebhookSigningSecretsSecretArn", JSON.stringify({}));
 
-  const marker = (requestId: string, chunk: number) => batchMarker({ requestId, chunk });
   return {
     rehearsal,
     sandbox,
@@ -62,9 +61,9 @@ export async function startStage(options: { synthesis?: Synthesis; sandbox?: San
       if (key) headers.set("authorization", `Bearer ${key}`);
       return fetch(`${rehearsal.apiUrl}${path}`, { ...rest, headers });
     },
-    batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => b.name.includes(marker(requestId, chunk))),
+    batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })),
     postsFor(requestId, chunk = 0) {
-      const ids = new Set(sandbox.batches().filter((b) => b.name.includes(marker(requestId, chunk))).map((b) => b.id));
+      const ids = new Set(sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })).map((b) => b.id));
       return ids.size;
     },
     async close() {
