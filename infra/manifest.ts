@@ -235,6 +235,9 @@ export function environmentFor<V>(
     // mean the worker died, and the next attempt reconciles instead of waiting on a live send.
     SEND_LEASE_MS: String((functions.sender.timeoutSeconds + 30) * 1000),
     POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+    // Top-level batch keys beyond our contract the operator allows, read from the deploying shell
+    // (e.g. ALLOWED_BATCH_KEYS=priority); absent, every such key is refused with 422.
+    ...(env.ALLOWED_BATCH_KEYS?.trim() ? { ALLOWED_BATCH_KEYS: env.ALLOWED_BATCH_KEYS.trim() } : {}),
   };
   for (const capability of spec.capabilities) {
     if (isSecretCapability(capability)) {

@@ -206,7 +206,7 @@ describe("cli status and cancel", () => {
     const forged = "\u001b[2J\u001b[1;32mAll good\r\nrequest 00000000-0000-0000-0000-000000000000: submitted\u202e";
     sandbox.injectNext("POST /api/v1/entities/:id/messaging/wallet", [{ kind: "status", status: 422, body: { errors: [forged] } }]);
     const refused = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
-    await until("the refusal to be recorded", async () => (await cli(["status", refused])).out.includes("failed"));
+    await until("the refusal to be recorded", async () => /^request \S+: failed/.test((await cli(["status", refused])).out));
     await stack.store.ensure({
       requestId: "legacy-hostile-entity",
       entityId: "ent\u001b]0;pwned\u0007\u202egnp.exe\u007f",

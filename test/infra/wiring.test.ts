@@ -159,6 +159,13 @@ describe("function environment", () => {
   });
 });
 
+describe("allowed batch keys", () => {
+  it("passes ALLOWED_BATCH_KEYS from the deploying shell to the functions, and nothing when it is unset", () => {
+    expect(environmentFor(functions.accept, deployed, { ALLOWED_BATCH_KEYS: " priority,locale " }).ALLOWED_BATCH_KEYS).toBe("priority,locale");
+    expect(environmentFor(functions.accept, deployed, { ALLOWED_BATCH_KEYS: "  " })).not.toHaveProperty("ALLOWED_BATCH_KEYS");
+  });
+});
+
 describe("follow-ups and outcome events", () => {
   it("lets only the sender publish outcome events on the bus", () => {
     expect(keysWith("bus")).toEqual(["sender"]);

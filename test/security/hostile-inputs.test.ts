@@ -292,7 +292,8 @@ describe("hostile input", () => {
   });
 
   describe("shapes and sizes that break parsers", () => {
-    const deep = (levels: number) => `{"batch":{"message":"x","segments":[{"groupTag":"a"}],"x":${"[".repeat(levels)}${"]".repeat(levels)}}}`;
+    // Nested inside a segment, where keys beyond the contract pass through.
+    const deep = (levels: number) => `{"batch":{"message":"x","segments":[{"groupTag":"a","x":${"[".repeat(levels)}${"]".repeat(levels)}}]}}`;
     const invalidUtf8 = [
       Buffer.from([0x7b, 0x22, 0x62, 0x22, 0x3a, 0xff, 0x7d]),
       Buffer.concat([Buffer.from('{"batch":{"message":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('","segments":[{"groupTag":"a"}]}}')]),

@@ -45,8 +45,9 @@ function expectNoCanaryAnywhere(stack: SecuredStack): void {
 
 const bearer = (key: string) => ({ ...JSON_TYPE, authorization: `Bearer ${key}` });
 
+/** Read with the operator key: the signed request belongs to the signer, not to the key crm. */
 async function requestState(stack: SecuredStack, id: string): Promise<string> {
-  const answer = await stack.request("GET", `/api/v1/requests/${id}`, undefined, bearer(stack.apiKey));
+  const answer = await stack.request("GET", `/api/v1/requests/${id}`, undefined, bearer(stack.operatorKey));
   return JSON.parse(answer.text).data.attributes.status;
 }
 

@@ -21,6 +21,8 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../
 export const CANARIES = {
   passEntryToken: "canary-passentry-token-Q7d2Lx9",
   apiKey: "canary-api-key-Vb81mZ3p",
+  /** An operator key: sees every caller's requests. */
+  operatorKey: "canary-operator-key-Hs4q0Wt7",
   /** Standard Webhooks secret: `whsec_` + base64 of these bytes; both forms are searched for. */
   signingSecretBytes: "canary-signing-secret-kW3",
   passEntryWebhookSecret: "canary-pe-webhook-secret-u5T",
@@ -31,6 +33,7 @@ export const CANARY_SIGNING_SECRET = `whsec_${Buffer.from(CANARIES.signingSecret
 export const CANARY_FORMS: readonly string[] = [
   CANARIES.passEntryToken,
   CANARIES.apiKey,
+  CANARIES.operatorKey,
   CANARIES.signingSecretBytes,
   CANARY_SIGNING_SECRET,
   CANARY_SIGNING_SECRET.slice("whsec_".length),
@@ -75,6 +78,8 @@ export interface SecuredStack {
   log: MemoryLog;
   dataDir: string;
   apiKey: string;
+  /** The `operator:ops` key (configured unless `apiKeys` is overridden). */
+  operatorKey: string;
   signingSecret: string;
   passEntryWebhookSecret: string;
   /** Every answer received through `request`, kept for leak checks. */
@@ -104,7 +109,7 @@ export async function startSecuredStack(options: SecuredStackOptions = {}): Prom
       dataDir,
       passEntryBaseUrl: sandbox.url,
       passEntryToken: CANARIES.passEntryToken,
-      apiKeys: `crm:${CANARIES.apiKey}`,
+      apiKeys: `crm:${CANARIES.apiKey},operator:ops:${CANARIES.operatorKey}`,
       webhookSigningSecrets: `shop:${CANARY_SIGNING_SECRET}`,
       passEntryWebhookSecrets: CANARIES.passEntryWebhookSecret,
       automations: [WELCOME],
@@ -126,6 +131,7 @@ export async function startSecuredStack(options: SecuredStackOptions = {}): Prom
     log,
     dataDir,
     apiKey: CANARIES.apiKey,
+    operatorKey: CANARIES.operatorKey,
     signingSecret: CANARY_SIGNING_SECRET,
     passEntryWebhookSecret: CANARIES.passEntryWebhookSecret,
     exchanges,

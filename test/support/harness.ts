@@ -71,6 +71,8 @@ export interface HarnessOptions {
    * this publisher (e.g. one that fails). Default off (no extra log lines).
    */
   events?: boolean | EventPublisher;
+  /** Top-level batch keys beyond the contract that the accept path forwards (ALLOWED_BATCH_KEYS). Default none. */
+  allowedBatchKeys?: readonly string[];
 }
 
 /** The accept handler's queue, which a test can make fail: `failNextSends(1)` throws once. */
@@ -200,7 +202,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const events = new LocalEventPublisher(log);
   events.subscribe((event) => published.push(event));
 
-  const httpDeps: HttpDeps = { accept: { store, queue: acceptQueue, clock, log, newRequestId: randomUUID }, secrets: cachedSecrets, ledger, log };
+  const httpDeps: HttpDeps = {
+    accept: { store, queue: acceptQueue, clock, log, newRequestId: randomUUID, allowedBatchKeys: options.allowedBatchKeys ?? [] },
+    secrets: cachedSecrets,
+    ledger,
+    log,
+  };
   const senderDeps: SenderDeps = {
     log,
     send: {

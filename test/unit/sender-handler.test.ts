@@ -73,7 +73,8 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(await view(message.requestId)).toMatchObject({ status: "submitted", source: "http" });
     });
 
-    it("keeps the caller's batch name and unknown keys, appending only the marker", async () => {
+    it("keeps the caller's batch name and unknown keys (a top-level one the operator allows), appending only the marker", async () => {
+      await harness({ allowedBatchKeys: ["priority"] });
       const body = exampleBody();
       Object.assign(body.batch, { name: "Summer promo", tag: "summer", priority: "high", segments: [{ groupTag: "vip", passTemplateUuid: "tpl-1" }] });
       const requestId = await accept(body);
