@@ -321,17 +321,20 @@ export const routes = [
 ] as const satisfies readonly { route: string; fn: FunctionKey }[];
 
 /**
- * API Gateway stage throttling (all routes together).
+ * API Gateway stage throttling (all routes together, all callers together: HTTP APIs have no
+ * per-key usage plans, and API Gateway reads the body itself before any Lambda could check a key;
+ * per-caller limits exist only in the embedded home).
  *
+ * Burst 1,000: the queue exists to absorb bursts, so the door must not refuse one. A CRM export or
+ * a flash sale sends hundreds of requests at once (one caller's 1,000 sent 200 at a time must all
+ * be accepted); 1,000 messages drain in under two minutes at PassEntry's pace, and 200 concurrent
+ * accepts stay within Lambda's default account concurrency of 1,000.
  * Rate 25/s: every accepted request costs at least one PassEntry call, and PassEntry takes 9/s.
- * Sustained traffic well above that only grows the queue backlog without bound, so beyond ~2.5x
- * we answer 429 and let the caller retry, which webhooks senders do. The slack over 9/s leaves room
- * for status polling and PassEntry's own webhooks, which cost no PassEntry call.
- * Burst 100: a shop's flash sale or a CRM export can fire dozens of webhooks at once; the queue
- * absorbs them (100 messages drain in ~11 s) and 100 concurrent accepts stay far below Lambda's
- * account concurrency.
+ * Sustained traffic well above that only grows the backlog, so beyond ~2.5x we answer 429 and let
+ * the caller retry, which webhook senders do. The `MessagesBacklogAge` alarm, not the door, is what
+ * says a backlog is building.
  */
-export const apiThrottling = { rateLimit: 25, burstLimit: 100 } as const;
+export const apiThrottling = { rateLimit: 25, burstLimit: 1_000 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Store and bus
@@ -420,13 +423,13 @@ export interface AlarmSpec {
   namespace: string;
   metric: string;
   /** Which deployed resource the metric is about; `none` for metrics without dimensions. */
-  subject: "deadLetterQueue" | "sender" | "none";
+  subject: "deadLetterQueue" | "messagesQueue" | "sender" | "none";
   statistic: "Sum" | "Maximum";
   threshold: number;
   periodSeconds: number;
 }
 
-/** Every alarm fires on the first data point above zero: each of these means a person should look. */
+/** Every alarm fires on the first data point above its threshold: each of these means a person should look. */
 export const alarms: readonly AlarmSpec[] = [
   {
     name: "DeadLetterQueueNotEmpty",
@@ -448,6 +451,19 @@ export const alarms: readonly AlarmSpec[] = [
     statistic: "Sum",
     threshold: 0,
     periodSeconds: 60,
+  },
+  {
+    name: "MessagesBacklogAge",
+    description: "The oldest message in MessagesQueue has waited over 30 minutes: a backlog is building (more requests than PassEntry's pace drains, or a stalled sender).",
+    namespace: "AWS/SQS",
+    metric: "ApproximateAgeOfOldestMessage",
+    subject: "messagesQueue",
+    statistic: "Maximum",
+    // Seconds. At ~8 sends/s, 30 minutes is a backlog of about 14,000 sends; follow-ups wait at
+    // most 900 s per hop, and a message retried through its 5 receives can reach ~30 minutes only
+    // while PassEntry is failing, which is worth knowing too.
+    threshold: 1_800,
+    periodSeconds: 300,
   },
   {
     name: "UnknownOutcomes",
