@@ -138,7 +138,7 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
       refuseUnread(req, res, jsonError(413, `The body must be at most ${MAX_BODY_BYTES} bytes.`));
       return;
     }
-    // Like API Gateway's throttling: refused before the body is read or a handler runs.
+    // Like API Gateway's throttling, and more (see door.ts): refused before the body is read or a handler runs.
     const admitted = options.door ? await options.door.beforeBody(req, hit.route.credential) : { admit: true as const };
     if ("refuse" in admitted) {
       refuseUnread(req, res, admitted.refuse);

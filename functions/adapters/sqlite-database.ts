@@ -15,11 +15,12 @@ const STICKY = 0o1000;
 
 /**
  * Creates the folder (and its parents) if needed and makes it 0700. An existing folder is only
- * tightened when it is ours: empty, or holding one of `ownFiles`. A shared folder (one with the
- * sticky bit, like /tmp) or one holding other things is left as it is: closing it could lock others
+ * tightened when it is ours: everything in it is one of `ownFiles` (a name, or a name's prefix, as
+ * for the database's -wal and -shm). A shared folder (one with the sticky bit, like /tmp) or one
+ * holding anything else (DATA_DIR=. in a project) is left as it is: closing it could lock others
  * out, and our files in it are 0600 anyway.
  *
- * @example privateDirectory(".data", ["wallet-messaging.db"])
+ * @example privateDirectory(".data", ["wallet-messaging.db", "dev-api-key"])
  */
 export function privateDirectory(path: string, ownFiles: readonly string[]): void {
   if (!existsSync(path)) {
@@ -29,8 +30,7 @@ export function privateDirectory(path: string, ownFiles: readonly string[]): voi
   }
   if ((statSync(path).mode & 0o7777 & ~0o700) === 0) return;
   if (statSync(path).mode & STICKY) return;
-  const entries = readdirSync(path);
-  if (entries.length === 0 || entries.some((entry) => ownFiles.some((own) => entry.startsWith(own)))) chmodSync(path, 0o700);
+  if (readdirSync(path).every((entry) => ownFiles.some((own) => entry.startsWith(own)))) chmodSync(path, 0o700);
 }
 
 /** Opens (creating if needed) the database at `path`; `":memory:"` for a throwaway one. */

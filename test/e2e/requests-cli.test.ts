@@ -214,7 +214,7 @@ describe("cli status and cancel", () => {
       createdAt: "2026-01-01T00:00:00.000Z",
       caller: "key:cli",
       batch: { message: "Old", segments: [{ groupTag: "vip" }] },
-    } as never);
+    });
 
     // Act
     const printed = [await cli(["status", refused]), await cli(["status", "legacy-hostile-entity"]), await cli(["status", "legacy-hostile-entity", "--json"])];

@@ -4,13 +4,14 @@
  * folder), also when an earlier version created them more open; and a client that hangs up
  * mid-request is a debug line, not an error that pages someone.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "libsql";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryLog } from "../../functions/adapters/memory-log.js";
+import { openSqlite, privateDirectory } from "../../functions/adapters/sqlite-database.js";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
 import { databasePath, startLocalStack, type LocalStack } from "../../local/stack.js";
 import { PASSENTRY_EXAMPLE_BODY } from "../support/events.js";
@@ -76,6 +77,29 @@ describe("local data files", () => {
     // Assess
     expect(mode(dataDir)).toBe(0o700);
     for (const file of [db, `${db}-wal`, `${db}-shm`]) expect(mode(file), file).toBe(0o600);
+  });
+});
+
+describe("privateDirectory", () => {
+  it("leaves a folder that is not ours alone (shared with the sticky bit, or holding other things), while our files in it are still 0600", () => {
+    // Prepare
+    root = mkdtempSync(join(tmpdir(), "wm-files-"));
+    const shared = join(root, "shared");
+    const busy = join(root, "busy");
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    mkdirSync(busy);
+    chmodSync(busy, 0o755);
+    writeFileSync(join(busy, "notes.txt"), "someone else's");
+
+    // Act: twice, so the second time our database is already there beside the other things.
+    for (let i = 0; i < 2; i++) for (const folder of [shared, busy]) openSqlite(join(folder, "wallet-messaging.db")).close();
+    privateDirectory(busy, ["wallet-messaging.db", "dev-api-key"]);
+
+    // Assess
+    expect(statSync(shared).mode & 0o7777).toBe(0o1777);
+    expect(mode(busy)).toBe(0o755);
+    for (const folder of [shared, busy]) expect(mode(join(folder, "wallet-messaging.db"))).toBe(0o600);
   });
 });
 

@@ -22,7 +22,7 @@ const EXAMPLE = JSON.stringify(PASSENTRY_EXAMPLE_BODY);
  * up to `waitMs` for an answer: the status code, or undefined when the server is still waiting for
  * the rest of the body. The socket stays open (half-sent) until `close()`.
  */
-async function halfSent(url: string, path: string, headers: Record<string, string>, declaredLength: number, sent: number, waitMs = 1_500, method = "POST") {
+async function halfSent(url: string, path: string, headers: Record<string, string>, declaredLength: number, sent: number, waitMs = 5_000, method = "POST") {
   const { hostname, port } = new URL(url);
   const socket = net.connect(Number(port), hostname);
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
@@ -164,7 +164,7 @@ describe("rate limits in the local stack", () => {
 
     const wrongKey = await halfSent(s.stack.url, TRIGGER, { ...json, authorization: "Bearer not-a-key" }, 255_000, 1_000);
     const noKey = await halfSent(s.stack.url, TRIGGER, json, 255_000, 1_000);
-    const cancel = await halfSent(s.stack.url, "/api/v1/requests/anything", { ...json, authorization: "Bearer not-a-key" }, 255_000, 1_000, 1_500, "DELETE");
+    const cancel = await halfSent(s.stack.url, "/api/v1/requests/anything", { ...json, authorization: "Bearer not-a-key" }, 255_000, 1_000, 5_000, "DELETE");
     for (const socket of [wrongKey, noKey, cancel]) socket.close();
 
     expect([wrongKey.status, noKey.status, cancel.status]).toEqual([401, 401, 401]);
@@ -174,8 +174,9 @@ describe("rate limits in the local stack", () => {
     s = await startSecuredStack({ unverifiedBodyLimit: { perAddressBytes: 600_000, totalBytes: 2_000_000 }, startWorkers: false });
     const signedHead = { "content-type": "application/json", ...standardWebhookHeaders(s.signingSecret, "msg_half", nowSeconds(), EXAMPLE) };
 
-    // Act: two half-sent 255 KB bodies fill this address's allowance; a third finds none left.
-    const held = [await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000), await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000)];
+    // Act: two half-sent 255 KB bodies fill this address's allowance (the server waits for the rest,
+    // so no answer comes); a third finds none left.
+    const held = [await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000, 1_000), await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000, 1_000)];
     const third = await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000);
     const webhook = await halfSent(s.stack.url, "/webhooks/passentry", { "content-type": "application/json", "x-webhook-signature": "0".repeat(64) }, 255_000, 100_000);
     const keyed = await s.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", authorization: `Bearer ${s.apiKey}` });
