@@ -200,36 +200,6 @@ describe("cli status and cancel", () => {
     expect(JSON.parse(result.out)).toMatchObject({ data: { id, type: "walletMessageRequest" } });
   });
 
-  it("escapes control and bidi characters in what it prints: PassEntry's words, and an entity id an earlier version stored", async () => {
-    // Prepare: PassEntry refuses with text that would clear the screen and forge a line; an earlier
-    // version stored an entity id with a terminal title escape and a right-to-left override.
-    const forged = "\u001b[2J\u001b[1;32mAll good\r\nrequest 00000000-0000-0000-0000-000000000000: submitted\u202e";
-    sandbox.injectNext("POST /api/v1/entities/:id/messaging/wallet", [{ kind: "status", status: 422, body: { errors: [forged] } }]);
-    const refused = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
-    await until("the refusal to be recorded", async () => /^request \S+: failed/.test((await cli(["status", refused])).out));
-    await stack.store.ensure({
-      requestId: "legacy-hostile-entity",
-      entityId: "ent\u001b]0;pwned\u0007\u202egnp.exe\u007f",
-      source: "http",
-      createdAt: "2026-01-01T00:00:00.000Z",
-      caller: "key:cli",
-      batch: { message: "Old", segments: [{ groupTag: "vip" }] },
-    });
-
-    // Act
-    const printed = [await cli(["status", refused]), await cli(["status", "legacy-hostile-entity"]), await cli(["status", "legacy-hostile-entity", "--json"])];
-
-    // Assess
-    for (const { code, out } of printed) {
-      expect(code).toBe(0);
-      expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
-    }
-    expect(printed[0]!.out).not.toMatch(/^request 00000000/m);
-    expect(printed[0]!.out).toContain("\\u001b[2J");
-    expect(printed[1]!.out).toContain("entity ent\\u001b]0;pwned\\u0007\\u202egnp.exe\\u007f");
-    expect(JSON.parse(printed[2]!.out).data.attributes.entityId).toBe("ent\u001b]0;pwned\u0007\u202egnp.exe\u007f");
-  });
-
   it("answers exit 1 for a request the API does not know", async () => {
     const result = await cli(["cancel", "no-such-request"]);
 
