@@ -71,7 +71,7 @@ export type Capability =
   | "bus"
   /** PassEntryToken secret: secretsmanager:GetSecretValue on it. */
   | "passEntryToken"
-  /** ApiKeys secret: JSON object {"<key name>": "<key>"} checked by the HTTP API handlers. */
+  /** ApiKeys secret: JSON object {"<caller name>": "<key>" | [keys] | {"operator": true, "keys": [...]}} checked by the HTTP API handlers. */
   | "apiKeys"
   /** PassEntryWebhookSecrets secret: JSON array of signing secrets (several during rotation). */
   | "webhookSecrets"
@@ -97,7 +97,7 @@ export const secrets: Record<SecretCapability, SecretSpec> = {
   apiKeys: {
     name: "ApiKeys",
     env: "API_KEYS_SECRET_ID",
-    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<key name>": "<key>"}.',
+    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<caller name>": "<key>" or ["<key>", ...] or {"operator": true, "keys": ["<key>", ...]}}.',
   },
   webhookSecrets: {
     name: "PassEntryWebhookSecrets",
