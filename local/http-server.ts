@@ -112,7 +112,8 @@ export interface HttpServerOptions {
 /** Serves `routes` on host:port. Never crashes on a request: any failure answers 500 and is logged. */
 export async function startHttpServer(routes: Route[], options: HttpServerOptions): Promise<LocalHttpServer> {
   const compiled = routes.map(compile);
-  const server = http.createServer((req, res) => {
+  // Node lowers its headers timeout to the request timeout when given only the latter.
+  const server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
     void serve(req, res).catch((error) => {
       if (isClientAbort(error, req)) {
         options.onClientAbort?.(error);
@@ -124,7 +125,6 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
       else res.destroy();
     });
   });
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
