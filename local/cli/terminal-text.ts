@@ -11,9 +11,9 @@
 /** Controls (C0, DEL, C1), format characters (bidi, zero-width, BOM), lone surrogates, line and paragraph separators. */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
 
+/** `\u001b`; a character beyond U+FFFF as its two UTF-16 halves, as JSON writes it, so escaped JSON still parses. */
 function escaped(char: string): string {
-  const code = char.codePointAt(0)!;
-  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  return [...Array(char.length).keys()].map((i) => `\\u${char.charCodeAt(i).toString(16).padStart(4, "0")}`).join("");
 }
 
 /**

@@ -10,6 +10,10 @@ describe("terminalSafe", () => {
     expect(printable("Café – 10% off, 🎉")).toBe("Café – 10% off, 🎉");
   });
 
+  it("escapes an invisible character beyond U+FFFF as JSON would (two UTF-16 halves)", () => {
+    expect(printable("tag\u{e0041}")).toBe("tag\\udb40\\udc41");
+  });
+
   it("keeps our own line breaks and tabs when asked, and only those", () => {
     expect(terminalSafe("a\n\tb\r\u001b", { keepLineBreaks: true })).toBe("a\n\tb\\u000d\\u001b");
   });
@@ -21,7 +25,7 @@ describe("terminalSafe", () => {
         expect(json).not.toMatch(/[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u);
         expect(JSON.parse(json).value).toBe(value);
       }),
-      { numRuns: 300 },
+      { numRuns: 1_000 },
     );
   });
 });
