@@ -1,9 +1,9 @@
 import { alarms as specs, type AlarmSpec } from "./manifest.js";
-import { deadLetterQueue } from "./queue.js";
+import { deadLetterQueue, queue } from "./queue.js";
 import { senderFunctionName } from "./sender.js";
 
 /**
- * CloudWatch alarms for the three things a person must look at. They notify AlarmsTopic; subscribe
+ * CloudWatch alarms for the things a person must look at. They notify AlarmsTopic; subscribe
  * to it by hand, or deploy with ALARM_EMAIL=you@example.com to get an email subscription (AWS asks
  * the address to confirm once).
  */
@@ -22,6 +22,8 @@ function dimensions(subject: AlarmSpec["subject"]): Record<string, $util.Input<s
   switch (subject) {
     case "deadLetterQueue":
       return { QueueName: deadLetterQueue.nodes.queue.name };
+    case "messagesQueue":
+      return { QueueName: queue.nodes.queue.name };
     case "sender":
       return { FunctionName: senderFunctionName };
     case "none":

@@ -72,7 +72,7 @@ export type Capability =
   | "bus"
   /** PassEntryToken secret: secretsmanager:GetSecretValue on it. */
   | "passEntryToken"
-  /** ApiKeys secret: JSON object {"<key name>": "<key>"} checked by the HTTP API handlers. */
+  /** ApiKeys secret: JSON object {"<caller name>": "<key>" | [keys] | {"operator": true, "keys": [...]}} checked by the HTTP API handlers. */
   | "apiKeys"
   /** PassEntryWebhookSecrets secret: JSON array of signing secrets (several during rotation). */
   | "webhookSecrets"
@@ -98,7 +98,7 @@ export const secrets: Record<SecretCapability, SecretSpec> = {
   apiKeys: {
     name: "ApiKeys",
     env: "API_KEYS_SECRET_ID",
-    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<key name>": "<key>"}.',
+    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<caller name>": "<key>" or ["<key>", ...] or {"operator": true, "keys": ["<key>", ...]}}.',
   },
   webhookSecrets: {
     name: "PassEntryWebhookSecrets",
@@ -245,6 +245,9 @@ export function environmentFor<V>(
     // mean the worker died, and the next attempt reconciles instead of waiting on a live send.
     SEND_LEASE_MS: String((functions.sender.timeoutSeconds + 30) * 1000),
     POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+    // Top-level batch keys beyond our contract the operator allows, read from the deploying shell
+    // (e.g. ALLOWED_BATCH_KEYS=priority); absent, every such key is refused with 422.
+    ...(env.ALLOWED_BATCH_KEYS?.trim() ? { ALLOWED_BATCH_KEYS: env.ALLOWED_BATCH_KEYS.trim() } : {}),
   };
   for (const capability of spec.capabilities) {
     if (isSecretCapability(capability)) {
@@ -330,17 +333,20 @@ export const routes = [
 ] as const satisfies readonly { route: string; fn: FunctionKey }[];
 
 /**
- * API Gateway stage throttling (all routes together).
+ * API Gateway stage throttling (all routes together, all callers together: HTTP APIs have no
+ * per-key usage plans, and API Gateway reads the body itself before any Lambda could check a key;
+ * per-caller limits exist only in the embedded home).
  *
+ * Burst 1,000: the queue exists to absorb bursts, so the door must not refuse one. A CRM export or
+ * a flash sale sends hundreds of requests at once (one caller's 1,000 sent 200 at a time must all
+ * be accepted); 1,000 messages drain in under two minutes at PassEntry's pace, and 200 concurrent
+ * accepts stay within Lambda's default account concurrency of 1,000.
  * Rate 25/s: every accepted request costs at least one PassEntry call, and PassEntry takes 9/s.
- * Sustained traffic well above that only grows the queue backlog without bound, so beyond ~2.5x
- * we answer 429 and let the caller retry, which webhooks senders do. The slack over 9/s leaves room
- * for status polling and PassEntry's own webhooks, which cost no PassEntry call.
- * Burst 100: a shop's flash sale or a CRM export can fire dozens of webhooks at once; the queue
- * absorbs them (100 messages drain in ~11 s) and 100 concurrent accepts stay far below Lambda's
- * account concurrency.
+ * Sustained traffic well above that only grows the backlog, so beyond ~2.5x we answer 429 and let
+ * the caller retry, which webhook senders do. The `MessagesBacklogAge` alarm, not the door, is what
+ * says a backlog is building.
  */
-export const apiThrottling = { rateLimit: 25, burstLimit: 100 } as const;
+export const apiThrottling = { rateLimit: 25, burstLimit: 1_000 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Store and bus
@@ -436,13 +442,13 @@ export interface AlarmSpec {
   namespace: string;
   metric: string;
   /** Which deployed resource the metric is about; `none` for metrics without dimensions. */
-  subject: "deadLetterQueue" | "sender" | "none";
+  subject: "deadLetterQueue" | "messagesQueue" | "sender" | "none";
   statistic: "Sum" | "Maximum";
   threshold: number;
   periodSeconds: number;
 }
 
-/** Every alarm fires on the first data point above zero: each of these means a person should look. */
+/** Every alarm fires on the first data point above its threshold: each of these means a person should look. */
 export const alarms: readonly AlarmSpec[] = [
   {
     name: "DeadLetterQueueNotEmpty",
@@ -464,6 +470,19 @@ export const alarms: readonly AlarmSpec[] = [
     statistic: "Sum",
     threshold: 0,
     periodSeconds: 60,
+  },
+  {
+    name: "MessagesBacklogAge",
+    description: "The oldest message in MessagesQueue has waited over 30 minutes: a backlog is building (more requests than PassEntry's pace drains, or a stalled sender).",
+    namespace: "AWS/SQS",
+    metric: "ApproximateAgeOfOldestMessage",
+    subject: "messagesQueue",
+    statistic: "Maximum",
+    // Seconds. At ~8 sends/s, 30 minutes is a backlog of about 14,000 sends; follow-ups wait at
+    // most 900 s per hop, and a message retried through its 5 receives can reach ~30 minutes only
+    // while PassEntry is failing, which is worth knowing too.
+    threshold: 1_800,
+    periodSeconds: 300,
   },
   {
     name: "UnknownOutcomes",

@@ -160,6 +160,13 @@ describe("function environment", () => {
   });
 });
 
+describe("allowed batch keys", () => {
+  it("passes ALLOWED_BATCH_KEYS from the deploying shell to the functions, and nothing when it is unset", () => {
+    expect(environmentFor(functions.accept, deployed, { ALLOWED_BATCH_KEYS: " priority,locale " }).ALLOWED_BATCH_KEYS).toBe("priority,locale");
+    expect(environmentFor(functions.accept, deployed, { ALLOWED_BATCH_KEYS: "  " })).not.toHaveProperty("ALLOWED_BATCH_KEYS");
+  });
+});
+
 describe("follow-ups and outcome events", () => {
   it("lets only the sender publish outcome events on the bus", () => {
     expect(keysWith("bus")).toEqual(["sender"]);
@@ -232,15 +239,20 @@ describe("API throttling", () => {
     expect(apiThrottling.rateLimit).toBeGreaterThan(PASSENTRY_ACCOUNT_RATE_PER_SECOND);
     expect(apiThrottling.burstLimit).toBeGreaterThanOrEqual(apiThrottling.rateLimit);
   });
+
+  it("lets one caller's burst of 1,000 requests through the stage: the queue, not the door, absorbs bursts", () => {
+    expect(apiThrottling.burstLimit).toBeGreaterThanOrEqual(1_000);
+  });
 });
 
 describe("alarms", () => {
-  it("watch the dead-letter queue, sender errors and unknown outcomes, firing above zero", () => {
+  it("watch the dead-letter queue, sender errors and unknown outcomes above zero, and the backlog's age above 30 minutes", () => {
     const watched = alarms.map((a) => `${a.namespace} ${a.metric} ${a.subject} > ${a.threshold}`);
 
     expect(watched).toEqual([
       "AWS/SQS ApproximateNumberOfMessagesVisible deadLetterQueue > 0",
       "AWS/Lambda Errors sender > 0",
+      "AWS/SQS ApproximateAgeOfOldestMessage messagesQueue > 1800",
       "WalletMessaging UnknownOutcomes none > 0",
     ]);
   });
