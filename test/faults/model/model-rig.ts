@@ -137,6 +137,8 @@ export function faultFits(fault: CallFault, call: ParkedCall): boolean {
 export class VirtualClock {
   private current: number;
   private readonly listeners: (() => void)[] = [];
+  /** The next moment something is due (a late PassEntry effect): a jump stops there first. */
+  nextDue: () => number | undefined = () => undefined;
   constructor(start = MODEL_EPOCH) {
     this.current = start;
   }
@@ -145,12 +147,15 @@ export class VirtualClock {
     if (ms > 0) this.advanceTo(this.current + ms);
   }
   advanceTo(at: number): void {
-    if (at <= this.current) return;
-    this.current = at;
-    for (const listener of this.listeners) listener();
+    for (let due = this.nextDue(); due !== undefined && due > this.current && due < at; due = this.nextDue()) this.moveTo(due);
+    if (at > this.current) this.moveTo(at);
   }
   onAdvance(listener: () => void): void {
     this.listeners.push(listener);
+  }
+  private moveTo(at: number): void {
+    this.current = at;
+    for (const listener of this.listeners) listener();
   }
 }
 
@@ -329,6 +334,11 @@ class InProcessPassEntry {
     for (let i = 0; i < count; i++) this.handle("POST", `/api/v1/entities/other-tenant/messaging/wallet`, { batch: { message: `Another tenant's batch ${tag}-${i}`, segments: [{ groupTag: "other" }] } });
   }
 
+  /** When the next late effect is due, if any. */
+  nextDue(): number | undefined {
+    return this.deferred.length === 0 ? undefined : Math.min(...this.deferred.map((d) => d.at));
+  }
+
   /** Applies effects PassEntry was still working on when their caller gave up, once their time has come. */
   settle(): void {
     if (this.deferred.length === 0) return;
@@ -490,6 +500,7 @@ export class ModelRig {
     this.home = HOMES[options.home];
     this.passEntry = new InProcessPassEntry(this);
     this.clock.onAdvance(() => this.passEntry.settle());
+    this.clock.nextDue = () => this.passEntry.nextDue();
     this.db = withStatementCache(openSqlite(":memory:"));
     this.queue = new SqliteMessageQueue(this.db, { maxReceives: this.home.maxReceives, now: this.clock.now });
     this.store = new SqliteRequestStore(this.db);
