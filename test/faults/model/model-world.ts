@@ -17,7 +17,9 @@
  *      which a DELETE can land. What can hold is that nobody posts on a view of the ledger older
  *      than the acknowledgement.) (b) After the quiet drain, every batch of a request whose cancel
  *      was acknowledged is `cancelled` at PassEntry, or PassEntry had already started or finished it
- *      and the request's part says so (a note or reason about the cancellation).
+ *      and the request's part says so (a note or reason about the cancellation, or the very status
+ *      PassEntry reports). A batch still `validating` or `scheduled` after the drain is a violation
+ *      whatever the notes say: it will be delivered.
  *  (3) After the quiet drain every accepted request is `submitted`, `failed`, `cancelled`,
  *      dead-lettered (its message is in the dead-letter queue), or `unknown` with the unknown-outcome
  *      hook called for each unknown part. Anything else is a request silently lost.
@@ -69,8 +71,14 @@ export class ModelViolation extends Error {
     readonly invariant: string,
     detail: string,
     trace: string[],
+    /** A batch id the violation is about: the trace is shown up to its creation rather than to the end. */
+    focus?: string,
   ) {
-    super(`Invariant ${invariant} broken: ${detail}\nLast steps of the run:\n  ${trace.slice(-45).join("\n  ")}`);
+    const at = focus === undefined ? -1 : trace.findIndex((line) => line.includes(`created batch ${short(focus)}`));
+    const end = at === -1 ? trace.length : at + 6;
+    const shown = trace.slice(Math.max(0, end - 60), end);
+    const where = at === -1 ? "Last steps of the run" : `The run up to the creation of batch ${short(focus!)}`;
+    super(`Invariant ${invariant} broken: ${detail}\n${where}:\n  ${shown.join("\n  ")}`);
     this.name = "ModelViolation";
   }
 }
@@ -147,8 +155,8 @@ export class World {
     return { intent, part: Math.floor(index / PARTS_OF) };
   }
 
-  fail(invariant: string, detail: string): never {
-    throw new ModelViolation(invariant, detail, this.rig.trace);
+  fail(invariant: string, detail: string, focus?: string): never {
+    throw new ModelViolation(invariant, detail, this.rig.trace, focus);
   }
 
   /** The 202 answers to DELETEs of this request, earliest first. */
@@ -178,13 +186,14 @@ export class World {
         if (!first) continue;
         const shownCancelled = acks.find((a) => a.shownStates.get(owner.part) === "cancelled" && a.seq < creation.requestSeq);
         if (shownCancelled) {
-          this.fail("2a (cancel acknowledged before a POST)", `the DELETE of ${requestId} answered part #${owner.part} "cancelled" at ${clock(shownCancelled.at)}, yet ${creation.actorId} posted it afterwards (batch ${short(creation.batchId)}), after ${after}.`);
+          this.fail("2a (cancel acknowledged before a POST)", `the DELETE of ${requestId} answered part #${owner.part} "cancelled" at ${clock(shownCancelled.at)}, yet ${creation.actorId} posted it afterwards (batch ${short(creation.batchId)}), after ${after}.`, creation.batchId);
         }
         const consult = this.lastConsult(creation.actorId, requestId, owner.part, creation.requestSeq);
         if (consult !== undefined && first.seq < consult) {
           this.fail(
             "2a (cancel acknowledged before a POST)",
             `the DELETE of ${requestId} was acknowledged (202 at ${clock(first.at)}) before ${creation.actorId} last consulted the ledger about part #${owner.part}, and ${creation.actorId} still posted it (batch ${short(creation.batchId)}), after ${after}.`,
+            creation.batchId,
           );
         }
       }
@@ -247,11 +256,12 @@ export class World {
           const part = this.partOf(batch)!.part;
           if (batch.status === "cancelled") continue;
           if (batch.status === "validating" || batch.status === "scheduled") {
-            this.fail("2b (an acknowledged cancel wins)", `${intent.label} (${id}) part #${part}: the cancel was acknowledged, yet after the quiet drain its batch ${short(batch.id)} is still "${batch.status}" at PassEntry and will be delivered.`);
+            this.fail("2b (an acknowledged cancel wins)", `${intent.label} (${id}) part #${part}: the cancel was acknowledged, yet after the quiet drain its batch ${short(batch.id)} is still "${batch.status}" at PassEntry and will be delivered.`, batch.id);
           }
           const shown = views.get(id)?.parts.find((p) => p.chunk === part);
-          const says = [shown?.note, shown?.reason].some((t) => t != null && /cancel/i.test(t));
-          if (!says) this.fail("2b (an acknowledged cancel wins)", `${intent.label} (${id}) part #${part}: the cancel was acknowledged, its batch ${short(batch.id)} went ahead ("${batch.status}" at PassEntry), and the request does not say why (part: ${JSON.stringify(shown ?? null)}).`);
+          // Saying why: a note or reason about the cancellation, or the part showing the status PassEntry reports, one it can no longer cancel from.
+          const says = [shown?.note, shown?.reason].some((t) => t != null && /cancel/i.test(t)) || shown?.batchStatus === batch.status;
+          if (!says) this.fail("2b (an acknowledged cancel wins)", `${intent.label} (${id}) part #${part}: the cancel was acknowledged, its batch ${short(batch.id)} went ahead ("${batch.status}" at PassEntry), and the request does not say why (part: ${JSON.stringify(shown ?? null)}).`, batch.id);
         }
       }
 
@@ -280,10 +290,10 @@ export class World {
           const batch = byId.get(part.batchId);
           if (!batch) continue;
           if (intent.sendNow && batch.sentNowAt === null) {
-            this.fail("4 (follow-ups are not lost)", `${intent.label} (${id}) part #${part.chunk} asked to be sent now, but after the quiet drain PassEntry never got send-now for batch ${short(batch.id)} ("${batch.status}", scheduled for ${batch.scheduledAt}) and nothing says why.`);
+            this.fail("4 (follow-ups are not lost)", `${intent.label} (${id}) part #${part.chunk} asked to be sent now, but after the quiet drain PassEntry never got send-now for batch ${short(batch.id)} ("${batch.status}", scheduled for ${batch.scheduledAt}) and nothing says why.`, batch.id);
           }
           if (part.batchStatus !== batch.status) {
-            this.fail("4 (follow-ups are not lost)", `${intent.label} (${id}) part #${part.chunk} shows "${part.batchStatus}" while PassEntry says "${batch.status}" after the quiet drain: nobody is tracking it and nothing says why.`);
+            this.fail("4 (follow-ups are not lost)", `${intent.label} (${id}) part #${part.chunk} shows "${part.batchStatus}" while PassEntry says "${batch.status}" after the quiet drain: nobody is tracking it and nothing says why.`, batch.id);
           }
         }
       }
