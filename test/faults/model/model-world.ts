@@ -177,7 +177,7 @@ export class World {
       const part = `${owner.intent.label}#${owner.part}`;
       const list = [...(perPart.get(part) ?? []), creation.batchId];
       perPart.set(part, list);
-      if (list.length > 1) this.fail("1 (at most one batch per part)", `${part} reached PassEntry ${list.length} times (batches ${list.map(short).join(", ")}), after ${after}.`);
+      if (list.length > 1) this.fail("1 (at most one batch per part)", `${part} reached PassEntry ${list.length} times (batches ${list.map(short).join(", ")}), after ${after}.`, creation.batchId);
 
       const requestIds = this.requestIdsOf(owner.intent);
       for (const requestId of requestIds) {
