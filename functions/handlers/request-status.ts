@@ -6,6 +6,7 @@ import { renderRequest } from "../core/request-view.js";
 import type { RequestStatusDeps } from "../wiring.js";
 import { awsRequestStatusDeps } from "../wiring/request-status.js";
 import { answering, header, json } from "./http.js";
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
   return async (event: APIGatewayProxyEventV2) => {
@@ -20,4 +21,4 @@ export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
   };
 }
 
-export const handler = makeRequestStatusHandler(awsRequestStatusDeps);
+export const handler = withLambdaContext(makeRequestStatusHandler(awsRequestStatusDeps));

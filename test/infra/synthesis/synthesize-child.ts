@@ -39,7 +39,7 @@ const BANNER = [
 
 async function main(): Promise<void> {
   const request = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as SynthesisRequest;
-  const { root, stage, account } = request;
+  const { root, stage } = request;
   const platform = path.join(root, ".sst", "platform");
   const work = request.workDir;
   mkdirSync(work, { recursive: true });
@@ -54,8 +54,11 @@ async function main(): Promise<void> {
     stdin: { contents: `import mod from ${JSON.stringify(path.join(root, "sst.config.ts"))};\nexport default mod;`, resolveDir: root, sourcefile: "app.ts", loader: "ts" },
     bundle: true, format: "esm", platform: "node", outfile: appOut, inject: [configShim], external: SST_EXTERNALS, banner: { js: BANNER }, logLevel: "silent",
   });
-  const config = (await import(pathToFileURL(appOut).href)).default as { app(input: { stage: string }): Record<string, unknown> };
-  const appInput = config.app({ stage });
+  const config = (await import(pathToFileURL(appOut).href)).default as { app(input: { stage: string }): Record<string, unknown> | Promise<Record<string, unknown>> };
+  const appInput = await config.app({ stage });
+  // The AWS provider's region, as the config pins it (stages.json); the mocks answer in it, as AWS would.
+  const pinnedRegion = (appInput.providers as { aws?: { region?: string } } | undefined)?.aws?.region;
+  const account = { ...request.account, ...(pinnedRegion ? { region: pinnedRegion } : {}) };
   const app: Record<string, unknown> & { name: string } = { ...appInput, name: String(appInput.name), stage, providers: appInput.providers ?? { aws: {} } };
 
   // 2. The program, bundled as SST bundles it.
