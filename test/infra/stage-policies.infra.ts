@@ -13,6 +13,8 @@ import { stageSettings } from "../../infra/stage-config.js";
 import { lambdaFunctions, queues, roles, type PolicyDocument } from "./synthesis/stack-model.js";
 import { alarmProblems, grantsOf, policyProblems, queuePolicyProblems, stageProblems, stageSettingProblems, trustProblems } from "./synthesis/stage-checks.js";
 import { synthesize, type Synthesis } from "./synthesis/synthesize.js";
+import { deployerProblems } from "./synthesis/deployer-checks.js";
+import { readProjectFile } from "./support/infra-sources.js";
 
 const PRODUCTION = stageSettings("production");
 /** What a careless deploying shell holds; none of it may reach the stage. */
@@ -86,6 +88,18 @@ describe("the production stage, synthesized", () => {
     expect(PRODUCTION.region).toBe("eu-west-2");
     for (const fn of lambdaFunctions(production)) expect(fn.environment.PASSENTRY_BASE_URL, fn.label).toBe("https://api.passentry.com");
     expect(JSON.stringify(production.resources)).not.toContain("ap-southeast-2");
+  });
+});
+
+describe("the deployer's IAM policy (docs/deployer-policy.json)", () => {
+  it("allows creating every resource the production stage creates", async () => {
+    expect(await deployerProblems(readProjectFile("docs/deployer-policy.json"), production)).toEqual([]);
+  });
+
+  it("would refuse a stage whose names leave the app's prefix", async () => {
+    const renamed = JSON.parse(JSON.stringify(production).replaceAll("wallet-messaging-production-", "other-app-production-")) as Synthesis;
+
+    expect((await deployerProblems(readProjectFile("docs/deployer-policy.json"), renamed)).join("\n")).toMatch(/does not allow lambda:CreateFunction on arn:aws:lambda:eu-west-2:123456789012:function:other-app-production-Accept \(ImplicitlyDenied\)/);
   });
 });
 
