@@ -10,6 +10,18 @@ const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(
 const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 const optionalText = z.catch(z.optional(z.string().check(z.trim(), z.minLength(1))), undefined);
 
+/**
+ * `ALLOWED_BATCH_KEYS`: top-level batch keys beyond our contract that PassEntry may honour and the
+ * operator chooses to forward, comma-separated (e.g. `priority,locale`). Default none.
+ */
+const batchKeyList = z._default(
+  z.pipe(
+    z.string(),
+    z.transform((text) => text.split(",").map((key) => key.trim()).filter(Boolean)),
+  ).check(z.refine((keys) => keys.every((key) => /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(key)), "ALLOWED_BATCH_KEYS must list key names (letters, digits, _), comma-separated")),
+  [],
+);
+
 /** Settings both homes share: how we talk to PassEntry and how long a claim protects a send. */
 const PassEntrySettings = z.object({
   PASSENTRY_RATE_PER_SECOND: positiveNumber(9).check(z.refine((n) => n <= 10, "PASSENTRY_RATE_PER_SECOND must be at most 10 (PassEntry's limit)")),
@@ -17,6 +29,7 @@ const PassEntrySettings = z.object({
   SEND_LEASE_MS: positiveInt(60_000),
   /** Pages of PassEntry's batch list (25 each) searched at most when reconciling; past that a part is `unknown`. */
   RECONCILE_MAX_PAGES: positiveInt(40),
+  ALLOWED_BATCH_KEYS: batchKeyList,
 });
 
 export const AwsConfig = z.extend(PassEntrySettings, {
@@ -44,7 +57,7 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   /** Unset: the embedded PassEntry sandbox is started and used. */
   PASSENTRY_BASE_URL: z.union([z.optional(z.url()), z.pipe(z.literal(""), z.transform(() => undefined))]),
   PASSENTRY_TOKEN: optionalText,
-  /** Comma-separated `name:key` pairs; unset: a development key is generated and printed. */
+  /** Comma-separated `name:key` pairs (`operator:<name>:<key>` for an operator key); unset: a development operator key is generated and printed. */
   API_KEYS: optionalText,
   /** Comma-separated `name:whsec_…` Standard Webhooks secrets for signed trigger requests; unset: only API keys work. */
   WEBHOOK_SIGNING_SECRETS: optionalText,
@@ -52,9 +65,12 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   PASSENTRY_WEBHOOK_SECRETS: optionalText,
   /** The automations PassEntry's events trigger. Unset: ./automations.json if it exists, else none. */
   AUTOMATIONS_FILE: optionalText,
-  /** Requests per second per API key (or per client address without one), and the burst; as API Gateway's stage throttling on AWS. */
-  RATE_LIMIT_PER_SECOND: positiveNumber(25),
-  RATE_LIMIT_BURST: positiveInt(100),
+  /**
+   * Per verified caller: the burst a caller may send at once (1,000: the queue exists to absorb
+   * bursts), and the sustained rate that contains a runaway caller (10/s, about what PassEntry drains).
+   */
+  RATE_LIMIT_PER_SECOND: positiveNumber(10),
+  RATE_LIMIT_BURST: positiveInt(1000),
   SENDER_WORKERS: positiveInt(2),
   VISIBILITY_TIMEOUT_SECONDS: positiveInt(30),
   /** Receives before a message is dead-lettered; the default survives a 6-hour PassEntry outage (core/retry-policy.ts). */

@@ -73,7 +73,7 @@ export const secrets: Record<SecretCapability, SecretSpec> = {
   apiKeys: {
     name: "ApiKeys",
     env: "API_KEYS_SECRET_ID",
-    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<key name>": "<key>"}.',
+    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<caller name>": "<key>" or ["<key>", ...] or {"operator": true, "keys": ["<key>", ...]}}.',
   },
   webhookSecrets: {
     name: "PassEntryWebhookSecrets",
@@ -316,6 +316,7 @@ export interface DeployedValues<V> {
 export interface StageValues {
   stage: string;
   passEntryBaseUrl: string;
+  allowedBatchKeys?: readonly string[];
 }
 
 /**
@@ -338,6 +339,9 @@ export function environmentFor<V>(spec: FunctionSpec, deployed: DeployedValues<V
     // mean the worker died, and the next attempt reconciles instead of waiting on a live send.
     SEND_LEASE_MS: String((functions.sender.timeoutSeconds + 30) * 1000),
     POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+    // Top-level batch keys beyond our contract the operator allows for this stage (stages.json
+    // `allowedBatchKeys`, e.g. ["priority"]); absent, every such key is refused with 422.
+    ...(stage.allowedBatchKeys && stage.allowedBatchKeys.length > 0 ? { ALLOWED_BATCH_KEYS: stage.allowedBatchKeys.join(",") } : {}),
   };
   for (const capability of secretsOf(spec)) environment[secrets[capability].env] = deployed.secretArns[capability];
   return environment;
@@ -440,17 +444,20 @@ export const routes = [
 ] as const satisfies readonly { route: string; fn: FunctionKey }[];
 
 /**
- * API Gateway stage throttling (all routes together).
+ * API Gateway stage throttling (all routes together, all callers together: HTTP APIs have no
+ * per-key usage plans, and API Gateway reads the body itself before any Lambda could check a key;
+ * per-caller limits exist only in the embedded home).
  *
+ * Burst 1,000: the queue exists to absorb bursts, so the door must not refuse one. A CRM export or
+ * a flash sale sends hundreds of requests at once (one caller's 1,000 sent 200 at a time must all
+ * be accepted); 1,000 messages drain in under two minutes at PassEntry's pace, and 200 concurrent
+ * accepts stay within Lambda's default account concurrency of 1,000.
  * Rate 25/s: every accepted request costs at least one PassEntry call, and PassEntry takes 9/s.
- * Sustained traffic well above that only grows the queue backlog without bound, so beyond ~2.5x
- * we answer 429 and let the caller retry, which webhooks senders do. The slack over 9/s leaves room
- * for status polling and PassEntry's own webhooks, which cost no PassEntry call.
- * Burst 100: a shop's flash sale or a CRM export can fire dozens of webhooks at once; the queue
- * absorbs them (100 messages drain in ~11 s) and 100 concurrent accepts stay far below Lambda's
- * account concurrency.
+ * Sustained traffic well above that only grows the backlog, so beyond ~2.5x we answer 429 and let
+ * the caller retry, which webhook senders do. The `MessagesBacklogAge` alarm, not the door, is what
+ * says a backlog is building.
  */
-export const apiThrottling = { rateLimit: 25, burstLimit: 100 } as const;
+export const apiThrottling = { rateLimit: 25, burstLimit: 1_000 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Store and bus

@@ -1,5 +1,6 @@
 /**
- * Stage configuration: what differs between stages (region, PassEntry, tracing) comes from the
+ * Stage configuration: what differs between stages (region, PassEntry, tracing, batch keys the
+ * operator allows beyond the contract) comes from the
  * committed table `stages.json`, never from the deploying shell, so a deploy from CI or from a
  * laptop with another AWS_REGION or without PASSENTRY_BASE_URL builds the same stage. The alarm
  * email is personal data and lives in the stage secret `AlarmEmail` (infra/alarms.ts).
@@ -26,6 +27,7 @@ const StageRow = z.strictObject({
   region: z.string().check(z.regex(REGION, "region must be an AWS region name such as eu-west-2")),
   passEntryBaseUrl: z.url({ protocol: /^https$/, error: "passEntryBaseUrl must be an https URL such as https://api.passentry.com" }),
   tracing: z.optional(z.boolean()),
+  allowedBatchKeys: z.optional(z.array(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, "allowedBatchKeys must list batch key names such as priority")))),
 });
 
 const StagesDocument = z.object({
@@ -42,6 +44,8 @@ export interface StageSettings {
   tracing: boolean;
   /** Protected: keeps its table and secrets, refuses `sst remove`, and cannot deploy without an alarm email. */
   protected: boolean;
+  /** Top-level `batch` keys beyond the contract forwarded to PassEntry on this stage (README, *The API*); none by default. */
+  allowedBatchKeys: readonly string[];
 }
 
 export class StageConfigError extends Error {
@@ -82,5 +86,6 @@ export function stageSettings(stage: string, document: unknown = stagesDocument)
     passEntryBaseUrl: row.passEntryBaseUrl.replace(/\/+$/, ""),
     tracing: row.tracing ?? false,
     protected: isProtected,
+    allowedBatchKeys: row.allowedBatchKeys ?? [],
   };
 }

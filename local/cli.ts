@@ -15,6 +15,7 @@ import { pathToFileURL } from "node:url";
 import type { CliCommand, CliContext } from "./cli/command.js";
 import { promotionsCommand } from "./cli/promotions.js";
 import { requestCommands } from "./cli/requests.js";
+import { terminalSafe } from "./cli/terminal-text.js";
 
 /** Every command, in the order the help lists them. Add new ones here. */
 export const commands: readonly CliCommand[] = [promotionsCommand, ...requestCommands];
@@ -35,7 +36,13 @@ function usage(): string {
  * @example
  *   await runCli(["promotions", "validate", "promotions.json"], { io, env: process.env, cwd: process.cwd(), now: Date.now }) // 0
  */
-export async function runCli(argv: readonly string[], context: CliContext): Promise<number> {
+export async function runCli(argv: readonly string[], untrustedOutput: CliContext): Promise<number> {
+  // Every line goes out escaped: part of what commands print comes from the API, PassEntry and stored data.
+  const io = untrustedOutput.io;
+  const context: CliContext = {
+    ...untrustedOutput,
+    io: { out: (line) => io.out(terminalSafe(line, { keepLineBreaks: true })), err: (line) => io.err(terminalSafe(line, { keepLineBreaks: true })) },
+  };
   const [name, ...args] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     (name === undefined ? context.io.err : context.io.out)(usage());

@@ -16,6 +16,7 @@ import { SqliteMessageQueue } from "../functions/adapters/sqlite-message-queue.j
 import { SqsDeadLetterQueue } from "../functions/adapters/sqs-dead-letter-queue.js";
 import type { DeadLetterQueue, DeadLetterView } from "../functions/core/ports.js";
 import { databasePath } from "./stack.js";
+import { printable, terminalSafe } from "./cli/terminal-text.js";
 
 const USAGE = `usage: npm run dlq -- <list|redrive> [options]
   list                 show dead-lettered messages (request id, receives, last error)
@@ -33,7 +34,12 @@ export interface DlqCliIo {
 }
 
 /** Runs the command; returns the exit code. Exported for tests. */
-export async function runDlqCli(argv: string[], io: DlqCliIo, env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function runDlqCli(argv: string[], untrustedOutput: DlqCliIo, env: Record<string, string | undefined> = process.env): Promise<number> {
+  // Dead letters hold whatever was sent to the queue: every line goes out escaped (see cli/terminal-text.ts).
+  const io: DlqCliIo = {
+    out: (line) => untrustedOutput.out(terminalSafe(line, { keepLineBreaks: true })),
+    err: (line) => untrustedOutput.err(terminalSafe(line, { keepLineBreaks: true })),
+  };
   let parsed;
   try {
     parsed = parseArgs({
@@ -102,8 +108,8 @@ function printTable(letters: DeadLetterView[], where: string, io: DlqCliIo): voi
   }
   io.out(`${letters.length} dead letter(s) in ${where}:`);
   for (const l of letters) {
-    io.out(`- ${l.messageId}  request ${l.requestId ?? "(unreadable body)"}  receives ${l.receiveCount}  sent ${l.sentAt ?? "?"}`);
-    if (l.lastError) io.out(`    last error: ${l.lastError}`);
+    io.out(`- ${printable(l.messageId)}  request ${l.requestId === null ? "(unreadable body)" : printable(l.requestId)}  receives ${l.receiveCount}  sent ${printable(l.sentAt ?? "?")}`);
+    if (l.lastError) io.out(`    last error: ${printable(l.lastError)}`);
   }
 }
 

@@ -8,7 +8,7 @@ import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { MAX_BODY_BYTES } from "../functions/handlers/http.js";
-import type { ThrottleDecision } from "./request-throttle.js";
+import type { Credential, Door } from "./door.js";
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -17,8 +17,8 @@ export interface Route {
   /** API Gateway route syntax: `/api/v1/requests/{requestId}`. */
   path: string;
   handler: HttpHandler;
-  /** Exempt from the rate limit (health checks must keep answering under load). */
-  unthrottled?: boolean;
+  /** What the door checks before the handler runs (`none` for health checks, which must keep answering under load). */
+  credential: Credential;
 }
 
 interface CompiledRoute extends Route {
@@ -92,14 +92,34 @@ export interface LocalHttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * A request that has sent only part of its body after this long is cut off: a half-sent body holds
+ * the room the door reserved for it, so it must not hold it for Node's default five minutes.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  /** Something failed while serving a request (answered 500). */
+  onError?: (error: unknown) => void;
+  /** The client went away before its request was read: nothing to answer, and nothing wrong here. */
+  onClientAbort?: (error: unknown) => void;
+  /** Checks credentials and limits before (and, for signed requests, right after) the body is read. */
+  door?: Door;
+}
+
 /** Serves `routes` on host:port. Never crashes on a request: any failure answers 500 and is logged. */
-export async function startHttpServer(
-  routes: Route[],
-  options: { host: string; port: number; onError?: (error: unknown) => void; throttle?: { admit(req: IncomingMessage): ThrottleDecision } },
-): Promise<LocalHttpServer> {
+export async function startHttpServer(routes: Route[], options: HttpServerOptions): Promise<LocalHttpServer> {
   const compiled = routes.map(compile);
-  const server = http.createServer((req, res) => {
+  // Node lowers its headers timeout to the request timeout when given only the latter.
+  const server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
     void serve(req, res).catch((error) => {
+      if (isClientAbort(error, req)) {
+        options.onClientAbort?.(error);
+        res.destroy();
+        return;
+      }
       options.onError?.(error);
       if (!res.headersSent) send(res, jsonError(500, "Internal error."));
       else res.destroy();
@@ -111,31 +131,41 @@ export async function startHttpServer(
     const candidates = compiled.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
     const hit = candidates.find((c) => c.route.method === req.method);
     if (!hit) {
-      req.resume();
-      send(res, candidates.length > 0 ? jsonError(405, `Method ${req.method} is not allowed here.`) : jsonError(404, "No such route."));
+      refuseUnread(req, res, candidates.length > 0 ? jsonError(405, `Method ${req.method} is not allowed here.`) : jsonError(404, "No such route."));
       return;
     }
-    // Like API Gateway's throttling: refused before the body is read or a handler runs.
-    const decision = hit.route.unthrottled ? undefined : options.throttle?.admit(req);
-    if (decision && !decision.allowed) {
-      req.resume();
-      const answer = jsonError(429, `Too many requests; retry after ${decision.retryAfterSeconds} s.`);
-      send(res, { ...answer, headers: { ...answer.headers, "retry-after": String(decision.retryAfterSeconds) } });
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
+      refuseUnread(req, res, jsonError(413, `The body must be at most ${MAX_BODY_BYTES} bytes.`));
       return;
     }
-    const body = await readCapped(req, MAX_BODY_BYTES);
-    if (body === "too-large") {
-      send(res, jsonError(413, `The body must be at most ${MAX_BODY_BYTES} bytes.`));
+    // Like API Gateway's throttling, and more (see door.ts): refused before the body is read or a handler runs.
+    const admitted = options.door ? await options.door.beforeBody(req, hit.route.credential) : { admit: true as const };
+    if ("refuse" in admitted) {
+      refuseUnread(req, res, admitted.refuse);
       return;
     }
-    let pathParameters: Record<string, string>;
     try {
-      pathParameters = Object.fromEntries(hit.route.names.map((name, i) => [name, decodeURIComponent(hit.match![i + 1]!)]));
-    } catch {
-      send(res, jsonError(400, "The path is not validly percent-encoded."));
-      return;
+      const body = await readCapped(req, MAX_BODY_BYTES);
+      if (body === "too-large") {
+        send(res, jsonError(413, `The body must be at most ${MAX_BODY_BYTES} bytes.`));
+        return;
+      }
+      const refused = await options.door?.afterBody(req, hit.route.credential, body);
+      if (refused) {
+        send(res, refused);
+        return;
+      }
+      let pathParameters: Record<string, string>;
+      try {
+        pathParameters = Object.fromEntries(hit.route.names.map((name, i) => [name, decodeURIComponent(hit.match![i + 1]!)]));
+      } catch {
+        send(res, jsonError(400, "The path is not validly percent-encoded."));
+        return;
+      }
+      send(res, await hit.route.handler(toApiGatewayEvent(req, body, hit.route, pathParameters)));
+    } finally {
+      if ("reservation" in admitted) admitted.reservation?.release();
     }
-    send(res, await hit.route.handler(toApiGatewayEvent(req, body, hit.route, pathParameters)));
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -153,6 +183,22 @@ export async function startHttpServer(
   };
 }
 
+/**
+ * Answers without keeping the body: whatever the client still sends is read and dropped (no
+ * buffer grows), so a client that sends its whole body still gets this answer, and one that stalls
+ * is cut off by REQUEST_TIMEOUT_MS.
+ */
+function refuseUnread(req: IncomingMessage, res: ServerResponse, answer: APIGatewayProxyStructuredResultV2): void {
+  req.resume();
+  send(res, answer);
+}
+
+/** The client closed the connection before its request was read in full. */
+function isClientAbort(error: unknown, req: IncomingMessage): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return !req.complete && (code === "ECONNRESET" || code === "ECONNABORTED" || (error as Error | undefined)?.message === "aborted");
+}
+
 /** Reads the body, stopping (without buffering more) once it passes `limit` bytes. */
 function readCapped(req: IncomingMessage, limit: number): Promise<Buffer | "too-large"> {
   return new Promise((resolve, reject) => {
@@ -166,5 +212,9 @@ function readCapped(req: IncomingMessage, limit: number): Promise<Buffer | "too-
     });
     req.on("end", () => resolve(over ? "too-large" : Buffer.concat(chunks)));
     req.on("error", reject);
+    // Some hang-ups end with 'close' and no 'error': the request would otherwise wait for ever.
+    req.on("close", () => {
+      if (!req.complete) reject(Object.assign(new Error("aborted"), { code: "ECONNRESET" }));
+    });
   });
 }

@@ -5,8 +5,8 @@
  */
 import "dotenv/config";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { ConfigError, loadLocalConfig } from "../functions/config.js";
 import { powertoolsLog } from "../functions/adapters/powertools-log.js";
 import { parseApiKeys } from "../functions/core/api-keys.js";
@@ -14,13 +14,22 @@ import { parseAutomations, type Automation } from "../functions/core/automations
 import { parsePromotionsFile, type Promotion } from "../functions/core/promotions.js";
 import { parsePassEntryWebhookSecrets, parseSigningSecrets } from "../functions/core/webhook-signatures.js";
 import { DEFAULT_SANDBOX_TOKEN, startSandbox, type Sandbox } from "./passentry-sandbox/sandbox.js";
-import { startLocalStack } from "./stack.js";
+import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_UNVERIFIED_BODY_LIMIT } from "./door.js";
+import { privateDirectory } from "../functions/adapters/sqlite-database.js";
+import { databasePath, startLocalStack } from "./stack.js";
 
-/** A development key kept in DATA_DIR, so it survives restarts and the printed curl keeps working. */
+/**
+ * A development key kept in DATA_DIR, so it survives restarts and the printed curl keeps working.
+ * It is an operator key (`operator:dev`): on this machine its holder is the operator, and the CLI,
+ * which uses it by default, must see and cancel every caller's requests.
+ */
 function developmentApiKey(dataDir: string): string {
   const file = join(dataDir, "dev-api-key");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dataDir, { recursive: true });
+  privateDirectory(dataDir, ["dev-api-key", basename(databasePath(dataDir))]);
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    return readFileSync(file, "utf8").trim();
+  }
   const key = `dev_${randomBytes(18).toString("base64url")}`;
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return key;
@@ -91,7 +100,7 @@ async function main(): Promise<void> {
   }
 
   const generatedKey = config.API_KEYS ? undefined : developmentApiKey(dataDir);
-  const apiKeys = config.API_KEYS ?? `dev:${generatedKey}`;
+  const apiKeys = config.API_KEYS ?? `operator:dev:${generatedKey}`;
   const stack = await startLocalStack({
     host: config.HOST,
     port: config.PORT,
@@ -105,6 +114,9 @@ async function main(): Promise<void> {
     promotions,
     startScheduler: true,
     rateLimit: { ratePerSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+    authFailureLimit: DEFAULT_AUTH_FAILURE_LIMIT,
+    unverifiedBodyLimit: DEFAULT_UNVERIFIED_BODY_LIMIT,
+    allowedBatchKeys: config.ALLOWED_BATCH_KEYS,
     log,
     workers: config.SENDER_WORKERS,
     visibilityTimeoutSeconds: config.VISIBILITY_TIMEOUT_SECONDS,
@@ -123,11 +135,11 @@ async function main(): Promise<void> {
       `wallet-messaging is listening on ${stack.url}`,
       `  PassEntry:   ${sandbox ? `${sandbox.url} (local sandbox: a simulator of PassEntry's documented API)` : passEntryBaseUrl}`,
       `  data:        ${dataDir} (queue: ${depth.visible + depth.inFlight} waiting, ${depth.dead} dead-lettered)`,
-      `  API key:     ${generatedKey ? `${generatedKey} (generated for development; set API_KEYS to choose your own)` : "from API_KEYS"}`,
+      `  API key:     ${generatedKey ? `${generatedKey} (an operator key generated for development; set API_KEYS to choose your own)` : "from API_KEYS"}`,
       `  signed:      ${signers > 0 ? `${signers} Standard Webhooks signing secret(s) from WEBHOOK_SIGNING_SECRETS` : "off (set WEBHOOK_SIGNING_SECRETS to accept signed requests)"}`,
       `  PassEntry webhooks: ${passEntryWebhookSecrets > 0 ? `POST ${stack.url}/webhooks/passentry` : "off (set PASSENTRY_WEBHOOK_SECRETS)"}; automations: ${automations.filter((a) => a.enabled).length} of ${automations.length} enabled (${automationsFrom})`,
       `  promotions:  ${promotions.filter((p) => p.enabled).length} of ${promotions.length} enabled, triggered hourly (${promotionsFrom}; 'npm run cli -- promotions list' shows when)`,
-      `  rate limit:  ${config.RATE_LIMIT_PER_SECOND}/s per API key or client, bursts of ${config.RATE_LIMIT_BURST}`,
+      `  rate limit:  bursts of ${config.RATE_LIMIT_BURST}, then ${config.RATE_LIMIT_PER_SECOND}/s, per verified caller; ${DEFAULT_AUTH_FAILURE_LIMIT.burst} failed authentications, then ${DEFAULT_AUTH_FAILURE_LIMIT.ratePerSecond * 60}/min, per client address`,
       "",
       "Try PassEntry's own example request:",
       `  curl -s -X POST ${stack.url}/api/v1/entities/my-entity/messaging/wallet \\`,

@@ -1,10 +1,8 @@
 /**
- * Request rate limits for the embedded home, standing in for API Gateway's throttling on AWS: a
- * token bucket per caller, where the caller is the API key a request presents (as a digest: the
- * key itself is never kept) or, without one, the client's address. Over the limit a request is
- * answered 429 with `retry-after` before its body is read or any handler runs.
+ * Token buckets for the embedded home's door (local/door.ts): one per verified caller, one per
+ * client address for failed authentications. Over the limit a request is answered 429 with
+ * `retry-after` before its body is read or any handler runs.
  */
-import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
 export interface ThrottleOptions {
@@ -34,33 +32,44 @@ export class RequestThrottle {
     this.maxCallers = options.maxCallers ?? 10_000;
   }
 
-  /** Takes one token from the request's caller, or says how long to wait for one. */
-  admit(req: IncomingMessage): ThrottleDecision {
-    return this.take(callerOf(req));
+  /** Takes one token from the caller's bucket, or says how long to wait for one. */
+  take(caller: string): ThrottleDecision {
+    const bucket = this.refilled(caller);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { allowed: true };
+    }
+    return this.refusal(bucket);
   }
 
-  take(caller: string): ThrottleDecision {
+  /** Whether the caller has a token left, without taking it (an address with failures to spare). */
+  peek(caller: string): ThrottleDecision {
+    const bucket = this.refilled(caller);
+    return bucket.tokens >= 1 ? { allowed: true } : this.refusal(bucket);
+  }
+
+  private refilled(caller: string): Bucket {
     const now = this.now();
     const { ratePerSecond, burst } = this.options;
-    const previous = this.buckets.get(caller);
-    const bucket = previous ?? { tokens: burst, updatedAt: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * ratePerSecond);
+    const bucket = this.buckets.get(caller) ?? { tokens: burst, updatedAt: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.updatedAt) / 1000) * ratePerSecond);
     bucket.updatedAt = now;
     // Re-inserting keeps the map in least-recently-seen order for eviction.
     this.buckets.delete(caller);
     this.buckets.set(caller, bucket);
     if (this.buckets.size > this.maxCallers) this.buckets.delete(this.buckets.keys().next().value!);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { allowed: true };
-    }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerSecond)) };
+    return bucket;
+  }
+
+  private refusal(bucket: Bucket): ThrottleDecision {
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.options.ratePerSecond)) };
   }
 }
 
-/** `key:<digest>` for a request with a bearer key (valid or not: the handler decides), else `ip:<address>`. */
-export function callerOf(req: IncomingMessage): string {
-  const authorization = req.headers.authorization;
-  if (authorization) return `key:${createHash("sha256").update(authorization).digest("base64url").slice(0, 22)}`;
-  return `ip:${req.socket.remoteAddress ?? "unknown"}`;
+/**
+ * The client's address, from the connection itself: headers such as X-Forwarded-For are the
+ * client's to choose, so they could buy a fresh failure budget per request.
+ */
+export function clientAddressOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? "unknown";
 }

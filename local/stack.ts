@@ -30,7 +30,7 @@ import { makeSenderHandler } from "../functions/handlers/sender.js";
 import { startHttpServer, type LocalHttpServer, type Route } from "./http-server.js";
 import { QueueRunner } from "./queue-runner.js";
 import { PromotionScheduler } from "./promotion-scheduler.js";
-import { RequestThrottle } from "./request-throttle.js";
+import { Door, type RateLimit, type UnverifiedBodyLimit } from "./door.js";
 
 export interface LocalStackOptions {
   host?: string;
@@ -47,8 +47,14 @@ export interface LocalStackOptions {
   passEntryWebhookSecrets?: string;
   /** What PassEntry's events trigger (automations.json, parsed). */
   automations?: readonly Automation[];
-  /** Per-caller request limit, as API Gateway's throttling. Unset: no limit (tests that flood on purpose). */
-  rateLimit?: { ratePerSecond: number; burst: number };
+  /** Per verified caller (see local/door.ts). Unset: no limit (tests that flood on purpose). */
+  rateLimit?: RateLimit;
+  /** Failed authentications per client address. Unset: no limit (tests that fail on purpose). */
+  authFailureLimit?: RateLimit;
+  /** What unverified (signed) requests may buffer. Default: DEFAULT_UNVERIFIED_BODY_LIMIT. */
+  unverifiedBodyLimit?: UnverifiedBodyLimit;
+  /** Top-level batch keys beyond our contract the operator allows (ALLOWED_BATCH_KEYS). Default none. */
+  allowedBatchKeys?: readonly string[];
   log: Log;
   workers?: number;
   visibilityTimeoutSeconds?: number;
@@ -125,7 +131,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
   };
 
-  const httpDeps: HttpDeps = { accept: { store, queue: wakingQueue, clock, log, newRequestId: randomUUID }, secrets, ledger, log };
+  const httpDeps: HttpDeps = {
+    accept: { store, queue: wakingQueue, clock, log, newRequestId: randomUUID, allowedBatchKeys: options.allowedBatchKeys ?? [] },
+    secrets,
+    ledger,
+    log,
+  };
   const webhookDeps: PassEntryWebhookDeps = { accept: httpDeps.accept, secrets, log, automations: options.automations ?? [] };
   const passEntry = new PassEntryHttpClient({
     baseUrl: options.passEntryBaseUrl,
@@ -149,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       leaseMs: options.leaseMs ?? 60_000,
       sleep,
       reconcileMaxPages: options.reconcileMaxPages ?? 40,
+      allowedBatchKeys: options.allowedBatchKeys ?? [],
       ...(options.serverErrorSettleMs !== undefined ? { serverErrorSettleMs: options.serverErrorSettleMs } : {}),
       ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       events,
@@ -172,12 +184,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const scheduler = new PromotionScheduler({ promotions: plannerDeps.promotions, trigger: planner, log, clock });
 
   const routes: Route[] = [
-    { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => httpDeps) },
-    { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => httpDeps) },
-    { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => httpDeps) },
-    { method: "POST", path: "/api/v1/requests/{requestId}/resolve", handler: makeRequestResolveHandler(() => httpDeps) },
-    { method: "POST", path: "/webhooks/passentry", handler: makePassEntryWebhookHandler(() => webhookDeps) },
-    { method: "GET", path: "/health", handler: healthHandler, unthrottled: true },
+    { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => httpDeps), credential: "api-key-or-signature" },
+    { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => httpDeps), credential: "api-key" },
+    { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => httpDeps), credential: "api-key" },
+    { method: "POST", path: "/api/v1/requests/{requestId}/resolve", handler: makeRequestResolveHandler(() => httpDeps), credential: "api-key" },
+    { method: "POST", path: "/webhooks/passentry", handler: makePassEntryWebhookHandler(() => webhookDeps), credential: "passentry-signature" },
+    { method: "GET", path: "/health", handler: healthHandler, credential: "none" },
   ];
   let server: LocalHttpServer;
   try {
@@ -185,7 +197,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
       onError: (error) => log.error("local server error", { error: (error as Error).message }),
-      ...(options.rateLimit ? { throttle: new RequestThrottle(options.rateLimit) } : {}),
+      onClientAbort: (error) => log.debug("client closed the connection before its request was read", { error: (error as Error).message }),
+      door: new Door({ secrets, clock, rateLimit: options.rateLimit, authFailureLimit: options.authFailureLimit, unverifiedBodyLimit: options.unverifiedBodyLimit }),
     });
   } catch (error) {
     db.close();

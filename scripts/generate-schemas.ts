@@ -32,7 +32,7 @@ export function schemaDocuments(): Record<string, unknown> {
       TriggerRequestBody,
       "trigger-request.schema.json",
       "Trigger request body",
-      "The body of POST /api/v1/entities/{entityId}/messaging/wallet: the same body PassEntry's endpoint takes. The batch targets either `segments` or `recipients` (not both).",
+      "The body of POST /api/v1/entities/{entityId}/messaging/wallet: the same body PassEntry's endpoint takes. The batch targets either `segments` or `recipients` (not both); each recipient names a pass (a field besides `variables` holding a non-blank text or a number). Top-level batch keys other than those listed here are refused (422) unless the operator allows them by name (ALLOWED_BATCH_KEYS); keys inside a segment or a recipient pass through.",
     ),
     ...outcomeEvent(WalletMessageBatchCreated, "WalletMessageBatchCreated", "A PassEntry batch was created for one chunk (up to 500 recipients) of a request."),
     ...outcomeEvent(WalletMessageBatchCompleted, "WalletMessageBatchCompleted", "A batch reached `successful` or `completedWithErrors` at PassEntry (seen by status tracking), with its recipient count and CSV links."),

@@ -7,6 +7,7 @@ import type { Log } from "../../functions/core/ports.js";
 export function discardingJsonLog(): Log & { lines: number } {
   const log = {
     lines: 0,
+    debug: (message: string, fields?: Record<string, unknown>) => write("DEBUG", message, fields),
     info: (message: string, fields?: Record<string, unknown>) => write("INFO", message, fields),
     warn: (message: string, fields?: Record<string, unknown>) => write("WARN", message, fields),
     error: (message: string, fields?: Record<string, unknown>) => write("ERROR", message, fields),

@@ -1,7 +1,12 @@
 /**
  * The AWS home's request store, in the one DynamoDB table (pk/sk). A request is `REQ#<id>`/`REQ`;
- * an idempotency key is `IDEM#<key>`/`IDEM` pointing at its request. Both are written in one
- * transaction, each on condition that it does not exist yet, so a key can never name two requests.
+ * an idempotency key is `IDEM#<caller>#<key>`/`IDEM#<caller>`, pointing at its request: keys are
+ * scoped per caller, so two callers' equal keys are two items. Both are written in one transaction,
+ * each on condition that it does not exist yet, so a key can never name two of a caller's requests.
+ *
+ * Versions before per-caller keys wrote `IDEM#<key>`/`IDEM`. Those items are never written again
+ * and expire with their requests (RECORD_RETENTION_DAYS); until then a create reads the legacy item
+ * first, so a caller retrying across the upgrade still gets its first request back.
  */
 import {
   ConditionalCheckFailedException,
@@ -12,8 +17,9 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { legacyKeyOwners } from "../core/callers.js";
 import type { CreateRequestResult, RequestStore } from "../core/ports.js";
-import { RequestRecord } from "../core/schemas.js";
+import { RequestRecord, type CallerId } from "../core/schemas.js";
 
 export interface DynamoDbTableOptions {
   tableName: string;
@@ -23,7 +29,9 @@ export interface DynamoDbTableOptions {
 }
 
 export const requestKey = (requestId: string) => ({ pk: { S: `REQ#${requestId}` }, sk: { S: "REQ" } });
-const idempotencyKey = (key: string) => ({ pk: { S: `IDEM#${key}` }, sk: { S: "IDEM" } });
+/** A caller id holds no `#` (CALLER_NAME), so the first `#` after it ends the scope. */
+export const idempotencyItemKey = (caller: CallerId | undefined, key: string) => ({ pk: { S: `IDEM#${caller ?? ""}#${key}` }, sk: { S: `IDEM#${caller ?? ""}` } });
+const legacyIdempotencyItemKey = (key: string) => ({ pk: { S: `IDEM#${key}` }, sk: { S: "IDEM" } });
 
 export function expiresAt(fromIso: string, retentionDays: number) {
   return { N: String(Math.floor(Date.parse(fromIso) / 1000) + retentionDays * 86_400) };
@@ -46,6 +54,9 @@ export class DynamoDbRequestStore implements RequestStore {
       await this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }));
       return { created: true };
     }
+    const legacy = await this.reserved(legacyIdempotencyItemKey(record.idempotencyKey));
+    if (legacy && record.caller !== undefined && legacyKeyOwners(legacy).includes(record.caller)) return { created: false, existing: legacy };
+    const reservation = idempotencyItemKey(record.caller, record.idempotencyKey);
     try {
       await this.client.send(
         new TransactWriteItemsCommand({
@@ -53,7 +64,7 @@ export class DynamoDbRequestStore implements RequestStore {
             {
               Put: {
                 TableName: this.table,
-                Item: { ...idempotencyKey(record.idempotencyKey), requestId: { S: record.requestId }, expiresAt: item.expiresAt },
+                Item: { ...reservation, requestId: { S: record.requestId }, expiresAt: item.expiresAt },
                 ConditionExpression: "attribute_not_exists(pk)",
               },
             },
@@ -64,12 +75,17 @@ export class DynamoDbRequestStore implements RequestStore {
       return { created: true };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const reservation = await this.client.send(new GetItemCommand({ TableName: this.table, Key: idempotencyKey(record.idempotencyKey), ConsistentRead: true }));
-      const existingId = reservation.Item?.requestId?.S;
-      const existing = existingId ? await this.get(existingId) : undefined;
+      const existing = await this.reserved(reservation);
       if (!existing) throw error;
       return { created: false, existing };
     }
+  }
+
+  /** The request an idempotency-key item points at, if both exist. */
+  private async reserved(key: ReturnType<typeof legacyIdempotencyItemKey>): Promise<RequestRecord | undefined> {
+    const reservation = await this.client.send(new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+    const existingId = reservation.Item?.requestId?.S;
+    return existingId ? this.get(existingId) : undefined;
   }
 
   async ensure(record: RequestRecord): Promise<RequestRecord> {
@@ -99,13 +115,18 @@ export class DynamoDbRequestStore implements RequestStore {
     await this.update(requestId, (r) => ({ ...r, failureReason: reason }));
   }
 
+  async markCancelled(requestId: string, by: CallerId, at: string): Promise<RequestRecord | undefined> {
+    return this.update(requestId, (r) => (r.cancelledBy === undefined ? { ...r, cancelledBy: by, cancelledAt: at } : r));
+  }
+
   /** Read-modify-write guarded by the record's previous text, so concurrent writers cannot overwrite each other. */
-  private async update(requestId: string, change: (r: RequestRecord) => RequestRecord): Promise<void> {
+  private async update(requestId: string, change: (r: RequestRecord) => RequestRecord): Promise<RequestRecord | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const answer = await this.client.send(new GetItemCommand({ TableName: this.table, Key: requestKey(requestId), ConsistentRead: true }));
       const before = answer.Item?.record?.S;
-      if (!before) return;
-      const after = JSON.stringify(change(RequestRecord.parse(JSON.parse(before))));
+      if (!before) return undefined;
+      const next = change(RequestRecord.parse(JSON.parse(before)));
+      const after = JSON.stringify(next);
       try {
         await this.client.send(
           new UpdateItemCommand({
@@ -117,7 +138,7 @@ export class DynamoDbRequestStore implements RequestStore {
             ExpressionAttributeValues: { ":after": { S: after }, ":before": { S: before } },
           }),
         );
-        return;
+        return next;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }

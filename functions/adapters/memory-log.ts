@@ -2,13 +2,16 @@
 import type { Log } from "../core/ports.js";
 
 export interface LogLine {
-  level: "info" | "warn" | "error";
+  level: "debug" | "info" | "warn" | "error";
   message: string;
   fields: Record<string, unknown>;
 }
 
 export class MemoryLog implements Log {
   readonly lines: LogLine[] = [];
+  debug(message: string, fields: Record<string, unknown> = {}) {
+    this.lines.push({ level: "debug", message, fields });
+  }
   info(message: string, fields: Record<string, unknown> = {}) {
     this.lines.push({ level: "info", message, fields });
   }

@@ -5,12 +5,14 @@
  * authentication (401/403) or permanent (other 4xx), and says whether the outcome is known: a POST
  * that timed out or lost its connection may have created the batch, so the sender reconciles
  * instead of posting again. The token is read from the SecretStore per call (cached there), fetched
- * again once after a 401, and never put in a message, a log line or an error.
+ * again once after a 401, and never put in a message, a log line or an error (in any spelling: see
+ * core/redact.ts).
  */
 import * as z from "../core/zod.js";
 import { PassEntryError } from "../core/errors.js";
 import type { CreateBatchInput, PassEntryClient, SecretStore } from "../core/ports.js";
 import { CircuitBreaker } from "../core/circuit-breaker.js";
+import { redactSecrets } from "../core/redact.js";
 import { Pacer } from "../core/pacer.js";
 import { PassEntryBatchDocument, PassEntryBatchList, PassEntryErrorBody } from "../core/schemas.js";
 
@@ -166,9 +168,10 @@ function errorTexts(text: string): string[] {
 
 function statusError(route: string, response: Response, text: string, createsSomething: boolean, token: string): PassEntryError {
   const status = response.status;
-  // PassEntry, or a gateway in front of it, may echo the Authorization header in its error text:
-  // these sentences go into logs and the ledger, so the token is cut out first.
-  const errors = errorTexts(text).map((e) => (token.length > 0 ? e.split(token).join("[redacted]") : e));
+  // PassEntry, or a gateway in front of it, may echo the Authorization header in its error text, in
+  // any spelling: these sentences go into logs, the ledger and status answers, so the token is cut
+  // out first.
+  const errors = errorTexts(text).map((e) => redactSecrets(e, [token]));
   const said = errors.length > 0 ? `: ${errors.join("; ")}` : "";
   if (status === 429) {
     return new PassEntryError(`PassEntry rate-limited ${route} (429)${said}.`, "retryable", {

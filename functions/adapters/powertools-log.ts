@@ -6,6 +6,7 @@ export function powertoolsLog(serviceName = "wallet-messaging"): Log & { logger:
   const logger = new Logger({ serviceName });
   return {
     logger,
+    debug: (message, fields) => logger.debug(message, fields ?? {}),
     info: (message, fields) => logger.info(message, fields ?? {}),
     warn: (message, fields) => logger.warn(message, fields ?? {}),
     error: (message, fields) => logger.error(message, fields ?? {}),

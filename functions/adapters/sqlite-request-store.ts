@@ -1,36 +1,60 @@
 /**
  * The local twin of the DynamoDB request store: requests and their idempotency keys in SQLite.
- * The key is reserved in the same transaction that stores the request, as DynamoDB does with a
- * TransactWriteItems.
+ * A key is reserved per caller, in the same transaction that stores the request, as DynamoDB does
+ * with a TransactWriteItems.
+ *
+ * Databases written by earlier versions kept one global `idempotency_key` column on `requests`.
+ * Opening one moves those keys into `idempotency_keys` under the callers that could have made them
+ * (see `legacyKeyOwners`), once, in one transaction, so a retry after the upgrade still finds its request.
  */
+import { legacyKeyOwners } from "../core/callers.js";
 import type { CreateRequestResult, RequestStore } from "../core/ports.js";
-import { RequestRecord } from "../core/schemas.js";
+import { RequestRecord, type CallerId } from "../core/schemas.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
+
+/** The scope of a key whose request names no caller (no door makes such requests today). */
+const NO_CALLER = "";
 
 export class SqliteRequestStore implements RequestStore {
   constructor(private readonly db: SqliteDatabase) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS requests (
-        request_id TEXT PRIMARY KEY,
-        idempotency_key TEXT UNIQUE,
-        record TEXT NOT NULL
-      );
-    `);
+    this.immediate(() => {
+      const legacy = this.columns("requests").includes("idempotency_key");
+      if (legacy) db.exec("ALTER TABLE requests RENAME TO requests_before_callers");
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS requests (
+          request_id TEXT PRIMARY KEY,
+          record TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS idempotency_keys (
+          caller TEXT NOT NULL,
+          idempotency_key TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          PRIMARY KEY (caller, idempotency_key)
+        );
+      `);
+      if (legacy) this.migrateLegacyKeys();
+    });
   }
 
   async create(record: RequestRecord): Promise<CreateRequestResult> {
     return this.immediate(() => {
+      const scope = record.caller ?? NO_CALLER;
       if (record.idempotencyKey !== undefined) {
-        const row = this.db.prepare("SELECT record FROM requests WHERE idempotency_key = ?").get(record.idempotencyKey) as { record: string } | undefined;
+        const row = this.db
+          .prepare("SELECT r.record FROM idempotency_keys k JOIN requests r ON r.request_id = k.request_id WHERE k.caller = ? AND k.idempotency_key = ?")
+          .get(scope, record.idempotencyKey) as { record: string } | undefined;
         if (row) return { created: false as const, existing: RequestRecord.parse(JSON.parse(row.record)) };
       }
-      this.db.prepare("INSERT INTO requests (request_id, idempotency_key, record) VALUES (?, ?, ?)").run(record.requestId, record.idempotencyKey ?? null, JSON.stringify(record));
+      this.db.prepare("INSERT INTO requests (request_id, record) VALUES (?, ?)").run(record.requestId, JSON.stringify(record));
+      if (record.idempotencyKey !== undefined) {
+        this.db.prepare("INSERT INTO idempotency_keys (caller, idempotency_key, request_id) VALUES (?, ?, ?)").run(scope, record.idempotencyKey, record.requestId);
+      }
       return { created: true as const };
     });
   }
 
   async ensure(record: RequestRecord): Promise<RequestRecord> {
-    this.db.prepare("INSERT OR IGNORE INTO requests (request_id, idempotency_key, record) VALUES (?, NULL, ?)").run(record.requestId, JSON.stringify(record));
+    this.db.prepare("INSERT OR IGNORE INTO requests (request_id, record) VALUES (?, ?)").run(record.requestId, JSON.stringify(record));
     return (await this.get(record.requestId)) ?? record;
   }
 
@@ -50,13 +74,37 @@ export class SqliteRequestStore implements RequestStore {
     this.updateRequest(requestId, (r) => ({ ...r, failureReason: reason }));
   }
 
-  private updateRequest(requestId: string, change: (r: RequestRecord) => RequestRecord): void {
-    this.immediate(() => {
+  async markCancelled(requestId: string, by: CallerId, at: string): Promise<RequestRecord | undefined> {
+    return this.updateRequest(requestId, (r) => (r.cancelledBy === undefined ? { ...r, cancelledBy: by, cancelledAt: at } : r));
+  }
+
+  private updateRequest(requestId: string, change: (r: RequestRecord) => RequestRecord): RequestRecord | undefined {
+    return this.immediate(() => {
       const row = this.db.prepare("SELECT record FROM requests WHERE request_id = ?").get(requestId) as { record: string } | undefined;
-      if (!row) return;
+      if (!row) return undefined;
       const next = change(RequestRecord.parse(JSON.parse(row.record)));
       this.db.prepare("UPDATE requests SET record = ? WHERE request_id = ?").run(JSON.stringify(next), requestId);
+      return next;
     });
+  }
+
+  /** Copies every request of the old table, and files each old key under every caller that could have made it. */
+  private migrateLegacyKeys(): void {
+    const rows = this.db.prepare("SELECT request_id, idempotency_key, record FROM requests_before_callers").all() as { request_id: string; idempotency_key: string | null; record: string }[];
+    const insertRequest = this.db.prepare("INSERT OR IGNORE INTO requests (request_id, record) VALUES (?, ?)");
+    const insertKey = this.db.prepare("INSERT OR IGNORE INTO idempotency_keys (caller, idempotency_key, request_id) VALUES (?, ?, ?)");
+    for (const row of rows) {
+      insertRequest.run(row.request_id, row.record);
+      if (row.idempotency_key === null) continue;
+      // A record too damaged to parse keeps its request row; its key simply stops matching.
+      const parsed = RequestRecord.safeParse(JSON.parse(row.record));
+      for (const owner of parsed.success ? legacyKeyOwners(parsed.data) : []) insertKey.run(owner, row.idempotency_key, row.request_id);
+    }
+    this.db.exec("DROP TABLE requests_before_callers");
+  }
+
+  private columns(table: string): string[] {
+    return (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
   }
 
   private immediate<T>(work: () => T): T {

@@ -2,15 +2,16 @@
  * Use case: accept a wallet-message request (from HTTP, or any other door) and queue it.
  *
  * The request is stored before it is queued, so its status can be read at once and its
- * Idempotency-Key is reserved atomically with it. A retried call with the same key and body gets
- * the first request back (re-queued only if queueing had failed); another body under that key is
- * refused. Nothing reaches the queue unless the body is valid.
+ * Idempotency-Key is reserved atomically with it. Keys are the caller's own: a retried call from
+ * the same caller with the same key and body gets the first request back (re-queued only if
+ * queueing had failed); another body under that key is refused; another caller's use of the same
+ * key is another request. Nothing reaches the queue unless the body is valid.
  */
 import { createHash } from "node:crypto";
 import type * as z from "./zod.js";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
-import { SendRequestMessage, TriggerRequestBody, type RequestRecord, type RequestSource, type WalletMessageBatch } from "./schemas.js";
+import { EntityId, TriggerRequestBody, unknownBatchKeys, type CallerId, type RequestRecord, type RequestSource, type SendRequestMessage, type WalletMessageBatch } from "./schemas.js";
 import { wantsSendNow } from "./batch-rules.js";
 
 export interface AcceptDeps {
@@ -19,6 +20,11 @@ export interface AcceptDeps {
   clock: Clock;
   log: Log;
   newRequestId: () => string;
+  /**
+   * Top-level batch keys beyond our contract that the operator allows by name (ALLOWED_BATCH_KEYS);
+   * PassEntry receives them as given. Default none.
+   */
+  allowedBatchKeys?: readonly string[];
 }
 
 export interface AcceptInput {
@@ -26,8 +32,10 @@ export interface AcceptInput {
   /** The parsed JSON body, not yet trusted. */
   body: unknown;
   source: RequestSource;
+  /** Scoped to `caller`: the same key from another caller is another request. */
   idempotencyKey?: string | undefined;
-  apiKeyName?: string | undefined;
+  /** Who asks; every door names one (a key, a signer, a schedule, an automation). */
+  caller?: CallerId | undefined;
 }
 
 export interface AcceptResult {
@@ -44,10 +52,22 @@ export function describeIssues(error: z.core.$ZodError): string[] {
   });
 }
 
-/** Validates a trigger body against the schema and the clock; throws ValidationError (422) listing every problem. */
-export function parseTriggerBody(body: unknown, now: number): TriggerRequestBody {
+/**
+ * Validates a trigger body against the schema, our contract's top-level keys (plus those the
+ * operator allows) and the clock; throws ValidationError (422) listing every problem.
+ */
+export function parseTriggerBody(body: unknown, now: number, allowedBatchKeys: readonly string[] = []): TriggerRequestBody {
   const parsed = TriggerRequestBody.safeParse(body);
-  if (!parsed.success) throw new ValidationError("The request body is not a valid wallet message batch.", describeIssues(parsed.error), 422);
+  const unknown = parsed.success ? unknownBatchKeys(parsed.data.batch, allowedBatchKeys) : [];
+  if (!parsed.success || unknown.length > 0) {
+    const problems = [
+      ...(parsed.success ? [] : describeIssues(parsed.error)),
+      ...unknown.slice(0, 20).map(
+        (key) => `batch.${key.slice(0, 100)} is not a field we forward to PassEntry; remove it (or, if PassEntry documents it, ask the operator to allow it by name in ALLOWED_BATCH_KEYS)`,
+      ),
+    ];
+    throw new ValidationError("The request body is not a valid wallet message batch.", problems, 422);
+  }
   const scheduledAt = parsed.data.batch.scheduledAt;
   if (scheduledAt !== undefined && Date.parse(scheduledAt) <= now) {
     throw new ValidationError("The batch is scheduled in the past.", [`batch.scheduledAt must lie in the future (got ${scheduledAt})`], 422);
@@ -77,13 +97,12 @@ export function toQueueMessage(request: RequestRecord): SendRequestMessage {
 }
 
 export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promise<AcceptResult> {
-  // The sender parses what we queue with SendRequestMessage: an entity id it refuses would be dropped
-  // there as poison after we had answered 202, so refuse it here instead.
-  if (!SendRequestMessage.shape.entityId.safeParse(input.entityId).success) {
-    throw new ValidationError("The entity id is not valid.", ["The entity id must be 1 to 200 characters long."], 400);
-  }
+  // The sender parses what we queue with SendRequestMessage (whose entity id is an EntityId): an id it
+  // refused would be dropped there as poison after we had answered 202, so refuse it here instead.
+  const entityId = EntityId.safeParse(input.entityId);
+  if (!entityId.success) throw new ValidationError("The entity id is not valid.", entityId.error.issues.map((issue) => issue.message), 400);
   const now = deps.clock.now();
-  const { batch } = parseTriggerBody(input.body, now);
+  const { batch } = parseTriggerBody(input.body, now, deps.allowedBatchKeys);
   const record: RequestRecord = {
     requestId: deps.newRequestId(),
     entityId: input.entityId,
@@ -92,7 +111,7 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
     batch,
     // Recorded so the status answer says so; the sender decides from the batch itself (same rule).
     ...(wantsSendNow(batch) ? { sendNow: true } : {}),
-    ...(input.apiKeyName ? { apiKeyName: input.apiKeyName } : {}),
+    ...(input.caller ? { caller: input.caller } : {}),
     ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey, fingerprint: fingerprint(input.entityId, batch) } : {}),
   };
 
@@ -102,13 +121,13 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
     if (existing.fingerprint !== record.fingerprint) {
       throw new IdempotencyConflictError("This Idempotency-Key was already used with a different request body.");
     }
-    deps.log.info("request replayed", { requestId: existing.requestId, idempotencyKey: input.idempotencyKey });
+    deps.log.info("request replayed", { requestId: existing.requestId, idempotencyKey: input.idempotencyKey, caller: input.caller });
     // The first call may have failed to queue: only then queue it now. The ledger would stop a
     // second send anyway, but we keep the queue free of duplicates.
     if (existing.enqueuedAt === undefined) return { request: await enqueue(deps, existing), replayed: true };
     return { request: existing, replayed: true };
   }
-  deps.log.info("request accepted", { requestId: record.requestId, entityId: record.entityId, source: record.source, apiKeyName: record.apiKeyName });
+  deps.log.info("request accepted", { requestId: record.requestId, entityId: record.entityId, source: record.source, caller: record.caller });
   return { request: await enqueue(deps, record), replayed: false };
 }
 

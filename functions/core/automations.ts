@@ -12,9 +12,10 @@
 import { createHash } from "node:crypto";
 import * as z from "./zod.js";
 import { acceptRequest, describeIssues, type AcceptDeps } from "./accept-request.js";
+import { callerId } from "./callers.js";
 import { IdempotencyConflictError, ValidationError } from "./errors.js";
 import { eventPass, PassEntryEventType, type EventPass, type PassEntryWebhookEvent } from "./passentry-webhook.js";
-import type { WalletMessageBatch } from "./schemas.js";
+import { EntityId, type WalletMessageBatch } from "./schemas.js";
 
 /**
  * PassEntry refuses a `scheduledAt` less than one hour ahead; five more minutes cover the time the
@@ -34,6 +35,39 @@ export const MAX_EVENT_AGE_DAYS = 7;
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
+/**
+ * How far ahead of our clock a stated event time may lie and still count as "now": clocks drift,
+ * and a time written without its zone can read hours off. A day ahead is no event that happened.
+ */
+export const MAX_EVENT_TIME_AHEAD_MS = DAY_MS;
+
+/** Unix time below this is seconds, above it milliseconds (1e11 s is the year 5138; 1e11 ms is 1973). */
+const UNIX_SECONDS_BELOW = 1e11;
+
+/**
+ * When an event happened, read from its signed `timeStamp`, or undefined when that cannot be told.
+ *
+ * PassEntry's guide says each webhook payload "includes a timestamp, serving as a safeguard against
+ * replay attacks", without naming its format; its examples are ISO-8601. So an ISO-8601 date-time
+ * is read as such, and a number (or a string of digits) as a Unix time in seconds or milliseconds.
+ * Anything else (missing, null, unparsable, another type, or more than a day ahead of our clock)
+ * is no time at all: the event's age cannot be checked, so it must not be acted on, which is the
+ * one rule for all of them (see `runAutomations`). A time slightly ahead counts as now.
+ *
+ * @example readEventTime("2025-06-02T09:00:00Z", now) // Date.parse("2025-06-02T09:00:00Z")
+ * @example readEventTime(1748854800, now)              // 1748854800000
+ * @example readEventTime("yesterday", now)             // undefined
+ */
+export function readEventTime(timeStamp: unknown, now: number): number | undefined {
+  let at: number | undefined;
+  const digits = typeof timeStamp === "string" && /^\s*\d{1,16}(\.\d+)?\s*$/.test(timeStamp) ? Number(timeStamp) : undefined;
+  const unix = typeof timeStamp === "number" ? timeStamp : digits;
+  if (unix !== undefined && Number.isFinite(unix)) at = unix < UNIX_SECONDS_BELOW ? unix * 1000 : unix;
+  else if (typeof timeStamp === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(timeStamp.trim())) at = Date.parse(timeStamp.trim());
+  if (at === undefined || Number.isNaN(at) || at - now > MAX_EVENT_TIME_AHEAD_MS) return undefined;
+  return Math.min(at, now);
+}
+
 /** `%{fullName}`: PassEntry fills these per recipient from the recipient's variables. */
 const VARIABLE = /%\{([^{}\s]+)\}/g;
 
@@ -45,7 +79,7 @@ export const Automation = z.strictObject({
   enabled: z._default(z.boolean(), true),
   on: PassEntryEventType,
   /** The PassEntry entity the message is sent through. */
-  entityId: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  entityId: z.pipe(z.string().check(z.trim()), EntityId),
   message: z.string().check(z.refine((s) => s.trim().length > 0, "message must not be blank")),
   /** Only passes of this template; absent: every pass. */
   passTemplateUuid: z.optional(z.string().check(z.minLength(1))),
@@ -151,7 +185,7 @@ export interface EventHandled {
   eventId: string;
   webhookType: string;
   /** Why nothing was done, when nothing was. */
-  ignored?: "unknown event type" | "too old" | "no automation" | "no pass";
+  ignored?: "unknown event type" | "no event time" | "too old" | "no automation" | "no pass";
   runs: AutomationRun[];
 }
 
@@ -171,11 +205,16 @@ export async function runAutomations(deps: AutomationDeps, event: PassEntryWebho
     log.info("passentry event ignored: unknown type", { eventId, webhookType: webhookType.slice(0, 100) });
     return handled("unknown event type");
   }
-  const stated = Date.parse(event.data.attributes.timeStamp ?? "");
-  // A time in the future (clock skew) counts as now, so delays are never stretched by it.
-  const eventTime = Number.isNaN(stated) ? now : Math.min(stated, now);
-  if (now - eventTime > MAX_EVENT_AGE_DAYS * DAY_MS) {
-    log.warn("passentry event ignored: too old to act on", { eventId, webhookType, timeStamp: event.data.attributes.timeStamp });
+  const stated = event.data.attributes.timeStamp;
+  const happenedAt = readEventTime(stated, now);
+  // Acknowledged (202) either way: PassEntry would retry a refusal without end, and a retry of the
+  // same event cannot carry a better time.
+  if (happenedAt === undefined) {
+    log.warn("passentry event ignored: its timeStamp is missing or not a time, so its age cannot be checked", { eventId, webhookType, timeStamp: describeValue(stated) });
+    return handled("no event time");
+  }
+  if (now - happenedAt > MAX_EVENT_AGE_DAYS * DAY_MS) {
+    log.warn("passentry event ignored: too old to act on", { eventId, webhookType, timeStamp: describeValue(stated) });
     return handled("too old");
   }
   const pass = eventPass(event);
@@ -187,7 +226,7 @@ export async function runAutomations(deps: AutomationDeps, event: PassEntryWebho
   }
 
   const runs: AutomationRun[] = [];
-  for (const automation of automations) runs.push(await runOne(deps, automation, event, pass, eventTime, now));
+  for (const automation of automations) runs.push(await runOne(deps, automation, event, pass, happenedAt, now));
   return { eventId, webhookType, runs };
 }
 
@@ -214,7 +253,9 @@ async function runOne(deps: AutomationDeps, automation: Automation, event: PassE
   try {
     const { replayed } = await acceptRequest(
       { ...deps.accept, newRequestId: () => requestId },
-      { entityId: existing?.entityId ?? automation.entityId, body: { batch }, source: "webhook", idempotencyKey: requestId },
+      // Its own caller: its key cannot meet one another caller took ahead of time, and only operators
+      // may read or cancel its request, whose id is predictable.
+      { entityId: existing?.entityId ?? automation.entityId, body: { batch }, source: "webhook", idempotencyKey: requestId, caller: callerId("automation", automation.id) },
     );
     log.info("automation triggered", { automationId: automation.id, requestId, eventId: event.data.id, passId: pass.passId });
     return run(replayed && !existing ? "duplicate" : "queued");
@@ -228,4 +269,9 @@ async function runOne(deps: AutomationDeps, automation: Automation, event: PassE
     }
     throw error;
   }
+}
+
+/** A short, log-safe rendering of a value from the body. */
+function describeValue(value: unknown): string {
+  return (JSON.stringify(value) ?? "undefined").slice(0, 100);
 }

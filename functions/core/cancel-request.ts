@@ -4,11 +4,13 @@
  * worker will ever send it (a claim on a cancelled key is `done`). Batches already created are left
  * to a `cancel` follow-up on the queue, which the sender runs: it cancels at PassEntry those still
  * `validating` or `scheduled`, and notes the ones PassEntry is already sending or has finished.
+ * Only the request's owner or an operator may cancel it; the request records who asked first.
  */
+import { mayAccess } from "./callers.js";
 import { NotFoundError, ServiceUnavailableError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
 import { chunkCount } from "./batch-rules.js";
-import { TERMINAL_BATCH_STATUSES, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
+import { TERMINAL_BATCH_STATUSES, type CallerId, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
 import { transition } from "./send-state-machine.js";
 
 export interface CancelDeps {
@@ -33,11 +35,13 @@ export interface CancelResult {
  * Records the cancellation and queues the follow-up. Safe to repeat: a second call stops nothing new
  * and queues a follow-up only while something may still be cancellable.
  *
- * @example const { sends } = await cancelRequest(deps, "500df8f4-…"); // sends[n].state === "cancelled" for unsent parts
+ * @example const { sends } = await cancelRequest(deps, "500df8f4-…", "key:crm"); // sends[n].state === "cancelled" for unsent parts
  */
-export async function cancelRequest(deps: CancelDeps, requestId: string): Promise<CancelResult> {
-  const request = await deps.store.get(requestId);
-  if (!request) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+export async function cancelRequest(deps: CancelDeps, requestId: string, by: CallerId): Promise<CancelResult> {
+  const found = await deps.store.get(requestId);
+  // Another caller's request answers as an unknown one does: ids cannot be probed.
+  if (!found || !mayAccess(by, found)) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+  const request = (await deps.store.markCancelled(requestId, by, new Date(deps.clock.now()).toISOString())) ?? found;
 
   const cancelledChunks: number[] = [];
   let atPassEntry = false;
@@ -64,6 +68,6 @@ export async function cancelRequest(deps: CancelDeps, requestId: string): Promis
       throw new ServiceUnavailableError("The cancellation was recorded for parts not yet sent, but batches already at PassEntry could not be queued for cancelling; retry the DELETE.", { cause: error });
     }
   }
-  deps.log.info("request cancellation recorded", { requestId, cancelledChunks, followUpQueued });
+  deps.log.info("request cancellation recorded", { requestId, by, cancelledChunks, followUpQueued });
   return { request, sends: await deps.ledger.list(requestId), cancelledChunks, followUpQueued };
 }

@@ -28,6 +28,12 @@ export class UnauthorizedError extends WalletMessagingError {
   readonly retryable = false;
 }
 
+/** A valid caller asking for what only an operator may do. */
+export class ForbiddenError extends WalletMessagingError {
+  readonly httpStatus = 403;
+  readonly retryable = false;
+}
+
 export class NotFoundError extends WalletMessagingError {
   readonly httpStatus = 404;
   readonly retryable = false;

@@ -39,8 +39,12 @@ export const PassEntryWebhookEvent = z.looseObject({
     id: z.string().check(z.minLength(1), z.maxLength(200)),
     type: z.optional(z.string()),
     attributes: z.looseObject({
-      /** The event time; a retried delivery can carry an old one. */
-      timeStamp: optionalText,
+      /**
+       * The event time; a retried delivery can carry an old one. Read by `readEventTime`, not here: a
+       * value of an unexpected type must be acknowledged and ignored, not refused with a 400 that
+       * PassEntry would retry without end.
+       */
+      timeStamp: z.optional(z.unknown()),
       /** Kept as a string: an unknown type is accepted and ignored, not refused. */
       webhookType: z.string().check(z.minLength(1)),
     }),

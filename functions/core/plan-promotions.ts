@@ -19,6 +19,7 @@
  * PassEntry can still take. An occurrence less than an hour ahead is skipped with a warning:
  * PassEntry refuses a `scheduledAt` that close.
  */
+import { callerId } from "./callers.js";
 import { toQueueMessage } from "./accept-request.js";
 import { ServiceUnavailableError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
@@ -162,6 +163,8 @@ async function planOccurrence(deps: PlanDeps, promotion: Promotion, at: number, 
     requestId,
     entityId: promotion.entityId,
     source: "schedule",
+    // Its own caller: only operators may read or cancel a promotion's request, whose id is predictable.
+    caller: callerId("schedule", promotion.id),
     createdAt: new Date(now).toISOString(),
     batch: batchFor(promotion, at),
   });

@@ -3,7 +3,7 @@
  * local); tests build use cases from the same adapters or small fakes. One contract suite per port
  * (test/adapters/) runs against every adapter, so the homes cannot drift apart.
  */
-import type { PassEntryBatchDocument, PassEntryBatchList, RequestRecord, SendRecord, WalletMessageBatch, WalletMessageEvent } from "./schemas.js";
+import type { CallerId, PassEntryBatchDocument, PassEntryBatchList, RequestRecord, SendRecord, WalletMessageBatch, WalletMessageEvent } from "./schemas.js";
 
 export interface Clock {
   now(): number;
@@ -12,6 +12,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /** Structured logging: one JSON line per call. Never pass secrets in `fields`. */
 export interface Log {
+  /** What an operator needs only when digging (hidden at the default log level). */
+  debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
@@ -49,8 +51,9 @@ export type CreateRequestResult =
 /** The requests callers made, with idempotency-key reservations. */
 export interface RequestStore {
   /**
-   * Stores a new request. With an idempotency key, the key is reserved atomically with the record;
-   * when the key already exists, nothing is written and the first request is returned instead.
+   * Stores a new request. With an idempotency key, the key is reserved atomically with the record,
+   * in the scope of the record's caller: when that caller already holds the key, nothing is written
+   * and its first request is returned instead; another caller's use of the same key is no match.
    */
   create(record: RequestRecord): Promise<CreateRequestResult>;
   /** Stores the record unless one with that id exists (requests arriving straight from SQS/EventBridge). */
@@ -58,6 +61,11 @@ export interface RequestStore {
   get(requestId: string): Promise<RequestRecord | undefined>;
   markEnqueued(requestId: string, at: string): Promise<void>;
   markFailed(requestId: string, reason: string): Promise<void>;
+  /**
+   * Records who asked to cancel the request and when; the first cancellation stays recorded when
+   * it is asked again. Returns the request as it now stands (undefined when there is none).
+   */
+  markCancelled(requestId: string, by: CallerId, at: string): Promise<RequestRecord | undefined>;
 }
 
 export interface SendKey {

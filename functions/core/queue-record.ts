@@ -9,7 +9,7 @@ import { isRetryable, RetryLaterError } from "./errors.js";
 import { handleFollowUp } from "./follow-up.js";
 import { rejectQueueMessage } from "./reject-message.js";
 import { retryBackoffSeconds } from "./retry-policy.js";
-import { isFollowUp, QueueMessageBody, toSendRequest, type SendRequestMessage } from "./schemas.js";
+import { isFollowUp, QueueMessageBody, toSendRequest, unknownBatchKeys, type SendRequestMessage } from "./schemas.js";
 import { sendRequest, type SendDeps } from "./send-request.js";
 
 export interface QueueRecord {
@@ -43,6 +43,18 @@ export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Pr
     return { done: true };
   }
   const message = parsed.data;
+  if (!isFollowUp(message)) {
+    // The HTTP door refuses top-level keys outside our contract (PassEntry might honour one and widen
+    // who gets messaged); a request put straight on the queue or the bus meets the same rule here.
+    const batch = "detail-type" in message ? message.detail.batch : message.batch;
+    const unknown = unknownBatchKeys(batch, deps.allowedBatchKeys ?? []);
+    if (unknown.length > 0) {
+      const problems = unknown.slice(0, 10).map((key) => `batch.${key.slice(0, 100)} is not a field we forward to PassEntry (allow it by name in ALLOWED_BATCH_KEYS if PassEntry documents it)`);
+      deps.log.error("queue message rejected: not a wallet message request", { messageId: record.messageId, problems });
+      await rejectQueueMessage(deps, { messageId: record.messageId, body, problems });
+      return { done: true };
+    }
+  }
   const requestId = isFollowUp(message) ? message.requestId : toSendRequest(message, record.messageId).requestId;
   try {
     if (isFollowUp(message)) {

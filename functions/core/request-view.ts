@@ -2,6 +2,7 @@
  * What `GET /api/v1/requests/{id}` answers: the request and its sends, with one overall state
  * derived from them (never stored twice, so it cannot disagree with the ledger).
  */
+import { callerName } from "./callers.js";
 import type { RequestRecord, RequestState, SendRecord } from "./schemas.js";
 import { splitIntoChunks } from "./batch-rules.js";
 
@@ -62,11 +63,16 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
         source: request.source,
         createdAt: request.createdAt,
         enqueuedAt: request.enqueuedAt ?? null,
-        apiKeyName: request.apiKeyName ?? null,
+        /** Who made it: `key:crm`, `signer:shop`, `operator:ops`, `schedule:<promotion>`, `automation:<id>`; null when sent straight to the queue or bus. */
+        caller: request.caller ?? null,
+        /** The key's or signer's name alone, as earlier versions answered it. */
+        apiKeyName: request.caller?.match(/^(key|signer|operator):/) ? callerName(request.caller) : (request.apiKeyName ?? null),
         content: request.batch.message,
         scheduledAt: request.batch.scheduledAt ?? null,
         sendNow: request.sendNow ?? false,
         cancelRequestedAt,
+        cancelledBy: request.cancelledBy ?? null,
+        cancelledAt: request.cancelledAt ?? null,
         progress: requestProgress(request, sends),
         batchId: ordered[0]?.batchId ?? null,
         batchStatus: ordered[0]?.batchStatus ?? null,

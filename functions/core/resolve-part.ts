@@ -7,10 +7,11 @@
  *   (parts already decided send nothing again).
  * Who decided, and when, stays on the part.
  */
-import { ValidationError, NotFoundError, ServiceUnavailableError } from "./errors.js";
+import { isOperator } from "./callers.js";
+import { ForbiddenError, NotFoundError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
 import * as z from "./zod.js";
-import type { FollowUpMessage, SendRecord, SendRequestMessage } from "./schemas.js";
+import type { CallerId, FollowUpMessage, SendRecord, SendRequestMessage } from "./schemas.js";
 import { transition } from "./send-state-machine.js";
 
 export interface ResolveDeps {
@@ -37,9 +38,12 @@ export const ResolvePartBody = z
 export type ResolvePartBody = z.infer<typeof ResolvePartBody>;
 
 /**
- * @example await resolvePart(deps, "req-1", { chunk: 0, resolution: "sent", batchId: "d29455c9-…" }, "key:ops");
+ * Only an operator decides: it takes someone who can see every request and check PassEntry by hand.
+ *
+ * @example await resolvePart(deps, "req-1", { chunk: 0, resolution: "sent", batchId: "d29455c9-…" }, "operator:ops");
  */
-export async function resolvePart(deps: ResolveDeps, requestId: string, body: ResolvePartBody, by: string): Promise<SendRecord> {
+export async function resolvePart(deps: ResolveDeps, requestId: string, body: ResolvePartBody, by: CallerId): Promise<SendRecord> {
+  if (!isOperator(by)) throw new ForbiddenError("Only an operator key may resolve a part: see API_KEYS (operator:<name>:<key>) or the ApiKeys secret.");
   const request = await deps.store.get(requestId);
   if (!request) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
   const key = { requestId, chunk: body.chunk };

@@ -35,12 +35,40 @@ const withoutMarker = (field: string) =>
 /** `groupTag` is the only documented key; others (entity, pass template filters) pass through. */
 export const Segment = z.looseObject({ groupTag: z.optional(z.string().check(z.minLength(1))) });
 
-/** PassEntry does not document the recipient shape (pass UUID or external ID plus variables): pass it through. */
-export const Recipient = z.looseObject({});
+/**
+ * PassEntry documents a recipient as "pass UUID or external ID per recipient plus its variables",
+ * without naming the fields (we send `passId`; `extId` is the external ID's name elsewhere in its
+ * API). So any field passes through, but a recipient must name a pass: at least one field besides
+ * `variables` holding a non-blank text or a number. An empty recipient, or one with only
+ * variables, names nobody, yet 1,000 of them in a few kilobytes would cost two PassEntry batches
+ * and whatever PassEntry makes of a recipient without a pass.
+ */
+export const Recipient = z.looseObject({}).check(
+  z.refine(
+    (recipient) =>
+      Object.entries(recipient).some(([key, value]) => key !== "variables" && ((typeof value === "string" && value.trim() !== "") || (typeof value === "number" && Number.isFinite(value)))),
+    "must name a pass: give its pass id or external id (e.g. {\"passId\": \"…\"}); a recipient with no id, or with only variables, is refused",
+  ),
+);
 
 /**
- * The `batch` object of PassEntry's `POST /api/v1/entities/{id}/messaging/wallet`.
- * Unknown keys pass through untouched: PassEntry's API is in beta and partly undocumented.
+ * The keys our contract names at the top level of `batch`: PassEntry's documented fields and our
+ * own `sendNow`. Any other top-level key is refused at our door (see `unknownBatchKeys`) unless an
+ * operator allows it by name: if PassEntry honoured one such as `entityId` or `passTemplateUuid`, a
+ * caller could widen who gets messaged. Keys inside a segment still pass through (they can only
+ * narrow an audience).
+ */
+export const BATCH_CONTRACT_KEYS: readonly string[] = ["message", "segments", "recipients", "scheduledAt", "name", "tag", "sendNow"];
+
+/** Top-level batch keys neither in our contract nor allowed by the operator, in the order given. */
+export function unknownBatchKeys(batch: object, allowed: readonly string[] = []): string[] {
+  return Object.keys(batch).filter((key) => !BATCH_CONTRACT_KEYS.includes(key) && !allowed.includes(key));
+}
+
+/**
+ * The `batch` object of PassEntry's `POST /api/v1/entities/{id}/messaging/wallet`. Parsing keeps
+ * unknown keys, so a stored request or queued message reads back as written; the trigger door
+ * refuses top-level keys outside BATCH_CONTRACT_KEYS (unless allowed) before anything is stored.
  */
 export const WalletMessageBatch = z
   .looseObject({
@@ -82,6 +110,23 @@ export type TriggerRequestBody = z.infer<typeof TriggerRequestBody>;
 export const RequestSource = z.enum(["http", "eventbridge", "sqs", "schedule", "webhook"]);
 export type RequestSource = z.infer<typeof RequestSource>;
 
+/**
+ * Characters an entity id may not hold: controls (C0, DEL, C1), format characters (bidi overrides
+ * and isolates, zero-width marks, the byte-order mark), lone surrogates, and line or paragraph
+ * separators. Entity ids reach PassEntry's URL, our logs and the CLI's terminal output, where such
+ * characters forge lines, reorder text or drive the terminal.
+ */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/** The PassEntry entity a request is sent through: 1 to 200 printable characters. */
+export const EntityId = z
+  .string({ error: "entityId must be a string" })
+  .check(
+    z.minLength(1, "The entity id must not be empty."),
+    z.maxLength(200, "The entity id must be at most 200 characters long."),
+    z.refine((id) => !UNPRINTABLE.test(id), "The entity id must be printable: no control, line-breaking, bidi or other invisible formatting characters."),
+  );
+
 /** Our request ids and caller-chosen ids: safe in URLs, ledger keys and PassEntry batch names. */
 export const RequestId = z
   .string()
@@ -94,7 +139,7 @@ export const RequestId = z
  */
 export const SendRequestMessage = z.object({
   requestId: z.optional(RequestId),
-  entityId: z.string().check(z.minLength(1), z.maxLength(200)),
+  entityId: EntityId,
   batch: WalletMessageBatch,
   source: z.optional(RequestSource),
   acceptedAt: z.optional(IsoDateTimeWithZone),
@@ -217,8 +262,23 @@ export const PassEntryErrorBody = z.looseObject({ errors: z.array(z.unknown()) }
 export const RequestState = z.enum(["queued", "submitted", "failed", "unknown", "cancelled"]);
 export type RequestState = z.infer<typeof RequestState>;
 
+/** What may name a caller: key, signer, promotion and automation names alike. */
+export const CALLER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+export const CALLER_KINDS = ["key", "signer", "operator", "schedule", "automation"] as const;
+export type CallerKind = (typeof CALLER_KINDS)[number];
+
+/**
+ * Who made a request, with its kind: `key:crm` (an API key named crm), `signer:crm` (a Standard
+ * Webhooks signing secret named crm: another caller than the key), `operator:ops` (an API key
+ * marked operator), `schedule:<promotion id>`, `automation:<automation id>`. Several keys (or
+ * secrets) may share one name, so rotating one keeps its caller's requests.
+ */
+export const CallerId = z.templateLiteral([z.enum(CALLER_KINDS), ":", z.string().check(z.regex(CALLER_NAME))]);
+export type CallerId = z.infer<typeof CallerId>;
+
 export const RequestRecord = z.object({
   requestId: RequestId,
+  /** Kept as stored: a record from an earlier version may hold an id the door now refuses. */
   entityId: z.string(),
   source: RequestSource,
   createdAt: z.string(),
@@ -226,7 +286,11 @@ export const RequestRecord = z.object({
   enqueuedAt: z.optional(z.string()),
   /** Request-level failure before any send was attempted (e.g. it could not be queued). */
   failureReason: z.optional(z.string()),
+  /** Who made it; absent for requests put straight on the queue or bus by another AWS service (operators only see those). */
+  caller: z.optional(CallerId),
+  /** Written by versions before `caller` existed: a key's or a signer's name, we cannot tell which (see callers.ts). */
   apiKeyName: z.optional(z.string()),
+  /** Scoped to `caller`: two callers may use the same key without meeting. */
   idempotencyKey: z.optional(z.string()),
   /** sha256 of entity id + canonical body, to tell a retry from a different request under the same key. */
   fingerprint: z.optional(z.string()),
@@ -234,6 +298,9 @@ export const RequestRecord = z.object({
   batch: WalletMessageBatch,
   /** Set when the batch is to go out at once (`sendNow`, or no `scheduledAt`), rather than at its scheduledAt. */
   sendNow: z.optional(z.boolean()),
+  /** Who first asked to cancel it, and when (the ledger records what the cancellation stopped). */
+  cancelledBy: z.optional(CallerId),
+  cancelledAt: z.optional(z.string()),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
 

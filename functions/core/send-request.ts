@@ -48,6 +48,8 @@ export interface SendDeps {
   timeoutSettleMs?: number;
   /** 5xx answers to one part handled within one invocation before the part is handed back. Default 3. */
   maxServerErrorRetries?: number;
+  /** Top-level batch keys beyond our contract the operator allows (ALLOWED_BATCH_KEYS); others are refused at every door. */
+  allowedBatchKeys?: readonly string[];
   /** Counts sends whose outcome could not be decided (an alarm watches it on AWS). */
   onUnknownOutcome?: (key: SendKey) => void;
   /** Where outcome events go. Absent: none are published. */

@@ -15,9 +15,11 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import { callerId } from "./callers.js";
 import { UnauthorizedError, ValidationError } from "./errors.js";
 import { splitNamedList } from "./named-list.js";
 import { memoizeLast } from "./memoize-last.js";
+import type { CallerId } from "./schemas.js";
 
 /** Standard Webhooks' tolerance, which the package enforces: a signature older or newer than this is refused. */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
@@ -25,16 +27,17 @@ export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 /** Shorter secrets are guessable offline from one captured signature; the spec asks for 24 to 64 bytes. */
 const MIN_SECRET_BYTES = 16;
 
-/** Named Standard Webhooks verifiers, one per configured signing secret. */
-export type SigningSecrets = ReadonlyMap<string, Webhook>;
+/** Standard Webhooks verifiers, one per configured signing secret, each with the signer (caller) it proves. */
+export type SigningSecrets = readonly { caller: CallerId; verifier: Webhook }[];
 
 /**
- * Reads named signing secrets from a secret value: a JSON object `{"shop":"whsec_…"}` (Secrets
- * Manager) or a comma-separated list `shop:whsec_…,crm:whsec_…` (the local
- * `WEBHOOK_SIGNING_SECRETS`); a bare `whsec_…` is named `signer-1`. Two entries for one sender (old
- * and new secret) make a rotation seamless. Throws a sentence naming the entry, never its value.
+ * Reads named signing secrets from a secret value: a JSON object `{"shop":"whsec_…"}` or
+ * `{"shop":["whsec_new","whsec_old"]}` (Secrets Manager) or a comma-separated list `shop:whsec_…,crm:whsec_…` (the local
+ * `WEBHOOK_SIGNING_SECRETS`); a bare `whsec_…` is named `signer-1`. Two entries under one name
+ * (old and new secret) make a rotation seamless, and both prove the same caller `signer:<name>`.
+ * Throws a sentence naming the entry, never its value.
  *
- * @example parseSigningSecrets("shop:whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").has("shop") // true
+ * @example parseSigningSecrets("shop:whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")[0].caller // "signer:shop"
  */
 export const parseSigningSecrets = memoizeLast(function parseSigningSecrets(raw: string): SigningSecrets {
   const entries: [string, string][] = [];
@@ -44,17 +47,18 @@ export const parseSigningSecrets = memoizeLast(function parseSigningSecrets(raw:
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new Error('The webhook signing secrets must be a JSON object {"<name>": "whsec_…"}.');
     }
-    for (const [name, secret] of Object.entries(parsed)) {
-      if (typeof secret !== "string") throw new Error(`The webhook signing secret ${quoteName(name)} must be a string.`);
-      entries.push([name, secret]);
+    for (const [name, value] of Object.entries(parsed)) {
+      const secrets: unknown[] = Array.isArray(value) ? value : [value];
+      for (const secret of secrets) {
+        if (typeof secret !== "string") throw new Error(`The webhook signing secret ${quoteName(name)} must be a string, or a list of strings during a rotation.`);
+        entries.push([name, secret]);
+      }
     }
   } else {
     // Secrets never contain ":" (base64 after whsec_), so the first colon ends the name.
     entries.push(...splitNamedList(text, "signer"));
   }
-  const verifiers = new Map<string, Webhook>();
-  for (const [name, secret] of entries) verifiers.set(name, verifierFor(name, secret.trim()));
-  return verifiers;
+  return entries.map(([name, secret]) => ({ caller: callerId("signer", name), verifier: verifierFor(name, secret.trim()) }));
 });
 
 function verifierFor(name: string, secret: string): Webhook {
@@ -86,14 +90,14 @@ export function standardWebhookHeaders(header: (name: string) => string | undefi
 }
 
 /**
- * Verifies a Standard Webhooks signature over the exact body bytes and returns the name of the
- * secret that signed it. The timestamp must lie within 5 minutes of the system clock (the
- * package reads it). Throws UnauthorizedError for anything unsigned, mis-signed or stale.
+ * Verifies a Standard Webhooks signature over the exact body bytes and returns the signer (the
+ * caller named by the secret that signed it). The timestamp must lie within 5 minutes of the
+ * system clock (the package reads it). Throws UnauthorizedError for anything unsigned, mis-signed or stale.
  *
  * @example
- *   const signer = verifyStandardWebhook(body, { id, timestamp, signature }, parseSigningSecrets(raw)); // "shop"
+ *   const signer = verifyStandardWebhook(body, { id, timestamp, signature }, parseSigningSecrets(raw)); // "signer:shop"
  */
-export function verifyStandardWebhook(body: Buffer, headers: StandardWebhookHeaders, secrets: SigningSecrets): string {
+export function verifyStandardWebhook(body: Buffer, headers: StandardWebhookHeaders, secrets: SigningSecrets): CallerId {
   const { id, timestamp, signature } = headers;
   if (!id || !timestamp || !signature) {
     throw new UnauthorizedError("A signed request needs all three headers: webhook-id, webhook-timestamp and webhook-signature.");
@@ -101,13 +105,13 @@ export function verifyStandardWebhook(body: Buffer, headers: StandardWebhookHead
   if (!/^\d{1,12}$/.test(timestamp.trim())) throw new UnauthorizedError("The webhook-timestamp header must be a Unix time in seconds.");
   const payload = exactText(body);
   const signed = { "webhook-id": id, "webhook-timestamp": timestamp.trim(), "webhook-signature": signature };
-  let signer: string | undefined;
+  let signer: CallerId | undefined;
   let stale = false;
   // Every secret is tried, even after a match: how long this takes says nothing about which one matched.
-  for (const [name, verifier] of secrets) {
+  for (const { caller, verifier } of secrets) {
     try {
       verifier.verify(payload, signed, { jsonParse: false });
-      signer ??= name;
+      signer ??= caller;
     } catch (error) {
       if (!(error instanceof WebhookVerificationError)) throw error;
       if (/timestamp too (old|new)/i.test(error.message)) stale = true;

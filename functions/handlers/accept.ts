@@ -3,8 +3,9 @@
  * Answers 202 with our request id; the send happens later, from the queue.
  *
  * Callers authenticate with an API key, or sign the request as a Standard Webhook (`webhook-id`,
- * `webhook-timestamp`, `webhook-signature`); a signed request's `webhook-id` is its idempotency key
- * unless it also sends an Idempotency-Key, so the sender's retries queue nothing new.
+ * `webhook-timestamp`, `webhook-signature`). A signed request's idempotency key is its `webhook-id`,
+ * whatever an unsigned Idempotency-Key header says: the signature covers the id, not that header, so
+ * a captured request replayed with a fresh Idempotency-Key is still the same request.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { acceptRequest } from "../core/accept-request.js";
@@ -24,18 +25,18 @@ export function makeAcceptHandler(getDeps: () => AcceptHandlerDeps) {
     const deps = getDeps();
     return answering(deps.log, async () => {
       const signature = standardWebhookHeaders((name) => header(event, name));
-      // The signer's name is recorded where a key's name would be: both say who asked.
-      const apiKeyName = signature
+      const caller = signature
         ? verifyStandardWebhook(boundedRawBody(event), signature, parseSigningSecrets(await deps.secrets.get("webhook-signing-secrets")))
         : authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
-      const entityId = event.pathParameters?.entityId?.trim();
+      // Spaces around the id are a slip; any other character that is not printable is refused (EntityId).
+      const entityId = event.pathParameters?.entityId?.replace(/^ +| +$/g, "");
       if (!entityId) throw new ValidationError("The entity id is missing.", ["The path must name an entity: /api/v1/entities/{entityId}/messaging/wallet."]);
-      const idempotencyKey = header(event, "idempotency-key") ?? signature?.id;
+      const idempotencyKey = signature ? signature.id : header(event, "idempotency-key");
       if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
         throw new ValidationError("The Idempotency-Key header is not valid.", ["Idempotency-Key (or a signed request's webhook-id) must be 1 to 255 visible ASCII characters."]);
       }
       const body = readJsonBody(event);
-      const { request, replayed } = await acceptRequest(deps.accept, { entityId, body, source: "http", idempotencyKey, apiKeyName });
+      const { request, replayed } = await acceptRequest(deps.accept, { entityId, body, source: "http", idempotencyKey, caller });
       return json(202, renderRequest(request, []), {
         location: requestSelfLink(request.requestId),
         ...(replayed ? { "idempotent-replayed": "true" } : {}),

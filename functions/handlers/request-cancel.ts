@@ -1,7 +1,8 @@
 /**
  * DELETE /api/v1/requests/{requestId} — cancel a request. Parts not yet sent are cancelled at once;
  * batches already at PassEntry are cancelled by the sender (this function holds no PassEntry token).
- * Answers 202 with the request as it now stands.
+ * Answers 202 with the request as it now stands. A caller cancels its own requests only (operators
+ * any): another caller's id answers 404, as an unknown one does.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
@@ -16,9 +17,9 @@ export function makeRequestCancelHandler(getDeps: () => HttpDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
       const { store, queue, clock } = deps.accept;
-      const { request, sends } = await cancelRequest({ store, ledger: deps.ledger, queue, clock, log: deps.log }, event.pathParameters?.requestId ?? "");
+      const { request, sends } = await cancelRequest({ store, ledger: deps.ledger, queue, clock, log: deps.log }, event.pathParameters?.requestId ?? "", caller);
       return json(202, renderRequest(request, sends));
     });
   };

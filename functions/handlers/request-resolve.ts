@@ -2,7 +2,7 @@
  * POST /api/v1/requests/{requestId}/resolve — an operator decides a part left `unknown`:
  * `{"chunk": 0, "resolution": "sent", "batchId": "…"}` (it is this batch at PassEntry) or
  * `{"chunk": 0, "resolution": "release"}` (PassEntry does not have it: send it). Answers 200 with
- * the request as it now stands; 409 when the part is not `unknown`.
+ * the request as it now stands; 409 when the part is not `unknown`; 403 unless the key is an operator's.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describeIssues } from "../core/accept-request.js";
@@ -24,7 +24,7 @@ export function makeRequestResolveHandler(getDeps: () => HttpDeps) {
       if (!parsed.success) throw new ValidationError("The body is not a valid resolution.", describeIssues(parsed.error), 422);
       const requestId = event.pathParameters?.requestId ?? "";
       const { store, queue, clock } = deps.accept;
-      await resolvePart({ store, ledger: deps.ledger, queue, clock, log: deps.log }, requestId, parsed.data, `key:${caller}`);
+      await resolvePart({ store, ledger: deps.ledger, queue, clock, log: deps.log }, requestId, parsed.data, caller);
       const request = (await store.get(requestId))!;
       return json(200, renderRequest(request, await deps.ledger.list(requestId)));
     });

@@ -1,6 +1,11 @@
-/** GET /api/v1/requests/{requestId} — what became of a request: queued, submitted (with PassEntry's batch), failed, unknown. */
+/**
+ * GET /api/v1/requests/{requestId} — what became of a request: queued, submitted (with PassEntry's
+ * batch), failed, unknown. A caller sees its own requests only (operators see all): any other id
+ * answers the same 404 as an id that does not exist, so ids cannot be probed.
+ */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { mayAccess } from "../core/callers.js";
 import { NotFoundError } from "../core/errors.js";
 import { renderRequest } from "../core/request-view.js";
 import type { RequestStatusDeps } from "../wiring.js";
@@ -12,10 +17,10 @@ export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
       const requestId = event.pathParameters?.requestId ?? "";
       const request = requestId ? await deps.accept.store.get(requestId) : undefined;
-      if (!request) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+      if (!request || !mayAccess(caller, request)) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
       return json(200, renderRequest(request, await deps.ledger.list(requestId)));
     });
   };

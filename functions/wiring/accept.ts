@@ -15,6 +15,7 @@ export const awsAcceptDeps = once((): AcceptDeps => ({
   clock: systemClock,
   log: awsLog(),
   newRequestId: randomUUID,
+  allowedBatchKeys: awsConfig().ALLOWED_BATCH_KEYS,
 }));
 
 export const awsAcceptHandlerDeps = once((): AcceptHandlerDeps => ({ accept: awsAcceptDeps(), secrets: awsSecrets(), log: awsLog() }));

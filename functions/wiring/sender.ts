@@ -39,6 +39,7 @@ export const awsSenderDeps = once((): SenderDeps => {
       leaseMs: config.SEND_LEASE_MS,
       // No PassEntry call starts unless its whole client timeout (and a margin) fits before Lambda's deadline.
       callBudgetMs: config.PASSENTRY_TIMEOUT_MS + 5_000,
+      allowedBatchKeys: config.ALLOWED_BATCH_KEYS,
       sleep,
       reconcileMaxPages: config.RECONCILE_MAX_PAGES,
       onUnknownOutcome: (key) => metrics.unknownOutcome(key),

@@ -18,12 +18,14 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { describeIssues } from "../../functions/core/accept-request.js";
 import { TriggerRequestBody } from "../../functions/core/schemas.js";
 import type { CliCommand, CliContext } from "./command.js";
+import { printable } from "./terminal-text.js";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 const TIMEOUT_MS = 15_000;
 
 const CONNECTION = `  --url <url>          the API (default: WALLET_API_URL, else ${DEFAULT_API_URL})
-  --key <key>          an API key (default: WALLET_API_KEY, else DATA_DIR/dev-api-key from npm start)
+  --key <key>          an operator API key, to see and cancel every caller's requests (default:
+                       WALLET_API_KEY, else the operator key npm start keeps in DATA_DIR/dev-api-key)
   --json               print the API's JSON answer instead of a summary`;
 
 const SEND_USAGE = `usage: npm run cli -- send --entity <id> --message <text> (--segment <groupTag>... | --recipients <file.json>) [--at <ISO> | --now] [--idempotency-key <k>]
@@ -116,33 +118,37 @@ async function request(conn: Connection, method: string, path: string, body?: un
 function reportRefusal(answer: Answer, context: CliContext): number {
   const errors: unknown[] = Array.isArray(answer.body?.errors) ? answer.body.errors : [];
   context.io.err(`The API answered ${answer.status}:`);
-  for (const error of errors.length > 0 ? errors : ["(no explanation given)"]) context.io.err(`  - ${String(error)}`);
+  for (const error of errors.length > 0 ? errors : ["(no explanation given)"]) context.io.err(`  - ${printable(error)}`);
   if (answer.status === 401) context.io.err("Check the key (--key, WALLET_API_KEY, or DATA_DIR/dev-api-key) and that it belongs to this --url.");
   return 1;
 }
 
-/** A readable summary of GET/DELETE /api/v1/requests/{id}'s document. */
+/**
+ * A readable summary of GET/DELETE /api/v1/requests/{id}'s document. Every value in it comes from
+ * the API (and partly from PassEntry), so each is escaped to stay on its line (see terminal-text.ts).
+ */
 export function describeRequest(document: any): string[] {
   const a = document?.data?.attributes ?? {};
-  const lines = [`request ${document?.data?.id}: ${a.status}`];
-  const when = a.sendNow ? "send now" : a.scheduledAt ? `scheduled for ${a.scheduledAt}` : "PassEntry's default schedule";
-  lines.push(`  entity ${a.entityId}, ${when}, accepted ${a.createdAt}`);
+  const p = printable;
+  const lines = [`request ${p(document?.data?.id)}: ${p(a.status)}`];
+  const when = a.sendNow ? "send now" : a.scheduledAt ? `scheduled for ${p(a.scheduledAt)}` : "PassEntry's default schedule";
+  lines.push(`  entity ${p(a.entityId)}, ${when}, accepted ${p(a.createdAt)}${a.caller ? `, by ${p(a.caller)}` : ""}`);
   if (a.progress) {
-    const p = a.progress;
-    lines.push(`  parts: ${p.chunks} (${p.sent} sent, ${p.pending} pending, ${p.failed} failed, ${p.cancelled} cancelled, ${p.unknown} unknown)`);
+    const g = a.progress;
+    lines.push(`  parts: ${p(g.chunks)} (${p(g.sent)} sent, ${p(g.pending)} pending, ${p(g.failed)} failed, ${p(g.cancelled)} cancelled, ${p(g.unknown)} unknown)`);
   }
-  if (a.cancelRequestedAt) lines.push(`  cancellation requested at ${a.cancelRequestedAt}`);
-  if (a.failureReason) lines.push(`  reason: ${a.failureReason}`);
+  if (a.cancelRequestedAt) lines.push(`  cancellation requested at ${p(a.cancelRequestedAt)}${a.cancelledBy ? ` by ${p(a.cancelledBy)}` : ""}`);
+  if (a.failureReason) lines.push(`  reason: ${p(a.failureReason)}`);
   for (const b of a.batches ?? []) {
-    const facts = [b.batchId ? `batch ${b.batchId}` : "no batch", b.status ?? b.state];
-    if (b.totalCount != null) facts.push(`${b.totalCount} recipients`);
-    lines.push(`  part ${b.chunk}: ${facts.join(", ")}`);
-    if (b.deliveryCsvUrl) lines.push(`    delivery CSV: ${b.deliveryCsvUrl}`);
-    if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${b.errorsCsvUrl}`);
-    if (b.note) lines.push(`    note: ${b.note}`);
-    else if (b.reason) lines.push(`    reason: ${b.reason}`);
-    if (b.state === "unknown") lines.push(`    decide it: npm run cli -- resolve ${document?.data?.id} --part ${b.chunk} (--sent <batch id> | --release)`);
-    if (b.resolvedBy) lines.push(`    resolved by ${b.resolvedBy} at ${b.resolvedAt}`);
+    const facts = [b.batchId ? `batch ${p(b.batchId)}` : "no batch", p(b.status ?? b.state)];
+    if (b.totalCount != null) facts.push(`${p(b.totalCount)} recipients`);
+    lines.push(`  part ${p(b.chunk)}: ${facts.join(", ")}`);
+    if (b.deliveryCsvUrl) lines.push(`    delivery CSV: ${p(b.deliveryCsvUrl)}`);
+    if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${p(b.errorsCsvUrl)}`);
+    if (b.note) lines.push(`    note: ${p(b.note)}`);
+    else if (b.reason) lines.push(`    reason: ${p(b.reason)}`);
+    if (b.state === "unknown") lines.push(`    decide it: npm run cli -- resolve ${p(document?.data?.id)} --part ${p(b.chunk)} (--sent <batch id> | --release)`);
+    if (b.resolvedBy) lines.push(`    resolved by ${p(b.resolvedBy)} at ${p(b.resolvedAt)}`);
   }
   return lines;
 }
@@ -223,9 +229,9 @@ export const sendCommand: CliCommand = {
       }
       const id = answer.body?.data?.id;
       const replayed = answer.headers.get("idempotent-replayed") === "true" ? " (the same request as before with this Idempotency-Key; nothing new was queued)" : "";
-      context.io.out(`Accepted: request ${id}${replayed}`);
+      context.io.out(`Accepted: request ${printable(id)}${replayed}`);
       for (const line of describeRequest(answer.body).slice(1)) context.io.out(line);
-      context.io.out(`Follow it: npm run cli -- status ${id}`);
+      context.io.out(`Follow it: npm run cli -- status ${printable(id)}`);
       return 0;
     }),
 };

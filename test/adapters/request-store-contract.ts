@@ -43,7 +43,7 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         // Prepare
         const record = requestRecord({
           source: "webhook",
-          apiKeyName: "shop",
+          caller: "signer:shop",
           batch: { message: "Thanks for your order", recipients: [{ passId: "p-1" }, { passId: "p-2", variables: { name: "Ada" } }], tag: "orders", scheduledAt: "2030-03-31T13:16:26Z" },
         });
 
@@ -69,6 +69,42 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         expect(result).toEqual({ created: false, existing: first });
         expect(await store.get(second.requestId)).toBeUndefined();
         expect(await store.get(first.requestId)).toEqual(first);
+      });
+
+      it("scopes idempotency keys per caller: another caller's equal key is another request", async () => {
+        // Prepare
+        const key = `key-${randomUUID()}`;
+        const crm = requestRecord({ idempotencyKey: key, caller: "key:crm", fingerprint: "sha256-crm" });
+        const shop = requestRecord({ idempotencyKey: key, caller: "key:shop", fingerprint: "sha256-crm" });
+        const signerCrm = requestRecord({ idempotencyKey: key, caller: "signer:crm", fingerprint: "sha256-other" });
+        const crmAgain = requestRecord({ idempotencyKey: key, caller: "key:crm", fingerprint: "sha256-crm" });
+
+        // Act
+        const results = [await store.create(crm), await store.create(shop), await store.create(signerCrm), await store.create(crmAgain)];
+
+        // Assess
+        expect(results).toEqual([{ created: true }, { created: true }, { created: true }, { created: false, existing: crm }]);
+        expect(await store.get(shop.requestId)).toEqual(shop);
+        expect(await store.get(signerCrm.requestId)).toEqual(signerCrm);
+        expect(await store.get(crmAgain.requestId)).toBeUndefined();
+      });
+
+      it("creates one request per caller when two callers race five creates each with the same key", async () => {
+        // Prepare
+        const key = `key-${randomUUID()}`;
+        const candidates = (["key:crm", "automation:welcome"] as const).flatMap((caller) =>
+          Array.from({ length: 5 }, (_, i) => requestRecord({ idempotencyKey: key, caller, fingerprint: `sha256-${caller}-${i}` })),
+        );
+
+        // Act
+        const results = await Promise.all(candidates.map((record) => store.create(record)));
+
+        // Assess
+        const created = candidates.filter((_, i) => results[i]!.created);
+        expect(created.map((record) => record.caller).sort()).toEqual(["automation:welcome", "key:crm"]);
+        results.forEach((result, i) => {
+          if (!result.created) expect(result.existing).toEqual(created.find((winner) => winner.caller === candidates[i]!.caller));
+        });
       });
 
       it("stores both requests when their idempotency keys differ", async () => {
@@ -183,6 +219,48 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         await store.markEnqueued(requestId, "2025-06-01T12:05:00.000Z");
 
         // Assess
+        expect(await store.get(requestId)).toBeUndefined();
+      });
+    });
+
+    describe("markCancelled", () => {
+      it("records who asked to cancel and when, and returns the request as it now stands", async () => {
+        // Prepare
+        const record = requestRecord({ caller: "key:crm" });
+        await store.create(record);
+
+        // Act
+        const returned = await store.markCancelled(record.requestId, "operator:ops", "2025-06-01T12:10:00.000Z");
+
+        // Assess
+        const expected = { ...record, cancelledBy: "operator:ops", cancelledAt: "2025-06-01T12:10:00.000Z" };
+        expect(returned).toEqual(expected);
+        expect(await store.get(record.requestId)).toEqual(expected);
+      });
+
+      it("keeps the first cancellation when it is asked again", async () => {
+        // Prepare
+        const record = requestRecord({ caller: "key:crm" });
+        await store.create(record);
+        await store.markCancelled(record.requestId, "key:crm", "2025-06-01T12:10:00.000Z");
+
+        // Act
+        const returned = await store.markCancelled(record.requestId, "operator:ops", "2025-06-01T12:20:00.000Z");
+
+        // Assess
+        expect(returned).toMatchObject({ cancelledBy: "key:crm", cancelledAt: "2025-06-01T12:10:00.000Z" });
+        expect(await store.get(record.requestId)).toMatchObject({ cancelledBy: "key:crm", cancelledAt: "2025-06-01T12:10:00.000Z" });
+      });
+
+      it("creates nothing and returns undefined when the request is unknown", async () => {
+        // Prepare
+        const requestId = `req-${randomUUID()}`;
+
+        // Act
+        const returned = await store.markCancelled(requestId, "operator:ops", "2025-06-01T12:10:00.000Z");
+
+        // Assess
+        expect(returned).toBeUndefined();
         expect(await store.get(requestId)).toBeUndefined();
       });
     });

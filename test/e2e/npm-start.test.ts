@@ -3,10 +3,11 @@
  * it prints, stopped with SIGTERM. Ports are 0 so the test never collides with anything.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { nowSeconds, standardWebhookHeaders } from "../security/webhook-support.js";
 
 function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string; ready: Promise<{ url: string; key: string }> } {
   const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
@@ -67,6 +68,32 @@ describe("npm start", () => {
     expect(await exited).toBe(0);
     expect(output()).toContain("stopped.");
     expect(output()).toContain("curl -s -X POST");
+  });
+
+  it("prints an operator key, which reads a signer's request, and keeps it and the data private (0600 in a 0700 folder)", async () => {
+    // Prepare: a signer is configured next to the generated key.
+    const dataDir = join(mkdtempSync(join(tmpdir(), "wm-start-")), "data");
+    const secret = `whsec_${Buffer.from("npm-start-signing-secret-01").toString("base64")}`;
+    const { child, ready } = startMain({ DATA_DIR: dataDir, WEBHOOK_SIGNING_SECRETS: `shop:${secret}` });
+    cleanups.push(() => {
+      child.kill("SIGKILL");
+      rmSync(dirname(dataDir), { recursive: true, force: true });
+    });
+    const { url, key } = await ready;
+    const body = JSON.stringify({ batch: { message: "Signed", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } });
+
+    // Act
+    const signed = await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, { method: "POST", headers: { "content-type": "application/json", ...standardWebhookHeaders(secret, "msg_npm_start", nowSeconds(), body) }, body });
+    const accepted = (await signed.json()) as any;
+    const view = await fetch(url + accepted.links.self, { headers: { authorization: `Bearer ${key}` } });
+
+    // Assess
+    expect(signed.status).toBe(202);
+    expect(view.status).toBe(200);
+    expect(((await view.json()) as any).data.attributes.caller).toBe("signer:shop");
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dataDir, "dev-api-key")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dataDir, "wallet-messaging.db")).mode & 0o777).toBe(0o600);
   });
 
   it("refuses to start with a sentence naming the variable when the configuration is wrong", async () => {

@@ -56,7 +56,8 @@ describe("promotions in the local stack", () => {
       dataDir,
       passEntryBaseUrl: sandbox.url,
       passEntryToken: "e2e-token",
-      apiKeys: `e2e:${API_KEY}`,
+      // An operator key: a promotion's requests belong to the promotion, and only operators read them.
+      apiKeys: `operator:e2e:${API_KEY}`,
       log,
       idlePollMs: 20,
       clock,

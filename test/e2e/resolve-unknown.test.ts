@@ -16,6 +16,7 @@ import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbo
 import { startLocalStack, type LocalStack } from "../../local/stack.js";
 
 const API_KEY = "ops-key-0123456789abcdef";
+const CRM_KEY = "crm-key-0123456789abcdef";
 const TOKEN = "resolve-token";
 const CREATE = "POST /api/v1/entities/:id/messaging/wallet";
 
@@ -30,7 +31,7 @@ beforeEach(async () => {
     dataDir,
     passEntryBaseUrl: sandbox.url,
     passEntryToken: TOKEN,
-    apiKeys: `ops:${API_KEY}`,
+    apiKeys: `operator:ops:${API_KEY},crm:${CRM_KEY}`,
     log: new MemoryLog(),
     idlePollMs: 20,
     ratePerSecond: 200,
@@ -92,7 +93,7 @@ describe("npm run cli -- resolve", () => {
     expect(resolved.out).toContain("Part 0 released");
     await until("the part to be sent", async () => (await cli(["status", id])).out.includes(`${id}: submitted`));
     expect(sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))).toHaveLength(1);
-    expect((await cli(["status", id])).out).toMatch(/resolved by key:ops at /);
+    expect((await cli(["status", id])).out).toMatch(/resolved by operator:ops at /);
   });
 
   it("records the batch an operator found at PassEntry, sends nothing more and tracks it", async () => {
@@ -120,6 +121,20 @@ describe("npm run cli -- resolve", () => {
 
     expect(resolved.code).toBe(1);
     expect(resolved.out).toMatch(/409[\s\S]*Part 0 of request .* is sent, not unknown/);
+  });
+
+  it("refuses a key that is not an operator's with 403, and changes nothing", async () => {
+    const id = await unknownRequest(false);
+
+    const answer = await fetch(`${stack.url}/api/v1/requests/${id}/resolve`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CRM_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ resolution: "release" }),
+    });
+
+    expect(answer.status).toBe(403);
+    expect(((await answer.json()) as { errors: string[] }).errors[0]).toMatch(/Only an operator key may resolve a part/);
+    expect((await cli(["status", id])).out).toContain(`${id}: unknown`);
   });
 
   it("refuses wrong usage with exit 2 before calling the API", async () => {

@@ -14,9 +14,10 @@ describe("local stack through a PassEntry outage", () => {
     await rig.close();
   });
 
-  it("delivers every request exactly once after a 5xx outage, redriving what reached the dead-letter queue", async () => {
+  it("delivers every request exactly once after a 5xx outage, redriving what reached the dead-letter queue", { timeout: 60_000 }, async () => {
     // A realistic maxReceives, and short timings so the outage outlasts it within the test's budget.
-    rig = await startStackRig({ stack: { maxReceives: 3, visibilityTimeoutSeconds: 2, leaseMs: 300, workers: 2 } });
+    // The 5xx settle (1 s in production) is cut to 50 ms: each receive answers up to four 5xx in a row.
+    rig = await startStackRig({ stack: { maxReceives: 3, visibilityTimeoutSeconds: 2, leaseMs: 300, workers: 2, serverErrorSettleMs: 50 } });
     rig.sandbox.setFaults({ errorRate: 1 });
 
     const ids = await Promise.all(Array.from({ length: 5 }, () => rig.accept()));

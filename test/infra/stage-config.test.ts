@@ -15,14 +15,14 @@ const row = { region: "eu-west-2", passEntryBaseUrl: "https://api.passentry.com"
 describe("stageSettings", () => {
   it("reads the committed table: production named, in its region, at PassEntry, without tracing", () => {
     expect(PROTECTED_STAGES).toEqual(["production"]);
-    expect(stageSettings("production", committed)).toEqual({ stage: "production", region: "eu-west-2", passEntryBaseUrl: "https://api.passentry.com", tracing: false, protected: true });
+    expect(stageSettings("production", committed)).toEqual({ stage: "production", region: "eu-west-2", passEntryBaseUrl: "https://api.passentry.com", tracing: false, protected: true, allowedBatchKeys: [] });
     expect(committed.stages[ANY_OTHER_STAGE]).toBeDefined();
   });
 
   it("serves any other stage from the * row, unprotected", () => {
     const settings = stageSettings("pr-42", { stages: { production: row, "*": { ...row, region: "us-east-1", tracing: true } } });
 
-    expect(settings).toEqual({ stage: "pr-42", region: "us-east-1", passEntryBaseUrl: "https://api.passentry.com", tracing: true, protected: false });
+    expect(settings).toEqual({ stage: "pr-42", region: "us-east-1", passEntryBaseUrl: "https://api.passentry.com", tracing: true, protected: false, allowedBatchKeys: [] });
   });
 
   it("never serves production from the * row", () => {
@@ -39,6 +39,11 @@ describe("stageSettings", () => {
   it("refuses a stage name that cannot become part of a function name", () => {
     expect(() => stageSettings("Prod_Stage", committed)).toThrow(/The stage name "Prod_Stage" cannot be deployed/);
     expect(() => stageSettings("a".repeat(21), committed)).toThrow(/1 to 20 lowercase letters/);
+  });
+
+  it("carries the batch keys a stage allows beyond the contract, and refuses a name that is not a key", () => {
+    expect(stageSettings("dev", { stages: { "*": { ...row, allowedBatchKeys: ["priority"] } } }).allowedBatchKeys).toEqual(["priority"]);
+    expect(() => stageSettings("dev", { stages: { "*": { ...row, allowedBatchKeys: ["no spaces"] } } })).toThrow(/allowedBatchKeys must list batch key names/);
   });
 
   it("drops a trailing slash from the PassEntry URL", () => {

@@ -163,6 +163,14 @@ describe("function environment", () => {
   });
 });
 
+describe("allowed batch keys", () => {
+  it("passes the stage's allowedBatchKeys (stages.json) to the functions as ALLOWED_BATCH_KEYS, and nothing when it has none", () => {
+    expect(environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: ["priority", "locale"] }).ALLOWED_BATCH_KEYS).toBe("priority,locale");
+    expect(environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: [] })).not.toHaveProperty("ALLOWED_BATCH_KEYS");
+    expect(environmentFor(functions.accept, deployed, stage)).not.toHaveProperty("ALLOWED_BATCH_KEYS");
+  });
+});
+
 describe("follow-ups and outcome events", () => {
   it("lets only the sender publish outcome events on the bus", () => {
     expect(keysWith("walletBus")).toEqual(["sender"]);
@@ -234,6 +242,10 @@ describe("API throttling", () => {
   it("keeps the sustained rate above PassEntry's budget and the burst above the sustained rate", () => {
     expect(apiThrottling.rateLimit).toBeGreaterThan(PASSENTRY_ACCOUNT_RATE_PER_SECOND);
     expect(apiThrottling.burstLimit).toBeGreaterThanOrEqual(apiThrottling.rateLimit);
+  });
+
+  it("lets one caller's burst of 1,000 requests through the stage: the queue, not the door, absorbs bursts", () => {
+    expect(apiThrottling.burstLimit).toBeGreaterThanOrEqual(1_000);
   });
 });
 

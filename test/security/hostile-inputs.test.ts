@@ -204,8 +204,96 @@ describe("hostile input", () => {
     });
   });
 
+  describe("inputs that cannot fan out or smuggle", () => {
+    const batchWith = (extra: Record<string, unknown>) => JSON.stringify({ batch: { message: "Hello", ...extra } });
+
+    it("refuses recipients that name no pass: empty objects, variables only, blank or non-text ids (422)", async () => {
+      const bodies = [
+        batchWith({ recipients: Array.from({ length: 1_000 }, () => ({})) }),
+        batchWith({ recipients: [{ passId: "p-1" }, {}] }),
+        batchWith({ recipients: [{ variables: { name: "Ada" } }] }),
+        batchWith({ recipients: [{ passId: "   " }] }),
+        batchWith({ recipients: [{ passId: null, variables: {} }] }),
+        batchWith({ recipients: [{ passId: { nested: "p-1" } }] }),
+      ];
+      for (const body of bodies) await expectRefused("POST", TRIGGER, body, withKey, [422]);
+    });
+
+    it("still accepts recipients named by pass id or external id, with or without variables", async () => {
+      const before = queued();
+      const body = batchWith({ recipients: [{ passId: "p-1" }, { extId: "member-1001", variables: { name: "Ada" } }, { passId: 1002 }] });
+
+      expect((await s.request("POST", TRIGGER, body, withKey)).status).toBe(202);
+      expect(queued()).toBe(before + 1);
+    });
+
+    it("refuses top-level batch keys outside the contract (they could widen who is messaged), naming each (422)", async () => {
+      const before = queued();
+      for (const extra of [{ entityId: "ent-other" }, { passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }, { audience: "everyone", priority: 1 }]) {
+        const answer = await s.request("POST", TRIGGER, batchWith({ segments: [{ groupTag: "a" }], ...extra }), withKey);
+        expect(answer.status, answer.text).toBe(422);
+        for (const key of Object.keys(extra)) expect(answer.text).toContain(`batch.${key}`);
+      }
+      expect(queued()).toBe(before);
+    });
+
+    it("lets unknown keys inside a segment through: they can only narrow an audience", async () => {
+      const before = queued();
+      const body = batchWith({ segments: [{ groupTag: "vip", passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }] });
+
+      expect((await s.request("POST", TRIGGER, body, withKey)).status).toBe(202);
+      expect(JSON.parse(s.stack.queue.peek().at(-1)!.body).batch.segments[0].passTemplateUuid).toBe("0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d");
+      expect(queued()).toBe(before + 1);
+    });
+
+    it("refuses entity ids holding control, line-breaking or bidi characters (400), which would reach terminals and PassEntry", async () => {
+      const hostile = ["ent%00x", "ent%0D%0AX-Injected:%201", "ent%0A", "ent%1B%5B31mred", "ent%7F", "ent%C2%85", "ent%E2%80%AEgnp.exe", "ent%E2%81%A6x", "ent%E2%80%8Fx", "ent%E2%80%A8x", "ent%EF%BB%BFx"];
+      for (const entity of hostile) {
+        await expectRefused("POST", `/api/v1/entities/${entity}/messaging/wallet`, EXAMPLE, withKey, [400]);
+      }
+    });
+  });
+
+  describe("PassEntry webhook event times", () => {
+    /** A validly signed passInstalled event (the welcome automation acts on it) with this timeStamp; `undefined` leaves it out. */
+    const deliver = (timeStamp: unknown) => {
+      const event = passEntryEventBody();
+      const attributes = (event.data as { attributes: Record<string, unknown> }).attributes;
+      if (timeStamp === undefined) delete attributes.timeStamp;
+      else attributes.timeStamp = timeStamp;
+      const text = JSON.stringify(event);
+      return s.request("POST", WEBHOOK, text, signedWebhook(text));
+    };
+
+    it("acknowledges and ignores an event whose age cannot be read: missing, null, unparsable, not a time, far in the future", async () => {
+      const before = queued();
+      const unreadable = [undefined, null, "", "yesterday", "2025-13-45T99:00:00Z", true, { at: "now" }, new Date(Date.now() + 3 * 86_400_000).toISOString()];
+
+      const answers = [];
+      for (const timeStamp of unreadable) answers.push(await deliver(timeStamp));
+
+      for (const answer of answers) {
+        expect(answer.status, answer.text).toBe(202);
+        expect(JSON.parse(answer.text).data.attributes.ignored).toBe("no event time");
+      }
+      expect(queued()).toBe(before);
+    });
+
+    it("reads a numeric timeStamp as Unix seconds or milliseconds, acting on a recent one and ignoring an old one (never 400)", async () => {
+      const before = queued();
+      const recentSeconds = await deliver(Math.floor(Date.now() / 1000));
+      const recentMilliseconds = await deliver(Date.now());
+      const eightDaysOld = await deliver(Math.floor(Date.now() / 1000) - 8 * 86_400);
+
+      expect([recentSeconds.status, recentMilliseconds.status, eightDaysOld.status]).toEqual([202, 202, 202]);
+      expect(JSON.parse(eightDaysOld.text).data.attributes.ignored).toBe("too old");
+      expect(queued()).toBe(before + 2);
+    });
+  });
+
   describe("shapes and sizes that break parsers", () => {
-    const deep = (levels: number) => `{"batch":{"message":"x","segments":[{"groupTag":"a"}],"x":${"[".repeat(levels)}${"]".repeat(levels)}}}`;
+    // Nested inside a segment, where keys beyond the contract pass through.
+    const deep = (levels: number) => `{"batch":{"message":"x","segments":[{"groupTag":"a","x":${"[".repeat(levels)}${"]".repeat(levels)}}]}}`;
     const invalidUtf8 = [
       Buffer.from([0x7b, 0x22, 0x62, 0x22, 0x3a, 0xff, 0x7d]),
       Buffer.concat([Buffer.from('{"batch":{"message":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('","segments":[{"groupTag":"a"}]}}')]),

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { PASSENTRY_EXAMPLE_BODY } from "../support/events.js";
-import { CANARY_FORMS, CANARIES, startSecuredStack, type SecuredStack, type SecuredStackOptions } from "./stack-support.js";
+import { CANARY_FORMS, CANARIES, secretFoundIn, startSecuredStack, type SecuredStack, type SecuredStackOptions } from "./stack-support.js";
 import { nowSeconds, passEntryEventBody, passEntrySignature, standardWebhookHeaders } from "./webhook-support.js";
 
 const TRIGGER = "/api/v1/entities/ent-42/messaging/wallet";
@@ -40,13 +40,14 @@ async function start(options: SecuredStackOptions = {}): Promise<SecuredStack> {
 /** The assertion every test ends with. */
 function expectNoCanaryAnywhere(stack: SecuredStack): void {
   const written = `${stack.everythingWritten()}\n${consoleOutput.join("\n")}`;
-  for (const canary of CANARY_FORMS) expect(written.includes(canary), `found ${canary}`).toBe(false);
+  for (const canary of CANARY_FORMS) expect(secretFoundIn(written, canary), `found ${canary}`).toBeUndefined();
 }
 
 const bearer = (key: string) => ({ ...JSON_TYPE, authorization: `Bearer ${key}` });
 
+/** Read with the operator key: the signed request belongs to the signer, not to the key crm. */
 async function requestState(stack: SecuredStack, id: string): Promise<string> {
-  const answer = await stack.request("GET", `/api/v1/requests/${id}`, undefined, bearer(stack.apiKey));
+  const answer = await stack.request("GET", `/api/v1/requests/${id}`, undefined, bearer(stack.operatorKey));
   return JSON.parse(answer.text).data.attributes.status;
 }
 
@@ -59,6 +60,20 @@ describe("secrets never leak", () => {
 
     expect(s.everythingWritten()).toContain(CANARIES.passEntryToken);
     expect(s.everythingWritten()).toContain(CANARIES.passEntryWebhookSecret);
+  });
+
+  it("is noticed in other spellings: base64 at any offset, URL-safe, percent-encoded, upper case (control)", () => {
+    const token = CANARIES.passEntryToken;
+    const spellings = [
+      Buffer.from(`Authorization: Bearer ${token}`).toString("base64"),
+      Buffer.from(`x${token}`).toString("base64url"),
+      Buffer.from(`xy${token}!`).toString("base64"),
+      encodeURIComponent(`Bearer ${token}`).replace(/[a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`),
+      `BEARER ${token.toUpperCase()}`,
+    ];
+
+    for (const spelling of spellings) expect(secretFoundIn(`{"errors":["${spelling}"]}`, token), spelling).toBeDefined();
+    expect(secretFoundIn(Buffer.from("an unrelated sentence of some length").toString("base64"), token)).toBeUndefined();
   });
 
   it("through successful sends: by API key, by signed request and by PassEntry webhook automation", async () => {
@@ -121,6 +136,32 @@ describe("secrets never leak", () => {
     expect(s.sandbox.batches()).toHaveLength(1);
     // PassEntry's echoes really were recorded somewhere we search, redacted: otherwise this test would prove nothing.
     expect(s.everythingWritten()).toContain("[redacted]");
+    expectNoCanaryAnywhere(s);
+  });
+
+  it("through PassEntry echoing the token in other spellings in a refusal: base64, URL-safe base64, upper and lower case, URL-encoded, after `Bearer `", async () => {
+    const s = await start();
+    const token = CANARIES.passEntryToken;
+    const echoes = [
+      `token ${Buffer.from(token).toString("base64")}`,
+      `header ${Buffer.from(`Authorization: Bearer ${token}`).toString("base64")}`,
+      `basic ${Buffer.from(`user:${token}`).toString("base64url")}`,
+      `upper ${token.toUpperCase()}`,
+      `lower ${token.toLowerCase()}`,
+      `encoded ${encodeURIComponent(`Bearer ${token}`)}`,
+      `Bearer ${token}`,
+      `Mixed bEaReR ${token.slice(0, 10).toUpperCase()}${token.slice(10)}`,
+    ];
+    s.sandbox.injectNext(POST_BATCH, [{ kind: "status", status: 422, body: { errors: echoes } }]);
+
+    const answer = await s.request("POST", TRIGGER, EXAMPLE, bearer(s.apiKey));
+    const id = JSON.parse(answer.text).data.id;
+    await s.waitFor(async () => (await requestState(s, id)) === "failed", "the request to fail with PassEntry's refusal");
+    const failed = await s.request("GET", `/api/v1/requests/${id}`, undefined, bearer(s.apiKey));
+
+    // Each echo really was recorded and answered (redacted): otherwise this test would prove nothing.
+    const reason: string = JSON.parse(failed.text).data.attributes.failureReason;
+    for (const label of ["token", "header", "basic", "upper", "lower", "encoded"]) expect(reason).toContain(`${label} [redacted]`);
     expectNoCanaryAnywhere(s);
   });
 

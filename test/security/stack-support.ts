@@ -14,13 +14,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryLog } from "../../functions/adapters/memory-log.js";
 import { parseAutomations, type Automation } from "../../functions/core/automations.js";
-import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
+import { startSandbox, type Sandbox, type SandboxOptions } from "../../local/passentry-sandbox/sandbox.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack.js";
 
 /** Secrets nobody would choose, so finding one anywhere is certainly a leak. */
 export const CANARIES = {
   passEntryToken: "canary-passentry-token-Q7d2Lx9",
   apiKey: "canary-api-key-Vb81mZ3p",
+  /** An operator key: sees every caller's requests. */
+  operatorKey: "canary-operator-key-Hs4q0Wt7",
   /** Standard Webhooks secret: `whsec_` + base64 of these bytes; both forms are searched for. */
   signingSecretBytes: "canary-signing-secret-kW3",
   passEntryWebhookSecret: "canary-pe-webhook-secret-u5T",
@@ -31,11 +33,34 @@ export const CANARY_SIGNING_SECRET = `whsec_${Buffer.from(CANARIES.signingSecret
 export const CANARY_FORMS: readonly string[] = [
   CANARIES.passEntryToken,
   CANARIES.apiKey,
+  CANARIES.operatorKey,
   CANARIES.signingSecretBytes,
   CANARY_SIGNING_SECRET,
   CANARY_SIGNING_SECRET.slice("whsec_".length),
   CANARIES.passEntryWebhookSecret,
 ];
+
+/**
+ * Where `secret` shows up in `text` in any spelling we know of: as is in any letter case, with its
+ * characters percent-encoded, or base64-encoded (standard or URL-safe, at any position in a longer
+ * encoded text, e.g. a whole `Authorization: Bearer …` header). It decodes what it finds rather than
+ * encoding the secret, so it does not share the production code's method. Returns the spelling
+ * found, or undefined.
+ */
+export function secretFoundIn(text: string, secret: string): string | undefined {
+  const wanted = secret.toLowerCase();
+  if (text.toLowerCase().includes(wanted)) return "as is (any case)";
+  const percentDecoded = text.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  if (percentDecoded.toLowerCase().includes(wanted)) return "percent-encoded";
+  for (const run of text.match(/[A-Za-z0-9+/_-]{8,}/g) ?? []) {
+    const standard = run.replace(/-/g, "+").replace(/_/g, "/");
+    for (let offset = 0; offset < 4; offset++) {
+      const decoded = Buffer.from(standard.slice(offset), "base64").toString("latin1").toLowerCase();
+      if (decoded.includes(wanted)) return `base64 (${run.slice(0, 12)}…)`;
+    }
+  }
+  return undefined;
+}
 
 export const WELCOME: Automation = parseAutomations({
   automations: [{ id: "welcome", on: "passInstalled", entityId: "ent-auto", message: "Welcome, %{fullName}!", variableDefaults: { fullName: "friend" } }],
@@ -53,6 +78,8 @@ export interface SecuredStack {
   log: MemoryLog;
   dataDir: string;
   apiKey: string;
+  /** The `operator:ops` key (configured unless `apiKeys` is overridden). */
+  operatorKey: string;
   signingSecret: string;
   passEntryWebhookSecret: string;
   /** Every answer received through `request`, kept for leak checks. */
@@ -66,20 +93,23 @@ export interface SecuredStack {
 
 export interface SecuredStackOptions extends Partial<Omit<LocalStackOptions, "log" | "dataDir" | "passEntryBaseUrl">> {
   sandboxRateLimitPerSecond?: number;
+  /** Sandbox lifecycle timings, e.g. `{ scheduledMs: Infinity }` to keep batches cancellable. */
+  sandbox?: Pick<SandboxOptions, "validatingMs" | "scheduledMs" | "sendingMs">;
 }
 
 /** Starts a sandbox and a local stack whose every secret is a canary. Always `await stop()`. */
 export async function startSecuredStack(options: SecuredStackOptions = {}): Promise<SecuredStack> {
-  const sandbox = await startSandbox({ tokens: [CANARIES.passEntryToken], rateLimitPerSecond: options.sandboxRateLimitPerSecond ?? 1000, validatingMs: 50, scheduledMs: 100, sendingMs: 50 });
+  const sandbox = await startSandbox({ tokens: [CANARIES.passEntryToken], rateLimitPerSecond: options.sandboxRateLimitPerSecond ?? 1000, validatingMs: 50, scheduledMs: 100, sendingMs: 50, ...options.sandbox });
   const dataDir = mkdtempSync(join(tmpdir(), "wm-security-"));
   const log = new MemoryLog();
+  const { sandbox: _sandboxOptions, sandboxRateLimitPerSecond: _rate, ...stackOptions } = options;
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
       dataDir,
       passEntryBaseUrl: sandbox.url,
       passEntryToken: CANARIES.passEntryToken,
-      apiKeys: `crm:${CANARIES.apiKey}`,
+      apiKeys: `crm:${CANARIES.apiKey},operator:ops:${CANARIES.operatorKey}`,
       webhookSigningSecrets: `shop:${CANARY_SIGNING_SECRET}`,
       passEntryWebhookSecrets: CANARIES.passEntryWebhookSecret,
       automations: [WELCOME],
@@ -87,7 +117,7 @@ export async function startSecuredStack(options: SecuredStackOptions = {}): Prom
       idlePollMs: 20,
       workers: 1,
       ratePerSecond: 50,
-      ...options,
+      ...stackOptions,
     });
   } catch (error) {
     await sandbox.close();
@@ -101,6 +131,7 @@ export async function startSecuredStack(options: SecuredStackOptions = {}): Prom
     log,
     dataDir,
     apiKey: CANARIES.apiKey,
+    operatorKey: CANARIES.operatorKey,
     signingSecret: CANARY_SIGNING_SECRET,
     passEntryWebhookSecret: CANARIES.passEntryWebhookSecret,
     exchanges,

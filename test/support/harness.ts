@@ -75,6 +75,8 @@ export interface HarnessOptions {
    * this publisher (e.g. one that fails). Default off (no extra log lines).
    */
   events?: boolean | EventPublisher;
+  /** Top-level batch keys beyond the contract that the accept path forwards (ALLOWED_BATCH_KEYS). Default none. */
+  allowedBatchKeys?: readonly string[];
 }
 
 /** The accept handler's queue, which a test can make fail: `failNextSends(1)` throws once. */
@@ -204,7 +206,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const events = new LocalEventPublisher(log);
   events.subscribe((event) => published.push(event));
 
-  const httpDeps: HttpDeps = { accept: { store, queue: acceptQueue, clock, log, newRequestId: randomUUID }, secrets: cachedSecrets, ledger, log };
+  const httpDeps: HttpDeps = {
+    accept: { store, queue: acceptQueue, clock, log, newRequestId: randomUUID, allowedBatchKeys: options.allowedBatchKeys ?? [] },
+    secrets: cachedSecrets,
+    ledger,
+    log,
+  };
   const senderDeps: SenderDeps = {
     log,
     send: {
@@ -219,6 +226,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       // As the AWS wiring: no PassEntry call starts unless the client's timeout and a margin fit.
       callBudgetMs: (options.clientTimeoutMs ?? 5_000) + 5_000,
       serverErrorSettleMs: options.serverErrorSettleMs ?? 20,
+      allowedBatchKeys: options.allowedBatchKeys ?? [],
       ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       sleep: async (ms) => {
         sleeps.push(ms);

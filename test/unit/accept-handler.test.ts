@@ -72,11 +72,12 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
       expect(Date.parse(answer.body.data.attributes.createdAt)).toBeGreaterThanOrEqual(TEST_EPOCH);
     });
 
-    it("stores the request with the API key's name and never the key itself", async () => {
+    it("stores the request with its caller (the API key's name) and never the key itself", async () => {
       const answer = await h.accept(triggerEvent({ headers: { authorization: `Bearer ${SHOP_API_KEY}` } }));
 
       const stored = await h.store.get(answer.body.data.id);
-      expect(stored?.apiKeyName).toBe(SHOP_API_KEY_NAME);
+      expect(stored?.caller).toBe(`key:${SHOP_API_KEY_NAME}`);
+      expect(answer.body.data.attributes).toMatchObject({ caller: `key:${SHOP_API_KEY_NAME}`, apiKeyName: SHOP_API_KEY_NAME });
       expect(stored?.enqueuedAt).toEqual(expect.any(String));
       expect(h.everythingStored()).not.toContain(SHOP_API_KEY);
       expect(h.log.text()).not.toContain(SHOP_API_KEY);
@@ -115,10 +116,9 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
       expect(h.queuedBodies()[0].batch.recipients).toHaveLength(10_000);
     });
 
-    it("passes unknown keys in segments, recipients and batch through to the queued message", async () => {
+    it("passes unknown keys in segments and recipients through to the queued message", async () => {
       const withSegments = batchWith({
         segments: [{ groupTag: "summerPromotion", passTemplateUuid: "tpl-1", entityFilter: { region: "north" } }],
-        priority: "high",
         name: "Summer promo",
         tag: "summer",
       });
@@ -133,6 +133,25 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
       const [first, second] = h.queuedBodies();
       expect(first.batch).toEqual(withSegments.batch);
       expect(second.batch).toEqual(withRecipients.batch);
+    });
+
+    it("refuses a top-level batch key outside the contract with 422 naming it, and passes one the operator allows", async () => {
+      const refused = await h.accept(triggerEvent({ body: batchWith({ priority: "high", entityId: "ent-other" }) }));
+      const local = await startHarness({ allowedBatchKeys: ["priority"] });
+      try {
+        const allowed = await local.accept(triggerEvent({ body: batchWith({ priority: "high" }) }));
+
+        expect(refused.statusCode).toBe(422);
+        expect(refused.body.errors).toEqual([
+          "batch.priority is not a field we forward to PassEntry; remove it (or, if PassEntry documents it, ask the operator to allow it by name in ALLOWED_BATCH_KEYS)",
+          "batch.entityId is not a field we forward to PassEntry; remove it (or, if PassEntry documents it, ask the operator to allow it by name in ALLOWED_BATCH_KEYS)",
+        ]);
+        expect(h.queuedBodies()).toEqual([]);
+        expect(allowed.statusCode).toBe(202);
+        expect(local.queuedBodies()[0].batch.priority).toBe("high");
+      } finally {
+        await local.close();
+      }
     });
 
     it("accepts a base64-encoded body, as API Gateway delivers some content types", async () => {

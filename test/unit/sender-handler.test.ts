@@ -73,7 +73,8 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(await view(message.requestId)).toMatchObject({ status: "submitted", source: "http" });
     });
 
-    it("keeps the caller's batch name and unknown keys, appending only the marker", async () => {
+    it("keeps the caller's batch name and unknown keys (a top-level one the operator allows), appending only the marker", async () => {
+      await harness({ allowedBatchKeys: ["priority"] });
       const body = exampleBody();
       Object.assign(body.batch, { name: "Summer promo", tag: "summer", priority: "high", segments: [{ groupTag: "vip", passTemplateUuid: "tpl-1" }] });
       const requestId = await accept(body);
@@ -159,6 +160,23 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(h.log.lines).toContainEqual(
         expect.objectContaining({ level: "error", fields: expect.objectContaining({ messageId: event.Records[0]!.messageId, problems: expect.any(Array) }) }),
       );
+    });
+
+    it("refuses a request put straight on the queue with a top-level batch key outside our contract, as the HTTP door does", async () => {
+      const message = sendRequestMessage();
+      const smuggled = { ...message, batch: { ...(message.batch as object), passTemplateUuid: "every-pass-of-the-template" } };
+      const envelope = eventBridgeEnvelope();
+      const viaBus = { ...envelope, detail: { ...(envelope.detail as { batch: object }), batch: { ...(envelope.detail as { batch: object }).batch, entityId: "someone-else" } } };
+
+      const response = await h.send(sqsEvent([smuggled, viaBus]));
+
+      expect(response.batchItemFailures).toEqual([]);
+      expect(posts()).toEqual([]);
+      const rejected = h.log.lines.filter((l) => l.message === "queue message rejected: not a wallet message request");
+      expect(rejected.map((l) => l.fields.problems)).toEqual([
+        [expect.stringMatching(/batch.passTemplateUuid is not a field we forward to PassEntry/)],
+        [expect.stringMatching(/batch.entityId is not a field we forward to PassEntry/)],
+      ]);
     });
 
     it("drops a body that is not JSON at all without sending", async () => {

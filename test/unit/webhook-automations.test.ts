@@ -10,6 +10,7 @@ import {
   parseAutomations,
   scheduledAtFor,
   type Automation,
+  readEventTime,
 } from "../../functions/core/automations.js";
 import { RequestId, WalletMessageBatch } from "../../functions/core/schemas.js";
 
@@ -121,5 +122,27 @@ describe("matchingAutomations", () => {
     expect(matchingAutomations(all, "passInstalled", { passId: "p", passTemplateUuid: "t2", passContent: {} }).map((a) => a.id)).toEqual(["a"]);
     expect(matchingAutomations(all, "passInstalled", { passId: "p", passTemplateUuid: "t1", passContent: {} }).map((a) => a.id)).toEqual(["a", "c"]);
     expect(matchingAutomations(all, "passInstalled", undefined).map((a) => a.id)).toEqual(["a"]);
+  });
+});
+
+describe("readEventTime (the one rule for a PassEntry event's timeStamp)", () => {
+  const now = Date.parse("2025-06-02T09:00:00.000Z");
+
+  it("reads an ISO-8601 date-time, and a Unix time in seconds or milliseconds, as a number or as digits", () => {
+    expect(readEventTime("2025-06-02T08:30:00Z", now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
+    expect(readEventTime("2025-06-02T10:30:00+02:00", now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
+    expect(readEventTime(Date.parse("2025-06-02T08:30:00Z") / 1000, now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
+    expect(readEventTime(Date.parse("2025-06-02T08:30:00Z"), now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
+    expect(readEventTime(String(Date.parse("2025-06-02T08:30:00Z") / 1000), now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
+  });
+
+  it("counts a time a little ahead of our clock as now, so delays are never stretched by it", () => {
+    expect(readEventTime("2025-06-02T11:00:00Z", now)).toBe(now);
+  });
+
+  it("finds no time in what is missing, unparsable, of another type, or more than a day ahead", () => {
+    for (const value of [undefined, null, "", "yesterday", "2025-13-45T99:00:00Z", "June 2, 2025", true, {}, [], Number.NaN, Number.POSITIVE_INFINITY, "2025-06-04T09:00:01Z"]) {
+      expect(readEventTime(value, now), JSON.stringify(value) ?? String(value)).toBeUndefined();
+    }
   });
 });

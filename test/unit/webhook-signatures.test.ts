@@ -44,7 +44,7 @@ describe("verifyStandardWebhook", () => {
     const signer = verifyStandardWebhook(Buffer.from(v.payload), { id: v.id, timestamp: String(v.timestamp), signature: v.signature }, parseSigningSecrets(`vector:${v.secret}`));
 
     // Assess
-    expect(signer).toBe("vector");
+    expect(signer).toBe("signer:vector");
     expect(standardWebhookSignature(v.secret, v.id, v.timestamp, v.payload)).toBe(v.signature);
   });
 
@@ -52,8 +52,8 @@ describe("verifyStandardWebhook", () => {
     const body = Buffer.from('{"batch":{}}');
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
 
-    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(SHOP_SIGNER);
-    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(CRM_SIGNER);
+    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(`signer:${SHOP_SIGNER}`);
+    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(`signer:${CRM_SIGNER}`);
   });
 
   it("accepts any one valid signature among several space-separated ones (the sender rotating its secret)", () => {
@@ -62,16 +62,27 @@ describe("verifyStandardWebhook", () => {
     const headers = signed(SHOP_SIGNING_SECRET, "msg_2", t, body);
     const old = standardWebhookSignature(`whsec_${Buffer.from("an-old-secret-no-longer-ok").toString("base64")}`, "msg_2", t, body);
 
-    expect(verifyStandardWebhook(body, { ...headers, signature: `${old} ${headers.signature}` }, parseSigningSecrets(SIGNING_SECRETS))).toBe(SHOP_SIGNER);
-    expect(verifyStandardWebhook(body, { ...headers, signature: `v2,ignored ${headers.signature}` }, parseSigningSecrets(SIGNING_SECRETS))).toBe(SHOP_SIGNER);
+    expect(verifyStandardWebhook(body, { ...headers, signature: `${old} ${headers.signature}` }, parseSigningSecrets(SIGNING_SECRETS))).toBe(`signer:${SHOP_SIGNER}`);
+    expect(verifyStandardWebhook(body, { ...headers, signature: `v2,ignored ${headers.signature}` }, parseSigningSecrets(SIGNING_SECRETS))).toBe(`signer:${SHOP_SIGNER}`);
   });
 
   it("accepts both entries of one sender during our own rotation (old and new secret under two names)", () => {
     const body = Buffer.from("{}");
     const secrets = parseSigningSecrets(`shop-old:${CRM_SIGNING_SECRET},shop:${SHOP_SIGNING_SECRET}`);
 
-    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("shop-old");
-    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("shop");
+    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop-old");
+    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop");
+  });
+
+  it("proves one caller with either of two secrets under one name, so a rotation keeps the signer's requests", () => {
+    const body = Buffer.from("{}");
+    const list = parseSigningSecrets(`shop:${CRM_SIGNING_SECRET},shop:${SHOP_SIGNING_SECRET}`);
+    const json = parseSigningSecrets(JSON.stringify({ shop: [CRM_SIGNING_SECRET, SHOP_SIGNING_SECRET] }));
+
+    for (const secrets of [list, json]) {
+      expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop");
+      expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop");
+    }
   });
 
   it("accepts timestamps just inside the 5-minute window on either side and refuses those just outside", () => {
@@ -82,8 +93,8 @@ describe("verifyStandardWebhook", () => {
     const inside = WEBHOOK_TOLERANCE_SECONDS - 5;
     const outside = WEBHOOK_TOLERANCE_SECONDS + 5;
 
-    expect(at(-inside)()).toBe(SHOP_SIGNER);
-    expect(at(inside)()).toBe(SHOP_SIGNER);
+    expect(at(-inside)()).toBe(`signer:${SHOP_SIGNER}`);
+    expect(at(inside)()).toBe(`signer:${SHOP_SIGNER}`);
     expect(at(-outside)).toThrow(/more than 5 minutes away from our clock/);
     expect(at(outside)).toThrow(/more than 5 minutes away from our clock/);
   });
@@ -148,7 +159,7 @@ describe("verifyStandardWebhook", () => {
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
 
     expect(() => verifyStandardWebhook(withBom, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toThrow(UnauthorizedError);
-    expect(verifyStandardWebhook(withBom, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), withBom), secrets)).toBe(SHOP_SIGNER);
+    expect(verifyStandardWebhook(withBom, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), withBom), secrets)).toBe(`signer:${SHOP_SIGNER}`);
   });
 
   it("accepts what it signs and refuses any other body, for arbitrary bodies and ids (property)", () => {
@@ -156,7 +167,7 @@ describe("verifyStandardWebhook", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), fc.string({ unit: "grapheme", maxLength: 200 }), fc.stringMatching(/^[\x21-\x7e]{1,64}$/), (body, other, id) => {
         const headers = signed(SHOP_SIGNING_SECRET, id, nowSeconds(), body);
-        expect(verifyStandardWebhook(Buffer.from(body), headers, secrets)).toBe(SHOP_SIGNER);
+        expect(verifyStandardWebhook(Buffer.from(body), headers, secrets)).toBe(`signer:${SHOP_SIGNER}`);
         if (other !== body) expect(() => verifyStandardWebhook(Buffer.from(other), headers, secrets)).toThrow(UnauthorizedError);
       }),
       { numRuns: 150 },
@@ -178,9 +189,11 @@ describe("standardWebhookHeaders", () => {
 
 describe("parseSigningSecrets", () => {
   it("reads a JSON object, a comma list and a bare secret (named signer-1)", () => {
-    expect([...parseSigningSecrets(JSON.stringify({ shop: SHOP_SIGNING_SECRET })).keys()]).toEqual(["shop"]);
-    expect([...parseSigningSecrets(` shop:${SHOP_SIGNING_SECRET} , crm:${CRM_SIGNING_SECRET} `).keys()]).toEqual(["shop", "crm"]);
-    expect([...parseSigningSecrets(SHOP_SIGNING_SECRET).keys()]).toEqual(["signer-1"]);
+    const callers = (raw: string) => parseSigningSecrets(raw).map((s) => s.caller);
+
+    expect(callers(JSON.stringify({ shop: SHOP_SIGNING_SECRET }))).toEqual(["signer:shop"]);
+    expect(callers(` shop:${SHOP_SIGNING_SECRET} , crm:${CRM_SIGNING_SECRET} `)).toEqual(["signer:shop", "signer:crm"]);
+    expect(callers(SHOP_SIGNING_SECRET)).toEqual(["signer:signer-1"]);
   });
 
   it("refuses malformed or short secrets, naming the entry and never the value", () => {

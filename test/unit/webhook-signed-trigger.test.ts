@@ -38,20 +38,20 @@ function signedTrigger(options: { secret?: string; id?: string; timestamp?: numb
 const parse = (answer: Awaited<ReturnType<typeof accept>>) => ({ ...answer, body: JSON.parse(answer.body as string) });
 
 describe("accept handler with Standard Webhooks signatures", () => {
-  it("accepts a signed request without an API key and records the signer's name", async () => {
+  it("accepts a signed request without an API key and records the signer as its caller", async () => {
     const answer = parse(await accept(signedTrigger()));
 
     expect(answer.statusCode).toBe(202);
-    expect(answer.body.data.attributes.apiKeyName).toBe(SHOP_SIGNER);
+    expect(answer.body.data.attributes).toMatchObject({ caller: `signer:${SHOP_SIGNER}`, apiKeyName: SHOP_SIGNER });
     expect(rig.queued()).toHaveLength(1);
     expect(rig.queued()[0]).toMatchObject({ requestId: answer.body.data.id, batch: PASSENTRY_EXAMPLE_BODY.batch, source: "http" });
-    expect((await rig.store.get(answer.body.data.id))?.apiKeyName).toBe(SHOP_SIGNER);
+    expect((await rig.store.get(answer.body.data.id))?.caller).toBe(`signer:${SHOP_SIGNER}`);
   });
 
   it("tells signers apart by the secret that verified", async () => {
     const answer = parse(await accept(signedTrigger({ secret: CRM_SIGNING_SECRET })));
 
-    expect(answer.body.data.attributes.apiKeyName).toBe(CRM_SIGNER);
+    expect(answer.body.data.attributes.caller).toBe(`signer:${CRM_SIGNER}`);
   });
 
   it("verifies the raw bytes when API Gateway delivered the body base64-encoded", async () => {
@@ -83,13 +83,20 @@ describe("accept handler with Standard Webhooks signatures", () => {
     expect(rig.queued()).toHaveLength(1);
   });
 
-  it("uses an explicit Idempotency-Key rather than the webhook-id when both are sent", async () => {
+  it("dedupes on the signed webhook-id, whatever an unsigned Idempotency-Key header says", async () => {
+    // Prepare: one signed request, replayed with fresh Idempotency-Keys, which the signature does not cover.
     const first = parse(await accept(signedTrigger({ id: "msg_a", headers: { "idempotency-key": "order-1001" } })));
-    const second = parse(await accept(signedTrigger({ id: "msg_b", headers: { "idempotency-key": "order-1001" } })));
 
-    expect(second.body.data.id).toBe(first.body.data.id);
-    expect((await rig.store.get(first.body.data.id))?.idempotencyKey).toBe("order-1001");
-    expect(rig.queued()).toHaveLength(1);
+    // Act
+    const replays = [];
+    for (const key of ["order-1002", "order-1003"]) replays.push(parse(await accept(signedTrigger({ id: "msg_a", headers: { "idempotency-key": key } }))));
+    const another = parse(await accept(signedTrigger({ id: "msg_b", headers: { "idempotency-key": "order-1001" } })));
+
+    // Assess
+    for (const replay of replays) expect(replay.body.data.id).toBe(first.body.data.id);
+    expect((await rig.store.get(first.body.data.id))?.idempotencyKey).toBe("msg_a");
+    expect(another.body.data.id).not.toBe(first.body.data.id);
+    expect(rig.queued()).toHaveLength(2);
   });
 
   it("refuses a tampered body, a stale timestamp, a foreign secret and a partial header set with 401, queueing nothing", async () => {

@@ -154,6 +154,8 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
     routes.map((route) => ({
       method: route.method,
       path: route.path,
+      // API Gateway checks no credential itself: the functions do (and no local door runs here).
+      credential: "none" as const,
       handler: async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
         if (route.payloadFormatVersion !== "2.0") throw new Error(`Route ${route.routeKey} uses payload format ${route.payloadFormatVersion}; the rehearsal speaks 2.0 only.`);
         const fn = host.functionByArn(route.functionArn);
