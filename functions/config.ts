@@ -40,6 +40,8 @@ const PassEntrySettings = z.object({
 
 export const AwsConfig = z.extend(PassEntrySettings, {
   WALLET_HOME: z.literal("aws"),
+  /** The SST stage: the `Stage` dimension of the metrics this stage's alarms watch. */
+  WALLET_STAGE: z.string().check(z.minLength(1, "WALLET_STAGE must be set")),
   PASSENTRY_BASE_URL: z._default(z.url(), "https://api.passentry.com"),
   MESSAGES_QUEUE_URL: z.string().check(z.minLength(1, "MESSAGES_QUEUE_URL must be set")),
   WALLET_TABLE_NAME: z.string().check(z.minLength(1, "WALLET_TABLE_NAME must be set")),

@@ -7,7 +7,10 @@ import { createHmac, randomUUID } from "node:crypto";
 import { SendMessageCommand, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { afterAll, beforeAll, describe as suite, expect, it } from "vitest";
-import { queues, schedules } from "../infra/synthesis/stack-model.js";
+import { stageSettings } from "../../infra/stage-config.js";
+import { busRules, queues, schedules } from "../infra/synthesis/stack-model.js";
+import { policyProblems, trustProblems } from "../infra/synthesis/stage-checks.js";
+import { IamChecker } from "./support/iam-check.js";
 import { describe, SECRETS, startStage, waitFor, type Stage } from "./support/stage.js";
 import { parseBatchMarker } from "../../functions/core/batch-rules.js";
 
@@ -104,7 +107,8 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     for (const occurrence of queued) {
       expect(stage.postsFor(occurrence.requestId)).toBe(1);
-      const status = await json(await stage.api(`/api/v1/requests/${occurrence.requestId}`));
+      // A promotion's request belongs to no caller: an operator reads it.
+      const status = await json(await stage.api(`/api/v1/requests/${occurrence.requestId}`, { key: SECRETS.operatorKey }));
       expect(status.body.data.attributes.status).toBe("submitted");
     }
   });
@@ -137,6 +141,22 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(put.FailedEntryCount).toBe(0);
     await submitted(requestId);
     expect(stage.postsFor(requestId)).toBe(1);
+  });
+
+  it("lets EventBridge put on the queue for our rule only: a rule in another account that knows the queue's ARN is refused", async () => {
+    const queue = queues(stage.rehearsal.synthesis).find((q) => q.url === output("MessagesQueueUrl"))!;
+    const [ours] = busRules(stage.rehearsal.synthesis);
+    const { region, accountId } = stage.rehearsal.synthesis.app;
+    const ourRuleArn = `arn:aws:events:${region}:${accountId}:rule/${ours!.busName}/${ours!.name}`;
+    const iam = new IamChecker(accountId);
+
+    const ourDelivery = await iam.checkServiceDelivery(queue.policy, "events.amazonaws.com", "sqs:SendMessage", queue.arn, ourRuleArn);
+    const foreignDelivery = await iam.checkServiceDelivery(queue.policy, "events.amazonaws.com", "sqs:SendMessage", queue.arn, `arn:aws:events:${region}:999999999999:rule/attacker-bus/inject`);
+    const sameAccountOtherRule = await iam.checkServiceDelivery(queue.policy, "events.amazonaws.com", "sqs:SendMessage", queue.arn, `arn:aws:events:${region}:${accountId}:rule/default/another-rule`);
+
+    expect(ourDelivery.decision).toBe("Allowed");
+    expect(foreignDelivery.decision).not.toBe("Allowed");
+    expect(sameAccountOtherRule.decision).not.toBe("Allowed");
   });
 
   it("leaves events of other types on the bus: the rule's pattern does not route them to the queue", async () => {
@@ -207,6 +227,9 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
 
   it("saw no call AWS would refuse, no crash, no duplicate batch and no secret in any log", () => {
     expect(stage.rehearsal.problems()).toEqual([]);
+    // Each function had what it used (no denial above), and holds nothing check:infra forbids.
+    const synthesis = stage.rehearsal.synthesis;
+    expect([...policyProblems(synthesis, stageSettings(synthesis.app.stage)), ...trustProblems(synthesis)]).toEqual([]);
     // One batch per part: the part a batch's marker names (request id + chunk), not the marker's POST time.
     const markers = stage.sandbox.batches().map((b) => {
       const marker = parseBatchMarker(b.name);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadAwsConfig, loadLocalConfig } from "../../functions/config.js";
 import { MAX_RECEIVES } from "../../functions/core/retry-policy.js";
 
-const AWS = { WALLET_HOME: "aws", MESSAGES_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/q", WALLET_TABLE_NAME: "WalletTable" };
+const AWS = { WALLET_HOME: "aws", WALLET_STAGE: "production", MESSAGES_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/q", WALLET_TABLE_NAME: "WalletTable" };
 
 describe("configuration", () => {
   it("starts the embedded home with its defaults: a 60 s lease, 40 pages of reconciliation, 50 receives", () => {
