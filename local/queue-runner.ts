@@ -1,21 +1,29 @@
 /**
- * In-process workers for the embedded home: each takes messages from the SQLite queue, hands them
- * to the same sender handler Lambda runs on AWS (as an SQS event) and deletes what succeeded, as
- * the event source mapping would. What failed stays in flight until the handler's `retryAfter`
- * (the local ChangeMessageVisibility) or the visibility timeout makes it visible again. Each worker
- * has its own handler, so its own owner id in ledger claims, as each Lambda instance has.
+ * In-process workers for the embedded home, behaving as Lambda's SQS event source mapping does:
+ * each takes up to `batchSize` messages, waiting up to the gathering window for more when what it
+ * took may share a PassEntry batch, hands them to the same sender handler Lambda runs (as one SQS
+ * event), deletes what succeeded, and makes each failure visible again when the handler asked
+ * (its `retryAfter`, the local ChangeMessageVisibility) or after the visibility timeout. While a
+ * batch is being handled its messages' visibility is extended, as a long-running SQS consumer
+ * does, so no other worker takes them meanwhile. Each worker has its own handler, so its own owner
+ * id in ledger claims, as each Lambda instance has.
  */
 import type { SQSEvent } from "aws-lambda";
 import type { SqliteMessageQueue, ReceivedMessage } from "../functions/adapters/sqlite-message-queue.js";
-import type { Log } from "../functions/core/ports.js";
+import { mayShareBatch } from "../functions/core/coalesce.js";
+import type { Log, RetryScheduler } from "../functions/core/ports.js";
 import { retryBackoffSeconds } from "../functions/core/retry-policy.js";
 import type { makeSenderHandler } from "../functions/handlers/sender.js";
 
 export interface QueueRunnerOptions {
   queue: SqliteMessageQueue;
-  /** The handler worker `index` runs (each its own, with its own owner id). */
-  handlerFor: (index: number) => ReturnType<typeof makeSenderHandler>;
+  /** The handler worker `index` runs (each its own, with its own owner id), asking `retries` for each failure's delay. */
+  handlerFor: (index: number, retries: RetryScheduler) => ReturnType<typeof makeSenderHandler>;
   workers: number;
+  /** Messages handed to one invocation at most (the event source mapping's batch size). Default 1. */
+  batchSize?: number;
+  /** How long a worker waits for more messages when those it took may share a batch (the batching window). Default 0. */
+  gatherWindowMs?: number;
   visibilityTimeoutMs: number;
   log: Log;
   /** How often an idle worker looks again; `wake()` cuts the wait short. Default 200 ms. */
@@ -53,7 +61,7 @@ export class QueueRunner {
   start(): void {
     if (this.running) return;
     this.running = true;
-    for (let i = 0; i < this.options.workers; i++) this.loops.push(this.loop(this.options.handlerFor(i)));
+    for (let i = 0; i < this.options.workers; i++) this.loops.push(this.loop(i));
   }
 
   /** New work arrived: idle workers look now instead of at their next poll. */
@@ -70,34 +78,69 @@ export class QueueRunner {
     await Promise.all(this.loops.splice(0));
   }
 
-  private async loop(handler: ReturnType<typeof makeSenderHandler>): Promise<void> {
+  private async loop(index: number): Promise<void> {
+    // The delays the handler asks for in one invocation, applied once it has returned.
+    let asked = new Map<string, { seconds: number; reason: string }>();
+    const handler = this.options.handlerFor(index, {
+      retryAfter: async (receiptHandle, seconds, reason) => void asked.set(receiptHandle, { seconds, reason }),
+    });
     while (this.running) {
-      const [message] = this.options.queue.receive(1, this.options.visibilityTimeoutMs);
-      if (!message) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.idlePollMs ?? 200);
-          this.wakers.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+      const batch = await this.take();
+      if (batch.length === 0) {
+        await this.idle();
         continue;
       }
-      await this.process(handler, message);
+      asked = new Map();
+      await this.process(handler, batch, asked);
     }
   }
 
-  private async process(handler: ReturnType<typeof makeSenderHandler>, message: ReceivedMessage): Promise<void> {
-    const { queue, log } = this.options;
+  /** Up to `batchSize` messages; when some may share a batch, more are gathered for up to the window. */
+  private async take(): Promise<ReceivedMessage[]> {
+    const { queue, visibilityTimeoutMs } = this.options;
+    const size = this.options.batchSize ?? 1;
+    const batch = queue.receive(size, visibilityTimeoutMs);
+    const windowMs = this.options.gatherWindowMs ?? 0;
+    if (batch.length === 0 || batch.length >= size || windowMs <= 0 || !batch.some((m) => mayShareBatch(m.body))) return batch;
+    const until = Date.now() + windowMs;
+    while (this.running && batch.length < size && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, until - Date.now())));
+      batch.push(...queue.receive(size - batch.length, visibilityTimeoutMs));
+    }
+    return batch;
+  }
+
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.options.idlePollMs ?? 200);
+      this.wakers.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async process(handler: ReturnType<typeof makeSenderHandler>, batch: ReceivedMessage[], asked: Map<string, { seconds: number; reason: string }>): Promise<void> {
+    const { queue, log, visibilityTimeoutMs } = this.options;
+    const handles = batch.map((m) => m.receiptHandle);
+    const heartbeat = setInterval(() => queue.extend(handles, visibilityTimeoutMs), Math.max(100, visibilityTimeoutMs / 3));
     try {
-      // No Lambda context: nothing kills a local worker, so there is no deadline to keep (the
-      // visibility timeout only lets another worker see the message, and the ledger stops it there).
-      const answer = await handler(toSqsEvent([message]));
-      if (answer.batchItemFailures.length === 0) queue.delete(message.receiptHandle);
+      // No Lambda context: nothing kills a local worker, so there is no deadline to keep.
+      const answer = await handler(toSqsEvent(batch));
+      clearInterval(heartbeat);
+      const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier));
+      for (const message of batch) {
+        if (!failed.has(message.messageId)) queue.delete(message.receiptHandle);
+        else {
+          const delay = asked.get(message.receiptHandle);
+          queue.release(message.receiptHandle, delay?.seconds ?? retryBackoffSeconds(message.receiveCount), delay?.reason);
+        }
+      }
     } catch (error) {
-      // The handler itself threw (it should not): like Lambda, the whole message is retried.
-      log.error("sender invocation failed", { messageId: message.messageId, error: (error as Error).message });
-      queue.release(message.receiptHandle, retryBackoffSeconds(message.receiveCount), (error as Error).message);
+      clearInterval(heartbeat);
+      // The handler itself threw (it should not): like Lambda, the whole batch is retried.
+      log.error("sender invocation failed", { messageIds: batch.map((m) => m.messageId), error: (error as Error).message });
+      for (const message of batch) queue.release(message.receiptHandle, retryBackoffSeconds(message.receiveCount), (error as Error).message);
     }
   }
 }

@@ -17,7 +17,7 @@ import { makeRequestCancelHandler } from "../functions/handlers/request-cancel.j
 import { makeRequestResolveHandler } from "../functions/handlers/request-resolve.js";
 import { sleep } from "../functions/core/pacer.js";
 import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
-import { systemClock, type Clock, type Log, type MessageQueue } from "../functions/core/ports.js";
+import { systemClock, type Clock, type Log, type MessageQueue, type RetryScheduler } from "../functions/core/ports.js";
 import type { Automation } from "../functions/core/automations.js";
 import type { HttpDeps, PassEntryWebhookDeps, PlannerDeps, SenderDeps } from "../functions/wiring.js";
 import type { Promotion } from "../functions/core/promotions.js";
@@ -31,6 +31,12 @@ import { startHttpServer, type LocalHttpServer, type Route } from "./http-server
 import { QueueRunner } from "./queue-runner.js";
 import { PromotionScheduler } from "./promotion-scheduler.js";
 import { Door, type RateLimit, type UnverifiedBodyLimit } from "./door.js";
+
+/**
+ * The embedded home's event source mapping: an invocation takes up to a full shared batch of
+ * one-recipient requests, gathering for a second when what it took may share a batch.
+ */
+export const SENDER_DEFAULTS = { batchSize: 500, gatherWindowMs: 1_000 } as const;
 
 export interface LocalStackOptions {
   host?: string;
@@ -63,6 +69,12 @@ export interface LocalStackOptions {
   passEntryTimeoutMs?: number;
   leaseMs?: number;
   reconcileMaxPages?: number;
+  /** Messages one local invocation takes at most (default 500: a full shared batch of one-recipient requests). */
+  batchSize?: number;
+  /** How long a worker waits for more messages that may share a batch (default 1 s; 0 turns gathering off). */
+  gatherWindowMs?: number;
+  /** Requests that differ only in their recipients share PassEntry batches (default true). */
+  shareBatches?: boolean;
   /** Wait after a PassEntry 5xx before looking for the batch (default 1 s). */
   serverErrorSettleMs?: number;
   /** Wait after a timeout or dropped connection before anyone looks for the batch (default 30 s). */
@@ -147,9 +159,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const events = new LocalEventPublisher(log);
   const instanceId = randomUUID().slice(0, 8);
   // One set of sender dependencies per worker: each its own owner id in ledger claims.
-  const senderDepsFor = (worker: number): SenderDeps => ({
+  const senderDepsFor = (worker: number, retries: RetryScheduler): SenderDeps => ({
     log,
-    retries: queue,
+    retries,
     send: {
       store,
       ledger,
@@ -161,6 +173,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sleep,
       reconcileMaxPages: options.reconcileMaxPages ?? 40,
       allowedBatchKeys: options.allowedBatchKeys ?? [],
+      shareBatches: options.shareBatches ?? true,
       ...(options.serverErrorSettleMs !== undefined ? { serverErrorSettleMs: options.serverErrorSettleMs } : {}),
       ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       events,
@@ -169,11 +182,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   runner = new QueueRunner({
     queue,
-    handlerFor: (worker) => {
-      const deps = senderDepsFor(worker);
+    handlerFor: (worker, retries) => {
+      const deps = senderDepsFor(worker, retries);
       return makeSenderHandler(() => deps);
     },
     workers: options.workers ?? 2,
+    batchSize: options.batchSize ?? SENDER_DEFAULTS.batchSize,
+    gatherWindowMs: options.gatherWindowMs ?? SENDER_DEFAULTS.gatherWindowMs,
     visibilityTimeoutMs,
     log,
     idlePollMs: options.idlePollMs,

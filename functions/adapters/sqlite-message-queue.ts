@@ -97,6 +97,15 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
     this.db.prepare("DELETE FROM queue_messages WHERE receipt_handle = ?").run(receiptHandle);
   }
 
+  /** Keeps received messages hidden for another `visibilityTimeoutMs` (a consumer still working on them). */
+  extend(receiptHandles: readonly string[], visibilityTimeoutMs: number): void {
+    const visibleAt = this.now() + visibilityTimeoutMs;
+    const update = this.db.prepare("UPDATE queue_messages SET visible_at = ? WHERE receipt_handle = ? AND dead_at IS NULL");
+    this.db.transaction(() => {
+      for (const handle of receiptHandles) update.run(visibleAt, handle);
+    })();
+  }
+
   /** ChangeMessageVisibility's twin, keeping the reason as the message's last error. */
   async retryAfter(receiptHandle: string, seconds: number, reason: string): Promise<void> {
     this.release(receiptHandle, seconds, reason);

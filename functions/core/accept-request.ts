@@ -80,7 +80,8 @@ export function fingerprint(entityId: string, batch: WalletMessageBatch): string
   return createHash("sha256").update(entityId).update("\n").update(canonicalJson(batch)).digest("hex");
 }
 
-function canonicalJson(value: unknown): string {
+/** JSON with object keys sorted at every depth (and undefined values dropped): equal values, equal text. */
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>)

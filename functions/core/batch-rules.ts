@@ -66,12 +66,12 @@ export function withMarker(batch: WalletMessageBatch, marker: string): WalletMes
 }
 
 /**
- * The body actually posted: our own `sendNow` removed, the marker in front of the name, and for a
+ * The body actually posted: our own `sendNow` and `coalesce` removed, the marker in front of the name, and for a
  * send-now batch a `scheduledAt` PassEntry accepts (it wants an hour's lead); the send-now follow-up
  * then sends it as soon as PassEntry has validated it.
  */
 export function toPassEntryBatch(batch: WalletMessageBatch, marker: string, sendNowScheduledAt?: string): WalletMessageBatch {
-  const { sendNow: _ours, ...theirs } = withMarker(batch, marker);
+  const { sendNow: _ours, coalesce: _alsoOurs, ...theirs } = withMarker(batch, marker);
   return sendNowScheduledAt === undefined ? theirs : { ...theirs, scheduledAt: sendNowScheduledAt };
 }
 

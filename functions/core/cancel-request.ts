@@ -11,6 +11,7 @@ import { NotFoundError, ServiceUnavailableError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
 import { chunkCount } from "./batch-rules.js";
 import { TERMINAL_BATCH_STATUSES, type CallerId, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
+import { readParts } from "./request-view.js";
 import { transition } from "./send-state-machine.js";
 
 export interface CancelDeps {
@@ -69,5 +70,5 @@ export async function cancelRequest(deps: CancelDeps, requestId: string, by: Cal
     }
   }
   deps.log.info("request cancellation recorded", { requestId, by, cancelledChunks, followUpQueued });
-  return { request, sends: await deps.ledger.list(requestId), cancelledChunks, followUpQueued };
+  return { request, sends: await readParts(deps.ledger, requestId), cancelledChunks, followUpQueued };
 }

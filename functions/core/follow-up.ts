@@ -172,7 +172,8 @@ async function cancelAtPassEntry(deps: SendDeps, message: FollowUpMessage): Prom
     const entry = await deps.ledger.get(key);
     // Only created batches are this follow-up's: a part still being sent is its holder's (it sees the stamp).
     if (entry?.state !== "sent" || entry.cancelRequestedAt === undefined) continue;
-    if ((await cancelBatch(deps, key, entry, request.entityId)) === "retry") waitingFor.push(key);
+    const outcome = entry.groupId !== undefined ? await cancelShared(deps, key, entry) : await cancelBatch(deps, key, entry, request.entityId);
+    if (outcome === "retry") waitingFor.push(key);
   }
   if (waitingFor.length === 0) {
     deps.log.info("request cancellation finished", { requestId: request.requestId, attempt: message.attempt });
@@ -186,6 +187,30 @@ async function cancelAtPassEntry(deps: SendDeps, message: FollowUpMessage): Prom
   }
   const { cancelledChunks: _announced, ...rest } = message;
   return next(deps, rest);
+}
+
+/**
+ * A member's cancel after its shared batch was posted: PassEntry cannot cancel part of a batch, so
+ * the batch is cancelled only once every request it carries asked; until then the member says why.
+ */
+async function cancelShared(deps: SendDeps, key: SendKey, member: SendRecord): Promise<"done" | "retry"> {
+  const groupKey = { requestId: member.groupId!, chunk: 0 };
+  const group = await deps.ledger.get(groupKey);
+  const carried = group?.members ?? [];
+  const notCancelled: string[] = [];
+  for (const id of carried) if ((await deps.ledger.get({ requestId: id, chunk: 0 }))?.cancelRequestedAt === undefined) notCancelled.push(id);
+  if (!group || notCancelled.length > 0) {
+    const note = `Not cancelled: this request shares PassEntry batch ${member.batchId} with ${carried.length - 1} other request(s), ${notCancelled.length} of which were not cancelled; PassEntry cannot cancel part of a batch, so it goes out as scheduled.`;
+    await recordBatch(deps, key, { note });
+    deps.log.info("shared batch not cancelled: other requests in it were not", { ...key, batchId: member.batchId, notCancelled: notCancelled.length });
+    return "done";
+  }
+  const outcome = await cancelBatch(deps, groupKey, group);
+  if (outcome === "done") {
+    const note = (await deps.ledger.get(groupKey))?.note;
+    if (note !== undefined) for (const id of carried) await recordBatch(deps, { requestId: id, chunk: 0 }, { note });
+  }
+  return outcome;
 }
 
 /** Cancels one created batch at PassEntry, if it still can be; "retry" when PassEntry could not say. */
@@ -302,7 +327,19 @@ async function observe(deps: SendDeps, key: SendKey, record: SendRecord, batch: 
 async function announceTerminal(deps: SendDeps, key: SendKey, batchId: string, status: BatchStatus, batch: PassEntryBatchResource, knownEntityId?: string): Promise<void> {
   const attributes = batch.attributes;
   deps.log.info("batch finished", { ...key, batchId, status, totalCount: attributes.totalCount ?? undefined });
-  const entityId = knownEntityId ?? (await deps.store.get(key.requestId))?.entityId ?? null;
+  const request = await deps.store.get(key.requestId);
+  if (request?.source === "group") {
+    // A shared batch is announced to each request it carries, under that request's own id and count.
+    const carried = (await deps.ledger.get(key))?.members ?? request.members ?? [];
+    for (const id of carried) {
+      const member = await deps.ledger.get({ requestId: id, chunk: 0 });
+      if (member?.state !== "sent") continue;
+      const memberBatch = { ...batch, attributes: { ...attributes, totalCount: member.recipientCount ?? null } };
+      await announceTerminal(deps, { requestId: id, chunk: 0 }, batchId, status, memberBatch, request.entityId);
+    }
+    return;
+  }
+  const entityId = knownEntityId ?? request?.entityId ?? null;
   const common = { ...key, entityId, batchId, occurredAt: occurredAt(deps.clock), errorsCsvUrl: attributes.errorsCsvUrl ?? null };
   if (status === "successful" || status === "completedWithErrors") {
     await publishOutcome(deps, { type: "WalletMessageBatchCompleted", ...common, status, totalCount: attributes.totalCount ?? null, deliveryCsvUrl: attributes.deliveryCsvUrl ?? null });

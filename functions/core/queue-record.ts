@@ -9,7 +9,9 @@ import { isRetryable, RetryLaterError } from "./errors.js";
 import { handleFollowUp } from "./follow-up.js";
 import { rejectQueueMessage } from "./reject-message.js";
 import { retryBackoffSeconds } from "./retry-policy.js";
-import { isFollowUp, QueueMessageBody, toSendRequest, unknownBatchKeys, type SendRequestMessage } from "./schemas.js";
+import { isFollowUp, QueueMessageBody, toSendRequest, unknownBatchKeys, type SendRequest, type SendRequestMessage } from "./schemas.js";
+import { packGroups, sendShared, shareKey, toShareable, type MemberResult, type Shareable } from "./coalesce.js";
+import { wantsSendNow } from "./batch-rules.js";
 import { sendRequest, type SendDeps } from "./send-request.js";
 
 export interface QueueRecord {
@@ -76,6 +78,104 @@ export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Pr
     const asked = error instanceof RetryLaterError ? error.delaySeconds : undefined;
     return { done: false, delaySeconds: asked ?? retryBackoffSeconds(record.receiveCount, deps.random), reason };
   }
+}
+
+/**
+ * Handles one delivery's messages. Requests that may share a PassEntry batch (coalesce.ts) are
+ * gathered across the delivery and sent together; every other message is handled on its own, in
+ * order. No message is started with less than the call budget left: those are handed back at once.
+ *
+ * @example const outcomes = await handleQueueRecords(deps, records); // outcomes.get(messageId)
+ */
+export async function handleQueueRecords(deps: SendDeps, records: readonly QueueRecord[]): Promise<Map<string, RecordOutcome>> {
+  const outcomes = new Map<string, RecordOutcome>();
+  const outOfTime = (): RecordOutcome => ({ done: false, delaySeconds: 0, reason: "Too little time was left in this invocation to start the message." });
+  const hasTime = () => deps.remainingMs() >= (deps.callBudgetMs ?? 0);
+
+  const shareable = deps.shareBatches === false ? new Map<string, { record: QueueRecord; item: Shareable }[]>() : await gatherShareable(deps, records);
+  const gathered = new Set([...shareable.values()].flat().map(({ record }) => record.messageId));
+  for (const items of shareable.values()) {
+    for (const group of packGroups(items.map((i) => i.item))) {
+      const recordOf = new Map(items.filter((i) => group.includes(i.item)).map((i) => [i.item.request.requestId, i.record]));
+      if (!hasTime()) {
+        for (const record of recordOf.values()) outcomes.set(record.messageId, outOfTime());
+        continue;
+      }
+      let results: Map<string, MemberResult>;
+      try {
+        results = await sendShared(deps, group);
+      } catch (error) {
+        // Our own failure (a ledger write that kept losing, the store): every member comes back.
+        for (const record of recordOf.values()) outcomes.set(record.messageId, failedOutcome(deps, record, error));
+        continue;
+      }
+      for (const [requestId, record] of recordOf) {
+        const result = results.get(requestId);
+        if (!result) outcomes.set(record.messageId, { done: false, delaySeconds: retryBackoffSeconds(record.receiveCount, deps.random), reason: "Not settled by its shared batch." });
+        else if ("retry" in result) outcomes.set(record.messageId, failedOutcome(deps, record, result.retry));
+        else {
+          deps.log.info("queue message done", { messageId: record.messageId, requestId, outcomes: [result.outcome.state] });
+          outcomes.set(record.messageId, { done: true });
+        }
+      }
+    }
+  }
+  for (const record of records) {
+    if (gathered.has(record.messageId)) continue;
+    outcomes.set(record.messageId, hasTime() ? await handleQueueRecord(deps, record) : outOfTime());
+  }
+  return outcomes;
+}
+
+/**
+ * The delivery's requests that may share a batch, by sharing key; only keys that at least two
+ * requests share (one request alone gains nothing from the group's extra writes). Each request's
+ * stored record is ensured first: its caller, recorded at the door, is what sharing is keyed on.
+ */
+async function gatherShareable(deps: SendDeps, records: readonly QueueRecord[]): Promise<Map<string, { record: QueueRecord; item: Shareable }[]>> {
+  const byKey = new Map<string, { record: QueueRecord; item: Shareable }[]>();
+  const seen = new Set<string>();
+  for (const record of records) {
+    const parsed = QueueMessageBody.safeParse(safeJson(record.body));
+    if (!parsed.success || isFollowUp(parsed.data)) continue;
+    const message = parsed.data;
+    const batch = "detail-type" in message ? message.detail.batch : message.batch;
+    if (batch.recipients === undefined || unknownBatchKeys(batch, deps.allowedBatchKeys ?? []).length > 0) continue;
+    if (!("detail-type" in message) && message.requestId === undefined) continue; // gets its request id first
+    const request = toSendRequest(message, record.messageId);
+    if (seen.has(request.requestId)) continue; // a duplicate copy: handled on its own (it finds the first)
+    seen.add(request.requestId);
+    const stored = await ensureStored(deps, request);
+    const key = shareKey(request, stored);
+    if (key === undefined) continue;
+    const list = byKey.get(key) ?? [];
+    list.push({ record, item: toShareable(request, stored, key) });
+    byKey.set(key, list);
+  }
+  for (const [key, list] of byKey) if (list.length < 2) byKey.delete(key);
+  return byKey;
+}
+
+function ensureStored(deps: SendDeps, request: SendRequest) {
+  const at = request.acceptedAt ?? new Date(deps.clock.now()).toISOString();
+  return deps.store.ensure({
+    requestId: request.requestId,
+    entityId: request.entityId,
+    source: request.source,
+    createdAt: at,
+    enqueuedAt: at,
+    batch: request.batch,
+    ...(wantsSendNow(request.batch) ? { sendNow: true } : {}),
+  });
+}
+
+function failedOutcome(deps: SendDeps, record: QueueRecord, error: unknown): RecordOutcome {
+  const reason = (error as Error).message;
+  const retry = isRetryable(error);
+  deps.log.warn(retry ? "queue message will be retried" : "queue message dropped", { messageId: record.messageId, receiveCount: record.receiveCount, error: reason });
+  if (!retry) return { done: true };
+  const asked = error instanceof RetryLaterError ? error.delaySeconds : undefined;
+  return { done: false, delaySeconds: asked ?? retryBackoffSeconds(record.receiveCount, deps.random), reason };
 }
 
 /**

@@ -3,6 +3,7 @@
  * derived from them (never stored twice, so it cannot disagree with the ledger).
  */
 import { callerName } from "./callers.js";
+import type { SendLedger } from "./ports.js";
 import type { RequestRecord, RequestState, SendRecord } from "./schemas.js";
 import { splitIntoChunks } from "./batch-rules.js";
 
@@ -11,7 +12,7 @@ type ChunkOutcome = "sent" | "failed" | "cancelled" | "unknown" | "pending";
 
 function outcomeOf(send: SendRecord): ChunkOutcome {
   if (send.state === "sent") return send.batchStatus === "failed" ? "failed" : send.batchStatus === "cancelled" ? "cancelled" : "sent";
-  if (send.state === "claimed" || send.state === "open") return "pending";
+  if (send.state === "claimed" || send.state === "open" || send.state === "shared") return "pending";
   return send.state;
 }
 
@@ -41,6 +42,24 @@ export function requestState(request: RequestRecord, sends: SendRecord[]): Reque
 
 export function requestSelfLink(requestId: string): string {
   return `/api/v1/requests/${encodeURIComponent(requestId)}`;
+}
+
+/**
+ * A request's parts as the caller should see them: a part riding in a shared batch shows that
+ * batch's status, CSV links and notes (tracked on the group's own part), with its own recipient count.
+ */
+export async function readParts(ledger: Pick<SendLedger, "list" | "get">, requestId: string): Promise<SendRecord[]> {
+  const sends = await ledger.list(requestId);
+  return Promise.all(
+    sends.map(async (send) => {
+      if (send.groupId === undefined || send.state !== "sent") return send;
+      const group = await ledger.get({ requestId: send.groupId, chunk: 0 });
+      if (!group) return send;
+      const shared = { batchStatus: group.batchStatus, errorsCsvUrl: group.errorsCsvUrl, deliveryCsvUrl: group.deliveryCsvUrl, scheduledAt: group.scheduledAt, statusCheckedAt: group.statusCheckedAt, sendNowAt: group.sendNowAt };
+      const defined = Object.fromEntries(Object.entries(shared).filter(([, v]) => v !== undefined));
+      return { ...send, ...defined, ...(send.note === undefined && group.note !== undefined ? { note: group.note } : {}), sharedBy: group.members?.length ?? 0 } as SendRecord;
+    }),
+  );
 }
 
 /** JSON:API document for a request, shaped like PassEntry's own batch documents. */
@@ -94,6 +113,8 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
           /** An operator's decision on a part that was `unknown`. */
           resolvedBy: s.resolvedBy ?? null,
           resolvedAt: s.resolvedAt ?? null,
+          /** A shared batch: the group that carries this part and how many requests it carries (totalCount is this request's own recipients). */
+          sharedBatch: s.groupId !== undefined ? { groupId: s.groupId, requests: (s as { sharedBy?: number }).sharedBy ?? null } : null,
         })),
       },
     },

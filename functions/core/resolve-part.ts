@@ -11,7 +11,8 @@ import { isOperator } from "./callers.js";
 import { ForbiddenError, NotFoundError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
 import * as z from "./zod.js";
-import type { CallerId, FollowUpMessage, SendRecord, SendRequestMessage } from "./schemas.js";
+import { settleMembers } from "./coalesce.js";
+import type { CallerId, FollowUpMessage, RequestRecord, SendRecord, SendRequestMessage } from "./schemas.js";
 import { transition } from "./send-state-machine.js";
 
 export interface ResolveDeps {
@@ -55,7 +56,9 @@ export async function resolvePart(deps: ResolveDeps, requestId: string, body: Re
   }
   deps.log.warn("unknown part resolved by an operator", { ...key, by, resolution: body.resolution, batchId: body.batchId });
 
-  if (result.then === "requeue") {
+  if (request.source === "group") {
+    await resolveGroup(deps, request, result.entry, by);
+  } else if (result.then === "requeue") {
     const again: SendRequestMessage = { requestId, entityId: request.entityId, batch: request.batch, source: request.source, acceptedAt: request.createdAt };
     await queueOrRetry(deps, again, "The part was released, but the request could not be queued again; repeat the resolve.");
   } else if (result.then === "sent") {
@@ -66,6 +69,32 @@ export async function resolvePart(deps: ResolveDeps, requestId: string, body: Re
     await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
   }
   return result.entry;
+}
+
+/**
+ * A shared batch's part decides its members. Recorded as sent: each member is sent in it. Released
+ * (PassEntry does not have it): the group is given up and each member is released to be sent again.
+ */
+async function resolveGroup(deps: ResolveDeps, group: RequestRecord, entry: SendRecord, by: CallerId): Promise<void> {
+  const groupKey = { requestId: group.requestId, chunk: 0 };
+  if (entry.state === "open") {
+    await transition(deps.ledger, groupKey, { type: "abandon", now: deps.clock.now(), reason: `Released by ${by}: its requests are sent again.` });
+    for (const id of entry.members ?? group.members ?? []) {
+      const member = await deps.ledger.get({ requestId: id, chunk: 0 });
+      if (member?.state === "unknown") await resolvePart(deps, id, { chunk: 0, resolution: "release" }, by);
+    }
+    return;
+  }
+  // Sent (or cancelled): members still waiting on it follow, then the batch is tracked like any other.
+  for (const id of entry.members ?? []) {
+    const member = await deps.ledger.get({ requestId: id, chunk: 0 });
+    if (member?.state !== "unknown") continue;
+    await transition(deps.ledger, { requestId: id, chunk: 0 }, { type: "resolve", now: deps.clock.now(), by, as: { sent: entry.batchId! } });
+  }
+  await settleMembers(deps, group.requestId);
+  if (entry.state === "sent") {
+    await queueOrRetry(deps, { followUp: "track", ...groupKey, batchId: entry.batchId!, attempt: 1 } satisfies FollowUpMessage, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
+  }
 }
 
 async function queueOrRetry(deps: ResolveDeps, body: unknown, failure: string): Promise<void> {

@@ -53,12 +53,12 @@ export const Recipient = z.looseObject({}).check(
 
 /**
  * The keys our contract names at the top level of `batch`: PassEntry's documented fields and our
- * own `sendNow`. Any other top-level key is refused at our door (see `unknownBatchKeys`) unless an
+ * own `sendNow` and `coalesce`. Any other top-level key is refused at our door (see `unknownBatchKeys`) unless an
  * operator allows it by name: if PassEntry honoured one such as `entityId` or `passTemplateUuid`, a
  * caller could widen who gets messaged. Keys inside a segment still pass through (they can only
  * narrow an audience).
  */
-export const BATCH_CONTRACT_KEYS: readonly string[] = ["message", "segments", "recipients", "scheduledAt", "name", "tag", "sendNow"];
+export const BATCH_CONTRACT_KEYS: readonly string[] = ["message", "segments", "recipients", "scheduledAt", "name", "tag", "sendNow", "coalesce"];
 
 /** Top-level batch keys neither in our contract nor allowed by the operator, in the order given. */
 export function unknownBatchKeys(batch: object, allowed: readonly string[] = []): string[] {
@@ -90,6 +90,11 @@ export const WalletMessageBatch = z
      * without `scheduledAt`; `false` there keeps PassEntry's own default (an hour from now).
      */
     sendNow: z.optional(z.boolean({ error: "batch.sendNow must be true or false" })),
+    /**
+     * Ours, not PassEntry's (removed before posting): `false` keeps this request in a PassEntry batch
+     * of its own, never shared with the caller's other requests (functions/core/coalesce.ts).
+     */
+    coalesce: z.optional(z.boolean({ error: "batch.coalesce must be true or false" })),
   })
   .check(
     z.refine((b) => (b.segments === undefined) !== (b.recipients === undefined), {
@@ -107,7 +112,8 @@ export type WalletMessageBatch = z.infer<typeof WalletMessageBatch>;
 export const TriggerRequestBody = z.object({ batch: WalletMessageBatch });
 export type TriggerRequestBody = z.infer<typeof TriggerRequestBody>;
 
-export const RequestSource = z.enum(["http", "eventbridge", "sqs", "schedule", "webhook"]);
+/** `group`: not a caller's request but a shared PassEntry batch made of several (functions/core/coalesce.ts). */
+export const RequestSource = z.enum(["http", "eventbridge", "sqs", "schedule", "webhook", "group"]);
 export type RequestSource = z.infer<typeof RequestSource>;
 
 /**
@@ -301,17 +307,20 @@ export const RequestRecord = z.object({
   /** Who first asked to cancel it, and when (the ledger records what the cancellation stopped). */
   cancelledBy: z.optional(CallerId),
   cancelledAt: z.optional(z.string()),
+  /** A shared batch (source `group`) only: the requests whose recipients it carries. */
+  members: z.optional(z.array(RequestId).check(z.maxLength(MAX_RECIPIENTS_PER_BATCH))),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
 
 /**
  * Where one part (chunk) of a request stands; functions/core/send-state-machine.ts owns every move
  * between these. `claimed`: a worker holds it and may POST; `open`: nobody holds it, a later claim
- * may; `sent`: PassEntry has its batch; `failed`: PassEntry refused it for good; `unknown`: a batch
- * may exist and nothing could tell, so an operator decides; `cancelled`: it never was and never will
- * be sent.
+ * may; `shared`: it rides in a shared batch (`groupId`) that is not yet known to exist; `sent`:
+ * PassEntry has its batch (its own, or a shared one); `failed`: PassEntry refused it for good;
+ * `unknown`: a batch may exist and nothing could tell, so an operator decides; `cancelled`: it never
+ * was and never will be sent.
  */
-export const SendState = z.enum(["claimed", "open", "sent", "failed", "unknown", "cancelled"]);
+export const SendState = z.enum(["claimed", "open", "shared", "sent", "failed", "unknown", "cancelled"]);
 export type SendState = z.infer<typeof SendState>;
 
 /** One ledger entry: one PassEntry batch, keyed by business key (request id + chunk). Never deleted. */
@@ -357,6 +366,12 @@ export const SendRecord = z.object({
   /** An operator's decision on an `unknown` part: who, and when. */
   resolvedBy: z.optional(z.string()),
   resolvedAt: z.optional(z.string()),
+  /** A member of a shared batch: the group (its own ledger part, `<groupId>#0`) whose batch carries this part's recipients. */
+  groupId: z.optional(RequestId),
+  /** A shared batch's own part: the member requests its POST carried (set when the POST starts). */
+  members: z.optional(z.array(RequestId).check(z.maxLength(MAX_RECIPIENTS_PER_BATCH))),
+  /** This part's own recipients (in a shared batch, `totalCount` is the whole batch's). */
+  recipientCount: z.optional(z.number().check(z.int(), z.gte(0))),
   /** Batches PassEntry reported creating for this part besides `batchId` (only if a lease was outlived): evidence for a human. */
   duplicateBatchIds: z.optional(z.array(z.string())),
   /** The latest sentence for a person: why tracking stopped, why a cancellation could not happen. */

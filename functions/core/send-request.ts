@@ -17,6 +17,7 @@ import { PassEntryError, RetryLaterError } from "./errors.js";
 import { enqueueFollowUp, followUpDelaySeconds, SEND_NOW_LEAD_MS, type FollowUpSettings } from "./follow-up-schedule.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { Clock, EventPublisher, Log, PassEntryClient, RequestStore, SendKey, SendLedger } from "./ports.js";
+import { followGroup } from "./coalesce.js";
 import { searchForBatch } from "./reconcile.js";
 import type { FollowUpMessage, PassEntryBatchResource, SendRecord, SendRequest, WalletMessageBatch } from "./schemas.js";
 import { transition, type ClaimToken, type SendEvent, type TransitionResult } from "./send-state-machine.js";
@@ -48,6 +49,8 @@ export interface SendDeps {
   timeoutSettleMs?: number;
   /** 5xx answers to one part handled within one invocation before the part is handed back. Default 3. */
   maxServerErrorRetries?: number;
+  /** Requests of one caller that differ only in their recipients share PassEntry batches (coalesce.ts). Default true. */
+  shareBatches?: boolean;
   /** Top-level batch keys beyond our contract the operator allows (ALLOWED_BATCH_KEYS); others are refused at every door. */
   allowedBatchKeys?: readonly string[];
   /** Counts sends whose outcome could not be decided (an alarm watches it on AWS). */
@@ -97,10 +100,21 @@ export async function sendRequest(deps: SendDeps, request: SendRequest): Promise
   return outcomes;
 }
 
-async function sendPart(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch): Promise<ChunkOutcome> {
+/**
+ * What a shared batch's part posts: read afresh before every POST (a member cancelled meanwhile is
+ * left out). `empty` when no member is left to send.
+ */
+export type PostPlan = () => Promise<{ batch: WalletMessageBatch; members: string[] } | { empty: string }>;
+
+/**
+ * Sends one part: claims it and drives it to a decision (or hands it back by throwing
+ * RetryLaterError). A part that rides in a shared batch follows its group (coalesce.ts).
+ */
+export async function sendPart(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch, plan?: PostPlan): Promise<ChunkOutcome> {
   const claim = await transition(deps.ledger, key, { type: "claim", owner: deps.owner, now: deps.clock.now(), leaseMs: deps.leaseMs });
   if (!claim.moved) {
     if (claim.refusal === "busy") throw new RetryLaterError(`Another worker holds the send ${key.requestId}#${key.chunk}, or it is settling after an unknown outcome.`, secondsUntil(deps, claim.retryAt));
+    if (claim.refusal === "grouped") return followGroup(deps, request, key, claim.entry!);
     const entry = claim.entry!;
     deps.log.info("send already decided; nothing sent", { ...key, state: entry.state, batchId: entry.batchId });
     // A redelivered message whose batch was recorded but not yet followed up: finish the send.
@@ -110,11 +124,11 @@ async function sendPart(deps: SendDeps, request: SendRequest, key: SendKey, batc
   if (claim.then === "cancelled") return announceCancelled(deps, request, key, claim.entry);
   const token: ClaimToken = { owner: deps.owner, attempt: claim.entry.attempt };
   deps.log.info(claim.then === "reconcile" ? "send claimed; an earlier attempt may have created the batch" : "send claimed", { ...key, attempt: token.attempt });
-  return holdPart(deps, request, key, batch, token, claim.then === "reconcile" ? "reconcile" : "post");
+  return holdPart(deps, request, key, batch, token, claim.then === "reconcile" ? "reconcile" : "post", plan);
 }
 
 /** Drives a claimed part until it is decided or handed back (by throwing RetryLaterError). */
-async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, batch: WalletMessageBatch, token: ClaimToken, first: "post" | "reconcile"): Promise<ChunkOutcome> {
+export async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, ownBatch: WalletMessageBatch, token: ClaimToken, first: "post" | "reconcile", plan?: PostPlan): Promise<ChunkOutcome> {
   const random = deps.random ?? Math.random;
   let step = first;
   let serverErrors = 0;
@@ -130,9 +144,16 @@ async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, batc
     }
 
     if (!hasTimeForCall(deps)) return handBack(deps, request, key, token, "Too little time was left in this invocation to post; the part is handed back.");
+    // A shared batch carries whichever members are still in it: decided now, recorded with the POST.
+    const planned = plan ? await plan() : { batch: ownBatch };
+    if ("empty" in planned) {
+      await expectMoved(key, await move({ type: "failed", reason: planned.empty }));
+      return { key, state: "failed", reason: planned.empty };
+    }
+    const batch = planned.batch;
     const now = deps.clock.now();
     const marker = batchMarker(key, now);
-    const start = await move({ type: "startPost", leaseMs: deps.leaseMs, marker });
+    const start = await move({ type: "startPost", leaseMs: deps.leaseMs, marker, ...("members" in planned ? { members: planned.members } : {}) });
     if (!start.moved) {
       if (start.refusal === "cancelRequested") return handBack(deps, request, key, token, "The request was cancelled.");
       if (start.refusal === "mustReconcile") {
@@ -157,7 +178,10 @@ async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, batc
       if (error.kind === "permanent") {
         await expectMoved(key, await move({ type: "failed", reason: error.message }));
         deps.log.warn("send failed", { ...key, status: error.details.status, reason: error.message });
-        await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "failed", reason: error.message, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
+        // A shared batch's members are told by coalesce.ts (a refused shared batch is split and sent again).
+        if (request.source !== "group") {
+          await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "failed", reason: error.message, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
+        }
         return { key, state: "failed", reason: error.message };
       }
 
@@ -257,7 +281,8 @@ async function handBack(deps: SendDeps, request: SendRequest, key: SendKey, toke
 
 /** Announces a batch just recorded as sent, and queues its first follow-up. */
 async function afterSent(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord, batch: PassEntryBatchResource): Promise<void> {
-  await publishOutcome(deps, {
+  // A shared batch is announced per member request by coalesce.ts, each with its own request id.
+  if (request.source !== "group") await publishOutcome(deps, {
     type: "WalletMessageBatchCreated",
     ...key,
     entityId: request.entityId,
@@ -293,10 +318,10 @@ async function queueFirstFollowUp(deps: SendDeps, request: SendRequest, key: Sen
   await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
 }
 
-async function announceCancelled(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<ChunkOutcome> {
+export async function announceCancelled(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<ChunkOutcome> {
   const reason = entry.reason ?? "The request was cancelled before this part was sent.";
   deps.log.info("send cancelled before it was sent", { ...key });
-  await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "cancelled", reason, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
+  if (request.source !== "group") await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...key, entityId: request.entityId, batchId: null, status: "cancelled", reason, errorsCsvUrl: null, occurredAt: occurredAt(deps.clock) });
   return { key, state: "cancelled", reason };
 }
 
@@ -331,7 +356,7 @@ export function rateLimitWait(retryAfterSeconds: number | undefined, attempt: nu
   return bounded + random() * Math.min(250, bounded / 2 + 50);
 }
 
-function outcomeOf(key: SendKey, entry: SendRecord): ChunkOutcome {
-  const state = entry.state === "claimed" || entry.state === "open" ? "unknown" : entry.state;
+export function outcomeOf(key: SendKey, entry: SendRecord): ChunkOutcome {
+  const state = entry.state === "claimed" || entry.state === "open" || entry.state === "shared" ? "unknown" : entry.state;
   return { key, state, ...(entry.batchId ? { batchId: entry.batchId } : {}), ...(entry.reason ? { reason: entry.reason } : {}) };
 }

@@ -51,7 +51,7 @@ export type SendEvent =
   /** The holder extends its lease (while reconciling, before waiting). */
   | { type: "renew"; token: ClaimToken; now: number; leaseMs: number }
   /** The holder is about to POST, with this marker in the batch name. The only door to a POST. */
-  | { type: "startPost"; token: ClaimToken; now: number; leaseMs: number; marker: string }
+  | { type: "startPost"; token: ClaimToken; now: number; leaseMs: number; marker: string; members?: readonly string[] }
   /** PassEntry answered the POST with a batch (or an answer arrived late, whoever holds the part now). */
   | { type: "created"; token: ClaimToken; now: number; batch: BatchFacts }
   /** PassEntry certainly did not create the batch (429, circuit open): the holder may try again. */
@@ -71,7 +71,18 @@ export type SendEvent =
   /** The sent batch's first follow-up is on the queue: the send is finished. */
   | { type: "followUpQueued"; now: number }
   /** An operator decided an `unknown` part: it is this batch, or it is not at PassEntry and may be sent. */
-  | { type: "resolve"; now: number; by: string; as: { sent: string } | "release" };
+  | { type: "resolve"; now: number; by: string; as: { sent: string } | "release" }
+  /** A shared batch (`groupId`) takes this part's recipients; its own part is claimed by the grouping worker. */
+  | { type: "join"; now: number; groupId: string; recipientCount: number }
+  /**
+   * The part leaves its group, whose POST will never carry it: the group was given up or refused,
+   * or the part was left out when the group's POST started (the caller checked the group's part).
+   */
+  | { type: "leave"; now: number; groupId: string; reason: string }
+  /** The group's part was decided: its batch exists, may exist, or was stopped. */
+  | { type: "groupDecided"; now: number; groupId: string; outcome: { sent: BatchFacts } | { unknown: string } | { cancelled: string } }
+  /** A part that never posted (a group whose grouping worker died) is given up for good: it can never be posted after this. */
+  | { type: "abandon"; now: number; reason: string };
 
 export type SendEventType = SendEvent["type"];
 type EventOf<T extends SendEventType> = Extract<SendEvent, { type: T }>;
@@ -87,9 +98,10 @@ type EventOf<T extends SendEventType> = Extract<SendEvent, { type: T }>;
  * - `stamped`: the cancel is recorded; whoever holds or later decides the part acts on it.
  * - `cancelAtPassEntry`: the cancel is recorded on a part PassEntry holds: cancel the batch there.
  * - `requeue`: an operator released an `unknown` part: queue the request again.
+ * - `joined`: the part rides in a shared batch now: its group's part decides it.
  * - `none`: nothing more.
  */
-export type NextStep = "post" | "reconcile" | "sent" | "cancelled" | "failed" | "unknown" | "hold" | "released" | "stamped" | "cancelAtPassEntry" | "requeue" | "none";
+export type NextStep = "post" | "reconcile" | "sent" | "cancelled" | "failed" | "unknown" | "hold" | "released" | "stamped" | "cancelAtPassEntry" | "requeue" | "joined" | "none";
 
 /**
  * Why a row wrote nothing:
@@ -100,8 +112,9 @@ export type NextStep = "post" | "reconcile" | "sent" | "cancelled" | "failed" | 
  * - `mustReconcile`: the holder may not POST before it has searched for an earlier batch.
  * - `absent`: no entry to act on.
  * - `notApplicable`: the event means nothing in this state (e.g. `observed` on an unsent part).
+ * - `grouped`: the part rides in a shared batch: follow its group's part (`entry.groupId`).
  */
-export type Refusal = "busy" | "decided" | "notHolder" | "cancelRequested" | "mustReconcile" | "absent" | "notApplicable";
+export type Refusal = "busy" | "decided" | "notHolder" | "cancelRequested" | "mustReconcile" | "absent" | "notApplicable" | "grouped";
 
 type From = SendState | "absent";
 
@@ -132,7 +145,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 const UNSENT: readonly From[] = ["claimed", "open"];
 const DECIDED: readonly From[] = ["sent", "failed", "unknown", "cancelled"];
-const ANY: readonly From[] = ["absent", "claimed", "open", "sent", "failed", "unknown", "cancelled"];
+const ANY: readonly From[] = ["absent", "claimed", "open", "shared", "sent", "failed", "unknown", "cancelled"];
+const inGroup = (entry: SendRecord | undefined, groupId: string) => entry?.state === "shared" && entry.groupId === groupId;
 
 /** A new claim over whatever the entry was: the next attempt, by this owner, for `leaseMs`. */
 function claimFields(entry: SendRecord | undefined, event: EventOf<"claim">): Partial<SendRecord> {
@@ -184,6 +198,7 @@ export const TRANSITIONS: readonly RowShape[] = [
   row({ id: "claim-take-unsure", from: UNSENT, on: "claim", when: (e) => mayHaveBatch(e), to: "claimed", set: claimFields, then: "reconcile" }),
   row({ id: "claim-take", from: UNSENT, on: "claim", to: "claimed", set: claimFields, then: "post" }),
   row({ id: "claim-decided", from: DECIDED, on: "claim", refuses: "decided", then: "none" }),
+  row({ id: "claim-grouped", from: ["shared"], on: "claim", refuses: "grouped", then: "none" }),
 
   // --- renew: the holder keeps its claim alive ------------------------------------------------
   row({ id: "renew", from: ["claimed"], on: "renew", when: (e, ev) => holds(e, ev.token), to: "claimed", set: (_e, ev) => ({ leaseUntil: ev.now + ev.leaseMs }), then: "hold" }),
@@ -199,7 +214,7 @@ export const TRANSITIONS: readonly RowShape[] = [
     on: "startPost",
     when: (e, ev) => holds(e, ev.token),
     to: "claimed",
-    set: (e, ev) => ({ inFlight: ev.token.attempt, leaseUntil: ev.now + ev.leaseMs, marker: ev.marker, firstPostAt: e?.firstPostAt ?? ev.now, posts: (e?.posts ?? 0) + 1 }),
+    set: (e, ev) => ({ inFlight: ev.token.attempt, leaseUntil: ev.now + ev.leaseMs, marker: ev.marker, firstPostAt: e?.firstPostAt ?? ev.now, posts: (e?.posts ?? 0) + 1, ...(ev.members ? { members: [...ev.members] } : {}) }),
     then: "post",
   }),
   row({ id: "post-lost", from: ANY, on: "startPost", refuses: "notHolder", then: "none" }),
@@ -280,6 +295,8 @@ export const TRANSITIONS: readonly RowShape[] = [
   // In flight, or released with a batch possibly at PassEntry: the holder (or the next) decides, and sees the stamp.
   row({ id: "cancel-in-flight", from: UNSENT, on: "cancel", to: "stays", set: cancelStamp, then: "stamped" }),
   row({ id: "cancel-sent", from: ["sent"], on: "cancel", to: "sent", set: cancelStamp, then: "cancelAtPassEntry" }),
+  // In a shared batch not yet posted: left out of its POST (exact), or, if the POST started, handled like a sent part.
+  row({ id: "cancel-shared", from: ["shared"], on: "cancel", to: "shared", set: cancelStamp, then: "stamped" }),
   row({ id: "cancel-decided", from: ["failed", "unknown"], on: "cancel", to: "stays", set: cancelStamp, then: "none" }),
 
   // --- observed / followUpQueued: what happens to a sent batch ------------------------------------
@@ -301,6 +318,39 @@ export const TRANSITIONS: readonly RowShape[] = [
   row({ id: "resolve-cancelled", from: ["unknown"], on: "resolve", when: (e) => stamped(e), to: "cancelled", set: (_e, ev) => ({ resolvedBy: ev.by, resolvedAt: iso(ev.now), reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
   row({ id: "resolve-release", from: ["unknown"], on: "resolve", to: "open", set: (_e, ev) => ({ needsReconcile: undefined, inFlight: undefined, leaseUntil: 0, resolvedBy: ev.by, resolvedAt: iso(ev.now), reason: undefined }), then: "requeue" }),
   row({ id: "resolve-not-unknown", from: ANY, on: "resolve", refuses: "notApplicable", then: "none" }),
+
+  // --- shared batches (functions/core/coalesce.ts) -------------------------------------------------
+  // A part joins a group only if nothing of its own can be at PassEntry and nobody holds it.
+  row({ id: "join-new", from: ["absent"], on: "join", to: "shared", set: (_e, ev) => ({ groupId: ev.groupId, recipientCount: ev.recipientCount, owner: "group", attempt: 0, leaseUntil: 0 }), then: "joined" }),
+  row({ id: "join-cancelled", from: ["open"], on: "join", when: (e) => stamped(e) && !mayHaveBatch(e), to: "cancelled", set: () => ({ reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
+  row({ id: "join", from: ["open"], on: "join", when: (e) => !mayHaveBatch(e), to: "shared", set: (_e, ev) => ({ groupId: ev.groupId, recipientCount: ev.recipientCount, leaseUntil: 0 }), then: "joined" }),
+  row({ id: "join-unsure", from: ["open"], on: "join", refuses: "mustReconcile", then: "none" }),
+  row({ id: "join-held", from: ["claimed"], on: "join", refuses: "busy", then: "none" }),
+  row({ id: "join-other", from: ["shared"], on: "join", refuses: "grouped", then: "none" }),
+  row({ id: "join-decided", from: DECIDED, on: "join", refuses: "decided", then: "none" }),
+  // Leaving: its group will never post it. A cancelled part ends cancelled; any other is open to be sent again.
+  row({ id: "leave-cancelled", from: ["shared"], on: "leave", when: (e, ev) => inGroup(e, ev.groupId) && stamped(e), to: "cancelled", set: () => ({ groupId: undefined, reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
+  row({ id: "leave", from: ["shared"], on: "leave", when: (e, ev) => inGroup(e, ev.groupId), to: "open", set: (_e, ev) => ({ groupId: undefined, reason: ev.reason }), then: "released" }),
+  row({ id: "leave-not-member", from: ANY, on: "leave", refuses: "notApplicable", then: "none" }),
+  // The group's batch decides its members: a member keeps its own cancel stamp (its cancel after the POST is judged with the others').
+  row({
+    id: "group-sent",
+    from: ["shared"],
+    on: "groupDecided",
+    when: (e, ev) => inGroup(e, ev.groupId) && "sent" in ev.outcome,
+    to: "sent",
+    set: (e, ev) => ({ ...sentFields(e, (ev.outcome as { sent: BatchFacts }).sent), totalCount: e?.recipientCount ?? null }),
+    then: "sent",
+  }),
+  row({ id: "group-unknown", from: ["shared"], on: "groupDecided", when: (e, ev) => inGroup(e, ev.groupId) && "unknown" in ev.outcome, to: "unknown", set: (_e, ev) => ({ reason: (ev.outcome as { unknown: string }).unknown }), then: "unknown" }),
+  row({ id: "group-cancelled", from: ["shared"], on: "groupDecided", when: (e, ev) => inGroup(e, ev.groupId) && "cancelled" in ev.outcome, to: "cancelled", set: (_e, ev) => ({ reason: (ev.outcome as { cancelled: string }).cancelled }), then: "cancelled" }),
+  row({ id: "group-decided-elsewhere", from: ANY, on: "groupDecided", refuses: "notApplicable", then: "none" }),
+  // Giving up a group that never posted: afterwards no worker can claim and post it.
+  row({ id: "abandon-new", from: ["absent"], on: "abandon", to: "failed", set: (_e, ev) => ({ owner: "abandoned", attempt: 0, leaseUntil: 0, reason: ev.reason }), then: "failed" }),
+  row({ id: "abandon-held", from: ["claimed"], on: "abandon", when: (e, ev) => leaseLive(e, ev.now), refuses: "busy", then: "none" }),
+  row({ id: "abandon-unsure", from: UNSENT, on: "abandon", when: (e) => mayHaveBatch(e), refuses: "mustReconcile", then: "none" }),
+  row({ id: "abandon", from: UNSENT, on: "abandon", to: "failed", set: (_e, ev) => ({ leaseUntil: 0, reason: ev.reason }), then: "failed" }),
+  row({ id: "abandon-decided", from: ["shared", ...DECIDED], on: "abandon", refuses: "decided", then: "none" }),
 ];
 
 /** A row's id, e.g. "claim-new". */

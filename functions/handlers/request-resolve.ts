@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describeIssues } from "../core/accept-request.js";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
-import { renderRequest } from "../core/request-view.js";
+import { readParts, renderRequest } from "../core/request-view.js";
 import { ResolvePartBody, resolvePart } from "../core/resolve-part.js";
 import type { HttpDeps } from "../wiring.js";
 import { awsRequestResolveDeps } from "../wiring/request-resolve.js";
@@ -26,7 +26,7 @@ export function makeRequestResolveHandler(getDeps: () => HttpDeps) {
       const { store, queue, clock } = deps.accept;
       await resolvePart({ store, ledger: deps.ledger, queue, clock, log: deps.log }, requestId, parsed.data, caller);
       const request = (await store.get(requestId))!;
-      return json(200, renderRequest(request, await deps.ledger.list(requestId)));
+      return json(200, renderRequest(request, await readParts(deps.ledger, requestId)));
     });
   };
 }

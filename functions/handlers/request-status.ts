@@ -7,7 +7,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { mayAccess } from "../core/callers.js";
 import { NotFoundError } from "../core/errors.js";
-import { renderRequest } from "../core/request-view.js";
+import { readParts, renderRequest } from "../core/request-view.js";
 import type { RequestStatusDeps } from "../wiring.js";
 import { awsRequestStatusDeps } from "../wiring/request-status.js";
 import { answering, header, json } from "./http.js";
@@ -21,7 +21,7 @@ export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
       const requestId = event.pathParameters?.requestId ?? "";
       const request = requestId ? await deps.accept.store.get(requestId) : undefined;
       if (!request || !mayAccess(caller, request)) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
-      return json(200, renderRequest(request, await deps.ledger.list(requestId)));
+      return json(200, renderRequest(request, await readParts(deps.ledger, requestId)));
     });
   };
 }

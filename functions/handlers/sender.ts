@@ -1,7 +1,7 @@
 /**
- * SQS → PassEntry. Each record goes to the queue-record use case (core/queue-record.ts): a send
- * request, one of the sender's own follow-ups, or junk. The answer lists only the records worth
- * retrying (`batchItemFailures`), each made visible again when its failure asks (ChangeMessageVisibility)
+ * SQS → PassEntry. The records go to the queue-record use case (core/queue-record.ts): send
+ * requests (those that may share a PassEntry batch are sent together), the sender's own follow-ups,
+ * or junk. The answer lists only the records worth retrying (`batchItemFailures`), each made visible again when its failure asks (ChangeMessageVisibility)
  * rather than after the queue's whole visibility timeout.
  *
  * Records are handled one after the other, not with Powertools' BatchProcessor: that runs records
@@ -9,7 +9,7 @@
  * sequentially and must stop starting records when the invocation's time runs short.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { handleQueueRecord } from "../core/queue-record.js";
+import { handleQueueRecords } from "../core/queue-record.js";
 import type { SenderDeps } from "../wiring.js";
 import { awsSenderDeps } from "../wiring/sender.js";
 import { withLambdaContext } from "../wiring/aws-base.js";
@@ -23,15 +23,11 @@ export function makeSenderHandler(getDeps: () => SenderDeps) {
     const remainingMs = () => context?.getRemainingTimeInMillis() ?? DEFAULT_REMAINING_MS;
     const send = { ...deps.send, remainingMs };
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
+    const records = event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1) }));
+    const outcomes = await handleQueueRecords(send, records);
     for (const record of event.Records) {
-      const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
-      // Starting a record the Lambda may not live to finish would leave its outcome unknown: hand it
-      // back untouched instead (a large audience is many paced POSTs).
-      const outcome =
-        remainingMs() < (send.callBudgetMs ?? 0)
-          ? { done: false as const, delaySeconds: 0, reason: "Too little time was left in this invocation to start the message." }
-          : await handleQueueRecord(send, { messageId: record.messageId, body: record.body, receiveCount });
-      if (outcome.done) continue;
+      const outcome = outcomes.get(record.messageId);
+      if (!outcome || outcome.done) continue;
       batchItemFailures.push({ itemIdentifier: record.messageId });
       try {
         await deps.retries?.retryAfter(record.receiptHandle, outcome.delaySeconds, outcome.reason);

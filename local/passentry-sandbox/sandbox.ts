@@ -44,6 +44,7 @@ export type {
   ScriptedFault,
 } from "./types.js";
 export { COMPLETE_WITH_ERRORS_MARKER, FAIL_VALIDATION_MARKER } from "./batch-store.js";
+export { REFUSED_RECIPIENT_MARKER } from "./validation.js";
 
 export const DEFAULT_SANDBOX_TOKEN = "sandbox-token";
 /** injectNext key that matches any request. */

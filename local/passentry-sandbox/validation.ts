@@ -5,6 +5,12 @@
 
 export const MAX_RECIPIENTS_PER_CALL = 500;
 
+/**
+ * A recipient whose any value contains this is refused with a 422 naming it, as PassEntry might
+ * refuse an unknown pass: lets tests see what one bad recipient does to a batch it shares.
+ */
+export const REFUSED_RECIPIENT_MARKER = "[[refuse]]";
+
 export interface CreateBatchInput {
   message: string;
   segments: object[] | null;
@@ -92,6 +98,9 @@ export function validateCreateBatch(document: unknown, nowMs: number): Validated
   const segments = checkObjectList(batch.segments, "segments", errors);
   const recipients = checkObjectList(batch.recipients, "recipients", errors);
   checkTargeting(segments, recipients, errors);
+  recipients?.forEach((recipient, i) => {
+    if (JSON.stringify(recipient).includes(REFUSED_RECIPIENT_MARKER)) errors.push(`recipients[${i}] names a pass that does not exist`);
+  });
   const scheduledAt = checkScheduledAt(batch.scheduledAt, nowMs, errors);
   const name = checkOptionalString(batch.name, "name", errors);
   const tag = checkOptionalString(batch.tag, "tag", errors);

@@ -153,6 +153,37 @@ export const EXAMPLES: Record<string, Example> = {
   "resolve-sent": { before: (k) => entryIn(k, "unknown", { reason: "lost" }), event: { type: "resolve", now: T0, by: "operator:ops", as: { sent: "batch-7" } }, moved: true, state: "sent", then: "sent", fields: { batchId: "batch-7", resolvedBy: "operator:ops", resolvedAt: iso(T0) }, removed: ["reason"] },
   "resolve-cancelled": { before: (k) => entryIn(k, "unknown", { cancelRequestedAt: iso(T0) }), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: true, state: "cancelled", then: "cancelled", fields: { resolvedBy: "operator:ops" } },
   "resolve-release": { before: (k) => entryIn(k, "unknown", { needsReconcile: true, reason: "lost" }), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: true, state: "open", then: "requeue", fields: { resolvedBy: "operator:ops" }, removed: ["needsReconcile", "reason"] },
+  "claim-grouped": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: claimEvent(), moved: false, refusal: "grouped" },
+  "cancel-shared": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "cancel", now: T0 }, moved: true, state: "shared", then: "stamped", fields: { cancelRequestedAt: iso(T0), groupId: "grp-1" } },
+
+  "join-new": { event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 3 }, moved: true, state: "shared", then: "joined", fields: { groupId: "grp-1", recipientCount: 3, leaseUntil: 0, version: 1 } },
+  "join-cancelled": { before: (k) => entryIn(k, "open", { cancelRequestedAt: iso(T0) }), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: true, state: "cancelled", then: "cancelled" },
+  join: { before: (k) => entryIn(k, "open"), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: true, state: "shared", then: "joined", fields: { groupId: "grp-1", recipientCount: 1 } },
+  "join-unsure": { before: (k) => entryIn(k, "open", { needsReconcile: true }), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "mustReconcile" },
+  "join-held": { before: (k) => entryIn(k, "claimed"), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "busy" },
+  "join-other": { before: (k) => entryIn(k, "shared", { groupId: "grp-0" }), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "grouped" },
+  "join-decided": { before: (k) => entryIn(k, "sent"), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "decided" },
+  "leave-cancelled": { before: (k) => entryIn(k, "shared", { groupId: "grp-1", cancelRequestedAt: iso(T0) }), event: { type: "leave", now: T0, groupId: "grp-1", reason: "left out" }, moved: true, state: "cancelled", then: "cancelled", removed: ["groupId"] },
+  leave: { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "leave", now: T0, groupId: "grp-1", reason: "refused" }, moved: true, state: "open", then: "released", fields: { reason: "refused" }, removed: ["groupId"] },
+  "leave-not-member": { before: (k) => entryIn(k, "shared", { groupId: "grp-0" }), event: { type: "leave", now: T0, groupId: "grp-1", reason: "x" }, moved: false, refusal: "notApplicable" },
+  "group-sent": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-1", recipientCount: 2, cancelRequestedAt: iso(T0) }),
+    event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { sent: { batchId: "batch-5", batchStatus: "validating" } } },
+    moved: true,
+    state: "sent",
+    then: "sent",
+    // A member keeps its own count (the batch's total is the group's) and its own cancel stamp.
+    fields: { batchId: "batch-5", batchStatus: "validating", totalCount: 2, groupId: "grp-1", cancelRequestedAt: iso(T0) },
+  },
+  "group-unknown": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { unknown: "lost" } }, moved: true, state: "unknown", then: "unknown", fields: { reason: "lost" } },
+  "group-cancelled": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { cancelled: "stopped" } }, moved: true, state: "cancelled", then: "cancelled", fields: { reason: "stopped" } },
+  "group-decided-elsewhere": { before: (k) => entryIn(k, "sent"), event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { unknown: "x" } }, moved: false, refusal: "notApplicable" },
+  "abandon-new": { event: { type: "abandon", now: T0, reason: "worker died" }, moved: true, state: "failed", then: "failed", fields: { reason: "worker died", version: 1 } },
+  "abandon-held": { before: (k) => entryIn(k, "claimed"), event: { type: "abandon", now: T0, reason: "x" }, moved: false, refusal: "busy" },
+  "abandon-unsure": { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "abandon", now: lapsed, reason: "x" }, moved: false, refusal: "mustReconcile" },
+  abandon: { before: (k) => entryIn(k, "claimed"), event: { type: "abandon", now: lapsed, reason: "worker died" }, moved: true, state: "failed", then: "failed", fields: { reason: "worker died", leaseUntil: 0 } },
+  "abandon-decided": { before: (k) => entryIn(k, "sent"), event: { type: "abandon", now: T0, reason: "x" }, moved: false, refusal: "decided" },
+
   "resolve-not-unknown": { before: (k) => entryIn(k, "sent"), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: false, refusal: "notApplicable" },
 };
 
