@@ -229,8 +229,22 @@ function seedSubmittedRequest(stub: AwsStub, requestId: string): void {
   const batch = { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" };
   const record = { requestId, entityId: "ent_4f1c2a9e", source: "http", createdAt: now, enqueuedAt: now, apiKeyName: "crm", batch };
   stub.seed({ pk: { S: `REQ#${requestId}` }, sk: { S: "REQ" }, record: { S: JSON.stringify(record) } });
-  const send = { requestId, chunk: 0, state: "sent", owner: "lambda-bench", attempt: 1, claimedAt: now, leaseUntil: 0, marker: `[wm:${requestId}:0]`, batchId: randomUUID(), batchStatus: "scheduled", updatedAt: now };
-  stub.seed({ pk: { S: `REQ#${requestId}` }, sk: { S: "SEND#00000" }, record: { S: JSON.stringify(send) }, state: { S: "sent" }, owner: { S: "lambda-bench" }, attempt: { N: "1" }, leaseUntil: { N: "0" } });
+  // A ledger entry keeps each field as its own attribute (functions/adapters/dynamodb-send-ledger.ts).
+  stub.seed({
+    pk: { S: `REQ#${requestId}` },
+    sk: { S: "SEND#00000" },
+    requestId: { S: requestId },
+    chunk: { N: "0" },
+    state: { S: "sent" },
+    version: { N: "3" },
+    owner: { S: "lambda-bench" },
+    attempt: { N: "1" },
+    claimedAt: { S: now },
+    leaseUntil: { N: "0" },
+    batchId: { S: randomUUID() },
+    batchStatus: { S: "scheduled" },
+    updatedAt: { S: now },
+  });
 }
 
 /**

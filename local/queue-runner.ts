@@ -129,12 +129,10 @@ export class QueueRunner {
       const answer = await handler(toSqsEvent(batch));
       clearInterval(heartbeat);
       const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const message of batch) {
-        if (!failed.has(message.messageId)) queue.delete(message.receiptHandle);
-        else {
-          const delay = asked.get(message.receiptHandle);
-          queue.release(message.receiptHandle, delay?.seconds ?? retryBackoffSeconds(message.receiveCount), delay?.reason);
-        }
+      queue.deleteMany(batch.filter((m) => !failed.has(m.messageId)).map((m) => m.receiptHandle));
+      for (const message of batch.filter((m) => failed.has(m.messageId))) {
+        const delay = asked.get(message.receiptHandle);
+        queue.release(message.receiptHandle, delay?.seconds ?? retryBackoffSeconds(message.receiveCount), delay?.reason);
       }
     } catch (error) {
       clearInterval(heartbeat);

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { openSqlite, type SqliteDatabase } from "../functions/adapters/sqlite-database.js";
 import { SqliteMessageQueue } from "../functions/adapters/sqlite-message-queue.js";
+import { SqliteRequestIntake } from "../functions/adapters/sqlite-request-intake.js";
 import { SqliteRequestStore } from "../functions/adapters/sqlite-request-store.js";
 import { SqliteSendLedger } from "../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../functions/adapters/static-secret-store.js";
@@ -144,7 +145,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   const httpDeps: HttpDeps = {
-    accept: { store, queue: wakingQueue, clock, log, newRequestId: randomUUID, allowedBatchKeys: options.allowedBatchKeys ?? [] },
+    accept: {
+      store,
+      queue: wakingQueue,
+      // One SQLite transaction stores and queues each accepted request.
+      intake: new SqliteRequestIntake(db, store, queue, () => runner?.wake()),
+      clock,
+      log,
+      newRequestId: randomUUID,
+      allowedBatchKeys: options.allowedBatchKeys ?? [],
+    },
     secrets,
     ledger,
     log,

@@ -5,11 +5,13 @@
  * still the one the state machine (core/send-state-machine.ts) decided on.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
-import type { SendKey, SendLedger } from "../core/ports.js";
+import type { LedgerWrite, SendKey, SendLedger } from "../core/ports.js";
 import { SendRecord } from "../core/schemas.js";
 import { expiresAt, type DynamoDbTableOptions } from "./dynamodb-request-store.js";
 
 const sendKey = (key: SendKey) => ({ pk: { S: `REQ#${key.requestId}` }, sk: { S: `SEND#${String(key.chunk).padStart(5, "0")}` } });
+/** Conditional writes in flight at once for `writeMany` (members of one shared batch). */
+const PARALLEL_WRITES = 16;
 /** Attributes of the item that are not fields of the entry. */
 const ITEM_ONLY = new Set(["pk", "sk", "expiresAt"]);
 
@@ -29,13 +31,28 @@ export class DynamoDbSendLedger implements SendLedger {
     return answer.Item ? fromItem(answer.Item) : undefined;
   }
 
-  async create(entry: SendRecord): Promise<boolean> {
+  async write(move: LedgerWrite): Promise<boolean> {
+    return move.expectedVersion === undefined ? this.create(move.next) : this.update(move.key, move.expectedVersion, move.changes);
+  }
+
+  /** Parallel conditional writes (a transaction would fail all of them for one lost race), a few at a time. */
+  async writeMany(moves: readonly LedgerWrite[]): Promise<boolean[]> {
+    const written: boolean[] = new Array(moves.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < moves.length; i = next++) written[i] = await this.write(moves[i]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_WRITES, moves.length) }, worker));
+    return written;
+  }
+
+  private async create(entry: SendRecord): Promise<boolean> {
     const item: Record<string, AttributeValue> = { ...sendKey(entry), expiresAt: expiresAt(entry.updatedAt, this.retentionDays) };
     for (const [field, value] of Object.entries(SendRecord.parse(entry))) if (value !== undefined) item[field] = toAttribute(value);
     return this.conditional(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }));
   }
 
-  async update(key: SendKey, expectedVersion: number, changes: Partial<SendRecord>): Promise<boolean> {
+  private async update(key: SendKey, expectedVersion: number, changes: Partial<SendRecord>): Promise<boolean> {
     const names: Record<string, string> = { "#version": "version" };
     const values: Record<string, AttributeValue> = { ":expected": { N: String(expectedVersion) } };
     const sets: string[] = [];

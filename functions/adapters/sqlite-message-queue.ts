@@ -35,6 +35,14 @@ export interface SqliteQueueOptions {
   now?: () => number;
 }
 
+/**
+ * The message a receipt handle was given for: receipts are `<message id>:<receipt uuid>`, so a
+ * message is found by its primary key (and the receipt checked), with no index on receipts.
+ */
+function messageIdOf(receiptHandle: string): string {
+  return receiptHandle.slice(0, receiptHandle.lastIndexOf(":"));
+}
+
 export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
   private readonly maxReceives: number;
   private readonly now: () => number;
@@ -58,6 +66,11 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
   }
 
   async send(body: unknown, options: { delaySeconds?: number } = {}): Promise<string> {
+    return this.sendNow(body, options);
+  }
+
+  /** `send`, synchronously, so that it can take part in a caller's transaction (the local intake). */
+  sendNow(body: unknown, options: { delaySeconds?: number } = {}): string {
     const messageId = randomUUID();
     const now = this.now();
     const delayMs = Math.min(900, Math.max(0, options.delaySeconds ?? 0)) * 1000;
@@ -92,17 +105,25 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
     }).immediate();
   }
 
+  /** Deletes messages in one transaction (DeleteMessageBatch's twin); stale receipts do nothing. */
+  deleteMany(receiptHandles: readonly string[]): void {
+    const remove = this.db.prepare("DELETE FROM queue_messages WHERE message_id = ? AND receipt_handle = ?");
+    this.db.transaction(() => {
+      for (const handle of receiptHandles) remove.run(messageIdOf(handle), handle);
+    })();
+  }
+
   /** Deletes a message; a stale receipt (the message was received again since) does nothing, as in SQS. */
   delete(receiptHandle: string): void {
-    this.db.prepare("DELETE FROM queue_messages WHERE receipt_handle = ?").run(receiptHandle);
+    this.db.prepare("DELETE FROM queue_messages WHERE message_id = ? AND receipt_handle = ?").run(messageIdOf(receiptHandle), receiptHandle);
   }
 
   /** Keeps received messages hidden for another `visibilityTimeoutMs` (a consumer still working on them). */
   extend(receiptHandles: readonly string[], visibilityTimeoutMs: number): void {
     const visibleAt = this.now() + visibilityTimeoutMs;
-    const update = this.db.prepare("UPDATE queue_messages SET visible_at = ? WHERE receipt_handle = ? AND dead_at IS NULL");
+    const update = this.db.prepare("UPDATE queue_messages SET visible_at = ? WHERE message_id = ? AND receipt_handle = ? AND dead_at IS NULL");
     this.db.transaction(() => {
-      for (const handle of receiptHandles) update.run(visibleAt, handle);
+      for (const handle of receiptHandles) update.run(visibleAt, messageIdOf(handle), handle);
     })();
   }
 
@@ -114,8 +135,8 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
   /** Makes a received message visible again after `seconds`, keeping the error for the dead-letter view. */
   release(receiptHandle: string, seconds: number, lastError?: string): void {
     this.db
-      .prepare("UPDATE queue_messages SET visible_at = ?, last_error = COALESCE(?, last_error) WHERE receipt_handle = ?")
-      .run(this.now() + Math.max(0, seconds) * 1000, lastError ?? null, receiptHandle);
+      .prepare("UPDATE queue_messages SET visible_at = ?, last_error = COALESCE(?, last_error) WHERE message_id = ? AND receipt_handle = ?")
+      .run(this.now() + Math.max(0, seconds) * 1000, lastError ?? null, messageIdOf(receiptHandle), receiptHandle);
   }
 
   /** Messages waiting or in flight (not dead-lettered). */

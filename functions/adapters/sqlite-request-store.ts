@@ -37,7 +37,12 @@ export class SqliteRequestStore implements RequestStore {
   }
 
   async create(record: RequestRecord): Promise<CreateRequestResult> {
-    return this.immediate(() => {
+    return this.immediate(() => this.createNow(record));
+  }
+
+  /** `create`'s work, without its own transaction: the caller holds one (the local intake). */
+  createNow(record: RequestRecord): CreateRequestResult {
+    {
       const scope = record.caller ?? NO_CALLER;
       if (record.idempotencyKey !== undefined) {
         const row = this.db
@@ -50,7 +55,7 @@ export class SqliteRequestStore implements RequestStore {
         this.db.prepare("INSERT INTO idempotency_keys (caller, idempotency_key, request_id) VALUES (?, ?, ?)").run(scope, record.idempotencyKey, record.requestId);
       }
       return { created: true as const };
-    });
+    }
   }
 
   async ensure(record: RequestRecord): Promise<RequestRecord> {

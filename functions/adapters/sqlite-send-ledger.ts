@@ -1,10 +1,10 @@
 /**
- * The local twin of the DynamoDB send ledger: one row per part, the entry as JSON. Each write checks
- * the entry's version inside one immediate transaction, the same compare-and-set the DynamoDB
- * adapter expresses as a ConditionExpression; the state machine (core/send-state-machine.ts)
- * decides what is written.
+ * The local twin of the DynamoDB send ledger: one row per part, the entry as JSON. A move is
+ * written only over the version it was decided on (a condition in the UPDATE itself), the same
+ * compare-and-set the DynamoDB adapter expresses as a ConditionExpression; the state machine
+ * (core/send-state-machine.ts) decides what is written.
  */
-import type { SendKey, SendLedger } from "../core/ports.js";
+import type { LedgerWrite, SendKey, SendLedger } from "../core/ports.js";
 import { SendRecord } from "../core/schemas.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 
@@ -21,26 +21,16 @@ export class SqliteSendLedger implements SendLedger {
   }
 
   async get(key: SendKey): Promise<SendRecord | undefined> {
-    return this.read(key);
+    const row = this.db.prepare("SELECT record FROM sends WHERE request_id = ? AND chunk = ?").get(key.requestId, key.chunk) as { record: string } | undefined;
+    return row ? SendRecord.parse(JSON.parse(row.record)) : undefined;
   }
 
-  async create(entry: SendRecord): Promise<boolean> {
-    const stored = SendRecord.parse(entry);
-    return this.db.prepare("INSERT OR IGNORE INTO sends (request_id, chunk, record) VALUES (?, ?, ?)").run(stored.requestId, stored.chunk, JSON.stringify(stored)).changes === 1;
+  async write(move: LedgerWrite): Promise<boolean> {
+    return this.writeNow(move);
   }
 
-  async update(key: SendKey, expectedVersion: number, changes: Partial<SendRecord>): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const existing = this.read(key);
-        if (!existing || existing.version !== expectedVersion) return false;
-        const merged: Record<string, unknown> = { ...existing, ...changes };
-        for (const [field, value] of Object.entries(merged)) if (value === undefined) delete merged[field];
-        const stored = SendRecord.parse(merged);
-        this.db.prepare("UPDATE sends SET record = ? WHERE request_id = ? AND chunk = ?").run(JSON.stringify(stored), key.requestId, key.chunk);
-        return true;
-      })
-      .immediate();
+  async writeMany(moves: readonly LedgerWrite[]): Promise<boolean[]> {
+    return this.db.transaction(() => moves.map((move) => this.writeNow(move))).immediate();
   }
 
   async list(requestId: string): Promise<SendRecord[]> {
@@ -48,8 +38,16 @@ export class SqliteSendLedger implements SendLedger {
     return rows.map((row) => SendRecord.parse(JSON.parse(row.record)));
   }
 
-  private read(key: SendKey): SendRecord | undefined {
-    const row = this.db.prepare("SELECT record FROM sends WHERE request_id = ? AND chunk = ?").get(key.requestId, key.chunk) as { record: string } | undefined;
-    return row ? SendRecord.parse(JSON.parse(row.record)) : undefined;
+  private writeNow({ key, expectedVersion, next }: LedgerWrite): boolean {
+    const json = JSON.stringify(SendRecord.parse(next));
+    if (expectedVersion === undefined) {
+      return this.db.prepare("INSERT OR IGNORE INTO sends (request_id, chunk, record) VALUES (?, ?, ?)").run(key.requestId, key.chunk, json).changes === 1;
+    }
+    // Entries written before versions existed count as version 1 (as SendRecord reads them).
+    return (
+      this.db
+        .prepare("UPDATE sends SET record = ? WHERE request_id = ? AND chunk = ? AND coalesce(json_extract(record, '$.version'), 1) = ?")
+        .run(json, key.requestId, key.chunk, expectedVersion).changes === 1
+    );
   }
 }

@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import type * as z from "./zod.js";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
-import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
+import type { Clock, Log, MessageQueue, RequestIntake, RequestStore } from "./ports.js";
 import { EntityId, TriggerRequestBody, unknownBatchKeys, type CallerId, type RequestRecord, type RequestSource, type SendRequestMessage, type WalletMessageBatch } from "./schemas.js";
 import { wantsSendNow } from "./batch-rules.js";
 
@@ -25,6 +25,8 @@ export interface AcceptDeps {
    * PassEntry receives them as given. Default none.
    */
   allowedBatchKeys?: readonly string[];
+  /** Where the home can store and queue in one step (the embedded home); absent, three steps. */
+  intake?: RequestIntake;
 }
 
 export interface AcceptInput {
@@ -116,6 +118,7 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
     ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey, fingerprint: fingerprint(input.entityId, batch) } : {}),
   };
 
+  if (deps.intake) return admitAtOnce(deps, deps.intake, record, input);
   const created = await deps.store.create(record);
   if (!created.created) {
     const existing = created.existing;
@@ -130,6 +133,26 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
   }
   deps.log.info("request accepted", { requestId: record.requestId, entityId: record.entityId, source: record.source, caller: record.caller });
   return { request: await enqueue(deps, record), replayed: false };
+}
+
+/** One durable write: the request, its key and its queue message together, or none of them. */
+async function admitAtOnce(deps: AcceptDeps, intake: RequestIntake, record: RequestRecord, input: AcceptInput): Promise<AcceptResult> {
+  const enqueued: RequestRecord = { ...record, enqueuedAt: record.createdAt };
+  let admitted;
+  try {
+    admitted = await intake.admit(enqueued, toQueueMessage(enqueued));
+  } catch (error) {
+    deps.log.error("request not queued", { requestId: record.requestId, error: (error as Error).message });
+    throw new ServiceUnavailableError("The request could not be queued; nothing was sent.", { cause: error });
+  }
+  if (!admitted.created) {
+    if (admitted.existing.fingerprint !== record.fingerprint) throw new IdempotencyConflictError("This Idempotency-Key was already used with a different request body.");
+    deps.log.info("request replayed", { requestId: admitted.existing.requestId, idempotencyKey: input.idempotencyKey, caller: input.caller });
+    return { request: admitted.existing, replayed: true };
+  }
+  deps.log.info("request accepted", { requestId: record.requestId, entityId: record.entityId, source: record.source, caller: record.caller });
+  deps.log.info("request queued", { requestId: record.requestId });
+  return { request: enqueued, replayed: false };
 }
 
 async function enqueue(deps: AcceptDeps, record: RequestRecord): Promise<RequestRecord> {

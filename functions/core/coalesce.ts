@@ -37,7 +37,7 @@ import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { SendKey } from "./ports.js";
 import { MAX_RECIPIENTS_PER_BATCH, type RequestRecord, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
 import { announceCancelled, holdPart, outcomeOf, sendPart, sendRequest, type ChunkOutcome, type PostPlan, type SendDeps } from "./send-request.js";
-import { transition } from "./send-state-machine.js";
+import { transition, transitionMany, type GroupOutcome } from "./send-state-machine.js";
 
 /** A shared batch's body stays well inside what one stored request (a DynamoDB item: 400 KB) can hold. */
 export const MAX_SHARED_BATCH_BYTES = 200_000;
@@ -137,8 +137,12 @@ export async function sendShared(deps: SendDeps, members: readonly Shareable[]):
 
   const joined: Shareable[] = [];
   const apart: Shareable[] = [];
-  for (const m of members) {
-    const join = await transition(deps.ledger, memberKey(m.request.requestId), { type: "join", now: deps.clock.now(), groupId, recipientCount: m.recipients });
+  const joins = await transitionMany(
+    deps.ledger,
+    members.map((m) => ({ key: memberKey(m.request.requestId), event: { type: "join" as const, now: deps.clock.now(), groupId, recipientCount: m.recipients } })),
+  );
+  for (const [i, join] of joins.entries()) {
+    const m = members[i]!;
     if (join.moved && join.then === "joined") joined.push(m);
     else if (join.moved && join.then === "cancelled") results.set(m.request.requestId, { outcome: await announceCancelled(deps, m.request, memberKey(m.request.requestId), join.entry) });
     else apart.push(m); // held by another worker, decided, or in another group: its own path decides
@@ -147,14 +151,15 @@ export async function sendShared(deps: SendDeps, members: readonly Shareable[]):
   if (joined.length < 2) {
     // One member is no shared batch: give the group up (it never posted) and send that one alone.
     await transition(deps.ledger, groupKey, { type: "failed", token, now: deps.clock.now(), reason: "Fewer than two requests could join this shared batch; each was sent on its own." });
-    for (const m of joined) await transition(deps.ledger, memberKey(m.request.requestId), { type: "leave", now: deps.clock.now(), groupId, reason: "sent on its own" });
+    await transitionMany(deps.ledger, joined.map((m) => ({ key: memberKey(m.request.requestId), event: { type: "leave" as const, now: deps.clock.now(), groupId, reason: "sent on its own" } })));
     apart.push(...joined);
   } else {
     const group = groupRequestOf(groupId, joined);
     await deps.store.create(group);
     deps.log.info("requests share a batch", { requestId: groupId, members: joined.length, recipients: group.batch.recipients?.length });
     try {
-      await holdPart(deps, toGroupSend(group), groupKey, group.batch, token, "post", planFor(deps, group));
+      const known = new Map(joined.map((m) => [m.request.requestId, m.request.batch.recipients ?? []]));
+      await holdPart(deps, toGroupSend(group), groupKey, group.batch, token, "post", planFor(deps, group, known));
     } catch (error) {
       if (!(error instanceof RetryLaterError)) throw error;
       // The group's part was handed back: its members come back with their messages and drive it then.
@@ -164,7 +169,7 @@ export async function sendShared(deps: SendDeps, members: readonly Shareable[]):
     }
     const settled = await settleMembers(deps, groupId);
     const refused = settled.state === "failed" ? joined.filter((m) => settled.left.includes(m.request.requestId)) : [];
-    for (const m of joined) if (!refused.includes(m)) results.set(m.request.requestId, await memberResult(deps, m.request));
+    for (const m of joined) if (!refused.includes(m)) results.set(m.request.requestId, await memberResult(deps, m.request, settled.entries.get(m.request.requestId)));
     if (refused.length > 0) {
       // PassEntry refused the shared batch; one member may be to blame. Halves are sent again, down to single requests.
       deps.log.warn("PassEntry refused a shared batch; sending its halves", { requestId: groupId, members: refused.length, reason: settled.reason });
@@ -187,8 +192,8 @@ async function alone(deps: SendDeps, request: SendRequest): Promise<MemberResult
   }
 }
 
-async function memberResult(deps: SendDeps, request: SendRequest): Promise<MemberResult> {
-  const entry = await deps.ledger.get(memberKey(request.requestId));
+async function memberResult(deps: SendDeps, request: SendRequest, settled?: SendRecord): Promise<MemberResult> {
+  const entry = settled ?? (await deps.ledger.get(memberKey(request.requestId)));
   if (entry?.state === "open") return alone(deps, request); // left the group (e.g. it was not carried): send it now
   return { outcome: outcomeOf(memberKey(request.requestId), entry!) };
 }
@@ -218,17 +223,17 @@ function toGroupSend(group: RequestRecord): SendRequest {
  * What the group's next POST carries: the listed members whose part is still in the group and not
  * cancelled, with their recipients as each member asked (each keeps its own variables).
  */
-function planFor(deps: SendDeps, group: RequestRecord): PostPlan {
+function planFor(deps: SendDeps, group: RequestRecord, known = new Map<string, NonNullable<WalletMessageBatch["recipients"]>>()): PostPlan {
   return async () => {
     const carried: string[] = [];
     const recipients: NonNullable<WalletMessageBatch["recipients"]> = [];
     for (const id of group.members ?? []) {
       const entry = await deps.ledger.get(memberKey(id));
       if (entry?.state !== "shared" || entry.groupId !== group.requestId || entry.cancelRequestedAt !== undefined) continue;
-      const member = await deps.store.get(id);
-      if (!member) continue;
+      const own = known.get(id) ?? (await deps.store.get(id))?.batch.recipients;
+      if (!own) continue;
       carried.push(id);
-      recipients.push(...(member.batch.recipients ?? []));
+      recipients.push(...own);
     }
     if (carried.length === 0) return { empty: "Every request of this shared batch was cancelled before it was posted." };
     const { recipients: _all, ...template } = group.batch;
@@ -241,39 +246,46 @@ function planFor(deps: SendDeps, group: RequestRecord): PostPlan {
  * sent again, or cancelled if it asked) when the group will never carry it. Nothing happens while
  * the group's part is undecided. Safe to repeat.
  */
-export async function settleMembers(deps: SettleDeps, groupId: string): Promise<{ state: SendRecord["state"] | "absent"; reason?: string; left: string[] }> {
+export async function settleMembers(deps: SettleDeps, groupId: string): Promise<{ state: SendRecord["state"] | "absent"; reason?: string; left: string[]; entries: Map<string, SendRecord> }> {
   const group = await deps.ledger.get(memberKey(groupId));
   const stored = await deps.store.get(groupId);
   const left: string[] = [];
-  if (!group || !["sent", "failed", "unknown", "cancelled"].includes(group.state)) return { state: group?.state ?? "absent", left };
+  const entries = new Map<string, SendRecord>();
+  if (!group || !["sent", "failed", "unknown", "cancelled"].includes(group.state)) return { state: group?.state ?? "absent", left, entries };
   const carried = new Set(group.members ?? []);
-  for (const id of stored?.members ?? group.members ?? []) {
-    const key = memberKey(id);
-    const now = deps.clock.now();
-    const decided =
-      group.state === "failed" || !carried.has(id)
-        ? await transition(deps.ledger, key, { type: "leave", now, groupId, reason: group.state === "failed" ? `PassEntry refused the shared batch: ${group.reason ?? "no reason given"}` : "Left out of the shared batch." })
-        : await transition(deps.ledger, key, {
-            type: "groupDecided",
-            now,
-            groupId,
-            outcome:
-              group.state === "sent"
-                ? { sent: { batchId: group.batchId!, batchStatus: group.batchStatus } }
-                : group.state === "unknown"
-                  ? { unknown: `Its shared batch (${groupId}) may exist and could not be confirmed: ${group.reason ?? ""}`.trim() }
-                  : { cancelled: group.reason ?? "The shared batch was cancelled." },
-          });
-    if (!decided.moved) continue; // settled before
+  const ids = stored?.members ?? group.members ?? [];
+  const now = deps.clock.now();
+  const outcome: GroupOutcome =
+    group.state === "sent"
+      ? { sent: { batchId: group.batchId!, batchStatus: group.batchStatus } }
+      : group.state === "unknown"
+        ? { unknown: `Its shared batch (${groupId}) may exist and could not be confirmed: ${group.reason ?? ""}`.trim() }
+        : { cancelled: group.reason ?? "The shared batch was cancelled." };
+  const leaving = group.state === "failed" ? `PassEntry refused the shared batch: ${group.reason ?? "no reason given"}` : "Left out of the shared batch.";
+  const decisions = await transitionMany(
+    deps.ledger,
+    ids.map((id) => ({
+      key: memberKey(id),
+      event: group.state === "failed" || !carried.has(id) ? ({ type: "leave", now, groupId, reason: leaving } as const) : ({ type: "groupDecided", now, groupId, outcome } as const),
+    })),
+  );
+  for (const [i, decided] of decisions.entries()) {
+    const id = ids[i]!;
+    if (!decided.moved) {
+      if (decided.entry) entries.set(id, decided.entry);
+      continue; // settled before
+    }
+    entries.set(id, decided.entry);
     if (decided.then === "released") left.push(id);
-    await announceMember(deps, id, decided.entry, group);
+    await announceMember(deps, id, decided.entry, group, stored);
   }
-  return { state: group.state, ...(group.reason ? { reason: group.reason } : {}), left };
+  return { state: group.state, ...(group.reason ? { reason: group.reason } : {}), left, entries };
 }
 
 /** The member's own outcome event, once its part follows its group. */
-async function announceMember(deps: SettleDeps, requestId: string, entry: SendRecord, group: SendRecord): Promise<void> {
-  const request = await deps.store.get(requestId);
+async function announceMember(deps: SettleDeps, requestId: string, entry: SendRecord, group: SendRecord, stored: RequestRecord | undefined): Promise<void> {
+  // Every member shares the group's entity and timing (they are part of its sharing key).
+  const request = stored ?? (await deps.store.get(requestId));
   const common = { requestId, chunk: 0, entityId: request?.entityId ?? null, occurredAt: occurredAt(deps.clock) };
   if (entry.state === "sent") {
     deps.log.info("request submitted in a shared batch", { requestId, batchId: entry.batchId, groupId: group.requestId });

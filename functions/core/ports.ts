@@ -48,6 +48,19 @@ export type CreateRequestResult =
   | { created: true }
   | { created: false; existing: RequestRecord };
 
+/**
+ * Stores an accepted request and queues its message as one step. The embedded home can (one SQLite
+ * transaction holds the store and the queue); the AWS home cannot (DynamoDB, then SQS) and has none,
+ * so the accept use case stores, queues and marks in three steps there.
+ */
+export interface RequestIntake {
+  /**
+   * Stores `record` (already marked enqueued) and queues `message`, or nothing at all. With an
+   * Idempotency-Key already taken, nothing is written and the first request is returned instead.
+   */
+  admit(record: RequestRecord, message: unknown): Promise<CreateRequestResult>;
+}
+
 /** The requests callers made, with idempotency-key reservations. */
 export interface RequestStore {
   /**
@@ -73,22 +86,35 @@ export interface SendKey {
   chunk: number;
 }
 
+/** One move of one ledger entry, as the state machine decided it. */
+export interface LedgerWrite {
+  key: SendKey;
+  /** The version the move was decided on; undefined: there was no entry, and it is created. */
+  expectedVersion: number | undefined;
+  /** The whole entry after the move. */
+  next: SendRecord;
+  /** What the move changes (a field set to `undefined` is removed), for stores that update in place. */
+  changes: Partial<SendRecord>;
+}
+
 /**
  * The send ledger's storage: one entry per part (request id + chunk), never deleted. It stores and
  * compares versions, nothing more: functions/core/send-state-machine.ts decides every move and
- * writes it through `create` and `update`, so both homes apply exactly the same rules.
+ * writes it here, so both homes apply exactly the same rules.
  */
 export interface SendLedger {
   /** The entry, read consistently (a write that succeeded is always seen). */
   get(key: SendKey): Promise<SendRecord | undefined>;
-  /** Stores a new entry unless the key has one; false when it has. */
-  create(entry: SendRecord): Promise<boolean>;
   /**
-   * Writes `changes` if the entry's version is still `expectedVersion`; false when it is not (or
-   * the entry is gone). A field set to `undefined` in `changes` is removed; `changes.version` is the
-   * new version.
+   * Writes a move on its condition: a new entry only if the key has none; a change only if the
+   * entry's version is still `expectedVersion`. False when the condition failed (nothing written).
    */
-  update(key: SendKey, expectedVersion: number, changes: Partial<SendRecord>): Promise<boolean>;
+  write(move: LedgerWrite): Promise<boolean>;
+  /**
+   * Writes several moves, each on its own condition, as cheaply as the store allows (one local
+   * transaction; parallel conditional writes on DynamoDB). Answers, per move, whether it was written.
+   */
+  writeMany(moves: readonly LedgerWrite[]): Promise<boolean[]>;
   /** A request's entries, by chunk. */
   list(requestId: string): Promise<SendRecord[]>;
 }

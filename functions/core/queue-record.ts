@@ -156,7 +156,10 @@ async function gatherShareable(deps: SendDeps, records: readonly QueueRecord[]):
   return byKey;
 }
 
-function ensureStored(deps: SendDeps, request: SendRequest) {
+async function ensureStored(deps: SendDeps, request: SendRequest) {
+  // Our own door stored it already (the usual case): a read, no write.
+  const stored = await deps.store.get(request.requestId);
+  if (stored) return stored;
   const at = request.acceptedAt ?? new Date(deps.clock.now()).toISOString();
   return deps.store.ensure({
     requestId: request.requestId,

@@ -16,7 +16,7 @@
  * - A cancel stamp outlives every move: whoever records the batch as sent also sees the stamp and
  *   cancels the batch at PassEntry; whoever would post instead cancels the part.
  */
-import type { SendKey, SendLedger } from "./ports.js";
+import type { LedgerWrite, SendKey, SendLedger } from "./ports.js";
 import type { SendRecord, SendState } from "./schemas.js";
 import { LedgerConflictError } from "./errors.js";
 
@@ -44,6 +44,9 @@ export interface BatchUpdate {
   sendNowAt?: string;
   note?: string;
 }
+
+/** What a shared batch's own part was decided as, for its members to follow. */
+export type GroupOutcome = { sent: BatchFacts } | { unknown: string } | { cancelled: string };
 
 export type SendEvent =
   /** A worker wants the part: claim it for `leaseMs`. */
@@ -80,7 +83,7 @@ export type SendEvent =
    */
   | { type: "leave"; now: number; groupId: string; reason: string }
   /** The group's part was decided: its batch exists, may exist, or was stopped. */
-  | { type: "groupDecided"; now: number; groupId: string; outcome: { sent: BatchFacts } | { unknown: string } | { cancelled: string } }
+  | { type: "groupDecided"; now: number; groupId: string; outcome: GroupOutcome }
   /** A part that never posted (a group whose grouping worker died) is given up for good: it can never be posted after this. */
   | { type: "abandon"; now: number; reason: string };
 
@@ -412,10 +415,45 @@ export async function transition(ledger: SendLedger, key: SendKey, event: SendEv
     if (decision.kind === "refuse") return { moved: false, row: decision.row, refusal: decision.refusal, entry, ...retryAtOf(decision.refusal, entry) };
     const next = applyChanges(key, entry, decision.to, decision.changes, event.now);
     if (entry !== undefined && sameEntry(entry, next)) return { moved: true, row: decision.row, entry, then: decision.then };
-    const written = entry === undefined ? await ledger.create(next) : await ledger.update(key, entry.version, changedFields(entry, next));
+    const written = await ledger.write(moveOf(key, entry, next));
     if (written) return { moved: true, row: decision.row, entry: next, then: decision.then };
   }
   throw new LedgerConflictError(`The ledger entry ${key.requestId}#${key.chunk} kept changing while "${event.type}" was applied.`);
+}
+
+/**
+ * Applies one event to each of several entries (the members of a shared batch): decided each on
+ * its own, written together as cheaply as the ledger allows, and any that lost a race applied
+ * again alone. The same rules as `transition`, for many entries at the cost of about one.
+ */
+export async function transitionMany(ledger: SendLedger, items: readonly { key: SendKey; event: SendEvent }[]): Promise<TransitionResult[]> {
+  const results: TransitionResult[] = new Array(items.length);
+  const pending: { index: number; result: TransitionResult & { moved: true } }[] = [];
+  const moves: LedgerWrite[] = [];
+  for (const [index, { key, event }] of items.entries()) {
+    const entry = await ledger.get(key);
+    const decision = decide(entry, event);
+    if (decision.kind === "refuse") {
+      results[index] = { moved: false, row: decision.row, refusal: decision.refusal, entry, ...retryAtOf(decision.refusal, entry) };
+      continue;
+    }
+    const next = applyChanges(key, entry, decision.to, decision.changes, event.now);
+    if (entry !== undefined && sameEntry(entry, next)) {
+      results[index] = { moved: true, row: decision.row, entry, then: decision.then };
+      continue;
+    }
+    pending.push({ index, result: { moved: true, row: decision.row, entry: next, then: decision.then } });
+    moves.push(moveOf(key, entry, next));
+  }
+  const written = moves.length > 0 ? await ledger.writeMany(moves) : [];
+  for (const [i, { index, result }] of pending.entries()) {
+    results[index] = written[i] ? result : await transition(ledger, items[index]!.key, items[index]!.event);
+  }
+  return results;
+}
+
+function moveOf(key: SendKey, entry: SendRecord | undefined, next: SendRecord): LedgerWrite {
+  return { key, expectedVersion: entry?.version, next, changes: entry === undefined ? next : changedFields(entry, next) };
 }
 
 function retryAtOf(refusal: Refusal, entry: SendRecord | undefined): { retryAt?: number } {

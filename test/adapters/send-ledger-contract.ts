@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { SendKey, SendLedger } from "../../functions/core/ports.js";
+import type { LedgerWrite, SendKey, SendLedger } from "../../functions/core/ports.js";
 import type { SendRecord, SendState } from "../../functions/core/schemas.js";
 import { TRANSITIONS, transition, type NextStep, type Refusal, type SendEvent } from "../../functions/core/send-state-machine.js";
 
@@ -202,39 +202,66 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
     });
 
     describe("storage", () => {
+      /** A move as the state machine hands it over: the whole entry after it, and what it changes. */
+      const moveTo = (key: SendKey, before: SendRecord | undefined, changes: Partial<SendRecord>): LedgerWrite => {
+        const next = { ...(before ?? ({} as SendRecord)), ...changes } as Record<string, unknown>;
+        for (const [field, value] of Object.entries(next)) if (value === undefined) delete next[field];
+        return { key, expectedVersion: before?.version, next: next as SendRecord, changes };
+      };
+      const create = (entry: SendRecord) => ledger.write({ key: entry, expectedVersion: undefined, next: entry, changes: entry });
+
       it("creates an entry once: a second create of the same key writes nothing", async () => {
         const key = freshKey();
-        expect(await ledger.create(entryIn(key, "claimed"))).toBe(true);
-        expect(await ledger.create(entryIn(key, "cancelled"))).toBe(false);
+        expect(await create(entryIn(key, "claimed"))).toBe(true);
+        expect(await create(entryIn(key, "cancelled"))).toBe(false);
         expect((await ledger.get(key))?.state).toBe("claimed");
       });
 
-      it("updates only over the expected version, and leaves the entry as it was otherwise", async () => {
+      it("writes a change only over the expected version, and leaves the entry as it was otherwise", async () => {
         const key = freshKey();
-        await ledger.create(entryIn(key, "claimed"));
-        expect(await ledger.update(key, 2, { state: "sent", version: 3 })).toBe(false);
-        expect(await ledger.get(key)).toEqual(entryIn(key, "claimed"));
-        expect(await ledger.update(key, 3, { state: "sent", batchId: "b-1", version: 4 })).toBe(true);
+        const stored = entryIn(key, "claimed");
+        await create(stored);
+        expect(await ledger.write({ ...moveTo(key, stored, { state: "sent", version: 4 }), expectedVersion: 2 })).toBe(false);
+        expect(await ledger.get(key)).toEqual(stored);
+        expect(await ledger.write(moveTo(key, stored, { state: "sent", batchId: "b-1", version: 4 }))).toBe(true);
         expect(await ledger.get(key)).toMatchObject({ state: "sent", batchId: "b-1", version: 4, owner: A.owner });
       });
 
-      it("removes the fields an update sets to undefined and keeps every other", async () => {
+      it("removes the fields a change sets to undefined and keeps every other", async () => {
         const key = freshKey();
-        await ledger.create(entryIn(key, "claimed", { inFlight: 1, note: "kept", totalCount: null }));
-        await ledger.update(key, 3, { inFlight: undefined, version: 4 });
-        const stored = await ledger.get(key);
-        expect(stored).not.toHaveProperty("inFlight");
-        expect(stored).toMatchObject({ note: "kept", totalCount: null, version: 4 });
+        const stored = entryIn(key, "claimed", { inFlight: 1, note: "kept", totalCount: null });
+        await create(stored);
+        await ledger.write(moveTo(key, stored, { inFlight: undefined, version: 4 }));
+        const read = await ledger.get(key);
+        expect(read).not.toHaveProperty("inFlight");
+        expect(read).toMatchObject({ note: "kept", totalCount: null, version: 4 });
       });
 
-      it("refuses an update of a key that has no entry", async () => {
-        expect(await ledger.update(freshKey(), 1, { state: "sent", version: 2 })).toBe(false);
+      it("refuses a change to a key that has no entry", async () => {
+        const key = freshKey();
+        expect(await ledger.write({ key, expectedVersion: 1, next: entryIn(key, "sent", { version: 2 }), changes: { state: "sent", version: 2 } })).toBe(false);
+        expect(await ledger.get(key)).toBeUndefined();
+      });
+
+      it("writes many moves, each on its own condition: one lost race does not stop the others", async () => {
+        const [a, b, c] = [freshKey(), freshKey(), freshKey()];
+        const storedB = entryIn(b, "claimed");
+        await create(storedB);
+        const written = await ledger.writeMany([
+          { key: a, expectedVersion: undefined, next: entryIn(a, "shared", { groupId: "g" }), changes: {} },
+          { ...moveTo(b, storedB, { state: "sent", version: 4 }), expectedVersion: 9 },
+          { key: c, expectedVersion: undefined, next: entryIn(c, "shared", { groupId: "g" }), changes: {} },
+        ]);
+        expect(written).toEqual([true, false, true]);
+        expect((await ledger.get(a))?.state).toBe("shared");
+        expect(await ledger.get(b)).toEqual(storedB);
+        expect((await ledger.get(c))?.state).toBe("shared");
       });
 
       it("lists a request's entries by chunk, and no other request's", async () => {
         const key = freshKey();
-        for (const chunk of [2, 0, 1]) await ledger.create(entryIn({ ...key, chunk }, "claimed"));
-        await ledger.create(entryIn(freshKey(), "claimed"));
+        for (const chunk of [2, 0, 1]) await create(entryIn({ ...key, chunk }, "claimed"));
+        await create(entryIn(freshKey(), "claimed"));
         expect((await ledger.list(key.requestId)).map((e) => e.chunk)).toEqual([0, 1, 2]);
       });
     });
@@ -249,7 +276,7 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
         // Prepare
         const key = freshKey();
         const before = example.before?.(key);
-        if (before) await ledger.create(before);
+        if (before) await ledger.write({ key, expectedVersion: undefined, next: before, changes: before });
 
         // Act
         const result = await transition(ledger, key, example.event);
@@ -283,16 +310,17 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
       it("keeps a cancel that lands between a holder's read and its write (the holder decides again)", async () => {
         // Prepare: the holder's write waits until the cancel is stored.
         const key = freshKey();
-        await ledger.create(entryIn(key, "claimed", { inFlight: 1 }));
+        const holding = entryIn(key, "claimed", { inFlight: 1 });
+        await ledger.write({ key, expectedVersion: undefined, next: holding, changes: holding });
         let cancelled!: Promise<unknown>;
         const paused: SendLedger = {
           get: (k) => ledger.get(k),
-          create: (e) => ledger.create(e),
           list: (r) => ledger.list(r),
-          update: async (k, version, changes) => {
+          writeMany: (moves) => ledger.writeMany(moves),
+          write: async (move) => {
             cancelled ??= transition(ledger, key, { type: "cancel", now: T0 });
             await cancelled;
-            return ledger.update(k, version, changes);
+            return ledger.write(move);
           },
         };
 

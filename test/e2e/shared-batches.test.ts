@@ -214,14 +214,14 @@ describe("shared batches", () => {
     const ids = [await post(one(1)), await post(one(2)), await post(one(3))];
     // The worker dies right after PassEntry created the shared batch, before recording it.
     const ledger = stack.ledger;
-    const update = ledger.update.bind(ledger);
+    const write = ledger.write.bind(ledger);
     let died = false;
-    ledger.update = async (key, version, changes) => {
-      if (!died && key.requestId.startsWith("grp-") && changes.state === "sent") {
+    ledger.write = async (move) => {
+      if (!died && move.key.requestId.startsWith("grp-") && move.next.state === "sent") {
         died = true;
         throw new Error("the worker died");
       }
-      return update(key, version, changes);
+      return write(move);
     };
 
     await run();

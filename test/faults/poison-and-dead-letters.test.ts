@@ -56,11 +56,11 @@ describe("local stack redriving dead letters that were already sent", () => {
     const messageId = rig.stack.queue.peek().find((m) => JSON.parse(m.body).requestId === requestId)!.messageId;
     // SQS DeleteMessage fails for this message after every successful send, so it comes back until it is dead-lettered.
     const queue = rig.stack.queue;
-    const deleteOriginal = queue.delete.bind(queue);
-    const deleteMessage = vi.spyOn(queue, "delete").mockImplementation((receiptHandle: string) => {
-      const row = rig.stack.db.prepare("SELECT message_id FROM queue_messages WHERE receipt_handle = ?").get(receiptHandle) as { message_id: string } | undefined;
-      if (row?.message_id === messageId) throw new Error("DeleteMessage failed: ServiceUnavailable (simulated)");
-      deleteOriginal(receiptHandle);
+    const deleteOriginal = queue.deleteMany.bind(queue);
+    const deleteMessage = vi.spyOn(queue, "deleteMany").mockImplementation((receiptHandles: readonly string[]) => {
+      const ids = receiptHandles.map((h) => (rig.stack.db.prepare("SELECT message_id FROM queue_messages WHERE receipt_handle = ?").get(h) as { message_id: string } | undefined)?.message_id);
+      if (ids.includes(messageId)) throw new Error("DeleteMessage failed: ServiceUnavailable (simulated)");
+      deleteOriginal(receiptHandles);
     });
 
     rig.stack.runner.start();

@@ -87,12 +87,12 @@ function intercept<T extends object>(inner: T, overrides: Partial<T>): T {
 function crashingLedger(inner: SendLedger, crash: CrashSwitches): SendLedger {
   return intercept(inner, {
     // Recording the batch is the write that makes an entry `sent`: die just before it.
-    update: async (key, version, changes) => {
-      if (changes.state === "sent" && crash.afterPost > 0) {
+    write: async (move) => {
+      if (move.next.state === "sent" && crash.afterPost > 0) {
         crash.afterPost -= 1;
-        throw new SimulatedCrash(`after PassEntry created batch ${changes.batchId}`);
+        throw new SimulatedCrash(`after PassEntry created batch ${move.next.batchId}`);
       }
-      return inner.update(key, version, changes);
+      return inner.write(move);
     },
   });
 }
