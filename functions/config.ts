@@ -38,6 +38,8 @@ export const AwsConfig = z.extend(PassEntrySettings, {
   MESSAGES_QUEUE_URL: z.string().check(z.minLength(1, "MESSAGES_QUEUE_URL must be set")),
   WALLET_TABLE_NAME: z.string().check(z.minLength(1, "WALLET_TABLE_NAME must be set")),
   EVENT_BUS_NAME: optionalText,
+  /** The console's dead-letter queue (list, redrive); only the console function gets it. */
+  DEAD_LETTER_QUEUE_URL: optionalText,
   PASSENTRY_TOKEN_SECRET_ID: optionalText,
   API_KEYS_SECRET_ID: optionalText,
   PASSENTRY_WEBHOOK_SECRETS_SECRET_ID: optionalText,

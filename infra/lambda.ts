@@ -9,12 +9,13 @@ import {
 } from "./manifest.js";
 import { walletBus } from "./bus.js";
 import { table } from "./ledger.js";
-import { queue } from "./queue.js";
+import { deadLetterQueue, queue } from "./queue.js";
 import { apiKeys, passEntryToken, webhookSecrets, webhookSigningSecrets } from "./secrets.js";
 
 /** The SST component behind each capability: linking it is what grants the IAM access. */
 const linkables = {
   queue,
+  deadLetterQueue,
   table,
   bus: walletBus,
   passEntryToken: passEntryToken.link,
@@ -25,6 +26,7 @@ const linkables = {
 
 const deployed = {
   queueUrl: queue.url,
+  deadLetterQueueUrl: deadLetterQueue.url,
   tableName: table.name,
   busName: walletBus.name,
   secretArns: {

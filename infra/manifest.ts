@@ -8,6 +8,7 @@
  * load under plain Node and vitest.
  */
 import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
+import { REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
 
 /** Value of POWERTOOLS_SERVICE_NAME and the prefix of every name we choose. */
 export const SERVICE_NAME = "wallet-messaging";
@@ -68,6 +69,8 @@ export type Capability =
   | "queue"
   /** WalletTable: name + dynamodb:* on that table and its indexes. */
   | "table"
+  /** MessagesDeadLetterQueue: its URL (DEAD_LETTER_QUEUE_URL) + sqs:* on it (the console lists and redrives dead letters). */
+  | "deadLetterQueue"
   /** WalletBus: name + events:* on that bus (put events). */
   | "bus"
   /** PassEntryToken secret: secretsmanager:GetSecretValue on it. */
@@ -150,6 +153,14 @@ export const functions = {
     timeoutSeconds: 10,
     capabilities: ["apiKeys", "table"],
   },
+  requestList: {
+    name: "RequestList",
+    handler: "functions/handlers/request-list.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // Pages the table's ByCreatedAt index; reads only, like the status function.
+    capabilities: ["apiKeys", "table"],
+  },
   requestCancel: {
     name: "RequestCancel",
     handler: "functions/handlers/request-cancel.handler",
@@ -200,6 +211,16 @@ export const functions = {
     // the bus link is for publishing outcome events (WalletMessageBatchCreated/Completed/Failed, …).
     capabilities: ["passEntryToken", "table", "queue", "bus"],
   },
+  console: {
+    name: "Console",
+    handler: "functions/handlers/console.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // The operator console's pages and its two actions: it reads requests and the ledger (table),
+    // checks operator keys and signs sessions with them (apiKeys), shows queue counts and queues a
+    // cancel's follow-up (queue), lists and redrives dead letters (deadLetterQueue). No PassEntry token.
+    capabilities: ["apiKeys", "table", "queue", "deadLetterQueue"],
+  },
   planner: {
     name: "PromotionPlanner",
     handler: "functions/handlers/planner.handler",
@@ -217,6 +238,7 @@ export type FunctionKey = keyof typeof functions;
 /** Values that exist only after deploy; Outputs in infra, strings in tests. */
 export interface DeployedValues<V> {
   queueUrl: V;
+  deadLetterQueueUrl: V;
   tableName: V;
   busName: V;
   secretArns: Record<SecretCapability, V>;
@@ -250,6 +272,7 @@ export function environmentFor<V>(
     ...(env.ALLOWED_BATCH_KEYS?.trim() ? { ALLOWED_BATCH_KEYS: env.ALLOWED_BATCH_KEYS.trim() } : {}),
   };
   for (const capability of spec.capabilities) {
+    if (capability === "deadLetterQueue") environment.DEAD_LETTER_QUEUE_URL = deployed.deadLetterQueueUrl;
     if (isSecretCapability(capability)) {
       environment[secrets[capability].env] = deployed.secretArns[capability];
     }
@@ -325,10 +348,18 @@ export type QueueKey = "messages" | "deadLetter";
 
 export const routes = [
   { route: "POST /api/v1/entities/{entityId}/messaging/wallet", fn: "accept" },
+  { route: "GET /api/v1/requests", fn: "requestList" },
   { route: "GET /api/v1/requests/{requestId}", fn: "requestStatus" },
   { route: "DELETE /api/v1/requests/{requestId}", fn: "requestCancel" },
   { route: "POST /api/v1/requests/{requestId}/resolve", fn: "requestResolve" },
   { route: "GET /health", fn: "health" },
+  // The operator console (functions/handlers/console.ts): one function behind every console route.
+  { route: "GET /", fn: "console" },
+  { route: "GET /console/requests/{requestId}", fn: "console" },
+  { route: "POST /console/sign-in", fn: "console" },
+  { route: "POST /console/sign-out", fn: "console" },
+  { route: "POST /console/redrive", fn: "console" },
+  { route: "POST /console/requests/{requestId}/cancel", fn: "console" },
   { route: "POST /webhooks/passentry", fn: "passEntryWebhook" },
 ] as const satisfies readonly { route: string; fn: FunctionKey }[];
 
@@ -363,6 +394,8 @@ export const table = {
   hashKey: "pk",
   rangeKey: "sk",
   ttlAttribute: "expiresAt",
+  /** Pages requests newest first for `GET /api/v1/requests` and the console (see the module it comes from). */
+  listIndex: REQUEST_LIST_INDEX,
 } as const;
 
 export const bus = {

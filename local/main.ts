@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     passEntryTimeoutMs: config.PASSENTRY_TIMEOUT_MS,
     leaseMs: config.SEND_LEASE_MS,
     reconcileMaxPages: config.RECONCILE_MAX_PAGES,
+    consoleSandbox: sandbox ? { url: sandbox.url, batches: () => sandbox!.batches() } : undefined,
   });
 
   const depth = stack.queue.depth();

@@ -12,6 +12,7 @@ import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports
 import { chunkCount } from "./batch-rules.js";
 import { TERMINAL_BATCH_STATUSES, type CallerId, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
 import { transition } from "./send-state-machine.js";
+import { refreshSummary } from "./request-summary.js";
 
 export interface CancelDeps {
   store: RequestStore;
@@ -69,5 +70,6 @@ export async function cancelRequest(deps: CancelDeps, requestId: string, by: Cal
     }
   }
   deps.log.info("request cancellation recorded", { requestId, by, cancelledChunks, followUpQueued });
-  return { request, sends: await deps.ledger.list(requestId), cancelledChunks, followUpQueued };
+  const summarised = await refreshSummary(deps, requestId);
+  return { request: summarised ?? request, sends: await deps.ledger.list(requestId), cancelledChunks, followUpQueued };
 }

@@ -26,14 +26,16 @@ export function requestProgress(request: RequestRecord, sends: SendRecord[]): Re
 
 /**
  * One state for the whole request: `unknown` or `failed` as soon as any part is; `cancelled` when
- * every part was cancelled; `submitted` once every part is at PassEntry (or cancelled); else `queued`
- * (including a request that is part way through its parts: see `progress`).
+ * every part was cancelled; `deadLettered` while a message of it lies in the dead-letter queue
+ * (nothing moves it until a redrive); `submitted` once every part is at PassEntry (or cancelled);
+ * else `queued` (including a request that is part way through its parts: see `progress`).
  */
 export function requestState(request: RequestRecord, sends: SendRecord[]): RequestState {
   const progress = requestProgress(request, sends);
   if (progress.unknown > 0) return "unknown";
   if (progress.failed > 0) return "failed";
   if (progress.pending === 0 && progress.cancelled === progress.chunks) return "cancelled";
+  if (request.deadLetter !== undefined) return "deadLettered";
   if (progress.pending === 0) return "submitted";
   if (sends.length === 0 && request.failureReason !== undefined) return "failed";
   return "queued";
@@ -76,7 +78,9 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
         progress: requestProgress(request, sends),
         batchId: ordered[0]?.batchId ?? null,
         batchStatus: ordered[0]?.batchStatus ?? null,
-        failureReason: status === "failed" || status === "unknown" ? (reason ?? null) : null,
+        failureReason: status === "failed" || status === "unknown" ? (reason ?? null) : status === "deadLettered" ? request.deadLetter!.lastError : null,
+        /** Set while a message of the request lies in the dead-letter queue: which one, when, and its last error. */
+        deadLetter: request.deadLetter ?? null,
         batches: ordered.map((s) => ({
           chunk: s.chunk,
           state: s.state,
@@ -88,6 +92,8 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
           scheduledAt: s.scheduledAt ?? null,
           statusCheckedAt: s.statusCheckedAt ?? null,
           sendNowAt: s.sendNowAt ?? null,
+          /** An early send (scheduledAt under PassEntry's hour of notice): created ahead, sent now at this time. */
+          sendAt: s.sendAt ?? null,
           note: s.note ?? null,
           attempt: s.attempt,
           reason: s.state === "sent" ? null : (s.reason ?? null),

@@ -26,6 +26,7 @@ import { callArguments, importsOf, infraSources, readProjectFile, stripComments 
 
 const deployed: DeployedValues<string> = {
   queueUrl: "https://sqs.eu-west-2.amazonaws.com/123456789012/MessagesQueue",
+  deadLetterQueueUrl: "https://sqs.eu-west-2.amazonaws.com/123456789012/MessagesDeadLetterQueue",
   tableName: "wallet-messaging-test-WalletTable",
   busName: "wallet-messaging-test-WalletBus",
   secretArns: {
@@ -68,16 +69,23 @@ describe("manifest functions", () => {
     for (const { fn } of routes) expect(functions[fn].timeoutSeconds).toBeLessThan(30);
   });
 
-  it("routes exactly the six HTTP endpoints, each to its handler", () => {
+  it("routes exactly the seven HTTP endpoints and the console's pages, each to its handler", () => {
     const table = Object.fromEntries(routes.map(({ route, fn }) => [route, functions[fn].handler]));
 
     expect(table).toEqual({
       "POST /api/v1/entities/{entityId}/messaging/wallet": "functions/handlers/accept.handler",
+      "GET /api/v1/requests": "functions/handlers/request-list.handler",
       "GET /api/v1/requests/{requestId}": "functions/handlers/request-status.handler",
       "DELETE /api/v1/requests/{requestId}": "functions/handlers/request-cancel.handler",
       "POST /api/v1/requests/{requestId}/resolve": "functions/handlers/request-resolve.handler",
       "GET /health": "functions/handlers/health.handler",
       "POST /webhooks/passentry": "functions/handlers/passentry-webhook.handler",
+      "GET /": "functions/handlers/console.handler",
+      "GET /console/requests/{requestId}": "functions/handlers/console.handler",
+      "POST /console/sign-in": "functions/handlers/console.handler",
+      "POST /console/sign-out": "functions/handlers/console.handler",
+      "POST /console/redrive": "functions/handlers/console.handler",
+      "POST /console/requests/{requestId}/cancel": "functions/handlers/console.handler",
     });
   });
 
@@ -96,8 +104,8 @@ describe("secret access", () => {
   });
 
   it("gives the API keys only to the HTTP handlers that check keys", () => {
-    expect(keysWith("apiKeys")).toEqual(["accept", "requestCancel", "requestResolve", "requestStatus"]);
-    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "requestCancel", "requestResolve", "requestStatus"]);
+    expect(keysWith("apiKeys")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
+    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
   });
 
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {

@@ -71,6 +71,43 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect((await stage.api(`/api/v1/requests/${exampleId}`, { key: "not-a-key" })).status).toBe(401);
   });
 
+  it("lists requests newest first through the ByCreatedAt index, filtered and paged", async () => {
+    const second = await json(await post("/api/v1/entities/list-entity/messaging/wallet", { batch: { message: "Listed", recipients: [{ passId: "pass-list-1" }], scheduledAt: "2030-04-02T09:00:00Z" } }));
+    const secondId = second.body.data.id as string;
+    await submitted(secondId);
+    await waitFor("the list to show it submitted", async () => (await json(await stage.api("/api/v1/requests?entity=list-entity"))).body.data?.[0]?.attributes?.status === "submitted", stage);
+
+    const all = await json(await stage.api("/api/v1/requests"));
+    const byPass = await json(await stage.api("/api/v1/requests?pass=pass-list-1"));
+    const firstPage = await json(await stage.api("/api/v1/requests?limit=1"));
+    const secondPage = await json(await stage.api(firstPage.body.links.next));
+
+    expect(all.status, describe(stage)).toBe(200);
+    expect(all.body.data.map((e: { id: string }) => e.id).slice(0, 2)).toEqual([secondId, exampleId]);
+    expect(byPass.body.data.map((e: { id: string }) => e.id)).toEqual([secondId]);
+    expect(firstPage.body.data.map((e: { id: string }) => e.id)).toEqual([secondId]);
+    expect(secondPage.body.data.map((e: { id: string }) => e.id)).toEqual([exampleId]);
+    expect((await stage.api("/api/v1/requests", { key: "not-a-key" })).status).toBe(401);
+  });
+
+  it("serves the operator console behind the API: sign-in exchanges the operator key for a cookie, and the pages read the table and both queues", async () => {
+    const signInPage = await stage.api("/", { key: null });
+    const signIn = await stage.api("/console/sign-in", { method: "POST", key: null, redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ key: SECRETS.apiKey }).toString() });
+    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const home = await stage.api("/", { key: null, headers: { cookie } });
+    const detail = await stage.api(`/console/requests/${exampleId}`, { key: null, headers: { cookie } });
+    const homeText = await home.text();
+
+    expect(await signInPage.text()).toContain("Sign in");
+    expect(signIn.status, describe(stage)).toBe(303);
+    expect(signIn.headers.get("set-cookie")).toMatch(/HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/);
+    expect(home.status, describe(stage)).toBe(200);
+    expect(homeText).toContain(exampleId);
+    expect(homeText).toContain("SQS does not tell the oldest message");
+    expect(await detail.text()).toContain(stage.batchesFor(exampleId)[0]!.id);
+    expect(homeText).not.toContain(SECRETS.apiKey);
+  });
+
   it("cancels a request: the batch PassEntry holds is cancelled there", async () => {
     const accepted = await json(await post("/api/v1/entities/my-entity/messaging/wallet", { batch: { message: "Cancel me", segments: [{ groupTag: "vip" }], scheduledAt: "2030-04-01T09:00:00Z" } }));
     const requestId = accepted.body.data.id as string;
@@ -105,7 +142,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     for (const occurrence of queued) {
       expect(stage.postsFor(occurrence.requestId)).toBe(1);
       const status = await json(await stage.api(`/api/v1/requests/${occurrence.requestId}`));
-      expect(status.body.data.attributes.status).toBe("submitted");
+      expect(status.body.data?.attributes.status, JSON.stringify(status.body)).toBe("submitted");
     }
   });
 

@@ -48,7 +48,8 @@ export async function startStage(options: { synthesis?: Synthesis; sandbox?: San
     if (outputs[outputName]) rehearsal.secretsManager.put(outputs[outputName], value);
   };
   put("PassEntryTokenSecretArn", SECRETS.passEntryToken);
-  put("ApiKeysSecretArn", JSON.stringify({ rehearsal: SECRETS.apiKey }));
+  // An operator key: the scenarios read promotions' and other services' requests, and sign in to the console.
+  put("ApiKeysSecretArn", JSON.stringify({ rehearsal: { operator: true, keys: [SECRETS.apiKey] } }));
   put("PassEntryWebhookSecretsSecretArn", JSON.stringify([SECRETS.passEntryWebhookSecret]));
   put("WebhookSigningSecretsSecretArn", JSON.stringify({}));
 
