@@ -76,6 +76,11 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   /** Receives before a message is dead-lettered; the default survives a 6-hour PassEntry outage (core/retry-policy.ts). */
   MAX_RECEIVES: positiveInt(MAX_RECEIVES),
   SANDBOX_PORT: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), 4010),
+  /**
+   * The sandbox's clock: `real` (default) sends a scheduled batch at its scheduledAt, as PassEntry
+   * does, so a scheduled request can be cancelled; `fast` starts sending 1.5 s after validation.
+   */
+  SANDBOX_CLOCK: z._default(z.enum(["real", "fast"], { error: "SANDBOX_CLOCK must be real or fast" }), "real"),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 

@@ -38,6 +38,7 @@ const SEND_USAGE = `usage: npm run cli -- send --entity <id> --message <text> (-
   --at <ISO>           send at this time (ISO-8601 with a zone, e.g. 2030-03-31T13:16:26Z)
   --now                send at once (also what happens without --at)
   --idempotency-key <k> a retry with the same key and message sends nothing new
+  --print-id           print only the request id (for ID=$(npm run -s cli -- send … --print-id))
 ${CONNECTION}`;
 
 const STATUS_USAGE = `usage: npm run cli -- status <request id> [options]
@@ -72,7 +73,8 @@ interface Connection {
 function connection(values: { url?: string | undefined; key?: string | undefined }, context: CliContext): Connection {
   const url = (values.url ?? context.env.WALLET_API_URL ?? DEFAULT_API_URL).replace(/\/+$/, "");
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--url must be an http(s) URL (got ${JSON.stringify(url)}).`);
-  const key = values.key ?? context.env.WALLET_API_KEY ?? developmentKey(context);
+  // An empty WALLET_API_KEY (e.g. `WALLET_API_KEY= npm run cli …`) counts as unset.
+  const key = values.key ?? (context.env.WALLET_API_KEY || undefined) ?? developmentKey(context);
   if (!key) {
     throw new UsageError("No API key: pass --key, set WALLET_API_KEY, or run `npm start` here once so it writes DATA_DIR/dev-api-key.");
   }
@@ -149,6 +151,7 @@ export function describeRequest(document: any): string[] {
     const facts = [b.batchId ? `batch ${p(b.batchId)}` : "no batch", p(b.status ?? b.state)];
     if (b.totalCount != null) facts.push(`${p(b.totalCount)} recipients`);
     lines.push(`  part ${p(b.chunk)}: ${facts.join(", ")}`);
+    if (b.sendAt && !b.sendNowAt && b.status === "scheduled") lines.push(`    will be sent at ${p(b.sendAt)} (an early send: cancel before then to stop it)`);
     if (b.deliveryCsvUrl) lines.push(`    delivery CSV: ${p(b.deliveryCsvUrl)}`);
     if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${p(b.errorsCsvUrl)}`);
     if (b.note) lines.push(`    note: ${p(b.note)}`);
@@ -203,6 +206,7 @@ export const sendCommand: CliCommand = {
           at: { type: "string" },
           now: { type: "boolean" },
           "idempotency-key": { type: "string" },
+          "print-id": { type: "boolean" },
         },
       });
       if (values.help) {
@@ -234,6 +238,10 @@ export const sendCommand: CliCommand = {
         return 0;
       }
       const id = answer.body?.data?.id;
+      if (values["print-id"]) {
+        context.io.out(printable(id));
+        return 0;
+      }
       const replayed = answer.headers.get("idempotent-replayed") === "true" ? " (the same request as before with this Idempotency-Key; nothing new was queued)" : "";
       context.io.out(`Accepted: request ${printable(id)}${replayed}`);
       for (const line of describeRequest(answer.body).slice(1)) context.io.out(line);

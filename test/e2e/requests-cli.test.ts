@@ -96,7 +96,7 @@ describe("cli send", () => {
   });
 
   it("sends a recipients file of 1,200 at a given time as three batches, and repeats nothing under the same idempotency key", async () => {
-    writeFileSync(join(cwd, "members.json"), JSON.stringify(Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}` }))));
+    writeFileSync(join(cwd, "members.json"), JSON.stringify(Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}`, variables: { name: `Member ${i}` } }))));
     const args = ["send", "--entity", "ent-42", "--message", "Hi %{name}", "--recipients", "members.json", "--at", "2030-03-31T13:16:26Z", "--idempotency-key", "cli-order-1"];
 
     const first = await cli(args);
