@@ -151,7 +151,7 @@ export function requestPage(document: ReturnType<typeof import("../core/request-
   return layout(
     `Request ${document.data.id}`,
     `<h1>Request <code>${esc(document.data.id)}</code></h1>
-<p>${stateCell(a.status)} · entity ${esc(a.entityId)} · from ${esc(a.caller ?? a.source)} · ${a.sendNow ? "send now" : a.scheduledAt ? `scheduled for ${esc(a.scheduledAt)}` : "PassEntry's default schedule"}</p>
+<p>${stateCell(a.status)} · entity ${esc(a.entityId)} · from ${esc(a.caller ?? a.source)} · ${a.sendNow ? "send now" : a.earlySendAt ? `will be sent at ${esc(a.earlySendAt)} (an early send: created ahead at PassEntry, sent now at that time; cancel before then to stop it)` : a.scheduledAt ? `scheduled for ${esc(a.scheduledAt)}` : "PassEntry's default schedule"}</p>
 ${a.deadLetter ? `<p class="error">Dead-lettered at ${esc(a.deadLetter.at)} after ${esc(a.deadLetter.receiveCount)} receives. Last error: ${esc(a.deadLetter.lastError)}. Redrive it from <a href="/#dead-letters">Dead letters</a>.</p>` : ""}
 ${a.failureReason && !a.deadLetter ? `<p class="error">${esc(a.failureReason)}</p>` : ""}
 <p>Message: ${esc(a.content)}</p>

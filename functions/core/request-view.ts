@@ -4,7 +4,7 @@
  */
 import { callerName } from "./callers.js";
 import type { RequestRecord, RequestState, SendRecord } from "./schemas.js";
-import { splitIntoChunks } from "./batch-rules.js";
+import { earlySendAt, splitIntoChunks } from "./batch-rules.js";
 
 /** What became of one part (chunk) of a request, from its ledger entry and its batch's last known status. */
 type ChunkOutcome = "sent" | "failed" | "cancelled" | "unknown" | "pending";
@@ -72,6 +72,11 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
         content: request.batch.message,
         scheduledAt: request.batch.scheduledAt ?? null,
         sendNow: request.sendNow ?? false,
+        /**
+         * Set when `scheduledAt` was under PassEntry's hour of notice when accepted: the batch is
+         * created ahead and sent now at this time (docs/api.md, "Sending now").
+         */
+        earlySendAt: earlySendAt(request.batch, Date.parse(request.createdAt)) ?? null,
         cancelRequestedAt,
         cancelledBy: request.cancelledBy ?? null,
         cancelledAt: request.cancelledAt ?? null,

@@ -135,7 +135,13 @@ export function describeRequest(document: any): string[] {
   const a = document?.data?.attributes ?? {};
   const p = printable;
   const lines = [`request ${p(document?.data?.id)}: ${p(a.status)}`];
-  const when = a.sendNow ? "send now" : a.scheduledAt ? `scheduled for ${p(a.scheduledAt)}` : "PassEntry's default schedule";
+  const when = a.sendNow
+    ? "send now"
+    : a.earlySendAt
+      ? `an early send: created ahead at PassEntry, sent at ${p(a.earlySendAt)}`
+      : a.scheduledAt
+        ? `scheduled for ${p(a.scheduledAt)}`
+        : "PassEntry's default schedule";
   lines.push(`  entity ${p(a.entityId)}, ${when}, accepted ${p(a.createdAt)}${a.caller ? `, by ${p(a.caller)}` : ""}`);
   if (a.progress) {
     const g = a.progress;

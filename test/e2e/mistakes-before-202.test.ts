@@ -58,6 +58,7 @@ describe("a scheduledAt under an hour ahead", () => {
     const sentNowAt = Date.parse(batchOf(id)!.sentNowAt!);
 
     expect(accepted.status).toBe(202);
+    expect(accepted.body.data.attributes.earlySendAt).toBe(sendAt);
     expect(Date.parse(before.scheduledAt) - Date.parse(before.createdAt)).toBeGreaterThanOrEqual(60 * 60_000);
     expect(before.sentNowAt).toBeNull();
     expect(planned.sendAt).toBe(sendAt);
