@@ -124,7 +124,7 @@ export function timeline(request: RequestRecord, sends: SendRecord[]): { at: str
     if (s.cancelRequestedAt) events.push({ at: s.cancelRequestedAt, what: `${part}: cancellation requested` });
     if (s.resolvedAt) events.push({ at: s.resolvedAt, what: `${part}: resolved by ${s.resolvedBy ?? "an operator"}` });
     if (s.statusCheckedAt) events.push({ at: s.statusCheckedAt, what: `${part}: PassEntry said ${s.batchStatus ?? "nothing"}${s.note ? ` (${s.note})` : ""}` });
-    events.push({ at: s.updatedAt, what: `${part}: ${s.state}${s.reason && s.state !== "sent" ? `: ${s.reason}` : ""}` });
+    events.push({ at: s.updatedAt, what: `${part}: last change, now ${s.state}${s.reason && s.state !== "sent" ? `: ${s.reason}` : ""}` });
   }
   if (request.cancelledAt) events.push({ at: request.cancelledAt, what: `cancelled by ${request.cancelledBy ?? "?"}` });
   if (request.deadLetter) events.push({ at: request.deadLetter.at, what: `dead-lettered after ${request.deadLetter.receiveCount} receives: ${request.deadLetter.lastError}` });
@@ -141,7 +141,9 @@ export function requestPage(document: ReturnType<typeof import("../core/request-
 <td>${delivery ? `<a href="${delivery}">delivery CSV</a>` : ""} ${errors ? `<a href="${errors}">errors CSV</a>` : ""}</td><td>${esc(b.note ?? b.reason ?? "")}</td></tr>`;
     })
     .join("\n");
-  const cancellable = ["queued", "submitted", "deadLettered"].includes(a.status) && a.cancelledBy === null;
+  // Worth offering only while something can still be stopped: an unsent part, or a batch PassEntry has not started sending.
+  const stoppable = a.batches.length < a.progress.chunks || a.batches.some((b) => b.status === null || b.status === "validating" || b.status === "scheduled");
+  const cancellable = ["queued", "submitted", "deadLettered"].includes(a.status) && a.cancelledBy === null && stoppable;
   const cancel = cancellable
     ? `<form method="post" action="/console/requests/${esc(encodeURIComponent(document.data.id))}/cancel"><input type="hidden" name="csrf" value="${esc(session.csrf)}"><button>Cancel this request</button></form>`
     : "";
