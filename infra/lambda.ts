@@ -6,6 +6,7 @@ import {
   RUNTIME,
   type Capability,
   type FunctionSpec,
+  type Grant,
 } from "./manifest.js";
 import { walletBus } from "./bus.js";
 import { table } from "./ledger.js";
@@ -15,7 +16,6 @@ import { apiKeys, passEntryToken, webhookSecrets, webhookSigningSecrets } from "
 /** The SST component behind each capability: linking it is what grants the IAM access. */
 const linkables = {
   queue,
-  deadLetterQueue,
   table,
   bus: walletBus,
   passEntryToken: passEntryToken.link,
@@ -37,6 +37,18 @@ const deployed = {
   },
 };
 
+/** The ARNs a grant names: a table's own and its indexes', or one queue's. */
+function grantResources(grant: Grant) {
+  switch (grant.on) {
+    case "table":
+      return [table.arn, $interpolate`${table.arn}/index/*`];
+    case "messagesQueue":
+      return [queue.arn];
+    case "deadLetterQueue":
+      return [deadLetterQueue.arn];
+  }
+}
+
 /**
  * The full `sst.aws.Function` arguments for one manifest entry, so every function declaration is
  * one line and all of them share runtime, bundling and logging settings.
@@ -53,6 +65,7 @@ export function lambda(spec: FunctionSpec): sst.aws.FunctionArgs {
     memory: `${spec.memoryMb} MB`,
     timeout: `${spec.timeoutSeconds} seconds`,
     link: spec.capabilities.map((capability) => linkables[capability]),
+    permissions: (spec.grants ?? []).map((grant) => ({ actions: [...grant.actions], resources: grantResources(grant) })),
     environment: {
       ...environmentFor(spec, deployed),
       // Makes Node apply the bundled source maps to stack traces (see `nodejs.sourcemap`).

@@ -69,8 +69,7 @@ export type Capability =
   | "queue"
   /** WalletTable: name + dynamodb:* on that table and its indexes. */
   | "table"
-  /** MessagesDeadLetterQueue: its URL (DEAD_LETTER_QUEUE_URL) + sqs:* on it (the console lists and redrives dead letters). */
-  | "deadLetterQueue"
+
   /** WalletBus: name + events:* on that bus (put events). */
   | "bus"
   /** PassEntryToken secret: secretsmanager:GetSecretValue on it. */
@@ -123,6 +122,18 @@ export interface FunctionSpec {
   memoryMb: number;
   timeoutSeconds: number;
   capabilities: readonly Capability[];
+  /**
+   * Narrower than a capability: exactly these IAM actions on one resource, for a function whose
+   * reason to exist does not need the whole link (SST links grant `sqs:*` / `dynamodb:*`). A
+   * grant on the dead-letter queue also gives the function DEAD_LETTER_QUEUE_URL.
+   */
+  grants?: readonly Grant[];
+}
+
+/** IAM actions on one of our resources (a table grant covers its indexes too). */
+export interface Grant {
+  on: "table" | "messagesQueue" | "deadLetterQueue";
+  actions: readonly string[];
 }
 
 /**
@@ -216,10 +227,17 @@ export const functions = {
     handler: "functions/handlers/console.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // The operator console's pages and its two actions: it reads requests and the ledger (table),
-    // checks operator keys and signs sessions with them (apiKeys), shows queue counts and queues a
-    // cancel's follow-up (queue), lists and redrives dead letters (deadLetterQueue). No PassEntry token.
-    capabilities: ["apiKeys", "table", "queue", "deadLetterQueue"],
+    // The operator console: it checks operator keys and signs sessions with them (apiKeys). Its
+    // pages and its two actions get only the actions they call: its pages read requests and the
+    // ledger and show both queues' counts and the dead letters; Cancel writes the ledger and the
+    // request and queues the sender's follow-up; Redrive starts SQS's message-move task (which
+    // needs receive and delete on the dead-letter queue). No PassEntry token, nothing else.
+    capabilities: ["apiKeys"],
+    grants: [
+      { on: "table", actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
+      { on: "messagesQueue", actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"] },
+      { on: "deadLetterQueue", actions: ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:DeleteMessage"] },
+    ],
   },
   planner: {
     name: "PromotionPlanner",
@@ -271,8 +289,8 @@ export function environmentFor<V>(
     // (e.g. ALLOWED_BATCH_KEYS=priority); absent, every such key is refused with 422.
     ...(env.ALLOWED_BATCH_KEYS?.trim() ? { ALLOWED_BATCH_KEYS: env.ALLOWED_BATCH_KEYS.trim() } : {}),
   };
+  if (spec.grants?.some((grant) => grant.on === "deadLetterQueue")) environment.DEAD_LETTER_QUEUE_URL = deployed.deadLetterQueueUrl;
   for (const capability of spec.capabilities) {
-    if (capability === "deadLetterQueue") environment.DEAD_LETTER_QUEUE_URL = deployed.deadLetterQueueUrl;
     if (isSecretCapability(capability)) {
       environment[secrets[capability].env] = deployed.secretArns[capability];
     }

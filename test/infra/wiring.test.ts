@@ -108,6 +108,17 @@ describe("secret access", () => {
     expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
   });
 
+  it("gives the console only the actions its pages and its two actions call: no link to the table or the queues, no token", () => {
+    expect(functions.console.capabilities).toEqual(["apiKeys"]);
+    expect(functions.console.grants.map((g) => [g.on, [...g.actions].sort()])).toEqual([
+      ["table", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]],
+      ["messagesQueue", ["sqs:GetQueueAttributes", "sqs:SendMessage"]],
+      ["deadLetterQueue", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"]],
+    ]);
+    expect(environmentFor(functions.console, deployed).DEAD_LETTER_QUEUE_URL).toBe(deployed.deadLetterQueueUrl);
+    expect(environmentFor(functions.sender, deployed).DEAD_LETTER_QUEUE_URL).toBeUndefined();
+  });
+
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {
     expect(keysWith("webhookSecrets")).toEqual(["passEntryWebhook"]);
     expect(keysWithEnv("PASSENTRY_WEBHOOK_SECRETS_SECRET_ID")).toEqual(["passEntryWebhook"]);
@@ -305,9 +316,11 @@ describe("infra sources follow the manifest", () => {
     expect(callArguments(allCode, "api.route(")).toEqual(["route, lambda(functions[fn])"]);
   });
 
-  it("grants access only by linking: no hand-written IAM, and links only in the lambda helper", () => {
+  it("grants access by linking, or by a function's declared grants: no other IAM, and both only in the lambda helper", () => {
+    // infra/lambda.ts turns the manifest's `grants` (data, checked above) into permissions; nothing else writes IAM.
+    expect(code.get("infra/lambda.ts")).toMatch(/permissions: \(spec\.grants \?\? \[\]\)\.map\(/);
     for (const [file, text] of code) {
-      expect(text, file).not.toMatch(/\bpermissions\s*:/);
+      if (file !== "infra/lambda.ts") expect(text, file).not.toMatch(/\bpermissions\s*:/);
       expect(text, file).not.toMatch(/\bpolicies\s*:/);
       expect(text, file).not.toMatch(/aws\.iam\./);
       if (file !== "infra/lambda.ts") expect(text, file).not.toMatch(/\blink\s*:/);

@@ -4,7 +4,7 @@
  * every batch it holds was created once, no function was denied or crashed, and no secret reached a log.
  */
 import { createHmac, randomUUID } from "node:crypto";
-import { SendMessageCommand, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { afterAll, beforeAll, describe as suite, expect, it } from "vitest";
 import { queues, schedules } from "../infra/synthesis/stack-model.js";
@@ -36,6 +36,11 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
   const json = async (response: Response) => ({ status: response.status, headers: response.headers, body: (await response.json()) as any });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     stage.api(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  /** The console's session cookie (set by the console scenario) and its forms' CSRF token. */
+  let cookie = "";
+  const csrfIn = (page: string) => /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? "";
+  const consoleAction = (path: string, csrf: string) =>
+    stage.api(path, { method: "POST", key: null, redirect: "manual", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ csrf }).toString() });
   const submitted = (requestId: string) => waitFor(`request ${requestId} to reach PassEntry`, () => stage.batchesFor(requestId).length > 0, stage);
 
   it("answers /health through API Gateway's route", async () => {
@@ -93,7 +98,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
   it("serves the operator console behind the API: sign-in exchanges the operator key for a cookie, and the pages read the table and both queues", async () => {
     const signInPage = await stage.api("/", { key: null });
     const signIn = await stage.api("/console/sign-in", { method: "POST", key: null, redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ key: SECRETS.apiKey }).toString() });
-    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+    cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
     const home = await stage.api("/", { key: null, headers: { cookie } });
     const detail = await stage.api(`/console/requests/${exampleId}`, { key: null, headers: { cookie } });
     const homeText = await home.text();
@@ -106,6 +111,19 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(homeText).toContain("SQS does not tell the oldest message");
     expect(await detail.text()).toContain(stage.batchesFor(exampleId)[0]!.id);
     expect(homeText).not.toContain(SECRETS.apiKey);
+  });
+
+  it("cancels a scheduled request from the console: its batch is cancelled at PassEntry", async () => {
+    const accepted = await json(await post("/api/v1/entities/my-entity/messaging/wallet", { batch: { message: "Cancel me from the console", segments: [{ groupTag: "vip" }], scheduledAt: "2030-04-03T09:00:00Z" } }));
+    const requestId = accepted.body.data.id as string;
+    await submitted(requestId);
+    const page = await (await stage.api(`/console/requests/${requestId}`, { key: null, headers: { cookie } })).text();
+
+    const cancel = await consoleAction(`/console/requests/${requestId}/cancel`, csrfIn(page));
+
+    expect(cancel.status, describe(stage)).toBe(303);
+    await waitFor("PassEntry's batch to be cancelled", () => stage.batchesFor(requestId)[0]?.status === "cancelled", stage);
+    expect(stage.postsFor(requestId)).toBe(1);
   });
 
   it("cancels a request: the batch PassEntry holds is cancelled there", async () => {
@@ -231,8 +249,14 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     );
     stage.sandbox.setTokens([SECRETS.passEntryToken]);
 
-    // What `npm run dlq -- redrive` and the console's "Start DLQ redrive" do.
-    await stage.rehearsal.operator.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: output("DeadLetterQueueArn") }));
+    // The operator console's Redrive button: the Console function starts SQS's message-move task, with only its granted actions.
+    const dead = await json(await stage.api(`/api/v1/requests/${requestId}`));
+    expect(dead.body.data.attributes.status, "the sender recorded the last failed receive on the request").toBe("deadLettered");
+    expect(dead.body.data.attributes.deadLetter).toMatchObject({ kind: "send", receiveCount: maxReceives });
+    const home = await (await stage.api("/", { key: null, headers: { cookie } })).text();
+    expect(home).toContain(requestId);
+    const redrive = await consoleAction("/console/redrive", csrfIn(home));
+    expect(redrive.status, describe(stage)).toBe(303);
 
     await submitted(requestId);
     await waitFor("both redriven messages to be handled", () => stage.rehearsal.sqs.depth(output("MessagesQueueUrl")).visible + stage.rehearsal.sqs.depth(output("MessagesQueueUrl")).inFlight === 0, stage);
@@ -240,6 +264,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(stage.postsFor(requestId)).toBe(1);
     expect(stage.postsFor(exampleId)).toBe(1);
     expect(stage.rehearsal.sqs.depth(output("DeadLetterQueueUrl")).visible).toBe(0);
+    expect((await json(await stage.api(`/api/v1/requests/${requestId}`))).body.data.attributes.deadLetter).toBeNull();
   });
 
   it("saw no call AWS would refuse, no crash, no duplicate batch and no secret in any log", () => {
