@@ -166,7 +166,7 @@ export function lambdaEnvironment(spec: FunctionSpec, setup: ColdStartEnvironmen
     busName: "wallet-messaging-bench-WalletBus",
     secretArns,
   };
-  const fromInfra = environmentFor(spec, deployed, { PASSENTRY_BASE_URL: setup.sandboxUrl });
+  const fromInfra = environmentFor(spec, deployed, { stage: "bench", passEntryBaseUrl: setup.sandboxUrl });
   return {
     PATH: process.env.PATH,
     HOME: setup.homeDir,

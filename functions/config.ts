@@ -30,10 +30,18 @@ const PassEntrySettings = z.object({
   /** Pages of PassEntry's batch list (25 each) searched at most when reconciling; past that a part is `unknown`. */
   RECONCILE_MAX_PAGES: positiveInt(40),
   ALLOWED_BATCH_KEYS: batchKeyList,
-});
+}).check(
+  // A POST may leave up to half a lease after its claim was checked, and must finish inside the lease.
+  z.refine((c) => c.PASSENTRY_TIMEOUT_MS * 2 < c.SEND_LEASE_MS, {
+    message: "SEND_LEASE_MS must be more than twice PASSENTRY_TIMEOUT_MS, so that a POST finishes while its claim still protects it",
+    path: ["SEND_LEASE_MS"],
+  }),
+);
 
 export const AwsConfig = z.extend(PassEntrySettings, {
   WALLET_HOME: z.literal("aws"),
+  /** The SST stage: the `Stage` dimension of the metrics this stage's alarms watch. */
+  WALLET_STAGE: z.string().check(z.minLength(1, "WALLET_STAGE must be set")),
   PASSENTRY_BASE_URL: z._default(z.url(), "https://api.passentry.com"),
   MESSAGES_QUEUE_URL: z.string().check(z.minLength(1, "MESSAGES_QUEUE_URL must be set")),
   WALLET_TABLE_NAME: z.string().check(z.minLength(1, "WALLET_TABLE_NAME must be set")),

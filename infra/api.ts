@@ -2,8 +2,8 @@ import { apiThrottling, functions, routes } from "./manifest.js";
 import { lambda } from "./lambda.js";
 
 /**
- * The HTTP API: PassEntry-shaped trigger endpoint, request status/cancel, health, and PassEntry's
- * webhooks. Each route gets its own Lambda with only the links its handler needs.
+ * The HTTP API: PassEntry-shaped trigger endpoint, request status/cancel/resolve, health, and
+ * PassEntry's webhooks. Each route gets its own Lambda with only the access its handler needs.
  */
 export const api = new sst.aws.ApiGatewayV2("WalletApi", {
   transform: {

@@ -1,28 +1,37 @@
 import {
   ARCHITECTURE,
   environmentFor,
+  functionName,
+  lambdaTrustPolicy,
+  LOG_ACTIONS,
   LOG_FORMAT,
   LOG_RETENTION,
   RUNTIME,
-  type Capability,
+  TRACING_ACTIONS,
   type FunctionSpec,
-  type Grant,
+  type Grantable,
 } from "./manifest.js";
 import { walletBus } from "./bus.js";
 import { table } from "./ledger.js";
-import { deadLetterQueue, queue } from "./queue.js";
+import { deadLetterQueue, promotionFailuresQueue, queue } from "./queue.js";
+import { REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
 import { apiKeys, passEntryToken, webhookSecrets, webhookSigningSecrets } from "./secrets.js";
+import { stage } from "./stage.js";
 
-/** The SST component behind each capability: linking it is what grants the IAM access. */
-const linkables = {
-  queue,
-  table,
-  bus: walletBus,
-  passEntryToken: passEntryToken.link,
-  apiKeys: apiKeys.link,
-  webhookSecrets: webhookSecrets.link,
-  webhookSigningSecrets: webhookSigningSecrets.link,
-} satisfies Record<Capability, unknown>;
+/** The exact ARN behind each resource the manifest grants actions on. */
+const arns: Record<Grantable, $util.Input<string>> = {
+  table: table.arn,
+  // An index is its own IAM resource: a Query on it is allowed only on this ARN.
+  requestListIndex: $interpolate`${table.arn}/index/${REQUEST_LIST_INDEX.name}`,
+  messagesQueue: queue.arn,
+  deadLetterQueue: deadLetterQueue.arn,
+  promotionFailuresQueue: promotionFailuresQueue.arn,
+  walletBus: walletBus.arn,
+  passEntryToken: passEntryToken.secret.arn,
+  apiKeys: apiKeys.secret.arn,
+  webhookSecrets: webhookSecrets.secret.arn,
+  webhookSigningSecrets: webhookSigningSecrets.secret.arn,
+};
 
 const deployed = {
   queueUrl: queue.url,
@@ -37,37 +46,43 @@ const deployed = {
   },
 };
 
-/** The ARNs a grant names: a table's own and its indexes', or one queue's. */
-function grantResources(grant: Grant) {
-  switch (grant.on) {
-    case "table":
-      return [table.arn, $interpolate`${table.arn}/index/*`];
-    case "messagesQueue":
-      return [queue.arn];
-    case "deadLetterQueue":
-      return [deadLetterQueue.arn];
-  }
+const account = aws.getCallerIdentityOutput({}).accountId;
+const partition = aws.getPartitionOutput({}).partition;
+
+/**
+ * The function's whole IAM policy: the manifest's actions on exact ARNs, writing its own log group,
+ * and X-Ray on stages with tracing. Nothing comes from links (a link grants `sqs:*`, `dynamodb:*`
+ * or `events:*` to whoever links it) nor from AWS's managed execution policy (logs on `*`).
+ */
+export function permissionsFor(spec: FunctionSpec, name: string): sst.aws.FunctionPermissionArgs[] {
+  return [
+    ...Object.entries(spec.access).map(([target, actions]) => ({ actions: [...actions], resources: [arns[target as Grantable]] })),
+    { actions: [...LOG_ACTIONS], resources: [$interpolate`arn:${partition}:logs:${stage.region}:${account}:log-group:/aws/lambda/${name}:*`] },
+    ...(stage.tracing ? [{ actions: [...TRACING_ACTIONS], resources: ["*"] }] : []),
+  ];
 }
 
 /**
  * The full `sst.aws.Function` arguments for one manifest entry, so every function declaration is
- * one line and all of them share runtime, bundling and logging settings.
+ * one line and all of them share runtime, bundling, logging, permissions and trust.
+ * `component` names the function when one manifest entry runs as several (one planner per promotion).
  *
  * @example
  *   api.route("GET /health", lambda(functions.health));
  */
-export function lambda(spec: FunctionSpec): sst.aws.FunctionArgs {
+export function lambda(spec: FunctionSpec, component: string = spec.name): sst.aws.FunctionArgs {
+  const name = functionName($app.stage, component);
   return {
+    name,
     handler: spec.handler,
-    description: `${$app.name} ${spec.name} (${$app.stage})`,
+    description: `${$app.name} ${component} (${$app.stage})`,
     runtime: RUNTIME,
     architecture: ARCHITECTURE,
     memory: `${spec.memoryMb} MB`,
     timeout: `${spec.timeoutSeconds} seconds`,
-    link: spec.capabilities.map((capability) => linkables[capability]),
-    permissions: (spec.grants ?? []).map((grant) => ({ actions: [...grant.actions], resources: grantResources(grant) })),
+    permissions: permissionsFor(spec, name),
     environment: {
-      ...environmentFor(spec, deployed),
+      ...environmentFor(spec, deployed, stage),
       // Makes Node apply the bundled source maps to stack traces (see `nodejs.sourcemap`).
       NODE_OPTIONS: "--enable-source-maps",
     },
@@ -76,5 +91,15 @@ export function lambda(spec: FunctionSpec): sst.aws.FunctionArgs {
     // cold starts and the SDK version we tested. Source maps ship in the package so stack traces in
     // the JSON logs point at TypeScript lines.
     nodejs: { minify: true, sourcemap: true },
+    transform: {
+      role: (args) => {
+        args.assumeRolePolicy = JSON.stringify(lambdaTrustPolicy);
+        // Logs are granted on the function's own log group by permissionsFor, not by
+        // AWSLambdaBasicExecutionRole, which SST attaches and which allows every log group.
+        args.managedPolicyArns = [];
+      },
+      // Active tracing records each invocation in X-Ray; it costs cold start, so it is a per-stage switch.
+      function: { tracingConfig: { mode: stage.tracing ? "Active" : "PassThrough" } },
+    },
   };
 }

@@ -7,6 +7,7 @@
  * read the same values a deploy uses. Keep it free of SST globals (`sst`, `aws`, `$app`): it must
  * load under plain Node and vitest.
  */
+import { UNKNOWN_OUTCOMES_METRIC } from "../functions/adapters/metric-names.js";
 import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
 import { REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
 
@@ -42,49 +43,22 @@ export const SENDER_MAX_CONCURRENCY = 2;
  */
 export const PASSENTRY_RATE_PER_SECOND_PER_WORKER = PASSENTRY_ACCOUNT_RATE_PER_SECOND / SENDER_MAX_CONCURRENCY;
 
-export const DEFAULT_PASSENTRY_BASE_URL = "https://api.passentry.com";
-
-/**
- * PassEntry's base URL for a deploy: `PASSENTRY_BASE_URL` in the deploying shell overrides the
- * default (e.g. a PassEntry sandbox), so no code change is needed to point a stage elsewhere.
- *
- * @example
- *   passEntryBaseUrl({ PASSENTRY_BASE_URL: "https://sandbox.example" }) // "https://sandbox.example"
- */
-export function passEntryBaseUrl(env: Record<string, string | undefined> = process.env): string {
-  const value = env.PASSENTRY_BASE_URL?.trim();
-  return value ? value.replace(/\/+$/, "") : DEFAULT_PASSENTRY_BASE_URL;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Functions
 // ---------------------------------------------------------------------------------------------
 
+/** The secrets a function may be granted; each one it is granted also puts its ARN in the environment. */
+export type SecretCapability = "passEntryToken" | "apiKeys" | "webhookSecrets" | "webhookSigningSecrets";
+
 /**
- * What a function may touch. Each capability becomes an SST link (which grants the IAM access)
- * and, for secrets, one environment variable naming the secret. Nothing else grants access.
+ * Every resource an IAM statement of ours may name; infra/lambda.ts maps each to its exact ARN.
+ * Nothing is granted through SST links: a link grants the same coarse actions (`sqs:*`,
+ * `dynamodb:*`, `events:*`) to every function that links it.
  */
-export type Capability =
-  /** MessagesQueue: URL + sqs:* on that queue (the accept handler sends to it). */
-  | "queue"
-  /** WalletTable: name + dynamodb:* on that table and its indexes. */
-  | "table"
-
-  /** WalletBus: name + events:* on that bus (put events). */
-  | "bus"
-  /** PassEntryToken secret: secretsmanager:GetSecretValue on it. */
-  | "passEntryToken"
-  /** ApiKeys secret: JSON object {"<caller name>": "<key>" | [keys] | {"operator": true, "keys": [...]}} checked by the HTTP API handlers. */
-  | "apiKeys"
-  /** PassEntryWebhookSecrets secret: JSON array of signing secrets (several during rotation). */
-  | "webhookSecrets"
-  /** WebhookSigningSecrets secret: JSON object {"<signer name>": "whsec_…"} for Standard Webhooks-signed trigger requests. */
-  | "webhookSigningSecrets";
-
-export type SecretCapability = Extract<Capability, "passEntryToken" | "apiKeys" | "webhookSecrets" | "webhookSigningSecrets">;
+export type Grantable = "table" | "requestListIndex" | "messagesQueue" | "deadLetterQueue" | "promotionFailuresQueue" | "walletBus" | SecretCapability;
 
 export interface SecretSpec {
-  /** SST Linkable name; also the Pulumi name prefix of the Secrets Manager secret. */
+  /** Pulumi name prefix of the Secrets Manager secret, and the name in its path. */
   name: string;
   /** Environment variable that carries the secret's ARN (never its value). */
   env: string;
@@ -115,26 +89,61 @@ export const secrets: Record<SecretCapability, SecretSpec> = {
 };
 
 export interface FunctionSpec {
-  /** PascalCase SST name. */
+  /** PascalCase SST name; also the end of the function's AWS name (`functionName`). */
   name: string;
   /** `file.export`, relative to the project root, as SST wants it. */
   handler: string;
   memoryMb: number;
   timeoutSeconds: number;
-  capabilities: readonly Capability[];
   /**
-   * Narrower than a capability: exactly these IAM actions on one resource, for a function whose
-   * reason to exist does not need the whole link (SST links grant `sqs:*` / `dynamodb:*`). A
-   * grant on the dead-letter queue also gives the function DEAD_LETTER_QUEUE_URL.
+   * Every IAM action the function may take, per resource, spelt out (never a wildcard: `sqs:*`
+   * would also grant PurgeQueue and DeleteQueue, and whatever AWS adds next). Besides these it may
+   * only write its own log group (`LOG_ACTIONS`) and, on a stage with tracing, X-Ray (`TRACING_ACTIONS`).
+   * The rehearsal (`npm run rehearse:aws`) proves each function has what it uses; `npm run check:infra`
+   * proves the synthesized roles hold exactly this and nothing else.
    */
-  grants?: readonly Grant[];
+  access: Partial<Record<Grantable, readonly string[]>>;
 }
 
-/** IAM actions on one of our resources (a table grant covers its indexes too). */
-export interface Grant {
-  on: "table" | "messagesQueue" | "deadLetterQueue";
-  actions: readonly string[];
-}
+const READ_SECRET = ["secretsmanager:GetSecretValue"] as const;
+
+/**
+ * Request records (`REQ#…`, `IDEM#…` items): a new request is a conditional PutItem (two of them in
+ * one TransactWriteItems when it has an Idempotency-Key: IAM checks each as PutItem), the record is
+ * read with GetItem and marked queued or failed with a conditional UpdateItem. No DeleteItem:
+ * records expire through the table's TTL.
+ */
+const RECORD_REQUESTS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] as const;
+
+/**
+ * The send ledger (`SEND#…` items) is a state machine: an entry is created with a create-only
+ * PutItem, read with GetItem, moved with an UpdateItem conditioned on its version, and a request's
+ * entries are listed with Query. Entries are never deleted, so no function may DeleteItem.
+ */
+const MOVE_LEDGER = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"] as const;
+
+/** Reading a request and its ledger entries, and nothing else. */
+const READ_REQUESTS = ["dynamodb:GetItem", "dynamodb:Query"] as const;
+
+/** Paging requests newest first: a Query on the table's ByCreatedAt index (its own ARN). */
+const LIST_REQUESTS = ["dynamodb:Query"] as const;
+
+/** Putting a message on a queue: the only queue action a producer needs (no Purge, no Delete). */
+const SEND_TO_QUEUE = ["sqs:SendMessage"] as const;
+
+/**
+ * What the sender does with MessagesQueue: the event source mapping polls with its role
+ * (ReceiveMessage, DeleteMessage, GetQueueAttributes: AWS refuses the mapping without them), it
+ * times each retry with ChangeMessageVisibility and queues follow-ups and stamped re-sends with
+ * SendMessage.
+ */
+const CONSUME_QUEUE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"] as const;
+
+/** Writing its own log group (created by SST with the function), instead of AWS's managed policy on every log group. */
+export const LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"] as const;
+
+/** X-Ray's two write actions, only on stages with tracing. X-Ray has no resource-level permissions: its resource is `*`. */
+export const TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"] as const;
 
 /**
  * Every Lambda of the AWS home.
@@ -154,42 +163,44 @@ export const functions = {
     memoryMb: 512,
     timeoutSeconds: 10,
     // Checks the key (or a Standard Webhooks signature), reserves the idempotency key + request
-    // record, enqueues.
-    capabilities: ["apiKeys", "webhookSigningSecrets", "table", "queue"],
+    // record, enqueues. It never touches the ledger.
+    access: { apiKeys: READ_SECRET, webhookSigningSecrets: READ_SECRET, table: RECORD_REQUESTS, messagesQueue: SEND_TO_QUEUE },
   },
   requestStatus: {
     name: "RequestStatus",
     handler: "functions/handlers/request-status.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    capabilities: ["apiKeys", "table"],
+    // Internet-facing and read-only: it can neither change the ledger nor queue anything.
+    access: { apiKeys: READ_SECRET, table: READ_REQUESTS },
   },
   requestList: {
     name: "RequestList",
     handler: "functions/handlers/request-list.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // Pages the table's ByCreatedAt index; reads only, like the status function.
-    capabilities: ["apiKeys", "table"],
+    // Internet-facing and read-only: one Query per page on the table's ByCreatedAt index, nothing on the table itself.
+    access: { apiKeys: READ_SECRET, requestListIndex: LIST_REQUESTS },
   },
   requestCancel: {
     name: "RequestCancel",
     handler: "functions/handlers/request-cancel.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // Marks the request's unsent parts cancelled in the ledger and queues a `cancel` follow-up: the
-    // sender cancels created batches at PassEntry. It never calls PassEntry itself, so PassEntry's
-    // rate budget (and the token) stays with the paced sender.
-    capabilities: ["apiKeys", "table", "queue"],
+    // Moves the request's parts to cancelled (creating the entry of a part not yet started) and
+    // queues a `cancel` follow-up: the sender cancels created batches at PassEntry. It never calls
+    // PassEntry itself, so PassEntry's rate budget (and the token) stays with the paced sender.
+    access: { apiKeys: READ_SECRET, table: MOVE_LEDGER, messagesQueue: SEND_TO_QUEUE },
   },
   requestResolve: {
     name: "RequestResolve",
     handler: "functions/handlers/request-resolve.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // An operator's decision on an `unknown` part: one ledger write, then the request (or the
-    // batch's follow-up) queued again for the sender. Like cancel, it never calls PassEntry.
-    capabilities: ["apiKeys", "table", "queue"],
+    // An operator's decision on an `unknown` part: one move of an existing entry (never a new one),
+    // then the request (or the batch's follow-up) queued again for the sender. Like cancel, it
+    // never calls PassEntry.
+    access: { apiKeys: READ_SECRET, table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], messagesQueue: SEND_TO_QUEUE },
   },
   health: {
     name: "Health",
@@ -197,7 +208,7 @@ export const functions = {
     // Answers from memory only: the smallest size that still cold-starts quickly.
     memoryMb: 256,
     timeoutSeconds: 5,
-    capabilities: [],
+    access: {},
   },
   passEntryWebhook: {
     name: "PassEntryWebhook",
@@ -206,7 +217,7 @@ export const functions = {
     timeoutSeconds: 10,
     // Verifies PassEntry's signature and queues the messages the event's automations ask for
     // (automations.json is bundled), through the same request records as the accept handler.
-    capabilities: ["webhookSecrets", "table", "queue"],
+    access: { webhookSecrets: READ_SECRET, table: RECORD_REQUESTS, messagesQueue: SEND_TO_QUEUE },
   },
   sender: {
     name: "Sender",
@@ -217,10 +228,10 @@ export const functions = {
     // batch where several requests hit their client timeout; the sender stops taking new messages
     // when little time is left and reports the rest as failures (they return to the queue).
     timeoutSeconds: 60,
-    // Reads the token and claims in the ledger before each POST. The queue link is for sending its
-    // own delayed follow-ups (send-now, tracking, cancel; SST's subscription grants only receiving);
-    // the bus link is for publishing outcome events (WalletMessageBatchCreated/Completed/Failed, …).
-    capabilities: ["passEntryToken", "table", "queue", "bus"],
+    // The only function that reads the token, so the only one that can post to PassEntry. It
+    // moves ledger entries and reads and writes request records, consumes the queue, and publishes
+    // outcome events (WalletMessageBatchCreated/Completed/Failed, …) on the bus.
+    access: { passEntryToken: READ_SECRET, table: MOVE_LEDGER, messagesQueue: CONSUME_QUEUE, walletBus: ["events:PutEvents"] },
   },
   console: {
     name: "Console",
@@ -232,12 +243,17 @@ export const functions = {
     // ledger and show both queues' counts and the dead letters; Cancel writes the ledger and the
     // request and queues the sender's follow-up; Redrive starts SQS's message-move task (which
     // needs receive and delete on the dead-letter queue). No PassEntry token, nothing else.
-    capabilities: ["apiKeys"],
-    grants: [
-      { on: "table", actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
-      { on: "messagesQueue", actions: ["sqs:SendMessage", "sqs:GetQueueAttributes"] },
-      { on: "deadLetterQueue", actions: ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:DeleteMessage"] },
-    ],
+    access: {
+      apiKeys: READ_SECRET,
+      // Cancel moves ledger entries (as RequestCancel does); pages read requests and entries.
+      table: MOVE_LEDGER,
+      requestListIndex: LIST_REQUESTS,
+      // A cancel's follow-up, and the queue's counts.
+      messagesQueue: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+      // Listing peeks (ReceiveMessage with a zero visibility timeout); Redrive starts SQS's
+      // message-move task, which needs receive and delete on its source besides starting it.
+      deadLetterQueue: ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:DeleteMessage"],
+    },
   },
   planner: {
     name: "PromotionPlanner",
@@ -246,20 +262,97 @@ export const functions = {
     // Each hourly trigger stores and queues at most a few send requests (one DynamoDB read and
     // write and one SQS send each); 30 s bounds a hung SDK call with room for its retries.
     timeoutSeconds: 30,
-    // Stores and queues send requests; it never calls PassEntry, so it holds no token.
-    capabilities: ["table", "queue"],
+    // Stores and queues send requests; it never calls PassEntry, so it holds no token. Lambda
+    // puts a trigger that failed every attempt on PromotionFailuresQueue with this role.
+    access: { table: RECORD_REQUESTS, messagesQueue: SEND_TO_QUEUE, promotionFailuresQueue: SEND_TO_QUEUE },
   },
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionKey = keyof typeof functions;
 
+/** Lambda's limit on a function name. */
+const MAX_FUNCTION_NAME = 64;
+
+/**
+ * A function's AWS name: service, stage, component. Fixed rather than generated, so its log group
+ * (and the IAM statement that lets it write there) and its alarms are known before it exists.
+ *
+ * @example
+ *   functionName("production", "Sender") // "wallet-messaging-production-Sender"
+ */
+export function functionName(stage: string, component: string): string {
+  const name = `${SERVICE_NAME}-${stage}-${component}`;
+  if (name.length > MAX_FUNCTION_NAME) {
+    throw new Error(`The function name ${name} is ${name.length} characters; Lambda allows ${MAX_FUNCTION_NAME}. Use a shorter stage name or promotion id.`);
+  }
+  return name;
+}
+
+/**
+ * Who may assume a function's role: Lambda, and nobody else. SST 4.17's Function also trusts the
+ * account root on every deploy (its dev-mode test reads an Output, which is always truthy), which
+ * would let any principal of the account with sts:AssumeRole become the sender and read the token.
+ */
+export const lambdaTrustPolicy = {
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+} as const;
+
+/**
+ * Who may assume a promotion schedule's role: EventBridge Scheduler, for schedules of this account
+ * only (AWS's confused-deputy guard for Scheduler execution roles).
+ */
+export function schedulerTrustPolicy(accountId: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+      },
+    ],
+  };
+}
+
+/**
+ * The resource policy of a queue EventBridge delivers to: EventBridge may send only on behalf of
+ * our own rule (`aws:SourceArn`), so a rule in any other account that learns the queue's ARN cannot
+ * inject requests our sender would post with our token. Our functions and other services of this
+ * account need no statement here: same-account principals send through their own IAM policies.
+ */
+export function busTargetQueuePolicy(queueArn: string, ruleArn: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "OnlyTheWalletBusRule",
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: queueArn,
+        Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
+      },
+    ],
+  };
+}
+
 /** Values that exist only after deploy; Outputs in infra, strings in tests. */
 export interface DeployedValues<V> {
   queueUrl: V;
+  /** Only the console's environment carries it (DEAD_LETTER_QUEUE_URL). */
   deadLetterQueueUrl: V;
   tableName: V;
   busName: V;
   secretArns: Record<SecretCapability, V>;
+}
+
+/** The stage's settings a function's environment carries (from stages.json via infra/stage-config.ts). */
+export interface StageValues {
+  stage: string;
+  passEntryBaseUrl: string;
+  allowedBatchKeys?: readonly string[];
 }
 
 /**
@@ -267,39 +360,37 @@ export interface DeployedValues<V> {
  * and URLs only, no access), plus the ARN of each secret the function may read — and no others.
  *
  * @example
- *   environmentFor(functions.sender, deployed).PASSENTRY_TOKEN_SECRET_ID // the token secret's ARN
+ *   environmentFor(functions.sender, deployed, { stage: "production", passEntryBaseUrl: "https://api.passentry.com" }).PASSENTRY_TOKEN_SECRET_ID // the token secret's ARN
  */
-export function environmentFor<V>(
-  spec: FunctionSpec,
-  deployed: DeployedValues<V>,
-  env: Record<string, string | undefined> = process.env,
-): Record<string, V | string> {
+export function environmentFor<V>(spec: FunctionSpec, deployed: DeployedValues<V>, stage: StageValues): Record<string, V | string> {
   const environment: Record<string, V | string> = {
     WALLET_HOME: "aws",
+    WALLET_STAGE: stage.stage,
     MESSAGES_QUEUE_URL: deployed.queueUrl,
     WALLET_TABLE_NAME: deployed.tableName,
     EVENT_BUS_NAME: deployed.busName,
-    PASSENTRY_BASE_URL: passEntryBaseUrl(env),
+    PASSENTRY_BASE_URL: stage.passEntryBaseUrl,
     PASSENTRY_RATE_PER_SECOND: String(PASSENTRY_RATE_PER_SECOND_PER_WORKER),
     // A claim must outlive the sender that made it: past its Lambda timeout, a lapsed claim can only
     // mean the worker died, and the next attempt reconciles instead of waiting on a live send.
     SEND_LEASE_MS: String((functions.sender.timeoutSeconds + 30) * 1000),
     POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-    // Top-level batch keys beyond our contract the operator allows, read from the deploying shell
-    // (e.g. ALLOWED_BATCH_KEYS=priority); absent, every such key is refused with 422.
-    ...(env.ALLOWED_BATCH_KEYS?.trim() ? { ALLOWED_BATCH_KEYS: env.ALLOWED_BATCH_KEYS.trim() } : {}),
+    // Top-level batch keys beyond our contract the operator allows for this stage (stages.json
+    // `allowedBatchKeys`, e.g. ["priority"]); absent, every such key is refused with 422.
+    ...(stage.allowedBatchKeys && stage.allowedBatchKeys.length > 0 ? { ALLOWED_BATCH_KEYS: stage.allowedBatchKeys.join(",") } : {}),
   };
-  if (spec.grants?.some((grant) => grant.on === "deadLetterQueue")) environment.DEAD_LETTER_QUEUE_URL = deployed.deadLetterQueueUrl;
-  for (const capability of spec.capabilities) {
-    if (isSecretCapability(capability)) {
-      environment[secrets[capability].env] = deployed.secretArns[capability];
-    }
-  }
+  if (spec.access.deadLetterQueue !== undefined) environment.DEAD_LETTER_QUEUE_URL = deployed.deadLetterQueueUrl;
+  for (const capability of secretsOf(spec)) environment[secrets[capability].env] = deployed.secretArns[capability];
   return environment;
 }
 
-export function isSecretCapability(capability: Capability): capability is SecretCapability {
-  return capability in secrets;
+export function isSecretCapability(grantable: string): grantable is SecretCapability {
+  return grantable in secrets;
+}
+
+/** The secrets a function may read, in the manifest's order. */
+export function secretsOf(spec: FunctionSpec): SecretCapability[] {
+  return Object.keys(spec.access).filter(isSecretCapability);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,9 +447,25 @@ export const queues = {
     retentionSeconds: 14 * DAY,
     isDeadLetterQueue: true,
   },
+  busDeadLetter: {
+    name: "BusDeadLetterQueue",
+    visibilityTimeoutSeconds: 30,
+    // WalletMessageRequested events EventBridge could not put on MessagesQueue after its retries
+    // (24 hours), or at once when the queue refused it: kept as long as SQS allows, to be replayed.
+    retentionSeconds: 14 * DAY,
+    isDeadLetterQueue: true,
+  },
+  promotionFailures: {
+    name: "PromotionFailuresQueue",
+    visibilityTimeoutSeconds: 30,
+    // Promotion triggers that never planned: Scheduler's dead-letter queue (it could not invoke the
+    // planner) and the planner's on-failure destination (it threw on every attempt).
+    retentionSeconds: 14 * DAY,
+    isDeadLetterQueue: true,
+  },
 } as const satisfies Record<string, QueueSpec>;
 
-export type QueueKey = "messages" | "deadLetter";
+export type QueueKey = "messages" | "deadLetter" | "busDeadLetter" | "promotionFailures";
 
 // ---------------------------------------------------------------------------------------------
 // HTTP API
@@ -441,6 +548,12 @@ export const promotionTrigger = {
   schedule: "cron(0 * * * ? *)",
   timezone: "UTC",
   retries: 3,
+  /**
+   * Scheduler invokes asynchronously: when the planner throws, Lambda retries it this often (AWS's
+   * default, written down) and then puts the trigger on PromotionFailuresQueue, which is alarmed.
+   * Without the destination a failed trigger would be dropped unseen.
+   */
+  plannerAsyncRetries: 2,
   /** Scheduler replaces this with the time the trigger was due; the planner's window is based on it. */
   scheduledTime: "<aws.scheduler.scheduled-time>",
 } as const;
@@ -481,68 +594,121 @@ export function promotionSchedules(promotions: readonly { id: string; enabled: b
 // Alarms
 // ---------------------------------------------------------------------------------------------
 
-/** Custom metric the sender emits when it cannot tell whether PassEntry accepted a batch. */
-export const unknownOutcomesMetric = {
-  namespace: "WalletMessaging",
-  name: "UnknownOutcomes",
-} as const;
+/** Custom metric the sender emits (Powertools Metrics, EMF) when it cannot tell whether PassEntry accepted a batch. */
+export const unknownOutcomesMetric = UNKNOWN_OUTCOMES_METRIC;
+
+/** What an alarm watches: one of our queues, the HTTP API, one function, or the stage's own metric. */
+export type AlarmSubject = "deadLetterQueue" | "messagesQueue" | "busDeadLetterQueue" | "promotionFailuresQueue" | "api" | "stage" | "function";
 
 export interface AlarmSpec {
+  /** The alarm's name after `wallet-messaging-<stage>-`. */
   name: string;
+  /** What it means and what to do: the operator reads it in the notification. */
   description: string;
   namespace: string;
   metric: string;
-  /** Which deployed resource the metric is about; `none` for metrics without dimensions. */
-  subject: "deadLetterQueue" | "messagesQueue" | "sender" | "none";
+  subject: AlarmSubject;
   statistic: "Sum" | "Maximum";
+  /** The alarm fires above this (GreaterThanThreshold), on one period. */
   threshold: number;
   periodSeconds: number;
+  /** Why this threshold and no other: the manifest is where a person changing it reads why. */
+  thresholdReason: string;
 }
 
-/** Every alarm fires on the first data point above its threshold: each of these means a person should look. */
+/** SQS publishes queue metrics every 5 minutes: a shorter period only yields missing data. */
+const SQS_PERIOD = 300;
+
+/** A queue that only holds failures is either empty or someone should look. */
+const failureQueueAlarm = (name: string, subject: AlarmSubject, description: string): AlarmSpec => ({
+  name,
+  description,
+  namespace: "AWS/SQS",
+  metric: "ApproximateNumberOfMessagesVisible",
+  subject,
+  statistic: "Maximum",
+  threshold: 0,
+  periodSeconds: SQS_PERIOD,
+  thresholdReason: "Only failures land in this queue and none is expected: one message is one request or trigger that did not go through.",
+});
+
+/**
+ * The stage's alarms, each for one way a message can stall or be lost. Every one notifies the
+ * stage's one SNS topic (AlarmsTopic), when it fires and when it is OK again; no data means nothing
+ * failed (an empty queue and an idle function publish nothing).
+ */
 export const alarms: readonly AlarmSpec[] = [
-  {
-    name: "DeadLetterQueueNotEmpty",
-    description: "Messages reached the dead-letter queue: a requested wallet message was not sent. Inspect and redrive.",
-    namespace: "AWS/SQS",
-    metric: "ApproximateNumberOfMessagesVisible",
-    subject: "deadLetterQueue",
-    statistic: "Maximum",
-    threshold: 0,
-    // SQS publishes queue metrics every 5 minutes; a shorter period only yields missing data.
-    periodSeconds: 300,
-  },
-  {
-    name: "SenderErrors",
-    description: "The sender Lambda failed whole invocations (crash or timeout), not just single messages.",
-    namespace: "AWS/Lambda",
-    metric: "Errors",
-    subject: "sender",
-    statistic: "Sum",
-    threshold: 0,
-    periodSeconds: 60,
-  },
+  failureQueueAlarm("DeadLetterQueueNotEmpty", "deadLetterQueue", "Messages reached the dead-letter queue: a requested wallet message was not sent. Inspect and redrive (docs/deploy.md)."),
   {
     name: "MessagesBacklogAge",
-    description: "The oldest message in MessagesQueue has waited over 30 minutes: a backlog is building (more requests than PassEntry's pace drains, or a stalled sender).",
+    description: "The oldest message in MessagesQueue has waited over 30 minutes: a backlog is building (more requests than PassEntry's pace drains, or a stalled sender). Read the sender's logs and its Errors alarm.",
     namespace: "AWS/SQS",
     metric: "ApproximateAgeOfOldestMessage",
     subject: "messagesQueue",
     statistic: "Maximum",
-    // Seconds. At ~8 sends/s, 30 minutes is a backlog of about 14,000 sends; follow-ups wait at
-    // most 900 s per hop, and a message retried through its 5 receives can reach ~30 minutes only
-    // while PassEntry is failing, which is worth knowing too.
     threshold: 1_800,
-    periodSeconds: 300,
+    periodSeconds: SQS_PERIOD,
+    thresholdReason:
+      "Seconds. Nothing healthy waits that long: a follow-up waits at most 900 s per hop (SQS's longest delay), and a message retried three times or more no longer counts as the oldest (SQS moves it to the back). At ~8 sends/s, 30 minutes is a backlog of about 14,000 sends, or a sender that stopped.",
   },
+  failureQueueAlarm("BusDeliveryFailed", "busDeadLetterQueue", "EventBridge could not deliver WalletMessageRequested events to MessagesQueue: those requests were not queued. Read the messages in BusDeadLetterQueue (their ERROR_CODE attribute says why), fix the cause, and put the events again."),
+  failureQueueAlarm("PromotionTriggerFailed", "promotionFailuresQueue", "A promotion trigger never planned: Scheduler could not invoke the planner, or the planner failed every attempt. Read the planner's logs; the next hourly trigger re-plans occurrences still an hour or more ahead."),
   {
-    name: "UnknownOutcomes",
-    description: "The sender could not tell whether PassEntry accepted a batch; check PassEntry before anything is resent.",
-    namespace: unknownOutcomesMetric.namespace,
-    metric: unknownOutcomesMetric.name,
-    subject: "none",
+    name: "Api5xx",
+    description: "The HTTP API answered 5xx: our handlers map every caller mistake to a 4xx, so this is ours (a secret not set, a crash, the queue unavailable). Read the route's function logs.",
+    namespace: "AWS/ApiGateway",
+    metric: "5xx",
+    subject: "api",
     statistic: "Sum",
     threshold: 0,
     periodSeconds: 60,
+    thresholdReason: "Any 5xx means a caller was turned away by us (or a webhook sender will retry): worth a look the first time, since caller mistakes are all 4xx.",
+  },
+  {
+    name: "UnknownOutcomes",
+    description: "The sender could not tell whether PassEntry accepted a batch; the part is held until an operator decides (npm run cli -- resolve). Check PassEntry's batches before anything is resent.",
+    namespace: unknownOutcomesMetric.namespace,
+    metric: unknownOutcomesMetric.name,
+    subject: "stage",
+    statistic: "Sum",
+    threshold: 0,
+    periodSeconds: 60,
+    thresholdReason: "Each one is a part that will not be sent, nor reported sent, until a person decides: the first one needs a person.",
   },
 ];
+
+/**
+ * The alarms every function gets. Handlers turn every expected failure into an answer or a
+ * per-message retry, so Errors counts only crashes and timeouts; Throttles counts invocations
+ * Lambda refused for lack of concurrency (the sender's queue mapping caps its own concurrency and
+ * is never throttled by it).
+ *
+ * @example
+ *   functionAlarms("Sender").map((a) => a.name) // ["SenderErrors", "SenderThrottles"]
+ */
+export function functionAlarms(component: string): AlarmSpec[] {
+  return [
+    {
+      name: `${component}Errors`,
+      description: `The ${component} function failed whole invocations (a crash or a timeout), not single messages. Read its logs.`,
+      namespace: "AWS/Lambda",
+      metric: "Errors",
+      subject: "function",
+      statistic: "Sum",
+      threshold: 0,
+      periodSeconds: 60,
+      thresholdReason: "Expected failures are answers or per-message retries, never invocation errors: one error is a crash or a timeout.",
+    },
+    {
+      name: `${component}Throttles`,
+      description: `Lambda refused to run the ${component} function for lack of concurrency: callers got 429/500, or events waited. Check the account's concurrency.`,
+      namespace: "AWS/Lambda",
+      metric: "Throttles",
+      subject: "function",
+      statistic: "Sum",
+      threshold: 0,
+      periodSeconds: 60,
+      thresholdReason: "Nothing of ours reserves or limits concurrency on purpose except the sender's mapping, which does not throttle: any throttle means the account ran out.",
+    },
+  ];
+}

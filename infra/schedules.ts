@@ -1,7 +1,8 @@
 import { parsePromotionsFile } from "../functions/core/promotions.js";
 import promotionsDocument from "../promotions.json" with { type: "json" };
 import { lambda } from "./lambda.js";
-import { functions, promotionSchedules, promotionTrigger } from "./manifest.js";
+import { functions, promotionSchedules, promotionTrigger, schedulerTrustPolicy } from "./manifest.js";
+import { promotionFailuresQueue } from "./queue.js";
 
 /**
  * Recurring promotions: one EventBridge Scheduler schedule per promotion in promotions.json, the
@@ -15,16 +16,36 @@ import { functions, promotionSchedules, promotionTrigger } from "./manifest.js";
  * file marks disabled, so enabling a schedule by hand in the console sends nothing.
  *
  * `sst.aws.CronV2` builds its own function from the arguments it is given, so each promotion
- * gets its own small planner Lambda with the same handler and links (queue + table, no token).
+ * gets its own small planner Lambda with the same handler and access (table + queue, no token).
+ * A trigger that never plans lands on PromotionFailuresQueue (alarmed) from either side:
+ * Scheduler's dead-letter queue when it cannot invoke the planner, the planner's on-failure
+ * destination when every asynchronous attempt threw.
  */
-export const schedules = promotionSchedules(parsePromotionsFile(promotionsDocument)).map(
-  (spec) =>
-    new sst.aws.CronV2(spec.name, {
-      function: lambda(functions.planner),
-      schedule: promotionTrigger.schedule,
-      timezone: promotionTrigger.timezone,
-      enabled: spec.enabled,
-      retries: promotionTrigger.retries,
-      event: spec.event,
-    }),
-);
+export const promotions = promotionSchedules(parsePromotionsFile(promotionsDocument));
+
+const account = aws.getCallerIdentityOutput({}).accountId;
+
+export const schedules = promotions.map((spec) => {
+  const planner = lambda(functions.planner, spec.name);
+  return new sst.aws.CronV2(spec.name, {
+    function: {
+      ...planner,
+      retries: promotionTrigger.plannerAsyncRetries,
+      transform: {
+        ...planner.transform,
+        eventInvokeConfig: { destinationConfig: { onFailure: { destination: promotionFailuresQueue.arn } } },
+      },
+    },
+    schedule: promotionTrigger.schedule,
+    timezone: promotionTrigger.timezone,
+    enabled: spec.enabled,
+    retries: promotionTrigger.retries,
+    dlq: promotionFailuresQueue.arn,
+    event: spec.event,
+    transform: {
+      role: (args) => {
+        args.assumeRolePolicy = account.apply((accountId) => JSON.stringify(schedulerTrustPolicy(accountId)));
+      },
+    },
+  });
+});

@@ -2,7 +2,8 @@ import { secrets as specs, type SecretCapability } from "./manifest.js";
 import { isProduction } from "./stage.js";
 
 /**
- * Secrets Manager secrets (not `sst.Secret`, which lives in SSM and is set through the SST CLI).
+ * Secrets Manager secrets (not `sst.Secret`, which SST keeps in its own state and is set through
+ * the SST CLI). Access to each is granted per function by infra/lambda.ts from the manifest.
  *
  * No secret version is created here: the values are put with `aws secretsmanager put-secret-value`
  * after the first deploy (docs/deploy.md), so they never pass through code, state or CI. Until then
@@ -23,16 +24,7 @@ function secret(capability: SecretCapability) {
     // `removal: "retain"` only retains tables, buckets and databases: secrets need it explicitly.
     { retainOnDelete: isProduction },
   );
-  const link = new sst.Linkable(spec.name, {
-    properties: { arn: resource.arn },
-    include: [
-      sst.aws.permission({
-        actions: ["secretsmanager:GetSecretValue"],
-        resources: [resource.arn],
-      }),
-    ],
-  });
-  return { secret: resource, link };
+  return { secret: resource };
 }
 
 export const passEntryToken = secret("passEntryToken");

@@ -7,7 +7,9 @@ import { queue } from "./queue.js";
  * mapping's maximum concurrency both come from the manifest, so together they keep the account
  * at or under PassEntry's budget.
  */
-export const senderSubscriber = queue.subscribe(lambda(functions.sender), {
+const senderArgs = lambda(functions.sender);
+
+export const senderSubscriber = queue.subscribe(senderArgs, {
   batch: {
     size: senderSubscription.batchSize,
     window: `${senderSubscription.batchWindowSeconds} seconds`,
@@ -17,6 +19,11 @@ export const senderSubscriber = queue.subscribe(lambda(functions.sender), {
   transform: {
     eventSourceMapping: {
       scalingConfig: { maximumConcurrency: senderSubscription.maxConcurrency },
+    },
+    // SST's subscription adds its own queue statement (with sqs:GetQueueUrl, which the sender never
+    // calls); the manifest's list, which already holds what the mapping needs, is the whole grant.
+    function: (args) => {
+      args.permissions = senderArgs.permissions;
     },
   },
 });

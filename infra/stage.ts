@@ -1,5 +1,9 @@
+import { stageSettings } from "./stage-config.js";
+
 /**
- * Stage facts shared by the infra modules. Only `production` keeps its data and secrets when the
- * stage is removed; every other stage (dev, pr-123, a developer's name) is disposable.
+ * This deploy's stage settings (stages.json, checked by infra/stage-config.ts). Only protected
+ * stages (production) keep their data and secrets when the stage is removed; every other stage
+ * (dev, pr-123, a developer's name) is disposable.
  */
-export const isProduction = $app.stage === "production";
+export const stage = stageSettings($app.stage);
+export const isProduction = stage.protected;

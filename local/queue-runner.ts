@@ -88,10 +88,11 @@ export class QueueRunner {
   }
 
   private async process(handler: ReturnType<typeof makeSenderHandler>, message: ReceivedMessage): Promise<void> {
-    const { queue, visibilityTimeoutMs, log } = this.options;
-    const deadline = Date.now() + visibilityTimeoutMs;
+    const { queue, log } = this.options;
     try {
-      const answer = await handler(toSqsEvent([message]), { getRemainingTimeInMillis: () => deadline - Date.now() });
+      // No Lambda context: nothing kills a local worker, so there is no deadline to keep (the
+      // visibility timeout only lets another worker see the message, and the ledger stops it there).
+      const answer = await handler(toSqsEvent([message]));
       if (answer.batchItemFailures.length === 0) queue.delete(message.receiptHandle);
     } catch (error) {
       // The handler itself threw (it should not): like Lambda, the whole message is retried.

@@ -60,9 +60,9 @@ export class PassEntryHttpClient implements PassEntryClient {
     this.fetchImpl = options.fetch ?? fetch;
   }
 
-  createBatch({ entityId, batch }: CreateBatchInput) {
+  createBatch({ entityId, batch, mayStillSend }: CreateBatchInput) {
     const path = `/api/v1/entities/${encodeURIComponent(entityId)}/messaging/wallet`;
-    return this.call(ROUTE_CREATE_BATCH, "POST", path, PassEntryBatchDocument, { batch }, true);
+    return this.call(ROUTE_CREATE_BATCH, "POST", path, PassEntryBatchDocument, { batch }, true, mayStillSend);
   }
 
   getBatch(batchId: string) {
@@ -84,10 +84,10 @@ export class PassEntryHttpClient implements PassEntryClient {
     return this.call(ROUTE_CANCEL_BATCH, "PATCH", `/api/v1/batches/${encodeURIComponent(batchId)}/cancel`, PassEntryBatchDocument, undefined, true);
   }
 
-  private async call<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body?: unknown, createsSomething = false): Promise<T> {
+  private async call<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body?: unknown, createsSomething = false, mayStillSend?: () => boolean): Promise<T> {
     const token = await this.options.secrets.get("passentry-token");
     try {
-      return await this.attempt(route, method, path, schema, body, createsSomething, token);
+      return await this.attempt(route, method, path, schema, body, createsSomething, token, mayStillSend);
     } catch (error) {
       if (!(error instanceof PassEntryError) || error.kind !== "authentication") throw error;
       // The token may have been rotated since we cached it: read it once more, and retry only if it
@@ -95,12 +95,16 @@ export class PassEntryHttpClient implements PassEntryClient {
       this.options.secrets.invalidate("passentry-token");
       const fresh = await this.options.secrets.get("passentry-token");
       if (fresh === token) throw error;
-      return this.attempt(route, method, path, schema, body, createsSomething, fresh);
+      return this.attempt(route, method, path, schema, body, createsSomething, fresh, mayStillSend);
     }
   }
 
-  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
+  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body: unknown, createsSomething: boolean, token: string, mayStillSend?: () => boolean): Promise<T> {
     await this.pacer.acquire(route);
+    if (mayStillSend !== undefined && !mayStillSend()) {
+      // Held back (pacing, a slow token read) past the time its claim allows: not sent at all.
+      throw new PassEntryError(`Not sent: ${route} waited past the time its claim allows; it will be claimed and sent again.`, "retryable", { outcomeKnown: true, lateStart: true });
+    }
     const blockedMs = this.breaker.blockedForMs();
     if (blockedMs > 0) {
       // Nothing was sent, so the outcome is known: the send can simply be tried again later.

@@ -89,6 +89,8 @@ export class PassEntryError extends WalletMessagingError {
       errors?: string[];
       /** Set when our circuit breaker refused the call: PassEntry was not contacted. */
       circuitOpen?: boolean;
+      /** Set when the call was held back too long (`mayStillSend` said no) and never sent. */
+      lateStart?: boolean;
     },
     options?: { cause?: unknown },
   ) {

@@ -60,7 +60,10 @@ async function sendNow(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   const key = keyOf(message);
   const record = await sentRecord(deps, message);
   if (!record) return;
-  if (record.sendNowAt !== undefined) return; // a repeated follow-up: send-now already happened, tracking follows
+  // A repeated follow-up: send-now already happened. Whether its tracking was queued is not known (the
+  // instance may have died right after recording send-now), so start tracking again: a second
+  // tracking chain costs a few reads, a missing one leaves the batch's outcome unseen.
+  if (record.sendNowAt !== undefined) return startTracking(deps, message);
   const batch = await readBatch(deps, message);
   if (batch === "gone") return;
   if (batch === "retry") return next(deps, message);

@@ -128,6 +128,12 @@ export interface SendLedger {
 export interface CreateBatchInput {
   entityId: string;
   batch: WalletMessageBatch;
+  /**
+   * Asked right before the POST leaves (after pacing): false means it must not leave at all. It is
+   * sent under a claim whose lease must outlast it, and a wait for the pacer (or a stalled process)
+   * must not carry it past that. A POST held back fails as "not sent" (outcome known).
+   */
+  mayStillSend?: () => boolean;
 }
 
 /** PassEntry's batch API. Failures are thrown as PassEntryError, classified. */

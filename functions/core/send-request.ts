@@ -82,6 +82,7 @@ export type ChunkOutcome = { key: SendKey; state: "sent" | "failed" | "unknown" 
 type HolderEvent = Extract<SendEvent, { token: ClaimToken }> extends infer E ? (E extends unknown ? Omit<E, "token" | "now"> : never) : never;
 
 const MAX_RATE_LIMIT_WAITS = 3;
+const MAX_LATE_STARTS = 2;
 const MAX_RATE_LIMIT_WAIT_MS = 5_000;
 
 export async function sendRequest(deps: SendDeps, request: SendRequest): Promise<ChunkOutcome[]> {
@@ -123,6 +124,7 @@ async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, batc
   let step = first;
   let serverErrors = 0;
   let rateLimitWaits = 0;
+  let lateStarts = 0;
   const move = (event: HolderEvent) => transition(deps.ledger, key, { ...event, token, now: deps.clock.now() } as SendEvent);
 
   for (;;) {
@@ -150,7 +152,10 @@ async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, batc
       // A send-now batch, or an early send (scheduledAt closer than PassEntry's hour of notice), is
       // created for the earliest time PassEntry accepts; its send-now follow-up sends it when due.
       const sendNowScheduledAt = wantsSendNow(request.batch) || earlySendAt(request.batch, now) !== undefined ? new Date(now + SEND_NOW_LEAD_MS).toISOString() : undefined;
-      created = (await deps.passEntry.createBatch({ entityId: request.entityId, batch: toPassEntryBatch(batch, marker, sendNowScheduledAt) })).data;
+      // The POST must leave while the claim still protects it: within half the lease, so that it
+      // also finishes inside it (config: the client's timeout is under half the lease).
+      const mayStillSend = () => deps.clock.now() <= now + deps.leaseMs / 2;
+      created = (await deps.passEntry.createBatch({ entityId: request.entityId, batch: toPassEntryBatch(batch, marker, sendNowScheduledAt), mayStillSend })).data;
     } catch (error) {
       // Our own failure (not PassEntry's answer): the POST may have left. `inFlight` stays set, so
       // whoever claims the part after the lease searches for the batch first.
@@ -180,8 +185,9 @@ async function holdPart(deps: SendDeps, request: SendRequest, key: SendKey, batc
         return handBack(deps, request, key, token, error.message, { reconcileAfterMs: settleMs, delaySeconds: answered ? undefined : Math.ceil(settleMs / 1000) });
       }
 
-      // PassEntry certainly did not create the batch (429, circuit open, a refused token).
+      // PassEntry certainly did not create the batch (429, circuit open, a refused token, held back too long).
       await expectMoved(key, await move({ type: "notCreated" }));
+      if (error.details.lateStart && lateStarts++ < MAX_LATE_STARTS) continue; // claim (and re-check) afresh, then send
       const waitMs = error.details.status === 429 ? rateLimitWait(error.details.retryAfterSeconds, rateLimitWaits, random) : undefined;
       if (waitMs !== undefined && rateLimitWaits < MAX_RATE_LIMIT_WAITS && fitsInInvocation(deps, waitMs)) {
         rateLimitWaits++;

@@ -16,6 +16,7 @@ import { parseSigningSecrets, standardWebhookHeaders, verifyStandardWebhook } fr
 import type { AcceptHandlerDeps } from "../wiring.js";
 import { awsAcceptHandlerDeps } from "../wiring/accept.js";
 import { answering, boundedRawBody, header, json, readJsonBody } from "./http.js";
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -44,4 +45,4 @@ export function makeAcceptHandler(getDeps: () => AcceptHandlerDeps) {
   };
 }
 
-export const handler = makeAcceptHandler(awsAcceptHandlerDeps);
+export const handler = withLambdaContext(makeAcceptHandler(awsAcceptHandlerDeps));

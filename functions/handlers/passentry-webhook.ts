@@ -17,6 +17,7 @@ import { parsePassEntryWebhookSecrets, verifyPassEntrySignature } from "../core/
 import type { PassEntryWebhookDeps } from "../wiring.js";
 import { awsPassEntryWebhookDeps } from "../wiring/passentry-webhook.js";
 import { answering, boundedRawBody, header, json, parseJsonBytes } from "./http.js";
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 export function makePassEntryWebhookHandler(getDeps: () => PassEntryWebhookDeps) {
   return async (event: APIGatewayProxyEventV2) => {
@@ -43,4 +44,4 @@ export function makePassEntryWebhookHandler(getDeps: () => PassEntryWebhookDeps)
   };
 }
 
-export const handler = makePassEntryWebhookHandler(awsPassEntryWebhookDeps);
+export const handler = withLambdaContext(makePassEntryWebhookHandler(awsPassEntryWebhookDeps));

@@ -15,6 +15,7 @@ import type { PlannerDeps } from "../wiring.js";
 import { awsPlannerDeps } from "../wiring/planner.js";
 // Bundled into this Lambda by esbuild: changing a promotion is a deploy, reviewed like code.
 import promotionsDocument from "../../promotions.json" with { type: "json" };
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 export type PlannerAnswer = ({ status: "planned" } & PlanResult) | { status: "rejected"; problems: string[] };
 
@@ -38,4 +39,4 @@ export function makePlannerHandler(getDeps: () => PlannerDeps) {
   };
 }
 
-export const handler = makePlannerHandler(awsPlannerDeps(() => parsePromotionsFile(promotionsDocument)));
+export const handler = withLambdaContext(makePlannerHandler(awsPlannerDeps(() => parsePromotionsFile(promotionsDocument))));

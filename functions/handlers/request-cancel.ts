@@ -11,6 +11,7 @@ import { renderRequest } from "../core/request-view.js";
 import type { HttpDeps } from "../wiring.js";
 import { awsRequestCancelDeps } from "../wiring/request-cancel.js";
 import { answering, header, json } from "./http.js";
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 export function makeRequestCancelHandler(getDeps: () => HttpDeps) {
   return async (event: APIGatewayProxyEventV2) => {
@@ -24,4 +25,4 @@ export function makeRequestCancelHandler(getDeps: () => HttpDeps) {
   };
 }
 
-export const handler = makeRequestCancelHandler(awsRequestCancelDeps);
+export const handler = withLambdaContext(makeRequestCancelHandler(awsRequestCancelDeps));

@@ -13,6 +13,7 @@ import { ResolvePartBody, resolvePart } from "../core/resolve-part.js";
 import type { HttpDeps } from "../wiring.js";
 import { awsRequestResolveDeps } from "../wiring/request-resolve.js";
 import { answering, header, json, readJsonBody } from "./http.js";
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 export function makeRequestResolveHandler(getDeps: () => HttpDeps) {
   return async (event: APIGatewayProxyEventV2) => {
@@ -30,4 +31,4 @@ export function makeRequestResolveHandler(getDeps: () => HttpDeps) {
   };
 }
 
-export const handler = makeRequestResolveHandler(awsRequestResolveDeps);
+export const handler = withLambdaContext(makeRequestResolveHandler(awsRequestResolveDeps));

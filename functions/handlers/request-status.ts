@@ -11,6 +11,7 @@ import { renderRequest } from "../core/request-view.js";
 import type { RequestStatusDeps } from "../wiring.js";
 import { awsRequestStatusDeps } from "../wiring/request-status.js";
 import { answering, header, json } from "./http.js";
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
   return async (event: APIGatewayProxyEventV2) => {
@@ -25,4 +26,4 @@ export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
   };
 }
 
-export const handler = makeRequestStatusHandler(awsRequestStatusDeps);
+export const handler = withLambdaContext(makeRequestStatusHandler(awsRequestStatusDeps));

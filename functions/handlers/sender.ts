@@ -12,6 +12,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { handleQueueRecord } from "../core/queue-record.js";
 import type { SenderDeps } from "../wiring.js";
 import { awsSenderDeps } from "../wiring/sender.js";
+import { withLambdaContext } from "../wiring/aws-base.js";
 
 /** Without a Lambda context (tests, the embedded home) assume a generous budget. */
 const DEFAULT_REMAINING_MS = 60_000;
@@ -43,4 +44,4 @@ export function makeSenderHandler(getDeps: () => SenderDeps) {
   };
 }
 
-export const handler = makeSenderHandler(awsSenderDeps);
+export const handler = withLambdaContext(makeSenderHandler(awsSenderDeps));

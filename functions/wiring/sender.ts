@@ -4,6 +4,7 @@ import { DynamoDbRequestStore } from "../adapters/dynamodb-request-store.js";
 import { DynamoDbSendLedger } from "../adapters/dynamodb-send-ledger.js";
 import { EventBridgeEventPublisher } from "../adapters/eventbridge-event-publisher.js";
 import { PassEntryHttpClient } from "../adapters/passentry-http-client.js";
+import { powertoolsUnknownOutcomeMetrics } from "../adapters/powertools-metrics.js";
 import { SqsMessageQueue } from "../adapters/sqs-message-queue.js";
 import { sleep } from "../core/pacer.js";
 import { systemClock } from "../core/ports.js";
@@ -22,6 +23,8 @@ export const awsSenderDeps = once((): SenderDeps => {
     ratePerSecond: config.PASSENTRY_RATE_PER_SECOND,
   });
   const queue = new SqsMessageQueue(config.MESSAGES_QUEUE_URL);
+  // The `service` dimension comes from POWERTOOLS_SERVICE_NAME, which the infra sets.
+  const metrics = powertoolsUnknownOutcomeMetrics({ stage: config.WALLET_STAGE });
   return {
     log,
     // Each record handed back asks for its own next attempt, rather than waiting out the queue's visibility timeout.
@@ -39,25 +42,10 @@ export const awsSenderDeps = once((): SenderDeps => {
       allowedBatchKeys: config.ALLOWED_BATCH_KEYS,
       sleep,
       reconcileMaxPages: config.RECONCILE_MAX_PAGES,
-      onUnknownOutcome: emitUnknownOutcomeMetric,
+      onUnknownOutcome: (key) => metrics.unknownOutcome(key),
       // Outcome events go to the WalletBus; follow-ups (send-now, tracking, cancel) wait on the sender's own queue.
       ...(config.EVENT_BUS_NAME ? { events: new EventBridgeEventPublisher(config.EVENT_BUS_NAME) } : {}),
       followUps: { queue },
     },
   };
 });
-
-/**
- * One Embedded Metric Format line: CloudWatch turns it into the `WalletMessaging/UnknownOutcomes`
- * metric the alarm watches. Written to stdout directly, because console.log output is wrapped by
- * Lambda's JSON log format and the metric would be lost.
- */
-function emitUnknownOutcomeMetric(key: { requestId: string; chunk: number }): void {
-  const metric = {
-    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: "WalletMessaging", Dimensions: [[]], Metrics: [{ Name: "UnknownOutcomes", Unit: "Count" }] }] },
-    UnknownOutcomes: 1,
-    requestId: key.requestId,
-    chunk: key.chunk,
-  };
-  process.stdout.write(`${JSON.stringify(metric)}\n`);
-}

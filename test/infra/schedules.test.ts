@@ -13,9 +13,13 @@ import { callArguments, readProjectFile, stripComments } from "./support/infra-s
 const committed = parsePromotionsFile(JSON.parse(readProjectFile("promotions.json")));
 
 describe("promotion planner function", () => {
-  it("runs the planner handler with the queue and the table, and no secret", () => {
-    expect(functions.planner).toMatchObject({ handler: "functions/handlers/planner.handler", capabilities: ["table", "queue"] });
-    expect(functions.planner.capabilities).not.toContain("passEntryToken");
+  it("runs the planner handler with the table, the queue and its failure queue, and no secret", () => {
+    expect(functions.planner.handler).toBe("functions/handlers/planner.handler");
+    expect(Object.keys(functions.planner.access).sort()).toEqual(["messagesQueue", "promotionFailuresQueue", "table"]);
+  });
+
+  it("has Lambda retry a failed trigger twice, then hand it to the failure destination", () => {
+    expect(promotionTrigger.plannerAsyncRetries).toBe(2);
   });
 });
 
@@ -72,8 +76,12 @@ describe("infra/schedules.ts follows the manifest", () => {
 
     expect(others).toEqual([]);
     expect(args).toMatch(/^spec\.name,/);
+    expect(code).toContain("const planner = lambda(functions.planner, spec.name);");
     for (const expected of [
-      "function: lambda(functions.planner)",
+      "...planner,",
+      "retries: promotionTrigger.plannerAsyncRetries",
+      "destinationConfig: { onFailure: { destination: promotionFailuresQueue.arn } }",
+      "dlq: promotionFailuresQueue.arn",
       "schedule: promotionTrigger.schedule",
       "timezone: promotionTrigger.timezone",
       "enabled: spec.enabled",

@@ -2,8 +2,8 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /**
- * `npm run check:infra` runs this: the tests that
- * need esbuild bundles of every handler or SST's installed platform (`*.infra.ts`).
+ * `npm run check:infra` runs this: the tests that need esbuild bundles of every handler, SST's
+ * installed platform, or a synthesis of the stage under Pulumi's mocks (`*.infra.ts`).
  */
 export default defineConfig({
   test: {

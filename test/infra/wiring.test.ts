@@ -8,13 +8,15 @@ import {
   alarms,
   apiThrottling,
   environmentFor,
+  functionAlarms,
+  functionName,
   functions,
   PASSENTRY_ACCOUNT_RATE_PER_SECOND,
   PASSENTRY_RATE_PER_SECOND_PER_WORKER,
-  passEntryBaseUrl,
   queues,
   routes,
   secrets,
+  secretsOf,
   SENDER_MAX_CONCURRENCY,
   senderSubscription,
   type DeployedValues,
@@ -37,11 +39,13 @@ const deployed: DeployedValues<string> = {
   },
 };
 
+const stage = { stage: "test", passEntryBaseUrl: "https://api.passentry.com" };
 const allFunctions = Object.entries(functions) as [FunctionKey, FunctionSpec][];
-const keysWith = (capability: string) =>
-  allFunctions.filter(([, spec]) => (spec.capabilities as readonly string[]).includes(capability)).map(([key]) => key).sort();
+const keysWith = (grantable: string) =>
+  allFunctions.filter(([, spec]) => grantable in spec.access).map(([key]) => key).sort();
 const keysWithEnv = (name: string) =>
-  allFunctions.filter(([, spec]) => name in environmentFor(spec, deployed, {})).map(([key]) => key).sort();
+  allFunctions.filter(([, spec]) => name in environmentFor(spec, deployed, stage)).map(([key]) => key).sort();
+const actionsOf = (key: FunctionKey) => Object.values(functions[key].access as FunctionSpec["access"]).flatMap((actions) => [...(actions ?? [])]);
 
 const SHARED_ENV = [
   "EVENT_BUS_NAME",
@@ -51,6 +55,7 @@ const SHARED_ENV = [
   "POWERTOOLS_SERVICE_NAME",
   "SEND_LEASE_MS",
   "WALLET_HOME",
+  "WALLET_STAGE",
   "WALLET_TABLE_NAME",
 ];
 
@@ -108,15 +113,21 @@ describe("secret access", () => {
     expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
   });
 
-  it("gives the console only the actions its pages and its two actions call: no link to the table or the queues, no token", () => {
-    expect(functions.console.capabilities).toEqual(["apiKeys"]);
-    expect(functions.console.grants.map((g) => [g.on, [...g.actions].sort()])).toEqual([
-      ["table", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]],
-      ["messagesQueue", ["sqs:GetQueueAttributes", "sqs:SendMessage"]],
-      ["deadLetterQueue", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"]],
-    ]);
-    expect(environmentFor(functions.console, deployed).DEAD_LETTER_QUEUE_URL).toBe(deployed.deadLetterQueueUrl);
-    expect(environmentFor(functions.sender, deployed).DEAD_LETTER_QUEUE_URL).toBeUndefined();
+  it("gives the console only the actions its pages and its two actions call, and no token", () => {
+    const access = functions.console.access as FunctionSpec["access"];
+    expect(Object.fromEntries(Object.entries(access).map(([on, actions]) => [on, [...(actions ?? [])].sort()]))).toEqual({
+      apiKeys: ["secretsmanager:GetSecretValue"],
+      table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+      requestListIndex: ["dynamodb:Query"],
+      messagesQueue: ["sqs:GetQueueAttributes", "sqs:SendMessage"],
+      deadLetterQueue: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"],
+    });
+    expect(environmentFor(functions.console, deployed, stage).DEAD_LETTER_QUEUE_URL).toBe(deployed.deadLetterQueueUrl);
+    expect(keysWithEnv("DEAD_LETTER_QUEUE_URL")).toEqual(["console"]);
+  });
+
+  it("lets the list function only Query the list index: no read of the table itself", () => {
+    expect(functions.requestList.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], requestListIndex: ["dynamodb:Query"] });
   });
 
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {
@@ -130,7 +141,7 @@ describe("secret access", () => {
   });
 
   it("passes secrets as Secrets Manager ARNs, never as values", () => {
-    const env = environmentFor(functions.sender, deployed, {});
+    const env = environmentFor(functions.sender, deployed, stage);
 
     expect(env.PASSENTRY_TOKEN_SECRET_ID).toBe(deployed.secretArns.passEntryToken);
     for (const spec of Object.values(secrets)) {
@@ -139,26 +150,26 @@ describe("secret access", () => {
   });
 
   it("gives the health check nothing beyond names", () => {
-    expect(functions.health.capabilities).toEqual([]);
-    expect(Object.keys(environmentFor(functions.health, deployed, {})).sort()).toEqual(SHARED_ENV);
+    expect(functions.health.access).toEqual({});
+    expect(Object.keys(environmentFor(functions.health, deployed, stage)).sort()).toEqual(SHARED_ENV);
   });
 });
 
 describe("function environment", () => {
   it("sets the config module's shared variables on every function, and a secret id only where granted", () => {
-    expect(Object.keys(environmentFor(functions.accept, deployed, {})).sort()).toEqual(
+    expect(Object.keys(environmentFor(functions.accept, deployed, stage)).sort()).toEqual(
       [...SHARED_ENV, "API_KEYS_SECRET_ID", "WEBHOOK_SIGNING_SECRETS_SECRET_ID"].sort(),
     );
-    expect(Object.keys(environmentFor(functions.sender, deployed, {})).sort()).toEqual(
+    expect(Object.keys(environmentFor(functions.sender, deployed, stage)).sort()).toEqual(
       [...SHARED_ENV, "PASSENTRY_TOKEN_SECRET_ID"].sort(),
     );
-    expect(Object.keys(environmentFor(functions.passEntryWebhook, deployed, {})).sort()).toEqual(
+    expect(Object.keys(environmentFor(functions.passEntryWebhook, deployed, stage)).sort()).toEqual(
       [...SHARED_ENV, "PASSENTRY_WEBHOOK_SECRETS_SECRET_ID"].sort(),
     );
   });
 
   it("points functions at the deployed queue, table and bus, in the AWS home", () => {
-    const env = environmentFor(functions.accept, deployed, {});
+    const env = environmentFor(functions.accept, deployed, stage);
 
     expect(env).toMatchObject({
       WALLET_HOME: "aws",
@@ -169,32 +180,31 @@ describe("function environment", () => {
     });
   });
 
-  it("defaults PASSENTRY_BASE_URL to PassEntry and lets the deploying shell override it", () => {
-    expect(passEntryBaseUrl({})).toBe("https://api.passentry.com");
-    expect(passEntryBaseUrl({ PASSENTRY_BASE_URL: "  " })).toBe("https://api.passentry.com");
-    expect(passEntryBaseUrl({ PASSENTRY_BASE_URL: "https://sandbox.example.test/" })).toBe("https://sandbox.example.test");
-    expect(environmentFor(functions.sender, deployed, { PASSENTRY_BASE_URL: "https://sandbox.example.test" }).PASSENTRY_BASE_URL).toBe(
-      "https://sandbox.example.test",
-    );
+  it("takes PASSENTRY_BASE_URL and the stage from the stage's settings, never from the deploying shell", () => {
+    const env = environmentFor(functions.sender, deployed, { stage: "sandbox", passEntryBaseUrl: "https://sandbox.example.test" });
+
+    expect(env.PASSENTRY_BASE_URL).toBe("https://sandbox.example.test");
+    expect(env.WALLET_STAGE).toBe("sandbox");
   });
 });
 
 describe("allowed batch keys", () => {
-  it("passes ALLOWED_BATCH_KEYS from the deploying shell to the functions, and nothing when it is unset", () => {
-    expect(environmentFor(functions.accept, deployed, { ALLOWED_BATCH_KEYS: " priority,locale " }).ALLOWED_BATCH_KEYS).toBe("priority,locale");
-    expect(environmentFor(functions.accept, deployed, { ALLOWED_BATCH_KEYS: "  " })).not.toHaveProperty("ALLOWED_BATCH_KEYS");
+  it("passes the stage's allowedBatchKeys (stages.json) to the functions as ALLOWED_BATCH_KEYS, and nothing when it has none", () => {
+    expect(environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: ["priority", "locale"] }).ALLOWED_BATCH_KEYS).toBe("priority,locale");
+    expect(environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: [] })).not.toHaveProperty("ALLOWED_BATCH_KEYS");
+    expect(environmentFor(functions.accept, deployed, stage)).not.toHaveProperty("ALLOWED_BATCH_KEYS");
   });
 });
 
 describe("follow-ups and outcome events", () => {
   it("lets only the sender publish outcome events on the bus", () => {
-    expect(keysWith("bus")).toEqual(["sender"]);
+    expect(keysWith("walletBus")).toEqual(["sender"]);
   });
 
   it("lets the sender queue its own follow-ups, and the cancel handler queue a cancellation without holding the token", () => {
-    expect(functions.sender.capabilities).toContain("queue");
-    expect(functions.requestCancel.capabilities).toEqual(expect.arrayContaining(["apiKeys", "table", "queue"]));
-    expect(functions.requestCancel.capabilities).not.toContain("passEntryToken");
+    expect(functions.sender.access.messagesQueue).toContain("sqs:SendMessage");
+    expect(functions.requestCancel.access.messagesQueue).toEqual(["sqs:SendMessage"]);
+    expect(functions.requestCancel.access).not.toHaveProperty("passEntryToken");
   });
 });
 
@@ -204,7 +214,7 @@ describe("PassEntry rate budget", () => {
     expect(SENDER_MAX_CONCURRENCY).toBe(2);
     expect(PASSENTRY_RATE_PER_SECOND_PER_WORKER).toBe(4.5);
     expect(senderSubscription.maxConcurrency * PASSENTRY_RATE_PER_SECOND_PER_WORKER).toBeLessThanOrEqual(9);
-    expect(environmentFor(functions.sender, deployed, {}).PASSENTRY_RATE_PER_SECOND).toBe("4.5");
+    expect(environmentFor(functions.sender, deployed, stage).PASSENTRY_RATE_PER_SECOND).toBe("4.5");
   });
 
   it("uses a maximum concurrency AWS accepts for SQS event source mappings (2 to 1000)", () => {
@@ -264,16 +274,67 @@ describe("API throttling", () => {
   });
 });
 
+describe("least privilege in the manifest", () => {
+  it("spells out every action: no wildcard, and nothing that deletes, purges or reconfigures", () => {
+    for (const [key] of allFunctions) {
+      for (const action of actionsOf(key)) {
+        expect(action, key).toMatch(/^[a-z0-9]+:[A-Za-z]+$/);
+        expect(action, key).not.toMatch(/Delete(Item|Table|Queue)|Purge|BatchWrite|Create(Table|Queue)|SetQueueAttributes|PutSecretValue|Update(Table|Secret)$/);
+      }
+    }
+  });
+
+  it("keeps the status function read-only", () => {
+    expect(functions.requestStatus.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], table: ["dynamodb:GetItem", "dynamodb:Query"] });
+  });
+
+  it("lets no function but the sender receive, delete or re-time MessagesQueue's messages, and only the console touch the dead-letter queue", () => {
+    for (const [key, spec] of allFunctions.filter(([k]) => k !== "sender")) {
+      // The console reads the queue's counts; nobody else but the sender does more than send.
+      const readOnly = key === "console" ? ["sqs:SendMessage", "sqs:GetQueueAttributes"] : ["sqs:SendMessage"];
+      expect((spec.access.messagesQueue ?? []).filter((a) => !readOnly.includes(a)), key).toEqual([]);
+      expect((spec.access.promotionFailuresQueue ?? []).filter((a) => a !== "sqs:SendMessage"), key).toEqual([]);
+    }
+    // Peeking, and SQS's message-move task back to MessagesQueue (receive and delete on its source): never a purge.
+    expect(keysWith("deadLetterQueue")).toEqual(["console"]);
+    expect([...functions.console.access.deadLetterQueue].sort()).toEqual(["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"]);
+  });
+});
+
 describe("alarms", () => {
-  it("watch the dead-letter queue, sender errors and unknown outcomes above zero, and the backlog's age above 30 minutes", () => {
+  it("watch every way a message can stall: dead letters, the backlog's age, bus and promotion failures, API 5xx and unknown outcomes", () => {
     const watched = alarms.map((a) => `${a.namespace} ${a.metric} ${a.subject} > ${a.threshold}`);
 
     expect(watched).toEqual([
       "AWS/SQS ApproximateNumberOfMessagesVisible deadLetterQueue > 0",
-      "AWS/Lambda Errors sender > 0",
       "AWS/SQS ApproximateAgeOfOldestMessage messagesQueue > 1800",
-      "WalletMessaging UnknownOutcomes none > 0",
+      "AWS/SQS ApproximateNumberOfMessagesVisible busDeadLetterQueue > 0",
+      "AWS/SQS ApproximateNumberOfMessagesVisible promotionFailuresQueue > 0",
+      "AWS/ApiGateway 5xx api > 0",
+      "WalletMessaging UnknownOutcomes stage > 0",
     ]);
+  });
+
+  it("give every function an errors and a throttles alarm", () => {
+    expect(functionAlarms("Sender").map((a) => `${a.name}: ${a.namespace} ${a.metric} > ${a.threshold}`)).toEqual([
+      "SenderErrors: AWS/Lambda Errors > 0",
+      "SenderThrottles: AWS/Lambda Throttles > 0",
+    ]);
+  });
+
+  it("say why each threshold is what it is", () => {
+    for (const alarm of [...alarms, ...functionAlarms("Any")]) expect(alarm.thresholdReason.length, alarm.name).toBeGreaterThan(40);
+  });
+
+  it("keep an SQS alarm's period at SQS's 5-minute publishing interval", () => {
+    for (const alarm of alarms.filter((a) => a.namespace === "AWS/SQS")) expect(alarm.periodSeconds).toBe(300);
+  });
+});
+
+describe("function names", () => {
+  it("are service, stage and component, within Lambda's 64 characters", () => {
+    expect(functionName("production", "Sender")).toBe("wallet-messaging-production-Sender");
+    expect(() => functionName("a-very-long-stage-name", "PromotionNewYorkWeekendBrunchExtra")).toThrow(/Lambda allows 64/);
   });
 });
 
@@ -283,10 +344,13 @@ describe("infra sources follow the manifest", () => {
   const allCode = [...code.values()].join("\n");
 
   it("creates every queue from a manifest entry, and only those", () => {
-    const calls = callArguments(allCode, "new sst.aws.Queue(");
-    const names = calls.map((args) => /^\s*queues\.(\w+)\.name\s*,/.exec(args)?.[1]);
+    const queueFile = code.get("infra/queue.ts")!;
+    const failureQueues = [...queueFile.matchAll(/= failureQueue\(queues\.(\w+)\)/g)].map((m) => m[1]);
+    const [messages, ...others] = callArguments(allCode, "new sst.aws.Queue(").filter((args) => !args.startsWith("spec.name"));
 
-    expect(names.sort()).toEqual(Object.keys(queues).sort());
+    expect(others).toEqual([]);
+    expect(messages).toMatch(/^queues\.messages\.name,/);
+    expect([...failureQueues, "messages"].sort()).toEqual(Object.keys(queues).sort());
   });
 
   it("attaches the dead-letter queue with the manifest's retry count", () => {
@@ -300,7 +364,9 @@ describe("infra sources follow the manifest", () => {
 
     expect(subscriptions).toHaveLength(1);
     const [args] = subscriptions;
-    expect(args).toMatch(/^lambda\(functions\.sender\)/);
+    expect(args).toMatch(/^senderArgs,/);
+    expect(code.get("infra/sender.ts")).toContain("const senderArgs = lambda(functions.sender);");
+    expect(args).toContain("args.permissions = senderArgs.permissions;");
     expect(args).toContain("size: senderSubscription.batchSize");
     expect(args).toContain("window: `${senderSubscription.batchWindowSeconds} seconds`");
     expect(args).toContain("partialResponses: senderSubscription.partialResponses");
@@ -316,20 +382,21 @@ describe("infra sources follow the manifest", () => {
     expect(callArguments(allCode, "api.route(")).toEqual(["route, lambda(functions[fn])"]);
   });
 
-  it("grants access by linking, or by a function's declared grants: no other IAM, and both only in the lambda helper", () => {
-    // infra/lambda.ts turns the manifest's `grants` (data, checked above) into permissions; nothing else writes IAM.
-    expect(code.get("infra/lambda.ts")).toMatch(/permissions: \(spec\.grants \?\? \[\]\)\.map\(/);
+  it("grants access only through the manifest's lists: no link, no IAM resource, permissions only in the lambda helper", () => {
     for (const [file, text] of code) {
-      if (file !== "infra/lambda.ts") expect(text, file).not.toMatch(/\bpermissions\s*:/);
+      expect(text, file).not.toMatch(/\blink\s*:/);
       expect(text, file).not.toMatch(/\bpolicies\s*:/);
       expect(text, file).not.toMatch(/aws\.iam\./);
-      if (file !== "infra/lambda.ts") expect(text, file).not.toMatch(/\blink\s*:/);
+      expect(text, file).not.toContain("sst.Linkable");
+      if (file !== "infra/lambda.ts") expect(text, file).not.toMatch(/\bpermissions\s*:/);
     }
   });
 
-  it("adds no second queue policy next to the one bus.subscribeQueue writes", () => {
-    expect(allCode).not.toContain("QueuePolicy");
-    expect(code.get("infra/bus.ts")).toMatch(/subscribeQueue\([^)]*queue,\s*\{\s*pattern:\s*\{\s*detailType:\s*\[spec\.requestDetailType\]/);
+  it("writes the bus rule, its target and the queue policies itself: no subscribeQueue, whose policy has no condition", () => {
+    expect(allCode).not.toContain("subscribeQueue(");
+    expect(callArguments(code.get("infra/bus.ts")!, "new aws.sqs.QueuePolicy(")).toHaveLength(1);
+    expect(allCode.split("new aws.sqs.QueuePolicy(").length - 1).toBe(1);
+    expect(code.get("infra/bus.ts")).toContain("busTargetQueuePolicy(queueArn, ruleArn)");
   });
 
   it("reaches every infra module from sst.config.ts", () => {

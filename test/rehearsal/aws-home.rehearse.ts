@@ -7,7 +7,10 @@ import { createHmac, randomUUID } from "node:crypto";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { afterAll, beforeAll, describe as suite, expect, it } from "vitest";
-import { queues, schedules } from "../infra/synthesis/stack-model.js";
+import { stageSettings } from "../../infra/stage-config.js";
+import { busRules, queues, schedules } from "../infra/synthesis/stack-model.js";
+import { policyProblems, trustProblems } from "../infra/synthesis/stage-checks.js";
+import { IamChecker } from "./support/iam-check.js";
 import { describe, SECRETS, startStage, waitFor, type Stage } from "./support/stage.js";
 import { parseBatchMarker } from "../../functions/core/batch-rules.js";
 
@@ -97,7 +100,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
 
   it("serves the operator console behind the API: sign-in exchanges the operator key for a cookie, and the pages read the table and both queues", async () => {
     const signInPage = await stage.api("/", { key: null });
-    const signIn = await stage.api("/console/sign-in", { method: "POST", key: null, redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ key: SECRETS.apiKey }).toString() });
+    const signIn = await stage.api("/console/sign-in", { method: "POST", key: null, redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ key: SECRETS.operatorKey }).toString() });
     cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
     const home = await stage.api("/", { key: null, headers: { cookie } });
     const detail = await stage.api(`/console/requests/${exampleId}`, { key: null, headers: { cookie } });
@@ -110,6 +113,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(homeText).toContain(exampleId);
     expect(homeText).toContain("SQS does not tell the oldest message");
     expect(await detail.text()).toContain(stage.batchesFor(exampleId)[0]!.id);
+    expect(homeText).not.toContain(SECRETS.operatorKey);
     expect(homeText).not.toContain(SECRETS.apiKey);
   });
 
@@ -159,8 +163,9 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     for (const occurrence of queued) {
       expect(stage.postsFor(occurrence.requestId)).toBe(1);
-      const status = await json(await stage.api(`/api/v1/requests/${occurrence.requestId}`));
-      expect(status.body.data?.attributes.status, JSON.stringify(status.body)).toBe("submitted");
+      // A promotion's request belongs to no caller: an operator reads it.
+      const status = await json(await stage.api(`/api/v1/requests/${occurrence.requestId}`, { key: SECRETS.operatorKey }));
+      expect(status.body.data.attributes.status).toBe("submitted");
     }
   });
 
@@ -192,6 +197,22 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(put.FailedEntryCount).toBe(0);
     await submitted(requestId);
     expect(stage.postsFor(requestId)).toBe(1);
+  });
+
+  it("lets EventBridge put on the queue for our rule only: a rule in another account that knows the queue's ARN is refused", async () => {
+    const queue = queues(stage.rehearsal.synthesis).find((q) => q.url === output("MessagesQueueUrl"))!;
+    const [ours] = busRules(stage.rehearsal.synthesis);
+    const { region, accountId } = stage.rehearsal.synthesis.app;
+    const ourRuleArn = `arn:aws:events:${region}:${accountId}:rule/${ours!.busName}/${ours!.name}`;
+    const iam = new IamChecker(accountId);
+
+    const ourDelivery = await iam.checkServiceDelivery(queue.policy, "events.amazonaws.com", "sqs:SendMessage", queue.arn, ourRuleArn);
+    const foreignDelivery = await iam.checkServiceDelivery(queue.policy, "events.amazonaws.com", "sqs:SendMessage", queue.arn, `arn:aws:events:${region}:999999999999:rule/attacker-bus/inject`);
+    const sameAccountOtherRule = await iam.checkServiceDelivery(queue.policy, "events.amazonaws.com", "sqs:SendMessage", queue.arn, `arn:aws:events:${region}:${accountId}:rule/default/another-rule`);
+
+    expect(ourDelivery.decision).toBe("Allowed");
+    expect(foreignDelivery.decision).not.toBe("Allowed");
+    expect(sameAccountOtherRule.decision).not.toBe("Allowed");
   });
 
   it("leaves events of other types on the bus: the rule's pattern does not route them to the queue", async () => {
@@ -250,7 +271,8 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     stage.sandbox.setTokens([SECRETS.passEntryToken]);
 
     // The operator console's Redrive button: the Console function starts SQS's message-move task, with only its granted actions.
-    const dead = await json(await stage.api(`/api/v1/requests/${requestId}`));
+    // A raw SQS message's request belongs to no caller: an operator reads it.
+    const dead = await json(await stage.api(`/api/v1/requests/${requestId}`, { key: SECRETS.operatorKey }));
     expect(dead.body.data.attributes.status, "the sender recorded the last failed receive on the request").toBe("deadLettered");
     expect(dead.body.data.attributes.deadLetter).toMatchObject({ kind: "send", receiveCount: maxReceives });
     const home = await (await stage.api("/", { key: null, headers: { cookie } })).text();
@@ -264,11 +286,14 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(stage.postsFor(requestId)).toBe(1);
     expect(stage.postsFor(exampleId)).toBe(1);
     expect(stage.rehearsal.sqs.depth(output("DeadLetterQueueUrl")).visible).toBe(0);
-    expect((await json(await stage.api(`/api/v1/requests/${requestId}`))).body.data.attributes.deadLetter).toBeNull();
+    expect((await json(await stage.api(`/api/v1/requests/${requestId}`, { key: SECRETS.operatorKey }))).body.data.attributes.deadLetter).toBeNull();
   });
 
   it("saw no call AWS would refuse, no crash, no duplicate batch and no secret in any log", () => {
     expect(stage.rehearsal.problems()).toEqual([]);
+    // Each function had what it used (no denial above), and holds nothing check:infra forbids.
+    const synthesis = stage.rehearsal.synthesis;
+    expect([...policyProblems(synthesis, stageSettings(synthesis.app.stage)), ...trustProblems(synthesis)]).toEqual([]);
     // One batch per part: the part a batch's marker names (request id + chunk), not the marker's POST time.
     const markers = stage.sandbox.batches().map((b) => {
       const marker = parseBatchMarker(b.name);

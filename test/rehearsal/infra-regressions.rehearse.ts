@@ -2,10 +2,13 @@
  * The rehearsal fails where AWS would: on the resource set before issue 12 (the table keyed by `pk`
  * alone, which the adapters' `pk` + `sk` keys do not match), and on a role missing one permission its
  * function needs (named: function, action, resource). Each runs PassEntry's example request through
- * a stage built from a broken copy of the synthesis.
+ * a stage built from a broken copy of the synthesis. And where AWS would not lose what fails: a
+ * promotion trigger the planner throws on lands on its on-failure destination, a bus event the queue
+ * refuses lands on the rule target's dead-letter queue (both alarmed, issue 13).
  */
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { afterEach, describe as suite, expect, it } from "vitest";
-import { lambdaFunctions } from "../infra/synthesis/stack-model.js";
+import { lambdaFunctions, queues, schedules } from "../infra/synthesis/stack-model.js";
 import { withHashKeyOnlyTables, withoutPermission } from "./support/mutations.js";
 import { describe, loadSynthesis, startStage, waitFor, type Stage } from "./support/stage.js";
 
@@ -49,5 +52,44 @@ suite("the rehearsal on a broken resource set", () => {
     expect(s.rehearsal.problems()[0]).toBe(`AWS would deny ${sender.label} secretsmanager:GetSecretValue on ${tokenArn} (ImplicitlyDenied).`);
     expect(s.rehearsal.gateway.denials[0]).toEqual({ function: sender.label, action: "secretsmanager:GetSecretValue", resource: tokenArn, decision: "ImplicitlyDenied" });
     expect(s.sandbox.batches(), describe(s)).toEqual([]);
+  });
+
+  it("hands a promotion trigger the planner failed on every attempt to PromotionFailuresQueue, which is alarmed, instead of dropping it", async () => {
+    const synthesis = loadSynthesis();
+    const outputs = synthesis.outputs as Record<string, string>;
+    // The planner may no longer queue: every attempt throws after storing the occurrence.
+    const broken = withoutPermission(synthesis, { sourceHandler: "functions/handlers/planner.handler", action: "sqs:SendMessage", resource: outputs.MessagesQueueArn! });
+    stage = await startStage({ synthesis: broken });
+    const s = stage;
+    const failures = queues(broken).find((q) => q.url === outputs.PromotionFailuresQueueUrl)!;
+    const trigger = schedules(broken).find((sc) => sc.enabled)!;
+
+    const firing = await s.rehearsal.fireSchedule(trigger, new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000));
+
+    expect(firing.attempts.map((a) => a.ok)).toEqual([false, false, false]);
+    const [record] = s.rehearsal.sqs.bodies(failures.url).map((b) => JSON.parse(b) as { requestContext: { condition: string; approximateInvokeCount: number }; requestPayload: { promotionId: string } });
+    expect(record).toMatchObject({ requestContext: { condition: "RetriesExhausted", approximateInvokeCount: 3 }, requestPayload: { promotionId: JSON.parse(trigger.target.input!).promotionId } });
+    expect(s.rehearsal.asyncFailures).toHaveLength(1);
+    expect(s.sandbox.batches(), describe(s)).toEqual([]);
+  });
+
+  it("parks a bus event the queue refuses on the rule target's dead-letter queue, which is alarmed, instead of dropping it", async () => {
+    const synthesis = structuredClone(loadSynthesis());
+    const outputs = synthesis.outputs as Record<string, string>;
+    // MessagesQueue's policy now names another rule: EventBridge may no longer deliver for ours.
+    const policy = synthesis.resources.find((r) => r.type === "aws:sqs/queuePolicy:QueuePolicy" && r.inputs.queueUrl === outputs.MessagesQueueUrl)!;
+    policy.inputs.policy = policy.inputs.policy.replace(/"aws:SourceArn":"[^"]+"/, '"aws:SourceArn":"arn:aws:events:eu-west-2:123456789012:rule/other-bus/other-rule"');
+    stage = await startStage({ synthesis });
+    const s = stage;
+    const requestId = `order-${Date.now()}-parked`;
+
+    await s.rehearsal.operator.eventBridge.send(
+      new PutEventsCommand({ Entries: [{ EventBusName: outputs.WalletBusName, Source: "shop.orders", DetailType: "WalletMessageRequested", Detail: JSON.stringify({ requestId, entityId: "my-entity", batch: { message: "Parked", segments: [{ groupTag: "vip" }] } }) }] }),
+    );
+
+    await waitFor("the event on BusDeadLetterQueue", () => s.rehearsal.sqs.bodies(outputs.BusDeadLetterQueueUrl!).some((b) => b.includes(requestId)), s);
+    expect(s.rehearsal.eventBridge.failedDeliveries[0]!.reason).toMatch(/went to its dead-letter queue/);
+    expect(s.rehearsal.sqs.bodies(outputs.MessagesQueueUrl!).some((b) => b.includes(requestId))).toBe(false);
+    expect(s.sandbox.batches()).toEqual([]);
   });
 });

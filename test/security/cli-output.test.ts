@@ -19,7 +19,7 @@ const TERMINAL_ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u
 let s: SecuredStack;
 beforeAll(async () => {
   // One receive before dead-lettering, and short waits, so a failing send reaches the dead-letter queue quickly.
-  s = await startSecuredStack({ maxReceives: 1, visibilityTimeoutSeconds: 1, passEntryTimeoutMs: 400, leaseMs: 500 });
+  s = await startSecuredStack({ maxReceives: 1, visibilityTimeoutSeconds: 1, passEntryTimeoutMs: 400, leaseMs: 1_000, serverErrorSettleMs: 20 });
 });
 afterAll(async () => {
   await s.stop();
@@ -70,8 +70,9 @@ describe("CLI output", () => {
   });
 
   it("escapes a dead letter's last error in `npm run dlq -- list`", async () => {
-    // Prepare: PassEntry fails with the forged text until the request is dead-lettered.
-    s.sandbox.injectNext(POST_BATCH, [1, 2, 3].map(() => ({ kind: "status" as const, status: 503, body: { errors: [FORGED] } })));
+    // Prepare: PassEntry fails with the forged text until the request is dead-lettered (each receive
+    // meets up to four 5xx in a row: one POST, then three after short settles).
+    s.sandbox.injectNext(POST_BATCH, Array.from({ length: 12 }, () => ({ kind: "status" as const, status: 503, body: { errors: [FORGED] } })));
     await cli(["send", "--entity", "ent-42", "--message", "Doomed", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"]);
     await s.waitFor(() => s.stack.queue.deadLetters().some((l) => l.lastError?.includes("All good")), "the request to be dead-lettered", 30_000);
 

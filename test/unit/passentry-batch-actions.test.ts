@@ -46,7 +46,8 @@ async function failureOf(call: Promise<unknown>): Promise<PassEntryError> {
 
 describe("PassEntryHttpClient.sendNow", () => {
   it("sends a scheduled batch at once: PassEntry moves it to sending", async () => {
-    const sandbox = await start();
+    // Sending lasts long enough to be seen: with 20 ms a busy CI machine reads it already successful.
+    const sandbox = await start({ sendingMs: 60_000 });
     const client = clientFor(sandbox);
     const batchId = await scheduledBatch(sandbox, client);
 

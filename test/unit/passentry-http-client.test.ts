@@ -83,6 +83,23 @@ describe("PassEntryHttpClient", () => {
       expect(stored).toMatchObject({ entityId: ENTITY_ID, body: { batch: BATCH } });
     });
 
+    it("does not send a create held back (by pacing) until its sender no longer allows it, and says the outcome is known", async () => {
+      // Prepare: the pacer lets one create through per second; the second waits past what its sender allows.
+      const sandbox = await start();
+      const client = clientFor(sandbox.url, { ratePerSecond: 1 });
+      await client.createBatch({ entityId: ENTITY_ID, batch: BATCH });
+
+      // Act
+      const deadline = Date.now() + 100;
+      const error = await failureOf(client.createBatch({ entityId: ENTITY_ID, batch: BATCH, mayStillSend: () => Date.now() <= deadline }));
+
+      // Assess
+      expect(error.details).toMatchObject({ outcomeKnown: true, lateStart: true });
+      expect(error.kind).toBe("retryable");
+      expect(sandbox.batches()).toHaveLength(1);
+      expect(sandbox.requests()).toHaveLength(1);
+    });
+
     it("fails permanently with PassEntry's error texts when it answers 422", async () => {
       // Prepare
       const sandbox = await start();

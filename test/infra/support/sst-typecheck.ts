@@ -37,7 +37,7 @@ export function copyInfra(): string {
   for (const entry of ["sst.config.ts", "tsconfig.infra.json", "infra"]) {
     cpSync(path.join(projectRoot, entry), path.join(dir, entry), { recursive: true });
   }
-  // infra/ reads the application's promotions file and schemas: the copy sees the real ones.
-  for (const entry of [".sst", "node_modules", "functions", "promotions.json"]) symlinkSync(path.join(projectRoot, entry), path.join(dir, entry));
+  // infra/ reads the application's promotions file, stage table and schemas: the copy sees the real ones.
+  for (const entry of [".sst", "node_modules", "functions", "promotions.json", "stages.json"]) symlinkSync(path.join(projectRoot, entry), path.join(dir, entry));
   return dir;
 }

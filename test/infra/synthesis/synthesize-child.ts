@@ -39,12 +39,22 @@ const BANNER = [
 
 async function main(): Promise<void> {
   const request = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as SynthesisRequest;
-  const { root, stage, account } = request;
+  const { root, stage } = request;
   const platform = path.join(root, ".sst", "platform");
   const work = request.workDir;
   mkdirSync(work, { recursive: true });
   const errors: string[] = [];
-  process.on("unhandledRejection", (reason) => errors.push(String((reason as Error)?.stack ?? reason)));
+  // A program that throws inside an `apply` (SST's SecretMissingError, our own checks) can leave
+  // outputs that never resolve, and the wait for them would hang: give it a moment, then report.
+  let report: (() => void) | undefined;
+  process.on("unhandledRejection", (reason) => {
+    errors.push(String((reason as Error)?.stack ?? reason));
+    setTimeout(() => {
+      if (report) report();
+      else writeFileSync(request.outFile, JSON.stringify({ app: { name: "", stage, ...request.account }, resources: [], outputs: {}, builds: [], errors }));
+      process.exit(1);
+    }, 3_000).unref();
+  });
 
   // 1. `$app`: the config's app() for this stage, as SST's CLI evaluates it before the program.
   const configShim = path.join(work, "config-shim.mjs");
@@ -54,8 +64,11 @@ async function main(): Promise<void> {
     stdin: { contents: `import mod from ${JSON.stringify(path.join(root, "sst.config.ts"))};\nexport default mod;`, resolveDir: root, sourcefile: "app.ts", loader: "ts" },
     bundle: true, format: "esm", platform: "node", outfile: appOut, inject: [configShim], external: SST_EXTERNALS, banner: { js: BANNER }, logLevel: "silent",
   });
-  const config = (await import(pathToFileURL(appOut).href)).default as { app(input: { stage: string }): Record<string, unknown> };
-  const appInput = config.app({ stage });
+  const config = (await import(pathToFileURL(appOut).href)).default as { app(input: { stage: string }): Record<string, unknown> | Promise<Record<string, unknown>> };
+  const appInput = await config.app({ stage });
+  // The AWS provider's region, as the config pins it (stages.json); the mocks answer in it, as AWS would.
+  const pinnedRegion = (appInput.providers as { aws?: { region?: string } } | undefined)?.aws?.region;
+  const account = { ...request.account, ...(pinnedRegion ? { region: pinnedRegion } : {}) };
   const app: Record<string, unknown> & { name: string } = { ...appInput, name: String(appInput.name), stage, providers: appInput.providers ?? { aws: {} } };
 
   // 2. The program, bundled as SST bundles it.
@@ -104,6 +117,18 @@ async function main(): Promise<void> {
     });
 
   let outputs: Record<string, unknown> = {};
+  report = () => writeFileSync(request.outFile, JSON.stringify(result(), null, 1));
+  const result = (): Synthesis => {
+    const taken = new Map<string, number>();
+    const synthesized: SynthesizedResource[] = resources.map((r) => {
+      const key = `${r.type}::${r.name}`;
+      const index = taken.get(key) ?? 0;
+      taken.set(key, index + 1);
+      const where = placement.get(key)?.[index];
+      return { urn: where?.urn ?? "", parent: where?.parent || undefined, type: r.type, name: r.name, custom: r.custom, id: r.id, inputs: r.inputs, state: r.state };
+    });
+    return { app: { name: String(app.name), stage, ...account }, resources: synthesized, outputs, builds: sstServer.builds, errors };
+  };
   try {
     const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => (await import(pathToFileURL(programOut).href)).default);
     outputs = (await resolveDeep(pulumi, stackOutputs ?? {})) as Record<string, unknown>;
@@ -116,16 +141,7 @@ async function main(): Promise<void> {
     if (!process.env.SYNTHESIS_KEEP_PROGRAM) rmSync(programOut, { force: true }), rmSync(`${programOut}.map`, { force: true });
   }
 
-  const taken = new Map<string, number>();
-  const synthesized: SynthesizedResource[] = resources.map((r) => {
-    const key = `${r.type}::${r.name}`;
-    const index = taken.get(key) ?? 0;
-    taken.set(key, index + 1);
-    const where = placement.get(key)?.[index];
-    return { urn: where?.urn ?? "", parent: where?.parent || undefined, type: r.type, name: r.name, custom: r.custom, id: r.id, inputs: r.inputs, state: r.state };
-  });
-  const result: Synthesis = { app: { name: String(app.name), stage, ...account }, resources: synthesized, outputs, builds: sstServer.builds, errors };
-  writeFileSync(request.outFile, JSON.stringify(result, null, 1));
+  report();
   process.exit(errors.length > 0 ? 1 : 0);
 }
 

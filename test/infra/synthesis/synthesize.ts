@@ -32,6 +32,10 @@ export interface SynthesizeOptions {
   stage?: string;
   /** Where bundles and the JSON go (default: a new temporary directory). */
   workDir?: string;
+  /** Stage secrets (`sst secret set <name> <value>`), as SST hands them to the program: SST_SECRET_<name>. */
+  secrets?: Record<string, string>;
+  /** The deploying shell's other variables (e.g. AWS_REGION), to prove the program does not read them. */
+  shell?: Record<string, string>;
 }
 
 export async function synthesize(options: SynthesizeOptions = {}): Promise<Synthesis> {
@@ -56,7 +60,9 @@ export async function synthesize(options: SynthesizeOptions = {}): Promise<Synth
   const output: Buffer[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
     // The stage must not inherit the caller's AWS settings: the program may read process.env.
-    const env = { ...process.env, SST_TELEMETRY_DISABLED: "1", AWS_REGION: request.account.region, AWS_DEFAULT_REGION: request.account.region };
+    const env: Record<string, string | undefined> = { ...process.env, SST_TELEMETRY_DISABLED: "1", AWS_REGION: request.account.region, AWS_DEFAULT_REGION: request.account.region, ...options.shell };
+    for (const name of Object.keys(env)) if (name.startsWith("SST_SECRET_")) delete env[name];
+    for (const [name, value] of Object.entries(options.secrets ?? {})) env[`SST_SECRET_${name}`] = value;
     const proc = spawn(process.execPath, [tsx, child, requestFile], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
     proc.stdout.on("data", (chunk: Buffer) => output.push(chunk));
     proc.stderr.on("data", (chunk: Buffer) => output.push(chunk));

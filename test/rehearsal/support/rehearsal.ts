@@ -65,6 +65,8 @@ export interface Rehearsal {
   pollers: EventSourcePoller[];
   /** SDK clients signed as the operator, i.e. another service of the account with its own IAM. */
   operator: { sqs: SQSClient; eventBridge: EventBridgeClient };
+  /** Asynchronous invocations that failed every attempt and went to their on-failure destination. */
+  asyncFailures: string[];
   /** Fires a synthesized schedule as EventBridge Scheduler would at `scheduledTime`. */
   fireSchedule(schedule: ScheduleView, scheduledTime: Date): Promise<ScheduleFiring>;
   /** Every way the rehearsal saw AWS refuse or not cover something, one sentence each. */
@@ -89,15 +91,43 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
   let host!: LambdaHost;
   const ruleViews = busRules(synthesis).map((r) => ({ ...r, arn: `arn:aws:events:${region}:${accountId}:rule/${r.busName === "default" ? "" : `${r.busName}/`}${r.name}` }));
   const queuePolicies = new Map(queues(synthesis).map((q) => [q.arn, q.policy]));
-  const invokeAsync = async (fn: LambdaFunctionView, event: unknown, retries = 2): Promise<InvocationResult[]> => {
-    // Lambda's asynchronous invocation: two retries of a failed invocation unless configured otherwise.
+  // Lambda's asynchronous invocation, as the function's synthesized EventInvokeConfig sets it: its
+  // retries (two unless configured), then its on-failure destination, which Lambda sends to with
+  // the function's own role (checked like any call of the function).
+  const invokeConfigs = synthesis.resources.filter((r) => r.custom && r.type === "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").map((r) => r.inputs);
+  const asyncFailures: string[] = [];
+  const invokeAsync = async (fn: LambdaFunctionView, event: unknown): Promise<InvocationResult[]> => {
+    const config = invokeConfigs.find((c) => c.functionName === fn.name || c.functionName === fn.arn);
+    const retries = Number(config?.maximumRetryAttempts ?? 2);
     const attempts: InvocationResult[] = [];
     for (let attempt = 0; attempt <= retries; attempt++) {
       const result = await host.invoke(fn, event);
       attempts.push(result);
       if (result.ok) break;
     }
-    if (!attempts.at(-1)!.ok) functionErrors.push(`${fn.label} failed every asynchronous attempt: ${attempts.at(-1)!.error?.errorMessage}`);
+    const last = attempts.at(-1)!;
+    if (last.ok) return attempts;
+    const destination = config?.destinationConfig?.onFailure?.destination as string | undefined;
+    if (!destination) {
+      functionErrors.push(`${fn.label} failed every asynchronous attempt and has no on-failure destination, so Lambda dropped the event: ${last.error?.errorMessage}`);
+      return attempts;
+    }
+    const { decision } = await iam.check(fn.role, "sqs:SendMessage", destination);
+    if (decision !== "Allowed") {
+      setupDenials.push({ function: `${fn.label} (on-failure destination)`, action: "sqs:SendMessage", resource: destination, decision });
+      return attempts;
+    }
+    // Lambda's destination record for a failed asynchronous invocation.
+    const record = {
+      version: "1.0",
+      timestamp: new Date().toISOString(),
+      requestContext: { requestId: randomUUID(), functionArn: `${fn.arn}:$LATEST`, condition: "RetriesExhausted", approximateInvokeCount: attempts.length },
+      requestPayload: event,
+      responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+      responsePayload: last.error,
+    };
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: sqs.queue(destination).url, MessageBody: JSON.stringify(record) }));
+    asyncFailures.push(`${fn.label} failed ${attempts.length} attempts; its event went to ${destination}: ${last.error?.errorMessage}`);
     return attempts;
   };
   const eventBridge = new EventBridgeStandIn(
@@ -191,6 +221,7 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
     eventBridge,
     pollers,
     operator,
+    asyncFailures,
     async fireSchedule(schedule, scheduledTime) {
       const schedulerRole = roles(synthesis).find((r) => r.arn === schedule.target.roleArn);
       if (!schedulerRole) throw new Error(`Schedule ${schedule.name} invokes with the role ${schedule.target.roleArn}, which the synthesis did not create.`);

@@ -15,7 +15,7 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "
 
 export function stageProject(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "rehearsal-stage-"));
-  for (const entry of ["sst.config.ts", "infra", "functions", "package.json", "tsconfig.json"]) {
+  for (const entry of ["sst.config.ts", "infra", "functions", "package.json", "tsconfig.json", "stages.json"]) {
     cpSync(path.join(projectRoot, entry), path.join(dir, entry), { recursive: true });
   }
   for (const entry of ["node_modules", ".sst"]) symlinkSync(path.join(projectRoot, entry), path.join(dir, entry));

@@ -17,6 +17,8 @@ export const CREATE_ROUTE = "POST /api/v1/entities/:id/messaging/wallet";
 export const SECRETS = {
   passEntryToken: "rehearsal-passentry-token-7f3a9c",
   apiKey: "rehearsal-api-key-5d1e88b2c4",
+  /** An operator's key (issue 11): sees every request, promotions' and automations' included. */
+  operatorKey: "rehearsal-operator-key-9a7c31e0f2",
   passEntryWebhookSecret: "rehearsal-webhook-secret-0123456789abcdef",
 };
 
@@ -48,8 +50,7 @@ export async function startStage(options: { synthesis?: Synthesis; sandbox?: San
     if (outputs[outputName]) rehearsal.secretsManager.put(outputs[outputName], value);
   };
   put("PassEntryTokenSecretArn", SECRETS.passEntryToken);
-  // An operator key: the scenarios read promotions' and other services' requests, and sign in to the console.
-  put("ApiKeysSecretArn", JSON.stringify({ rehearsal: { operator: true, keys: [SECRETS.apiKey] } }));
+  put("ApiKeysSecretArn", JSON.stringify({ rehearsal: SECRETS.apiKey, ops: { operator: true, keys: [SECRETS.operatorKey] } }));
   put("PassEntryWebhookSecretsSecretArn", JSON.stringify([SECRETS.passEntryWebhookSecret]));
   put("WebhookSigningSecretsSecretArn", JSON.stringify({}));
 

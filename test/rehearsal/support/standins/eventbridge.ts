@@ -86,7 +86,12 @@ export class EventBridgeStandIn {
         const payload = target.input !== undefined ? JSON.parse(target.input) : target.inputPath ? pick(envelope, target.inputPath) : envelope;
         if (target.arn.startsWith("arn:aws:sqs:")) {
           const refused = await this.targets.sendToQueue(target.arn, JSON.stringify(payload), rule.arn);
-          if (refused) this.failedDeliveries.push({ rule: rule.name, target: target.arn, reason: refused });
+          if (refused) {
+            // EventBridge puts an event it cannot deliver on the target's dead-letter queue, if it has
+            // one and that queue's policy lets EventBridge send for the rule; otherwise it is dropped.
+            const parked = target.deadLetterArn ? await this.targets.sendToQueue(target.deadLetterArn, JSON.stringify(payload), rule.arn) : "it has no dead-letter queue";
+            this.failedDeliveries.push({ rule: rule.name, target: target.arn, reason: `${refused} ${parked ? `The event was dropped: ${parked}` : `The event went to its dead-letter queue ${target.deadLetterArn}.`}` });
+          }
         } else if (target.arn.startsWith("arn:aws:lambda:")) {
           this.targets.invokeAsync(target.arn, payload);
         } else {

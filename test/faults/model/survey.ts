@@ -1,0 +1,63 @@
+/**
+ * What the model run finds, in numbers: `npm run model:survey` (or with `-- --runs 2000 --seed 7`).
+ *
+ * 1. Runs the model `--runs` times (default 500) with fresh random commands, records which
+ *    invariant each run broke first, and prints the tally and the rate in runs per second.
+ * 2. For each invariant that broke (or those named with `--only 1,2a`), lets fast-check find and
+ *    shrink a counterexample that breaks that invariant, and prints it with the violation.
+ *
+ * A measuring tool, not a test: it never fails. `npm test` (40 runs) and `npm run test:faults` (3,000) are the test.
+ */
+import { parseArgs } from "node:util";
+import fc from "fast-check";
+import { commandArbitrary, defaultIntents, modelRun, ModelViolation } from "./model-world.js";
+import type { HomeName } from "./model-rig.js";
+
+const { values } = parseArgs({ options: { runs: { type: "string" }, seed: { type: "string" }, only: { type: "string" }, "shrink-runs": { type: "string" } } });
+const runs = Number(values.runs ?? 500);
+const seed = Number(values.seed ?? 1);
+const shrinkRuns = Number(values["shrink-runs"] ?? 3000);
+
+const intents = defaultIntents();
+const command = commandArbitrary({ workers: ["w0", "w1", "w2"], canceller: "canceller", intents });
+const input = fc.tuple(fc.constantFrom<HomeName>("aws", "local"), fc.subarray(intents.map((i) => i.label), { minLength: 1 }), fc.commands([command], { maxCommands: 80, size: "max" }));
+
+/** "2a (cancel acknowledged before a POST)" → "2a". */
+const classOf = (error: unknown) => (error instanceof ModelViolation ? error.invariant.split(" ")[0]! : `not a violation: ${(error as Error).message.split("\n")[0]}`);
+
+const tally = new Map<string, number>();
+const startedAt = performance.now();
+for (const [home, submitted, commands] of fc.sample(input, { numRuns: runs, seed })) {
+  let outcome = "held";
+  try {
+    await modelRun(home, submitted, commands);
+  } catch (error) {
+    outcome = classOf(error);
+  }
+  tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
+}
+const seconds = (performance.now() - startedAt) / 1000;
+console.log(`${runs} runs in ${seconds.toFixed(1)} s: ${(runs / seconds).toFixed(1)} runs/s (seed ${seed})`);
+console.log("first invariant each run broke:");
+for (const [outcome, count] of [...tally].sort((a, b) => b[1] - a[1])) console.log(`  ${outcome.padEnd(8)} ${count} (${((100 * count) / runs).toFixed(1)} %)`);
+
+const wanted = values.only ? values.only.split(",") : [...tally.keys()].filter((k) => k !== "held" && !k.startsWith("not a"));
+for (const invariant of wanted) {
+  // Only this invariant counts as a failure, so the shrinker keeps the counterexample about it.
+  const property = fc.asyncProperty(input, async ([home, submitted, commands]) => {
+    try {
+      await modelRun(home, submitted, commands);
+    } catch (error) {
+      if (classOf(error) === invariant) throw error;
+    }
+  });
+  const details = await fc.check(property, { numRuns: shrinkRuns, seed });
+  console.log(`\n=== invariant ${invariant} ===`);
+  if (!details.failed) {
+    console.log(`not broken in ${details.numRuns} runs`);
+    continue;
+  }
+  console.log(`found after ${details.numRuns} run(s), shrunk ${details.numShrinks} time(s):`);
+  console.log(fc.stringify(details.counterexample));
+  console.log((details.errorInstance as Error).message);
+}
