@@ -134,6 +134,10 @@ export function policyProblems(synthesis: Synthesis, settings: StageSettings): s
     if (extra.length > 0) problems.push(`The schedule ${schedule.name}'s role is granted ${extra.map((g) => `${g.action} on ${g.resource}`).join("; ")}: it may only invoke its planner and send to its dead-letter queue.`);
   }
 
+  // Names are fixed (manifest `functionName`): two functions of one name cannot both be deployed.
+  const names = lambdaFunctions(synthesis).map((fn) => fn.name);
+  for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`Two functions are named ${name}: build a function several routes share once (infra/api.ts).`);
+
   for (const fn of lambdaFunctions(synthesis)) {
     const key = manifestKeyOf(fn);
     if (!key) {
