@@ -7,6 +7,13 @@
  * part back when it must wait. Parts are keyed by the request id, never the queue message id, so
  * redeliveries, racing workers and dead-letter redrives all meet the same entry.
  *
+ * Early sends: a `scheduledAt` still ahead but closer than PassEntry's hour of notice is posted
+ * like a send-now batch (a placeholder `scheduledAt` PassEntry accepts) and its send-now follow-up
+ * carries `notBefore` = the requested time; the plan is written on the entry (`sendAt`, by an
+ * `observed` move) so status pages say "will be sent at T", and a cancel before T cancels the
+ * batch as for any created one. No new state: whether a part is early is decided from its POST's
+ * own time (in its marker), so every redelivery agrees (batch-rules.ts `earlySendAt`).
+ *
  * Timing: a 429 is waited out within the invocation (bounded); a 5xx means PassEntry answered, so
  * after a short settle the holder itself searches the list and posts again if nothing is there; a
  * timeout or dropped connection may leave PassEntry still working on our request, so the part is
