@@ -161,6 +161,7 @@ export function lambdaEnvironment(spec: FunctionSpec, setup: ColdStartEnvironmen
   const { secretArns } = benchSecrets(setup);
   const deployed = {
     queueUrl: `${setup.stub.url}/${ACCOUNT}/wallet-messaging-bench-MessagesQueue`,
+    deadLetterQueueUrl: `${setup.stub.url}/${ACCOUNT}/wallet-messaging-bench-MessagesDeadLetterQueue`,
     tableName: "wallet-messaging-bench-WalletTable",
     busName: "wallet-messaging-bench-WalletBus",
     secretArns,

@@ -2,7 +2,7 @@
  * Section 3 (issue 4's measure): 1,000 requests accepted over HTTP by the embedded home with its
  * workers off, then the workers on against the PassEntry sandbox enforcing PassEntry's 10 per
  * second, until every accepted request has its batch. Reports the sustained send rate (batches created per second, first to last), the 429s
- * PassEntry answered, duplicates (batches per request above one, read from each batch's marker) and lost
+ * PassEntry answered, duplicates (batches per request whose `[wm:<requestId>:0:<POST time>]` marker names part 0, above one) and lost
  * requests (accepted, no batch). Also the process CPU used while draining, as a cross-check of the
  * cost section (it includes the sandbox, which shares this process).
  */
@@ -17,8 +17,11 @@ import { PASSENTRY_EXAMPLE_BODY } from "./throughput.js";
 
 const API_KEY = "bench-drain-key-0123456789";
 const TOKEN = "bench-drain-token";
-/** The request a batch belongs to, read from the marker that starts its name. */
-const requestOf = (name: string) => parseBatchMarker(name)?.requestId;
+/** The request id of a batch's first part, from the marker our sender puts at the start of its name. */
+const markedRequest = (name: string) => {
+  const marker = parseBatchMarker(name);
+  return marker?.chunk === 0 ? marker.requestId : undefined;
+};
 
 export interface DrainResult {
   requests: number;
@@ -93,7 +96,7 @@ export async function measureDrain(options: { requests: number; workDir: string;
         await new Promise((resolve) => setTimeout(resolve, 100));
         const batches = sandbox.batches();
         for (const batch of batches.slice(seen)) {
-          const id = requestOf(batch.name);
+          const id = markedRequest(batch.name);
           if (id) waiting.delete(id);
         }
         seen = batches.length;
@@ -119,7 +122,7 @@ export async function measureDrain(options: { requests: number; workDir: string;
     }
     const perMarker = new Map<string, number>();
     for (const batch of batches) {
-      const id = requestOf(batch.name);
+      const id = markedRequest(batch.name);
       if (id) perMarker.set(id, (perMarker.get(id) ?? 0) + 1);
     }
     const duplicates = [...perMarker.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);

@@ -46,6 +46,8 @@ export const AwsConfig = z.extend(PassEntrySettings, {
   MESSAGES_QUEUE_URL: z.string().check(z.minLength(1, "MESSAGES_QUEUE_URL must be set")),
   WALLET_TABLE_NAME: z.string().check(z.minLength(1, "WALLET_TABLE_NAME must be set")),
   EVENT_BUS_NAME: optionalText,
+  /** The console's dead-letter queue (list, redrive); only the console function gets it. */
+  DEAD_LETTER_QUEUE_URL: optionalText,
   PASSENTRY_TOKEN_SECRET_ID: optionalText,
   API_KEYS_SECRET_ID: optionalText,
   PASSENTRY_WEBHOOK_SECRETS_SECRET_ID: optionalText,
@@ -82,6 +84,11 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   /** Receives before a message is dead-lettered; the default survives a 6-hour PassEntry outage (core/retry-policy.ts). */
   MAX_RECEIVES: positiveInt(MAX_RECEIVES),
   SANDBOX_PORT: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), 4010),
+  /**
+   * The sandbox's clock: `real` (default) sends a scheduled batch at its scheduledAt, as PassEntry
+   * does, so a scheduled request can be cancelled; `fast` starts sending 1.5 s after validation.
+   */
+  SANDBOX_CLOCK: z._default(z.enum(["real", "fast"], { error: "SANDBOX_CLOCK must be real or fast" }), "real"),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 

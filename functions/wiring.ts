@@ -8,7 +8,7 @@
  */
 import type { AcceptDeps } from "./core/accept-request.js";
 import type { Automation } from "./core/automations.js";
-import type { Log, RetryScheduler, SecretStore, SendLedger } from "./core/ports.js";
+import type { Clock, DeadLetterQueue, Log, MessageQueue, QueueStats, RequestStore, RetryScheduler, SecretStore, SendLedger } from "./core/ports.js";
 import type { PlanDeps } from "./core/plan-promotions.js";
 import type { Promotion } from "./core/promotions.js";
 import type { SendDeps } from "./core/send-request.js";
@@ -30,6 +30,28 @@ export interface RequestStatusDeps {
   secrets: SecretStore;
   ledger: SendLedger;
   log: Log;
+}
+
+/** What the list handler needs: it pages the request store only. */
+export type RequestListDeps = Omit<RequestStatusDeps, "ledger">;
+
+/** What the operator console needs: what its pages show and the two things it does (redrive, cancel). */
+export interface ConsoleDeps {
+  store: RequestStore;
+  ledger: SendLedger;
+  secrets: SecretStore;
+  log: Log;
+  clock: Clock;
+  /** Where a cancel's follow-up goes (the sender cancels batches at PassEntry). */
+  queue: MessageQueue;
+  queueStats: () => Promise<QueueStats>;
+  deadLetters: DeadLetterQueue;
+  promotions: readonly Promotion[];
+  automations: readonly Automation[];
+  /** The local sandbox, when this home runs one: its batches get a section of their own. */
+  sandbox?: { url: string; batches(): { id: string; name: string; status: string; scheduledAt: string; totalCount: number | null; createdAt: string }[] } | undefined;
+  /** Mark the session cookie Secure (behind HTTPS, i.e. on AWS). */
+  secureCookies: boolean;
 }
 
 /** What the PassEntry webhook handler needs: the accept path, its secrets, and the declared automations. */

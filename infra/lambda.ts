@@ -13,14 +13,18 @@ import {
 } from "./manifest.js";
 import { walletBus } from "./bus.js";
 import { table } from "./ledger.js";
-import { promotionFailuresQueue, queue } from "./queue.js";
+import { deadLetterQueue, promotionFailuresQueue, queue } from "./queue.js";
+import { REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
 import { apiKeys, passEntryToken, webhookSecrets, webhookSigningSecrets } from "./secrets.js";
 import { stage } from "./stage.js";
 
 /** The exact ARN behind each resource the manifest grants actions on. */
 const arns: Record<Grantable, $util.Input<string>> = {
   table: table.arn,
+  // An index is its own IAM resource: a Query on it is allowed only on this ARN.
+  requestListIndex: $interpolate`${table.arn}/index/${REQUEST_LIST_INDEX.name}`,
   messagesQueue: queue.arn,
+  deadLetterQueue: deadLetterQueue.arn,
   promotionFailuresQueue: promotionFailuresQueue.arn,
   walletBus: walletBus.arn,
   passEntryToken: passEntryToken.secret.arn,
@@ -31,6 +35,7 @@ const arns: Record<Grantable, $util.Input<string>> = {
 
 const deployed = {
   queueUrl: queue.url,
+  deadLetterQueueUrl: deadLetterQueue.url,
   tableName: table.name,
   busName: walletBus.name,
   secretArns: {

@@ -9,6 +9,7 @@
  */
 import { UNKNOWN_OUTCOMES_METRIC } from "../functions/adapters/metric-names.js";
 import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
+import { REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
 
 /** Value of POWERTOOLS_SERVICE_NAME and the prefix of every name we choose. */
 export const SERVICE_NAME = "wallet-messaging";
@@ -54,7 +55,7 @@ export type SecretCapability = "passEntryToken" | "apiKeys" | "webhookSecrets" |
  * Nothing is granted through SST links: a link grants the same coarse actions (`sqs:*`,
  * `dynamodb:*`, `events:*`) to every function that links it.
  */
-export type Grantable = "table" | "messagesQueue" | "promotionFailuresQueue" | "walletBus" | SecretCapability;
+export type Grantable = "table" | "requestListIndex" | "messagesQueue" | "deadLetterQueue" | "promotionFailuresQueue" | "walletBus" | SecretCapability;
 
 export interface SecretSpec {
   /** Pulumi name prefix of the Secrets Manager secret, and the name in its path. */
@@ -124,6 +125,9 @@ const MOVE_LEDGER = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateIte
 /** Reading a request and its ledger entries, and nothing else. */
 const READ_REQUESTS = ["dynamodb:GetItem", "dynamodb:Query"] as const;
 
+/** Paging requests newest first: a Query on the table's ByCreatedAt index (its own ARN). */
+const LIST_REQUESTS = ["dynamodb:Query"] as const;
+
 /** Putting a message on a queue: the only queue action a producer needs (no Purge, no Delete). */
 const SEND_TO_QUEUE = ["sqs:SendMessage"] as const;
 
@@ -169,6 +173,14 @@ export const functions = {
     timeoutSeconds: 10,
     // Internet-facing and read-only: it can neither change the ledger nor queue anything.
     access: { apiKeys: READ_SECRET, table: READ_REQUESTS },
+  },
+  requestList: {
+    name: "RequestList",
+    handler: "functions/handlers/request-list.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // Internet-facing and read-only: one Query per page on the table's ByCreatedAt index, nothing on the table itself.
+    access: { apiKeys: READ_SECRET, requestListIndex: LIST_REQUESTS },
   },
   requestCancel: {
     name: "RequestCancel",
@@ -220,6 +232,28 @@ export const functions = {
     // moves ledger entries and reads and writes request records, consumes the queue, and publishes
     // outcome events (WalletMessageBatchCreated/Completed/Failed, …) on the bus.
     access: { passEntryToken: READ_SECRET, table: MOVE_LEDGER, messagesQueue: CONSUME_QUEUE, walletBus: ["events:PutEvents"] },
+  },
+  console: {
+    name: "Console",
+    handler: "functions/handlers/console.handler",
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // The operator console: it checks operator keys and signs sessions with them (apiKeys). Its
+    // pages and its two actions get only the actions they call: its pages read requests and the
+    // ledger and show both queues' counts and the dead letters; Cancel writes the ledger and the
+    // request and queues the sender's follow-up; Redrive starts SQS's message-move task (which
+    // needs receive and delete on the dead-letter queue). No PassEntry token, nothing else.
+    access: {
+      apiKeys: READ_SECRET,
+      // Cancel moves ledger entries (as RequestCancel does); pages read requests and entries.
+      table: MOVE_LEDGER,
+      requestListIndex: LIST_REQUESTS,
+      // A cancel's follow-up, and the queue's counts.
+      messagesQueue: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+      // Listing peeks (ReceiveMessage with a zero visibility timeout); Redrive starts SQS's
+      // message-move task, which needs receive and delete on its source besides starting it.
+      deadLetterQueue: ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:DeleteMessage"],
+    },
   },
   planner: {
     name: "PromotionPlanner",
@@ -307,6 +341,8 @@ export function busTargetQueuePolicy(queueArn: string, ruleArn: string) {
 /** Values that exist only after deploy; Outputs in infra, strings in tests. */
 export interface DeployedValues<V> {
   queueUrl: V;
+  /** Only the console's environment carries it (DEAD_LETTER_QUEUE_URL). */
+  deadLetterQueueUrl: V;
   tableName: V;
   busName: V;
   secretArns: Record<SecretCapability, V>;
@@ -343,6 +379,7 @@ export function environmentFor<V>(spec: FunctionSpec, deployed: DeployedValues<V
     // `allowedBatchKeys`, e.g. ["priority"]); absent, every such key is refused with 422.
     ...(stage.allowedBatchKeys && stage.allowedBatchKeys.length > 0 ? { ALLOWED_BATCH_KEYS: stage.allowedBatchKeys.join(",") } : {}),
   };
+  if (spec.access.deadLetterQueue !== undefined) environment.DEAD_LETTER_QUEUE_URL = deployed.deadLetterQueueUrl;
   for (const capability of secretsOf(spec)) environment[secrets[capability].env] = deployed.secretArns[capability];
   return environment;
 }
@@ -436,10 +473,18 @@ export type QueueKey = "messages" | "deadLetter" | "busDeadLetter" | "promotionF
 
 export const routes = [
   { route: "POST /api/v1/entities/{entityId}/messaging/wallet", fn: "accept" },
+  { route: "GET /api/v1/requests", fn: "requestList" },
   { route: "GET /api/v1/requests/{requestId}", fn: "requestStatus" },
   { route: "DELETE /api/v1/requests/{requestId}", fn: "requestCancel" },
   { route: "POST /api/v1/requests/{requestId}/resolve", fn: "requestResolve" },
   { route: "GET /health", fn: "health" },
+  // The operator console (functions/handlers/console.ts): one function behind every console route.
+  { route: "GET /", fn: "console" },
+  { route: "GET /console/requests/{requestId}", fn: "console" },
+  { route: "POST /console/sign-in", fn: "console" },
+  { route: "POST /console/sign-out", fn: "console" },
+  { route: "POST /console/redrive", fn: "console" },
+  { route: "POST /console/requests/{requestId}/cancel", fn: "console" },
   { route: "POST /webhooks/passentry", fn: "passEntryWebhook" },
 ] as const satisfies readonly { route: string; fn: FunctionKey }[];
 
@@ -474,6 +519,8 @@ export const table = {
   hashKey: "pk",
   rangeKey: "sk",
   ttlAttribute: "expiresAt",
+  /** Pages requests newest first for `GET /api/v1/requests` and the console (see the module it comes from). */
+  listIndex: REQUEST_LIST_INDEX,
 } as const;
 
 export const bus = {

@@ -5,7 +5,9 @@
  *   npm run cli -- promotions list              # next occurrences of each promotion, local and UTC
  *   npm run cli -- promotions validate [file]   # exit 1 naming every problem
  *   npm run cli -- send --entity <id> --message <text> --segment <tag> [--at <ISO> | --now]
+ *   npm run cli -- list [--state <s>] …         # requests newest first, with state and progress
  *   npm run cli -- status <request id>          # what became of a request and its batches
+ *   npm run cli -- watch <request id>           # follow it live until it settles
  *   npm run cli -- cancel <request id>          # cancel what has not gone out yet
  *   npm run cli -- resolve <request id> --sent <batch id> | --release   # decide an `unknown` part
  */

@@ -14,7 +14,14 @@ import { openSqlite } from "../functions/adapters/sqlite-database.js";
 import { SqliteDeadLetterQueue } from "../functions/adapters/sqlite-dead-letter-queue.js";
 import { SqliteMessageQueue } from "../functions/adapters/sqlite-message-queue.js";
 import { SqsDeadLetterQueue } from "../functions/adapters/sqs-dead-letter-queue.js";
-import type { DeadLetterQueue, DeadLetterView } from "../functions/core/ports.js";
+import { SqliteRequestStore } from "../functions/adapters/sqlite-request-store.js";
+import { SqliteSendLedger } from "../functions/adapters/sqlite-send-ledger.js";
+import { redriveDeadLetters } from "../functions/core/dead-letters.js";
+import type { SummaryDeps } from "../functions/core/request-summary.js";
+import { systemClock, type DeadLetterQueue, type DeadLetterView, type Log } from "../functions/core/ports.js";
+
+/** The CLI prints its own sentences; the use case's log lines would only repeat them. */
+const quietLog: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 import { databasePath } from "./stack.js";
 import { printable, terminalSafe } from "./cli/terminal-text.js";
 
@@ -71,7 +78,7 @@ export async function runDlqCli(argv: string[], untrustedOutput: DlqCliIo, env: 
     return 2;
   }
 
-  const { dlq, close, where } = openDeadLetters(values, env);
+  const { dlq, close, where, summary } = openDeadLetters(values, env);
   try {
     if (command === "list") {
       const letters = await dlq.list(limit);
@@ -79,7 +86,9 @@ export async function runDlqCli(argv: string[], untrustedOutput: DlqCliIo, env: 
       else printTable(letters, where, io);
       return 0;
     }
-    const result = await dlq.redrive(values.id);
+    // Locally the requests are at hand: clear their dead-letter marks at once. On AWS the sender
+    // clears each one when the redriven message comes back to it.
+    const result = summary ? await redriveDeadLetters({ ...summary, dlq }, values.id) : await dlq.redrive(values.id);
     io.out(result.note);
     return 0;
   } catch (error) {
@@ -94,11 +103,12 @@ function openDeadLetters(values: { "data-dir"?: string; "dlq-url"?: string; "que
   const dlqUrl = values["dlq-url"] ?? env.DEAD_LETTER_QUEUE_URL;
   if (dlqUrl) {
     const queueUrl = values["queue-url"] ?? env.MESSAGES_QUEUE_URL ?? "";
-    return { dlq: new SqsDeadLetterQueue(dlqUrl, queueUrl) as DeadLetterQueue, close: () => undefined, where: dlqUrl };
+    return { dlq: new SqsDeadLetterQueue(dlqUrl, queueUrl) as DeadLetterQueue, close: () => undefined, where: dlqUrl, summary: undefined };
   }
   const dataDir = resolve(values["data-dir"] ?? env.DATA_DIR ?? "./.data");
   const db = openSqlite(databasePath(dataDir));
-  return { dlq: new SqliteDeadLetterQueue(new SqliteMessageQueue(db)) as DeadLetterQueue, close: () => db.close(), where: dataDir };
+  const summary: SummaryDeps = { store: new SqliteRequestStore(db), ledger: new SqliteSendLedger(db), log: quietLog, clock: systemClock };
+  return { dlq: new SqliteDeadLetterQueue(new SqliteMessageQueue(db)) as DeadLetterQueue, close: () => db.close(), where: dataDir, summary };
 }
 
 function printTable(letters: DeadLetterView[], where: string, io: DlqCliIo): void {

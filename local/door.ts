@@ -38,6 +38,8 @@ export type Credential =
   | "api-key-or-signature"
   /** PassEntry's `X-Webhook-Signature` over the body. */
   | "passentry-signature"
+  /** The console's sign-in form: an API key in a form body. A wrong one counts against the address like a wrong header. */
+  | "console-sign-in"
   /** Nothing: never refused (health checks). */
   | "none";
 
@@ -123,6 +125,7 @@ export class Door {
     const address = clientAddressOf(req);
     const lockedOut = this.failures?.peek(address);
     if (lockedOut && !lockedOut.allowed) return { refuse: tooMany(lockedOut, "Too many failed authentications from this address") };
+    if (credential === "console-sign-in") return { admit: true };
 
     if (!this.isSigned(req, credential)) {
       let caller: string;
@@ -152,6 +155,17 @@ export class Door {
    * says precisely what was wrong). Undefined: go on to the handler.
    */
   async afterBody(req: IncomingMessage, credential: Credential, body: Buffer): Promise<HttpAnswer | undefined> {
+    if (credential === "console-sign-in") {
+      // The handler answers (with the form again); the door only counts a wrong key against the address.
+      const key = new URLSearchParams(body.toString("utf8").slice(0, 10_000)).get("key") ?? "";
+      try {
+        authenticate(`Bearer ${key}`, parseApiKeys(await this.options.secrets.get("api-keys")));
+      } catch (error) {
+        if (!(error instanceof UnauthorizedError)) throw error;
+        this.failures?.take(clientAddressOf(req));
+      }
+      return undefined;
+    }
     if (credential === "none" || !this.isSigned(req, credential)) return undefined;
     let signer: string;
     try {

@@ -131,7 +131,8 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
     const candidates = compiled.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
     const hit = candidates.find((c) => c.route.method === req.method);
     if (!hit) {
-      refuseUnread(req, res, candidates.length > 0 ? jsonError(405, `Method ${req.method} is not allowed here.`) : jsonError(404, "No such route."));
+      const allowed = candidates.map((c) => c.route.method).join(", ");
+      refuseUnread(req, res, candidates.length > 0 ? jsonError(405, `Method ${req.method} is not allowed here; use ${allowed}.`) : jsonError(404, noSuchRoute(path, routes)));
       return;
     }
     if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
@@ -181,6 +182,17 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
         server.closeAllConnections();
       }),
   };
+}
+
+/** A sentence naming the routes there are, the likeliest first (the one sharing the longest start with the path asked). */
+export function noSuchRoute(path: string, routes: readonly Route[]): string {
+  const shared = (route: Route) => {
+    let i = 0;
+    while (i < path.length && i < route.path.length && path[i] === route.path[i]) i++;
+    return i;
+  };
+  const ranked = [...routes].filter((r) => r.path !== "/" && !r.path.startsWith("/console/")).sort((a, b) => shared(b) - shared(a));
+  return `No such route: ${path.slice(0, 200)}. The API's routes are ${ranked.map((r) => `${r.method} ${r.path}`).join(", ")}; the console is at /.`;
 }
 
 /**

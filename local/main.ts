@@ -9,6 +9,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { ConfigError, loadLocalConfig } from "../functions/config.js";
 import { powertoolsLog } from "../functions/adapters/powertools-log.js";
+import { prettyLog } from "../functions/adapters/pretty-log.js";
 import { parseApiKeys } from "../functions/core/api-keys.js";
 import { parseAutomations, type Automation } from "../functions/core/automations.js";
 import { parsePromotionsFile, type Promotion } from "../functions/core/promotions.js";
@@ -80,6 +81,16 @@ function checkSecretFormat(variable: string, value: string | undefined, parse: (
   }
 }
 
+/** Starts a server; a port already taken becomes a sentence saying what to do instead of a stack trace. */
+async function listening<T>(variable: string, where: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    throw new ConfigError(`${where} is already in use (another npm start, or npm run sandbox?). Stop that process, or choose another port: ${variable}=<port> npm start (0 picks a free one).`);
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadLocalConfig();
   checkSecretFormat("API_KEYS", config.API_KEYS, parseApiKeys);
@@ -88,20 +99,23 @@ async function main(): Promise<void> {
   const { automations, from: automationsFrom } = loadAutomations(config.AUTOMATIONS_FILE);
   const { promotions, from: promotionsFrom } = loadPromotions();
   const dataDir = resolve(config.DATA_DIR);
-  const log = powertoolsLog();
+  // A person at a terminal gets one short line per event; a pipe (npm start | jq) gets JSON lines.
+  const log = process.stdout.isTTY ? prettyLog(undefined, { colour: true }) : powertoolsLog();
 
   let sandbox: Sandbox | undefined;
   let passEntryBaseUrl = config.PASSENTRY_BASE_URL;
   let passEntryToken = config.PASSENTRY_TOKEN;
   if (!passEntryBaseUrl) {
-    sandbox = await startSandbox({ host: "127.0.0.1", port: config.SANDBOX_PORT, tokens: [passEntryToken ?? DEFAULT_SANDBOX_TOKEN] });
+    sandbox = await listening("SANDBOX_PORT", `127.0.0.1:${config.SANDBOX_PORT}`, () =>
+      startSandbox({ host: "127.0.0.1", port: config.SANDBOX_PORT, tokens: [passEntryToken ?? DEFAULT_SANDBOX_TOKEN], clock: config.SANDBOX_CLOCK }),
+    );
     passEntryBaseUrl = sandbox.url;
     passEntryToken ??= DEFAULT_SANDBOX_TOKEN;
   }
 
   const generatedKey = config.API_KEYS ? undefined : developmentApiKey(dataDir);
   const apiKeys = config.API_KEYS ?? `operator:dev:${generatedKey}`;
-  const stack = await startLocalStack({
+  const stack = await listening("PORT", `${config.HOST}:${config.PORT}`, () => startLocalStack({
     host: config.HOST,
     port: config.PORT,
     dataDir,
@@ -125,15 +139,22 @@ async function main(): Promise<void> {
     passEntryTimeoutMs: config.PASSENTRY_TIMEOUT_MS,
     leaseMs: config.SEND_LEASE_MS,
     reconcileMaxPages: config.RECONCILE_MAX_PAGES,
+    consoleSandbox: sandbox ? { url: sandbox.url, batches: () => sandbox!.batches() } : undefined,
+  })).catch(async (error) => {
+    await sandbox?.close();
+    throw error;
   });
 
   const depth = stack.queue.depth();
   const keyForCurl = generatedKey ?? "<one of your API_KEYS>";
-  process.stdout.write(
+  // The banner goes to stderr: stdout carries only log lines, so `npm start | jq` reads JSON alone.
+  process.stderr.write(
     [
       "",
       `wallet-messaging is listening on ${stack.url}`,
+      `  console:     ${stack.url}/ (sign in with the operator key below)`,
       `  PassEntry:   ${sandbox ? `${sandbox.url} (local sandbox: a simulator of PassEntry's documented API)` : passEntryBaseUrl}`,
+      ...(sandbox ? [`  sandbox clock: ${config.SANDBOX_CLOCK === "real" ? "real time: a scheduled batch goes out at its scheduledAt, so it can be cancelled before (SANDBOX_CLOCK=fast sends 1.5 s after validation)" : "fast: scheduled batches start sending 1.5 s after validation, whatever their scheduledAt (SANDBOX_CLOCK=real waits for it)"}`] : []),
       `  data:        ${dataDir} (queue: ${depth.visible + depth.inFlight} waiting, ${depth.dead} dead-lettered)`,
       `  API key:     ${generatedKey ? `${generatedKey} (an operator key generated for development; set API_KEYS to choose your own)` : "from API_KEYS"}`,
       `  signed:      ${signers > 0 ? `${signers} Standard Webhooks signing secret(s) from WEBHOOK_SIGNING_SECRETS` : "off (set WEBHOOK_SIGNING_SECRETS to accept signed requests)"}`,
@@ -155,10 +176,10 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping; in-flight sends finish or return to the queue...\n`);
+    process.stderr.write(`\n${signal}: stopping; in-flight sends finish or return to the queue...\n`);
     await stack.stop();
     await sandbox?.close();
-    process.stdout.write("stopped.\n");
+    process.stderr.write("stopped.\n");
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));

@@ -20,11 +20,14 @@ import { sleep } from "../functions/core/pacer.js";
 import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
 import { systemClock, type Clock, type Log, type MessageQueue, type RetryScheduler } from "../functions/core/ports.js";
 import type { Automation } from "../functions/core/automations.js";
-import type { HttpDeps, PassEntryWebhookDeps, PlannerDeps, SenderDeps } from "../functions/wiring.js";
+import type { ConsoleDeps, HttpDeps, PassEntryWebhookDeps, PlannerDeps, SenderDeps } from "../functions/wiring.js";
+import { makeConsoleHandler } from "../functions/handlers/console.js";
+import { SqliteDeadLetterQueue } from "../functions/adapters/sqlite-dead-letter-queue.js";
 import type { Promotion } from "../functions/core/promotions.js";
 import { makePlannerHandler } from "../functions/handlers/planner.js";
 import { makeAcceptHandler } from "../functions/handlers/accept.js";
 import { makeRequestStatusHandler } from "../functions/handlers/request-status.js";
+import { makeRequestListHandler } from "../functions/handlers/request-list.js";
 import { makePassEntryWebhookHandler } from "../functions/handlers/passentry-webhook.js";
 import { handler as healthHandler } from "../functions/handlers/health.js";
 import { makeSenderHandler } from "../functions/handlers/sender.js";
@@ -88,6 +91,8 @@ export interface LocalStackOptions {
   idlePollMs?: number;
   /** The promotions the planner knows (npm start reads promotions.json). Default none. */
   promotions?: readonly Promotion[];
+  /** The sandbox this process runs (npm start), shown on the console's home page. */
+  consoleSandbox?: ConsoleDeps["sandbox"];
   /** Fire the promotions' hourly triggers (npm start: yes). Default off, so tests fire them when they choose. */
   startScheduler?: boolean;
 }
@@ -184,6 +189,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       reconcileMaxPages: options.reconcileMaxPages ?? 40,
       allowedBatchKeys: options.allowedBatchKeys ?? [],
       shareBatches: options.shareBatches ?? true,
+      maxReceives: options.maxReceives ?? MAX_RECEIVES,
       ...(options.serverErrorSettleMs !== undefined ? { serverErrorSettleMs: options.serverErrorSettleMs } : {}),
       ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       events,
@@ -208,13 +214,37 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const planner = makePlannerHandler(() => plannerDeps);
   const scheduler = new PromotionScheduler({ promotions: plannerDeps.promotions, trigger: planner, log, clock });
 
+  const consoleDeps: ConsoleDeps = {
+    store,
+    ledger,
+    secrets,
+    log,
+    clock,
+    queue: wakingQueue,
+    queueStats: async () => queue.stats(),
+    deadLetters: new SqliteDeadLetterQueue(queue),
+    promotions: options.promotions ?? [],
+    automations: options.automations ?? [],
+    sandbox: options.consoleSandbox,
+    secureCookies: false,
+  };
+  const consoleHandler = makeConsoleHandler(() => consoleDeps);
+
   const routes: Route[] = [
     { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => httpDeps), credential: "api-key-or-signature" },
+    { method: "GET", path: "/api/v1/requests", handler: makeRequestListHandler(() => httpDeps), credential: "api-key" },
     { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => httpDeps), credential: "api-key" },
     { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => httpDeps), credential: "api-key" },
     { method: "POST", path: "/api/v1/requests/{requestId}/resolve", handler: makeRequestResolveHandler(() => httpDeps), credential: "api-key" },
     { method: "POST", path: "/webhooks/passentry", handler: makePassEntryWebhookHandler(() => webhookDeps), credential: "passentry-signature" },
     { method: "GET", path: "/health", handler: healthHandler, credential: "none" },
+    // The console: pages check their session cookie themselves; only the sign-in form takes a key.
+    { method: "GET", path: "/", handler: consoleHandler, credential: "none" },
+    { method: "GET", path: "/console/requests/{requestId}", handler: consoleHandler, credential: "none" },
+    { method: "POST", path: "/console/sign-in", handler: consoleHandler, credential: "console-sign-in" },
+    { method: "POST", path: "/console/sign-out", handler: consoleHandler, credential: "none" },
+    { method: "POST", path: "/console/redrive", handler: consoleHandler, credential: "none" },
+    { method: "POST", path: "/console/requests/{requestId}/cancel", handler: consoleHandler, credential: "none" },
   ];
   let server: LocalHttpServer;
   try {

@@ -13,12 +13,14 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { legacyKeyOwners } from "../core/callers.js";
-import type { CreateRequestResult, RequestStore } from "../core/ports.js";
+import type { CreateRequestResult, ListPosition, RecentRequestsPage, RecentRequestsQuery, RequestStore } from "../core/ports.js";
+import { REQUEST_LIST_INDEX } from "./dynamodb-table-shape.js";
 import { RequestRecord, type CallerId } from "../core/schemas.js";
 
 export interface DynamoDbTableOptions {
@@ -29,6 +31,12 @@ export interface DynamoDbTableOptions {
 }
 
 export const requestKey = (requestId: string) => ({ pk: { S: `REQ#${requestId}` }, sk: { S: "REQ" } });
+/** Where a request sits in the ByCreatedAt index (infra/manifest.ts `table.listIndex`): newest first by creation. */
+const LIST_PARTITION = "REQ";
+export const listKey = (position: ListPosition) => ({
+  [REQUEST_LIST_INDEX.hashKey]: { S: LIST_PARTITION },
+  [REQUEST_LIST_INDEX.rangeKey]: { S: `${position.createdAt}#${position.requestId}` },
+});
 /** A caller id holds no `#` (CALLER_NAME), so the first `#` after it ends the scope. */
 export const idempotencyItemKey = (caller: CallerId | undefined, key: string) => ({ pk: { S: `IDEM#${caller ?? ""}#${key}` }, sk: { S: `IDEM#${caller ?? ""}` } });
 const legacyIdempotencyItemKey = (key: string) => ({ pk: { S: `IDEM#${key}` }, sk: { S: "IDEM" } });
@@ -119,23 +127,64 @@ export class DynamoDbRequestStore implements RequestStore {
     return this.update(requestId, (r) => (r.cancelledBy === undefined ? { ...r, cancelledBy: by, cancelledAt: at } : r));
   }
 
+  async listRecent(query: RecentRequestsQuery): Promise<RecentRequestsPage> {
+    const records: RequestRecord[] = [];
+    const index = REQUEST_LIST_INDEX;
+    let start: Record<string, { S: string }> | undefined = query.after ? { ...requestKey(query.after.requestId), ...listKey(query.after) } : undefined;
+    let examined = 0;
+    let last: ListPosition | undefined;
+    while (examined < query.maxExamined) {
+      const answer = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: index.name,
+          KeyConditionExpression: query.since ? "#lp = :lp AND #ls >= :since" : "#lp = :lp",
+          ExpressionAttributeNames: { "#lp": index.hashKey, ...(query.since ? { "#ls": index.rangeKey } : {}) },
+          ExpressionAttributeValues: { ":lp": { S: LIST_PARTITION }, ...(query.since ? { ":since": { S: query.since } } : {}) },
+          ScanIndexForward: false,
+          Limit: Math.min(100, query.maxExamined - examined),
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      const items = answer.Items ?? [];
+      for (const [i, item] of items.entries()) {
+        examined++;
+        const parsed = RequestRecord.safeParse(JSON.parse(item.record?.S ?? "null"));
+        const sortKey = item[index.rangeKey]?.S ?? "";
+        last = { createdAt: sortKey.slice(0, sortKey.indexOf("#")), requestId: sortKey.slice(sortKey.indexOf("#") + 1) };
+        if (parsed.success && query.accept(parsed.data)) records.push(parsed.data);
+        if (records.length === query.limit) {
+          const more = i < items.length - 1 || answer.LastEvaluatedKey !== undefined;
+          return more ? { records, next: last } : { records };
+        }
+      }
+      if (!answer.LastEvaluatedKey) return { records };
+      start = answer.LastEvaluatedKey as Record<string, { S: string }>;
+    }
+    return last ? { records, next: last } : { records };
+  }
+
   /** Read-modify-write guarded by the record's previous text, so concurrent writers cannot overwrite each other. */
-  private async update(requestId: string, change: (r: RequestRecord) => RequestRecord): Promise<RequestRecord | undefined> {
+  async update(requestId: string, change: (r: RequestRecord) => RequestRecord): Promise<RequestRecord | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const answer = await this.client.send(new GetItemCommand({ TableName: this.table, Key: requestKey(requestId), ConsistentRead: true }));
       const before = answer.Item?.record?.S;
       if (!before) return undefined;
-      const next = change(RequestRecord.parse(JSON.parse(before)));
+      const current = RequestRecord.parse(JSON.parse(before));
+      const next = change(current);
+      if (next === current) return current;
       const after = JSON.stringify(next);
+      const list = listKey(next);
       try {
         await this.client.send(
           new UpdateItemCommand({
             TableName: this.table,
             Key: requestKey(requestId),
-            UpdateExpression: "SET #record = :after",
+            // The list keys too: a request stored before the index existed joins the list at its next change.
+            UpdateExpression: "SET #record = :after, #listPk = :listPk, #listSk = :listSk",
             ConditionExpression: "#record = :before",
-            ExpressionAttributeNames: { "#record": "record" },
-            ExpressionAttributeValues: { ":after": { S: after }, ":before": { S: before } },
+            ExpressionAttributeNames: { "#record": "record", "#listPk": REQUEST_LIST_INDEX.hashKey, "#listSk": REQUEST_LIST_INDEX.rangeKey },
+            ExpressionAttributeValues: { ":after": { S: after }, ":before": { S: before }, ":listPk": list[REQUEST_LIST_INDEX.hashKey]!, ":listSk": list[REQUEST_LIST_INDEX.rangeKey]! },
           }),
         );
         return next;
@@ -147,6 +196,6 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   private requestItem(record: RequestRecord) {
-    return { ...requestKey(record.requestId), record: { S: JSON.stringify(record) }, expiresAt: expiresAt(record.createdAt, this.retentionDays) };
+    return { ...requestKey(record.requestId), ...listKey(record), record: { S: JSON.stringify(record) }, expiresAt: expiresAt(record.createdAt, this.retentionDays) };
   }
 }

@@ -5,7 +5,7 @@
  * receive, with its last error.
  */
 import { randomUUID } from "node:crypto";
-import type { MessageQueue, RetryScheduler } from "../core/ports.js";
+import type { MessageQueue, QueueStats, RetryScheduler } from "../core/ports.js";
 import { MAX_RECEIVES } from "../core/retry-policy.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 
@@ -148,6 +148,22 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
       )
       .get(now, now) as { visible: number | null; in_flight: number | null; dead: number | null };
     return { visible: row.visible ?? 0, inFlight: row.in_flight ?? 0, dead: row.dead ?? 0 };
+  }
+
+  /** The console's figures: every count, and the age of the oldest message waiting or in flight (delayed follow-ups aside). */
+  stats(): QueueStats {
+    const depth = this.depth();
+    const now = this.now();
+    const row = this.db.prepare("SELECT MIN(sent_at) AS oldest FROM queue_messages WHERE dead_at IS NULL AND (receive_count > 0 OR visible_at <= ?)").get(now) as { oldest: number | null };
+    const delayed = (this.db.prepare("SELECT COUNT(*) AS n FROM queue_messages WHERE dead_at IS NULL AND receive_count = 0 AND visible_at > ?").get(now) as { n: number }).n;
+    return {
+      waiting: depth.visible,
+      inFlight: depth.inFlight - delayed,
+      delayed,
+      deadLettered: depth.dead,
+      oldestAgeSeconds: row.oldest === null ? null : (now - row.oldest) / 1000,
+      source: "The local SQLite queue under DATA_DIR: exact counts; the oldest message's age counts messages waiting or in flight (follow-ups delayed until a batch's time aside). Dead letters keep their last error.",
+    };
   }
 
   /**

@@ -59,6 +59,11 @@ export function describeIssues(error: z.core.$ZodError): string[] {
  * operator allows) and the clock; throws ValidationError (422) listing every problem.
  */
 export function parseTriggerBody(body: unknown, now: number, allowedBatchKeys: readonly string[] = []): TriggerRequestBody {
+  if (isUnwrappedBatch(body)) {
+    throw new ValidationError("The request body is not a valid wallet message batch.", [
+      'The fields must be inside "batch", as PassEntry\'s endpoint takes them: {"batch": {"message": "…", "segments": [{"groupTag": "…"}]}}',
+    ], 422);
+  }
   const parsed = TriggerRequestBody.safeParse(body);
   const unknown = parsed.success ? unknownBatchKeys(parsed.data.batch, allowedBatchKeys) : [];
   if (!parsed.success || unknown.length > 0) {
@@ -70,11 +75,46 @@ export function parseTriggerBody(body: unknown, now: number, allowedBatchKeys: r
     ];
     throw new ValidationError("The request body is not a valid wallet message batch.", problems, 422);
   }
+  const missing = missingVariables(parsed.data.batch);
+  if (missing.length > 0) throw new ValidationError("Some recipients lack variables the message uses.", missing, 422);
   const scheduledAt = parsed.data.batch.scheduledAt;
   if (scheduledAt !== undefined && Date.parse(scheduledAt) <= now) {
     throw new ValidationError("The batch is scheduled in the past.", [`batch.scheduledAt must lie in the future (got ${scheduledAt})`], 422);
   }
   return parsed.data;
+}
+
+/** A body that holds the batch's own fields at the top level: the `batch` wrapper was left out. */
+function isUnwrappedBatch(body: unknown): boolean {
+  if (body === null || typeof body !== "object" || Array.isArray(body) || "batch" in body) return false;
+  return ["message", "segments", "recipients", "scheduledAt"].some((key) => key in body);
+}
+
+/** The `%{name}` placeholders of a message, each once. */
+export function placeholdersOf(message: string): string[] {
+  return [...new Set([...message.matchAll(/%\{([^}\s]+)\}/g)].map((m) => m[1]!))];
+}
+
+/**
+ * Recipients whose `variables` lack a placeholder the message uses: PassEntry would fill nothing
+ * (or refuse the batch after our 202), so they are named now. Segments are not checked: their
+ * members' variables live at PassEntry. At most 10 recipients are named.
+ */
+function missingVariables(batch: WalletMessageBatch): string[] {
+  const used = placeholdersOf(batch.message);
+  if (used.length === 0 || batch.recipients === undefined) return [];
+  const problems: string[] = [];
+  let lacking = 0;
+  batch.recipients.forEach((recipient, index) => {
+    const variables = (recipient as { variables?: unknown }).variables;
+    const given = variables !== null && typeof variables === "object" ? (variables as Record<string, unknown>) : {};
+    const absent = used.filter((name) => given[name] === undefined || given[name] === null);
+    if (absent.length === 0) return;
+    lacking++;
+    if (problems.length < 10) problems.push(`batch.recipients.${index}.variables lacks ${absent.map((n) => `"${n}"`).join(", ")}, which batch.message uses (%{${absent[0]}}): give every recipient a value for each placeholder`);
+  });
+  if (lacking > problems.length) problems.push(`… and ${lacking - problems.length} more recipients lack variables the message uses.`);
+  return problems;
 }
 
 /** A stable digest of what was asked: key order in the JSON does not change it. */

@@ -13,6 +13,7 @@ import { chunkCount } from "./batch-rules.js";
 import { TERMINAL_BATCH_STATUSES, type CallerId, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
 import { readParts } from "./request-view.js";
 import { transition } from "./send-state-machine.js";
+import { refreshSummary } from "./request-summary.js";
 
 export interface CancelDeps {
   store: RequestStore;
@@ -70,5 +71,6 @@ export async function cancelRequest(deps: CancelDeps, requestId: string, by: Cal
     }
   }
   deps.log.info("request cancellation recorded", { requestId, by, cancelledChunks, followUpQueued });
-  return { request, sends: await readParts(deps.ledger, requestId), cancelledChunks, followUpQueued };
+  const summarised = await refreshSummary(deps, requestId);
+  return { request: summarised ?? request, sends: await readParts(deps.ledger, requestId), cancelledChunks, followUpQueued };
 }

@@ -1,3 +1,5 @@
+import type { DeadLetterQueue } from "./ports.js";
+import { clearDeadLettered, type SummaryDeps } from "./request-summary.js";
 import { isFollowUp, QueueMessageBody, toSendRequest } from "./schemas.js";
 
 /** The request id a queue body carries, or null when it is not a readable request (poison). */
@@ -10,3 +12,23 @@ export function requestIdOf(body: string, messageId: string): string | null {
     return null;
   }
 }
+
+/**
+ * Use case: move dead letters back to the queue (all, or the ids given) and clear the dead-letter
+ * mark of the requests they carry, so the list and the console stop showing `deadLettered` at once.
+ * Safe to repeat: a redriven message meets the send ledger, which never sends a part twice.
+ *
+ * @example await redriveDeadLetters({ dlq, store, ledger, log, clock }, ["3f1c…"]);
+ */
+export async function redriveDeadLetters(deps: SummaryDeps & { dlq: DeadLetterQueue }, messageIds?: string[]): Promise<{ moved: number | null; note: string; requestIds: string[] }> {
+  const letters = await deps.dlq.list(REDRIVE_LOOKUP_LIMIT);
+  const wanted = messageIds === undefined ? letters : letters.filter((letter) => messageIds.includes(letter.messageId));
+  const result = await deps.dlq.redrive(messageIds);
+  const requestIds = [...new Set(wanted.map((letter) => letter.requestId).filter((id): id is string => id !== null))];
+  for (const requestId of requestIds) await clearDeadLettered(deps, requestId);
+  deps.log.info("dead letters redriven", { moved: result.moved, requestIds });
+  return { ...result, requestIds };
+}
+
+/** Dead letters looked at to learn which requests a redrive brings back (the sender clears any it misses). */
+const REDRIVE_LOOKUP_LIMIT = 1_000;

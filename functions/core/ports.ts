@@ -79,6 +79,38 @@ export interface RequestStore {
    * it is asked again. Returns the request as it now stands (undefined when there is none).
    */
   markCancelled(requestId: string, by: CallerId, at: string): Promise<RequestRecord | undefined>;
+  /**
+   * Changes a stored request: `change` gets the record as stored and returns it changed (or the
+   * same object: nothing is written). Written over what was read, so concurrent changes are not
+   * lost. Returns the request as it now stands (undefined when there is none).
+   */
+  update(requestId: string, change: (record: RequestRecord) => RequestRecord): Promise<RequestRecord | undefined>;
+  /**
+   * Requests newest first (by `createdAt`, then id), starting after `after`: at most `limit` that
+   * `accept` takes, looking at no more than `maxExamined` records (so a narrow filter costs a
+   * bounded read per page). `next` is where to go on from, absent once there is nothing more.
+   */
+  listRecent(query: RecentRequestsQuery): Promise<RecentRequestsPage>;
+}
+
+/** A place in the newest-first order of requests: what a list cursor encodes. */
+export interface ListPosition {
+  createdAt: string;
+  requestId: string;
+}
+
+export interface RecentRequestsQuery {
+  after?: ListPosition | undefined;
+  /** Only requests created at or after this ISO time. */
+  since?: string | undefined;
+  limit: number;
+  maxExamined: number;
+  accept: (record: RequestRecord) => boolean;
+}
+
+export interface RecentRequestsPage {
+  records: RequestRecord[];
+  next?: ListPosition;
 }
 
 export interface SendKey {
@@ -151,6 +183,21 @@ export interface DeadLetterView {
   /** Why the last attempt failed (the local queue keeps it; SQS does not). */
   lastError: string | null;
   sentAt: string | null;
+}
+
+/**
+ * How the queue stands, for the console. `source` says in a sentence where each figure comes from:
+ * SQS answers counts (approximately) but not the oldest message's age, which CloudWatch has.
+ */
+export interface QueueStats {
+  waiting: number;
+  inFlight: number;
+  /** Messages held back by a delay (follow-ups waiting for their time); null when unknown. */
+  delayed: number | null;
+  deadLettered: number;
+  /** Seconds the oldest live message has waited; null when this home cannot tell. */
+  oldestAgeSeconds: number | null;
+  source: string;
 }
 
 /** Operator access to dead letters: look, then move back to the main queue. */

@@ -8,7 +8,8 @@ import { describeIssues } from "./accept-request.js";
 import { isRetryable, RetryLaterError } from "./errors.js";
 import { handleFollowUp } from "./follow-up.js";
 import { rejectQueueMessage } from "./reject-message.js";
-import { retryBackoffSeconds } from "./retry-policy.js";
+import { markDeadLettered, refreshSummary, withoutDeadLetter } from "./request-summary.js";
+import { MAX_RECEIVES, retryBackoffSeconds } from "./retry-policy.js";
 import { isFollowUp, QueueMessageBody, toSendRequest, unknownBatchKeys, type SendRequest, type SendRequestMessage } from "./schemas.js";
 import { packGroups, sendShared, shareKey, toShareable, type MemberResult, type Shareable } from "./coalesce.js";
 import { wantsSendNow } from "./batch-rules.js";
@@ -58,6 +59,26 @@ export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Pr
     }
   }
   const requestId = isFollowUp(message) ? message.requestId : toSendRequest(message, record.messageId).requestId;
+  const outcome = await handleRequestMessage(deps, record, message, requestId);
+  await keepSummary(deps, record, requestId, isFollowUp(message) ? message.followUp : "send", outcome);
+  return outcome;
+}
+
+/**
+ * After each message: the request's summary follows its ledger, and a message handed back on its
+ * last allowed receive (the queue dead-letters it next) is recorded on the request, since SQS tells
+ * nobody when it moves one. A message of that kind handled again (redriven) clears the mark.
+ */
+async function keepSummary(deps: SendDeps, record: QueueRecord, requestId: string, kind: string, outcome: RecordOutcome): Promise<void> {
+  const summaryDeps = { store: deps.store, ledger: deps.ledger, log: deps.log, clock: deps.clock };
+  if (!outcome.done && record.receiveCount >= (deps.maxReceives ?? MAX_RECEIVES)) {
+    await markDeadLettered(summaryDeps, requestId, { kind, messageId: record.messageId, receiveCount: record.receiveCount, lastError: outcome.reason });
+    return;
+  }
+  await refreshSummary(summaryDeps, requestId, (request) => withoutDeadLetter(request, kind, deps));
+}
+
+async function handleRequestMessage(deps: SendDeps, record: QueueRecord, message: QueueMessageBody, requestId: string): Promise<RecordOutcome> {
   try {
     if (isFollowUp(message)) {
       await handleFollowUp(deps, message);
@@ -106,17 +127,24 @@ export async function handleQueueRecords(deps: SendDeps, records: readonly Queue
         results = await sendShared(deps, group);
       } catch (error) {
         // Our own failure (a ledger write that kept losing, the store): every member comes back.
-        for (const record of recordOf.values()) outcomes.set(record.messageId, failedOutcome(deps, record, error));
+        for (const [requestId, record] of recordOf) {
+          const outcome = failedOutcome(deps, record, error);
+          outcomes.set(record.messageId, outcome);
+          await keepSummary(deps, record, requestId, "send", outcome);
+        }
         continue;
       }
       for (const [requestId, record] of recordOf) {
         const result = results.get(requestId);
-        if (!result) outcomes.set(record.messageId, { done: false, delaySeconds: retryBackoffSeconds(record.receiveCount, deps.random), reason: "Not settled by its shared batch." });
-        else if ("retry" in result) outcomes.set(record.messageId, failedOutcome(deps, record, result.retry));
+        let outcome: RecordOutcome;
+        if (!result) outcome = { done: false, delaySeconds: retryBackoffSeconds(record.receiveCount, deps.random), reason: "Not settled by its shared batch." };
+        else if ("retry" in result) outcome = failedOutcome(deps, record, result.retry);
         else {
           deps.log.info("queue message done", { messageId: record.messageId, requestId, outcomes: [result.outcome.state] });
-          outcomes.set(record.messageId, { done: true });
+          outcome = { done: true };
         }
+        outcomes.set(record.messageId, outcome);
+        await keepSummary(deps, record, requestId, "send", outcome);
       }
     }
   }

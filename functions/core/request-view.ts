@@ -5,7 +5,7 @@
 import { callerName } from "./callers.js";
 import type { SendLedger } from "./ports.js";
 import type { RequestRecord, RequestState, SendRecord } from "./schemas.js";
-import { splitIntoChunks } from "./batch-rules.js";
+import { earlySendAt, splitIntoChunks } from "./batch-rules.js";
 
 /** What became of one part (chunk) of a request, from its ledger entry and its batch's last known status. */
 type ChunkOutcome = "sent" | "failed" | "cancelled" | "unknown" | "pending";
@@ -27,14 +27,16 @@ export function requestProgress(request: RequestRecord, sends: SendRecord[]): Re
 
 /**
  * One state for the whole request: `unknown` or `failed` as soon as any part is; `cancelled` when
- * every part was cancelled; `submitted` once every part is at PassEntry (or cancelled); else `queued`
- * (including a request that is part way through its parts: see `progress`).
+ * every part was cancelled; `deadLettered` while a message of it lies in the dead-letter queue
+ * (nothing moves it until a redrive); `submitted` once every part is at PassEntry (or cancelled);
+ * else `queued` (including a request that is part way through its parts: see `progress`).
  */
 export function requestState(request: RequestRecord, sends: SendRecord[]): RequestState {
   const progress = requestProgress(request, sends);
   if (progress.unknown > 0) return "unknown";
   if (progress.failed > 0) return "failed";
   if (progress.pending === 0 && progress.cancelled === progress.chunks) return "cancelled";
+  if (request.deadLetter !== undefined) return "deadLettered";
   if (progress.pending === 0) return "submitted";
   if (sends.length === 0 && request.failureReason !== undefined) return "failed";
   return "queued";
@@ -89,13 +91,20 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
         content: request.batch.message,
         scheduledAt: request.batch.scheduledAt ?? null,
         sendNow: request.sendNow ?? false,
+        /**
+         * Set when `scheduledAt` was under PassEntry's hour of notice when accepted: the batch is
+         * created ahead and sent now at this time (docs/api.md, "Sending now").
+         */
+        earlySendAt: earlySendAt(request.batch, Date.parse(request.createdAt)) ?? null,
         cancelRequestedAt,
         cancelledBy: request.cancelledBy ?? null,
         cancelledAt: request.cancelledAt ?? null,
         progress: requestProgress(request, sends),
         batchId: ordered[0]?.batchId ?? null,
         batchStatus: ordered[0]?.batchStatus ?? null,
-        failureReason: status === "failed" || status === "unknown" ? (reason ?? null) : null,
+        failureReason: status === "failed" || status === "unknown" ? (reason ?? null) : status === "deadLettered" ? request.deadLetter!.lastError : null,
+        /** Set while a message of the request lies in the dead-letter queue: which one, when, and its last error. */
+        deadLetter: request.deadLetter ?? null,
         batches: ordered.map((s) => ({
           chunk: s.chunk,
           state: s.state,
@@ -107,6 +116,8 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
           scheduledAt: s.scheduledAt ?? null,
           statusCheckedAt: s.statusCheckedAt ?? null,
           sendNowAt: s.sendNowAt ?? null,
+          /** An early send (scheduledAt under PassEntry's hour of notice): created ahead, sent now at this time. */
+          sendAt: s.sendAt ?? null,
           note: s.note ?? null,
           attempt: s.attempt,
           reason: s.state === "sent" ? null : (s.reason ?? null),

@@ -14,6 +14,7 @@ import * as z from "./zod.js";
 import { settleMembers } from "./coalesce.js";
 import type { CallerId, FollowUpMessage, RequestRecord, SendRecord, SendRequestMessage } from "./schemas.js";
 import { transition } from "./send-state-machine.js";
+import { refreshSummary } from "./request-summary.js";
 
 export interface ResolveDeps {
   store: RequestStore;
@@ -68,6 +69,7 @@ export async function resolvePart(deps: ResolveDeps, requestId: string, body: Re
     await queueOrRetry(deps, followUp, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
     await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
   }
+  await refreshSummary(deps, requestId);
   return result.entry;
 }
 

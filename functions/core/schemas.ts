@@ -264,9 +264,38 @@ export const PassEntryErrorBody = z.looseObject({ errors: z.array(z.unknown()) }
 // ---------------------------------------------------------------------------------------------
 // Stored records.
 
-/** What a request looks like to the caller; derived from the request and its sends. */
-export const RequestState = z.enum(["queued", "submitted", "failed", "unknown", "cancelled"]);
+/**
+ * What a request looks like to the caller; derived from the request and its sends
+ * (functions/core/request-view.ts). `deadLettered`: a message of the request went to the
+ * dead-letter queue after its last receive failed; nothing sends it until it is redriven.
+ */
+export const RequestState = z.enum(["queued", "submitted", "failed", "unknown", "cancelled", "deadLettered"]);
 export type RequestState = z.infer<typeof RequestState>;
+
+/** How many parts of a request reached each outcome (see request-view.ts `requestProgress`). */
+export const RequestProgress = z.object({
+  chunks: z.number(),
+  sent: z.number(),
+  pending: z.number(),
+  failed: z.number(),
+  cancelled: z.number(),
+  unknown: z.number(),
+});
+export type RequestProgress = z.infer<typeof RequestProgress>;
+
+export const RequestSummary = z.object({ state: RequestState, progress: RequestProgress, at: z.string() });
+export type RequestSummary = z.infer<typeof RequestSummary>;
+
+/** Which message of a request was dead-lettered, and why its last attempt failed. */
+export const DeadLetterMark = z.object({
+  at: z.string(),
+  /** `send` (the request itself) or the follow-up's name (`send-now`, `track`, `cancel`). */
+  kind: z.string(),
+  messageId: z.string(),
+  receiveCount: z.number(),
+  lastError: z.string(),
+});
+export type DeadLetterMark = z.infer<typeof DeadLetterMark>;
 
 /** What may name a caller: key, signer, promotion and automation names alike. */
 export const CALLER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
@@ -309,6 +338,19 @@ export const RequestRecord = z.object({
   cancelledAt: z.optional(z.string()),
   /** A shared batch (source `group`) only: the requests whose recipients it carries. */
   members: z.optional(z.array(RequestId).check(z.maxLength(MAX_RECIPIENTS_PER_BATCH))),
+  /**
+   * A message of this request was handed back on its last receive, so the queue dead-letters it
+   * (recorded by the sender: SQS itself cannot tell anyone that it moved a message). Cleared when
+   * the message is redriven or handled again.
+   */
+  deadLetter: z.optional(DeadLetterMark),
+  /**
+   * The request's state and progress as of its last move, kept on the record so that the list can
+   * filter and page without reading every ledger entry. The detail view derives both from the
+   * ledger again (request-view.ts), which stays the one truth; this is a copy refreshed after every
+   * move (request-summary.ts). Absent on records no sender has touched yet: `queued`.
+   */
+  summary: z.optional(RequestSummary),
 });
 export type RequestRecord = z.infer<typeof RequestRecord>;
 
@@ -359,6 +401,12 @@ export const SendRecord = z.object({
   statusCheckedAt: z.optional(z.string()),
   /** When PassEntry accepted our send-now for this batch. */
   sendNowAt: z.optional(z.string()),
+  /**
+   * An early send: the caller asked for a `scheduledAt` closer than PassEntry's hour of notice, so
+   * the batch was created for the earliest time PassEntry accepts and its send-now follow-up waits
+   * until this time (see send-request.ts). Cancelling before then cancels the batch.
+   */
+  sendAt: z.optional(z.string()),
   /** When the first follow-up of a sent batch (send-now, track or cancel) was queued: until then the send is not finished. */
   followUpQueuedAt: z.optional(z.string()),
   /** When the request was cancelled (stamped once, kept whatever happens after). */

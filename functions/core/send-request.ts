@@ -7,12 +7,19 @@
  * part back when it must wait. Parts are keyed by the request id, never the queue message id, so
  * redeliveries, racing workers and dead-letter redrives all meet the same entry.
  *
+ * Early sends: a `scheduledAt` still ahead but closer than PassEntry's hour of notice is posted
+ * like a send-now batch (a placeholder `scheduledAt` PassEntry accepts) and its send-now follow-up
+ * carries `notBefore` = the requested time; the plan is written on the entry (`sendAt`, by an
+ * `observed` move) so status pages say "will be sent at T", and a cancel before T cancels the
+ * batch as for any created one. No new state: whether a part is early is decided from its POST's
+ * own time (in its marker), so every redelivery agrees (batch-rules.ts `earlySendAt`).
+ *
  * Timing: a 429 is waited out within the invocation (bounded); a 5xx means PassEntry answered, so
  * after a short settle the holder itself searches the list and posts again if nothing is there; a
  * timeout or dropped connection may leave PassEntry still working on our request, so the part is
  * handed back with a longer settle window before anyone searches.
  */
-import { toPassEntryBatch, batchMarker, splitIntoChunks, wantsSendNow } from "./batch-rules.js";
+import { toPassEntryBatch, batchMarker, earlySendAt, parseBatchMarker, splitIntoChunks, wantsSendNow } from "./batch-rules.js";
 import { PassEntryError, RetryLaterError } from "./errors.js";
 import { enqueueFollowUp, followUpDelaySeconds, SEND_NOW_LEAD_MS, type FollowUpSettings } from "./follow-up-schedule.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
@@ -55,6 +62,11 @@ export interface SendDeps {
   allowedBatchKeys?: readonly string[];
   /** Counts sends whose outcome could not be decided (an alarm watches it on AWS). */
   onUnknownOutcome?: (key: SendKey) => void;
+  /**
+   * Receives before the queue dead-letters a message (SQS maxReceiveCount, the local MAX_RECEIVES):
+   * a message handed back on this receive is recorded as dead-lettered on its request. Default MAX_RECEIVES.
+   */
+  maxReceives?: number;
   /** Where outcome events go. Absent: none are published. */
   events?: EventPublisher;
   /**
@@ -165,7 +177,9 @@ export async function holdPart(deps: SendDeps, request: SendRequest, key: SendKe
 
     let created: PassEntryBatchResource;
     try {
-      const sendNowScheduledAt = wantsSendNow(request.batch) ? new Date(now + SEND_NOW_LEAD_MS).toISOString() : undefined;
+      // A send-now batch, or an early send (scheduledAt closer than PassEntry's hour of notice), is
+      // created for the earliest time PassEntry accepts; its send-now follow-up sends it when due.
+      const sendNowScheduledAt = wantsSendNow(request.batch) || earlySendAt(request.batch, now) !== undefined ? new Date(now + SEND_NOW_LEAD_MS).toISOString() : undefined;
       // The POST must leave while the claim still protects it: within half the lease, so that it
       // also finishes inside it (config: the client's timeout is under half the lease).
       const mayStillSend = () => deps.clock.now() <= now + deps.leaseMs / 2;
@@ -302,7 +316,10 @@ async function afterSent(deps: SendDeps, request: SendRequest, key: SendKey, ent
  */
 async function queueFirstFollowUp(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<void> {
   if (entry.followUpQueuedAt !== undefined || entry.batchId === undefined) return;
-  const sendNow = wantsSendNow(request.batch);
+  // Early or not was decided at the POST, whose time the marker keeps: the same answer on every redelivery.
+  const postedAt = parseBatchMarker(entry.marker)?.postedAt;
+  const sendAt = postedAt === undefined ? undefined : earlySendAt(request.batch, postedAt);
+  const sendNow = wantsSendNow(request.batch) || sendAt !== undefined;
   if (!deps.followUps) {
     if (sendNow) deps.log.warn("send-now asked but this home cannot follow up; the batch goes out at its placeholder scheduledAt", { ...key, batchId: entry.batchId });
     return;
@@ -310,8 +327,10 @@ async function queueFirstFollowUp(deps: SendDeps, request: SendRequest, key: Sen
   const cancelled = entry.cancelRequestedAt !== undefined;
   const followUp: FollowUpMessage = cancelled
     ? { followUp: "cancel", requestId: key.requestId, attempt: 1 }
-    : { followUp: sendNow ? "send-now" : "track", ...key, batchId: entry.batchId, attempt: 1 };
+    : { followUp: sendNow ? "send-now" : "track", ...key, batchId: entry.batchId, attempt: 1, ...(sendAt !== undefined ? { notBefore: sendAt } : {}) };
   const delay = cancelled ? 0 : followUpDelaySeconds(1, deps.followUps, deps.random);
+  // The plan, where status pages show it: "will be sent at T". Cancelling before T cancels the batch.
+  if (sendAt !== undefined && !cancelled && entry.sendAt === undefined) await transition(deps.ledger, key, { type: "observed", now: deps.clock.now(), update: { sendAt } });
   if (!(await enqueueFollowUp(deps, followUp, delay))) {
     throw new RetryLaterError(`The batch of ${key.requestId}#${key.chunk} was created but its ${followUp.followUp} follow-up could not be queued; the message comes back to queue it.`);
   }

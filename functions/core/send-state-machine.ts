@@ -42,6 +42,8 @@ export interface BatchUpdate {
   scheduledAt?: string | null;
   statusCheckedAt?: string;
   sendNowAt?: string;
+  /** An early send's requested time: its send-now follow-up waits for it (send-request.ts). */
+  sendAt?: string;
   note?: string;
 }
 

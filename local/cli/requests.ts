@@ -4,7 +4,9 @@
  *
  *   npm run cli -- send --entity my-entity --message "Doors open!" --segment vip --now
  *   npm run cli -- send --entity my-entity --message "Hi %{name}" --recipients members.json --at 2030-03-31T13:16:26Z
+ *   npm run cli -- list [--state deadLettered] [--entity <id>] [--pass <id>] …
  *   npm run cli -- status <request id>
+ *   npm run cli -- watch <request id>
  *   npm run cli -- cancel <request id>
  *   npm run cli -- resolve <request id> [--part N] (--sent <batch id> | --release)
  *
@@ -36,6 +38,7 @@ const SEND_USAGE = `usage: npm run cli -- send --entity <id> --message <text> (-
   --at <ISO>           send at this time (ISO-8601 with a zone, e.g. 2030-03-31T13:16:26Z)
   --now                send at once (also what happens without --at)
   --idempotency-key <k> a retry with the same key and message sends nothing new
+  --print-id           print only the request id (for ID=$(npm run -s cli -- send … --print-id))
 ${CONNECTION}`;
 
 const STATUS_USAGE = `usage: npm run cli -- status <request id> [options]
@@ -70,7 +73,8 @@ interface Connection {
 function connection(values: { url?: string | undefined; key?: string | undefined }, context: CliContext): Connection {
   const url = (values.url ?? context.env.WALLET_API_URL ?? DEFAULT_API_URL).replace(/\/+$/, "");
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--url must be an http(s) URL (got ${JSON.stringify(url)}).`);
-  const key = values.key ?? context.env.WALLET_API_KEY ?? developmentKey(context);
+  // An empty WALLET_API_KEY (e.g. `WALLET_API_KEY= npm run cli …`) counts as unset.
+  const key = values.key ?? (context.env.WALLET_API_KEY || undefined) ?? developmentKey(context);
   if (!key) {
     throw new UsageError("No API key: pass --key, set WALLET_API_KEY, or run `npm start` here once so it writes DATA_DIR/dev-api-key.");
   }
@@ -131,18 +135,29 @@ export function describeRequest(document: any): string[] {
   const a = document?.data?.attributes ?? {};
   const p = printable;
   const lines = [`request ${p(document?.data?.id)}: ${p(a.status)}`];
-  const when = a.sendNow ? "send now" : a.scheduledAt ? `scheduled for ${p(a.scheduledAt)}` : "PassEntry's default schedule";
+  const when = a.sendNow
+    ? "send now"
+    : a.earlySendAt
+      ? `an early send: created ahead at PassEntry, sent at ${p(a.earlySendAt)}`
+      : a.scheduledAt
+        ? `scheduled for ${p(a.scheduledAt)}`
+        : "PassEntry's default schedule";
   lines.push(`  entity ${p(a.entityId)}, ${when}, accepted ${p(a.createdAt)}${a.caller ? `, by ${p(a.caller)}` : ""}`);
   if (a.progress) {
     const g = a.progress;
     lines.push(`  parts: ${p(g.chunks)} (${p(g.sent)} sent, ${p(g.pending)} pending, ${p(g.failed)} failed, ${p(g.cancelled)} cancelled, ${p(g.unknown)} unknown)`);
   }
   if (a.cancelRequestedAt) lines.push(`  cancellation requested at ${p(a.cancelRequestedAt)}${a.cancelledBy ? ` by ${p(a.cancelledBy)}` : ""}`);
-  if (a.failureReason) lines.push(`  reason: ${p(a.failureReason)}`);
+  if (a.deadLetter) {
+    lines.push(`  dead-lettered at ${p(a.deadLetter.at)} after ${p(a.deadLetter.receiveCount)} receives (${p(a.deadLetter.kind)} message ${p(a.deadLetter.messageId)})`);
+    lines.push(`  last error: ${p(a.deadLetter.lastError)}`);
+    lines.push("  redrive it (it cannot be sent twice): npm run dlq -- redrive, or the console's Dead letters page");
+  } else if (a.failureReason) lines.push(`  reason: ${p(a.failureReason)}`);
   for (const b of a.batches ?? []) {
     const facts = [b.batchId ? `batch ${p(b.batchId)}` : "no batch", p(b.status ?? b.state)];
     if (b.totalCount != null) facts.push(`${p(b.totalCount)} recipients`);
     lines.push(`  part ${p(b.chunk)}: ${facts.join(", ")}`);
+    if (b.sendAt && !b.sendNowAt && b.status === "scheduled") lines.push(`    will be sent at ${p(b.sendAt)} (an early send: cancel before then to stop it)`);
     if (b.deliveryCsvUrl) lines.push(`    delivery CSV: ${p(b.deliveryCsvUrl)}`);
     if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${p(b.errorsCsvUrl)}`);
     if (b.note) lines.push(`    note: ${p(b.note)}`);
@@ -197,6 +212,7 @@ export const sendCommand: CliCommand = {
           at: { type: "string" },
           now: { type: "boolean" },
           "idempotency-key": { type: "string" },
+          "print-id": { type: "boolean" },
         },
       });
       if (values.help) {
@@ -228,6 +244,10 @@ export const sendCommand: CliCommand = {
         return 0;
       }
       const id = answer.body?.data?.id;
+      if (values["print-id"]) {
+        context.io.out(printable(id));
+        return 0;
+      }
       const replayed = answer.headers.get("idempotent-replayed") === "true" ? " (the same request as before with this Idempotency-Key; nothing new was queued)" : "";
       context.io.out(`Accepted: request ${printable(id)}${replayed}`);
       for (const line of describeRequest(answer.body).slice(1)) context.io.out(line);
@@ -293,5 +313,131 @@ export const resolveCommand: CliCommand = {
     }),
 };
 
+const LIST_USAGE = `usage: npm run cli -- list [--state <s>] [--source <s>] [--entity <id>] [--pass <id>] [--since <ISO>] [--limit <n>] [--cursor <c>] [options]
+  requests newest first (yours; every caller's with an operator key), one per line
+  --state <s>          queued, submitted, failed, unknown, cancelled or deadLettered
+  --source <s>         http, eventbridge, sqs, schedule or webhook
+  --entity <id>        one PassEntry entity
+  --pass <id>          requests to this pass (a recipient's pass id or external id)
+  --since <ISO>        created at or after this time
+  --limit <n>          at most n (default 25, at most 100)
+  --cursor <c>         the next page (printed under the list when there is one)
+${CONNECTION}`;
+
+const WATCH_USAGE = `usage: npm run cli -- watch <request id> [--interval <s>] [--timeout <s>] [options]
+  prints the request's progress as it changes, until it settles: every batch finished, cancelled,
+  failed, unknown or dead-lettered, or waiting for its scheduled time (exit 0), or --timeout (exit 1)
+  --interval <s>       seconds between looks (default 1)
+  --timeout <s>        give up after this many seconds (default 300)
+${CONNECTION}`;
+
+const LIST_FILTERS = ["state", "source", "entity", "pass", "since", "limit", "cursor"] as const;
+
+export const listCommand: CliCommand = {
+  name: "list",
+  summary: "list requests newest first, with their state and progress (filters: state, entity, pass …)",
+  run: (args, context) =>
+    runCommand(LIST_USAGE, context, async () => {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { ...connectionOptions, ...Object.fromEntries(LIST_FILTERS.map((name) => [name, { type: "string" as const }])) },
+      });
+      if (values.help) {
+        context.io.out(LIST_USAGE);
+        return 0;
+      }
+      if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}.`);
+      const filters = new URLSearchParams();
+      for (const name of LIST_FILTERS) {
+        const value = (values as Record<string, unknown>)[name];
+        if (typeof value === "string") filters.set(name, value);
+      }
+      const answer = await request(connection(values, context), "GET", `/api/v1/requests${filters.size > 0 ? `?${filters}` : ""}`);
+      if (answer.status !== 200) return reportRefusal(answer, context);
+      if (values.json) {
+        context.io.out(JSON.stringify(answer.body, null, 2));
+        return 0;
+      }
+      for (const line of describeList(answer.body)) context.io.out(line);
+      return 0;
+    }),
+};
+
+/** One line per request of GET /api/v1/requests's answer, then how to see the next page. */
+export function describeList(document: any): string[] {
+  const p = printable;
+  const entries: any[] = Array.isArray(document?.data) ? document.data : [];
+  if (entries.length === 0) return ["No requests match."];
+  const lines = entries.map((entry) => {
+    const a = entry.attributes ?? {};
+    const g = a.progress;
+    const progress = g ? `${p(g.sent)}/${p(g.chunks)} sent` : "not started";
+    const when = a.sendNow ? "now" : a.scheduledAt ? `at ${p(a.scheduledAt)}` : "default";
+    const content = String(a.content ?? "");
+    return `${p(a.createdAt)}  ${p(entry.id)}  ${p(a.status).padEnd(12)} ${progress.padEnd(12)} ${p(a.entityId)}  ${when}  ${p(content.length > 40 ? `${content.slice(0, 39)}…` : content)}`;
+  });
+  const next = document?.links?.next ? new URLSearchParams(String(document.links.next).split("?")[1] ?? "").get("cursor") : null;
+  if (next) lines.push(`More: add --cursor ${p(next)}`);
+  return lines;
+}
+
+/** Whether a request will not change any more without someone acting, and why (undefined: it still moves). */
+export function settledBecause(document: any): string | undefined {
+  const a = document?.data?.attributes ?? {};
+  if (["failed", "cancelled", "unknown", "deadLettered"].includes(a.status)) return `it is ${a.status}`;
+  if (a.status !== "submitted") return undefined;
+  const batches: any[] = a.batches ?? [];
+  const terminal = ["successful", "completedWithErrors", "failed", "cancelled"];
+  if (batches.every((b) => terminal.includes(b.status))) return "every batch finished";
+  if (batches.every((b) => terminal.includes(b.status) || (b.status === "scheduled" && !a.sendNow))) {
+    return `it waits for its scheduled time (${a.scheduledAt}); cancel it before then with: npm run cli -- cancel ${a.id ?? document?.data?.id}`;
+  }
+  return undefined;
+}
+
+export const watchCommand: CliCommand = {
+  name: "watch",
+  summary: "follow a request live until it settles (every batch finished, or waiting for its time)",
+  run: (args, context) =>
+    runCommand(WATCH_USAGE, context, async () => {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...connectionOptions, interval: { type: "string" }, timeout: { type: "string" } } });
+      if (values.help) {
+        context.io.out(WATCH_USAGE);
+        return 0;
+      }
+      const [requestId, ...extra] = positionals;
+      if (!requestId) throw new UsageError("Name the request id.");
+      if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
+      const interval = Number(values.interval ?? 1);
+      const timeout = Number(values.timeout ?? 300);
+      if (!(interval > 0) || !(timeout > 0)) throw new UsageError("--interval and --timeout must be positive numbers of seconds.");
+      const conn = connection(values, context);
+      const deadline = context.now() + timeout * 1000;
+      let shown: string[] = [];
+      for (;;) {
+        const answer = await request(conn, "GET", `/api/v1/requests/${encodeURIComponent(requestId)}`);
+        if (answer.status !== 200) return reportRefusal(answer, context);
+        const lines = describeRequest(answer.body);
+        // Only what changed since the last look, so a terminal or a log shows the progress, not a wall of repeats.
+        if (lines.join("\n") !== shown.join("\n")) {
+          context.io.out(`[${new Date(context.now()).toISOString()}]`);
+          for (const line of values.json ? [JSON.stringify(answer.body)] : lines) context.io.out(line);
+          shown = lines;
+        }
+        const settled = settledBecause(answer.body);
+        if (settled) {
+          context.io.out(`Settled: ${printable(settled)}.`);
+          return 0;
+        }
+        if (context.now() > deadline) {
+          context.io.err(`Still moving after ${timeout} s; run watch again to go on following it.`);
+          return 1;
+        }
+        await new Promise((resolve) => setTimeout(resolve, interval * 1000));
+      }
+    }),
+};
+
 /** The commands of this module, in the order the help lists them. */
-export const requestCommands: readonly CliCommand[] = [sendCommand, statusCommand, cancelCommand, resolveCommand];
+export const requestCommands: readonly CliCommand[] = [sendCommand, listCommand, statusCommand, watchCommand, cancelCommand, resolveCommand];

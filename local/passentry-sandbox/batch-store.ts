@@ -19,6 +19,8 @@ export interface LifecycleTimings {
   validatingMs: number;
   scheduledMs: number;
   sendingMs: number;
+  /** Start sending at the batch's own scheduledAt (real time) instead of `scheduledMs` after validation. */
+  honourScheduledAt?: boolean;
 }
 
 type Outcome = "successful" | "failed" | "completedWithErrors";
@@ -147,7 +149,8 @@ export class BatchStore {
     const validatedAtMs = record.createdAtMs + this.timings.validatingMs;
     if (nowMs < validatedAtMs) return { status: "validating", completedAtMs: null };
     if (record.outcome === "failed") return { status: "failed", completedAtMs: validatedAtMs };
-    const sendingAtMs = record.sentNowAtMs ?? validatedAtMs + this.timings.scheduledMs;
+    const dueAtMs = this.timings.honourScheduledAt ? Math.max(validatedAtMs, Date.parse(record.scheduledAt)) : validatedAtMs + this.timings.scheduledMs;
+    const sendingAtMs = record.sentNowAtMs ?? dueAtMs;
     if (nowMs < sendingAtMs) return { status: "scheduled", completedAtMs: null };
     const doneAtMs = sendingAtMs + this.timings.sendingMs;
     if (nowMs < doneAtMs) return { status: "sending", completedAtMs: null };

@@ -25,6 +25,13 @@ function readTokens(): string[] {
   return tokens;
 }
 
+/** SANDBOX_CLOCK: `real` (default) sends a scheduled batch at its scheduledAt; `fast` 1.5 s (SANDBOX_SCHEDULED_MS) after validation. */
+function readClock(): "real" | "fast" {
+  const raw = (process.env.SANDBOX_CLOCK ?? "real").trim();
+  if (raw !== "real" && raw !== "fast") throw new ConfigError(`SANDBOX_CLOCK must be real or fast (got "${raw}")`);
+  return raw;
+}
+
 function readOptions() {
   const anyMs = { min: 0, max: 86_400_000 };
   const share = { min: 0, max: 1 };
@@ -36,6 +43,7 @@ function readOptions() {
     validatingMs: readNumber("SANDBOX_VALIDATING_MS", 300, anyMs),
     scheduledMs: readNumber("SANDBOX_SCHEDULED_MS", 1500, anyMs),
     sendingMs: readNumber("SANDBOX_SENDING_MS", 500, anyMs),
+    clock: readClock(),
     faults: {
       errorRate: readNumber("SANDBOX_ERROR_RATE", 0, share),
       latencyMs: readNumber("SANDBOX_LATENCY_MS", 0, anyMs),
@@ -46,12 +54,25 @@ function readOptions() {
 
 async function main(): Promise<void> {
   const options = readOptions();
-  const sandbox = await startSandbox(options);
+  let sandbox;
+  try {
+    sandbox = await startSandbox(options);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    throw new ConfigError(
+      `${options.host}:${options.port} is already in use (npm start runs its own sandbox there). Stop that process, or choose another port: SANDBOX_PORT=<port> npm run sandbox (0 picks a free one).`,
+    );
+  }
   const { errorRate, latencyMs, dropRate } = options.faults;
   console.log(`PassEntry sandbox (a simulator built from PassEntry's public docs, not PassEntry) listening on ${sandbox.url}`);
   console.log(`  base URL: ${sandbox.url}   header: Authorization: Bearer ${options.tokens[0]}`);
   console.log(
     `  rate limit ${options.rateLimitPerSecond}/s per endpoint+method; faults: errorRate=${errorRate} latencyMs=${latencyMs} dropRate=${dropRate}`,
+  );
+  console.log(
+    options.clock === "real"
+      ? "  clock: real time: a scheduled batch starts sending at its scheduledAt (SANDBOX_CLOCK=fast: 1.5 s after validation)"
+      : `  clock: fast: scheduled batches start sending ${options.scheduledMs} ms after validation, whatever their scheduledAt (SANDBOX_CLOCK=real waits for it)`,
   );
 
   let stopping = false;
@@ -68,6 +89,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? `Sandbox configuration error: ${error.message}` : error);
+  console.error(error instanceof ConfigError ? `Sandbox: ${error.message}` : error);
   process.exit(1);
 });

@@ -133,6 +133,7 @@ class PassEntrySandbox implements Sandbox {
         validatingMs: options.validatingMs ?? DEFAULTS.validatingMs,
         scheduledMs: options.scheduledMs ?? DEFAULTS.scheduledMs,
         sendingMs: options.sendingMs ?? DEFAULTS.sendingMs,
+        honourScheduledAt: options.clock === "real",
       },
       this.now,
     );

@@ -52,12 +52,20 @@ export interface SandboxOptions {
   scheduledMs?: number;
   /** Default 500: sending -> successful (or completedWithErrors). */
   sendingMs?: number;
+  /**
+   * `fast` (default): scheduled batches start sending `scheduledMs` after they are scheduled,
+   * whatever their scheduledAt (tests, demos). `real`: a scheduled batch starts sending at its
+   * scheduledAt, as PassEntry does, so a scheduled request can still be cancelled (`npm start`).
+   */
+  clock?: SandboxClock;
   faults?: SandboxFaults;
   /** Clock for the batch lifecycle and scheduledAt checks, default Date.now. */
   now?: () => number;
   /** Source of randomness for random faults, default Math.random (pass a seeded one for repeatable runs). */
   random?: () => number;
 }
+
+export type SandboxClock = "fast" | "real";
 
 export interface SandboxBatch {
   id: string;

@@ -303,5 +303,130 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         expect([undefined, "first attempt failed"]).toContain(stored?.failureReason);
       });
     });
+
+    describe("update", () => {
+      it("writes the change and returns the request as it now stands", async () => {
+        // Prepare
+        const record = requestRecord();
+        await store.create(record);
+
+        // Act
+        const updated = await store.update(record.requestId, (r) => ({ ...r, summary: { state: "submitted", progress: { chunks: 1, sent: 1, pending: 0, failed: 0, cancelled: 0, unknown: 0 }, at: "2025-06-01T12:01:00.000Z" } }));
+
+        // Assess
+        expect(updated?.summary?.state).toBe("submitted");
+        expect(await store.get(record.requestId)).toEqual(updated);
+      });
+
+      it("loses neither change when two updates race", async () => {
+        // Prepare
+        const record = requestRecord();
+        await store.create(record);
+        const mark = { at: "2025-06-01T12:02:00.000Z", kind: "send", messageId: "m-1", receiveCount: 50, lastError: "PassEntry could not be reached." };
+
+        // Act
+        await Promise.all([
+          store.update(record.requestId, (r) => ({ ...r, deadLetter: mark })),
+          store.markEnqueued(record.requestId, "2025-06-01T12:05:00.000Z"),
+        ]);
+
+        // Assess
+        const stored = await store.get(record.requestId);
+        expect(stored?.deadLetter).toEqual(mark);
+        expect(stored?.enqueuedAt).toBe("2025-06-01T12:05:00.000Z");
+      });
+
+      it("writes nothing and returns undefined when the request is unknown", async () => {
+        expect(await store.update("req-missing", (r) => ({ ...r, failureReason: "x" }))).toBeUndefined();
+        expect(await store.get("req-missing")).toBeUndefined();
+      });
+    });
+
+    describe("listRecent", () => {
+      /** Requests created one minute apart, oldest first; their ids sort in the other direction, so order comes from the time. */
+      async function createdMinutesApart(count: number, overrides: (i: number) => Partial<RequestRecord> = () => ({})): Promise<RequestRecord[]> {
+        const records: RequestRecord[] = [];
+        for (let i = 0; i < count; i++) {
+          const record = requestRecord({ requestId: `req-${String(99 - i).padStart(2, "0")}-${randomUUID()}`, createdAt: new Date(Date.parse("2025-06-01T12:00:00.000Z") + i * 60_000).toISOString(), ...overrides(i) });
+          await store.create(record);
+          records.push(record);
+        }
+        return records;
+      }
+      const all = () => true;
+
+      it("pages every request newest first, each exactly once, whatever the page size", async () => {
+        // Prepare
+        const records = await createdMinutesApart(7);
+
+        // Act
+        const seen: string[] = [];
+        let after;
+        for (let page = 0; page < 10; page++) {
+          const answer = await store.listRecent({ after, limit: 3, maxExamined: 100, accept: all });
+          seen.push(...answer.records.map((r) => r.requestId));
+          if (!answer.next) break;
+          after = answer.next;
+        }
+
+        // Assess
+        expect(seen).toEqual(records.map((r) => r.requestId).reverse());
+      });
+
+      it("orders requests created in the same millisecond by id, and pages past them", async () => {
+        // Prepare
+        const createdAt = "2025-06-01T12:00:00.000Z";
+        const ids = ["req-a", "req-b", "req-c"];
+        for (const requestId of ids) await store.create(requestRecord({ requestId, createdAt }));
+
+        // Act
+        const first = await store.listRecent({ limit: 2, maxExamined: 100, accept: all });
+        const second = await store.listRecent({ after: first.next, limit: 2, maxExamined: 100, accept: all });
+
+        // Assess
+        expect(first.records.map((r) => r.requestId)).toEqual(["req-c", "req-b"]);
+        expect(second.records.map((r) => r.requestId)).toEqual(["req-a"]);
+        expect(second.next).toBeUndefined();
+      });
+
+      it("keeps only what accept takes, and stops after maxExamined with a place to go on from", async () => {
+        // Prepare: every third request is from the shop.
+        const records = await createdMinutesApart(9, (i) => ({ caller: i % 3 === 0 ? "key:shop" : "key:crm" }));
+        const shop = (r: RequestRecord) => r.caller === "key:shop";
+
+        // Act
+        const bounded = await store.listRecent({ limit: 10, maxExamined: 4, accept: shop });
+        const rest = await store.listRecent({ after: bounded.next, limit: 10, maxExamined: 100, accept: shop });
+
+        // Assess: the newest four hold one shop request (i = 6); the rest hold the other two.
+        expect(bounded.records.map((r) => r.requestId)).toEqual([records[6]!.requestId]);
+        expect(bounded.next).toBeDefined();
+        expect(rest.records.map((r) => r.requestId)).toEqual([records[3]!.requestId, records[0]!.requestId]);
+        expect(rest.next).toBeUndefined();
+      });
+
+      it("lists only requests created at or after since", async () => {
+        // Prepare
+        const records = await createdMinutesApart(5);
+
+        // Act
+        const answer = await store.listRecent({ since: records[3]!.createdAt, limit: 10, maxExamined: 100, accept: all });
+
+        // Assess
+        expect(answer.records.map((r) => r.requestId)).toEqual([records[4]!.requestId, records[3]!.requestId]);
+      });
+
+      it("shows a request's latest state after an update", async () => {
+        // Prepare
+        const [record] = await createdMinutesApart(1);
+        await store.update(record!.requestId, (r) => ({ ...r, cancelledBy: "key:crm", cancelledAt: "2025-06-01T13:00:00.000Z" }));
+
+        // Act
+        const answer = await store.listRecent({ limit: 10, maxExamined: 100, accept: all });
+
+        // Assess
+        expect(answer.records[0]?.cancelledBy).toBe("key:crm");
+      });
+    });
   });
 }

@@ -3,19 +3,24 @@
  * it prints, stopped with SIGTERM. Ports are 0 so the test never collides with anything.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { nowSeconds, standardWebhookHeaders } from "../security/webhook-support.js";
 
-function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string; ready: Promise<{ url: string; key: string }> } {
+function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string; stdout: () => string; ready: Promise<{ url: string; key: string }> } {
   const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
     env: { ...process.env, PORT: "0", SANDBOX_PORT: "0", HOST: "127.0.0.1", API_KEYS: "", PASSENTRY_BASE_URL: "", PASSENTRY_TOKEN: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
+  let stdoutOnly = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+    stdoutOnly += d;
+  });
   child.stderr!.on("data", (d) => (out += d));
   const ready = new Promise<{ url: string; key: string }>((resolve, reject) => {
     const timer = setInterval(() => {
@@ -31,7 +36,7 @@ function startMain(env: Record<string, string>): { child: ChildProcess; output: 
       reject(new Error(`npm start exited early (${code}):\n${out}`));
     });
   });
-  return { child, output: () => out, ready };
+  return { child, output: () => out, stdout: () => stdoutOnly, ready };
 }
 
 describe("npm start", () => {
@@ -101,5 +106,41 @@ describe("npm start", () => {
     cleanups.push(() => child.kill("SIGKILL"));
     await expect(ready).rejects.toThrow(/exited early \(1\)/);
     expect(output()).toMatch(/PORT/);
+  });
+
+  it("names a taken port and what to do instead of printing a stack trace", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const dataDir = mkdtempSync(join(tmpdir(), "wm-start-"));
+    const { child, output, ready } = startMain({ DATA_DIR: dataDir, PORT: String(port) });
+    cleanups.push(() => {
+      child.kill("SIGKILL");
+      blocker.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    await expect(ready).rejects.toThrow(/exited early \(1\)/);
+    expect(output()).toContain(`127.0.0.1:${port} is already in use`);
+    expect(output()).toContain("PORT=<port> npm start");
+    expect(output()).not.toMatch(/\n\s+at /);
+  });
+
+  it("writes only JSON log lines to stdout when piped (npm start | jq), the banner to stderr", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "wm-start-"));
+    const { child, ready, stdout } = startMain({ DATA_DIR: dataDir });
+    cleanups.push(() => {
+      child.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const { url, key } = await ready;
+
+    await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ batch: { message: "Piped", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } }) });
+    await new Promise((r) => setTimeout(r, 500));
+    const lines = stdout().split("\n").filter((l) => l.trim() !== "");
+
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(stdout()).not.toContain("listening on");
   });
 });

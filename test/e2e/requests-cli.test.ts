@@ -96,7 +96,7 @@ describe("cli send", () => {
   });
 
   it("sends a recipients file of 1,200 at a given time as three batches, and repeats nothing under the same idempotency key", async () => {
-    writeFileSync(join(cwd, "members.json"), JSON.stringify(Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}` }))));
+    writeFileSync(join(cwd, "members.json"), JSON.stringify(Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}`, variables: { name: `Member ${i}` } }))));
     const args = ["send", "--entity", "ent-42", "--message", "Hi %{name}", "--recipients", "members.json", "--at", "2030-03-31T13:16:26Z", "--idempotency-key", "cli-order-1"];
 
     const first = await cli(args);
@@ -171,6 +171,47 @@ describe("cli send", () => {
 
     expect(result.code).toBe(2);
     expect(result.err).toMatch(/No API key: pass --key, set WALLET_API_KEY/);
+  });
+});
+
+describe("cli list and watch", () => {
+  it("lists requests newest first, one line each, filtered, with the cursor of the next page", async () => {
+    const older = requestIdIn((await cli(["send", "--entity", "ent-list", "--message", "First", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+    const newer = requestIdIn((await cli(["send", "--entity", "ent-list", "--message", "Second", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+    await stack.drained();
+
+    const page = await cli(["list", "--entity", "ent-list", "--limit", "1"]);
+    const cursor = /--cursor (\S+)/.exec(page.out)?.[1] ?? "";
+    const rest = await cli(["list", "--entity", "ent-list", "--limit", "1", "--cursor", cursor]);
+    const none = await cli(["list", "--state", "deadLettered", "--entity", "ent-list"]);
+
+    expect(page.code).toBe(0);
+    expect(page.out).toMatch(new RegExp(`^\\S+Z {2}${newer} {2}submitted +1/1 sent +ent-list {2}at 2030-03-31T13:16:26Z {2}Second$`, "m"));
+    expect(rest.out).toContain(older);
+    expect(rest.out).not.toContain(newer);
+    expect(none.out).toBe("No requests match.");
+    expect((await cli(["list", "--state", "lost"])).err).toMatch(/The API answered 400/);
+  });
+
+  it("watches a send-now request until every batch finished, printing each change once", async () => {
+    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Now!", "--segment", "vip", "--now"])).out);
+
+    const watched = await cli(["watch", id, "--interval", "0.05", "--timeout", "15"]);
+
+    expect(watched.code).toBe(0);
+    expect(watched.out).toMatch(/part 0: batch \S+, successful/);
+    expect(watched.out).toMatch(/Settled: every batch finished\.$/);
+    const looks = watched.out.split("\n").filter((l) => l.startsWith(`request ${id}:`));
+    expect(new Set(looks.map((l, i) => `${i}:${l}`)).size).toBe(looks.length);
+  });
+
+  it("stops watching a scheduled request once it waits for its time, saying how to cancel it", async () => {
+    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Later", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+
+    const watched = await cli(["watch", id, "--interval", "0.05", "--timeout", "15"]);
+
+    expect(watched.code).toBe(0);
+    expect(watched.out).toContain(`Settled: it waits for its scheduled time (2030-03-31T13:16:26Z); cancel it before then with: npm run cli -- cancel ${id}.`);
   });
 });
 

@@ -136,7 +136,7 @@ describe("shared batches", () => {
     await start();
     const good: string[] = [];
     for (let i = 0; i < 6; i++) good.push(await post(one(i)));
-    const bad = await post({ ...TEMPLATE, recipients: [{ passId: `${REFUSED_RECIPIENT_MARKER}-gone` }] });
+    const bad = await post({ ...TEMPLATE, recipients: [{ passId: `${REFUSED_RECIPIENT_MARKER}-gone`, variables: { name: "Nobody" } }] });
     for (let i = 6; i < 9; i++) good.push(await post(one(i)));
 
     await run();

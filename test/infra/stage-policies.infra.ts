@@ -118,6 +118,20 @@ describe("stage-checks.ts on a production stage changed back", () => {
     expect(problems).toMatch(/internet-facing status\) may dynamodb:DeleteItem: it must only read/);
   });
 
+  it("names the console consuming MessagesQueue's live messages, beyond reading its counts", () => {
+    const changed = grant(production, functions.console.handler, { Effect: "Allow", Action: ["sqs:ReceiveMessage"], Resource: [outputs().MessagesQueueArn!] });
+
+    expect(policyProblems(changed, PRODUCTION).join("\n")).toMatch(/console\.handler\) may sqs:ReceiveMessage: only the sender consumes the queue/);
+  });
+
+  it("names two functions of one name, as one function per console route would be", () => {
+    const changed = copy(production);
+    const [first, second] = changed.resources.filter((r) => r.type === "aws:lambda/function:Function");
+    second!.state.name = first!.state.name;
+
+    expect(policyProblems(changed, PRODUCTION).join("\n")).toContain(`Two functions are named ${first!.state.name}: build a function several routes share once (infra/api.ts).`);
+  });
+
   it("names any function but the sender that may read the token", () => {
     const changed = grant(production, functions.requestCancel.handler, { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [outputs().PassEntryTokenSecretArn!] });
 

@@ -28,6 +28,7 @@ import { callArguments, importsOf, infraSources, readProjectFile, stripComments 
 
 const deployed: DeployedValues<string> = {
   queueUrl: "https://sqs.eu-west-2.amazonaws.com/123456789012/MessagesQueue",
+  deadLetterQueueUrl: "https://sqs.eu-west-2.amazonaws.com/123456789012/MessagesDeadLetterQueue",
   tableName: "wallet-messaging-test-WalletTable",
   busName: "wallet-messaging-test-WalletBus",
   secretArns: {
@@ -73,16 +74,23 @@ describe("manifest functions", () => {
     for (const { fn } of routes) expect(functions[fn].timeoutSeconds).toBeLessThan(30);
   });
 
-  it("routes exactly the six HTTP endpoints, each to its handler", () => {
+  it("routes exactly the seven HTTP endpoints and the console's pages, each to its handler", () => {
     const table = Object.fromEntries(routes.map(({ route, fn }) => [route, functions[fn].handler]));
 
     expect(table).toEqual({
       "POST /api/v1/entities/{entityId}/messaging/wallet": "functions/handlers/accept.handler",
+      "GET /api/v1/requests": "functions/handlers/request-list.handler",
       "GET /api/v1/requests/{requestId}": "functions/handlers/request-status.handler",
       "DELETE /api/v1/requests/{requestId}": "functions/handlers/request-cancel.handler",
       "POST /api/v1/requests/{requestId}/resolve": "functions/handlers/request-resolve.handler",
       "GET /health": "functions/handlers/health.handler",
       "POST /webhooks/passentry": "functions/handlers/passentry-webhook.handler",
+      "GET /": "functions/handlers/console.handler",
+      "GET /console/requests/{requestId}": "functions/handlers/console.handler",
+      "POST /console/sign-in": "functions/handlers/console.handler",
+      "POST /console/sign-out": "functions/handlers/console.handler",
+      "POST /console/redrive": "functions/handlers/console.handler",
+      "POST /console/requests/{requestId}/cancel": "functions/handlers/console.handler",
     });
   });
 
@@ -101,8 +109,32 @@ describe("secret access", () => {
   });
 
   it("gives the API keys only to the HTTP handlers that check keys", () => {
-    expect(keysWith("apiKeys")).toEqual(["accept", "requestCancel", "requestResolve", "requestStatus"]);
-    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "requestCancel", "requestResolve", "requestStatus"]);
+    expect(keysWith("apiKeys")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
+    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
+  });
+
+  it("builds a function several routes share (the console) once: function names are fixed, a second one of the same name would fail the deploy", () => {
+    const api = readProjectFile("infra/api.ts");
+    expect(routes.filter((r) => r.fn === "console").length).toBeGreaterThan(1);
+    expect(api).toContain("new sst.aws.Function(functions[fn].name, lambda(functions[fn]))");
+    expect(api).toContain("api.route(route, built.arn)");
+  });
+
+  it("gives the console only the actions its pages and its two actions call, and no token", () => {
+    const access = functions.console.access as FunctionSpec["access"];
+    expect(Object.fromEntries(Object.entries(access).map(([on, actions]) => [on, [...(actions ?? [])].sort()]))).toEqual({
+      apiKeys: ["secretsmanager:GetSecretValue"],
+      table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+      requestListIndex: ["dynamodb:Query"],
+      messagesQueue: ["sqs:GetQueueAttributes", "sqs:SendMessage"],
+      deadLetterQueue: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"],
+    });
+    expect(environmentFor(functions.console, deployed, stage).DEAD_LETTER_QUEUE_URL).toBe(deployed.deadLetterQueueUrl);
+    expect(keysWithEnv("DEAD_LETTER_QUEUE_URL")).toEqual(["console"]);
+  });
+
+  it("lets the list function only Query the list index: no read of the table itself", () => {
+    expect(functions.requestList.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], requestListIndex: ["dynamodb:Query"] });
   });
 
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {
@@ -263,10 +295,16 @@ describe("least privilege in the manifest", () => {
     expect(functions.requestStatus.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], table: ["dynamodb:GetItem", "dynamodb:Query"] });
   });
 
-  it("lets no function but the sender receive, delete or re-time queue messages", () => {
-    for (const [key] of allFunctions.filter(([k]) => k !== "sender")) {
-      expect(actionsOf(key).filter((a) => a.startsWith("sqs:") && a !== "sqs:SendMessage"), key).toEqual([]);
+  it("lets no function but the sender receive, delete or re-time MessagesQueue's messages, and only the console touch the dead-letter queue", () => {
+    for (const [key, spec] of allFunctions.filter(([k]) => k !== "sender")) {
+      // The console reads the queue's counts; nobody else but the sender does more than send.
+      const readOnly = key === "console" ? ["sqs:SendMessage", "sqs:GetQueueAttributes"] : ["sqs:SendMessage"];
+      expect((spec.access.messagesQueue ?? []).filter((a) => !readOnly.includes(a)), key).toEqual([]);
+      expect((spec.access.promotionFailuresQueue ?? []).filter((a) => a !== "sqs:SendMessage"), key).toEqual([]);
     }
+    // Peeking, and SQS's message-move task back to MessagesQueue (receive and delete on its source): never a purge.
+    expect(keysWith("deadLetterQueue")).toEqual(["console"]);
+    expect([...functions.console.access.deadLetterQueue].sort()).toEqual(["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"]);
   });
 });
 
@@ -346,9 +384,11 @@ describe("infra sources follow the manifest", () => {
     for (const [file, text] of code) {
       if (file === "infra/manifest.ts") continue;
       expect(text, file).not.toMatch(/["'`]functions\/[^"'`]*["'`]/);
-      expect(text, file).not.toContain("new sst.aws.Function(");
+      // The one Function built outside a route or subscription: a function several routes share (the console), from the manifest.
+      if (file !== "infra/api.ts") expect(text, file).not.toContain("new sst.aws.Function(");
     }
-    expect(callArguments(allCode, "api.route(")).toEqual(["route, lambda(functions[fn])"]);
+    expect(callArguments(allCode, "new sst.aws.Function(")).toEqual(["functions[fn].name, lambda(functions[fn])"]);
+    expect(callArguments(allCode, "api.route(")).toEqual(["route, lambda(functions[fn])", "route, built.arn"]);
   });
 
   it("grants access only through the manifest's lists: no link, no IAM resource, permissions only in the lambda helper", () => {

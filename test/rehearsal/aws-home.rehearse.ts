@@ -4,7 +4,7 @@
  * every batch it holds was created once, no function was denied or crashed, and no secret reached a log.
  */
 import { createHmac, randomUUID } from "node:crypto";
-import { SendMessageCommand, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { afterAll, beforeAll, describe as suite, expect, it } from "vitest";
 import { stageSettings } from "../../infra/stage-config.js";
@@ -39,6 +39,11 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
   const json = async (response: Response) => ({ status: response.status, headers: response.headers, body: (await response.json()) as any });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     stage.api(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  /** The console's session cookie (set by the console scenario) and its forms' CSRF token. */
+  let cookie = "";
+  const csrfIn = (page: string) => /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? "";
+  const consoleAction = (path: string, csrf: string) =>
+    stage.api(path, { method: "POST", key: null, redirect: "manual", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ csrf }).toString() });
   const submitted = (requestId: string) => waitFor(`request ${requestId} to reach PassEntry`, () => stage.batchesFor(requestId).length > 0, stage);
 
   it("answers /health through API Gateway's route", async () => {
@@ -72,6 +77,57 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(status).toBe(200);
     expect(body.data.attributes.batchId).toBe(stage.batchesFor(exampleId)[0]!.id);
     expect((await stage.api(`/api/v1/requests/${exampleId}`, { key: "not-a-key" })).status).toBe(401);
+  });
+
+  it("lists requests newest first through the ByCreatedAt index, filtered and paged", async () => {
+    const second = await json(await post("/api/v1/entities/list-entity/messaging/wallet", { batch: { message: "Listed", recipients: [{ passId: "pass-list-1" }], scheduledAt: "2030-04-02T09:00:00Z" } }));
+    const secondId = second.body.data.id as string;
+    await submitted(secondId);
+    await waitFor("the list to show it submitted", async () => (await json(await stage.api("/api/v1/requests?entity=list-entity"))).body.data?.[0]?.attributes?.status === "submitted", stage);
+
+    const all = await json(await stage.api("/api/v1/requests"));
+    const byPass = await json(await stage.api("/api/v1/requests?pass=pass-list-1"));
+    const firstPage = await json(await stage.api("/api/v1/requests?limit=1"));
+    const secondPage = await json(await stage.api(firstPage.body.links.next));
+
+    expect(all.status, describe(stage)).toBe(200);
+    expect(all.body.data.map((e: { id: string }) => e.id).slice(0, 2)).toEqual([secondId, exampleId]);
+    expect(byPass.body.data.map((e: { id: string }) => e.id)).toEqual([secondId]);
+    expect(firstPage.body.data.map((e: { id: string }) => e.id)).toEqual([secondId]);
+    expect(secondPage.body.data.map((e: { id: string }) => e.id)).toEqual([exampleId]);
+    expect((await stage.api("/api/v1/requests", { key: "not-a-key" })).status).toBe(401);
+  });
+
+  it("serves the operator console behind the API: sign-in exchanges the operator key for a cookie, and the pages read the table and both queues", async () => {
+    const signInPage = await stage.api("/", { key: null });
+    const signIn = await stage.api("/console/sign-in", { method: "POST", key: null, redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ key: SECRETS.operatorKey }).toString() });
+    cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const home = await stage.api("/", { key: null, headers: { cookie } });
+    const detail = await stage.api(`/console/requests/${exampleId}`, { key: null, headers: { cookie } });
+    const homeText = await home.text();
+
+    expect(await signInPage.text()).toContain("Sign in");
+    expect(signIn.status, describe(stage)).toBe(303);
+    expect(signIn.headers.get("set-cookie")).toMatch(/HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/);
+    expect(home.status, describe(stage)).toBe(200);
+    expect(homeText).toContain(exampleId);
+    expect(homeText).toContain("SQS does not tell the oldest message");
+    expect(await detail.text()).toContain(stage.batchesFor(exampleId)[0]!.id);
+    expect(homeText).not.toContain(SECRETS.operatorKey);
+    expect(homeText).not.toContain(SECRETS.apiKey);
+  });
+
+  it("cancels a scheduled request from the console: its batch is cancelled at PassEntry", async () => {
+    const accepted = await json(await post("/api/v1/entities/my-entity/messaging/wallet", { batch: { message: "Cancel me from the console", segments: [{ groupTag: "vip" }], scheduledAt: "2030-04-03T09:00:00Z" } }));
+    const requestId = accepted.body.data.id as string;
+    await submitted(requestId);
+    const page = await (await stage.api(`/console/requests/${requestId}`, { key: null, headers: { cookie } })).text();
+
+    const cancel = await consoleAction(`/console/requests/${requestId}/cancel`, csrfIn(page));
+
+    expect(cancel.status, describe(stage)).toBe(303);
+    await waitFor("PassEntry's batch to be cancelled", () => stage.batchesFor(requestId)[0]?.status === "cancelled", stage);
+    expect(stage.postsFor(requestId)).toBe(1);
   });
 
   it("cancels a request: the batch PassEntry holds is cancelled there", async () => {
@@ -214,8 +270,15 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     );
     stage.sandbox.setTokens([SECRETS.passEntryToken]);
 
-    // What `npm run dlq -- redrive` and the console's "Start DLQ redrive" do.
-    await stage.rehearsal.operator.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: output("DeadLetterQueueArn") }));
+    // The operator console's Redrive button: the Console function starts SQS's message-move task, with only its granted actions.
+    // A raw SQS message's request belongs to no caller: an operator reads it.
+    const dead = await json(await stage.api(`/api/v1/requests/${requestId}`, { key: SECRETS.operatorKey }));
+    expect(dead.body.data.attributes.status, "the sender recorded the last failed receive on the request").toBe("deadLettered");
+    expect(dead.body.data.attributes.deadLetter).toMatchObject({ kind: "send", receiveCount: maxReceives });
+    const home = await (await stage.api("/", { key: null, headers: { cookie } })).text();
+    expect(home).toContain(requestId);
+    const redrive = await consoleAction("/console/redrive", csrfIn(home));
+    expect(redrive.status, describe(stage)).toBe(303);
 
     await submitted(requestId);
     await waitFor("both redriven messages to be handled", () => stage.rehearsal.sqs.depth(output("MessagesQueueUrl")).visible + stage.rehearsal.sqs.depth(output("MessagesQueueUrl")).inFlight === 0, stage);
@@ -223,6 +286,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect(stage.postsFor(requestId)).toBe(1);
     expect(stage.postsFor(exampleId)).toBe(1);
     expect(stage.rehearsal.sqs.depth(output("DeadLetterQueueUrl")).visible).toBe(0);
+    expect((await json(await stage.api(`/api/v1/requests/${requestId}`, { key: SECRETS.operatorKey }))).body.data.attributes.deadLetter).toBeNull();
   });
 
   it("saw no call AWS would refuse, no crash, no duplicate batch and no secret in any log", () => {

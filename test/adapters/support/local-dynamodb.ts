@@ -1,6 +1,6 @@
 /**
  * An in-process DynamoDB for adapter tests: dynalite on a loopback port, one fresh table per harness
- * with the project's key schema (pk HASH, sk RANGE).
+ * with the project's key schema (pk HASH, sk RANGE) and its request-list index.
  *
  * dynalite 4 does not implement TransactWriteItems, which DynamoDbRequestStore needs for its
  * idempotency reservation. Clients made here therefore emulate it: every transaction runs under an
@@ -24,6 +24,7 @@ import {
   type TransactWriteItemsCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { REQUEST_LIST_INDEX } from "../../../functions/adapters/dynamodb-table-shape.js";
 
 export interface LocalDynamoDb {
   endpoint: string;
@@ -66,10 +67,23 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
           AttributeDefinitions: [
             { AttributeName: "pk", AttributeType: "S" },
             { AttributeName: "sk", AttributeType: "S" },
+            { AttributeName: REQUEST_LIST_INDEX.hashKey, AttributeType: "S" },
+            { AttributeName: REQUEST_LIST_INDEX.rangeKey, AttributeType: "S" },
           ],
           KeySchema: [
             { AttributeName: "pk", KeyType: "HASH" },
             { AttributeName: "sk", KeyType: "RANGE" },
+          ],
+          // The deployed table's list index (infra/ledger.ts builds it from the same constant).
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: REQUEST_LIST_INDEX.name,
+              KeySchema: [
+                { AttributeName: REQUEST_LIST_INDEX.hashKey, KeyType: "HASH" },
+                { AttributeName: REQUEST_LIST_INDEX.rangeKey, KeyType: "RANGE" },
+              ],
+              Projection: { ProjectionType: "ALL" },
+            },
           ],
           BillingMode: "PAY_PER_REQUEST",
         }),

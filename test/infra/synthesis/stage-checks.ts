@@ -14,6 +14,7 @@
  *   const problems = stageProblems(await synthesize({ stage: "production", secrets: { AlarmEmail: "ops@example.com" } }), stageSettings("production"));
  *   // [] — or e.g. ["Role X trusts arn:aws:iam::123456789012:root: only lambda.amazonaws.com may assume a function's role."]
  */
+import { REQUEST_LIST_INDEX } from "../../../functions/adapters/dynamodb-table-shape.js";
 import { functionAlarms, functionName, functions, LOG_ACTIONS, SERVICE_NAME, TRACING_ACTIONS, unknownOutcomesMetric, type FunctionKey, type FunctionSpec } from "../../../infra/manifest.js";
 import type { StageSettings } from "../../../infra/stage-config.js";
 import { lambdaFunctions, queues, roles, type LambdaFunctionView, type PolicyDocument, type PolicyStatement, type RoleView } from "./stack-model.js";
@@ -54,8 +55,12 @@ function functionRuleProblems(fn: LambdaFunctionView, grants: Grant[], arns: Sta
   const on = (resource: string) => grants.filter((g) => g.resource === resource).map((g) => g.action);
   if (key !== "sender" && grants.some((g) => g.resource === arns.tokenSecret)) problems.push(`${fn.label} may read the PassEntry token: only the sender may (it alone posts to PassEntry).`);
   if (key !== "sender" && grants.some((g) => g.action === "events:PutEvents")) problems.push(`${fn.label} may put events on the bus: only the sender publishes outcome events.`);
-  if (key !== "sender" && grants.some((g) => g.action.startsWith("sqs:") && g.action !== "sqs:SendMessage")) {
-    problems.push(`${fn.label} may ${grants.filter((g) => g.action.startsWith("sqs:") && g.action !== "sqs:SendMessage").map((g) => g.action).join(", ")}: only the sender consumes the queue.`);
+  // The console (issue 16) reads MessagesQueue's counts, peeks at the dead-letter queue and starts
+  // SQS's move task back (receive and delete on the dead-letter queue): it consumes no live message.
+  const consoleMay = key === "console" ? [`sqs:GetQueueAttributes ${arns.messagesQueue}`, ...["ReceiveMessage", "GetQueueAttributes", "StartMessageMoveTask", "DeleteMessage"].map((a) => `sqs:${a} ${arns.deadLetterQueue}`)] : [];
+  const consumes = grants.filter((g) => g.action.startsWith("sqs:") && g.action !== "sqs:SendMessage" && !consoleMay.includes(`${g.action} ${g.resource}`));
+  if (key !== "sender" && consumes.length > 0) {
+    problems.push(`${fn.label} may ${consumes.map((g) => g.action).join(", ")}: only the sender consumes the queue.`);
   }
   if (key === "requestStatus") {
     const writes = grants.filter((g) => !["secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:Query", ...LOG_ACTIONS].includes(g.action));
@@ -74,6 +79,8 @@ function functionRuleProblems(fn: LambdaFunctionView, grants: Grant[], arns: Sta
 interface StageArns {
   table: string;
   tokenSecret: string;
+  messagesQueue: string | undefined;
+  deadLetterQueue: string | undefined;
 }
 
 /**
@@ -85,10 +92,12 @@ export function policyProblems(synthesis: Synthesis, settings: StageSettings): s
   const problems: string[] = [];
   const outputs = synthesis.outputs as Record<string, string>;
   const tableArn = of(synthesis, "aws:dynamodb/table:Table")[0]?.state.arn as string;
-  const arns: StageArns = { table: tableArn, tokenSecret: outputs.PassEntryTokenSecretArn! };
+  const arns: StageArns = { table: tableArn, tokenSecret: outputs.PassEntryTokenSecretArn!, messagesQueue: outputs.MessagesQueueArn, deadLetterQueue: outputs.DeadLetterQueueArn };
   const byOutput: Record<string, string | undefined> = {
     table: tableArn,
+    requestListIndex: `${tableArn}/index/${REQUEST_LIST_INDEX.name}`,
     messagesQueue: outputs.MessagesQueueArn,
+    deadLetterQueue: outputs.DeadLetterQueueArn,
     promotionFailuresQueue: queues(synthesis).find((q) => q.url === outputs.PromotionFailuresQueueUrl)?.arn,
     walletBus: outputs.WalletBusArn,
     passEntryToken: outputs.PassEntryTokenSecretArn,
@@ -124,6 +133,10 @@ export function policyProblems(synthesis: Synthesis, settings: StageSettings): s
     const extra = grantsOf(role).filter((g) => !allowed.has(`${g.action} ${g.resource}`));
     if (extra.length > 0) problems.push(`The schedule ${schedule.name}'s role is granted ${extra.map((g) => `${g.action} on ${g.resource}`).join("; ")}: it may only invoke its planner and send to its dead-letter queue.`);
   }
+
+  // Names are fixed (manifest `functionName`): two functions of one name cannot both be deployed.
+  const names = lambdaFunctions(synthesis).map((fn) => fn.name);
+  for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`Two functions are named ${name}: build a function several routes share once (infra/api.ts).`);
 
   for (const fn of lambdaFunctions(synthesis)) {
     const key = manifestKeyOf(fn);

@@ -14,6 +14,8 @@ export function withHashKeyOnlyTables(synthesis: Synthesis): Synthesis {
     const hashKey = table.inputs.hashKey as string;
     for (const side of [table.inputs, table.state]) {
       delete side.rangeKey;
+      // Before issue 12 the table had no index either (the request list came with issue 16).
+      delete side.globalSecondaryIndexes;
       side.attributes = (side.attributes as { name: string }[]).filter((a) => a.name === hashKey);
     }
   }
