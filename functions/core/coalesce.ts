@@ -34,6 +34,7 @@ import { canonicalJson } from "./accept-request.js";
 import { wantsSendNow } from "./batch-rules.js";
 import { RetryLaterError } from "./errors.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
+import { refreshSummary } from "./request-summary.js";
 import type { SendKey } from "./ports.js";
 import { MAX_RECIPIENTS_PER_BATCH, type RequestRecord, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
 import { announceCancelled, holdPart, outcomeOf, sendPart, sendRequest, type ChunkOutcome, type PostPlan, type SendDeps } from "./send-request.js";
@@ -168,6 +169,7 @@ export async function sendShared(deps: SendDeps, members: readonly Shareable[]):
       return results;
     }
     const settled = await settleMembers(deps, groupId);
+    await refreshSummary(deps, groupId);
     const refused = settled.state === "failed" ? joined.filter((m) => settled.left.includes(m.request.requestId)) : [];
     for (const m of joined) if (!refused.includes(m)) results.set(m.request.requestId, await memberResult(deps, m.request, settled.entries.get(m.request.requestId)));
     if (refused.length > 0) {

@@ -77,6 +77,8 @@ export function listedState(record: RequestRecord): RequestState {
 
 /** Whether the record passes every filter given. */
 export function matchesFilter(record: RequestRecord, query: ListRequestsQuery): boolean {
+  // A shared batch is not anyone's request: listed only when asked for (source=group).
+  if (record.source === "group" && query.source !== "group") return false;
   if (query.state !== undefined && listedState(record) !== query.state) return false;
   if (query.source !== undefined && record.source !== query.source) return false;
   if (query.entity !== undefined && record.entityId !== query.entity) return false;
