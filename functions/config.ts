@@ -30,6 +30,8 @@ const PassEntrySettings = z.object({
   /** Pages of PassEntry's batch list (25 each) searched at most when reconciling; past that a part is `unknown`. */
   RECONCILE_MAX_PAGES: positiveInt(40),
   ALLOWED_BATCH_KEYS: batchKeyList,
+  /** A caller's requests that differ only in their recipients share PassEntry batches (`false` turns it off). */
+  SHARE_BATCHES: z.pipe(z._default(z.enum(["true", "false"], { error: "SHARE_BATCHES must be true or false" }), "true"), z.transform((v) => v === "true")),
 }).check(
   // A POST may leave up to half a lease after its claim was checked, and must finish inside the lease.
   z.refine((c) => c.PASSENTRY_TIMEOUT_MS * 2 < c.SEND_LEASE_MS, {
@@ -80,6 +82,10 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   RATE_LIMIT_PER_SECOND: positiveNumber(10),
   RATE_LIMIT_BURST: positiveInt(1000),
   SENDER_WORKERS: positiveInt(2),
+  /** Messages one local sender invocation takes at most: a full shared batch of one-recipient requests. */
+  SENDER_BATCH_SIZE: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), 500),
+  /** How long a worker waits for more messages that may share a batch (ms; 0: no gathering). */
+  SHARE_GATHER_MS: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(60_000)), 1_000),
   VISIBILITY_TIMEOUT_SECONDS: positiveInt(30),
   /** Receives before a message is dead-lettered; the default survives a 6-hour PassEntry outage (core/retry-policy.ts). */
   MAX_RECEIVES: positiveInt(MAX_RECEIVES),

@@ -411,18 +411,16 @@ export interface QueueSpec {
 /**
  * How the sender consumes MessagesQueue.
  *
- * Batch size 10: at 4.5 req/s a batch takes ~2.2 s of pacing, long enough to amortise an
- * invocation (token cache lookup, cold start) and short enough that a failing batch holds few
- * messages back. Partial responses make only the failed messages return to the queue.
- *
- * Window 1 s: without one, a burst arriving over a second is cut into many 1-2 message batches,
- * each of which may land in another execution environment whose pacer starts without history.
- * Fuller batches keep consecutive requests inside one pacer; 1 s is invisible next to PassEntry's
- * own delivery time to phones.
+ * Batch size 100 with a 2 s window: one-recipient requests of one caller arriving within two
+ * seconds reach one invocation together and share PassEntry batches (functions/core/coalesce.ts);
+ * AWS requires a window of at least 1 s for batches above 10. Not more than 100: a batch of
+ * requests that cannot share is sent one by one at 4.5 POSTs/s, and 100 of them (~22 s) still fit
+ * the sender's 60 s timeout, so none is handed back for lack of time (each hand-back costs a
+ * receive). Partial responses make only the failed messages return to the queue.
  */
 export const senderSubscription = {
-  batchSize: 10,
-  batchWindowSeconds: 1,
+  batchSize: 100,
+  batchWindowSeconds: 2,
   partialResponses: true,
   maxConcurrency: SENDER_MAX_CONCURRENCY,
 } as const;

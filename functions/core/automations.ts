@@ -85,6 +85,13 @@ export const Automation = z.strictObject({
   passTemplateUuid: z.optional(z.string().check(z.minLength(1))),
   /** Send this long after the event, as a PassEntry-scheduled batch; at least 65 minutes from now. Absent: at once. */
   delayMinutes: z.optional(z.number().check(z.int(), z.gte(1), z.lte(MAX_DELAY_MINUTES))),
+  /**
+   * With `delayMinutes`: round the send time up to the next multiple of this many minutes, so that
+   * events close in time get the same `scheduledAt` and share PassEntry batches (functions/core/
+   * coalesce.ts). E.g. 15: scans between 14:00 and 14:15 are thanked together at 16:15. Absent: the
+   * exact time (events share only when their times agree to the second).
+   */
+  roundToMinutes: z.optional(z.number().check(z.int(), z.gte(1), z.lte(24 * 60))),
   /** Values for message variables the pass's content lacks. */
   variableDefaults: z.optional(z.record(z.string(), z.string())),
   /** The batch name shown in PassEntry; default `Automation <id>`. */
@@ -162,11 +169,17 @@ export function automationBatch(automation: Automation, pass: EventPass, eventTi
   return { batch, missingVariables };
 }
 
-/** Event time + delay, but never sooner than PassEntry accepts (65 minutes from now); whole seconds. */
+/**
+ * Event time + delay, but never sooner than PassEntry accepts (65 minutes from now); whole seconds,
+ * or rounded up to the automation's `roundToMinutes` so that neighbouring events share a batch.
+ *
+ * @example scheduledAtFor({ delayMinutes: 120, roundToMinutes: 15, … }, Date.parse("2030-01-01T14:07:00Z"), now) // "2030-01-01T16:15:00Z"
+ */
 export function scheduledAtFor(automation: Automation, eventTime: number, now: number): string | undefined {
   if (automation.delayMinutes === undefined) return undefined;
   const at = Math.max(eventTime + automation.delayMinutes * MINUTE_MS, now + MIN_SCHEDULE_LEAD_MINUTES * MINUTE_MS);
-  return new Date(Math.ceil(at / 1000) * 1000).toISOString().replace(".000Z", "Z");
+  const step = (automation.roundToMinutes ?? 0) * MINUTE_MS || 1000;
+  return new Date(Math.ceil(at / step) * step).toISOString().replace(".000Z", "Z");
 }
 
 export interface AutomationDeps {

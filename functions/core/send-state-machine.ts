@@ -432,8 +432,9 @@ export async function transitionMany(ledger: SendLedger, items: readonly { key: 
   const results: TransitionResult[] = new Array(items.length);
   const pending: { index: number; result: TransitionResult & { moved: true } }[] = [];
   const moves: LedgerWrite[] = [];
+  const entries = await readAll(ledger, items.map((i) => i.key));
   for (const [index, { key, event }] of items.entries()) {
-    const entry = await ledger.get(key);
+    const entry = entries[index];
     const decision = decide(entry, event);
     if (decision.kind === "refuse") {
       results[index] = { moved: false, row: decision.row, refusal: decision.refusal, entry, ...retryAtOf(decision.refusal, entry) };
@@ -453,6 +454,17 @@ export async function transitionMany(ledger: SendLedger, items: readonly { key: 
   }
   return results;
 }
+
+/** Reads entries a few at a time (DynamoDB reads wait on the network; SQLite's do not wait at all). */
+async function readAll(ledger: SendLedger, keys: readonly SendKey[]): Promise<(SendRecord | undefined)[]> {
+  const entries: (SendRecord | undefined)[] = new Array(keys.length);
+  for (let start = 0; start < keys.length; start += PARALLEL_READS) {
+    const slice = keys.slice(start, start + PARALLEL_READS);
+    (await Promise.all(slice.map((key) => ledger.get(key)))).forEach((entry, i) => (entries[start + i] = entry));
+  }
+  return entries;
+}
+const PARALLEL_READS = 16;
 
 function moveOf(key: SendKey, entry: SendRecord | undefined, next: SendRecord): LedgerWrite {
   return { key, expectedVersion: entry?.version, next, changes: entry === undefined ? next : changedFields(entry, next) };

@@ -40,6 +40,7 @@ export const awsSenderDeps = once((): SenderDeps => {
       // No PassEntry call starts unless its whole client timeout (and a margin) fits before Lambda's deadline.
       callBudgetMs: config.PASSENTRY_TIMEOUT_MS + 5_000,
       allowedBatchKeys: config.ALLOWED_BATCH_KEYS,
+      shareBatches: config.SHARE_BATCHES,
       sleep,
       reconcileMaxPages: config.RECONCILE_MAX_PAGES,
       onUnknownOutcome: (key) => metrics.unknownOutcome(key),

@@ -262,11 +262,17 @@ describe("queues", () => {
     );
   });
 
-  it("has the sender report partial batch failures, with a batch AWS accepts without extra settings", () => {
+  it("has the sender report partial batch failures, with a batch AWS accepts (above 10 records only with a window of 1 s or more)", () => {
     expect(senderSubscription.partialResponses).toBe(true);
     expect(senderSubscription.batchSize).toBeGreaterThanOrEqual(1);
-    expect(senderSubscription.batchSize).toBeLessThanOrEqual(10);
+    expect(senderSubscription.batchSize).toBeLessThanOrEqual(10_000);
+    if (senderSubscription.batchSize > 10) expect(senderSubscription.batchWindowSeconds).toBeGreaterThanOrEqual(1);
     expect(senderSubscription.batchWindowSeconds).toBeLessThanOrEqual(300);
+  });
+
+  it("takes no more requests per invocation than it can send one by one within its timeout (a hand-back costs a receive)", () => {
+    const perWorkerPerSecond = PASSENTRY_ACCOUNT_RATE_PER_SECOND / senderSubscription.maxConcurrency;
+    expect(senderSubscription.batchSize / perWorkerPerSecond).toBeLessThan(functions.sender.timeoutSeconds * 0.5);
   });
 });
 

@@ -98,6 +98,28 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect((await stage.api("/api/v1/requests", { key: "not-a-key" })).status).toBe(401);
   });
 
+  it("shares PassEntry batches among one caller's one-recipient requests that arrive together (issue 14)", async () => {
+    const template = { message: "Thanks for your order, %{name}", scheduledAt: "2030-03-31T13:16:26Z" };
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => post("/api/v1/entities/my-entity/messaging/wallet", { batch: { ...template, recipients: [{ passId: `order-pass-${i}`, variables: { name: `Customer ${i}` } }] } }).then(json)),
+    );
+    const ids = answers.map((a) => a.body.data.id as string);
+    expect(answers.map((a) => a.status)).toEqual(Array(12).fill(202));
+
+    const status = async (id: string) => (await json(await stage.api(`/api/v1/requests/${id}`))).body.data.attributes;
+    await waitFor("every request to be submitted", async () => (await Promise.all(ids.map(status))).every((a) => a.status === "submitted"), stage, 30_000);
+
+    const views = await Promise.all(ids.map(status));
+    // Two pollers may split one arrival into two deliveries (a delivery holding one of them sends it
+    // alone); far fewer PassEntry calls than requests either way.
+    expect(new Set(views.map((v) => v.batchId)).size).toBeLessThanOrEqual(3);
+    const shared = views.filter((v) => v.batches[0].sharedBatch !== null);
+    expect(shared.length).toBeGreaterThanOrEqual(10);
+    for (const view of shared) expect(view.batches[0], JSON.stringify(view.batches[0])).toMatchObject({ state: "sent", totalCount: 1, sharedBatch: { groupId: expect.stringMatching(/^grp-/) } });
+    const passes = stage.sandbox.batches().flatMap((b) => (b.body.batch.recipients ?? []).map((r: { passId: string }) => r.passId)).filter((p: string) => p.startsWith("order-pass-"));
+    expect(passes.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `order-pass-${i}`).sort());
+  });
+
   it("serves the operator console behind the API: sign-in exchanges the operator key for a cookie, and the pages read the table and both queues", async () => {
     const signInPage = await stage.api("/", { key: null });
     const signIn = await stage.api("/console/sign-in", { method: "POST", key: null, redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ key: SECRETS.operatorKey }).toString() });

@@ -113,6 +113,16 @@ describe("scheduledAtFor", () => {
     expect(scheduledAtFor(automation({ delayMinutes: 120 }), NOW - 0.5 * MINUTE + 1, NOW)).toBe("2025-06-02T10:59:31Z");
     expect(scheduledAtFor(automation({ delayMinutes: 1 }), NOW, NOW)).toBe(new Date(NOW + MIN_SCHEDULE_LEAD_MINUTES * MINUTE).toISOString().replace(".000Z", "Z"));
   });
+
+  it("rounds up to roundToMinutes, so events close in time get one scheduledAt and can share a batch", () => {
+    const thanks = automation({ delayMinutes: 120, roundToMinutes: 15 });
+    const at = (iso: string) => scheduledAtFor(thanks, Date.parse(iso), Date.parse(iso));
+
+    expect(at("2030-01-01T14:00:30Z")).toBe("2030-01-01T16:15:00Z");
+    expect(at("2030-01-01T14:14:59Z")).toBe("2030-01-01T16:15:00Z");
+    expect(at("2030-01-01T14:15:00Z")).toBe("2030-01-01T16:15:00Z");
+    expect(at("2030-01-01T14:15:01Z")).toBe("2030-01-01T16:30:00Z");
+  });
 });
 
 describe("matchingAutomations", () => {
