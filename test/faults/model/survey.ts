@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import fc from "fast-check";
-import { commandArbitrary, defaultIntents, modelRun, ModelViolation } from "./model-world.js";
+import { commandArbitrary, defaultIntents, modelRun, ModelViolation, type Coverage } from "./model-world.js";
 import type { HomeName } from "./model-rig.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string" }, seed: { type: "string" }, only: { type: "string" }, "shrink-runs": { type: "string" } } });
@@ -20,17 +20,25 @@ const shrinkRuns = Number(values["shrink-runs"] ?? 3000);
 
 const intents = defaultIntents();
 const command = commandArbitrary({ workers: ["w0", "w1", "w2"], canceller: "canceller", intents });
-const input = fc.tuple(fc.constantFrom<HomeName>("aws", "local"), fc.subarray(intents.map((i) => i.label), { minLength: 1 }), fc.commands([command], { maxCommands: 80, size: "max" }));
+const input = fc.tuple(fc.constantFrom<HomeName>("aws", "local"), fc.shuffledSubarray(intents.map((i) => i.label), { minLength: 1 }), fc.commands([command], { maxCommands: 80, size: "max" }));
 
 /** "2a (cancel acknowledged before a POST)" → "2a". */
 const classOf = (error: unknown) => (error instanceof ModelViolation ? error.invariant.split(" ")[0]! : `not a violation: ${(error as Error).message.split("\n")[0]}`);
 
 const tally = new Map<string, number>();
+// Shared batches (issue 14): how many runs exercised each thing at least once, and how often in all.
+const exercised = new Map<keyof Coverage, { runs: number; total: number }>();
+const count = (coverage: Coverage) => {
+  for (const [key, n] of Object.entries(coverage) as [keyof Coverage, number][]) {
+    const seen = exercised.get(key) ?? { runs: 0, total: 0 };
+    exercised.set(key, { runs: seen.runs + (n > 0 ? 1 : 0), total: seen.total + n });
+  }
+};
 const startedAt = performance.now();
 for (const [home, submitted, commands] of fc.sample(input, { numRuns: runs, seed })) {
   let outcome = "held";
   try {
-    await modelRun(home, submitted, commands);
+    await modelRun(home, submitted, commands, count);
   } catch (error) {
     outcome = classOf(error);
   }
@@ -39,7 +47,9 @@ for (const [home, submitted, commands] of fc.sample(input, { numRuns: runs, seed
 const seconds = (performance.now() - startedAt) / 1000;
 console.log(`${runs} runs in ${seconds.toFixed(1)} s: ${(runs / seconds).toFixed(1)} runs/s (seed ${seed})`);
 console.log("first invariant each run broke:");
-for (const [outcome, count] of [...tally].sort((a, b) => b[1] - a[1])) console.log(`  ${outcome.padEnd(8)} ${count} (${((100 * count) / runs).toFixed(1)} %)`);
+for (const [outcome, n] of [...tally].sort((a, b) => b[1] - a[1])) console.log(`  ${outcome.padEnd(8)} ${n} (${((100 * n) / runs).toFixed(1)} %)`);
+console.log("shared batches exercised (runs with at least one / in all):");
+for (const [key, seen] of exercised) console.log(`  ${key.padEnd(30)} ${String(seen.runs).padStart(6)} runs  ${String(seen.total).padStart(7)} in all`);
 
 const wanted = values.only ? values.only.split(",") : [...tally.keys()].filter((k) => k !== "held" && !k.startsWith("not a"));
 for (const invariant of wanted) {
