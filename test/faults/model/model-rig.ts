@@ -536,10 +536,12 @@ export class ModelRig {
       this.plainLedger = new DynamoDbSendLedger({ tableName: tableName!, client: dynamo.client() });
       // Each actor's own client stops at every DynamoDB command, so a cancel can land between a read and a write.
       this.ledgerFor = (actor) =>
-        new DynamoDbSendLedger({
-          tableName: tableName!,
-          client: dynamo.client({ beforeSend: (command, input) => this.gate(actor, { port: "dynamodb", op: command.replace(/Command$/, ""), detail: dynamoDetail(input) }, async () => undefined) }),
-        });
+        oneWriteAtATime(
+          new DynamoDbSendLedger({
+            tableName: tableName!,
+            client: dynamo.client({ beforeSend: (command, input) => this.gate(actor, { port: "dynamodb", op: command.replace(/Command$/, ""), detail: dynamoDetail(input) }, async () => undefined) }),
+          }),
+        );
     } else {
       const ledger = new SqliteSendLedger(this.db);
       this.plainLedger = ledger;
@@ -985,6 +987,22 @@ function withStatementCache(db: SqliteDatabase): SqliteDatabase {
     return statement;
   }) as SqliteDatabase["prepare"];
   return db;
+}
+
+/**
+ * The DynamoDB ledger writes a shared batch's members in parallel (writeMany); an actor of the rig
+ * parks at one gate at a time, so here they go one after another. Each is its own conditional write
+ * either way (DynamoDB applies each atomically and none waits for another), so this order is one of
+ * those parallel writes allow, and what the model is after stays: a crash, or another actor's move,
+ * between two of them (a group half joined, half settled), which SQLite's one transaction never shows.
+ */
+function oneWriteAtATime(ledger: DynamoDbSendLedger): SendLedger {
+  ledger.writeMany = async (moves) => {
+    const written: boolean[] = [];
+    for (const move of moves) written.push(await ledger.write(move));
+    return written;
+  };
+  return ledger;
 }
 
 function sqsRecordOf(message: ReceivedMessage): SQSRecord {

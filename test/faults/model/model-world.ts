@@ -48,7 +48,7 @@
  *      show one caller another's recipients), never a request that opted out, never one pass twice.
  */
 import fc from "fast-check";
-import { describeFault, faultFits, ModelRig, MODEL_EPOCH, REFUSED_PASS, short, type ActorName, type CallerName, type CallFault, type HomeName, type ModelBatch, type PassEntryFault, type Port, type RequestView } from "./model-rig.js";
+import { describeFault, faultFits, ModelRig, MODEL_EPOCH, REFUSED_PASS, short, type ActorName, type CallerName, type CallFault, type HomeName, type ModelBatch, type ModelRigOptions, type PassEntryFault, type Port, type RequestView } from "./model-rig.js";
 
 export const ENTITY = "model-entity";
 const PARTS_OF = 500;
@@ -453,7 +453,8 @@ export class World {
       refusedSharedPosts: sharedPosts.filter((c) => c.fault === undefined && membersIn(c.body).some((m) => refused.has(m))).length,
       faultedSharedPosts: sharedPosts.filter((c) => c.fault !== undefined).length,
       sharedBatches: sharedBatches.length,
-      groupCrashes: this.rig.crashes.filter((c) => c.requestId?.startsWith("grp-") || c.op === "writeMany").length,
+      // At a group's own ledger entry or stored request (on DynamoDB, its item), or at the joins' and settles' writeMany.
+      groupCrashes: this.rig.crashes.filter((c) => c.requestId?.startsWith("grp-") || c.detail.includes("grp-") || c.op === "writeMany").length,
       memberCancels: memberCancels.length,
       memberCancelsAfterSharedBatch: memberCancels.filter((a) => a.seq > firstShared).length,
     };
@@ -690,8 +691,8 @@ export function commandArbitrary(options: CommandOptions): fc.Arbitrary<Cmd> {
 const MAX_COMMANDS = 80;
 
 /** One run: the intents submitted first, the commands against a fresh rig, then the quiet drain and every invariant. */
-export async function modelRun(home: HomeName, submitted: string[], commands: Iterable<fc.AsyncCommand<World, World>>, observe?: (coverage: Coverage) => void): Promise<void> {
-  const rig = await ModelRig.start({ home });
+export async function modelRun(home: HomeName, submitted: string[], commands: Iterable<fc.AsyncCommand<World, World>>, observe?: (coverage: Coverage) => void, ledger?: ModelRigOptions["ledger"]): Promise<void> {
+  const rig = await ModelRig.start({ home, ...(ledger ? { ledger } : {}) });
   const world = new World(rig, defaultIntents());
   try {
     for (const label of submitted) await world.submit(label);
