@@ -37,7 +37,7 @@ import { occurredAt, publishOutcome } from "./outcome-events.js";
 import { refreshSummary } from "./request-summary.js";
 import type { SendKey } from "./ports.js";
 import { MAX_RECIPIENTS_PER_BATCH, type RequestRecord, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
-import { announceCancelled, holdPart, outcomeOf, sendPart, sendRequest, type ChunkOutcome, type PostPlan, type SendDeps } from "./send-request.js";
+import { announceCancelled, holdPart, outcomeOf, queueFirstFollowUp, sendPart, sendRequest, type ChunkOutcome, type PostPlan, type SendDeps } from "./send-request.js";
 import { transition, transitionMany, type GroupOutcome } from "./send-state-machine.js";
 
 /** A shared batch's body stays well inside what one stored request (a DynamoDB item: 400 KB) can hold. */
@@ -195,9 +195,17 @@ async function alone(deps: SendDeps, request: SendRequest): Promise<MemberResult
 }
 
 async function memberResult(deps: SendDeps, request: SendRequest, settled?: SendRecord): Promise<MemberResult> {
-  const entry = settled ?? (await deps.ledger.get(memberKey(request.requestId)));
+  const key = memberKey(request.requestId);
+  const entry = settled ?? (await deps.ledger.get(key));
   if (entry?.state === "open") return alone(deps, request); // left the group (e.g. it was not carried): send it now
-  return { outcome: outcomeOf(memberKey(request.requestId), entry!) };
+  try {
+    // Cancelled after the POST, while it was still `shared` (the DELETE only stamped it): its cancel follow-up runs now.
+    if (entry?.state === "sent") await queueFirstFollowUp(deps, request, key, entry);
+  } catch (error) {
+    if (error instanceof RetryLaterError) return { retry: error };
+    throw error;
+  }
+  return { outcome: outcomeOf(key, entry!) };
 }
 
 /** The group's stored request: the members' template, their recipients in order, and who they are. */
@@ -332,5 +340,7 @@ export async function followGroup(deps: SendDeps, request: SendRequest, key: Sen
     return (await sendRequest(deps, request))[0]!;
   }
   if (now?.state === "shared") throw new RetryLaterError(`The shared batch ${groupId} is not decided yet.`);
+  // Cancelled after the POST, while it was still `shared` (the DELETE only stamped it): its cancel follow-up runs now.
+  if (now?.state === "sent") await queueFirstFollowUp(deps, request, key, now);
   return outcomeOf(key, now!);
 }

@@ -313,9 +313,15 @@ async function afterSent(deps: SendDeps, request: SendRequest, key: SendKey, ent
  * A sent part is finished only once its first follow-up is on the queue: send it now, track it, or
  * (cancelled meanwhile) cancel it at PassEntry. If that cannot be queued the message is kept, and
  * its redelivery, meeting the sent part, queues it then.
+ *
+ * A member of a shared batch is sent now and tracked through its group's own part; its only
+ * follow-up is its own cancel (cancelShared decides whether the batch stops or the member is told
+ * why not). Following the batch up under the member's key would treat the batch as the member's
+ * alone: a cancel stamp of that one member would cancel everyone's messages.
  */
-async function queueFirstFollowUp(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<void> {
+export async function queueFirstFollowUp(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<void> {
   if (entry.followUpQueuedAt !== undefined || entry.batchId === undefined) return;
+  if (entry.groupId !== undefined && entry.cancelRequestedAt === undefined) return;
   // Early or not was decided at the POST, whose time the marker keeps: the same answer on every redelivery.
   const postedAt = parseBatchMarker(entry.marker)?.postedAt;
   const sendAt = postedAt === undefined ? undefined : earlySendAt(request.batch, postedAt);

@@ -41,7 +41,7 @@ import { CircuitBreaker } from "../../../functions/core/circuit-breaker.js";
 import { Pacer } from "../../../functions/core/pacer.js";
 import type { EventPublisher, MessageQueue, RequestStore, RetryScheduler, SendKey, SendLedger } from "../../../functions/core/ports.js";
 import { MAX_RECEIVES } from "../../../functions/core/retry-policy.js";
-import { renderRequest } from "../../../functions/core/request-view.js";
+import { readParts, renderRequest } from "../../../functions/core/request-view.js";
 import type { WalletMessageEvent } from "../../../functions/core/schemas.js";
 import { makeAcceptHandler } from "../../../functions/handlers/accept.js";
 import { makeRequestCancelHandler } from "../../../functions/handlers/request-cancel.js";
@@ -49,6 +49,7 @@ import { makeSenderHandler } from "../../../functions/handlers/sender.js";
 import type { HttpDeps, SenderDeps } from "../../../functions/wiring.js";
 import { matchRoute, type RouteServices } from "../../../local/passentry-sandbox/api-routes.js";
 import { BatchStore } from "../../../local/passentry-sandbox/batch-store.js";
+import { REFUSED_RECIPIENT_MARKER } from "../../../local/passentry-sandbox/validation.js";
 import type { LocalDynamoDb } from "../../adapters/support/local-dynamodb.js";
 import { FIXTURE_API_KEY, FIXTURE_API_KEY_NAME, loadFixture, requestCancelEvent, triggerEvent } from "../../support/events.js";
 
@@ -56,6 +57,16 @@ import { FIXTURE_API_KEY, FIXTURE_API_KEY_NAME, loadFixture, requestCancelEvent,
 export const MODEL_EPOCH = Date.parse("2025-06-02T09:00:00.000Z");
 /** PassEntryHttpClient's per-request timeout in the model; a timeout fault moves the clock this far. */
 export const PASSENTRY_TIMEOUT_MS = 10_000;
+/** A recipient carrying this anywhere makes the in-process PassEntry refuse the whole batch (422), as for an unknown pass. */
+export const REFUSED_PASS = REFUSED_RECIPIENT_MARKER;
+
+/**
+ * The callers the model's doors know: an API key each (the trigger and cancel handlers authenticate
+ * them for real, so the stored request carries its caller, which is what sharing a batch keys on).
+ */
+export const CALLERS = { crm: FIXTURE_API_KEY, shop: "shop-model-key-0001" } as const;
+export type CallerName = keyof typeof CALLERS;
+
 /** The sandbox's lifecycle on the virtual clock: validating 2 s, then scheduled for 70 min (see model-world.ts), sending 60 s. */
 export const SANDBOX_TIMINGS = { validatingMs: 2_000, scheduledMs: 70 * 60_000, sendingMs: 60_000 } as const;
 
@@ -282,6 +293,8 @@ export interface PartView {
   batchStatus: string | null;
   note: string | null;
   reason: string | null;
+  /** The shared batch (group) that carries or carried this part, if any. */
+  groupId: string | null;
 }
 export interface RequestView {
   status: string;
@@ -465,10 +478,16 @@ export interface ModelRigOptions {
   workers?: number;
   /** The SQLite ledger (default), or the DynamoDB one on a dynalite server the caller started. */
   ledger?: { kind: "sqlite" } | { kind: "dynamodb"; dynamo: LocalDynamoDb };
+  /**
+   * Messages the quiet drain hands a worker at once (an SQS batch). Default 5: a delivery can hold
+   * several requests that share a PassEntry batch, as the sender's event source and the embedded
+   * home's runner deliver them.
+   */
+  drainBatchSize?: number;
 }
 
 const SQS_TEMPLATE: SQSRecord = loadFixture<SQSEvent>("sqs-send-request.json").Records[0]!;
-const API_KEYS_SECRET = JSON.stringify({ [FIXTURE_API_KEY_NAME]: FIXTURE_API_KEY });
+const API_KEYS_SECRET = JSON.stringify({ [FIXTURE_API_KEY_NAME]: CALLERS.crm, shop: CALLERS.shop });
 const WATCHDOG_MS = 10_000;
 
 export class ModelRig {
@@ -484,6 +503,8 @@ export class ModelRig {
   readonly unknownOutcomes: SendKey[] = [];
   /** Outcome events published (not judged by the invariants; there for whoever reads a failing run). */
   readonly events: WalletMessageEvent[] = [];
+  /** The calls actors were crashed at (for the survey's count of what a run exercised). */
+  readonly crashes: ParkedCall[] = [];
   /** Lambda instances the AWS home's timeout killed, and whether a PassEntry call was in flight then. */
   readonly deadlineKills: { actorId: string; at: number; duringCall: string | null }[] = [];
   readonly workerNames: ActorName[];
@@ -498,6 +519,9 @@ export class ModelRig {
   private readonly actors = new Map<ActorName, Actor>();
   private readonly builtDeps = new Map<string, SenderDeps>();
   private nextRequestNumber = 0;
+  private readonly drainBatchSize: number;
+  /** Whose API key made each HTTP request: its DELETE is made with the same key (another caller's would be a 404). */
+  private readonly callerOf = new Map<string, CallerName>();
 
   private constructor(options: ModelRigOptions, tableName: string | undefined) {
     this.home = HOMES[options.home];
@@ -512,15 +536,18 @@ export class ModelRig {
       this.plainLedger = new DynamoDbSendLedger({ tableName: tableName!, client: dynamo.client() });
       // Each actor's own client stops at every DynamoDB command, so a cancel can land between a read and a write.
       this.ledgerFor = (actor) =>
-        new DynamoDbSendLedger({
-          tableName: tableName!,
-          client: dynamo.client({ beforeSend: (command, input) => this.gate(actor, { port: "dynamodb", op: command.replace(/Command$/, ""), detail: dynamoDetail(input) }, async () => undefined) }),
-        });
+        oneWriteAtATime(
+          new DynamoDbSendLedger({
+            tableName: tableName!,
+            client: dynamo.client({ beforeSend: (command, input) => this.gate(actor, { port: "dynamodb", op: command.replace(/Command$/, ""), detail: dynamoDetail(input) }, async () => undefined) }),
+          }),
+        );
     } else {
       const ledger = new SqliteSendLedger(this.db);
       this.plainLedger = ledger;
       this.ledgerFor = () => ledger;
     }
+    this.drainBatchSize = options.drainBatchSize ?? 5;
     this.workerNames = Array.from({ length: options.workers ?? 3 }, (_, i) => `w${i}`);
     for (const name of [...this.workerNames, this.cancellerName]) this.actors.set(name, new Actor(name));
   }
@@ -553,13 +580,14 @@ export class ModelRig {
   // -------------------------------------------------------------------------------------------
   // Doors.
 
-  /** POST /api/v1/entities/{entityId}/messaging/wallet through the accept handler. Atomic (not gated). */
-  async submitHttp(entityId: string, batch: Record<string, unknown>, label: string): Promise<{ status: number; requestId: string | undefined; errors: string[] }> {
+  /** POST /api/v1/entities/{entityId}/messaging/wallet through the accept handler, with `caller`'s API key. Atomic (not gated). */
+  async submitHttp(entityId: string, batch: Record<string, unknown>, label: string, caller: CallerName = "crm"): Promise<{ status: number; requestId: string | undefined; errors: string[] }> {
     const requestId = `req-${label}-${++this.nextRequestNumber}`;
     const deps = { accept: { store: this.store, queue: this.queue, clock: this.clock, log: this.log, newRequestId: () => requestId }, secrets: this.apiKeySecrets(), log: this.log };
-    const answer = await makeAcceptHandler(() => deps)(triggerEvent({ entityId, body: { batch } }));
+    const answer = await makeAcceptHandler(() => deps)(triggerEvent({ entityId, body: { batch }, headers: { authorization: `Bearer ${CALLERS[caller]}` } }));
     const body = JSON.parse(String(answer.body ?? "{}")) as { data?: { id?: string }; errors?: string[] };
-    this.note(`POST …/messaging/wallet (${label}) → ${answer.statusCode}${body.data?.id ? ` ${body.data.id}` : ""}`);
+    this.note(`POST …/messaging/wallet (${label}${caller === "crm" ? "" : `, as ${caller}`}) → ${answer.statusCode}${body.data?.id ? ` ${body.data.id}` : ""}`);
+    if (answer.statusCode === 202 && body.data?.id) this.callerOf.set(body.data.id, caller);
     return { status: answer.statusCode ?? 0, requestId: answer.statusCode === 202 ? body.data?.id : undefined, errors: body.errors ?? [] };
   }
 
@@ -576,14 +604,17 @@ export class ModelRig {
     return rows.map((r) => JSON.parse(r.record) as { requestId: string; batch: { message: string } }).filter((r) => r.batch.message === message).map((r) => r.requestId);
   }
 
-  /** What GET /api/v1/requests/{id} answers, trimmed to what the invariants read. */
+  /**
+   * What GET /api/v1/requests/{id} answers (request-status.ts: a part riding in a shared batch shows
+   * that batch's status and notes, read from the group's own part), trimmed to what the invariants read.
+   */
   async view(requestId: string): Promise<RequestView | undefined> {
     const request = await this.store.get(requestId);
     if (!request) return undefined;
-    const attributes = renderRequest(request, await this.plainLedger.list(requestId)).data.attributes;
+    const attributes = renderRequest(request, await readParts(this.plainLedger, requestId)).data.attributes;
     return {
       status: attributes.status,
-      parts: attributes.batches.map((b) => ({ chunk: b.chunk, state: b.state, batchId: b.batchId, batchStatus: b.status, note: b.note, reason: b.reason })),
+      parts: attributes.batches.map((b) => ({ chunk: b.chunk, state: b.state, batchId: b.batchId, batchStatus: b.status, note: b.note, reason: b.reason, groupId: b.sharedBatch?.groupId ?? null })),
     };
   }
 
@@ -680,6 +711,7 @@ export class ModelRig {
   async crash(name: ActorName): Promise<void> {
     const actor = this.actor(name);
     if (!actor.parked) throw new Error(`${name} is not parked at a gate.`);
+    this.crashes.push(actor.parked.call);
     this.die(actor, `crashed at ${actor.parked.call.port}.${actor.parked.call.op}`);
     await this.step(name);
   }
@@ -717,7 +749,7 @@ export class ModelRig {
         if (this.hasVisibleMessage()) {
           if (deliveries++ >= maxDeliveries) return false;
           const name = this.workerNames[turn++ % this.workerNames.length]!;
-          await this.receive(name, 1);
+          await this.receive(name, this.drainBatchSize);
           continue;
         }
         const next = this.db.prepare("SELECT MIN(visible_at) AS at FROM queue_messages WHERE dead_at IS NULL").get() as { at: number | null };
@@ -926,7 +958,7 @@ export class ModelRig {
       ledger: this.gated(actor, "ledger", this.ledgerFor(actor)),
       log: this.log,
     };
-    const answer = await makeRequestCancelHandler(() => deps)(cancelEvent(requestId));
+    const answer = await makeRequestCancelHandler(() => deps)(cancelEvent(requestId, CALLERS[this.callerOf.get(requestId) ?? "crm"]));
     if (actor.dead) return; // API Gateway answers 5xx for a dead function: not an acknowledgement.
     const status = answer.statusCode ?? 0;
     const shownStates = new Map<number, string>();
@@ -957,6 +989,22 @@ function withStatementCache(db: SqliteDatabase): SqliteDatabase {
   return db;
 }
 
+/**
+ * The DynamoDB ledger writes a shared batch's members in parallel (writeMany); an actor of the rig
+ * parks at one gate at a time, so here they go one after another. Each is its own conditional write
+ * either way (DynamoDB applies each atomically and none waits for another), so this order is one of
+ * those parallel writes allow, and what the model is after stays: a crash, or another actor's move,
+ * between two of them (a group half joined, half settled), which SQLite's one transaction never shows.
+ */
+function oneWriteAtATime(ledger: DynamoDbSendLedger): SendLedger {
+  ledger.writeMany = async (moves) => {
+    const written: boolean[] = [];
+    for (const move of moves) written.push(await ledger.write(move));
+    return written;
+  };
+  return ledger;
+}
+
 function sqsRecordOf(message: ReceivedMessage): SQSRecord {
   return {
     ...SQS_TEMPLATE,
@@ -969,12 +1017,13 @@ function sqsRecordOf(message: ReceivedMessage): SQSRecord {
 }
 
 const CANCEL_EVENT_TEMPLATE = requestCancelEvent("template");
-function cancelEvent(requestId: string): APIGatewayProxyEventV2 {
+function cancelEvent(requestId: string, apiKey: string): APIGatewayProxyEventV2 {
   const path = `/api/v1/requests/${encodeURIComponent(requestId)}`;
   return {
     ...CANCEL_EVENT_TEMPLATE,
     rawPath: path,
     pathParameters: { requestId },
+    headers: { ...CANCEL_EVENT_TEMPLATE.headers, authorization: `Bearer ${apiKey}` },
     requestContext: { ...CANCEL_EVENT_TEMPLATE.requestContext, http: { ...CANCEL_EVENT_TEMPLATE.requestContext.http, path } },
   };
 }
