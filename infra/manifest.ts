@@ -122,6 +122,9 @@ const RECORD_REQUESTS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Updat
  */
 const MOVE_LEDGER = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"] as const;
 
+/** Moving the members of a shared batch together: their entries are read in one BatchGetItem (functions/core/coalesce.ts). */
+const MOVE_SHARED_BATCHES = [...MOVE_LEDGER, "dynamodb:BatchGetItem"] as const;
+
 /** Reading a request and its ledger entries, and nothing else. */
 const READ_REQUESTS = ["dynamodb:GetItem", "dynamodb:Query"] as const;
 
@@ -198,9 +201,10 @@ export const functions = {
     memoryMb: 512,
     timeoutSeconds: 10,
     // An operator's decision on an `unknown` part: one move of an existing entry (never a new one),
-    // then the request (or the batch's follow-up) queued again for the sender. Like cancel, it
-    // never calls PassEntry.
-    access: { apiKeys: READ_SECRET, table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], messagesQueue: SEND_TO_QUEUE },
+    // then the request (or the batch's follow-up) queued again for the sender. Deciding a shared
+    // batch moves its members too (read together with BatchGetItem). Like cancel, it never calls
+    // PassEntry.
+    access: { apiKeys: READ_SECRET, table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:Query"], messagesQueue: SEND_TO_QUEUE },
   },
   health: {
     name: "Health",
@@ -231,7 +235,7 @@ export const functions = {
     // The only function that reads the token, so the only one that can post to PassEntry. It
     // moves ledger entries and reads and writes request records, consumes the queue, and publishes
     // outcome events (WalletMessageBatchCreated/Completed/Failed, …) on the bus.
-    access: { passEntryToken: READ_SECRET, table: MOVE_LEDGER, messagesQueue: CONSUME_QUEUE, walletBus: ["events:PutEvents"] },
+    access: { passEntryToken: READ_SECRET, table: MOVE_SHARED_BATCHES, messagesQueue: CONSUME_QUEUE, walletBus: ["events:PutEvents"] },
   },
   console: {
     name: "Console",

@@ -4,7 +4,7 @@
  * move is an UpdateItem that SETs and REMOVEs only what changes, on condition that `version` is
  * still the one the state machine (core/send-state-machine.ts) decided on.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
+import { BatchGetItemCommand, type BatchGetItemCommandOutput, ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { LedgerWrite, SendKey, SendLedger } from "../core/ports.js";
 import { SendRecord } from "../core/schemas.js";
 import { expiresAt, type DynamoDbTableOptions } from "./dynamodb-request-store.js";
@@ -29,6 +29,25 @@ export class DynamoDbSendLedger implements SendLedger {
   async get(key: SendKey): Promise<SendRecord | undefined> {
     const answer = await this.client.send(new GetItemCommand({ TableName: this.table, Key: sendKey(key), ConsistentRead: true }));
     return answer.Item ? fromItem(answer.Item) : undefined;
+  }
+
+  /** BatchGetItem, 100 keys a call, consistent; keys DynamoDB leaves unprocessed are asked again. */
+  async getMany(keys: readonly SendKey[]): Promise<(SendRecord | undefined)[]> {
+    const found = new Map<string, SendRecord>();
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending: Record<string, AttributeValue>[] | undefined = keys.slice(start, start + 100).map(sendKey);
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** round)));
+        const answer: BatchGetItemCommandOutput = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+        for (const item of answer.Responses?.[this.table] ?? []) {
+          const entry = fromItem(item);
+          found.set(`${entry.requestId}#${entry.chunk}`, entry);
+        }
+        pending = answer.UnprocessedKeys?.[this.table]?.Keys;
+        if (round >= 8 && pending && pending.length > 0) throw new Error(`DynamoDB left ${pending.length} ledger entries unread after ${round + 1} tries.`);
+      }
+    }
+    return keys.map((key) => found.get(`${key.requestId}#${key.chunk}`));
   }
 
   async write(move: LedgerWrite): Promise<boolean> {

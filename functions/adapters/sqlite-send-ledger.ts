@@ -25,6 +25,10 @@ export class SqliteSendLedger implements SendLedger {
     return row ? SendRecord.parse(JSON.parse(row.record)) : undefined;
   }
 
+  async getMany(keys: readonly SendKey[]): Promise<(SendRecord | undefined)[]> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
   async write(move: LedgerWrite): Promise<boolean> {
     return this.writeNow(move);
   }

@@ -137,6 +137,8 @@ export interface LedgerWrite {
 export interface SendLedger {
   /** The entry, read consistently (a write that succeeded is always seen). */
   get(key: SendKey): Promise<SendRecord | undefined>;
+  /** Several entries, read consistently, in the order of `keys` (undefined where there is none): one call where the store allows. */
+  getMany(keys: readonly SendKey[]): Promise<(SendRecord | undefined)[]>;
   /**
    * Writes a move on its condition: a new entry only if the key has none; a change only if the
    * entry's version is still `expectedVersion`. False when the condition failed (nothing written).

@@ -63,10 +63,15 @@ export async function resolvePart(deps: ResolveDeps, requestId: string, body: Re
     const again: SendRequestMessage = { requestId, entityId: request.entityId, batch: request.batch, source: request.source, acceptedAt: request.createdAt };
     await queueOrRetry(deps, again, "The part was released, but the request could not be queued again; repeat the resolve.");
   } else if (result.then === "sent") {
-    // Follow the recorded batch like one the sender created: track it, or cancel it if the request was cancelled.
-    const followUp: FollowUpMessage =
-      result.entry.cancelRequestedAt !== undefined ? { followUp: "cancel", requestId, attempt: 1 } : { followUp: "track", ...key, batchId: body.batchId!, attempt: 1 };
-    await queueOrRetry(deps, followUp, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
+    // Follow the recorded batch like one the sender created: track it, or cancel it if the request was
+    // cancelled. A member of a shared batch is tracked through its group; its only follow-up is its own
+    // cancel (which stops the batch only once every member asked).
+    const shared = result.entry.groupId !== undefined;
+    const cancelled = result.entry.cancelRequestedAt !== undefined;
+    if (cancelled || !shared) {
+      const followUp: FollowUpMessage = cancelled ? { followUp: "cancel", requestId, attempt: 1 } : { followUp: "track", ...key, batchId: body.batchId!, attempt: 1 };
+      await queueOrRetry(deps, followUp, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
+    }
     await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
   }
   await refreshSummary(deps, requestId);
@@ -93,7 +98,14 @@ async function resolveGroup(deps: ResolveDeps, group: RequestRecord, entry: Send
     if (member?.state !== "unknown") continue;
     await transition(deps.ledger, { requestId: id, chunk: 0 }, { type: "resolve", now: deps.clock.now(), by, as: { sent: entry.batchId! } });
   }
-  await settleMembers(deps, group.requestId);
+  const settled = await settleMembers(deps, group.requestId);
+  // Members that asked to be cancelled meanwhile get their cancel follow-up, as the sender gives them.
+  for (const [id, member] of settled.entries) {
+    if (member.state === "sent" && member.cancelRequestedAt !== undefined && member.followUpQueuedAt === undefined) {
+      await queueOrRetry(deps, { followUp: "cancel", requestId: id, attempt: 1 } satisfies FollowUpMessage, "A cancelled member's cancel follow-up could not be queued; repeat the resolve.");
+      await transition(deps.ledger, { requestId: id, chunk: 0 }, { type: "followUpQueued", now: deps.clock.now() });
+    }
+  }
   if (entry.state === "sent") {
     await queueOrRetry(deps, { followUp: "track", ...groupKey, batchId: entry.batchId!, attempt: 1 } satisfies FollowUpMessage, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
   }

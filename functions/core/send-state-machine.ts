@@ -432,7 +432,7 @@ export async function transitionMany(ledger: SendLedger, items: readonly { key: 
   const results: TransitionResult[] = new Array(items.length);
   const pending: { index: number; result: TransitionResult & { moved: true } }[] = [];
   const moves: LedgerWrite[] = [];
-  const entries = await readAll(ledger, items.map((i) => i.key));
+  const entries = await ledger.getMany(items.map((i) => i.key));
   for (const [index, { key, event }] of items.entries()) {
     const entry = entries[index];
     const decision = decide(entry, event);
@@ -454,17 +454,6 @@ export async function transitionMany(ledger: SendLedger, items: readonly { key: 
   }
   return results;
 }
-
-/** Reads entries a few at a time (DynamoDB reads wait on the network; SQLite's do not wait at all). */
-async function readAll(ledger: SendLedger, keys: readonly SendKey[]): Promise<(SendRecord | undefined)[]> {
-  const entries: (SendRecord | undefined)[] = new Array(keys.length);
-  for (let start = 0; start < keys.length; start += PARALLEL_READS) {
-    const slice = keys.slice(start, start + PARALLEL_READS);
-    (await Promise.all(slice.map((key) => ledger.get(key)))).forEach((entry, i) => (entries[start + i] = entry));
-  }
-  return entries;
-}
-const PARALLEL_READS = 16;
 
 function moveOf(key: SendKey, entry: SendRecord | undefined, next: SendRecord): LedgerWrite {
   return { key, expectedVersion: entry?.version, next, changes: entry === undefined ? next : changedFields(entry, next) };

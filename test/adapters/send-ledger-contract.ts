@@ -258,6 +258,15 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
         expect((await ledger.get(c))?.state).toBe("shared");
       });
 
+      it("reads many entries in the order asked, with a gap where a key has none", async () => {
+        const [a, b, c] = [freshKey(), freshKey(), freshKey()];
+        await create(entryIn(a, "claimed"));
+        await create(entryIn(c, "sent"));
+        const entries = await ledger.getMany([c, b, a]);
+        expect(entries.map((e) => e?.state)).toEqual(["sent", undefined, "claimed"]);
+        expect(await ledger.getMany([])).toEqual([]);
+      });
+
       it("lists a request's entries by chunk, and no other request's", async () => {
         const key = freshKey();
         for (const chunk of [2, 0, 1]) await create(entryIn({ ...key, chunk }, "claimed"));
@@ -315,6 +324,7 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
         let cancelled!: Promise<unknown>;
         const paused: SendLedger = {
           get: (k) => ledger.get(k),
+          getMany: (keys) => ledger.getMany(keys),
           list: (r) => ledger.list(r),
           writeMany: (moves) => ledger.writeMany(moves),
           write: async (move) => {
