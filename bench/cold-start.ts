@@ -224,6 +224,9 @@ function shuffle<T>(items: T[]): T[] {
   return copy;
 }
 
+/** A promotions file with one enabled promotion (the shipped one is disabled until an operator enables it). */
+const BENCH_PROMOTIONS = "test/rehearsal/fixtures/promotions.json";
+
 /** Stores a request and one sent batch in the stub's table, as the accept handler and sender would have. */
 function seedSubmittedRequest(stub: AwsStub, requestId: string): void {
   const now = new Date().toISOString();
@@ -250,12 +253,12 @@ function seedSubmittedRequest(stub: AwsStub, requestId: string): void {
 
 /**
  * Planner triggers that each own one real occurrence of the first enabled promotion in
- * promotions.json, a different one per run, so every run plans and queues one request (a repeated
+ * BENCH_PROMOTIONS, a different one per run, so every run plans and queues one request (a repeated
  * trigger would only find it already queued).
  */
 function plannerEvents(count: number): { promotionId: string; scheduledTime: string }[] {
   try {
-    const promotion = parsePromotionsFile(JSON.parse(readFileSync(path.join(projectRoot, "promotions.json"), "utf8"))).find((p) => p.enabled);
+    const promotion = parsePromotionsFile(JSON.parse(readFileSync(path.join(projectRoot, BENCH_PROMOTIONS), "utf8"))).find((p) => p.enabled);
     if (!promotion) return [];
     return nextOccurrences(promotion, Date.now() + 3 * 3_600_000, count).map((o) => ({ promotionId: promotion.id, scheduledTime: new Date(owningTrigger(promotion, o.at)).toISOString() }));
   } catch {
@@ -298,7 +301,9 @@ export async function measureColdStarts(options: { runs: number; probeRuns: numb
   await Promise.all(
     variants.map(async (v, i) => {
       try {
-        bundles.set(v.id, await bundleEntry(v.entry, path.join(options.workDir, `bundle-${i}`), RUNTIME));
+        // The shipped promotion is disabled: the planner is measured with one enabled (the rehearsal's), as an operator deploys it.
+        const dataFiles: Record<string, string> = v.eventKind === "planner" ? { "promotions.json": BENCH_PROMOTIONS } : {};
+        bundles.set(v.id, await bundleEntry(v.entry, path.join(options.workDir, `bundle-${i}`), RUNTIME, dataFiles));
       } catch (error) {
         buildErrors.set(v.id, `bundle failed: ${(error as Error).message.split("\n")[0]}`);
       }

@@ -33,6 +33,8 @@ export interface CostResult {
   billedGbSecondsPerMillion: number;
   cpuFormula: string;
   billedFormula: string;
+  /** AWS calls per message, by operation, over every message the run handled (cold and warm): where the CPU goes. */
+  awsCallsPerMessage: Record<string, number>;
 }
 
 export async function measureCost(options: { senderBundle: string; batches: number; records: number; workDir: string }): Promise<CostResult> {
@@ -52,6 +54,10 @@ export async function measureCost(options: { senderBundle: string; batches: numb
     if (stub.unanswered.size > 0) throw new Error(`the AWS stub had no answer for ${[...stub.unanswered].join(", ")}; the sender took an error path, so its cost is not representative.`);
     const cost = (JSON.parse(line.slice("@@bench ".length)) as { cost: { messages: number; failures: number; cpuMsPerMessage: number; wallMsPerMessage: number } }).cost;
     const gb = spec.memoryMb / 1024;
+    // The cold invocation's one record, the uncounted warm batch, then the measured batches.
+    const handled = 1 + options.records + cost.messages;
+    // The stub knows calls by X-Amz-Target ("DynamoDB_20120810.GetItem"); the operation name is enough here.
+    const awsCallsPerMessage = Object.fromEntries([...stub.calls].sort(([a], [b]) => a.localeCompare(b)).map(([target, n]) => [target.split(".").pop() ?? target, round(n / handled, 2)]));
     const cpuMs = round(cost.cpuMsPerMessage, 3);
     const wallMs = round(cost.wallMsPerMessage, 1);
     return {
@@ -65,6 +71,7 @@ export async function measureCost(options: { senderBundle: string; batches: numb
       billedGbSecondsPerMillion: Math.round((cost.wallMsPerMessage / 1000) * gb * 1e6),
       cpuFormula: `${cpuMs} ms / 1000 × ${gb} GB × 1e6`,
       billedFormula: `${wallMs} ms / 1000 × ${gb} GB × 1e6`,
+      awsCallsPerMessage,
     };
   } finally {
     await sandbox.close();

@@ -7,11 +7,11 @@
  *   2. accept throughput of the embedded home, vs a plain Node HTTP server answering 202
  *   3. drain of 1,000 queued requests against the sandbox's 10/s, vs the 10/s limit and 9/s target
  *   4. the sender's CPU and billed GB-seconds per message
- *   5. shared batches: 10,000 one-recipient requests drained with sharing on, vs 1,000 with it off
+ *   5. shared batches: 10,000 one-recipient requests drained with sharing on, vs 300 with it off
  *
  * Knobs (environment, defaults in brackets): BENCH_COLD_RUNS (15), BENCH_PROBE_RUNS (8; 0 skips the
  * per-dependency cold starts), BENCH_LOAD_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_DRAIN_REQUESTS
- * (1000), BENCH_COST_BATCHES (4), BENCH_SHARED_REQUESTS (10000), BENCH_ALONE_REQUESTS (1000), BENCH_ONLY
+ * (1000), BENCH_COST_BATCHES (4), BENCH_SHARED_REQUESTS (10000), BENCH_ALONE_REQUESTS (300), BENCH_ONLY
  * (cold,throughput,drain,cost,shared), BENCH_DEADLINE_SECONDS (600). Loopback only; every server and child it starts is stopped, and a watchdog ends the run,
  * with its children, at the deadline. docs/performance.md explains the method and the results.
  */
@@ -43,7 +43,7 @@ const settings = {
   drainRequests: numberFrom("BENCH_DRAIN_REQUESTS", 1000),
   costBatches: numberFrom("BENCH_COST_BATCHES", 4),
   sharedRequests: numberFrom("BENCH_SHARED_REQUESTS", 10_000),
-  aloneRequests: numberFrom("BENCH_ALONE_REQUESTS", 1_000),
+  aloneRequests: numberFrom("BENCH_ALONE_REQUESTS", 300),
   deadlineSeconds: numberFrom("BENCH_DEADLINE_SECONDS", 600),
 };
 const only = new Set((process.env.BENCH_ONLY ?? "cold,throughput,drain,cost,shared").split(",").map((s) => s.trim()));
@@ -135,6 +135,7 @@ function costTable(c: CostResult): string {
       ["GB-s per million (CPU only)", c.cpuGbSecondsPerMillion.toLocaleString("en-US"), c.cpuFormula],
       ["wall per message, paced", `${fixed(c.wallMsPerMessage, 1)} ms`, `${c.ratePerSecond}/s per worker (PASSENTRY_RATE_PER_SECOND), instant PassEntry`],
       ["GB-s per million (billed, est.)", c.billedGbSecondsPerMillion.toLocaleString("en-US"), c.billedFormula],
+      ["AWS calls per message", fixed(Object.values(c.awsCallsPerMessage).reduce((sum, n) => sum + n, 0), 1), Object.entries(c.awsCallsPerMessage).map(([operation, n]) => `${operation} ${n}`).join(", ")],
     ],
   );
 }

@@ -35,7 +35,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
         ConsistentRead: true,
       }),
     )
-  ).Items?.map((i) => SendRecord.parse(JSON.parse(i.record?.S ?? "{}"))) ?? [];
+  ).Items?.map((i) => SendRecord.parse({ chunk: Number(i.chunk?.N), state: i.state?.S, batchId: i.batchId?.S })) ?? [];
   logger.info("request read", { requestId });
   return { statusCode: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ data: { id: request.requestId, attributes: { sends } } }) };
 };
