@@ -1,6 +1,6 @@
 /**
  * Use case: list requests (GET /api/v1/requests, `npm run cli -- list`, the console), newest
- * first, filtered and paged by an opaque cursor. Scoped like GET and DELETE: a caller sees its own
+ * first, filtered and paged by a sealed cursor. Scoped like GET and DELETE: a caller sees its own
  * requests, an operator every request.
  *
  * The state shown and filtered on is the request's summary (request-summary.ts): a copy of what
@@ -8,6 +8,7 @@
  * the store pages through; each page looks at a bounded number of records (`MAX_EXAMINED`), so a
  * narrow filter may answer a short page with a `next` cursor rather than read the whole table.
  */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { mayAccess } from "./callers.js";
 import { ValidationError } from "./errors.js";
 import type { ListPosition, RequestStore } from "./ports.js";
@@ -49,19 +50,45 @@ export function parseListQuery(raw: Record<string, string | undefined> | undefin
   return parsed.data;
 }
 
-/** An opaque place in the list: base64url of the last request shown. */
-export function encodeCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAt, position.requestId])).toString("base64url");
+/**
+ * Where the next page starts, sealed for the caller it was given to. A page may stop at a request
+ * the caller cannot see (it looked at `MAX_EXAMINED` records and found too few of the caller's), so
+ * a readable cursor would tell one caller another's request id and when it was made. The position
+ * is encrypted and authenticated (AES-256-GCM) with the caller's id as associated data: the cursor
+ * says nothing, cannot be forged or edited, and is refused to anyone else. The key is derived from
+ * the API keys secret, as the console's session key is, so no secret has to be provisioned;
+ * rotating the keys ends every cursor (the caller starts again from the first page).
+ */
+const CURSOR_VERSION = 1;
+const cursorKey = (apiKeysSecret: string) => createHmac("sha256", "wallet-messaging list cursor v1").update(apiKeysSecret).digest();
+
+/** The cursor that resumes the list after `position`, for `caller` alone. */
+export function sealCursor(position: ListPosition, caller: CallerId, apiKeysSecret: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", cursorKey(apiKeysSecret), iv);
+  cipher.setAAD(Buffer.from(caller));
+  const sealed = Buffer.concat([cipher.update(JSON.stringify([position.createdAt, position.requestId]), "utf8"), cipher.final()]);
+  return Buffer.concat([Buffer.of(CURSOR_VERSION), iv, sealed, cipher.getAuthTag()]).toString("base64url");
 }
 
-export function decodeCursor(cursor: string): ListPosition {
+/** The position a cursor sealed for `caller` names; a 400 for any other text. */
+export function openCursor(cursor: string, caller: CallerId, apiKeysSecret: string): ListPosition {
   try {
-    const [createdAt, requestId] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
-    if (typeof createdAt === "string" && typeof requestId === "string") return { createdAt, requestId };
+    const bytes = Buffer.from(cursor, "base64url");
+    if (bytes.length > 1 + 12 + 16 && bytes[0] === CURSOR_VERSION) {
+      const decipher = createDecipheriv("aes-256-gcm", cursorKey(apiKeysSecret), bytes.subarray(1, 13));
+      decipher.setAAD(Buffer.from(caller));
+      decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+      const text = Buffer.concat([decipher.update(bytes.subarray(13, bytes.length - 16)), decipher.final()]).toString("utf8");
+      const [createdAt, requestId] = JSON.parse(text) as unknown[];
+      if (typeof createdAt === "string" && typeof requestId === "string") return { createdAt, requestId };
+    }
   } catch {
-    // answered below
+    // answered below: a cursor that was edited, given to another caller, or made before the keys changed
   }
-  throw new ValidationError("The cursor is not valid.", ["cursor must be the value of links.next from an earlier page, unchanged."], 400);
+  throw new ValidationError("The cursor is not valid.", [
+    "cursor must be the value of links.next from an earlier page, unchanged, used with the same key; start again without a cursor if the API keys changed since.",
+  ], 400);
 }
 
 /** Whether any recipient of the request names `pass` (in any field but its variables). */
@@ -94,18 +121,18 @@ export interface RequestListPage {
 /**
  * One page of the requests `caller` may see that match `query`.
  *
- * @example const { records, next } = await listRequests({ store }, parseListQuery({ state: "deadLettered" }), "operator:ops");
+ * @example const { records, next } = await listRequests({ store, apiKeysSecret }, parseListQuery({ state: "deadLettered" }), "operator:ops");
  */
-export async function listRequests(deps: { store: RequestStore }, query: ListRequestsQuery, caller: CallerId): Promise<RequestListPage> {
+export async function listRequests(deps: { store: RequestStore; apiKeysSecret: string }, query: ListRequestsQuery, caller: CallerId): Promise<RequestListPage> {
   const since = query.since === undefined ? undefined : new Date(Date.parse(query.since)).toISOString();
   const page = await deps.store.listRecent({
-    after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+    after: query.cursor === undefined ? undefined : openCursor(query.cursor, caller, deps.apiKeysSecret),
     since,
     limit: query.limit ?? DEFAULT_PAGE_SIZE,
     maxExamined: MAX_EXAMINED,
     accept: (record) => mayAccess(caller, record) && matchesFilter(record, query),
   });
-  return { records: page.records, ...(page.next ? { next: encodeCursor(page.next) } : {}) };
+  return { records: page.records, ...(page.next ? { next: sealCursor(page.next, caller, deps.apiKeysSecret) } : {}) };
 }
 
 /** One list entry, shaped like the detail document's attributes (fewer of them). */

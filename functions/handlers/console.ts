@@ -98,7 +98,7 @@ export function makeConsoleHandler(getDeps: () => ConsoleDeps) {
 
       const requestId = event.pathParameters?.requestId;
       if (path.startsWith("/console/requests/") && requestId) return showRequest(deps, requestId, view);
-      if (path === "/") return html(200, await home(deps, event, session, view));
+      if (path === "/") return html(200, await home(deps, event, session, keysSecret, view));
       return html(404, layout("Not found", `<p>No console page at ${esc(path)}. <a href="/">Go to the requests.</a></p>`, view));
     } catch (error) {
       if (error instanceof WalletMessagingError && error.httpStatus < 500) return html(error.httpStatus, layout("Refused", `<p>${esc(error.message)}</p><p><a href="/">Back</a></p>`));
@@ -130,12 +130,12 @@ async function showRequest(deps: ConsoleDeps, requestId: string, view: { csrf: s
   return html(200, requestPage(renderRequest(request, sends), request, sends, view));
 }
 
-async function home(deps: ConsoleDeps, event: APIGatewayProxyEventV2, session: ConsoleSession, view: { csrf: string; caller: string }): Promise<string> {
+async function home(deps: ConsoleDeps, event: APIGatewayProxyEventV2, session: ConsoleSession, apiKeysSecret: string, view: { csrf: string; caller: string }): Promise<string> {
   const raw = event.queryStringParameters ?? {};
   const filter = { ...(raw.state ? { state: raw.state } : {}), ...(raw.entity ? { entity: raw.entity } : {}), ...(raw.cursor ? { cursor: raw.cursor } : {}) };
   const query = parseListQuery(filter);
   const now = deps.clock.now();
-  const [page, queue, deadLetters] = await Promise.all([listRequests({ store: deps.store }, query, session.caller), deps.queueStats(), deps.deadLetters.list(50)]);
+  const [page, queue, deadLetters] = await Promise.all([listRequests({ store: deps.store, apiKeysSecret }, query, session.caller), deps.queueStats(), deps.deadLetters.list(50)]);
   return homePage(
     {
       requests: page.records,

@@ -14,9 +14,10 @@ export function makeRequestListHandler(getDeps: () => RequestListDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const apiKeysSecret = await deps.secrets.get("api-keys");
+      const caller = authenticate(header(event, "authorization"), parseApiKeys(apiKeysSecret));
       const query = parseListQuery(event.queryStringParameters);
-      const page = await listRequests({ store: deps.accept.store }, query, caller);
+      const page = await listRequests({ store: deps.accept.store, apiKeysSecret }, query, caller);
       const self = `/api/v1/requests${event.rawQueryString ? `?${event.rawQueryString}` : ""}`;
       const next = page.next === undefined ? null : `/api/v1/requests?${new URLSearchParams({ ...stripCursor(event.queryStringParameters), cursor: page.next })}`;
       return json(200, { data: page.records.map(renderListEntry), links: { self, next } });

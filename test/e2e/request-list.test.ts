@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryLog } from "../../functions/adapters/memory-log.js";
 import { SqliteDeadLetterQueue } from "../../functions/adapters/sqlite-dead-letter-queue.js";
 import { isMarkedFor } from "../../functions/core/batch-rules.js";
+import { MAX_EXAMINED } from "../../functions/core/list-requests.js";
 import { redriveDeadLetters } from "../../functions/core/dead-letters.js";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
 import { startLocalStack, type LocalStack } from "../../local/stack.js";
@@ -121,7 +122,7 @@ describe("GET /api/v1/requests", () => {
     expect(badState.status).toBe(400);
     expect(badState.body.errors.join(" ")).toMatch(/state/);
     expect(badCursor.status).toBe(400);
-    expect(badCursor.body.errors).toEqual(["cursor must be the value of links.next from an earlier page, unchanged."]);
+    expect(badCursor.body.errors.join(" ")).toMatch(/^cursor must be the value of links.next from an earlier page, unchanged/);
     expect((await api("/api/v1/requests", null)).status).toBe(401);
   });
 });
@@ -163,4 +164,48 @@ describe("a dead-lettered request", () => {
     expect(sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))).toHaveLength(1);
     expect(ids((await api("/api/v1/requests?state=deadLettered", OPS)).body)).toEqual([]);
   });
+});
+
+describe("a cursor after a page of another caller's requests", () => {
+  // A page looks at MAX_EXAMINED records at most, so a caller whose requests are older than another
+  // caller's busy hour gets a page cut short with a `next` link. That link must not say whose
+  // request the page stopped at, nor when it was made, and must work for its own caller only.
+  it("names nothing of the other caller's requests, pages on to the caller's own, and is refused to anyone else", async () => {
+    const older = await send(CRM, "ent-cursor", { message: "Old news", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    await stack.drained();
+    const base = Date.now() + 1_000;
+    const shopIds: string[] = [];
+    for (let i = 0; i < MAX_EXAMINED + 5; i++) {
+      const record = {
+        requestId: `shop-busy-${String(i).padStart(5, "0")}`,
+        entityId: "ent-cursor",
+        source: "api",
+        caller: "key:shop",
+        createdAt: new Date(base + i).toISOString(),
+        batch: { message: "Busy", segments: [{ groupTag: "all" }], scheduledAt: "2030-03-31T13:16:26Z" },
+      } as const;
+      await stack.store.create(record as any);
+      shopIds.push(record.requestId, record.createdAt);
+    }
+
+    const first = await api("/api/v1/requests?limit=5&entity=ent-cursor", CRM);
+    expect(first.status).toBe(200);
+    expect(ids(first.body)).toEqual([]);
+    const next: string = first.body.links.next;
+    expect(next).toEqual(expect.any(String));
+    const cursor = new URL(next, stack.url).searchParams.get("cursor")!;
+    const readable = [cursor, Buffer.from(cursor, "base64url").toString("latin1"), Buffer.from(cursor, "base64").toString("latin1"), decodeURIComponent(cursor)].join("\n");
+    const leaked = shopIds.filter((text) => readable.includes(text) || readable.includes(text.slice(0, 19)));
+    expect(leaked).toEqual([]);
+
+    const second = await api(next, CRM);
+    expect(second.status).toBe(200);
+    expect(ids(second.body)).toEqual([older]);
+
+    const borrowed = await api(next, SHOP);
+    expect(borrowed.status).toBe(400);
+    expect(borrowed.body.errors.join(" ")).toMatch(/links\.next/);
+    const tampered = cursor.slice(0, -2) + (cursor.endsWith("AA") ? "BB" : "AA");
+    expect((await api(`/api/v1/requests?limit=5&entity=ent-cursor&cursor=${tampered}`, CRM)).status).toBe(400);
+  }, 60_000);
 });
