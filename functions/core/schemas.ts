@@ -18,11 +18,43 @@ export const MAX_RECIPIENTS_PER_REQUEST = 10_000;
 /** ISO-8601 date-time that names its zone (`Z` or an offset): a bare local time is ambiguous. */
 export const IsoDateTimeWithZone = z.iso.datetime({
   offset: true,
-  error: "must be an ISO-8601 date-time with a zone, e.g. 2030-03-31T13:16:26Z",
+  error: "must be an ISO-8601 date-time with seconds and a zone, e.g. 2030-03-31T13:16:26Z or 2030-03-31T14:16:26+01:00 (not 2030-03-31T13:16Z, nor +0100)",
 });
 
+/**
+ * Whether text shows anything: not only spaces, controls and format characters (zero-width space,
+ * word joiner, byte-order mark, bidi marks). An id made of those looks blank everywhere it is shown,
+ * so it names nothing.
+ */
+export function hasVisibleText(text: string): boolean {
+  return text.replace(/[\s\p{Z}\p{Cc}\p{Cf}]/gu, "") !== "";
+}
+
 const nonBlank = (field: string) =>
-  z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) }).check(z.refine((s) => s.trim().length > 0, `${field} must not be blank`));
+  z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) }).check(z.refine(hasVisibleText, `${field} must not be blank`));
+
+/**
+ * Whether any text in `value` (string values and object keys, at any depth) holds a lone UTF-16
+ * surrogate. JSON's `\ud800` escape can carry one, and the text is then not Unicode: stored, it
+ * makes every list answer that includes it unreadable to strict JSON readers such as jq. Walks with
+ * its own stack: a message from SQS or EventBridge has not been through the HTTP door's depth limit.
+ */
+export function holdsLoneSurrogate(value: unknown): boolean {
+  const lone = /\p{Cs}/u;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === "string") {
+      if (lone.test(next)) return true;
+    } else if (next !== null && typeof next === "object") {
+      for (const [key, inner] of Object.entries(next)) {
+        if (lone.test(key)) return true;
+        pending.push(inner);
+      }
+    }
+  }
+  return false;
+}
 
 /**
  * What starts the marker we put in every batch name we create (functions/core/batch-rules.ts): a
@@ -32,8 +64,16 @@ export const MARKER_PREFIX = "[wm:";
 const withoutMarker = (field: string) =>
   z.refine<string>((s) => !s.includes(MARKER_PREFIX), `${field} must not contain "${MARKER_PREFIX}": it is reserved for the marker that identifies our batches at PassEntry`);
 
-/** `groupTag` is the only documented key; others (entity, pass template filters) pass through. */
-export const Segment = z.looseObject({ groupTag: z.optional(z.string().check(z.minLength(1))) });
+/**
+ * `groupTag` is the segment filter PassEntry documents, so every segment must name one: a segment
+ * without it (`{}`, or only keys PassEntry may ignore) could reach every pass of the entity. Other
+ * keys (entity, pass template filters) pass through beside it: they can only narrow the audience.
+ */
+const SEGMENT_NEEDS_GROUP =
+  'needs a groupTag naming the group of passes to message, e.g. {"groupTag": "vip"}: it is the segment filter PassEntry documents, and a segment without one could reach every pass of the entity';
+export const Segment = z.looseObject({
+  groupTag: z.string({ error: `segment ${SEGMENT_NEEDS_GROUP}` }).check(z.refine(hasVisibleText, `groupTag must not be blank: a segment ${SEGMENT_NEEDS_GROUP}`)),
+});
 
 /**
  * PassEntry documents a recipient as "pass UUID or external ID per recipient plus its variables",
@@ -46,7 +86,7 @@ export const Segment = z.looseObject({ groupTag: z.optional(z.string().check(z.m
 export const Recipient = z.looseObject({}).check(
   z.refine(
     (recipient) =>
-      Object.entries(recipient).some(([key, value]) => key !== "variables" && ((typeof value === "string" && value.trim() !== "") || (typeof value === "number" && Number.isFinite(value)))),
+      Object.entries(recipient).some(([key, value]) => key !== "variables" && ((typeof value === "string" && hasVisibleText(value)) || (typeof value === "number" && Number.isFinite(value)))),
     "must name a pass: give its pass id or external id (e.g. {\"passId\": \"…\"}); a recipient with no id, or with only variables, is refused",
   ),
 );
@@ -104,6 +144,10 @@ export const WalletMessageBatch = z
     z.refine((b) => !(b.sendNow === true && b.scheduledAt !== undefined), {
       message: "batch.sendNow cannot be combined with batch.scheduledAt: send now, or at that time",
       path: ["sendNow"],
+    }),
+    z.refine((b) => !holdsLoneSurrogate(b), {
+      message:
+        "batch holds text that is not valid Unicode: a lone UTF-16 surrogate (e.g. \\ud800 without its partner). Send each character whole, e.g. 😀 as UTF-8 or as the pair \\ud83d\\ude00",
     }),
   );
 export type WalletMessageBatch = z.infer<typeof WalletMessageBatch>;

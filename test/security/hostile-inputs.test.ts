@@ -215,6 +215,9 @@ describe("hostile input", () => {
         batchWith({ recipients: [{ passId: "   " }] }),
         batchWith({ recipients: [{ passId: null, variables: {} }] }),
         batchWith({ recipients: [{ passId: { nested: "p-1" } }] }),
+        // Invisible text is blank text: a zero-width space, a byte-order mark, a word joiner.
+        batchWith({ recipients: [{ passId: "\u200b" }] }),
+        batchWith({ recipients: [{ extId: "\ufeff \u2060" }] }),
       ];
       for (const body of bodies) await expectRefused("POST", TRIGGER, body, withKey, [422]);
     });
@@ -225,6 +228,46 @@ describe("hostile input", () => {
 
       expect((await s.request("POST", TRIGGER, body, withKey)).status).toBe(202);
       expect(queued()).toBe(before + 1);
+    });
+
+    it("refuses segments that name no group: empty, unknown keys alone, a blank or invisible groupTag (422 saying what a segment needs)", async () => {
+      // PassEntry documents groupTag as a segment's filter; a segment without one could reach every pass of the entity.
+      const segments = [[{}], [{ foo: "bar" }], [{ passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }], [{ groupTag: "   " }], [{ groupTag: "\u200b" }], [{ groupTag: 7 }], [{ groupTag: "vip" }, {}]];
+      for (const segment of segments) {
+        const before = queued();
+        const answer = await s.request("POST", TRIGGER, batchWith({ segments: segment }), withKey);
+        expect(answer.status, answer.text).toBe(422);
+        expect(answer.text).toMatch(/groupTag/);
+        expect(queued()).toBe(before);
+      }
+    });
+
+    it("refuses text that is not valid Unicode (a lone surrogate) anywhere in the batch (422), which would break every JSON reader of the list", async () => {
+      const bodies = [
+        batchWith({ segments: [{ groupTag: "vip" }], message: "Hi \ud800" }),
+        batchWith({ segments: [{ groupTag: "vip" }], name: "promo \udfff" }),
+        batchWith({ recipients: [{ passId: "p-1", variables: { name: "\udbff" } }] }),
+        batchWith({ segments: [{ groupTag: "vip", "\ud800": "x" }] }),
+      ];
+      for (const body of bodies) {
+        const before = queued();
+        const answer = await s.request("POST", TRIGGER, body, withKey);
+        expect(answer.status, answer.text).toBe(422);
+        expect(answer.text).toMatch(/not valid Unicode/);
+        expect(queued()).toBe(before);
+      }
+      // A pair is a character, escaped or not.
+      const before = queued();
+      expect((await s.request("POST", TRIGGER, batchWith({ segments: [{ groupTag: "vip" }], message: "Hi \ud83d\ude00 😀" }), withKey)).status).toBe(202);
+      expect(queued()).toBe(before + 1);
+    });
+
+    it("says how to write a scheduledAt it refuses: with seconds and a zone", async () => {
+      for (const scheduledAt of ["2030-03-31T13:16Z", "2030-03-31T13:16:26+0100", "2030-03-31 13:16:26"]) {
+        const answer = await s.request("POST", TRIGGER, batchWith({ segments: [{ groupTag: "vip" }], scheduledAt }), withKey);
+        expect(answer.status, answer.text).toBe(422);
+        expect(JSON.parse(answer.text).errors.join(" ")).toMatch(/scheduledAt: must be an ISO-8601 date-time with seconds and a zone, e\.g\. 2030-03-31T13:16:26Z/);
+      }
     });
 
     it("refuses top-level batch keys outside the contract (they could widen who is messaged), naming each (422)", async () => {
