@@ -12,7 +12,7 @@
  * Knobs (environment, defaults in brackets): BENCH_COLD_RUNS (15), BENCH_PROBE_RUNS (8; 0 skips the
  * per-dependency cold starts), BENCH_LOAD_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_DRAIN_REQUESTS
  * (1000), BENCH_COST_BATCHES (4), BENCH_SHARED_REQUESTS (10000), BENCH_ALONE_REQUESTS (300), BENCH_ONLY
- * (cold,throughput,drain,cost,shared), BENCH_DEADLINE_SECONDS (600). Loopback only; every server and child it starts is stopped, and a watchdog ends the run,
+ * (cold,throughput,drain,cost,shared), BENCH_DEADLINE_SECONDS (1200). Loopback only; every server and child it starts is stopped, and a watchdog ends the run,
  * with its children, at the deadline. docs/performance.md explains the method and the results.
  */
 import { execFileSync } from "node:child_process";
@@ -44,7 +44,7 @@ const settings = {
   costBatches: numberFrom("BENCH_COST_BATCHES", 4),
   sharedRequests: numberFrom("BENCH_SHARED_REQUESTS", 10_000),
   aloneRequests: numberFrom("BENCH_ALONE_REQUESTS", 300),
-  deadlineSeconds: numberFrom("BENCH_DEADLINE_SECONDS", 600),
+  deadlineSeconds: numberFrom("BENCH_DEADLINE_SECONDS", 1_200),
 };
 const only = new Set((process.env.BENCH_ONLY ?? "cold,throughput,drain,cost,shared").split(",").map((s) => s.trim()));
 
