@@ -14,7 +14,7 @@ import {
 import { walletBus } from "./bus.js";
 import { table } from "./ledger.js";
 import { deadLetterQueue, promotionFailuresQueue, queue } from "./queue.js";
-import { REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
+import { REQUEST_CALLER_INDEX, REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
 import { apiKeys, passEntryToken, webhookSecrets, webhookSigningSecrets } from "./secrets.js";
 import { stage } from "./stage.js";
 
@@ -23,6 +23,7 @@ const arns: Record<Grantable, $util.Input<string>> = {
   table: table.arn,
   // An index is its own IAM resource: a Query on it is allowed only on this ARN.
   requestListIndex: $interpolate`${table.arn}/index/${REQUEST_LIST_INDEX.name}`,
+  requestCallerIndex: $interpolate`${table.arn}/index/${REQUEST_CALLER_INDEX.name}`,
   messagesQueue: queue.arn,
   deadLetterQueue: deadLetterQueue.arn,
   promotionFailuresQueue: promotionFailuresQueue.arn,

@@ -9,7 +9,7 @@
  */
 import { UNKNOWN_OUTCOMES_METRIC } from "../functions/adapters/metric-names.js";
 import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
-import { REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
+import { REQUEST_CALLER_INDEX, REQUEST_LIST_INDEX } from "../functions/adapters/dynamodb-table-shape.js";
 
 /** Value of POWERTOOLS_SERVICE_NAME and the prefix of every name we choose. */
 export const SERVICE_NAME = "wallet-messaging";
@@ -55,7 +55,7 @@ export type SecretCapability = "passEntryToken" | "apiKeys" | "webhookSecrets" |
  * Nothing is granted through SST links: a link grants the same coarse actions (`sqs:*`,
  * `dynamodb:*`, `events:*`) to every function that links it.
  */
-export type Grantable = "table" | "requestListIndex" | "messagesQueue" | "deadLetterQueue" | "promotionFailuresQueue" | "walletBus" | SecretCapability;
+export type Grantable = "table" | "requestListIndex" | "requestCallerIndex" | "messagesQueue" | "deadLetterQueue" | "promotionFailuresQueue" | "walletBus" | SecretCapability;
 
 export interface SecretSpec {
   /** Pulumi name prefix of the Secrets Manager secret, and the name in its path. */
@@ -182,8 +182,9 @@ export const functions = {
     handler: "functions/handlers/request-list.handler",
     memoryMb: 512,
     timeoutSeconds: 10,
-    // Internet-facing and read-only: one Query per page on the table's ByCreatedAt index, nothing on the table itself.
-    access: { apiKeys: READ_SECRET, requestListIndex: LIST_REQUESTS },
+    // Internet-facing and read-only: one Query per page on the table's ByCaller index (a caller's
+    // own list) or ByCreatedAt (an operator's), nothing on the table itself.
+    access: { apiKeys: READ_SECRET, requestListIndex: LIST_REQUESTS, requestCallerIndex: LIST_REQUESTS },
   },
   requestCancel: {
     name: "RequestCancel",
@@ -523,6 +524,8 @@ export const table = {
   ttlAttribute: "expiresAt",
   /** Pages requests newest first for `GET /api/v1/requests` and the console (see the module it comes from). */
   listIndex: REQUEST_LIST_INDEX,
+  /** Pages one caller's own requests newest first (a caller's `GET /api/v1/requests`). */
+  callerIndex: REQUEST_CALLER_INDEX,
 } as const;
 
 export const bus = {

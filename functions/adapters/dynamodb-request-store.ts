@@ -20,7 +20,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { legacyKeyOwners } from "../core/callers.js";
 import type { CreateRequestResult, ListPosition, RecentRequestsPage, RecentRequestsQuery, RequestStore } from "../core/ports.js";
-import { REQUEST_LIST_INDEX } from "./dynamodb-table-shape.js";
+import { REQUEST_CALLER_INDEX, REQUEST_LIST_INDEX } from "./dynamodb-table-shape.js";
 import { RequestRecord, type CallerId } from "../core/schemas.js";
 
 export interface DynamoDbTableOptions {
@@ -37,6 +37,9 @@ export const listKey = (position: ListPosition) => ({
   [REQUEST_LIST_INDEX.hashKey]: { S: LIST_PARTITION },
   [REQUEST_LIST_INDEX.rangeKey]: { S: `${position.createdAt}#${position.requestId}` },
 });
+/** Where a request sits in the ByCaller index: among its caller's own, newest first (no caller: not there). */
+const callerListKey = (record: Pick<RequestRecord, "caller">): Record<string, { S: string }> =>
+  record.caller === undefined ? {} : { [REQUEST_CALLER_INDEX.hashKey]: { S: record.caller } };
 /** A caller id holds no `#` (CALLER_NAME), so the first `#` after it ends the scope. */
 export const idempotencyItemKey = (caller: CallerId | undefined, key: string) => ({ pk: { S: `IDEM#${caller ?? ""}#${key}` }, sk: { S: `IDEM#${caller ?? ""}` } });
 const legacyIdempotencyItemKey = (key: string) => ({ pk: { S: `IDEM#${key}` }, sk: { S: "IDEM" } });
@@ -129,8 +132,11 @@ export class DynamoDbRequestStore implements RequestStore {
 
   async listRecent(query: RecentRequestsQuery): Promise<RecentRequestsPage> {
     const records: RequestRecord[] = [];
-    const index = REQUEST_LIST_INDEX;
-    let start: Record<string, { S: string }> | undefined = query.after ? { ...requestKey(query.after.requestId), ...listKey(query.after) } : undefined;
+    const index = query.owner === undefined ? REQUEST_LIST_INDEX : REQUEST_CALLER_INDEX;
+    const partition = query.owner ?? LIST_PARTITION;
+    let start: Record<string, { S: string }> | undefined = query.after
+      ? { ...requestKey(query.after.requestId), [index.hashKey]: { S: partition }, [index.rangeKey]: listKey(query.after)[index.rangeKey]! }
+      : undefined;
     let examined = 0;
     let last: ListPosition | undefined;
     while (examined < query.maxExamined) {
@@ -140,7 +146,7 @@ export class DynamoDbRequestStore implements RequestStore {
           IndexName: index.name,
           KeyConditionExpression: query.since ? "#lp = :lp AND #ls >= :since" : "#lp = :lp",
           ExpressionAttributeNames: { "#lp": index.hashKey, ...(query.since ? { "#ls": index.rangeKey } : {}) },
-          ExpressionAttributeValues: { ":lp": { S: LIST_PARTITION }, ...(query.since ? { ":since": { S: query.since } } : {}) },
+          ExpressionAttributeValues: { ":lp": { S: partition }, ...(query.since ? { ":since": { S: query.since } } : {}) },
           ScanIndexForward: false,
           Limit: Math.min(100, query.maxExamined - examined),
           ...(start ? { ExclusiveStartKey: start } : {}),
@@ -175,16 +181,28 @@ export class DynamoDbRequestStore implements RequestStore {
       if (next === current) return current;
       const after = JSON.stringify(next);
       const list = listKey(next);
+      const owner = callerListKey(next)[REQUEST_CALLER_INDEX.hashKey];
       try {
         await this.client.send(
           new UpdateItemCommand({
             TableName: this.table,
             Key: requestKey(requestId),
-            // The list keys too: a request stored before the index existed joins the list at its next change.
-            UpdateExpression: "SET #record = :after, #listPk = :listPk, #listSk = :listSk",
+            // The list keys too: a request stored before an index existed joins its list at its next change.
+            UpdateExpression: `SET #record = :after, #listPk = :listPk, #listSk = :listSk${owner ? ", #callerPk = :callerPk" : ""}`,
             ConditionExpression: "#record = :before",
-            ExpressionAttributeNames: { "#record": "record", "#listPk": REQUEST_LIST_INDEX.hashKey, "#listSk": REQUEST_LIST_INDEX.rangeKey },
-            ExpressionAttributeValues: { ":after": { S: after }, ":before": { S: before }, ":listPk": list[REQUEST_LIST_INDEX.hashKey]!, ":listSk": list[REQUEST_LIST_INDEX.rangeKey]! },
+            ExpressionAttributeNames: {
+              "#record": "record",
+              "#listPk": REQUEST_LIST_INDEX.hashKey,
+              "#listSk": REQUEST_LIST_INDEX.rangeKey,
+              ...(owner ? { "#callerPk": REQUEST_CALLER_INDEX.hashKey } : {}),
+            },
+            ExpressionAttributeValues: {
+              ":after": { S: after },
+              ":before": { S: before },
+              ":listPk": list[REQUEST_LIST_INDEX.hashKey]!,
+              ":listSk": list[REQUEST_LIST_INDEX.rangeKey]!,
+              ...(owner ? { ":callerPk": owner } : {}),
+            },
           }),
         );
         return next;
@@ -196,6 +214,6 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   private requestItem(record: RequestRecord) {
-    return { ...requestKey(record.requestId), ...listKey(record), record: { S: JSON.stringify(record) }, expiresAt: expiresAt(record.createdAt, this.retentionDays) };
+    return { ...requestKey(record.requestId), ...listKey(record), ...callerListKey(record), record: { S: JSON.stringify(record) }, expiresAt: expiresAt(record.createdAt, this.retentionDays) };
   }
 }

@@ -10,3 +10,11 @@
  * return them in order. The index projects every attribute, so a page needs no second read.
  */
 export const REQUEST_LIST_INDEX = { name: "ByCreatedAt", hashKey: "listPk", rangeKey: "listSk" } as const;
+
+/**
+ * A caller's own requests, newest first: items with a caller also carry `callerPk` = the caller id,
+ * so a caller's list reads only its requests and another caller's volume neither fills its pages
+ * nor uses up what a page may examine. Requests without a caller (put straight on the queue or the
+ * bus) are not in it: operators read them through ByCreatedAt.
+ */
+export const REQUEST_CALLER_INDEX = { name: "ByCaller", hashKey: "callerPk", rangeKey: "listSk" } as const;

@@ -7,10 +7,23 @@
  * Opening one moves those keys into `idempotency_keys` under the callers that could have made them
  * (see `legacyKeyOwners`), once, in one transaction, so a retry after the upgrade still finds its request.
  */
-import { legacyKeyOwners } from "../core/callers.js";
+import { callerName, legacyKeyOwners } from "../core/callers.js";
 import type { CreateRequestResult, RecentRequestsPage, RecentRequestsQuery, RequestStore } from "../core/ports.js";
 import { RequestRecord, type CallerId } from "../core/schemas.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
+
+/**
+ * Who a row belongs to, as the owner index holds it: its caller, or for a record written before
+ * callers had kinds, `legacy:<apiKeyName>` (such a record belongs to the key and the signer of
+ * that name: see ownersOf in core/callers.ts).
+ */
+const OWNER = "coalesce(json_extract(record, '$.caller'), 'legacy:' || json_extract(record, '$.apiKeyName'))";
+
+/** The owner-index values a caller's own list reads. */
+function ownerValues(owner: CallerId): [string, string] {
+  const kind = owner.slice(0, owner.indexOf(":"));
+  return [owner, kind === "key" || kind === "signer" ? `legacy:${callerName(owner)}` : owner];
+}
 
 /** The scope of a key whose request names no caller (no door makes such requests today). */
 const NO_CALLER = "";
@@ -35,6 +48,8 @@ export class SqliteRequestStore implements RequestStore {
       if (legacy) this.migrateLegacyKeys();
       // Pages the list newest first without a second copy of the creation time: an index on the record's own field.
       db.exec("CREATE INDEX IF NOT EXISTS requests_by_created ON requests (json_extract(record, '$.createdAt'), request_id)");
+      // A caller's own list (listRecent with an owner) reads only its rows, newest first.
+      db.exec(`CREATE INDEX IF NOT EXISTS requests_by_owner ON requests (${OWNER}, json_extract(record, '$.createdAt'), request_id)`);
     });
   }
 
@@ -95,11 +110,21 @@ export class SqliteRequestStore implements RequestStore {
       `SELECT request_id, record, json_extract(record, '$.createdAt') AS created_at FROM requests
        WHERE (? IS NULL OR json_extract(record, '$.createdAt') >= ?)
          AND (? IS NULL OR json_extract(record, '$.createdAt') < ? OR (json_extract(record, '$.createdAt') = ? AND request_id < ?))
+         ${query.owner === undefined ? "" : `AND ${OWNER} IN (?, ?)`}
        ORDER BY json_extract(record, '$.createdAt') DESC, request_id DESC LIMIT ?`,
     );
     const since = query.since ?? null;
     const after = query.after;
-    const rows = statement.all(since, since, after?.createdAt ?? null, after?.createdAt ?? null, after?.createdAt ?? null, after?.requestId ?? null, query.maxExamined + 1) as {
+    const rows = statement.all(
+      since,
+      since,
+      after?.createdAt ?? null,
+      after?.createdAt ?? null,
+      after?.createdAt ?? null,
+      after?.requestId ?? null,
+      ...(query.owner === undefined ? [] : ownerValues(query.owner)),
+      query.maxExamined + 1,
+    ) as {
       request_id: string;
       record: string;
       created_at: string;

@@ -9,7 +9,7 @@
  * narrow filter may answer a short page with a `next` cursor rather than read the whole table.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { mayAccess } from "./callers.js";
+import { isOperator, mayAccess } from "./callers.js";
 import { ValidationError } from "./errors.js";
 import type { ListPosition, RequestStore } from "./ports.js";
 import { describeIssues } from "./accept-request.js";
@@ -126,6 +126,8 @@ export interface RequestListPage {
 export async function listRequests(deps: { store: RequestStore; apiKeysSecret: string }, query: ListRequestsQuery, caller: CallerId): Promise<RequestListPage> {
   const since = query.since === undefined ? undefined : new Date(Date.parse(query.since)).toISOString();
   const page = await deps.store.listRecent({
+    // A caller reads its own requests only (its own index); an operator reads everyone's.
+    owner: isOperator(caller) ? undefined : caller,
     after: query.cursor === undefined ? undefined : openCursor(query.cursor, caller, deps.apiKeysSecret),
     since,
     limit: query.limit ?? DEFAULT_PAGE_SIZE,

@@ -100,6 +100,12 @@ export interface ListPosition {
 }
 
 export interface RecentRequestsQuery {
+  /**
+   * Only requests this caller made, read through an index of the caller's own, so that another
+   * caller's volume neither fills the caller's pages nor uses up what a page may examine.
+   * Undefined: every request (what an operator sees).
+   */
+  owner?: CallerId | undefined;
   after?: ListPosition | undefined;
   /** Only requests created at or after this ISO time. */
   since?: string | undefined;

@@ -405,6 +405,25 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         expect(rest.next).toBeUndefined();
       });
 
+      it("with an owner, reads only that caller's requests: another caller's volume neither fills nor cuts the page", async () => {
+        // Prepare: the shop made the newest six; the crm three older ones; one came straight from the queue (no caller).
+        const crm = await createdMinutesApart(3, () => ({ caller: "key:crm" }));
+        await createdMinutesApart(1, () => ({ caller: undefined }));
+        const shop = await createdMinutesApart(6, () => ({ caller: "key:shop" }));
+        await store.create(requestRecord({ requestId: `late-${randomUUID()}`, createdAt: "2025-06-01T13:00:00.000Z", caller: "signer:crm" }));
+
+        // Act: a page may look at two records only, yet the crm's first page holds its two newest.
+        const first = await store.listRecent({ owner: "key:crm", limit: 2, maxExamined: 2, accept: all });
+        const second = await store.listRecent({ owner: "key:crm", after: first.next, limit: 2, maxExamined: 2, accept: all });
+        const shops = await store.listRecent({ owner: "key:shop", limit: 10, maxExamined: 100, accept: all });
+
+        // Assess
+        expect(first.records.map((r) => r.requestId)).toEqual([crm[2]!.requestId, crm[1]!.requestId]);
+        expect(second.records.map((r) => r.requestId)).toEqual([crm[0]!.requestId]);
+        expect(second.next).toBeUndefined();
+        expect(shops.records.map((r) => r.requestId)).toEqual(shop.map((r) => r.requestId).reverse());
+      });
+
       it("lists only requests created at or after since", async () => {
         // Prepare
         const records = await createdMinutesApart(5);

@@ -134,7 +134,7 @@ describe("secret access", () => {
   });
 
   it("lets the list function only Query the list index: no read of the table itself", () => {
-    expect(functions.requestList.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], requestListIndex: ["dynamodb:Query"] });
+    expect(functions.requestList.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], requestListIndex: ["dynamodb:Query"], requestCallerIndex: ["dynamodb:Query"] });
   });
 
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {

@@ -79,7 +79,7 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     expect((await stage.api(`/api/v1/requests/${exampleId}`, { key: "not-a-key" })).status).toBe(401);
   });
 
-  it("lists requests newest first through the ByCreatedAt index, filtered and paged", async () => {
+  it("lists requests newest first, a caller's through the ByCaller index and an operator's through ByCreatedAt, filtered and paged", async () => {
     const second = await json(await post("/api/v1/entities/list-entity/messaging/wallet", { batch: { message: "Listed", recipients: [{ passId: "pass-list-1" }], scheduledAt: "2030-04-02T09:00:00Z" } }));
     const secondId = second.body.data.id as string;
     await submitted(secondId);
@@ -89,12 +89,15 @@ suite("the AWS home, rehearsed from its synthesized resources", () => {
     const byPass = await json(await stage.api("/api/v1/requests?pass=pass-list-1"));
     const firstPage = await json(await stage.api("/api/v1/requests?limit=1"));
     const secondPage = await json(await stage.api(firstPage.body.links.next));
+    const operators = await json(await stage.api("/api/v1/requests?limit=100", { key: SECRETS.operatorKey }));
 
     expect(all.status, describe(stage)).toBe(200);
     expect(all.body.data.map((e: { id: string }) => e.id).slice(0, 2)).toEqual([secondId, exampleId]);
     expect(byPass.body.data.map((e: { id: string }) => e.id)).toEqual([secondId]);
     expect(firstPage.body.data.map((e: { id: string }) => e.id)).toEqual([secondId]);
     expect(secondPage.body.data.map((e: { id: string }) => e.id)).toEqual([exampleId]);
+    expect(operators.status, describe(stage)).toBe(200);
+    expect(operators.body.data.map((e: { id: string }) => e.id)).toEqual(expect.arrayContaining([secondId, exampleId]));
     expect((await stage.api("/api/v1/requests", { key: "not-a-key" })).status).toBe(401);
   });
 

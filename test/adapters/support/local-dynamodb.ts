@@ -24,7 +24,7 @@ import {
   type TransactWriteItemsCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { REQUEST_LIST_INDEX } from "../../../functions/adapters/dynamodb-table-shape.js";
+import { REQUEST_CALLER_INDEX, REQUEST_LIST_INDEX } from "../../../functions/adapters/dynamodb-table-shape.js";
 
 export interface LocalDynamoDb {
   endpoint: string;
@@ -69,13 +69,22 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
             { AttributeName: "sk", AttributeType: "S" },
             { AttributeName: REQUEST_LIST_INDEX.hashKey, AttributeType: "S" },
             { AttributeName: REQUEST_LIST_INDEX.rangeKey, AttributeType: "S" },
+            { AttributeName: REQUEST_CALLER_INDEX.hashKey, AttributeType: "S" },
           ],
           KeySchema: [
             { AttributeName: "pk", KeyType: "HASH" },
             { AttributeName: "sk", KeyType: "RANGE" },
           ],
-          // The deployed table's list index (infra/ledger.ts builds it from the same constant).
+          // The deployed table's list indexes (infra/ledger.ts builds them from the same constants).
           GlobalSecondaryIndexes: [
+            {
+              IndexName: REQUEST_CALLER_INDEX.name,
+              KeySchema: [
+                { AttributeName: REQUEST_CALLER_INDEX.hashKey, KeyType: "HASH" },
+                { AttributeName: REQUEST_CALLER_INDEX.rangeKey, KeyType: "RANGE" },
+              ],
+              Projection: { ProjectionType: "ALL" },
+            },
             {
               IndexName: REQUEST_LIST_INDEX.name,
               KeySchema: [

@@ -14,7 +14,7 @@
  *   const problems = stageProblems(await synthesize({ stage: "production", secrets: { AlarmEmail: "ops@example.com" } }), stageSettings("production"));
  *   // [] — or e.g. ["Role X trusts arn:aws:iam::123456789012:root: only lambda.amazonaws.com may assume a function's role."]
  */
-import { REQUEST_LIST_INDEX } from "../../../functions/adapters/dynamodb-table-shape.js";
+import { REQUEST_CALLER_INDEX, REQUEST_LIST_INDEX } from "../../../functions/adapters/dynamodb-table-shape.js";
 import { functionAlarms, functionName, functions, LOG_ACTIONS, SERVICE_NAME, TRACING_ACTIONS, unknownOutcomesMetric, type FunctionKey, type FunctionSpec } from "../../../infra/manifest.js";
 import type { StageSettings } from "../../../infra/stage-config.js";
 import { lambdaFunctions, queues, roles, type LambdaFunctionView, type PolicyDocument, type PolicyStatement, type RoleView } from "./stack-model.js";
@@ -96,6 +96,7 @@ export function policyProblems(synthesis: Synthesis, settings: StageSettings): s
   const byOutput: Record<string, string | undefined> = {
     table: tableArn,
     requestListIndex: `${tableArn}/index/${REQUEST_LIST_INDEX.name}`,
+    requestCallerIndex: `${tableArn}/index/${REQUEST_CALLER_INDEX.name}`,
     messagesQueue: outputs.MessagesQueueArn,
     deadLetterQueue: outputs.DeadLetterQueueArn,
     promotionFailuresQueue: queues(synthesis).find((q) => q.url === outputs.PromotionFailuresQueueUrl)?.arn,
