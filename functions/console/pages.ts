@@ -6,10 +6,15 @@
  */
 import type { DeadLetterView, QueueStats } from "../core/ports.js";
 import type { RequestRecord, SendRecord } from "../core/schemas.js";
+import { terminalSafe } from "../core/visible-text.js";
 
-/** Escapes text for HTML element content and quoted attribute values alike. */
+/**
+ * Escapes text for HTML element content and quoted attribute values alike. Control and bidi
+ * characters are first shown as `\u001b` (visible-text.ts): a browser would hide them or let a
+ * U+202E reverse what the operator reads. Line breaks and tabs stay: a page shows them as spaces.
+ */
 export function esc(value: unknown): string {
-  return String(value ?? "").replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return terminalSafe(String(value ?? ""), { keepLineBreaks: true }).replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** A link only if it is http(s): a `javascript:` URL from PassEntry or a caller never becomes a link. */

@@ -20,7 +20,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { describeIssues } from "../../functions/core/accept-request.js";
 import { TriggerRequestBody } from "../../functions/core/schemas.js";
 import type { CliCommand, CliContext } from "./command.js";
-import { printable } from "./terminal-text.js";
+import { printable } from "../../functions/core/visible-text.js";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 const TIMEOUT_MS = 15_000;
@@ -129,7 +129,7 @@ function reportRefusal(answer: Answer, context: CliContext): number {
 
 /**
  * A readable summary of GET/DELETE /api/v1/requests/{id}'s document. Every value in it comes from
- * the API (and partly from PassEntry), so each is escaped to stay on its line (see terminal-text.ts).
+ * the API (and partly from PassEntry), so each is escaped to stay on its line (see functions/core/visible-text.ts).
  */
 export function describeRequest(document: any): string[] {
   const a = document?.data?.attributes ?? {};
