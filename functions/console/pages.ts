@@ -6,6 +6,7 @@
  */
 import type { DeadLetterView, QueueStats } from "../core/ports.js";
 import type { RequestRecord, SendRecord } from "../core/schemas.js";
+import { whenInWords, type renderRequest } from "../core/request-view.js";
 import { terminalSafe } from "../core/visible-text.js";
 
 /**
@@ -136,7 +137,7 @@ export function timeline(request: RequestRecord, sends: SendRecord[]): { at: str
   return events.sort((a, b) => a.at.localeCompare(b.at));
 }
 
-export function requestPage(document: ReturnType<typeof import("../core/request-view.js").renderRequest>, request: RequestRecord, sends: SendRecord[], session: { csrf: string; caller: string }): string {
+export function requestPage(document: ReturnType<typeof renderRequest>, request: RequestRecord, sends: SendRecord[], session: { csrf: string; caller: string }, now: number): string {
   const a = document.data.attributes;
   const batches = a.batches
     .map((b) => {
@@ -158,7 +159,7 @@ export function requestPage(document: ReturnType<typeof import("../core/request-
   return layout(
     `Request ${document.data.id}`,
     `<h1>Request <code>${esc(document.data.id)}</code></h1>
-<p>${stateCell(a.status)} · entity ${esc(a.entityId)} · from ${esc(a.caller ?? a.source)} · ${a.sendNow ? "send now" : a.earlySendAt ? `will be sent at ${esc(a.earlySendAt)} (an early send: created ahead at PassEntry, sent now at that time; cancel before then to stop it)` : a.scheduledAt ? `scheduled for ${esc(a.scheduledAt)}` : "PassEntry's default schedule"}</p>
+<p>${stateCell(a.status)} · entity ${esc(a.entityId)} · from ${esc(a.caller ?? a.source)} · ${esc(whenInWords(a, now))}</p>
 ${a.deadLetter ? `<p class="error">Dead-lettered at ${esc(a.deadLetter.at)} after ${esc(a.deadLetter.receiveCount)} receives. Last error: ${esc(a.deadLetter.lastError)}. Redrive it from <a href="/#dead-letters">Dead letters</a>.</p>` : ""}
 ${a.failureReason && !a.deadLetter ? `<p class="error">${esc(a.failureReason)}</p>` : ""}
 <p>Message: ${esc(a.content)}</p>
