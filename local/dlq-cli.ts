@@ -89,6 +89,12 @@ export async function runDlqCli(argv: string[], untrustedOutput: DlqCliIo, env: 
     // Locally the requests are at hand: clear their dead-letter marks at once. On AWS the sender
     // clears each one when the redriven message comes back to it.
     const result = summary ? await redriveDeadLetters({ ...summary, dlq }, values.id) : await dlq.redrive(values.id);
+    if (result.notFound.length > 0) {
+      // A mistyped id moved nothing: say so and fail, or a script would take "0 moved" for success.
+      const list = summary ? "npm run dlq -- list" : `npm run dlq -- list --dlq-url ${where}`;
+      io.err(`${result.note} List the dead letters and their ids with: ${list}`);
+      return 1;
+    }
     io.out(result.note);
     return 0;
   } catch (error) {
