@@ -109,6 +109,17 @@ describe("a body that is not what the trigger takes", () => {
     expect(problem).toMatch(/as text/);
     expect(queued()).toBe(before);
   });
+
+  it.each([
+    ['{"batch":{"message":"Hi %{points}","recipients":[{"passId":"p-1","variables":{"points": 1E+999}}]}}', "batch.recipients.0.variables.points"],
+    ['{"batch":{"message":"Hi","segments":[{"groupTag":"vip","rank":[-12.5e400]}]}}', "batch.segments.0.rank.0"],
+    [`{"batch":{"message":"Hi","recipients":[{"passId":1${"0".repeat(309)}}]}}`, "batch.recipients.0.passId"],
+  ])("names any number that cannot be represented, wherever it is (%#)", async (text, path) => {
+    const answer = await s.request("POST", trigger("e1"), text, asKey());
+
+    expect(answer.status).toBe(400);
+    expect(errorsOf(answer.text)[0]).toContain(`${path} is a number that cannot be represented`);
+  });
 });
 
 describe("HEAD on the local server", () => {
