@@ -17,7 +17,7 @@ import { pathToFileURL } from "node:url";
 import type { CliCommand, CliContext } from "./cli/command.js";
 import { promotionsCommand } from "./cli/promotions.js";
 import { requestCommands } from "./cli/requests.js";
-import { terminalSafe } from "./cli/terminal-text.js";
+import { terminalSafe } from "../functions/core/visible-text.js";
 
 /** Every command, in the order the help lists them. Add new ones here. */
 export const commands: readonly CliCommand[] = [promotionsCommand, ...requestCommands];

@@ -23,7 +23,7 @@ import { systemClock, type DeadLetterQueue, type DeadLetterView, type Log } from
 /** The CLI prints its own sentences; the use case's log lines would only repeat them. */
 const quietLog: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 import { databasePath } from "./stack.js";
-import { printable, terminalSafe } from "./cli/terminal-text.js";
+import { printable, terminalSafe } from "../functions/core/visible-text.js";
 
 const USAGE = `usage: npm run dlq -- <list|redrive> [options]
   list                 show dead-lettered messages (request id, receives, last error)
@@ -42,7 +42,7 @@ export interface DlqCliIo {
 
 /** Runs the command; returns the exit code. Exported for tests. */
 export async function runDlqCli(argv: string[], untrustedOutput: DlqCliIo, env: Record<string, string | undefined> = process.env): Promise<number> {
-  // Dead letters hold whatever was sent to the queue: every line goes out escaped (see cli/terminal-text.ts).
+  // Dead letters hold whatever was sent to the queue: every line goes out escaped (see functions/core/visible-text.ts).
   const io: DlqCliIo = {
     out: (line) => untrustedOutput.out(terminalSafe(line, { keepLineBreaks: true })),
     err: (line) => untrustedOutput.err(terminalSafe(line, { keepLineBreaks: true })),
@@ -89,6 +89,12 @@ export async function runDlqCli(argv: string[], untrustedOutput: DlqCliIo, env: 
     // Locally the requests are at hand: clear their dead-letter marks at once. On AWS the sender
     // clears each one when the redriven message comes back to it.
     const result = summary ? await redriveDeadLetters({ ...summary, dlq }, values.id) : await dlq.redrive(values.id);
+    if (result.notFound.length > 0) {
+      // A mistyped id moved nothing: say so and fail, or a script would take "0 moved" for success.
+      const list = summary ? "npm run dlq -- list" : `npm run dlq -- list --dlq-url ${where}`;
+      io.err(`${result.note} List the dead letters and their ids with: ${list}`);
+      return 1;
+    }
     io.out(result.note);
     return 0;
   } catch (error) {

@@ -37,8 +37,20 @@ function compile(route: Route): CompiledRoute {
 
 const TEXT_TYPES = /^(application\/([a-z0-9.+-]*\+)?json|text\/|application\/x-www-form-urlencoded)/i;
 
-/** Builds the v2 event API Gateway would deliver for this request. */
-export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: CompiledRoute, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
+/**
+ * The method whose route answers: the request's own, except that HEAD falls back to GET where no
+ * HEAD route exists. API Gateway HTTP APIs match a route's method exactly (a route is "an HTTP
+ * method and a resource path", or ANY for every method not defined), so on AWS, where we declare
+ * only `GET /health` and friends and no `$default` route, a HEAD gets API Gateway's own 404. Locally
+ * HEAD is answered as GET without the body (RFC 9110 §9.3.2), because `curl -I` and uptime probes
+ * use it on this server; the handler sees a GET, so it answers exactly as it would to one.
+ */
+function routedMethod(method: string, methodsHere: readonly string[]): string {
+  return method === "HEAD" && !methodsHere.includes("HEAD") && methodsHere.includes("GET") ? "GET" : method;
+}
+
+/** Builds the v2 event API Gateway would deliver for this request (for `method`, when HEAD is routed as GET). */
+export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: CompiledRoute, pathParameters: Record<string, string>, method = req.method ?? "GET"): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? "/", "http://localhost");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -62,7 +74,7 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: Com
       apiId: "local",
       domainName: headers.host ?? "localhost",
       domainPrefix: "local",
-      http: { method: req.method ?? "GET", path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? "127.0.0.1", userAgent: headers["user-agent"] ?? "" },
+      http: { method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? "127.0.0.1", userAgent: headers["user-agent"] ?? "" },
       requestId: randomUUID(),
       routeKey: `${route.method} ${route.path}`,
       stage: "$default",
@@ -129,10 +141,11 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     const candidates = compiled.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
-    const hit = candidates.find((c) => c.route.method === req.method);
+    const method = routedMethod(req.method ?? "GET", candidates.map((c) => c.route.method));
+    const hit = candidates.find((c) => c.route.method === method);
     if (!hit) {
-      const allowed = candidates.map((c) => c.route.method).join(", ");
-      refuseUnread(req, res, candidates.length > 0 ? jsonError(405, `Method ${req.method} is not allowed here; use ${allowed}.`) : jsonError(404, noSuchRoute(path, routes)));
+      const allowed = [...new Set(candidates.flatMap((c) => (c.route.method === "GET" ? ["GET", "HEAD"] : [c.route.method])))].join(", ");
+      refuseUnread(req, res, candidates.length > 0 ? { ...jsonError(405, `Method ${req.method} is not allowed here; use ${allowed}.`), headers: { "content-type": "application/json", allow: allowed } } : jsonError(404, noSuchRoute(path, routes)));
       return;
     }
     if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
@@ -163,7 +176,8 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
         send(res, jsonError(400, "The path is not validly percent-encoded."));
         return;
       }
-      send(res, await hit.route.handler(toApiGatewayEvent(req, body, hit.route, pathParameters)));
+      // For HEAD, Node's response drops the body it is given (ServerResponse knows the request's method).
+      send(res, await hit.route.handler(toApiGatewayEvent(req, body, hit.route, pathParameters, method)));
     } finally {
       if ("reservation" in admitted) admitted.reservation?.release();
     }

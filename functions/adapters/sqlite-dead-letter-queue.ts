@@ -1,5 +1,5 @@
 /** Dead letters of the local SQLite queue. */
-import { requestIdOf } from "../core/dead-letters.js";
+import { redriveNote, requestIdOf } from "../core/dead-letters.js";
 import type { DeadLetterQueue, DeadLetterView } from "../core/ports.js";
 import type { SqliteMessageQueue } from "./sqlite-message-queue.js";
 
@@ -21,7 +21,9 @@ export class SqliteDeadLetterQueue implements DeadLetterQueue {
   }
 
   async redrive(messageIds?: string[]) {
+    const dead = new Set(this.queue.deadLetters().map((d) => d.messageId));
+    const notFound = [...new Set(messageIds ?? [])].filter((id) => !dead.has(id));
     const moved = this.queue.redrive(messageIds);
-    return { moved, note: `${moved} message(s) moved back to the queue.` };
+    return { moved, note: redriveNote(moved, notFound), notFound };
   }
 }

@@ -13,7 +13,7 @@ import {
   StartMessageMoveTaskCommand,
   type Message,
 } from "@aws-sdk/client-sqs";
-import { requestIdOf } from "../core/dead-letters.js";
+import { redriveNote, requestIdOf } from "../core/dead-letters.js";
 import type { DeadLetterQueue, DeadLetterView } from "../core/ports.js";
 
 export class SqsDeadLetterQueue implements DeadLetterQueue {
@@ -56,7 +56,7 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
       const arn = attributes.Attributes?.QueueArn;
       if (!arn) throw new Error("Could not read the dead-letter queue's ARN.");
       const task = await this.client.send(new StartMessageMoveTaskCommand({ SourceArn: arn }));
-      return { moved: null, note: `SQS message-move task started (${task.TaskHandle ?? "no handle"}); messages return to their source queue.` };
+      return { moved: null, note: `SQS message-move task started (${task.TaskHandle ?? "no handle"}); messages return to their source queue.`, notFound: [] };
     }
     const wanted = new Set(messageIds);
     let moved = 0;
@@ -78,7 +78,8 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
         moved++;
       }
     }
-    const missing = wanted.size > 0 ? ` Not found: ${[...wanted].join(", ")}.` : "";
-    return { moved, note: `${moved} message(s) moved back to the queue.${missing}` };
+    // SQS answers samples: an id still wanted after the rounds above was not seen in the queue.
+    const notFound = [...wanted];
+    return { moved, note: redriveNote(moved, notFound), notFound };
   }
 }

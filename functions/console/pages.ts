@@ -6,10 +6,16 @@
  */
 import type { DeadLetterView, QueueStats } from "../core/ports.js";
 import type { RequestRecord, SendRecord } from "../core/schemas.js";
+import { whenInWords, type renderRequest } from "../core/request-view.js";
+import { terminalSafe } from "../core/visible-text.js";
 
-/** Escapes text for HTML element content and quoted attribute values alike. */
+/**
+ * Escapes text for HTML element content and quoted attribute values alike. Control and bidi
+ * characters are first shown as `\u001b` (visible-text.ts): a browser would hide them or let a
+ * U+202E reverse what the operator reads. Line breaks and tabs stay: a page shows them as spaces.
+ */
 export function esc(value: unknown): string {
-  return String(value ?? "").replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return terminalSafe(String(value ?? ""), { keepLineBreaks: true }).replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** A link only if it is http(s): a `javascript:` URL from PassEntry or a caller never becomes a link. */
@@ -131,7 +137,7 @@ export function timeline(request: RequestRecord, sends: SendRecord[]): { at: str
   return events.sort((a, b) => a.at.localeCompare(b.at));
 }
 
-export function requestPage(document: ReturnType<typeof import("../core/request-view.js").renderRequest>, request: RequestRecord, sends: SendRecord[], session: { csrf: string; caller: string }): string {
+export function requestPage(document: ReturnType<typeof renderRequest>, request: RequestRecord, sends: SendRecord[], session: { csrf: string; caller: string }, now: number): string {
   const a = document.data.attributes;
   const batches = a.batches
     .map((b) => {
@@ -153,7 +159,7 @@ export function requestPage(document: ReturnType<typeof import("../core/request-
   return layout(
     `Request ${document.data.id}`,
     `<h1>Request <code>${esc(document.data.id)}</code></h1>
-<p>${stateCell(a.status)} · entity ${esc(a.entityId)} · from ${esc(a.caller ?? a.source)} · ${a.sendNow ? "send now" : a.earlySendAt ? `will be sent at ${esc(a.earlySendAt)} (an early send: created ahead at PassEntry, sent now at that time; cancel before then to stop it)` : a.scheduledAt ? `scheduled for ${esc(a.scheduledAt)}` : "PassEntry's default schedule"}</p>
+<p>${stateCell(a.status)} · entity ${esc(a.entityId)} · from ${esc(a.caller ?? a.source)} · ${esc(whenInWords(a, now))}</p>
 ${a.deadLetter ? `<p class="error">Dead-lettered at ${esc(a.deadLetter.at)} after ${esc(a.deadLetter.receiveCount)} receives. Last error: ${esc(a.deadLetter.lastError)}. Redrive it from <a href="/#dead-letters">Dead letters</a>.</p>` : ""}
 ${a.failureReason && !a.deadLetter ? `<p class="error">${esc(a.failureReason)}</p>` : ""}
 <p>Message: ${esc(a.content)}</p>

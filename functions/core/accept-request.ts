@@ -59,6 +59,12 @@ export function describeIssues(error: z.core.$ZodError): string[] {
  * operator allows) and the clock; throws ValidationError (422) listing every problem.
  */
 export function parseTriggerBody(body: unknown, now: number, allowedBatchKeys: readonly string[] = []): TriggerRequestBody {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    // zod would say "expected object, received null": true, but it does not say what to send.
+    throw new ValidationError("The request body is not a JSON object.", [
+      `The body must be a JSON object with a "batch" (got ${body === null ? "null" : Array.isArray(body) ? "an array" : `a ${typeof body}`}): send {"batch": {"message": "…", "segments": [{"groupTag": "…"}]}}, as PassEntry's endpoint takes it.`,
+    ], 422);
+  }
   if (isUnwrappedBatch(body)) {
     throw new ValidationError("The request body is not a valid wallet message batch.", [
       'The fields must be inside "batch", as PassEntry\'s endpoint takes them: {"batch": {"message": "…", "segments": [{"groupTag": "…"}]}}',
@@ -162,9 +168,7 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
   const created = await deps.store.create(record);
   if (!created.created) {
     const existing = created.existing;
-    if (existing.fingerprint !== record.fingerprint) {
-      throw new IdempotencyConflictError("This Idempotency-Key was already used with a different request body.");
-    }
+    if (existing.fingerprint !== record.fingerprint) throw idempotencyConflict(existing, record);
     deps.log.info("request replayed", { requestId: existing.requestId, idempotencyKey: input.idempotencyKey, caller: input.caller });
     // The first call may have failed to queue: only then queue it now. The ledger would stop a
     // second send anyway, but we keep the queue free of duplicates.
@@ -186,13 +190,31 @@ async function admitAtOnce(deps: AcceptDeps, intake: RequestIntake, record: Requ
     throw new ServiceUnavailableError("The request could not be queued; nothing was sent.", { cause: error });
   }
   if (!admitted.created) {
-    if (admitted.existing.fingerprint !== record.fingerprint) throw new IdempotencyConflictError("This Idempotency-Key was already used with a different request body.");
+    if (admitted.existing.fingerprint !== record.fingerprint) throw idempotencyConflict(admitted.existing, record);
     deps.log.info("request replayed", { requestId: admitted.existing.requestId, idempotencyKey: input.idempotencyKey, caller: input.caller });
     return { request: admitted.existing, replayed: true };
   }
   deps.log.info("request accepted", { requestId: record.requestId, entityId: record.entityId, source: record.source, caller: record.caller });
   deps.log.info("request queued", { requestId: record.requestId });
   return { request: enqueued, replayed: false };
+}
+
+/**
+ * Says what clashed with the earlier request under the same key, and how to fix it: the key names
+ * another entity, or another body; a signer's key is its `webhook-id`, which the signer chose, so
+ * the sentence names that header rather than an Idempotency-Key the caller never sent. The earlier
+ * request is the same caller's own (keys are per caller), so naming its entity reveals nothing.
+ */
+function idempotencyConflict(existing: RequestRecord, attempted: RequestRecord): IdempotencyConflictError {
+  const signed = attempted.caller?.startsWith("signer:") === true;
+  const key = signed ? "webhook-id" : "Idempotency-Key";
+  const fix = signed ? "send a new webhook-id for each new request" : "use a new Idempotency-Key for each new request";
+  const by = signed ? ` by signer ${attempted.caller!.slice("signer:".length)}` : "";
+  if (existing.entityId !== attempted.entityId) {
+    return new IdempotencyConflictError(`This ${key} was already used${by} for a request to entity ${existing.entityId}, not ${attempted.entityId}: ${fix} (the same key is kept for a retry of the same request).`);
+  }
+  if (signed) return new IdempotencyConflictError(`This webhook-id was already used${by} with a different request body: ${fix} (only a retry of the same body may reuse it).`);
+  return new IdempotencyConflictError("This Idempotency-Key was already used with a different request body: use a new Idempotency-Key for each new request (only a retry of the same body may reuse it).");
 }
 
 async function enqueue(deps: AcceptDeps, record: RequestRecord): Promise<RequestRecord> {

@@ -20,7 +20,7 @@ export function requestIdOf(body: string, messageId: string): string | null {
  *
  * @example await redriveDeadLetters({ dlq, store, ledger, log, clock }, ["3f1c…"]);
  */
-export async function redriveDeadLetters(deps: SummaryDeps & { dlq: DeadLetterQueue }, messageIds?: string[]): Promise<{ moved: number | null; note: string; requestIds: string[] }> {
+export async function redriveDeadLetters(deps: SummaryDeps & { dlq: DeadLetterQueue }, messageIds?: string[]): Promise<{ moved: number | null; note: string; notFound: string[]; requestIds: string[] }> {
   const letters = await deps.dlq.list(REDRIVE_LOOKUP_LIMIT);
   const wanted = messageIds === undefined ? letters : letters.filter((letter) => messageIds.includes(letter.messageId));
   const result = await deps.dlq.redrive(messageIds);
@@ -32,3 +32,15 @@ export async function redriveDeadLetters(deps: SummaryDeps & { dlq: DeadLetterQu
 
 /** Dead letters looked at to learn which requests a redrive brings back (the sender clears any it misses). */
 const REDRIVE_LOOKUP_LIMIT = 1_000;
+
+/**
+ * What a redrive of chosen ids did, in one sentence for every home: how many moved, and which ids no
+ * dead letter has (so a mistyped id is not mistaken for "nothing to do").
+ *
+ * @example redriveNote(0, ["nosuch"]) // "No dead letter has the id nosuch; nothing was moved."
+ */
+export function redriveNote(moved: number, notFound: readonly string[]): string {
+  if (notFound.length === 0) return `${moved} message(s) moved back to the queue.`;
+  const missing = `No dead letter has the id${notFound.length > 1 ? "s" : ""} ${notFound.slice(0, 20).join(", ")}${notFound.length > 20 ? ", …" : ""}`;
+  return moved === 0 ? `${missing}; nothing was moved.` : `${moved} message(s) moved back to the queue. ${missing}.`;
+}

@@ -211,8 +211,11 @@ export interface QueueStats {
 /** Operator access to dead letters: look, then move back to the main queue. */
 export interface DeadLetterQueue {
   list(limit: number): Promise<DeadLetterView[]>;
-  /** Moves all dead letters (or the ids given) back; redriving is safe, the ledger stops second sends. */
-  redrive(messageIds?: string[]): Promise<{ moved: number | null; note: string }>;
+  /**
+   * Moves all dead letters (or the ids given) back; redriving is safe, the ledger stops second sends.
+   * `notFound`: the ids given that no dead letter has (a typo, or one redriven already).
+   */
+  redrive(messageIds?: string[]): Promise<{ moved: number | null; note: string; notFound: string[] }>;
 }
 
 /**

@@ -132,3 +132,36 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
     links: { self: requestSelfLink(request.requestId) },
   };
 }
+
+/** The parts of a rendered request that say when it goes out (the API's JSON, as the CLI reads it too). */
+export interface WhenAttributes {
+  status?: string | null;
+  sendNow?: boolean | null;
+  scheduledAt?: string | null;
+  earlySendAt?: string | null;
+  batches?: readonly { status?: string | null; sendNowAt?: string | null }[] | null;
+}
+
+/** Batch statuses that mean PassEntry has started sending (or finished). */
+const SENDING_OR_DONE = ["sending", "successful", "completedWithErrors"];
+
+/**
+ * When the request goes (or went) out, in words, for the CLI and the console alike. An early send
+ * reads "will be sent at T" until T has passed and PassEntry is sending it; only then "sent".
+ * Values are not escaped here: each reader escapes the sentence for where it shows it.
+ *
+ * @example whenInWords({ earlySendAt: "2030-01-01T00:10:00.000Z", batches: [] }, Date.parse("2030-01-01T00:00:00Z"))
+ *   // "will be sent at 2030-01-01T00:10:00.000Z (an early send: created ahead at PassEntry; cancel before then to stop it)"
+ */
+export function whenInWords(a: WhenAttributes, now: number): string {
+  if (a.sendNow) return "send now";
+  if (a.scheduledAt && !a.earlySendAt) return `scheduled for ${a.scheduledAt}`;
+  if (!a.earlySendAt) return "PassEntry's default schedule";
+  const at = a.earlySendAt;
+  const batches = a.batches ?? [];
+  const sentNowAt = batches.map((b) => b.sendNowAt).find((t): t is string => typeof t === "string");
+  if (batches.some((b) => SENDING_OR_DONE.includes(b.status ?? "")) || sentNowAt) return `sent at ${sentNowAt ?? at} (an early send for ${at})`;
+  if (a.status === "cancelled") return `was to be sent at ${at} (an early send, cancelled)`;
+  if (Date.parse(at) <= now) return `due at ${at}, being sent now (an early send)`;
+  return `will be sent at ${at} (an early send: created ahead at PassEntry; cancel before then to stop it)`;
+}

@@ -127,7 +127,7 @@ async function showRequest(deps: ConsoleDeps, requestId: string, view: { csrf: s
   const request = await deps.store.get(requestId);
   if (!request) return html(404, layout("Not found", `<p>No request has the id ${esc(requestId)}. <a href="/">Back</a></p>`, view));
   const sends = await deps.ledger.list(requestId);
-  return html(200, requestPage(renderRequest(request, sends), request, sends, view));
+  return html(200, requestPage(renderRequest(request, sends), request, sends, view, deps.clock.now()));
 }
 
 async function home(deps: ConsoleDeps, event: APIGatewayProxyEventV2, session: ConsoleSession, apiKeysSecret: string, view: { csrf: string; caller: string }): Promise<string> {

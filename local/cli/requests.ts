@@ -20,7 +20,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { describeIssues } from "../../functions/core/accept-request.js";
 import { TriggerRequestBody } from "../../functions/core/schemas.js";
 import type { CliCommand, CliContext } from "./command.js";
-import { printable } from "./terminal-text.js";
+import { printable } from "../../functions/core/visible-text.js";
+import { whenInWords } from "../../functions/core/request-view.js";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 const TIMEOUT_MS = 15_000;
@@ -129,19 +130,13 @@ function reportRefusal(answer: Answer, context: CliContext): number {
 
 /**
  * A readable summary of GET/DELETE /api/v1/requests/{id}'s document. Every value in it comes from
- * the API (and partly from PassEntry), so each is escaped to stay on its line (see terminal-text.ts).
+ * the API (and partly from PassEntry), so each is escaped to stay on its line (see functions/core/visible-text.ts).
  */
-export function describeRequest(document: any): string[] {
+export function describeRequest(document: any, now: number): string[] {
   const a = document?.data?.attributes ?? {};
   const p = printable;
   const lines = [`request ${p(document?.data?.id)}: ${p(a.status)}`];
-  const when = a.sendNow
-    ? "send now"
-    : a.earlySendAt
-      ? `an early send: created ahead at PassEntry, sent at ${p(a.earlySendAt)}`
-      : a.scheduledAt
-        ? `scheduled for ${p(a.scheduledAt)}`
-        : "PassEntry's default schedule";
+  const when = p(whenInWords(a, now));
   lines.push(`  entity ${p(a.entityId)}, ${when}, accepted ${p(a.createdAt)}${a.caller ? `, by ${p(a.caller)}` : ""}`);
   if (a.progress) {
     const g = a.progress;
@@ -250,7 +245,7 @@ export const sendCommand: CliCommand = {
       }
       const replayed = answer.headers.get("idempotent-replayed") === "true" ? " (the same request as before with this Idempotency-Key; nothing new was queued)" : "";
       context.io.out(`Accepted: request ${printable(id)}${replayed}`);
-      for (const line of describeRequest(answer.body).slice(1)) context.io.out(line);
+      for (const line of describeRequest(answer.body, context.now()).slice(1)) context.io.out(line);
       context.io.out(`Follow it: npm run cli -- status ${printable(id)}`);
       return 0;
     }),
@@ -275,7 +270,7 @@ function requestIdCommand(name: "status" | "cancel", usage: string, summary: str
         if (values.json) context.io.out(JSON.stringify(answer.body, null, 2));
         else {
           if (name === "cancel") context.io.out("Cancellation recorded.");
-          for (const line of describeRequest(answer.body)) context.io.out(line);
+          for (const line of describeRequest(answer.body, context.now())) context.io.out(line);
         }
         return 0;
       }),
@@ -307,7 +302,7 @@ export const resolveCommand: CliCommand = {
       if (values.json) context.io.out(JSON.stringify(answer.body, null, 2));
       else {
         context.io.out(values.sent !== undefined ? `Part ${chunk} recorded as sent in batch ${values.sent}.` : `Part ${chunk} released: it will be sent again.`);
-        for (const line of describeRequest(answer.body)) context.io.out(line);
+        for (const line of describeRequest(answer.body, context.now())) context.io.out(line);
       }
       return 0;
     }),
@@ -418,7 +413,7 @@ export const watchCommand: CliCommand = {
       for (;;) {
         const answer = await request(conn, "GET", `/api/v1/requests/${encodeURIComponent(requestId)}`);
         if (answer.status !== 200) return reportRefusal(answer, context);
-        const lines = describeRequest(answer.body);
+        const lines = describeRequest(answer.body, context.now());
         // Only what changed since the last look, so a terminal or a log shows the progress, not a wall of repeats.
         if (lines.join("\n") !== shown.join("\n")) {
           context.io.out(`[${new Date(context.now()).toISOString()}]`);

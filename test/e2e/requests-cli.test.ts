@@ -216,6 +216,22 @@ describe("cli list and watch", () => {
 });
 
 describe("cli status and cancel", () => {
+  it("says an --at under an hour ahead will be sent at that time until it is, and only then that it was sent", async () => {
+    const at = new Date(Date.now() + 4_000).toISOString();
+    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Soon", "--segment", "vip", "--at", at])).out);
+    await until("the batch to be created ahead", async () => (await cli(["status", id])).out.includes("part 0: batch "));
+
+    const before = await cli(["status", id]);
+    await until("the batch to be sent at its time", async () => (await cli(["status", id])).out.includes("successful"));
+    const after = await cli(["status", id]);
+
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(at) - 1_000);
+    expect(before.out).toContain(`entity ent-42, will be sent at ${at} (an early send`);
+    expect(before.out).not.toMatch(/, sent at/);
+    expect(after.out).toMatch(new RegExp(`entity ent-42, sent at \\S+ \\(an early send for ${at.replace(/\./g, "\\.")}\\)`));
+    expect(after.out).not.toContain("will be sent at");
+  });
+
   it("cancels a scheduled request: exit 0, and its batch ends cancelled at PassEntry", async () => {
     const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
     await stack.drained();

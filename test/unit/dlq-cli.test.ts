@@ -67,6 +67,33 @@ describe("npm run dlq (local queue)", () => {
     db.close();
   });
 
+  it("says no dead letter has an unknown --id, how to list them, and exits 1, moving nothing", async () => {
+    const id = await deadLetterOne();
+    const { lines, io } = capture();
+
+    const code = await runDlqCli(["redrive", "--data-dir", dataDir, "--id", "nosuch"], io, {});
+
+    expect(code).toBe(1);
+    const text = lines.join("\n");
+    expect(text).toContain("No dead letter has the id nosuch");
+    expect(text).toContain("npm run dlq -- list");
+    expect(text).not.toContain("0 message(s) moved back");
+    const db = openSqlite(databasePath(dataDir));
+    expect(new SqliteMessageQueue(db).deadLetters().map((d) => d.messageId)).toEqual([id]);
+    db.close();
+  });
+
+  it("redrives the ids it has and exits 1 naming the one it has not", async () => {
+    const id = await deadLetterOne();
+    const { lines, io } = capture();
+
+    const code = await runDlqCli(["redrive", "--data-dir", dataDir, "--id", id, "--id", "nosuch"], io, {});
+
+    expect(code).toBe(1);
+    expect(lines.join("\n")).toContain("1 message(s) moved back");
+    expect(lines.join("\n")).toContain("No dead letter has the id nosuch");
+  });
+
   it("refuses an unknown command with the usage and exit code 2", async () => {
     const { lines, io } = capture();
     expect(await runDlqCli(["purge"], io, {})).toBe(2);
@@ -116,5 +143,16 @@ describe("SqsDeadLetterQueue", () => {
     expect(sqs.commandCalls(SendMessageCommand).map((c) => [c.args[0].input.QueueUrl, JSON.parse(c.args[0].input.MessageBody!).requestId])).toEqual([[MAIN, "req-b"]]);
     expect(sqs.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input.ReceiptHandle)).toEqual(["rh-b"]);
     expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((c) => [c.args[0].input.ReceiptHandle, c.args[0].input.VisibilityTimeout])).toEqual([["rh-a", 0]]);
+  });
+
+  it("names the chosen ids it found no dead letter for", async () => {
+    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message("a")] }).resolves({ Messages: [] });
+    sqs.on(ChangeMessageVisibilityCommand).resolves({});
+
+    const result = await new SqsDeadLetterQueue(DLQ, MAIN, new SQSClient({ region: "eu-west-1" })).redrive(["nosuch"]);
+
+    expect(result.moved).toBe(0);
+    expect(result.notFound).toEqual(["nosuch"]);
+    expect(result.note).toContain("No dead letter has the id nosuch");
   });
 });

@@ -79,7 +79,7 @@ describe("accept handler with Standard Webhooks signatures", () => {
     const answer = parse(await accept(signedTrigger({ id: "msg_same_id", text: other })));
 
     expect(answer.statusCode).toBe(422);
-    expect(answer.body.errors.join(" ")).toMatch(/Idempotency-Key was already used/);
+    expect(answer.body.errors.join(" ")).toMatch(/webhook-id was already used by signer [^ ]+ with a different request body: send a new webhook-id/);
     expect(rig.queued()).toHaveLength(1);
   });
 

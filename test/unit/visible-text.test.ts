@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { printable, terminalSafe } from "../../local/cli/terminal-text.js";
+import { printable, terminalSafe } from "../../functions/core/visible-text.js";
 
 describe("terminalSafe", () => {
   it("escapes terminal controls, bidi overrides and invisible marks, keeping the text readable", () => {

@@ -1,9 +1,11 @@
 /**
- * What the operator CLIs print comes partly from others: PassEntry's error sentences, entity ids
- * and notes stored by earlier versions, dead-lettered message bodies. Printed raw, a control
- * character drives the terminal (ESC clears the screen or sets the window title; CR rewrites a
- * line), a bidi override reorders what the reader sees, and a line break forges a line of output.
- * Such characters are shown escaped instead, as `\u001b`: visible, and still valid inside JSON.
+ * Text that comes from others (callers' messages, PassEntry's error sentences, entity ids, notes
+ * stored by earlier versions, dead-lettered message bodies) is shown to people by the operator CLIs
+ * and the console. Shown raw, a control character drives a terminal (ESC clears the screen or sets
+ * the window title; CR rewrites a line) and hides in a page; a bidi override reorders what the
+ * reader sees, in a terminal and a browser alike; a line break forges a line of output. Such
+ * characters are shown escaped instead, as `\u001b`: visible, and still valid inside JSON. This is
+ * the one place that rule lives; the CLIs and the console's `esc` both go through it.
  *
  * @example terminalSafe("ok\u001b[2J\r\nforged", { keepLineBreaks: false }) // "ok\\u001b[2J\\u000d\\u000aforged"
  */
