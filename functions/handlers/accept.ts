@@ -13,7 +13,7 @@ import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { renderRequest, requestSelfLink } from "../core/request-view.js";
 import { parseSigningSecrets, standardWebhookHeaders, verifyStandardWebhook } from "../core/webhook-signatures.js";
-import type { AcceptHandlerDeps } from "../wiring.js";
+import type { AcceptHandlerDeps } from "../handler-deps.js";
 import { awsAcceptHandlerDeps } from "../wiring/accept.js";
 import { answering, boundedRawBody, header, json, readJsonBody } from "./http.js";
 import { withLambdaContext } from "../wiring/aws-base.js";

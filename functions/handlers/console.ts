@@ -23,7 +23,7 @@ import { listRequests, parseListQuery } from "../core/list-requests.js";
 import { localIso, nextOccurrences, utcIso } from "../core/promotions.js";
 import { renderRequest } from "../core/request-view.js";
 import { homePage, requestPage, signInPage, layout, esc } from "../console/pages.js";
-import type { ConsoleDeps } from "../wiring.js";
+import type { ConsoleDeps } from "../handler-deps.js";
 import { awsConsoleDeps } from "../wiring/console.js";
 import { header, rawBody, type HttpAnswer } from "./http.js";
 

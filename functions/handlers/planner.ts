@@ -11,7 +11,7 @@
 import { describeIssues } from "../core/accept-request.js";
 import { planPromotion, type PlanResult } from "../core/plan-promotions.js";
 import { parsePromotionsFile, PlannerEvent } from "../core/promotions.js";
-import type { PlannerDeps } from "../wiring.js";
+import type { PlannerDeps } from "../handler-deps.js";
 import { awsPlannerDeps } from "../wiring/planner.js";
 // Bundled into this Lambda by esbuild: changing a promotion is a deploy, reviewed like code.
 import promotionsDocument from "../../promotions.json" with { type: "json" };

@@ -6,7 +6,7 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { listRequests, parseListQuery, renderListEntry } from "../core/list-requests.js";
-import type { RequestListDeps } from "../wiring.js";
+import type { RequestListDeps } from "../handler-deps.js";
 import { awsRequestListDeps } from "../wiring/request-list.js";
 import { answering, header, json } from "./http.js";
 
@@ -16,7 +16,7 @@ export function makeRequestListHandler(getDeps: () => RequestListDeps) {
     return answering(deps.log, async () => {
       const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
       const query = parseListQuery(event.queryStringParameters);
-      const page = await listRequests({ store: deps.accept.store }, query, caller);
+      const page = await listRequests({ store: deps.store }, query, caller);
       const self = `/api/v1/requests${event.rawQueryString ? `?${event.rawQueryString}` : ""}`;
       const next = page.next === undefined ? null : `/api/v1/requests?${new URLSearchParams({ ...stripCursor(event.queryStringParameters), cursor: page.next })}`;
       return json(200, { data: page.records.map(renderListEntry), links: { self, next } });

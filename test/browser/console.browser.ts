@@ -28,14 +28,14 @@ beforeAll(async () => {
   sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 20, scheduledMs: Infinity, sendingMs: 20 });
   dataDir = mkdtempSync(join(tmpdir(), "wm-console-"));
   stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: TOKEN,
-    apiKeys: `crm:${CRM},operator:ops:${OPS}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: TOKEN,
+    API_KEYS: `crm:${CRM},operator:ops:${OPS}`,
     log: new MemoryLog(),
     idlePollMs: 20,
-    maxReceives: 1,
-    followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+    MAX_RECEIVES: 1,
+    timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
     consoleSandbox: { url: sandbox.url, batches: () => sandbox.batches() },
   });
   chromium = await launchChromium();

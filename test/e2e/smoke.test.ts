@@ -51,7 +51,7 @@ describe("npm run smoke against a running stage", () => {
     // Batches stay `scheduled` until sent now or cancelled, as a batch ~300 days ahead does at PassEntry.
     sandbox = await startSandbox({ tokens: ["smoke-token"], validatingMs: 100, scheduledMs: Infinity });
     dataDir = mkdtempSync(join(tmpdir(), "wm-smoke-"));
-    stack = await startLocalStack({ dataDir, passEntryBaseUrl: sandbox.url, passEntryToken: "smoke-token", apiKeys: `ops:${KEY}`, log: new MemoryLog(), idlePollMs: 20 });
+    stack = await startLocalStack({ DATA_DIR: dataDir, PASSENTRY_BASE_URL: sandbox.url, PASSENTRY_TOKEN: "smoke-token", API_KEYS: `ops:${KEY}`, log: new MemoryLog(), idlePollMs: 20 });
   });
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();

@@ -51,7 +51,7 @@ describe("local stack redriving dead letters that were already sent", () => {
   });
 
   it("sends nothing new when a message whose delete kept failing is redriven from the dead-letter queue", async () => {
-    rig = await startStackRig({ stack: { maxReceives: 2, visibilityTimeoutSeconds: 1, startWorkers: false } });
+    rig = await startStackRig({ stack: { MAX_RECEIVES: 2, VISIBILITY_TIMEOUT_SECONDS: 1, startWorkers: false } });
     const requestId = await rig.accept();
     const messageId = rig.stack.queue.peek().find((m) => JSON.parse(m.body).requestId === requestId)!.messageId;
     // SQS DeleteMessage fails for this message after every successful send, so it comes back until it is dead-lettered.

@@ -113,7 +113,7 @@ describe("local stack in a storm of 429s (real time)", () => {
   it("delivers a burst above PassEntry's real limit (10/s) exactly once per request", async () => {
     // Our client paces at 25/s here, well above the sandbox's real 10/s, so genuine 429s with
     // computed retry-after values come back.
-    rig = await startStackRig({ sandbox: { rateLimitPerSecond: 10 }, stack: { ratePerSecond: 25, workers: 3 } });
+    rig = await startStackRig({ sandbox: { rateLimitPerSecond: 10 }, stack: { PASSENTRY_RATE_PER_SECOND: 25, SENDER_WORKERS: 3 } });
 
     const ids = await Promise.all(Array.from({ length: 24 }, () => rig.accept()));
     await rig.stack.drained(30_000);

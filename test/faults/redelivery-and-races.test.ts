@@ -87,7 +87,7 @@ describe("local queue with a visibility timeout shorter than the send", () => {
   });
 
   it("keeps a message hidden while its worker is still on it: a POST slower than the visibility timeout is not handed to a second worker", async () => {
-    rig = await startStackRig({ stack: { visibilityTimeoutSeconds: 1, leaseMs: 3_000, workers: 2 } });
+    rig = await startStackRig({ stack: { VISIBILITY_TIMEOUT_SECONDS: 1, SEND_LEASE_MS: 3_000, SENDER_WORKERS: 2 } });
     // The first POST takes longer than the visibility timeout; the worker extends it meanwhile, as a
     // long-running SQS consumer does. (Two workers taking one message is the model run's business.)
     rig.sandbox.injectNext(CREATE_ROUTE, [{ kind: "delay", ms: 1_600 }]);

@@ -171,7 +171,7 @@ describe("local stack when PassEntry's answer to a create is lost", () => {
   });
 
   it("delivers once when the connection drops after the create", async () => {
-    rig = await startStackRig({ stack: { leaseMs: 1_000, timeoutSettleMs: 1_000 } });
+    rig = await startStackRig({ stack: { SEND_LEASE_MS: 1_000, timings: { timeoutSettleMs: 1_000 } } });
     rig.sandbox.injectNext(CREATE_ROUTE, [{ kind: "drop-after-create" }]);
 
     const requestId = await rig.accept();
@@ -189,7 +189,7 @@ describe("local stack when PassEntry's answer to a create is lost", () => {
     // PassEntry takes 1.5 s; we give up after 0.3 s. The batch appears within the 2 s settle window
     // that follows a timeout, which is all the README's guarantee asks of PassEntry; nobody looks
     // for it (or posts again) before the window ends.
-    rig = await startStackRig({ stack: { leaseMs: 3_000, passEntryTimeoutMs: 300, timeoutSettleMs: 2_000 } });
+    rig = await startStackRig({ stack: { SEND_LEASE_MS: 3_000, PASSENTRY_TIMEOUT_MS: 300, timings: { timeoutSettleMs: 2_000 } } });
     rig.sandbox.injectNext(CREATE_ROUTE, [{ kind: "delay", ms: 1_500 }]);
 
     const requestId = await rig.accept();

@@ -19,7 +19,7 @@ const TERMINAL_ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u
 let s: SecuredStack;
 beforeAll(async () => {
   // One receive before dead-lettering, and short waits, so a failing send reaches the dead-letter queue quickly.
-  s = await startSecuredStack({ maxReceives: 1, visibilityTimeoutSeconds: 1, passEntryTimeoutMs: 400, leaseMs: 1_000, serverErrorSettleMs: 20 });
+  s = await startSecuredStack({ MAX_RECEIVES: 1, VISIBILITY_TIMEOUT_SECONDS: 1, PASSENTRY_TIMEOUT_MS: 400, SEND_LEASE_MS: 1_000, timings: { serverErrorSettleMs: 20 } });
 });
 afterAll(async () => {
   await s.stop();

@@ -16,7 +16,7 @@ import type { MessageQueue } from "../../functions/core/ports.js";
 import { Promotion, type PromotionInput } from "../../functions/core/promotions.js";
 import { SendRequestMessage } from "../../functions/core/schemas.js";
 import { makePlannerHandler } from "../../functions/handlers/planner.js";
-import type { PlannerDeps } from "../../functions/wiring.js";
+import type { PlannerDeps } from "../../functions/handler-deps.js";
 import { loadFixture } from "../support/events.js";
 
 const HOUR = 3_600_000;

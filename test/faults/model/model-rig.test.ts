@@ -129,7 +129,7 @@ describe("the model rig", () => {
   it("redrives a dead letter as SQS does: the same body under a new message id", async () => {
     await withRig("aws", async (world, rig) => {
       await world.submit("D");
-      for (let receive = 1; receive <= HOMES.aws.maxReceives; receive++) {
+      for (let receive = 1; receive <= HOMES.aws.settings.maxReceives; receive++) {
         await rig.receive("w0");
         await rig.crash("w0");
         rig.advance(HOMES.aws.visibilityMs);
