@@ -6,6 +6,7 @@
 import type { FollowUpTimings } from "./core/follow-up-schedule.js";
 import { MAX_QUEUE_DELAY_SECONDS } from "./core/follow-up-schedule.js";
 import { MAX_RECEIVES } from "./core/retry-policy.js";
+import { ConfigError } from "./core/errors.js";
 import * as z from "./core/zod.js";
 
 /**
@@ -136,10 +137,6 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   SANDBOX_CLOCK: z._default(z.enum(["real", "fast"], { error: "SANDBOX_CLOCK must be real or fast" }), "real"),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
-
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
 
 function parse<T>(schema: z.ZodMiniType<T>, env: Record<string, string | undefined>): T {
   const parsed = schema.safeParse(env);

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import * as z from "./zod.js";
 import { acceptRequest, describeIssues, type AcceptDeps } from "./accept-request.js";
 import { callerId } from "./callers.js";
-import { IdempotencyConflictError, ValidationError } from "./errors.js";
+import { IdempotencyConflictError, InvalidAutomationsError, ValidationError } from "./errors.js";
 import { eventPass, PassEntryEventType, type EventPass, type PassEntryWebhookEvent } from "./passentry-webhook.js";
 import { EntityId, type WalletMessageBatch } from "./schemas.js";
 
@@ -123,7 +123,7 @@ export const AutomationsDocument = z
  */
 export function parseAutomations(document: unknown): Automation[] {
   const parsed = AutomationsDocument.safeParse(document);
-  if (!parsed.success) throw new Error(`The automations are not valid: ${describeIssues(parsed.error).join("; ")}.`);
+  if (!parsed.success) throw new InvalidAutomationsError(`The automations are not valid: ${describeIssues(parsed.error).join("; ")}.`);
   return parsed.data.automations;
 }
 

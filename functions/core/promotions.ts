@@ -9,6 +9,7 @@
  * (see plan-promotions.ts).
  */
 import { Cron } from "croner";
+import { InvalidPromotionsError } from "./errors.js";
 import * as z from "./zod.js";
 import { IsoDateTimeWithZone, MAX_RECIPIENTS_PER_BATCH, Recipient, Segment, SendRequestMessage, WalletMessageBatch } from "./schemas.js";
 
@@ -239,14 +240,6 @@ export const PlannerEvent = z.object({
   scheduledTime: IsoDateTimeWithZone,
 });
 export type PlannerEvent = z.infer<typeof PlannerEvent>;
-
-/** A promotions file that breaks a rule; `problems` holds one sentence per problem. */
-export class InvalidPromotionsError extends Error {
-  override name = "InvalidPromotionsError";
-  constructor(readonly problems: string[]) {
-    super(`The promotions are not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-  }
-}
 
 export type PromotionsCheck = { ok: true; promotions: Promotion[] } | { ok: false; problems: string[] };
 
