@@ -5,6 +5,7 @@
  */
 import type { FollowUpTimings } from "./core/follow-up-schedule.js";
 import { MAX_QUEUE_DELAY_SECONDS } from "./core/follow-up-schedule.js";
+import { PASSENTRY_MAX_CALLS_PER_SECOND } from "./core/passentry-limits.js";
 import { MAX_RECEIVES } from "./core/retry-policy.js";
 import { ConfigError } from "./core/errors.js";
 import * as z from "./core/zod.js";
@@ -65,7 +66,7 @@ const batchKeyList = z._default(
 
 /** Settings both homes share: how we talk to PassEntry and how long a claim protects a send. */
 const PassEntrySettings = z.object({
-  PASSENTRY_RATE_PER_SECOND: positiveNumber(DEFAULTS.passEntryRatePerSecond).check(z.refine((n) => n <= 10, "PASSENTRY_RATE_PER_SECOND must be at most 10 (PassEntry's limit)")),
+  PASSENTRY_RATE_PER_SECOND: positiveNumber(DEFAULTS.passEntryRatePerSecond).check(z.refine((n) => n <= PASSENTRY_MAX_CALLS_PER_SECOND, `PASSENTRY_RATE_PER_SECOND must be at most ${PASSENTRY_MAX_CALLS_PER_SECOND} (PassEntry's limit)`)),
   PASSENTRY_TIMEOUT_MS: positiveInt(DEFAULTS.passEntryTimeoutMs),
   SEND_LEASE_MS: positiveInt(DEFAULTS.sendLeaseMs),
   RECONCILE_MAX_PAGES: positiveInt(DEFAULTS.reconcileMaxPages),

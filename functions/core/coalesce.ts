@@ -36,7 +36,8 @@ import { RetryLaterError } from "./errors.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import { refreshSummary } from "./request-summary.js";
 import type { SendKey } from "./ports.js";
-import { MAX_RECIPIENTS_PER_BATCH, type RequestRecord, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
+import { MAX_RECIPIENTS_PER_BATCH } from "./passentry-limits.js";
+import { type RequestRecord, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
 import { announceCancelled, holdPart, outcomeOf, queueFirstFollowUp, sendPart, sendRequest, type ChunkOutcome, type PostPlan, type SendDeps } from "./send-request.js";
 import { transition, transitionMany, type GroupOutcome } from "./send-state-machine.js";
 

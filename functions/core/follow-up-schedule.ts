@@ -9,8 +9,6 @@ import type { FollowUpMessage } from "./schemas.js";
 /** SQS's longest DelaySeconds; longer waits are several hops (`notBefore`). */
 export const MAX_QUEUE_DELAY_SECONDS = 900;
 
-/** PassEntry wants `scheduledAt` at least an hour ahead; a send-now batch is created this far ahead, then sent at once. */
-export const SEND_NOW_LEAD_MS = 60 * 60_000 + 5 * 60_000;
 
 /** How created batches are followed up (defaults: functions/config.ts DEFAULTS.followUps). */
 export interface FollowUpTimings {

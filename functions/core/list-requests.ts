@@ -11,7 +11,7 @@
 import { mayAccess } from "./callers.js";
 import { ValidationError } from "./errors.js";
 import type { ListPosition, RequestStore } from "./ports.js";
-import { describeIssues } from "./accept-request.js";
+import { describeIssues } from "./describe-issues.js";
 import { IsoDateTimeWithZone, RequestSource, RequestState, type CallerId, type RequestRecord } from "./schemas.js";
 import * as z from "./zod.js";
 

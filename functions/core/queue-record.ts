@@ -4,7 +4,7 @@
  * sender's own follow-ups, or junk. The answer says whether the message is finished with, or must
  * come back, and when.
  */
-import { describeIssues } from "./accept-request.js";
+import { describeIssues } from "./describe-issues.js";
 import { isRetryable, RetryLaterError } from "./errors.js";
 import { handleFollowUp } from "./follow-up.js";
 import { rejectQueueMessage } from "./reject-message.js";

@@ -21,7 +21,8 @@
  */
 import { toPassEntryBatch, batchMarker, earlySendAt, parseBatchMarker, splitIntoChunks, wantsSendNow } from "./batch-rules.js";
 import { PassEntryError, RetryLaterError } from "./errors.js";
-import { enqueueFollowUp, followUpDelaySeconds, SEND_NOW_LEAD_MS, type FollowUpSettings } from "./follow-up-schedule.js";
+import { enqueueFollowUp, followUpDelaySeconds, type FollowUpSettings } from "./follow-up-schedule.js";
+import { MIN_LEAD_MS } from "./passentry-limits.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { Clock, EventPublisher, Log, PassEntryClient, RequestStore, SendKey, SendLedger } from "./ports.js";
 import { followGroup } from "./coalesce.js";
@@ -173,7 +174,7 @@ export async function holdPart(deps: SendDeps, request: SendRequest, key: SendKe
     try {
       // A send-now batch, or an early send (scheduledAt closer than PassEntry's hour of notice), is
       // created for the earliest time PassEntry accepts; its send-now follow-up sends it when due.
-      const sendNowScheduledAt = wantsSendNow(request.batch) || earlySendAt(request.batch, now) !== undefined ? new Date(now + SEND_NOW_LEAD_MS).toISOString() : undefined;
+      const sendNowScheduledAt = wantsSendNow(request.batch) || earlySendAt(request.batch, now) !== undefined ? new Date(now + MIN_LEAD_MS).toISOString() : undefined;
       // The POST must leave while the claim still protects it: within half the lease, so that it
       // also finishes inside it (config: the client's timeout is under half the lease).
       const mayStillSend = () => deps.clock.now() <= now + deps.leaseMs / 2;

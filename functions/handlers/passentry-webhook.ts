@@ -9,7 +9,7 @@
  * retry safe).
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { describeIssues } from "../core/accept-request.js";
+import { describeIssues } from "../core/describe-issues.js";
 import { runAutomations } from "../core/automations.js";
 import { ValidationError } from "../core/errors.js";
 import { PassEntryWebhookEvent } from "../core/passentry-webhook.js";

@@ -5,7 +5,7 @@
  * the request as it now stands; 409 when the part is not `unknown`; 403 unless the key is an operator's.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { describeIssues } from "../core/accept-request.js";
+import { describeIssues } from "../core/describe-issues.js";
 import { authenticate, parseApiKeys } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { readParts, renderRequest } from "../core/request-view.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../functions/config.js";
-import { followUpDelaySeconds, MAX_QUEUE_DELAY_SECONDS, SEND_NOW_LEAD_MS } from "../../functions/core/follow-up-schedule.js";
+import { followUpDelaySeconds, MAX_QUEUE_DELAY_SECONDS } from "../../functions/core/follow-up-schedule.js";
 
 describe("followUpDelaySeconds", () => {
   it("doubles from 2 s per attempt without jitter's help: 2, 4, 8, 16 … and stops at SQS's 900 s", () => {
@@ -21,11 +21,5 @@ describe("followUpDelaySeconds", () => {
     expect(followUpDelaySeconds(1, { firstDelaySeconds: 0.05, maxDelaySeconds: 0.2 }, () => 0.5)).toBe(0.05);
     expect(followUpDelaySeconds(10, { firstDelaySeconds: 0.05, maxDelaySeconds: 0.2 }, () => 0.5)).toBe(0.2);
     expect(followUpDelaySeconds(30, { ...DEFAULTS.followUps, maxDelaySeconds: 5_000 }, () => 0.999999)).toBe(900);
-  });
-});
-
-describe("SEND_NOW_LEAD_MS", () => {
-  it("is PassEntry's one-hour minimum lead plus a five-minute margin", () => {
-    expect(SEND_NOW_LEAD_MS).toBe(65 * 60_000);
   });
 });

@@ -6,12 +6,12 @@ import {
   automationRequestId,
   eventKey,
   matchingAutomations,
-  MIN_SCHEDULE_LEAD_MINUTES,
   parseAutomations,
   scheduledAtFor,
   type Automation,
   readEventTime,
 } from "../../functions/core/automations.js";
+import { MIN_LEAD_MINUTES } from "../../functions/core/passentry-limits.js";
 import { RequestId, WalletMessageBatch } from "../../functions/core/schemas.js";
 
 const MINUTE = 60_000;
@@ -111,7 +111,7 @@ describe("scheduledAtFor", () => {
 
   it("is event time + delay in whole seconds, but at least 65 minutes from now", () => {
     expect(scheduledAtFor(automation({ delayMinutes: 120 }), NOW - 0.5 * MINUTE + 1, NOW)).toBe("2025-06-02T10:59:31Z");
-    expect(scheduledAtFor(automation({ delayMinutes: 1 }), NOW, NOW)).toBe(new Date(NOW + MIN_SCHEDULE_LEAD_MINUTES * MINUTE).toISOString().replace(".000Z", "Z"));
+    expect(scheduledAtFor(automation({ delayMinutes: 1 }), NOW, NOW)).toBe(new Date(NOW + MIN_LEAD_MINUTES * MINUTE).toISOString().replace(".000Z", "Z"));
   });
 
   it("rounds up to roundToMinutes, so events close in time get one scheduledAt and can share a batch", () => {
