@@ -5,7 +5,7 @@
  * any): another caller's id answers 404, as an unknown one does.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { cancelRequest } from "../core/cancel-request.js";
 import { renderRequest } from "../core/request-view.js";
 import type { RequestCancelDeps } from "../handler-deps.js";
@@ -17,7 +17,7 @@ export function makeRequestCancelHandler(getDeps: () => RequestCancelDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const { request, sends } = await cancelRequest(deps, event.pathParameters?.requestId ?? "", caller);
       return json(202, renderRequest(request, sends));
     });

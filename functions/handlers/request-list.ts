@@ -4,7 +4,7 @@
  * requests, an operator every request, as with GET and DELETE of one request.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { listRequests, parseListQuery, renderListEntry } from "../core/list-requests.js";
 import type { RequestListDeps } from "../handler-deps.js";
 import { awsRequestListDeps } from "../wiring/request-list.js";
@@ -14,7 +14,7 @@ export function makeRequestListHandler(getDeps: () => RequestListDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const query = parseListQuery(event.queryStringParameters);
       const page = await listRequests({ store: deps.store }, query, caller);
       const self = `/api/v1/requests${event.rawQueryString ? `?${event.rawQueryString}` : ""}`;

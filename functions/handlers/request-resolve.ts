@@ -6,7 +6,7 @@
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describeIssues } from "../core/describe-issues.js";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { readParts, renderRequest } from "../core/request-view.js";
 import { ResolvePartBody, resolvePart } from "../core/resolve-part.js";
@@ -19,7 +19,7 @@ export function makeRequestResolveHandler(getDeps: () => RequestResolveDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const parsed = ResolvePartBody.safeParse(readJsonBody(event));
       if (!parsed.success) throw new ValidationError("The body is not a valid resolution.", describeIssues(parsed.error), 422);
       const requestId = event.pathParameters?.requestId ?? "";
