@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../local/cli.js";
 import type { CliContext } from "../../local/cli/command.js";
-import { runDlqCli } from "../../local/dlq-cli.js";
+import { runDlqCli } from "../../local/cli/dlq.js";
 import { startSecuredStack, type SecuredStack } from "./stack-support.js";
 
 const POST_BATCH = "POST /api/v1/entities/:id/messaging/wallet";

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openSqlite } from "../../functions/adapters/sqlite-database.js";
 import { SqliteMessageQueue } from "../../functions/adapters/sqlite-message-queue.js";
 import { SqsDeadLetterQueue } from "../../functions/adapters/sqs-dead-letter-queue.js";
-import { runDlqCli } from "../../local/dlq-cli.js";
+import { runDlqCli } from "../../local/cli/dlq.js";
 import { databasePath } from "../../local/stack.js";
 
 const REQUEST = { requestId: "req-dead-1", entityId: "ent", batch: { message: "Hi", segments: [{ groupTag: "vip" }] } };
