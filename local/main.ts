@@ -159,7 +159,8 @@ async function main(): Promise<void> {
       "Then follow it with the links.self path it answers:",
       `  curl -s ${stack.url}/api/v1/requests/<id> -H 'Authorization: Bearer ${keyForCurl}'`,
       "",
-    ].join("\n") + "\n",
+      "",
+    ].join("\n"),
   );
 
   let stopping = false;

@@ -9,7 +9,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbRequestStore, requestKey } from "../../functions/adapters/dynamodb-request-store.js";
 import type { RequestRecord } from "../../functions/core/schemas.js";
 import { describeRequestStoreContract, requestRecord } from "./request-store-contract.js";

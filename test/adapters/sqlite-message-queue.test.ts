@@ -289,7 +289,7 @@ describe("SqliteMessageQueue on a database file", () => {
     const receivedBy: string[][] = [[], []];
     for (let round = 0; round < 100; round++) {
       const batches = receivers.map((receiver) => receiver.receive(3, 60_000));
-      batches.forEach((batch, i) => receivedBy[i]!.push(...batch.map((m) => m.messageId)));
+      for (const [i, batch] of batches.entries()) receivedBy[i]!.push(...batch.map((m) => m.messageId));
       if (batches.every((b) => b.length === 0)) break;
     }
 

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: innerText is what the operator sees (hidden text excluded), which is what these tests check.
 /**
  * The operator console in a real browser (headless Chromium): a request sent over the API appears
  * with its batch; a dead letter is redriven from the page and sent once; a page without a key

@@ -114,8 +114,8 @@ describe("npm run smoke against a running stage", () => {
     const code = await main(["--url", stack.url, "--key", "not-a-key", "--skip-alarms", "--timeout", "5"], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
 
     expect(code).toBe(1);
-    expect(lines[0]).toMatch(/^PASS  health /);
-    expect(lines[1]).toMatch(/^FAIL  request  answered 401: /);
+    expect(lines[0]).toMatch(/^PASS {2}health /);
+    expect(lines[1]).toMatch(/^FAIL {2}request {2}answered 401: /);
     expect(lines.slice(2, 5).map((l) => l.slice(0, 4))).toEqual(["SKIP", "SKIP", "SKIP"]);
     expect(lines.at(-1)).toBe("1 step(s) failed: the stage is not healthy.");
     expect(sandbox.batches()).toHaveLength(before);

@@ -14,6 +14,7 @@ const POST_BATCH = "POST /api/v1/entities/:id/messaging/wallet";
 /** Clears the screen, paints a reassuring green line, and forges a line of our own output. */
 const FORGED = "\u001b[2J\u001b[1;32mAll good\r\nrequest 00000000-0000-0000-0000-000000000000: submitted\u202e";
 /** Anything a terminal acts on: controls but \t and \n, DEL, C1, bidi controls and isolates, zero-width marks, separators. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what this test looks for.
 const TERMINAL_ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
 
 let s: SecuredStack;

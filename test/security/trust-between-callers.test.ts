@@ -22,7 +22,6 @@ const SHOP_KEY = "shop-key-trust-0002";
 const OPS_KEY = "ops-key-trust-0003";
 const TRIGGER = "/api/v1/entities/ent-42/messaging/wallet";
 const JSON_TYPE = { "content-type": "application/json" };
-const EXAMPLE = JSON.stringify(PASSENTRY_EXAMPLE_BODY);
 
 /** Every hour on the hour, queued two hours ahead: the trigger for the current hour always plans one occurrence. */
 const HOURLY = Promotion.parse({

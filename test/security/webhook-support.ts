@@ -15,7 +15,6 @@ import { MemoryLog } from "../../functions/adapters/memory-log.js";
 import { openSqlite, type SqliteDatabase } from "../../functions/adapters/sqlite-database.js";
 import { SqliteMessageQueue } from "../../functions/adapters/sqlite-message-queue.js";
 import { SqliteRequestStore } from "../../functions/adapters/sqlite-request-store.js";
-import { SqliteSendLedger } from "../../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import type { Automation } from "../../functions/core/automations.js";
 import type { SecretName } from "../../functions/core/ports.js";
@@ -167,7 +166,6 @@ export function handlerRig(options: { now?: number; secrets?: Partial<Record<Sec
   const queue = new SqliteMessageQueue(db);
   const acceptQueue = new FlakyQueue(queue);
   const store = new SqliteRequestStore(db);
-  const ledger = new SqliteSendLedger(db);
   const secrets = new StaticSecretStore({
     "passentry-token": "handler-test-token",
     "api-keys": `${TEST_API_KEY_NAME}:${TEST_API_KEY}`,

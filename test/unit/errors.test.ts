@@ -21,7 +21,7 @@ import {
   toHttpError,
   UnauthorizedError,
   ValidationError,
-  WalletMessagingError,
+  type WalletMessagingError,
 } from "../../functions/core/errors.js";
 
 function sourceFiles(dir: string): string[] {

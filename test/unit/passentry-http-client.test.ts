@@ -379,6 +379,7 @@ describe("PassEntryHttpClient", () => {
   });
 
   describe("the token", () => {
+    // biome-ignore lint/suspicious/noConfusingVoidType: most scenarios only set up the sandbox (void); a few change the client.
     const scenarios: [string, (sandbox: Sandbox) => Partial<PassEntryHttpClientOptions> | void][] = [
       ["PassEntry refuses it (401)", (sandbox) => sandbox.setTokens(["another-token"])],
       ["PassEntry rejects the batch (422)", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 422, body: { errors: ["batch.message can't be blank"] } }])],

@@ -207,7 +207,10 @@ describe("hourly triggers over a DST week", () => {
 
   /** Each queued requestId with how many times it was queued. */
   const counts = (messages: SendRequestMessage[]) =>
-    messages.reduce<Record<string, number>>((acc, m) => ({ ...acc, [m.requestId!]: (acc[m.requestId!] ?? 0) + 1 }), {});
+    messages.reduce<Record<string, number>>((acc, m) => {
+      acc[m.requestId!] = (acc[m.requestId!] ?? 0) + 1;
+      return acc;
+    }, {});
 
   it.each([
     {

@@ -984,7 +984,10 @@ function withStatementCache(db: SqliteDatabase): SqliteDatabase {
   const statements = new Map<string, ReturnType<SqliteDatabase["prepare"]>>();
   db.prepare = ((sql: string) => {
     let statement = statements.get(sql);
-    if (!statement) statements.set(sql, (statement = prepare(sql)));
+    if (!statement) {
+      statement = prepare(sql);
+      statements.set(sql, statement);
+    }
     return statement;
   }) as SqliteDatabase["prepare"];
   return db;

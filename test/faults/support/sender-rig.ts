@@ -78,7 +78,7 @@ export interface CrashSwitches {
 function intercept<T extends object>(inner: T, overrides: Partial<T>): T {
   return new Proxy(inner, {
     get(target, property) {
-      if (Object.prototype.hasOwnProperty.call(overrides, property)) return overrides[property as keyof T];
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof T];
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
