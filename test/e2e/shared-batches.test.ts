@@ -1,5 +1,5 @@
 /**
- * Shared batches (issue 14): one caller's one-recipient requests that differ only in their
+ * Sharing PassEntry batches keeps every guarantee per request (issue 14): one caller's one-recipient requests that differ only in their
  * recipients share PassEntry batches, and every guarantee stays per request. Driven over loopback
  * HTTP against the embedded home with its workers stopped while requests pile up (as a burst
  * would), then counted at the sandbox.

@@ -1,7 +1,7 @@
 /**
- * Issue 4, scenarios 6 and 7: PassEntry answers nothing but 5xx for a while and then recovers, and
- * PassEntry's token is rotated under a running sender. Every accepted request must be delivered
- * exactly once afterwards: none lost (dead letters redriven), none doubled.
+ * Every accepted request is delivered exactly once (none lost, none doubled) through a PassEntry
+ * outage (nothing but 5xx for a while, then recovery, dead letters redriven) and through a rotation
+ * of PassEntry's token under a running sender (issue 4, scenarios 6 and 7).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startSandbox } from "../../local/passentry-sandbox/sandbox.js";

@@ -1,6 +1,6 @@
 /**
- * Issue 4, scenarios 8 and 9: messages that can never be a wallet-message request must not block
- * the queue, and a dead-letter redrive of messages that were already sent must send nothing new.
+ * A message that can never be a wallet-message request does not block the queue, and redriving
+ * dead letters whose sends were already decided sends nothing new (issue 4, scenarios 8 and 9).
  */
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";

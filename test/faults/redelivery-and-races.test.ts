@@ -1,7 +1,7 @@
 /**
- * Issue 4, scenarios 1 and 2: the queue delivers the same message again (after success, or while
- * the first delivery is still sending), and two workers race on one message. The business key
- * (request id + chunk) must reach PassEntry once, whatever the queue does.
+ * A business key (request id + chunk) reaches PassEntry once, whatever the queue does: the same
+ * message delivered again (after success, or while the first delivery is still sending), and two
+ * workers racing on one message (issue 4, scenarios 1 and 2).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";

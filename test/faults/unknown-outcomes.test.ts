@@ -1,8 +1,9 @@
 /**
- * Issue 4, scenarios 3 and 4, and the undecidable case: PassEntry created the batch but we never
- * learned it (the worker died before recording it, the connection dropped after the create, the
- * client timed out while PassEntry was still working). The next attempt must find the batch by the
- * marker in its name instead of posting again; when the list cannot tell, the send ends `unknown`.
+ * A batch PassEntry created but we never learned of is found, not posted again; when PassEntry's
+ * list cannot tell, the send ends `unknown` (issue 4, scenarios 3 and 4, and the undecidable case).
+ * The cases: the worker died before recording the batch, the connection dropped after the create,
+ * the client timed out while PassEntry was still working. The next attempt finds the batch by the
+ * marker in its name.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";

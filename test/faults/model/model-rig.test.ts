@@ -1,6 +1,6 @@
 /**
- * The model rig itself (issue 10): if its gates, crashes, clock or in-process PassEntry did not do
- * what model-rig.ts says, the model run would judge the send ledger on a false premise. These run
+ * The model rig does what model-rig.ts says (its gates, crashes, clock and in-process PassEntry;
+ * issue 10): if it did not, the model run would judge the send ledger on a false premise. These run
  * in `npm test`, beside the model run and the regressions.
  */
 import { describe, expect, it } from "vitest";
