@@ -1,3 +1,7 @@
+/**
+ * The DynamoDB request store: a retry across the key-space upgrade answers the first request and meets
+ * no other caller's, and a throttled or cancelled write rejects rather than answering created.
+ */
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,

@@ -1,3 +1,7 @@
+/**
+ * The local queue behaves as SQS does where the sender relies on it: visibility, receive counts, dead
+ * letters after MAX_RECEIVES, deletes by receipt handle.
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";

@@ -1,3 +1,7 @@
+/**
+ * The configuration: every default in one place, and a missing or malformed variable stops start-up
+ * with a sentence naming it.
+ */
 import { describe, expect, it } from "vitest";
 import { loadAwsConfig, loadLocalConfig } from "../../functions/config.js";
 import { ConfigError } from "../../functions/core/errors.js";

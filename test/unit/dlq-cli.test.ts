@@ -1,3 +1,7 @@
+/**
+ * npm run dlq lists each dead letter once with its request id, receives and last error, and redrives
+ * them to the queue with a fresh receive count (locally; on AWS by a message-move task, or by id).
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

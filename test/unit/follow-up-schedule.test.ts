@@ -1,3 +1,6 @@
+/**
+ * Follow-ups back off (2 s doubling, jittered) and never wait longer than SQS can hold a message.
+ */
 import { describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../functions/config.js";
 import { followUpDelaySeconds, MAX_QUEUE_DELAY_SECONDS } from "../../functions/core/follow-up-schedule.js";

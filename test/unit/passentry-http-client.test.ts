@@ -1,3 +1,7 @@
+/**
+ * The PassEntry client classifies every answer (sent, retry, permanent, outcome unknown), reads retry-
+ * after safely, refetches a rotated token once, and never puts the token in an error or a log.
+ */
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";

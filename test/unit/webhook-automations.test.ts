@@ -1,3 +1,8 @@
+/**
+ * Automations: automations.json is checked (a typo is refused, not silently dropped), each event gives
+ * each matching automation one stable request id, and a delayed send is scheduled no earlier than
+ * PassEntry accepts.
+ */
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
