@@ -26,6 +26,8 @@ export interface AcceptPorts {
   clock: Clock;
   log: Log;
   secrets: SecretStore;
+  /** Names each new request. Default randomUUID; the model run names them after its steps. */
+  newRequestId?: () => string;
 }
 
 /** What the accept path takes from the configuration. */
@@ -41,7 +43,7 @@ function acceptPath(ports: AcceptPorts, settings: AcceptSettings): AcceptDeps {
     ...(ports.intake ? { intake: ports.intake } : {}),
     clock: ports.clock,
     log: ports.log,
-    newRequestId: randomUUID,
+    newRequestId: ports.newRequestId ?? randomUUID,
     allowedBatchKeys: settings.allowedBatchKeys,
   };
 }

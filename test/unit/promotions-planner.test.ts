@@ -16,7 +16,7 @@ import type { MessageQueue } from "../../functions/core/ports.js";
 import { Promotion, type PromotionInput } from "../../functions/core/promotions.js";
 import { SendRequestMessage } from "../../functions/core/schemas.js";
 import { makePlannerHandler } from "../../functions/handlers/planner.js";
-import type { PlannerDeps } from "../../functions/handler-deps.js";
+import { composePlanner } from "../../functions/composition.js";
 import { loadFixture } from "../support/events.js";
 
 const HOUR = 3_600_000;
@@ -291,7 +291,7 @@ describe("hourly triggers over a DST week", () => {
 
 describe("planner handler", () => {
   function handlerWith(promotions: Promotion[]) {
-    const plannerDeps: PlannerDeps = { plan: deps, promotions, log };
+    const plannerDeps = composePlanner({ ...deps, promotions });
     return makePlannerHandler(() => plannerDeps);
   }
 

@@ -46,7 +46,7 @@ import { makeAcceptHandler } from "../../../functions/handlers/accept.js";
 import { makeRequestCancelHandler } from "../../../functions/handlers/request-cancel.js";
 import { makeSenderHandler } from "../../../functions/handlers/sender.js";
 import type { RequestCancelDeps, SenderDeps } from "../../../functions/handler-deps.js";
-import { composeSender } from "../../../functions/composition.js";
+import { composeAccept, composeSender } from "../../../functions/composition.js";
 import { DEFAULTS, defaultLocalConfig, senderSettings, type SenderSettings } from "../../../functions/config.js";
 import { matchRoute, type RouteServices } from "../../../local/passentry-sandbox/api-routes.js";
 import { BatchStore } from "../../../local/passentry-sandbox/batch-store.js";
@@ -585,7 +585,7 @@ export class ModelRig {
   /** POST /api/v1/entities/{entityId}/messaging/wallet through the accept handler, with `caller`'s API key. Atomic (not gated). */
   async submitHttp(entityId: string, batch: Record<string, unknown>, label: string, caller: CallerName = "crm"): Promise<{ status: number; requestId: string | undefined; errors: string[] }> {
     const requestId = `req-${label}-${++this.nextRequestNumber}`;
-    const deps = { accept: { store: this.store, queue: this.queue, clock: this.clock, log: this.log, newRequestId: () => requestId }, secrets: this.apiKeySecrets(), log: this.log };
+    const deps = composeAccept({ store: this.store, queue: this.queue, clock: this.clock, log: this.log, secrets: this.apiKeySecrets(), newRequestId: () => requestId }, { allowedBatchKeys: [] });
     const answer = await makeAcceptHandler(() => deps)(triggerEvent({ entityId, body: { batch }, headers: { authorization: `Bearer ${CALLERS[caller]}` } }));
     const body = JSON.parse(String(answer.body ?? "{}")) as { data?: { id?: string }; errors?: string[] };
     this.note(`POST …/messaging/wallet (${label}${caller === "crm" ? "" : `, as ${caller}`}) → ${answer.statusCode}${body.data?.id ? ` ${body.data.id}` : ""}`);
