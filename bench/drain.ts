@@ -51,10 +51,10 @@ export async function measureDrain(options: { requests: number; workDir: string;
   const sandbox = await startSandbox({ tokens: [TOKEN], rateLimitPerSecond: 10 });
   const dataDir = mkdtempSync(path.join(options.workDir, "drain-data-"));
   const stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: TOKEN,
-    apiKeys: `bench:${API_KEY}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: TOKEN,
+    API_KEYS: `bench:${API_KEY}`,
     log: discardingJsonLog(),
     startWorkers: false,
   });

@@ -53,13 +53,13 @@ async function drainOnce(options: { shareBatches: boolean; requests: number; wor
   const sandbox = await startSandbox({ tokens: [TOKEN], rateLimitPerSecond: 10 });
   const dataDir = mkdtempSync(path.join(options.workDir, "shared-drain-"));
   const stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: TOKEN,
-    apiKeys: `bench:${API_KEY}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: TOKEN,
+    API_KEYS: `bench:${API_KEY}`,
     log: discardingJsonLog(),
     startWorkers: false,
-    shareBatches: options.shareBatches,
+    SHARE_BATCHES: options.shareBatches,
   });
   try {
     let next = 0;

@@ -148,11 +148,11 @@ export async function measureThroughput(options: { connections: number; seconds:
 
   const dataDir = mkdtempSync(path.join(options.workDir, "accept-data-"));
   const stack = await startLocalStack({
-    dataDir,
+    DATA_DIR: dataDir,
     // Workers are off: nothing is sent, so no PassEntry is needed.
-    passEntryBaseUrl: "http://127.0.0.1:9",
-    passEntryToken: "unused",
-    apiKeys: `bench:${API_KEY}`,
+    PASSENTRY_BASE_URL: "http://127.0.0.1:9",
+    PASSENTRY_TOKEN: "unused",
+    API_KEYS: `bench:${API_KEY}`,
     log: discardingJsonLog(),
     startWorkers: false,
   });

@@ -10,17 +10,19 @@
  *   npm run cli -- watch <request id>           # follow it live until it settles
  *   npm run cli -- cancel <request id>          # cancel what has not gone out yet
  *   npm run cli -- resolve <request id> --sent <batch id> | --release   # decide an `unknown` part
+ *   npm run cli -- dlq list|redrive             # dead letters, locally or on AWS (also `npm run dlq -- …`)
  */
 import "dotenv/config";
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { CliCommand, CliContext } from "./cli/command.js";
+import { dlqCommand } from "./cli/dlq.js";
 import { promotionsCommand } from "./cli/promotions.js";
 import { requestCommands } from "./cli/requests.js";
 import { terminalSafe } from "../functions/core/visible-text.js";
 
 /** Every command, in the order the help lists them. Add new ones here. */
-export const commands: readonly CliCommand[] = [promotionsCommand, ...requestCommands];
+export const commands: readonly CliCommand[] = [promotionsCommand, ...requestCommands, dlqCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

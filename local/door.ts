@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { authenticate, parseApiKeys } from "../functions/core/api-keys.js";
+import { authenticateCaller } from "../functions/core/api-keys.js";
 import { toHttpError, UnauthorizedError, ValidationError } from "../functions/core/errors.js";
 import type { Clock, SecretStore } from "../functions/core/ports.js";
 import {
@@ -130,7 +130,7 @@ export class Door {
     if (!this.isSigned(req, credential)) {
       let caller: string;
       try {
-        caller = authenticate(req.headers.authorization, parseApiKeys(await this.options.secrets.get("api-keys")));
+        caller = await authenticateCaller(this.options.secrets, req.headers.authorization);
       } catch (error) {
         if (!(error instanceof UnauthorizedError)) throw error;
         this.failures?.take(address);
@@ -159,7 +159,7 @@ export class Door {
       // The handler answers (with the form again); the door only counts a wrong key against the address.
       const key = new URLSearchParams(body.toString("utf8").slice(0, 10_000)).get("key") ?? "";
       try {
-        authenticate(`Bearer ${key}`, parseApiKeys(await this.options.secrets.get("api-keys")));
+        await authenticateCaller(this.options.secrets, `Bearer ${key}`);
       } catch (error) {
         if (!(error instanceof UnauthorizedError)) throw error;
         this.failures?.take(clientAddressOf(req));

@@ -7,7 +7,8 @@ import "dotenv/config";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { ConfigError, loadLocalConfig } from "../functions/config.js";
+import { loadLocalConfig } from "../functions/config.js";
+import { ConfigError } from "../functions/core/errors.js";
 import { powertoolsLog } from "../functions/adapters/powertools-log.js";
 import { prettyLog } from "../functions/adapters/pretty-log.js";
 import { parseApiKeys } from "../functions/core/api-keys.js";
@@ -116,32 +117,18 @@ async function main(): Promise<void> {
   const generatedKey = config.API_KEYS ? undefined : developmentApiKey(dataDir);
   const apiKeys = config.API_KEYS ?? `operator:dev:${generatedKey}`;
   const stack = await listening("PORT", `${config.HOST}:${config.PORT}`, () => startLocalStack({
-    host: config.HOST,
-    port: config.PORT,
-    dataDir,
-    passEntryBaseUrl,
-    passEntryToken: passEntryToken!,
-    apiKeys,
-    webhookSigningSecrets: config.WEBHOOK_SIGNING_SECRETS,
-    passEntryWebhookSecrets: config.PASSENTRY_WEBHOOK_SECRETS,
+    ...config,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: passEntryBaseUrl,
+    PASSENTRY_TOKEN: passEntryToken!,
+    API_KEYS: apiKeys,
     automations,
     promotions,
     startScheduler: true,
     rateLimit: { ratePerSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
     authFailureLimit: DEFAULT_AUTH_FAILURE_LIMIT,
     unverifiedBodyLimit: DEFAULT_UNVERIFIED_BODY_LIMIT,
-    allowedBatchKeys: config.ALLOWED_BATCH_KEYS,
     log,
-    workers: config.SENDER_WORKERS,
-    batchSize: config.SENDER_BATCH_SIZE,
-    gatherWindowMs: config.SHARE_GATHER_MS,
-    shareBatches: config.SHARE_BATCHES,
-    visibilityTimeoutSeconds: config.VISIBILITY_TIMEOUT_SECONDS,
-    maxReceives: config.MAX_RECEIVES,
-    ratePerSecond: config.PASSENTRY_RATE_PER_SECOND,
-    passEntryTimeoutMs: config.PASSENTRY_TIMEOUT_MS,
-    leaseMs: config.SEND_LEASE_MS,
-    reconcileMaxPages: config.RECONCILE_MAX_PAGES,
     consoleSandbox: sandbox ? { url: sandbox.url, batches: () => sandbox!.batches() } : undefined,
   })).catch(async (error) => {
     await sandbox?.close();
@@ -172,7 +159,8 @@ async function main(): Promise<void> {
       "Then follow it with the links.self path it answers:",
       `  curl -s ${stack.url}/api/v1/requests/<id> -H 'Authorization: Bearer ${keyForCurl}'`,
       "",
-    ].join("\n") + "\n",
+      "",
+    ].join("\n"),
   );
 
   let stopping = false;

@@ -68,7 +68,7 @@ export class QueueRunner {
   wake(): void {
     const wakers = this.wakers;
     this.wakers = [];
-    wakers.forEach((w) => w());
+    for (const w of wakers) w();
   }
 
   /** Stops taking messages and waits for in-flight ones to finish (or to fall back to the queue). */

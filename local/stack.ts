@@ -13,14 +13,15 @@ import { SqliteSendLedger } from "../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../functions/adapters/static-secret-store.js";
 import { PassEntryHttpClient } from "../functions/adapters/passentry-http-client.js";
 import { LocalEventPublisher } from "../functions/adapters/local-event-publisher.js";
-import type { FollowUpSettings } from "../functions/core/follow-up-schedule.js";
+import { type AcceptPorts, composeAccept, composePassEntryWebhook, composePlanner, composeSender } from "../functions/composition.js";
+import { defaultLocalConfig, type LocalConfig, senderSettings, type SenderSettings } from "../functions/config.js";
+import type { FollowUpTimings } from "../functions/core/follow-up-schedule.js";
 import { makeRequestCancelHandler } from "../functions/handlers/request-cancel.js";
 import { makeRequestResolveHandler } from "../functions/handlers/request-resolve.js";
 import { sleep } from "../functions/core/pacer.js";
-import { MAX_RECEIVES } from "../functions/core/retry-policy.js";
-import { systemClock, type Clock, type Log, type MessageQueue, type RetryScheduler } from "../functions/core/ports.js";
+import { systemClock, type Clock, type Log, type MessageQueue } from "../functions/core/ports.js";
 import type { Automation } from "../functions/core/automations.js";
-import type { ConsoleDeps, HttpDeps, PassEntryWebhookDeps, PlannerDeps, SenderDeps } from "../functions/wiring.js";
+import type { ConsoleDeps, RequestCancelDeps } from "../functions/handler-deps.js";
 import { makeConsoleHandler } from "../functions/handlers/console.js";
 import { SqliteDeadLetterQueue } from "../functions/adapters/sqlite-dead-letter-queue.js";
 import type { Promotion } from "../functions/core/promotions.js";
@@ -37,60 +38,32 @@ import { PromotionScheduler } from "./promotion-scheduler.js";
 import { Door, type RateLimit, type UnverifiedBodyLimit } from "./door.js";
 
 /**
- * The embedded home's event source mapping: an invocation takes up to a full shared batch of
- * one-recipient requests, gathering for a second when what it took may share a batch.
+ * The embedded home's configuration: LocalConfig's variables (functions/config.ts), of which the
+ * data directory, the PassEntry to talk to, its token and the API keys must be given; any other left
+ * out takes LocalConfig's default. PORT left out picks a free port (npm start passes its 3000).
  */
-export const SENDER_DEFAULTS = { batchSize: 500, gatherWindowMs: 1_000 } as const;
+export type LocalStackConfig = Partial<Omit<LocalConfig, "DATA_DIR" | "PASSENTRY_BASE_URL" | "PASSENTRY_TOKEN" | "API_KEYS">> &
+  Pick<LocalConfig, "DATA_DIR"> & { PASSENTRY_BASE_URL: string; PASSENTRY_TOKEN: string; API_KEYS: string };
 
-export interface LocalStackOptions {
-  host?: string;
-  /** 0 picks a free port. */
-  port?: number;
-  dataDir: string;
-  passEntryBaseUrl: string;
-  passEntryToken: string;
-  /** As in API_KEYS: `name:key,name2:key2`. */
-  apiKeys: string;
-  /** As in WEBHOOK_SIGNING_SECRETS: `name:whsec_…,…`. Unset: signed trigger requests are refused. */
-  webhookSigningSecrets?: string;
-  /** As in PASSENTRY_WEBHOOK_SECRETS. Unset: /webhooks/passentry refuses everything. */
-  passEntryWebhookSecrets?: string;
+/** What the embedded home takes beyond its configuration: what it logs to, and what tests choose. */
+export interface LocalStackOptions extends LocalStackConfig {
+  log: Log;
   /** What PassEntry's events trigger (automations.json, parsed). */
   automations?: readonly Automation[];
-  /** Per verified caller (see local/door.ts). Unset: no limit (tests that flood on purpose). */
+  /** The promotions the planner knows (npm start reads promotions.json). Default none. */
+  promotions?: readonly Promotion[];
+  /** Per verified caller (see local/door.ts; npm start: RATE_LIMIT_*). Unset: no limit (tests that flood on purpose). */
   rateLimit?: RateLimit;
   /** Failed authentications per client address. Unset: no limit (tests that fail on purpose). */
   authFailureLimit?: RateLimit;
   /** What unverified (signed) requests may buffer. Default: DEFAULT_UNVERIFIED_BODY_LIMIT. */
   unverifiedBodyLimit?: UnverifiedBodyLimit;
-  /** Top-level batch keys beyond our contract the operator allows (ALLOWED_BATCH_KEYS). Default none. */
-  allowedBatchKeys?: readonly string[];
-  log: Log;
-  workers?: number;
-  visibilityTimeoutSeconds?: number;
-  maxReceives?: number;
-  ratePerSecond?: number;
-  passEntryTimeoutMs?: number;
-  leaseMs?: number;
-  reconcileMaxPages?: number;
-  /** Messages one local invocation takes at most (default 500: a full shared batch of one-recipient requests). */
-  batchSize?: number;
-  /** How long a worker waits for more messages that may share a batch (default 1 s; 0 turns gathering off). */
-  gatherWindowMs?: number;
-  /** Requests that differ only in their recipients share PassEntry batches (default true). */
-  shareBatches?: boolean;
-  /** Wait after a PassEntry 5xx before looking for the batch (default 1 s). */
-  serverErrorSettleMs?: number;
-  /** Wait after a timeout or dropped connection before anyone looks for the batch (default 30 s). */
-  timeoutSettleMs?: number;
-  /** Timings of send-now, tracking and cancel follow-ups (defaults: 2 s doubling to 900 s, 7-day tracking horizon). */
-  followUps?: Omit<FollowUpSettings, "queue">;
+  /** Sender timings no variable sets (functions/config.ts DEFAULTS), shortened by tests that must not wait for them. */
+  timings?: Partial<Pick<SenderSettings, "serverErrorSettleMs" | "timeoutSettleMs">> & { followUps?: Partial<FollowUpTimings> };
   clock?: Clock;
   /** Start the workers at once (default). Tests of the restart case accept first, then start them. */
   startWorkers?: boolean;
   idlePollMs?: number;
-  /** The promotions the planner knows (npm start reads promotions.json). Default none. */
-  promotions?: readonly Promotion[];
   /** The sandbox this process runs (npm start), shown on the console's home page. */
   consoleSandbox?: ConsoleDeps["sandbox"];
   /** Fire the promotions' hourly triggers (npm start: yes). Default off, so tests fire them when they choose. */
@@ -119,25 +92,30 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** The options that were given: an option left undefined takes its default rather than erasing it. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 export function databasePath(dataDir: string): string {
   return join(dataDir, "wallet-messaging.db");
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const log = options.log;
+  const { log, timings = {} } = options;
+  const config: LocalConfig = { ...defaultLocalConfig(), ...definedOnly(options) };
   const clock = options.clock ?? systemClock;
-  const db = openSqlite(databasePath(options.dataDir));
-  const queue = new SqliteMessageQueue(db, { maxReceives: options.maxReceives ?? MAX_RECEIVES });
+  const db = openSqlite(databasePath(config.DATA_DIR));
+  const queue = new SqliteMessageQueue(db, { maxReceives: config.MAX_RECEIVES });
   const store = new SqliteRequestStore(db);
   const ledger = new SqliteSendLedger(db);
   // Unconfigured webhook secrets are empty lists: every signature then fails as a 401, not a 500.
   const secrets = new StaticSecretStore({
-    "passentry-token": options.passEntryToken,
-    "api-keys": options.apiKeys,
-    "webhook-signing-secrets": options.webhookSigningSecrets ?? "",
-    "passentry-webhook-secrets": options.passEntryWebhookSecrets ?? "",
+    "passentry-token": options.PASSENTRY_TOKEN,
+    "api-keys": options.API_KEYS,
+    "webhook-signing-secrets": config.WEBHOOK_SIGNING_SECRETS ?? "",
+    "passentry-webhook-secrets": config.PASSENTRY_WEBHOOK_SECRETS ?? "",
   });
-  const visibilityTimeoutMs = (options.visibilityTimeoutSeconds ?? 30) * 1000;
 
   let runner: QueueRunner | undefined;
   // Wake idle workers the moment a request is queued, so a local send starts at once.
@@ -149,68 +127,43 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
   };
 
-  const httpDeps: HttpDeps = {
-    accept: {
-      store,
-      queue: wakingQueue,
-      // One SQLite transaction stores and queues each accepted request.
-      intake: new SqliteRequestIntake(db, store, queue, () => runner?.wake()),
-      clock,
-      log,
-      newRequestId: randomUUID,
-      allowedBatchKeys: options.allowedBatchKeys ?? [],
-    },
-    secrets,
-    ledger,
+  const acceptPorts: AcceptPorts = {
+    store,
+    queue: wakingQueue,
+    // One SQLite transaction stores and queues each accepted request.
+    intake: new SqliteRequestIntake(db, store, queue, () => runner?.wake()),
+    clock,
     log,
-  };
-  const webhookDeps: PassEntryWebhookDeps = { accept: httpDeps.accept, secrets, log, automations: options.automations ?? [] };
-  const passEntry = new PassEntryHttpClient({
-    baseUrl: options.passEntryBaseUrl,
     secrets,
-    ratePerSecond: options.ratePerSecond ?? 9,
-    timeoutMs: options.passEntryTimeoutMs ?? 10_000,
+  };
+  const acceptSettings = { allowedBatchKeys: config.ALLOWED_BATCH_KEYS };
+  const requestDeps: RequestCancelDeps = { store, ledger, queue: wakingQueue, clock, secrets, log };
+  const passEntry = new PassEntryHttpClient({
+    baseUrl: options.PASSENTRY_BASE_URL,
+    secrets,
+    ratePerSecond: config.PASSENTRY_RATE_PER_SECOND,
+    timeoutMs: config.PASSENTRY_TIMEOUT_MS,
   });
   const events = new LocalEventPublisher(log);
+  const defaults = senderSettings(config, "none");
+  const settings: SenderSettings = { ...defaults, ...definedOnly(timings), followUps: { ...defaults.followUps, ...definedOnly(timings.followUps ?? {}) } };
   const instanceId = randomUUID().slice(0, 8);
-  // One set of sender dependencies per worker: each its own owner id in ledger claims.
-  const senderDepsFor = (worker: number, retries: RetryScheduler): SenderDeps => ({
-    log,
-    retries,
-    send: {
-      store,
-      ledger,
-      passEntry,
-      clock,
-      log,
-      owner: `local-${instanceId}-w${worker}`,
-      leaseMs: options.leaseMs ?? 60_000,
-      sleep,
-      reconcileMaxPages: options.reconcileMaxPages ?? 40,
-      allowedBatchKeys: options.allowedBatchKeys ?? [],
-      shareBatches: options.shareBatches ?? true,
-      maxReceives: options.maxReceives ?? MAX_RECEIVES,
-      ...(options.serverErrorSettleMs !== undefined ? { serverErrorSettleMs: options.serverErrorSettleMs } : {}),
-      ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
-      events,
-      followUps: { ...options.followUps, queue: wakingQueue },
-    },
-  });
   runner = new QueueRunner({
     queue,
+    // One set of sender dependencies per worker: each its own owner id in ledger claims.
     handlerFor: (worker, retries) => {
-      const deps = senderDepsFor(worker, retries);
+      const deps = composeSender({ store, ledger, passEntry, clock, log, sleep, owner: `local-${instanceId}-w${worker}`, retries, events, followUpQueue: wakingQueue }, settings);
       return makeSenderHandler(() => deps);
     },
-    workers: options.workers ?? 2,
-    batchSize: options.batchSize ?? SENDER_DEFAULTS.batchSize,
-    gatherWindowMs: options.gatherWindowMs ?? SENDER_DEFAULTS.gatherWindowMs,
-    visibilityTimeoutMs,
+    workers: config.SENDER_WORKERS,
+    batchSize: config.SENDER_BATCH_SIZE,
+    gatherWindowMs: config.SHARE_GATHER_MS,
+    visibilityTimeoutMs: config.VISIBILITY_TIMEOUT_SECONDS * 1000,
     log,
     idlePollMs: options.idlePollMs,
   });
 
-  const plannerDeps: PlannerDeps = { plan: { store, queue: wakingQueue, clock, log }, promotions: options.promotions ?? [], log };
+  const plannerDeps = composePlanner({ store, queue: wakingQueue, clock, log, promotions: options.promotions ?? [] });
   const planner = makePlannerHandler(() => plannerDeps);
   const scheduler = new PromotionScheduler({ promotions: plannerDeps.promotions, trigger: planner, log, clock });
 
@@ -229,13 +182,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     secureCookies: false,
   };
   const consoleHandler = makeConsoleHandler(() => consoleDeps);
+  const acceptDeps = composeAccept(acceptPorts, acceptSettings);
+  const webhookDeps = composePassEntryWebhook({ ...acceptPorts, automations: options.automations ?? [] }, acceptSettings);
 
   const routes: Route[] = [
-    { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => httpDeps), credential: "api-key-or-signature" },
-    { method: "GET", path: "/api/v1/requests", handler: makeRequestListHandler(() => httpDeps), credential: "api-key" },
-    { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => httpDeps), credential: "api-key" },
-    { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => httpDeps), credential: "api-key" },
-    { method: "POST", path: "/api/v1/requests/{requestId}/resolve", handler: makeRequestResolveHandler(() => httpDeps), credential: "api-key" },
+    { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => acceptDeps), credential: "api-key-or-signature" },
+    { method: "GET", path: "/api/v1/requests", handler: makeRequestListHandler(() => requestDeps), credential: "api-key" },
+    { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => requestDeps), credential: "api-key" },
+    { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => requestDeps), credential: "api-key" },
+    { method: "POST", path: "/api/v1/requests/{requestId}/resolve", handler: makeRequestResolveHandler(() => requestDeps), credential: "api-key" },
     { method: "POST", path: "/webhooks/passentry", handler: makePassEntryWebhookHandler(() => webhookDeps), credential: "passentry-signature" },
     { method: "GET", path: "/health", handler: healthHandler, credential: "none" },
     // The console: pages check their session cookie themselves; only the sign-in form takes a key.
@@ -249,8 +204,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let server: LocalHttpServer;
   try {
     server = await startHttpServer(routes, {
-      host: options.host ?? "127.0.0.1",
-      port: options.port ?? 0,
+      host: config.HOST,
+      port: options.PORT ?? 0,
       onError: (error) => log.error("local server error", { error: (error as Error).message }),
       onClientAbort: (error) => log.debug("client closed the connection before its request was read", { error: (error as Error).message }),
       door: new Door({ secrets, clock, rateLimit: options.rateLimit, authFailureLimit: options.authFailureLimit, unverifiedBodyLimit: options.unverifiedBodyLimit }),

@@ -8,6 +8,7 @@
  * again once after a 401, and never put in a message, a log line or an error (in any spelling: see
  * core/redact.ts).
  */
+import { DEFAULTS } from "../config.js";
 import * as z from "../core/zod.js";
 import { PassEntryError } from "../core/errors.js";
 import type { CreateBatchInput, PassEntryClient, SecretStore } from "../core/ports.js";
@@ -19,9 +20,9 @@ import { PassEntryBatchDocument, PassEntryBatchList, PassEntryErrorBody } from "
 export interface PassEntryHttpClientOptions {
   baseUrl: string;
   secrets: SecretStore;
-  /** Per request, in ms. Default 10 000. */
+  /** Per request, in ms. Default PASSENTRY_TIMEOUT_MS's (functions/config.ts). */
   timeoutMs?: number;
-  /** Requests per second per endpoint and method for this process; PassEntry allows 10, advises 9. */
+  /** Requests per second per endpoint and method for this process. Default PASSENTRY_RATE_PER_SECOND's (functions/config.ts). */
   ratePerSecond?: number;
   pacer?: Pacer;
   /** Shared by every call of this client; stops calls during an outage. */
@@ -54,8 +55,8 @@ export class PassEntryHttpClient implements PassEntryClient {
 
   constructor(private readonly options: PassEntryHttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.pacer = options.pacer ?? new Pacer({ perSecond: options.ratePerSecond ?? 9 });
+    this.timeoutMs = options.timeoutMs ?? DEFAULTS.passEntryTimeoutMs;
+    this.pacer = options.pacer ?? new Pacer({ perSecond: options.ratePerSecond ?? DEFAULTS.passEntryRatePerSecond });
     this.breaker = options.breaker ?? new CircuitBreaker();
     this.fetchImpl = options.fetch ?? fetch;
   }

@@ -61,7 +61,7 @@ export class SqliteRequestIntake implements RequestIntake {
       for (const p of batch) p.reject(error);
       return;
     }
-    batch.forEach((p, i) => p.resolve(results[i]!));
+    for (const [i, p] of batch.entries()) p.resolve(results[i]!);
     if (results.some((r) => r.created)) this.onQueued();
   }
 }

@@ -8,7 +8,7 @@
  * key is another request. Nothing reaches the queue unless the body is valid.
  */
 import { createHash } from "node:crypto";
-import type * as z from "./zod.js";
+import { describeIssues } from "./describe-issues.js";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestIntake, RequestStore } from "./ports.js";
 import { EntityId, TriggerRequestBody, unknownBatchKeys, type CallerId, type RequestRecord, type RequestSource, type SendRequestMessage, type WalletMessageBatch } from "./schemas.js";
@@ -44,14 +44,6 @@ export interface AcceptResult {
   request: RequestRecord;
   /** True when an earlier call with the same Idempotency-Key is being answered again. */
   replayed: boolean;
-}
-
-/** Turns zod issues into sentences that name the field, e.g. "batch.message must not be blank". */
-export function describeIssues(error: z.core.$ZodError): string[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.join(".");
-    return path === "" || issue.message.startsWith(path) ? issue.message : `${path}: ${issue.message}`;
-  });
 }
 
 /**

@@ -10,6 +10,7 @@ import { callerId } from "./callers.js";
 import { UnauthorizedError } from "./errors.js";
 import { splitNamedList } from "./named-list.js";
 import { memoizeLast } from "./memoize-last.js";
+import type { SecretStore } from "./ports.js";
 import type { CallerId } from "./schemas.js";
 
 /** One accepted key: whose it is, and the SHA-256 digest of the key (plain keys are hashed on reading, so only digests are compared). */
@@ -114,4 +115,13 @@ export function authenticate(authorization: string | undefined, keys: ApiKeys): 
   }
   if (found === undefined) throw new UnauthorizedError("The API key is not valid.");
   return found;
+}
+
+/**
+ * Who is calling: the `Authorization: Bearer <key>` value checked against the api-keys secret, or a
+ * 401 that says how to send a key. Every door that takes an API key (the API's handlers, the
+ * console's sign-in) asks here.
+ */
+export async function authenticateCaller(secrets: SecretStore, authorization: string | undefined): Promise<CallerId> {
+  return authenticate(authorization, parseApiKeys(await secrets.get("api-keys")));
 }

@@ -11,17 +11,14 @@
  */
 import { createHash } from "node:crypto";
 import * as z from "./zod.js";
-import { acceptRequest, describeIssues, type AcceptDeps } from "./accept-request.js";
+import { acceptRequest, type AcceptDeps } from "./accept-request.js";
+import { describeIssues } from "./describe-issues.js";
 import { callerId } from "./callers.js";
-import { IdempotencyConflictError, ValidationError } from "./errors.js";
+import { IdempotencyConflictError, InvalidAutomationsError, ValidationError } from "./errors.js";
 import { eventPass, PassEntryEventType, type EventPass, type PassEntryWebhookEvent } from "./passentry-webhook.js";
+import { MIN_LEAD_MS } from "./passentry-limits.js";
 import { EntityId, type WalletMessageBatch } from "./schemas.js";
 
-/**
- * PassEntry refuses a `scheduledAt` less than one hour ahead; five more minutes cover the time the
- * request spends in our queue and clocks that disagree a little.
- */
-export const MIN_SCHEDULE_LEAD_MINUTES = 65;
 /** PassEntry's dashboard schedules at most 365 days ahead. */
 const MAX_DELAY_MINUTES = 365 * 24 * 60;
 /**
@@ -123,7 +120,7 @@ export const AutomationsDocument = z
  */
 export function parseAutomations(document: unknown): Automation[] {
   const parsed = AutomationsDocument.safeParse(document);
-  if (!parsed.success) throw new Error(`The automations are not valid: ${describeIssues(parsed.error).join("; ")}.`);
+  if (!parsed.success) throw new InvalidAutomationsError(`The automations are not valid: ${describeIssues(parsed.error).join("; ")}.`);
   return parsed.data.automations;
 }
 
@@ -177,7 +174,7 @@ export function automationBatch(automation: Automation, pass: EventPass, eventTi
  */
 export function scheduledAtFor(automation: Automation, eventTime: number, now: number): string | undefined {
   if (automation.delayMinutes === undefined) return undefined;
-  const at = Math.max(eventTime + automation.delayMinutes * MINUTE_MS, now + MIN_SCHEDULE_LEAD_MINUTES * MINUTE_MS);
+  const at = Math.max(eventTime + automation.delayMinutes * MINUTE_MS, now + MIN_LEAD_MS);
   const step = (automation.roundToMinutes ?? 0) * MINUTE_MS || 1000;
   return new Date(Math.ceil(at / step) * step).toISOString().replace(".000Z", "Z");
 }

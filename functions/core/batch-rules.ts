@@ -4,8 +4,8 @@
  * the marker that makes each batch findable in PassEntry's list.
  */
 import type { SendKey } from "./ports.js";
-import { MARKER_PREFIX, MAX_RECIPIENTS_PER_BATCH, type WalletMessageBatch } from "./schemas.js";
-import { SEND_NOW_LEAD_MS } from "./follow-up-schedule.js";
+import { MAX_RECIPIENTS_PER_BATCH, MIN_LEAD_MS } from "./passentry-limits.js";
+import { MARKER_PREFIX, type WalletMessageBatch } from "./schemas.js";
 
 /** Splits a batch into PassEntry-sized calls: one per 500 recipients, or one for segments. */
 export function splitIntoChunks(batch: WalletMessageBatch): WalletMessageBatch[] {
@@ -35,18 +35,18 @@ export function wantsSendNow(batch: WalletMessageBatch): boolean {
 
 /**
  * An early send: the caller's `scheduledAt` lies ahead of `postedAt`, but closer than the notice
- * PassEntry wants (an hour; we use the send-now lead, 1 h 5 min). PassEntry would refuse it, so the
+ * PassEntry wants (an hour; we use MIN_LEAD_MS, 1 h 5 min). PassEntry would refuse it, so the
  * batch is created like a send-now batch (a placeholder `scheduledAt` it accepts) and its send-now
  * follow-up waits until the requested time. Returns that time, or undefined when the batch can be
  * posted as asked (no `scheduledAt`, far enough ahead, or already past: PassEntry then says why).
  * Decided from the POST's own time, which the part's marker keeps, so every later look agrees.
  *
- * @example earlySendAt({ message: "Hi", segments: [{}], scheduledAt: "2030-01-01T00:10:00Z" }, Date.parse("2030-01-01T00:00:00Z")) // "2030-01-01T00:10:00.000Z"
+ * @example earlySendAt({ message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: "2030-01-01T00:10:00Z" }, Date.parse("2030-01-01T00:00:00Z")) // "2030-01-01T00:10:00.000Z"
  */
 export function earlySendAt(batch: WalletMessageBatch, postedAt: number): string | undefined {
   if (batch.scheduledAt === undefined) return undefined;
   const at = Date.parse(batch.scheduledAt);
-  return at > postedAt && at - postedAt < SEND_NOW_LEAD_MS ? new Date(at).toISOString() : undefined;
+  return at > postedAt && at - postedAt < MIN_LEAD_MS ? new Date(at).toISOString() : undefined;
 }
 
 /** What a batch name's marker says: whose part it is and when its POST left. */

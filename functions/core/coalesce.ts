@@ -36,7 +36,8 @@ import { RetryLaterError } from "./errors.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import { refreshSummary } from "./request-summary.js";
 import type { SendKey } from "./ports.js";
-import { MAX_RECIPIENTS_PER_BATCH, type RequestRecord, type SendRecord, type SendRequest, type WalletMessageBatch } from "./schemas.js";
+import { MAX_RECIPIENTS_PER_BATCH } from "./passentry-limits.js";
+import type { RequestRecord, SendRecord, SendRequest, WalletMessageBatch } from "./schemas.js";
 import { announceCancelled, holdPart, outcomeOf, queueFirstFollowUp, sendPart, sendRequest, type ChunkOutcome, type PostPlan, type SendDeps } from "./send-request.js";
 import { transition, transitionMany, type GroupOutcome } from "./send-state-machine.js";
 
@@ -105,7 +106,7 @@ export function packGroups(requests: readonly Shareable[]): Shareable[][] {
       fits.members.push(request);
       fits.recipients += request.recipients;
       fits.bytes += request.bytes;
-      request.passes.forEach((p) => fits.passes.add(p));
+      for (const p of request.passes) fits.passes.add(p);
     } else groups.push({ members: [request], recipients: request.recipients, bytes: request.bytes, passes: new Set(request.passes) });
   }
   return groups.map((g) => g.members);

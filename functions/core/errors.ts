@@ -1,6 +1,8 @@
 /**
- * A small error hierarchy with two mappers: to an HTTP answer (detail only below 500) and to
- * "retry or not" for the queue. Messages are sentences and never carry secrets.
+ * Every error class the service throws, each with its HTTP status and whether a queue consumer
+ * should try again (and, where it has one, when), and two mappers: to an HTTP answer (detail only
+ * below 500) and to "retry or not" for the queue. Callers test `instanceof`, never a property's
+ * presence. Messages are sentences and never carry secrets.
  */
 
 export abstract class WalletMessagingError extends Error {
@@ -99,6 +101,31 @@ export class PassEntryError extends WalletMessagingError {
   get retryable(): boolean {
     return this.kind !== "permanent";
   }
+}
+
+/**
+ * The configuration (environment, or a file read at start) is not valid: start-up stops with this
+ * sentence. A 500 if it ever reached a caller (their request was fine); a queued message is kept,
+ * since a corrected deploy can still send it.
+ */
+export class ConfigError extends WalletMessagingError {
+  readonly httpStatus = 500;
+  readonly retryable = true;
+}
+
+/** A promotions file that breaks a rule; `problems` holds one sentence per problem. Fixed by a deploy, so not retried. */
+export class InvalidPromotionsError extends WalletMessagingError {
+  readonly httpStatus = 500;
+  readonly retryable = false;
+  constructor(readonly problems: string[]) {
+    super(`The promotions are not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** An automations file that breaks a rule. Fixed by a deploy, so not retried. */
+export class InvalidAutomationsError extends WalletMessagingError {
+  readonly httpStatus = 500;
+  readonly retryable = false;
 }
 
 export interface HttpErrorAnswer {

@@ -9,38 +9,38 @@ import type { FollowUpMessage } from "./schemas.js";
 /** SQS's longest DelaySeconds; longer waits are several hops (`notBefore`). */
 export const MAX_QUEUE_DELAY_SECONDS = 900;
 
-/** PassEntry wants `scheduledAt` at least an hour ahead; a send-now batch is created this far ahead, then sent at once. */
-export const SEND_NOW_LEAD_MS = 60 * 60_000 + 5 * 60_000;
 
-export interface FollowUpSettings {
-  /** Where follow-ups wait: the sender's own queue. */
-  queue: MessageQueue;
-  /** The first re-check, doubled per attempt (2, 4, 8 … s) up to `maxDelaySeconds`. Default 2. */
-  firstDelaySeconds?: number;
-  /** Default 900 (and never more: SQS's limit). */
-  maxDelaySeconds?: number;
+/** How created batches are followed up (defaults: functions/config.ts DEFAULTS.followUps). */
+export interface FollowUpTimings {
+  /** The first re-check, doubled per attempt (2, 4, 8 … s) up to `maxDelaySeconds`. */
+  firstDelaySeconds: number;
+  /** Never more than MAX_QUEUE_DELAY_SECONDS (SQS's limit). */
+  maxDelaySeconds: number;
   /**
    * A batch scheduled further ahead than this is not tracked (its last known status stays, with a
-   * note): polling for months would only spend PassEntry's rate budget. Default 7 days.
+   * note): polling for months would only spend PassEntry's rate budget.
    */
-  trackingHorizonMs?: number;
-  /** Checks of one batch in one phase (waiting for validation, or for sending to finish) before giving up. Default 60. */
-  maxChecks?: number;
-  /** Attempts of a cancellation waiting for sends in flight. Default 10. */
-  maxCancelAttempts?: number;
+  trackingHorizonMs: number;
+  /** Checks of one batch in one phase (waiting for validation, or for sending to finish) before giving up. */
+  maxChecks: number;
+  /** Attempts of a cancellation waiting for sends in flight. */
+  maxCancelAttempts: number;
 }
 
-export const DEFAULT_TRACKING_HORIZON_MS = 7 * 24 * 60 * 60_000;
+export interface FollowUpSettings extends FollowUpTimings {
+  /** Where follow-ups wait: the sender's own queue. */
+  queue: MessageQueue;
+}
 
 /**
  * Delay before attempt `attempt` (1-based): first · 2^(attempt-1), capped, then jittered by ±25%
  * (and capped again).
  *
- * @example followUpDelaySeconds(3, { firstDelaySeconds: 2 }, () => 0.5) // 8
+ * @example followUpDelaySeconds(3, { firstDelaySeconds: 2, maxDelaySeconds: 900 }, () => 0.5) // 8
  */
 export function followUpDelaySeconds(attempt: number, settings: Pick<FollowUpSettings, "firstDelaySeconds" | "maxDelaySeconds">, random: () => number = Math.random): number {
-  const cap = Math.min(settings.maxDelaySeconds ?? MAX_QUEUE_DELAY_SECONDS, MAX_QUEUE_DELAY_SECONDS);
-  const base = Math.min(cap, (settings.firstDelaySeconds ?? 2) * 2 ** Math.max(0, attempt - 1));
+  const cap = Math.min(settings.maxDelaySeconds, MAX_QUEUE_DELAY_SECONDS);
+  const base = Math.min(cap, settings.firstDelaySeconds * 2 ** Math.max(0, attempt - 1));
   return Math.min(cap, base * (0.75 + random() / 2));
 }
 

@@ -20,28 +20,29 @@
  */
 import { chunkCount } from "./batch-rules.js";
 import { PassEntryError, RetryLaterError } from "./errors.js";
-import { enqueueFollowUp, followUpDelaySeconds, MAX_QUEUE_DELAY_SECONDS, DEFAULT_TRACKING_HORIZON_MS } from "./follow-up-schedule.js";
+import { enqueueFollowUp, followUpDelaySeconds, MAX_QUEUE_DELAY_SECONDS, type FollowUpSettings } from "./follow-up-schedule.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { SendKey } from "./ports.js";
 import { TERMINAL_BATCH_STATUSES, type BatchStatus, type FollowUpMessage, type PassEntryBatchResource, type SendRecord } from "./schemas.js";
 import type { SendDeps } from "./send-request.js";
 import { transition, type BatchUpdate } from "./send-state-machine.js";
 
-const DEFAULT_MAX_CHECKS = 60;
-const DEFAULT_MAX_CANCEL_ATTEMPTS = 10;
-
 /** A follow-up about one created batch. */
 type BatchFollowUp = FollowUpMessage & { chunk: number; batchId: string };
+
+/** The sender's dependencies in a home that follows batches up. */
+type FollowingDeps = SendDeps & { followUps: FollowUpSettings };
 
 /**
  * Handles one follow-up message. Throws (RetryLaterError or our own failures) only when the message
  * itself should come back; PassEntry's failures are handled by scheduling the next attempt.
  */
-export async function handleFollowUp(deps: SendDeps, message: FollowUpMessage): Promise<void> {
-  if (!deps.followUps) {
-    deps.log.warn("follow-up dropped: this home does not follow up batches", { requestId: message.requestId, chunk: message.chunk, followUp: message.followUp });
+export async function handleFollowUp(sendDeps: SendDeps, message: FollowUpMessage): Promise<void> {
+  if (!sendDeps.followUps) {
+    sendDeps.log.warn("follow-up dropped: this home does not follow up batches", { requestId: message.requestId, chunk: message.chunk, followUp: message.followUp });
     return;
   }
+  const deps: FollowingDeps = { ...sendDeps, followUps: sendDeps.followUps };
   if (message.notBefore !== undefined) {
     const waitMs = Date.parse(message.notBefore) - deps.clock.now();
     if (waitMs > 1_000) {
@@ -56,7 +57,7 @@ export async function handleFollowUp(deps: SendDeps, message: FollowUpMessage): 
   return message.followUp === "send-now" ? sendNow(deps, followUp) : track(deps, followUp);
 }
 
-async function sendNow(deps: SendDeps, message: BatchFollowUp): Promise<void> {
+async function sendNow(deps: FollowingDeps, message: BatchFollowUp): Promise<void> {
   const key = keyOf(message);
   const record = await sentRecord(deps, message);
   if (!record) return;
@@ -95,7 +96,7 @@ async function sendNow(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   if (status !== undefined && isTerminal(status)) return; // failed validation (announced by observe), or cancelled
   if (status === "sending") return startTracking(deps, message); // already going (sent by schedule, or a send-now whose answer was lost)
   // Still validating (or a status we do not know yet): look again.
-  if (message.attempt >= (deps.followUps?.maxChecks ?? DEFAULT_MAX_CHECKS)) {
+  if (message.attempt >= (deps.followUps.maxChecks)) {
     const note = `Send-now gave up after ${message.attempt} checks: PassEntry was still validating the batch. It goes out at its scheduledAt unless sent or cancelled at PassEntry.`;
     await recordBatch(deps, key, { note });
     deps.log.error("send-now gave up", { ...key, batchId: message.batchId, status });
@@ -104,7 +105,7 @@ async function sendNow(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   return next(deps, message);
 }
 
-async function track(deps: SendDeps, message: BatchFollowUp): Promise<void> {
+async function track(deps: FollowingDeps, message: BatchFollowUp): Promise<void> {
   const key = keyOf(message);
   const record = await sentRecord(deps, message);
   if (!record) return;
@@ -122,7 +123,7 @@ async function track(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   const scheduledAt = Date.parse(batch.attributes.scheduledAt ?? "");
   if (status === "scheduled" && record.sendNowAt === undefined && Number.isFinite(scheduledAt)) {
     const aheadMs = scheduledAt - now;
-    const horizonMs = deps.followUps?.trackingHorizonMs ?? DEFAULT_TRACKING_HORIZON_MS;
+    const horizonMs = deps.followUps.trackingHorizonMs;
     if (aheadMs > horizonMs) {
       const days = Math.round(horizonMs / 86_400_000);
       const note = `Not tracked: the batch is scheduled for ${batch.attributes.scheduledAt}, more than ${days} days ahead; its status here stays as last seen.`;
@@ -130,13 +131,13 @@ async function track(deps: SendDeps, message: BatchFollowUp): Promise<void> {
       deps.log.info("batch not tracked: scheduled beyond the tracking horizon", { ...key, batchId: message.batchId, scheduledAt: batch.attributes.scheduledAt });
       return;
     }
-    if (aheadMs > followUpDelaySeconds(message.attempt + 1, deps.followUps ?? {}, () => 1) * 1000) {
+    if (aheadMs > followUpDelaySeconds(message.attempt + 1, deps.followUps, () => 1) * 1000) {
       // Nothing will change before scheduledAt: wait for it without calling PassEntry, then poll afresh.
       const waiting: FollowUpMessage = { ...message, attempt: 1, notBefore: new Date(scheduledAt).toISOString() };
       return reschedule(deps, waiting, Math.min(MAX_QUEUE_DELAY_SECONDS, aheadMs / 1000));
     }
   }
-  if (message.attempt >= (deps.followUps?.maxChecks ?? DEFAULT_MAX_CHECKS)) {
+  if (message.attempt >= (deps.followUps.maxChecks)) {
     const note = `Tracking gave up after ${message.attempt} checks; the status shown is the last PassEntry reported.`;
     await recordBatch(deps, key, { note });
     deps.log.error("batch tracking gave up", { ...key, batchId: message.batchId, status });
@@ -145,7 +146,7 @@ async function track(deps: SendDeps, message: BatchFollowUp): Promise<void> {
   return next(deps, message);
 }
 
-async function cancelAtPassEntry(deps: SendDeps, message: FollowUpMessage): Promise<void> {
+async function cancelAtPassEntry(deps: FollowingDeps, message: FollowUpMessage): Promise<void> {
   const request = await deps.store.get(message.requestId);
   if (!request) {
     deps.log.warn("cancel follow-up dropped: no such request", { requestId: message.requestId });
@@ -179,7 +180,7 @@ async function cancelAtPassEntry(deps: SendDeps, message: FollowUpMessage): Prom
     deps.log.info("request cancellation finished", { requestId: request.requestId, attempt: message.attempt });
     return;
   }
-  if (message.attempt >= (deps.followUps?.maxCancelAttempts ?? DEFAULT_MAX_CANCEL_ATTEMPTS)) {
+  if (message.attempt >= (deps.followUps.maxCancelAttempts)) {
     const note = `Cancellation gave up after ${message.attempt} attempts: PassEntry could not be reached. Tracking cancels the batch if it still can; check it at PassEntry.`;
     for (const key of waitingFor) await recordBatch(deps, key, { note });
     deps.log.error("request cancellation gave up", { requestId: request.requestId, chunks: waitingFor.map((k) => k.chunk) });
@@ -193,7 +194,7 @@ async function cancelAtPassEntry(deps: SendDeps, message: FollowUpMessage): Prom
  * A member's cancel after its shared batch was posted: PassEntry cannot cancel part of a batch, so
  * the batch is cancelled only once every request it carries asked; until then the member says why.
  */
-async function cancelShared(deps: SendDeps, key: SendKey, member: SendRecord): Promise<"done" | "retry"> {
+async function cancelShared(deps: FollowingDeps, key: SendKey, member: SendRecord): Promise<"done" | "retry"> {
   const groupKey = { requestId: member.groupId!, chunk: 0 };
   const group = await deps.ledger.get(groupKey);
   const carried = group?.members ?? [];
@@ -214,7 +215,7 @@ async function cancelShared(deps: SendDeps, key: SendKey, member: SendRecord): P
 }
 
 /** Cancels one created batch at PassEntry, if it still can be; "retry" when PassEntry could not say. */
-async function cancelBatch(deps: SendDeps, key: SendKey, record: SendRecord, entityId?: string): Promise<"done" | "retry"> {
+async function cancelBatch(deps: FollowingDeps, key: SendKey, record: SendRecord, entityId?: string): Promise<"done" | "retry"> {
   const batchId = record.batchId;
   if (batchId === undefined || record.batchStatus === "cancelled") return "done";
   if (record.batchStatus !== undefined && isTerminal(record.batchStatus)) {
@@ -268,18 +269,18 @@ function isCancellable(status: string | undefined): boolean {
 }
 
 /** Records what was learned about a sent part's batch. */
-async function recordBatch(deps: SendDeps, key: SendKey, update: BatchUpdate): Promise<void> {
+async function recordBatch(deps: FollowingDeps, key: SendKey, update: BatchUpdate): Promise<void> {
   await transition(deps.ledger, key, { type: "observed", now: deps.clock.now(), update });
 }
 
 /** A cancelled request's batch met by send-now or tracking: cancel it at PassEntry, then track what it became. */
-async function cancelThenTrack(deps: SendDeps, message: BatchFollowUp, entry: SendRecord): Promise<void> {
+async function cancelThenTrack(deps: FollowingDeps, message: BatchFollowUp, entry: SendRecord): Promise<void> {
   if ((await cancelBatch(deps, keyOf(message), entry)) === "retry") return next(deps, message);
   return startTracking(deps, message);
 }
 
 /** The ledger entry the follow-up is about, if it is still the sent batch it names. */
-async function sentRecord(deps: SendDeps, message: BatchFollowUp): Promise<SendRecord | undefined> {
+async function sentRecord(deps: FollowingDeps, message: BatchFollowUp): Promise<SendRecord | undefined> {
   const record = await deps.ledger.get(keyOf(message));
   if (record?.state === "sent" && record.batchId === message.batchId) return record;
   deps.log.warn("follow-up dropped: no sent batch matches it", { requestId: message.requestId, chunk: message.chunk, batchId: message.batchId, followUp: message.followUp });
@@ -287,7 +288,7 @@ async function sentRecord(deps: SendDeps, message: BatchFollowUp): Promise<SendR
 }
 
 /** GET the batch. "gone" when PassEntry refuses for good (e.g. 404, noted), "retry" when it could not answer now. */
-async function readBatch(deps: SendDeps, message: BatchFollowUp): Promise<PassEntryBatchResource | "gone" | "retry"> {
+async function readBatch(deps: FollowingDeps, message: BatchFollowUp): Promise<PassEntryBatchResource | "gone" | "retry"> {
   try {
     return (await deps.passEntry.getBatch(message.batchId)).data;
   } catch (error) {
@@ -306,7 +307,7 @@ async function readBatch(deps: SendDeps, message: BatchFollowUp): Promise<PassEn
  * Records what PassEntry said about the batch; announces a move into a terminal status once: on the
  * change, or on the first look at a batch that was already final when it was recorded.
  */
-async function observe(deps: SendDeps, key: SendKey, record: SendRecord, batch: PassEntryBatchResource, entityId?: string): Promise<string | undefined> {
+async function observe(deps: FollowingDeps, key: SendKey, record: SendRecord, batch: PassEntryBatchResource, entityId?: string): Promise<string | undefined> {
   const attributes = batch.attributes;
   const status = attributes.status ?? undefined;
   await recordBatch(deps, key, {
@@ -324,7 +325,7 @@ async function observe(deps: SendDeps, key: SendKey, record: SendRecord, batch: 
   return status;
 }
 
-async function announceTerminal(deps: SendDeps, key: SendKey, batchId: string, status: BatchStatus, batch: PassEntryBatchResource, knownEntityId?: string): Promise<void> {
+async function announceTerminal(deps: FollowingDeps, key: SendKey, batchId: string, status: BatchStatus, batch: PassEntryBatchResource, knownEntityId?: string): Promise<void> {
   const attributes = batch.attributes;
   deps.log.info("batch finished", { ...key, batchId, status, totalCount: attributes.totalCount ?? undefined });
   const request = await deps.store.get(key.requestId);
@@ -351,20 +352,20 @@ async function announceTerminal(deps: SendDeps, key: SendKey, batchId: string, s
 }
 
 /** The first `track` after creation or send-now. */
-function startTracking(deps: SendDeps, message: BatchFollowUp): Promise<void> {
+function startTracking(deps: FollowingDeps, message: BatchFollowUp): Promise<void> {
   const { notBefore: _none, ...rest } = message;
-  return reschedule(deps, { ...rest, followUp: "track", attempt: 1 }, followUpDelaySeconds(1, deps.followUps ?? {}, deps.random));
+  return reschedule(deps, { ...rest, followUp: "track", attempt: 1 }, followUpDelaySeconds(1, deps.followUps, deps.random));
 }
 
 /** The same follow-up again, one attempt later (and no sooner than an open circuit allows). */
-function next(deps: SendDeps, message: FollowUpMessage, error?: PassEntryError): Promise<void> {
-  const backoff = followUpDelaySeconds(message.attempt + 1, deps.followUps ?? {}, deps.random);
+function next(deps: FollowingDeps, message: FollowUpMessage, error?: PassEntryError): Promise<void> {
+  const backoff = followUpDelaySeconds(message.attempt + 1, deps.followUps, deps.random);
   const delay = Math.max(backoff, error?.details.retryAfterSeconds ?? 0);
   return reschedule(deps, { ...message, attempt: message.attempt + 1 }, delay);
 }
 
 /** Queues the follow-up; when that fails, keeps the current message instead (every follow-up is safe to repeat). */
-async function reschedule(deps: SendDeps, message: FollowUpMessage, delaySeconds: number): Promise<void> {
+async function reschedule(deps: FollowingDeps, message: FollowUpMessage, delaySeconds: number): Promise<void> {
   if (!(await enqueueFollowUp(deps, message, delaySeconds))) {
     throw new RetryLaterError(`The ${message.followUp} follow-up of ${message.requestId} could not be rescheduled.`);
   }

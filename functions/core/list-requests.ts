@@ -12,7 +12,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:
 import { isOperator, mayAccess } from "./callers.js";
 import { ValidationError } from "./errors.js";
 import type { ListPosition, RequestStore } from "./ports.js";
-import { describeIssues } from "./accept-request.js";
+import { describeIssues } from "./describe-issues.js";
 import { IsoDateTimeWithZone, RequestSource, RequestState, type CallerId, type RequestRecord } from "./schemas.js";
 import * as z from "./zod.js";
 

@@ -23,7 +23,8 @@ import { callerId } from "./callers.js";
 import { toQueueMessage } from "./accept-request.js";
 import { ServiceUnavailableError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore } from "./ports.js";
-import { batchFor, compactUtc, localIso, occurrencesBetween, PASSENTRY_MIN_NOTICE_MINUTES, utcIso, type Promotion } from "./promotions.js";
+import { PASSENTRY_MIN_NOTICE_MS } from "./passentry-limits.js";
+import { batchFor, compactUtc, localIso, occurrencesBetween, utcIso, type Promotion } from "./promotions.js";
 import type { RequestRecord } from "./schemas.js";
 
 export interface PlanDeps {
@@ -36,7 +37,7 @@ export interface PlanDeps {
 const MINUTE_MS = 60_000;
 /** How often each promotion's trigger fires; the infra schedule and the local scheduler both use it. */
 export const TRIGGER_PERIOD_MS = 60 * MINUTE_MS;
-const MIN_NOTICE_MS = PASSENTRY_MIN_NOTICE_MINUTES * MINUTE_MS;
+const MIN_NOTICE_MS = PASSENTRY_MIN_NOTICE_MS;
 
 /**
  * The request id of one occurrence: the business key that makes planning idempotent.

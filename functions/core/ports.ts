@@ -1,5 +1,5 @@
 /**
- * Capability interfaces the use cases depend on. `wiring.ts` picks one adapter per home (AWS or
+ * Capability interfaces the use cases depend on. Each home gives the composition (functions/composition.ts) one adapter per port (AWS or
  * local); tests build use cases from the same adapters or small fakes. One contract suite per port
  * (test/adapters/) runs against every adapter, so the homes cannot drift apart.
  */

@@ -9,13 +9,14 @@
  * (see plan-promotions.ts).
  */
 import { Cron } from "croner";
+import { InvalidPromotionsError } from "./errors.js";
 import * as z from "./zod.js";
-import { IsoDateTimeWithZone, MAX_RECIPIENTS_PER_BATCH, Recipient, Segment, SendRequestMessage, WalletMessageBatch } from "./schemas.js";
+import { describeIssues } from "./describe-issues.js";
+import { MAX_RECIPIENTS_PER_BATCH, MIN_LEAD_MINUTES } from "./passentry-limits.js";
+import { IsoDateTimeWithZone, recipientsField, segmentsField, SendRequestMessage, WalletMessageBatch } from "./schemas.js";
 
-/** PassEntry refuses a `scheduledAt` less than an hour ahead. */
-export const PASSENTRY_MIN_NOTICE_MINUTES = 60;
 /** The lead time must leave a few minutes for a trigger that fires late, on top of PassEntry's hour. */
-export const MIN_LEAD_TIME_MINUTES = 65;
+export const MIN_LEAD_TIME_MINUTES = MIN_LEAD_MINUTES;
 export const DEFAULT_LEAD_TIME_MINUTES = 120;
 /** Planning more than a day ahead buys nothing and leaves more batches to cancel when plans change. */
 export const MAX_LEAD_TIME_MINUTES = 24 * 60;
@@ -70,15 +71,9 @@ const nonBlank = (field: string) =>
 export const PromotionAudience = z
   .strictObject(
     {
-      segments: z.optional(z.array(Segment).check(z.minLength(1, "audience.segments must not be empty"))),
-      recipients: z.optional(
-        z
-          .array(Recipient)
-          .check(
-            z.minLength(1, "audience.recipients must not be empty"),
-            z.maxLength(MAX_RECIPIENTS_PER_BATCH, `audience.recipients must hold at most ${MAX_RECIPIENTS_PER_BATCH} recipients`),
-          ),
-      ),
+      segments: segmentsField("audience"),
+      // One PassEntry batch per occurrence: a promotion never splits.
+      recipients: recipientsField("audience", MAX_RECIPIENTS_PER_BATCH),
     },
     { error: (issue) => (issue.code === "unrecognized_keys" ? `audience may hold only segments or recipients, not ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}` : undefined) },
   )
@@ -195,7 +190,7 @@ function crossFieldProblems(p: z.output<typeof PromotionFields>, ctx: z.core.$Re
   }
   const batch = WalletMessageBatch.safeParse(batchFor(p, first.getTime()));
   if (!batch.success) {
-    for (const problem of issueSentences(batch.error)) ctx.addIssue({ code: "custom", message: `it would not make a valid PassEntry batch: ${problem}` });
+    for (const problem of describeIssues(batch.error)) ctx.addIssue({ code: "custom", message: `it would not make a valid PassEntry batch: ${problem}` });
   }
 }
 
@@ -221,14 +216,6 @@ export const PromotionsFile = z.strictObject(
   },
 );
 
-/** zod issues as sentences naming the field, e.g. "audience.segments must not be empty". */
-function issueSentences(error: z.core.$ZodError): string[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.join(".");
-    return path === "" || issue.message.startsWith(path) ? issue.message : `${path}: ${issue.message}`;
-  });
-}
-
 /**
  * What each promotion's trigger hands the planner: exactly the `event` of its `sst.aws.CronV2`,
  * where EventBridge Scheduler fills in `<aws.scheduler.scheduled-time>` (e.g. 2026-07-03T14:00:00Z).
@@ -239,14 +226,6 @@ export const PlannerEvent = z.object({
   scheduledTime: IsoDateTimeWithZone,
 });
 export type PlannerEvent = z.infer<typeof PlannerEvent>;
-
-/** A promotions file that breaks a rule; `problems` holds one sentence per problem. */
-export class InvalidPromotionsError extends Error {
-  override name = "InvalidPromotionsError";
-  constructor(readonly problems: string[]) {
-    super(`The promotions are not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-  }
-}
 
 export type PromotionsCheck = { ok: true; promotions: Promotion[] } | { ok: false; problems: string[] };
 
@@ -259,7 +238,7 @@ export type PromotionsCheck = { ok: true; promotions: Promotion[] } | { ok: fals
  */
 export function checkPromotionsFile(json: unknown): PromotionsCheck {
   const file = PromotionsFile.safeParse(json);
-  if (!file.success) return { ok: false, problems: issueSentences(file.error) };
+  if (!file.success) return { ok: false, problems: describeIssues(file.error) };
   const problems: string[] = [];
   const promotions: Promotion[] = [];
   const positions = new Map<string, number[]>();
@@ -269,7 +248,7 @@ export function checkPromotionsFile(json: unknown): PromotionsCheck {
     if (typeof rawId === "string") positions.set(rawId, [...(positions.get(rawId) ?? []), index + 1]);
     const parsed = Promotion.safeParse(entry);
     if (parsed.success) promotions.push(parsed.data);
-    else problems.push(...issueSentences(parsed.error).map((problem) => `${label}: ${problem}`));
+    else problems.push(...describeIssues(parsed.error).map((problem) => `${label}: ${problem}`));
   }
   for (const [id, at] of positions) {
     if (at.length > 1) problems.push(`promotion ${JSON.stringify(id)}: id is used by more than one promotion (entries ${at.join(" and ")})`);

@@ -4,12 +4,12 @@
  * sender's own follow-ups, or junk. The answer says whether the message is finished with, or must
  * come back, and when.
  */
-import { describeIssues } from "./accept-request.js";
+import { describeIssues } from "./describe-issues.js";
 import { isRetryable, RetryLaterError } from "./errors.js";
 import { handleFollowUp } from "./follow-up.js";
 import { rejectQueueMessage } from "./reject-message.js";
 import { markDeadLettered, refreshSummary, withoutDeadLetter } from "./request-summary.js";
-import { MAX_RECEIVES, retryBackoffSeconds } from "./retry-policy.js";
+import { retryBackoffSeconds } from "./retry-policy.js";
 import { isFollowUp, QueueMessageBody, toSendRequest, unknownBatchKeys, type SendRequest, type SendRequestMessage } from "./schemas.js";
 import { packGroups, sendShared, shareKey, toShareable, type MemberResult, type Shareable } from "./coalesce.js";
 import { wantsSendNow } from "./batch-rules.js";
@@ -50,7 +50,7 @@ export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Pr
     // The HTTP door refuses top-level keys outside our contract (PassEntry might honour one and widen
     // who gets messaged); a request put straight on the queue or the bus meets the same rule here.
     const batch = "detail-type" in message ? message.detail.batch : message.batch;
-    const unknown = unknownBatchKeys(batch, deps.allowedBatchKeys ?? []);
+    const unknown = unknownBatchKeys(batch, deps.allowedBatchKeys);
     if (unknown.length > 0) {
       const problems = unknown.slice(0, 10).map((key) => `batch.${key.slice(0, 100)} is not a field we forward to PassEntry (allow it by name in ALLOWED_BATCH_KEYS if PassEntry documents it)`);
       deps.log.error("queue message rejected: not a wallet message request", { messageId: record.messageId, problems });
@@ -71,7 +71,7 @@ export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Pr
  */
 async function keepSummary(deps: SendDeps, record: QueueRecord, requestId: string, kind: string, outcome: RecordOutcome): Promise<void> {
   const summaryDeps = { store: deps.store, ledger: deps.ledger, log: deps.log, clock: deps.clock };
-  if (!outcome.done && record.receiveCount >= (deps.maxReceives ?? MAX_RECEIVES)) {
+  if (!outcome.done && record.receiveCount >= deps.maxReceives) {
     await markDeadLettered(summaryDeps, requestId, { kind, messageId: record.messageId, receiveCount: record.receiveCount, lastError: outcome.reason });
     return;
   }
@@ -111,9 +111,9 @@ async function handleRequestMessage(deps: SendDeps, record: QueueRecord, message
 export async function handleQueueRecords(deps: SendDeps, records: readonly QueueRecord[]): Promise<Map<string, RecordOutcome>> {
   const outcomes = new Map<string, RecordOutcome>();
   const outOfTime = (): RecordOutcome => ({ done: false, delaySeconds: 0, reason: "Too little time was left in this invocation to start the message." });
-  const hasTime = () => deps.remainingMs() >= (deps.callBudgetMs ?? 0);
+  const hasTime = () => deps.remainingMs() >= deps.callBudgetMs;
 
-  const shareable = deps.shareBatches === false ? new Map<string, { record: QueueRecord; item: Shareable }[]>() : await gatherShareable(deps, records);
+  const shareable = !deps.shareBatches ? new Map<string, { record: QueueRecord; item: Shareable }[]>() : await gatherShareable(deps, records);
   const gathered = new Set([...shareable.values()].flat().map(({ record }) => record.messageId));
   for (const items of shareable.values()) {
     for (const group of packGroups(items.map((i) => i.item))) {
@@ -168,7 +168,7 @@ async function gatherShareable(deps: SendDeps, records: readonly QueueRecord[]):
     if (!parsed.success || isFollowUp(parsed.data)) continue;
     const message = parsed.data;
     const batch = "detail-type" in message ? message.detail.batch : message.batch;
-    if (batch.recipients === undefined || unknownBatchKeys(batch, deps.allowedBatchKeys ?? []).length > 0) continue;
+    if (batch.recipients === undefined || unknownBatchKeys(batch, deps.allowedBatchKeys).length > 0) continue;
     if (!("detail-type" in message) && message.requestId === undefined) continue; // gets its request id first
     const request = toSendRequest(message, record.messageId);
     if (seen.has(request.requestId)) continue; // a duplicate copy: handled on its own (it finds the first)

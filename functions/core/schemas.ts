@@ -5,8 +5,7 @@
  */
 import * as z from "./zod.js";
 
-/** PassEntry documents "at most 500 recipients per API call". */
-export const MAX_RECIPIENTS_PER_BATCH = 500;
+import { MAX_RECIPIENTS_PER_BATCH } from "./passentry-limits.js";
 
 /**
  * What one request to us may address: longer lists are split into one PassEntry batch per 500
@@ -91,6 +90,13 @@ export const Recipient = z.looseObject({}).check(
   ),
 );
 
+/** Who a batch addresses by group (`segments`), as PassEntry's batch and a promotion's audience both say it. */
+export const segmentsField = (parent: string) => z.optional(z.array(Segment).check(z.minLength(1, `${parent}.segments must not be empty`)));
+
+/** Who a batch addresses by pass (`recipients`), at most `max` of them. */
+export const recipientsField = (parent: string, max: number) =>
+  z.optional(z.array(Recipient).check(z.minLength(1, `${parent}.recipients must not be empty`), z.maxLength(max, `${parent}.recipients must hold at most ${max} recipients`)));
+
 /**
  * The keys our contract names at the top level of `batch`: PassEntry's documented fields and our
  * own `sendNow` and `coalesce`. Any other top-level key is refused at our door (see `unknownBatchKeys`) unless an
@@ -113,15 +119,8 @@ export function unknownBatchKeys(batch: object, allowed: readonly string[] = [])
 export const WalletMessageBatch = z
   .looseObject({
     message: nonBlank("batch.message"),
-    segments: z.optional(z.array(Segment).check(z.minLength(1, "batch.segments must not be empty"))),
-    recipients: z.optional(
-      z
-        .array(Recipient)
-        .check(
-          z.minLength(1, "batch.recipients must not be empty"),
-          z.maxLength(MAX_RECIPIENTS_PER_REQUEST, `batch.recipients must hold at most ${MAX_RECIPIENTS_PER_REQUEST} recipients`),
-        ),
-    ),
+    segments: segmentsField("batch"),
+    recipients: recipientsField("batch", MAX_RECIPIENTS_PER_REQUEST),
     scheduledAt: z.optional(IsoDateTimeWithZone),
     name: z.optional(z.string().check(z.minLength(1), z.maxLength(200), withoutMarker("batch.name"))),
     tag: z.optional(z.string().check(z.minLength(1), z.maxLength(200), withoutMarker("batch.tag"))),

@@ -21,7 +21,8 @@
  */
 import { toPassEntryBatch, batchMarker, earlySendAt, parseBatchMarker, splitIntoChunks, wantsSendNow } from "./batch-rules.js";
 import { PassEntryError, RetryLaterError } from "./errors.js";
-import { enqueueFollowUp, followUpDelaySeconds, SEND_NOW_LEAD_MS, type FollowUpSettings } from "./follow-up-schedule.js";
+import { enqueueFollowUp, followUpDelaySeconds, type FollowUpSettings } from "./follow-up-schedule.js";
+import { MIN_LEAD_MS } from "./passentry-limits.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { Clock, EventPublisher, Log, PassEntryClient, RequestStore, SendKey, SendLedger } from "./ports.js";
 import { followGroup } from "./coalesce.js";
@@ -29,6 +30,7 @@ import { searchForBatch } from "./reconcile.js";
 import type { FollowUpMessage, PassEntryBatchResource, SendRecord, SendRequest, WalletMessageBatch } from "./schemas.js";
 import { transition, type ClaimToken, type SendEvent, type TransitionResult } from "./send-state-machine.js";
 
+/** Settings come from functions/config.ts (DEFAULTS, senderSettings) through composeSender: none are defaulted here. */
 export interface SendDeps {
   store: RequestStore;
   ledger: SendLedger;
@@ -43,30 +45,30 @@ export interface SendDeps {
   remainingMs: () => number;
   sleep: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Pages of PassEntry's batch list searched at most when reconciling (25 batches each). Default 40. */
-  reconcileMaxPages?: number;
+  /** Pages of PassEntry's batch list searched at most when reconciling (25 batches each). */
+  reconcileMaxPages: number;
   /**
    * Time a PassEntry call may take (its client timeout, plus a margin): no call starts with less
-   * left in the invocation. Default 0 (the embedded home, where nothing kills a worker mid-call).
+   * left in the invocation. 0 in the embedded home, where nothing kills a worker mid-call.
    */
-  callBudgetMs?: number;
-  /** Wait after a 5xx before searching for the batch. Default 1 s. */
-  serverErrorSettleMs?: number;
-  /** Wait after a timeout or dropped connection before anyone searches for the batch. Default 30 s. */
-  timeoutSettleMs?: number;
-  /** 5xx answers to one part handled within one invocation before the part is handed back. Default 3. */
-  maxServerErrorRetries?: number;
-  /** Requests of one caller that differ only in their recipients share PassEntry batches (coalesce.ts). Default true. */
-  shareBatches?: boolean;
+  callBudgetMs: number;
+  /** Wait after a 5xx before searching for the batch. */
+  serverErrorSettleMs: number;
+  /** Wait after a timeout or dropped connection before anyone searches for the batch. */
+  timeoutSettleMs: number;
+  /** 5xx answers to one part handled within one invocation before the part is handed back. */
+  maxServerErrorRetries: number;
+  /** Requests of one caller that differ only in their recipients share PassEntry batches (coalesce.ts). */
+  shareBatches: boolean;
   /** Top-level batch keys beyond our contract the operator allows (ALLOWED_BATCH_KEYS); others are refused at every door. */
-  allowedBatchKeys?: readonly string[];
+  allowedBatchKeys: readonly string[];
   /** Counts sends whose outcome could not be decided (an alarm watches it on AWS). */
   onUnknownOutcome?: (key: SendKey) => void;
   /**
    * Receives before the queue dead-letters a message (SQS maxReceiveCount, the local MAX_RECEIVES):
-   * a message handed back on this receive is recorded as dead-lettered on its request. Default MAX_RECEIVES.
+   * a message handed back on this receive is recorded as dead-lettered on its request.
    */
-  maxReceives?: number;
+  maxReceives: number;
   /** Where outcome events go. Absent: none are published. */
   events?: EventPublisher;
   /**
@@ -76,13 +78,6 @@ export interface SendDeps {
    */
   followUps?: FollowUpSettings;
 }
-
-export const SEND_DEFAULTS = {
-  reconcileMaxPages: 40,
-  serverErrorSettleMs: 1_000,
-  timeoutSettleMs: 30_000,
-  maxServerErrorRetries: 3,
-} as const;
 
 export { RetryLaterError } from "./errors.js";
 
@@ -179,7 +174,7 @@ export async function holdPart(deps: SendDeps, request: SendRequest, key: SendKe
     try {
       // A send-now batch, or an early send (scheduledAt closer than PassEntry's hour of notice), is
       // created for the earliest time PassEntry accepts; its send-now follow-up sends it when due.
-      const sendNowScheduledAt = wantsSendNow(request.batch) || earlySendAt(request.batch, now) !== undefined ? new Date(now + SEND_NOW_LEAD_MS).toISOString() : undefined;
+      const sendNowScheduledAt = wantsSendNow(request.batch) || earlySendAt(request.batch, now) !== undefined ? new Date(now + MIN_LEAD_MS).toISOString() : undefined;
       // The POST must leave while the claim still protects it: within half the lease, so that it
       // also finishes inside it (config: the client's timeout is under half the lease).
       const mayStillSend = () => deps.clock.now() <= now + deps.leaseMs / 2;
@@ -204,8 +199,8 @@ export async function holdPart(deps: SendDeps, request: SendRequest, key: SendKe
         // PassEntry answered (a 5xx, or a 2xx we could not read): it is done with our request, so a
         // short settle is enough before looking. A timeout or dropped connection gets a longer one.
         const answered = error.details.status !== undefined;
-        const settleMs = answered ? (deps.serverErrorSettleMs ?? SEND_DEFAULTS.serverErrorSettleMs) : (deps.timeoutSettleMs ?? SEND_DEFAULTS.timeoutSettleMs);
-        if (answered && serverErrors < (deps.maxServerErrorRetries ?? SEND_DEFAULTS.maxServerErrorRetries) && fitsInInvocation(deps, settleMs)) {
+        const settleMs = answered ? deps.serverErrorSettleMs : deps.timeoutSettleMs;
+        if (answered && serverErrors < deps.maxServerErrorRetries && fitsInInvocation(deps, settleMs)) {
           serverErrors++;
           deps.log.warn("PassEntry failed the POST; looking for the batch after a short settle", { ...key, status: error.details.status, settleMs });
           await deps.sleep(settleMs);
@@ -249,7 +244,7 @@ async function reconcilePart(deps: SendDeps, request: SendRequest, key: SendKey,
   if (!entry) throw new RetryLaterError(`The send ${key.requestId}#${key.chunk} has no ledger entry to reconcile.`);
   deps.log.warn("send outcome unknown; reconciling with PassEntry", { ...key, attempt: token.attempt });
   const search = await searchForBatch(
-    { passEntry: deps.passEntry, ledger: deps.ledger, clock: deps.clock, leaseMs: deps.leaseMs, reconcileMaxPages: deps.reconcileMaxPages ?? SEND_DEFAULTS.reconcileMaxPages, hasTimeForCall: () => hasTimeForCall(deps) },
+    { passEntry: deps.passEntry, ledger: deps.ledger, clock: deps.clock, leaseMs: deps.leaseMs, reconcileMaxPages: deps.reconcileMaxPages, hasTimeForCall: () => hasTimeForCall(deps) },
     key,
     entry,
     token,
@@ -355,12 +350,12 @@ async function expectMoved(key: SendKey, result: TransitionResult): Promise<void
 }
 
 function hasTimeForCall(deps: SendDeps): boolean {
-  return deps.remainingMs() >= (deps.callBudgetMs ?? 0);
+  return deps.remainingMs() >= deps.callBudgetMs;
 }
 
 /** Whether waiting `ms` still leaves time for the call that follows. */
 function fitsInInvocation(deps: SendDeps, ms: number): boolean {
-  return ms + (deps.callBudgetMs ?? 0) < deps.remainingMs();
+  return ms + deps.callBudgetMs < deps.remainingMs();
 }
 
 function secondsUntil(deps: SendDeps, at: number | undefined): number | undefined {

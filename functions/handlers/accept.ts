@@ -9,11 +9,11 @@
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { acceptRequest } from "../core/accept-request.js";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { renderRequest, requestSelfLink } from "../core/request-view.js";
 import { parseSigningSecrets, standardWebhookHeaders, verifyStandardWebhook } from "../core/webhook-signatures.js";
-import type { AcceptHandlerDeps } from "../wiring.js";
+import type { AcceptHandlerDeps } from "../handler-deps.js";
 import { awsAcceptHandlerDeps } from "../wiring/accept.js";
 import { answering, boundedRawBody, header, json, readJsonBody } from "./http.js";
 import { withLambdaContext } from "../wiring/aws-base.js";
@@ -27,7 +27,7 @@ export function makeAcceptHandler(getDeps: () => AcceptHandlerDeps) {
       const signature = standardWebhookHeaders((name) => header(event, name));
       const caller = signature
         ? verifyStandardWebhook(boundedRawBody(event), signature, parseSigningSecrets(await deps.secrets.get("webhook-signing-secrets")))
-        : authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+        : await authenticateCaller(deps.secrets, header(event, "authorization"));
       // Spaces around the id are a slip; any other character that is not printable is refused (EntityId).
       const entityId = event.pathParameters?.entityId?.replace(/^ +| +$/g, "");
       if (!entityId) throw new ValidationError("The entity id is missing.", ["The path must name an entity: /api/v1/entities/{entityId}/messaging/wallet."]);

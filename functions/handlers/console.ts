@@ -13,7 +13,7 @@
  * POST /console/sign-out, POST /console/redrive, POST /console/requests/{requestId}/cancel.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { isOperator } from "../core/callers.js";
 import { cancelRequest } from "../core/cancel-request.js";
 import { csrfMatches, endSession, issueSession, readSession, type ConsoleSession } from "../core/console-session.js";
@@ -23,7 +23,7 @@ import { listRequests, parseListQuery } from "../core/list-requests.js";
 import { localIso, nextOccurrences, utcIso } from "../core/promotions.js";
 import { renderRequest } from "../core/request-view.js";
 import { homePage, requestPage, signInPage, layout, esc } from "../console/pages.js";
-import type { ConsoleDeps } from "../wiring.js";
+import type { ConsoleDeps } from "../handler-deps.js";
 import { awsConsoleDeps } from "../wiring/console.js";
 import { header, rawBody, type HttpAnswer } from "./http.js";
 
@@ -72,7 +72,7 @@ export function makeConsoleHandler(getDeps: () => ConsoleDeps) {
         if (crossOrigin(event)) return html(403, layout("Refused", "<p>Sign in from the console's own page.</p>"));
         let caller;
         try {
-          caller = authenticate(`Bearer ${form(event).get("key") ?? ""}`, parseApiKeys(keysSecret));
+          caller = await authenticateCaller(deps.secrets, `Bearer ${form(event).get("key") ?? ""}`);
         } catch (error) {
           if (!(error instanceof UnauthorizedError)) throw error;
           return html(401, signInPage("That key is not valid. Paste an operator key, e.g. the one npm start printed."));

@@ -9,12 +9,12 @@
  * retry safe).
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { describeIssues } from "../core/accept-request.js";
+import { describeIssues } from "../core/describe-issues.js";
 import { runAutomations } from "../core/automations.js";
 import { ValidationError } from "../core/errors.js";
 import { PassEntryWebhookEvent } from "../core/passentry-webhook.js";
 import { parsePassEntryWebhookSecrets, verifyPassEntrySignature } from "../core/webhook-signatures.js";
-import type { PassEntryWebhookDeps } from "../wiring.js";
+import type { PassEntryWebhookDeps } from "../handler-deps.js";
 import { awsPassEntryWebhookDeps } from "../wiring/passentry-webhook.js";
 import { answering, boundedRawBody, header, json, parseJsonBytes } from "./http.js";
 import { withLambdaContext } from "../wiring/aws-base.js";

@@ -8,10 +8,10 @@
  * answered, not thrown: a retry would fail the same way. A queue failure is thrown, so that the
  * scheduler retries; the request ids make a retry harmless.
  */
-import { describeIssues } from "../core/accept-request.js";
+import { describeIssues } from "../core/describe-issues.js";
 import { planPromotion, type PlanResult } from "../core/plan-promotions.js";
 import { parsePromotionsFile, PlannerEvent } from "../core/promotions.js";
-import type { PlannerDeps } from "../wiring.js";
+import type { PlannerDeps } from "../handler-deps.js";
 import { awsPlannerDeps } from "../wiring/planner.js";
 // Bundled into this Lambda by esbuild: changing a promotion is a deploy, reviewed like code.
 import promotionsDocument from "../../promotions.json" with { type: "json" };

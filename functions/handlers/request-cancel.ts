@@ -5,21 +5,20 @@
  * any): another caller's id answers 404, as an unknown one does.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { cancelRequest } from "../core/cancel-request.js";
 import { renderRequest } from "../core/request-view.js";
-import type { HttpDeps } from "../wiring.js";
+import type { RequestCancelDeps } from "../handler-deps.js";
 import { awsRequestCancelDeps } from "../wiring/request-cancel.js";
 import { answering, header, json } from "./http.js";
 import { withLambdaContext } from "../wiring/aws-base.js";
 
-export function makeRequestCancelHandler(getDeps: () => HttpDeps) {
+export function makeRequestCancelHandler(getDeps: () => RequestCancelDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
-      const { store, queue, clock } = deps.accept;
-      const { request, sends } = await cancelRequest({ store, ledger: deps.ledger, queue, clock, log: deps.log }, event.pathParameters?.requestId ?? "", caller);
+      const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
+      const { request, sends } = await cancelRequest(deps, event.pathParameters?.requestId ?? "", caller);
       return json(202, renderRequest(request, sends));
     });
   };

@@ -4,9 +4,9 @@
  * requests, an operator every request, as with GET and DELETE of one request.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { listRequests, parseListQuery, renderListEntry } from "../core/list-requests.js";
-import type { RequestListDeps } from "../wiring.js";
+import type { RequestListDeps } from "../handler-deps.js";
 import { awsRequestListDeps } from "../wiring/request-list.js";
 import { answering, header, json } from "./http.js";
 
@@ -15,9 +15,9 @@ export function makeRequestListHandler(getDeps: () => RequestListDeps) {
     const deps = getDeps();
     return answering(deps.log, async () => {
       const apiKeysSecret = await deps.secrets.get("api-keys");
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(apiKeysSecret));
+      const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const query = parseListQuery(event.queryStringParameters);
-      const page = await listRequests({ store: deps.accept.store, apiKeysSecret }, query, caller);
+      const page = await listRequests({ store: deps.store, apiKeysSecret }, query, caller);
       const self = `/api/v1/requests${event.rawQueryString ? `?${event.rawQueryString}` : ""}`;
       const next = page.next === undefined ? null : `/api/v1/requests?${new URLSearchParams({ ...stripCursor(event.queryStringParameters), cursor: page.next })}`;
       return json(200, { data: page.records.map(renderListEntry), links: { self, next } });

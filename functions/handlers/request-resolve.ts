@@ -5,27 +5,26 @@
  * the request as it now stands; 409 when the part is not `unknown`; 403 unless the key is an operator's.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { describeIssues } from "../core/accept-request.js";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { describeIssues } from "../core/describe-issues.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { readParts, renderRequest } from "../core/request-view.js";
 import { ResolvePartBody, resolvePart } from "../core/resolve-part.js";
-import type { HttpDeps } from "../wiring.js";
+import type { RequestResolveDeps } from "../handler-deps.js";
 import { awsRequestResolveDeps } from "../wiring/request-resolve.js";
 import { answering, header, json, readJsonBody } from "./http.js";
 import { withLambdaContext } from "../wiring/aws-base.js";
 
-export function makeRequestResolveHandler(getDeps: () => HttpDeps) {
+export function makeRequestResolveHandler(getDeps: () => RequestResolveDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const parsed = ResolvePartBody.safeParse(readJsonBody(event));
       if (!parsed.success) throw new ValidationError("The body is not a valid resolution.", describeIssues(parsed.error), 422);
       const requestId = event.pathParameters?.requestId ?? "";
-      const { store, queue, clock } = deps.accept;
-      await resolvePart({ store, ledger: deps.ledger, queue, clock, log: deps.log }, requestId, parsed.data, caller);
-      const request = (await store.get(requestId))!;
+      await resolvePart(deps, requestId, parsed.data, caller);
+      const request = (await deps.store.get(requestId))!;
       return json(200, renderRequest(request, await readParts(deps.ledger, requestId)));
     });
   };

@@ -4,11 +4,11 @@
  * answers the same 404 as an id that does not exist, so ids cannot be probed.
  */
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { authenticate, parseApiKeys } from "../core/api-keys.js";
+import { authenticateCaller } from "../core/api-keys.js";
 import { mayAccess } from "../core/callers.js";
 import { NotFoundError } from "../core/errors.js";
 import { readParts, renderRequest } from "../core/request-view.js";
-import type { RequestStatusDeps } from "../wiring.js";
+import type { RequestStatusDeps } from "../handler-deps.js";
 import { awsRequestStatusDeps } from "../wiring/request-status.js";
 import { answering, header, json } from "./http.js";
 import { withLambdaContext } from "../wiring/aws-base.js";
@@ -17,9 +17,9 @@ export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
   return async (event: APIGatewayProxyEventV2) => {
     const deps = getDeps();
     return answering(deps.log, async () => {
-      const caller = authenticate(header(event, "authorization"), parseApiKeys(await deps.secrets.get("api-keys")));
+      const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const requestId = event.pathParameters?.requestId ?? "";
-      const request = requestId ? await deps.accept.store.get(requestId) : undefined;
+      const request = requestId ? await deps.store.get(requestId) : undefined;
       if (!request || !mayAccess(caller, request)) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
       return json(200, renderRequest(request, await readParts(deps.ledger, requestId)));
     });

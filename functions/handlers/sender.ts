@@ -10,7 +10,7 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { handleQueueRecords } from "../core/queue-record.js";
-import type { SenderDeps } from "../wiring.js";
+import type { SenderDeps } from "../handler-deps.js";
 import { awsSenderDeps } from "../wiring/sender.js";
 import { withLambdaContext } from "../wiring/aws-base.js";
 

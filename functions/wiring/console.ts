@@ -12,7 +12,7 @@ import { SqsQueueStats } from "../adapters/sqs-queue-stats.js";
 import { parseAutomations } from "../core/automations.js";
 import { systemClock } from "../core/ports.js";
 import { parsePromotionsFile } from "../core/promotions.js";
-import type { ConsoleDeps } from "../wiring.js";
+import type { ConsoleDeps } from "../handler-deps.js";
 import { awsConfig, awsLog, awsTable, once } from "./aws-base.js";
 import { awsSecrets } from "./aws-secrets.js";
 import automationsDocument from "../../automations.json" with { type: "json" };

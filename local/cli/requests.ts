@@ -17,7 +17,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { describeIssues } from "../../functions/core/accept-request.js";
+import { describeIssues } from "../../functions/core/describe-issues.js";
 import { TriggerRequestBody } from "../../functions/core/schemas.js";
 import type { CliCommand, CliContext } from "./command.js";
 import { printable } from "../../functions/core/visible-text.js";

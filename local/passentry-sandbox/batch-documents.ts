@@ -100,5 +100,5 @@ export function deliveryCsv(view: BatchView): string {
     const failedOnPurpose = view.status === "completedWithErrors" && index === 0;
     return `${index + 1},${failedOnPurpose ? "failed" : "delivered"}`;
   });
-  return ["row,status", ...rows].join("\n") + "\n";
+  return `${["row,status", ...rows].join("\n")}\n`;
 }

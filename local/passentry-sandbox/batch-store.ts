@@ -2,6 +2,7 @@
  * The sandbox's batches. Status is never stored: it is computed from timestamps whenever asked,
  * so there are no per-batch timers and a fake clock (`now`) drives the whole lifecycle.
  */
+import { PASSENTRY_MIN_NOTICE_MS } from "../../functions/core/passentry-limits.js";
 import { randomUUID } from "node:crypto";
 import type { BatchStatus, SandboxBatch } from "./types.js";
 import type { CreateBatchInput } from "./validation.js";
@@ -13,7 +14,8 @@ export const COMPLETE_WITH_ERRORS_MARKER = "[[complete-with-errors]]";
 /** Stand-in audience size per segment: the sandbox knows no passes, but counts must be deterministic. */
 export const FAKE_RECIPIENTS_PER_SEGMENT = 100;
 
-const DEFAULT_LEAD_MS = 60 * 60 * 1000;
+/** PassEntry's default `scheduledAt`: its minimum notice from now. */
+const DEFAULT_LEAD_MS = PASSENTRY_MIN_NOTICE_MS;
 
 export interface LifecycleTimings {
   validatingMs: number;

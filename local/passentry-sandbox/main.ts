@@ -2,9 +2,9 @@
  * `npm run sandbox`: runs the PassEntry simulator on its own. Configured by environment variables
  * (see README.md); stops cleanly on SIGINT/SIGTERM.
  */
+import { ConfigError } from "../../functions/core/errors.js";
 import { DEFAULT_SANDBOX_TOKEN, startSandbox } from "./sandbox.js";
 
-class ConfigError extends Error {}
 
 function readNumber(name: string, fallback: number, { min, max }: { min: number; max: number }): number {
   const raw = process.env[name];

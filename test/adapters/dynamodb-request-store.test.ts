@@ -1,3 +1,7 @@
+/**
+ * The DynamoDB request store: a retry across the key-space upgrade answers the first request and meets
+ * no other caller's, and a throttled or cancelled write rejects rather than answering created.
+ */
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
@@ -9,7 +13,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbRequestStore, requestKey } from "../../functions/adapters/dynamodb-request-store.js";
 import type { RequestRecord } from "../../functions/core/schemas.js";
 import { describeRequestStoreContract, requestRecord } from "./request-store-contract.js";

@@ -1,3 +1,8 @@
+/**
+ * The DynamoDB send ledger keeps the send-ledger contract under interleaved writers on dynalite
+ * (conditional writes decide every race) and turns DynamoDB's failures into errors to retry, never
+ * into a second send.
+ */
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";

@@ -1,3 +1,7 @@
+/**
+ * Outcome events reach the configured EventBridge bus, timed when the outcome occurred, and an entry
+ * EventBridge refuses (even in a 200) or cannot take rejects with its error.
+ */
 import { EventBridgeClient, PutEventsCommand, type PutEventsCommandInput } from "@aws-sdk/client-eventbridge";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";

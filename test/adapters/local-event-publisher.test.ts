@@ -1,3 +1,7 @@
+/**
+ * The embedded home's outcome events: one log line each, every listener served even when one throws,
+ * none after it unsubscribes.
+ */
 import { describe, expect, it } from "vitest";
 import { LocalEventPublisher, type PublishedEvent } from "../../functions/adapters/local-event-publisher.js";
 import { MemoryLog } from "../../functions/adapters/memory-log.js";

@@ -1,3 +1,7 @@
+/**
+ * Secrets Manager secrets are read once and cached, re-read after invalidation (a rotation), and a
+ * missing or empty secret rejects without revealing any value.
+ */
 import { inspect } from "node:util";
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient, type GetSecretValueCommandInput } from "@aws-sdk/client-secrets-manager";
 import { mockClient, type AwsStub } from "aws-sdk-client-mock";

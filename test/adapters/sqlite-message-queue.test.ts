@@ -1,3 +1,7 @@
+/**
+ * The local queue behaves as SQS does where the sender relies on it: visibility, receive counts, dead
+ * letters after MAX_RECEIVES, deletes by receipt handle.
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -289,7 +293,7 @@ describe("SqliteMessageQueue on a database file", () => {
     const receivedBy: string[][] = [[], []];
     for (let round = 0; round < 100; round++) {
       const batches = receivers.map((receiver) => receiver.receive(3, 60_000));
-      batches.forEach((batch, i) => receivedBy[i]!.push(...batch.map((m) => m.messageId)));
+      for (const [i, batch] of batches.entries()) receivedBy[i]!.push(...batch.map((m) => m.messageId));
       if (batches.every((b) => b.length === 0)) break;
     }
 

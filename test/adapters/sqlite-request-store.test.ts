@@ -1,3 +1,7 @@
+/**
+ * The SQLite request store keeps the request-store contract, including databases an earlier version
+ * wrote.
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,3 +1,7 @@
+/**
+ * The SQS queue adapter sends to the configured queue, and a message SQS refuses or does not
+ * acknowledge rejects rather than passing for queued.
+ */
 import { randomUUID } from "node:crypto";
 import { SendMessageCommand, SQSClient, type SendMessageCommandInput } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";

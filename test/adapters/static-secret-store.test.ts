@@ -1,3 +1,6 @@
+/**
+ * The local secret store keeps the secret-store contract and takes a rotated value at run time.
+ */
 import { describe, expect, it } from "vitest";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import { describeSecretStoreContract } from "./secret-store-contract.js";

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: innerText is what the operator sees (hidden text excluded), which is what these tests check.
 /**
  * The operator console in a real browser (headless Chromium): a request sent over the API appears
  * with its batch; a dead letter is redriven from the page and sent once; a page without a key
@@ -28,14 +29,14 @@ beforeAll(async () => {
   sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 20, scheduledMs: Infinity, sendingMs: 20 });
   dataDir = mkdtempSync(join(tmpdir(), "wm-console-"));
   stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: TOKEN,
-    apiKeys: `crm:${CRM},operator:ops:${OPS}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: TOKEN,
+    API_KEYS: `crm:${CRM},operator:ops:${OPS}`,
     log: new MemoryLog(),
     idlePollMs: 20,
-    maxReceives: 1,
-    followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+    MAX_RECEIVES: 1,
+    timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
     consoleSandbox: { url: sandbox.url, batches: () => sandbox.batches() },
   });
   chromium = await launchChromium();

@@ -31,10 +31,10 @@ describe("local stack (npm start's pipeline)", () => {
 
   async function start(overrides: Partial<LocalStackOptions> = {}) {
     const stack = await startLocalStack({
-      dataDir,
-      passEntryBaseUrl: sandbox.url,
-      passEntryToken: "e2e-token",
-      apiKeys: `e2e:${API_KEY}`,
+      DATA_DIR: dataDir,
+      PASSENTRY_BASE_URL: sandbox.url,
+      PASSENTRY_TOKEN: "e2e-token",
+      API_KEYS: `e2e:${API_KEY}`,
       log: new MemoryLog(),
       idlePollMs: 20,
       ...overrides,

@@ -23,7 +23,7 @@ beforeAll(async () => {
   // Batches stay scheduled until send-now or cancel, whatever their scheduledAt says.
   sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 20, scheduledMs: Infinity, sendingMs: 20 });
   dataDir = mkdtempSync(join(tmpdir(), "wm-early-"));
-  stack = await startLocalStack({ dataDir, passEntryBaseUrl: sandbox.url, passEntryToken: TOKEN, apiKeys: `operator:ops:${KEY}`, log: new MemoryLog(), idlePollMs: 20, followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } });
+  stack = await startLocalStack({ DATA_DIR: dataDir, PASSENTRY_BASE_URL: sandbox.url, PASSENTRY_TOKEN: TOKEN, API_KEYS: `operator:ops:${KEY}`, log: new MemoryLog(), idlePollMs: 20, timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } } });
 });
 afterAll(async () => {
   await stack.stop();

@@ -41,7 +41,9 @@ function startMain(env: Record<string, string>): { child: ChildProcess; output: 
 
 describe("npm start", () => {
   const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((c) => c()));
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
 
   it("serves the printed curl, delivers to the sandbox, and stops cleanly on SIGTERM", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "wm-start-"));

@@ -53,11 +53,11 @@ describe("promotions in the local stack", () => {
     const clock = runningClockFrom(Date.parse(startsAt));
     sandbox = await startSandbox({ tokens: ["e2e-token"], now: clock.now });
     const stack = await startLocalStack({
-      dataDir,
-      passEntryBaseUrl: sandbox.url,
-      passEntryToken: "e2e-token",
+      DATA_DIR: dataDir,
+      PASSENTRY_BASE_URL: sandbox.url,
+      PASSENTRY_TOKEN: "e2e-token",
       // An operator key: a promotion's requests belong to the promotion, and only operators read them.
-      apiKeys: `operator:e2e:${API_KEY}`,
+      API_KEYS: `operator:e2e:${API_KEY}`,
       log,
       idlePollMs: 20,
       clock,
@@ -116,7 +116,7 @@ describe("promotions in the local stack", () => {
   it("delivers one batch when two invocations of the same trigger race (the send ledger decides)", async () => {
     // Prepare: two workers; a short lease so that a worker finding the other's claim busy looks
     // again within seconds instead of the default minute.
-    const stack = await start(FRIDAY_14_UTC, { workers: 2, leaseMs: 2_000 });
+    const stack = await start(FRIDAY_14_UTC, { SENDER_WORKERS: 2, SEND_LEASE_MS: 2_000 });
     const event = { promotionId: "friday-happy-hour", scheduledTime: FRIDAY_14_UTC };
 
     // Act

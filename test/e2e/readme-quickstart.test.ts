@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** The `bash` blocks of the README's "Quick start" section, in order. */
-export function quickStartBlocks(readme: string): string[] {
+function quickStartBlocks(readme: string): string[] {
   const start = readme.indexOf("## Quick start");
   const end = readme.indexOf("\n## ", start + 1);
   const section = readme.slice(start, end === -1 ? undefined : end);

@@ -29,15 +29,15 @@ beforeAll(async () => {
   sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 20, scheduledMs: Infinity, sendingMs: 20 });
   dataDir = mkdtempSync(join(tmpdir(), "wm-list-"));
   stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: TOKEN,
-    apiKeys: `crm:${CRM},shop:${SHOP},operator:ops:${OPS}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: TOKEN,
+    API_KEYS: `crm:${CRM},shop:${SHOP},operator:ops:${OPS}`,
     log,
     idlePollMs: 20,
     // One receive: a message handed back once is dead-lettered on its next receive.
-    maxReceives: 1,
-    followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+    MAX_RECEIVES: 1,
+    timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
   });
 });
 afterAll(async () => {

@@ -29,13 +29,13 @@ beforeAll(async () => {
   sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 50, scheduledMs: Infinity, sendingMs: 50 });
   dataDir = mkdtempSync(join(tmpdir(), "wm-cli-stack-"));
   stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: TOKEN,
-    apiKeys: `cli:${API_KEY}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: TOKEN,
+    API_KEYS: `cli:${API_KEY}`,
     log: new MemoryLog(),
     idlePollMs: 20,
-    followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+    timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
   });
 });
 afterAll(async () => {

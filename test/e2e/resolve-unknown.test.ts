@@ -28,16 +28,15 @@ beforeEach(async () => {
   sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 50, scheduledMs: Infinity, sendingMs: 50, rateLimitPerSecond: 1000 });
   dataDir = mkdtempSync(join(tmpdir(), "wm-resolve-"));
   stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: TOKEN,
-    apiKeys: `operator:ops:${API_KEY},crm:${CRM_KEY}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: TOKEN,
+    API_KEYS: `operator:ops:${API_KEY},crm:${CRM_KEY}`,
     log: new MemoryLog(),
     idlePollMs: 20,
-    ratePerSecond: 200,
-    reconcileMaxPages: 1,
-    timeoutSettleMs: 50,
-    followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+    PASSENTRY_RATE_PER_SECOND: 200,
+    RECONCILE_MAX_PAGES: 1,
+    timings: { timeoutSettleMs: 50, followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
   });
 });
 afterEach(async () => {

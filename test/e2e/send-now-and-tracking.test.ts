@@ -31,13 +31,13 @@ describe("send now, tracking and cancel in the local stack", () => {
     dataDir = mkdtempSync(join(tmpdir(), "wm-e2e-send-now-"));
     log = new MemoryLog();
     stack = await startLocalStack({
-      dataDir,
-      passEntryBaseUrl: sandbox.url,
-      passEntryToken: TOKEN,
-      apiKeys: `e2e:${API_KEY}`,
+      DATA_DIR: dataDir,
+      PASSENTRY_BASE_URL: sandbox.url,
+      PASSENTRY_TOKEN: TOKEN,
+      API_KEYS: `e2e:${API_KEY}`,
       log,
       idlePollMs: 20,
-      followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+      timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
     });
     events = [];
     stack.events.subscribe((event) => events.push(event));

@@ -1,5 +1,5 @@
 /**
- * Shared batches (issue 14): one caller's one-recipient requests that differ only in their
+ * Sharing PassEntry batches keeps every guarantee per request (issue 14): one caller's one-recipient requests that differ only in their
  * recipients share PassEntry batches, and every guarantee stays per request. Driven over loopback
  * HTTP against the embedded home with its workers stopped while requests pile up (as a burst
  * would), then counted at the sandbox.
@@ -39,17 +39,17 @@ afterEach(async () => {
 async function start(overrides: Partial<LocalStackOptions> = {}) {
   log = new MemoryLog();
   stack = await startLocalStack({
-    dataDir,
-    passEntryBaseUrl: sandbox.url,
-    passEntryToken: "shared-token",
-    apiKeys: `crm:${CRM},shop:${SHOP}`,
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: "shared-token",
+    API_KEYS: `crm:${CRM},shop:${SHOP}`,
     log,
     idlePollMs: 20,
-    ratePerSecond: 200,
-    workers: 1,
-    gatherWindowMs: 100,
+    PASSENTRY_RATE_PER_SECOND: 200,
+    SENDER_WORKERS: 1,
+    SHARE_GATHER_MS: 100,
     startWorkers: false,
-    followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 },
+    timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
     ...overrides,
   });
   stack.events.subscribe((event) => published.push(event.detail as WalletMessageEvent));
@@ -210,7 +210,7 @@ describe("shared batches", () => {
   });
 
   it("finishes a shared batch whose worker died after posting it: a member's next delivery finds the batch and settles every member", async () => {
-    await start({ leaseMs: 300 });
+    await start({ SEND_LEASE_MS: 300 });
     const ids = [await post(one(1)), await post(one(2)), await post(one(3))];
     // The worker dies right after PassEntry created the shared batch, before recording it.
     const ledger = stack.ledger;

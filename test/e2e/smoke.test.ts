@@ -51,7 +51,7 @@ describe("npm run smoke against a running stage", () => {
     // Batches stay `scheduled` until sent now or cancelled, as a batch ~300 days ahead does at PassEntry.
     sandbox = await startSandbox({ tokens: ["smoke-token"], validatingMs: 100, scheduledMs: Infinity });
     dataDir = mkdtempSync(join(tmpdir(), "wm-smoke-"));
-    stack = await startLocalStack({ dataDir, passEntryBaseUrl: sandbox.url, passEntryToken: "smoke-token", apiKeys: `ops:${KEY}`, log: new MemoryLog(), idlePollMs: 20 });
+    stack = await startLocalStack({ DATA_DIR: dataDir, PASSENTRY_BASE_URL: sandbox.url, PASSENTRY_TOKEN: "smoke-token", API_KEYS: `ops:${KEY}`, log: new MemoryLog(), idlePollMs: 20 });
   });
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
@@ -114,8 +114,8 @@ describe("npm run smoke against a running stage", () => {
     const code = await main(["--url", stack.url, "--key", "not-a-key", "--skip-alarms", "--timeout", "5"], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
 
     expect(code).toBe(1);
-    expect(lines[0]).toMatch(/^PASS  health /);
-    expect(lines[1]).toMatch(/^FAIL  request  answered 401: /);
+    expect(lines[0]).toMatch(/^PASS {2}health /);
+    expect(lines[1]).toMatch(/^FAIL {2}request {2}answered 401: /);
     expect(lines.slice(2, 5).map((l) => l.slice(0, 4))).toEqual(["SKIP", "SKIP", "SKIP"]);
     expect(lines.at(-1)).toBe("1 step(s) failed: the stage is not healthy.");
     expect(sandbox.batches()).toHaveLength(before);

@@ -1,10 +1,10 @@
 /**
- * Issue 4, scenario 10: random interleavings of what a queue, two workers and PassEntry can do to
- * a few requests — deliveries to either worker, two workers racing, duplicate copies of a message,
+ * Never two batches for one business key, and every request decided after a quiet drain, whatever
+ * the queue, two workers and PassEntry do to a few requests in any order (issue 4, scenario 10): deliveries to either worker, two workers racing, duplicate copies of a message,
  * a worker dying after its claim or after PassEntry's 202, 429s (sane and insane retry-after), 5xx,
  * dropped connections before and after the create, a failing batch list, and time passing so leases
- * lapse. Whatever happens, the sandbox must never hold two batches for one business key, and after a
- * quiet drain every request must be decided, with exactly one batch unless it is `unknown`.
+ * lapse. The sandbox must never hold two batches for one business key, and after a quiet drain every
+ * request must be decided, with exactly one batch unless it is `unknown`.
  *
  * Time is a fake clock that moves only when the scenario says so (the sender's 429 waits are
  * recorded, not slept), so leases lapse exactly when the model lets them: never while PassEntry is

@@ -1,7 +1,7 @@
 /**
- * Issue 4, scenarios 6 and 7: PassEntry answers nothing but 5xx for a while and then recovers, and
- * PassEntry's token is rotated under a running sender. Every accepted request must be delivered
- * exactly once afterwards: none lost (dead letters redriven), none doubled.
+ * Every accepted request is delivered exactly once (none lost, none doubled) through a PassEntry
+ * outage (nothing but 5xx for a while, then recovery, dead letters redriven) and through a rotation
+ * of PassEntry's token under a running sender (issue 4, scenarios 6 and 7).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startSandbox } from "../../local/passentry-sandbox/sandbox.js";
@@ -17,7 +17,7 @@ describe("local stack through a PassEntry outage", () => {
   it("delivers every request exactly once after a 5xx outage, redriving what reached the dead-letter queue", { timeout: 60_000 }, async () => {
     // A realistic maxReceives, and short timings so the outage outlasts it within the test's budget.
     // The 5xx settle (1 s in production) is cut to 50 ms: each receive answers up to four 5xx in a row.
-    rig = await startStackRig({ stack: { maxReceives: 3, visibilityTimeoutSeconds: 2, leaseMs: 300, workers: 2, serverErrorSettleMs: 50 } });
+    rig = await startStackRig({ stack: { MAX_RECEIVES: 3, VISIBILITY_TIMEOUT_SECONDS: 2, SEND_LEASE_MS: 300, SENDER_WORKERS: 2, timings: { serverErrorSettleMs: 50 } } });
     rig.sandbox.setFaults({ errorRate: 1 });
 
     const ids = await Promise.all(Array.from({ length: 5 }, () => rig.accept()));
@@ -52,7 +52,7 @@ describe("local stack when PassEntry's token is rotated", () => {
   });
 
   it("keeps the request through 401s and delivers it once when the new token is configured", async () => {
-    rig = await startStackRig({ stack: { visibilityTimeoutSeconds: 2 } });
+    rig = await startStackRig({ stack: { VISIBILITY_TIMEOUT_SECONDS: 2 } });
     // PassEntry has rotated to a new token; we still hold the old one.
     rig.sandbox.setTokens(["faults-token-rotated"]);
 

@@ -1,6 +1,6 @@
 /**
- * Issue 4, scenarios 8 and 9: messages that can never be a wallet-message request must not block
- * the queue, and a dead-letter redrive of messages that were already sent must send nothing new.
+ * A message that can never be a wallet-message request does not block the queue, and redriving
+ * dead letters whose sends were already decided sends nothing new (issue 4, scenarios 8 and 9).
  */
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -51,7 +51,7 @@ describe("local stack redriving dead letters that were already sent", () => {
   });
 
   it("sends nothing new when a message whose delete kept failing is redriven from the dead-letter queue", async () => {
-    rig = await startStackRig({ stack: { maxReceives: 2, visibilityTimeoutSeconds: 1, startWorkers: false } });
+    rig = await startStackRig({ stack: { MAX_RECEIVES: 2, VISIBILITY_TIMEOUT_SECONDS: 1, startWorkers: false } });
     const requestId = await rig.accept();
     const messageId = rig.stack.queue.peek().find((m) => JSON.parse(m.body).requestId === requestId)!.messageId;
     // SQS DeleteMessage fails for this message after every successful send, so it comes back until it is dead-lettered.

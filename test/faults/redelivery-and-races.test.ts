@@ -1,7 +1,7 @@
 /**
- * Issue 4, scenarios 1 and 2: the queue delivers the same message again (after success, or while
- * the first delivery is still sending), and two workers race on one message. The business key
- * (request id + chunk) must reach PassEntry once, whatever the queue does.
+ * A business key (request id + chunk) reaches PassEntry once, whatever the queue does: the same
+ * message delivered again (after success, or while the first delivery is still sending), and two
+ * workers racing on one message (issue 4, scenarios 1 and 2).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
@@ -87,7 +87,7 @@ describe("local queue with a visibility timeout shorter than the send", () => {
   });
 
   it("keeps a message hidden while its worker is still on it: a POST slower than the visibility timeout is not handed to a second worker", async () => {
-    rig = await startStackRig({ stack: { visibilityTimeoutSeconds: 1, leaseMs: 3_000, workers: 2 } });
+    rig = await startStackRig({ stack: { VISIBILITY_TIMEOUT_SECONDS: 1, SEND_LEASE_MS: 3_000, SENDER_WORKERS: 2 } });
     // The first POST takes longer than the visibility timeout; the worker extends it meanwhile, as a
     // long-running SQS consumer does. (Two workers taking one message is the model run's business.)
     rig.sandbox.injectNext(CREATE_ROUTE, [{ kind: "delay", ms: 1_600 }]);

@@ -1,8 +1,9 @@
 /**
- * Issue 4, scenarios 3 and 4, and the undecidable case: PassEntry created the batch but we never
- * learned it (the worker died before recording it, the connection dropped after the create, the
- * client timed out while PassEntry was still working). The next attempt must find the batch by the
- * marker in its name instead of posting again; when the list cannot tell, the send ends `unknown`.
+ * A batch PassEntry created but we never learned of is found, not posted again; when PassEntry's
+ * list cannot tell, the send ends `unknown` (issue 4, scenarios 3 and 4, and the undecidable case).
+ * The cases: the worker died before recording the batch, the connection dropped after the create,
+ * the client timed out while PassEntry was still working. The next attempt finds the batch by the
+ * marker in its name.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
@@ -171,7 +172,7 @@ describe("local stack when PassEntry's answer to a create is lost", () => {
   });
 
   it("delivers once when the connection drops after the create", async () => {
-    rig = await startStackRig({ stack: { leaseMs: 1_000, timeoutSettleMs: 1_000 } });
+    rig = await startStackRig({ stack: { SEND_LEASE_MS: 1_000, timings: { timeoutSettleMs: 1_000 } } });
     rig.sandbox.injectNext(CREATE_ROUTE, [{ kind: "drop-after-create" }]);
 
     const requestId = await rig.accept();
@@ -189,7 +190,7 @@ describe("local stack when PassEntry's answer to a create is lost", () => {
     // PassEntry takes 1.5 s; we give up after 0.3 s. The batch appears within the 2 s settle window
     // that follows a timeout, which is all the README's guarantee asks of PassEntry; nobody looks
     // for it (or posts again) before the window ends.
-    rig = await startStackRig({ stack: { leaseMs: 3_000, passEntryTimeoutMs: 300, timeoutSettleMs: 2_000 } });
+    rig = await startStackRig({ stack: { SEND_LEASE_MS: 3_000, PASSENTRY_TIMEOUT_MS: 300, timings: { timeoutSettleMs: 2_000 } } });
     rig.sandbox.injectNext(CREATE_ROUTE, [{ kind: "delay", ms: 1_500 }]);
 
     const requestId = await rig.accept();

@@ -16,7 +16,6 @@ import {
   queues,
   routes,
   secrets,
-  secretsOf,
   SENDER_MAX_CONCURRENCY,
   senderSubscription,
   type DeployedValues,
@@ -381,7 +380,8 @@ describe("infra sources follow the manifest", () => {
     expect(code.get("infra/sender.ts")).toContain("const senderArgs = lambda(functions.sender);");
     expect(args).toContain("args.permissions = senderArgs.permissions;");
     expect(args).toContain("size: senderSubscription.batchSize");
-    expect(args).toContain("window: `${senderSubscription.batchWindowSeconds} seconds`");
+    // The infra source's own template literal, as text.
+    expect(args).toContain("window: `$" + "{senderSubscription.batchWindowSeconds} seconds`");
     expect(args).toContain("partialResponses: senderSubscription.partialResponses");
     expect(args).toMatch(/scalingConfig:\s*\{\s*maximumConcurrency:\s*senderSubscription\.maxConcurrency\s*\}/);
   });

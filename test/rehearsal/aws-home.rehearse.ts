@@ -1,6 +1,7 @@
 /**
- * Issue 12, step 5: the core scenarios, played through the rehearsed AWS home (support/rehearsal.ts)
- * in order, on one stage. What the PassEntry sandbox received is counted after each; at the end,
+ * The AWS home keeps the core guarantees as deployed (each batch created once, no function denied or
+ * crashed, no secret in a log): the core scenarios (issue 12, step 5), played through the rehearsed
+ * AWS home (support/rehearsal.ts) in order, on one stage. What the PassEntry sandbox received is counted after each; at the end,
  * every batch it holds was created once, no function was denied or crashed, and no secret reached a log.
  */
 import { createHmac, randomUUID } from "node:crypto";

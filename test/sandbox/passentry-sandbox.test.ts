@@ -1,3 +1,8 @@
+/**
+ * The PassEntry sandbox answers as PassEntry's documented API does (creating, authenticating, the
+ * batch lifecycle, listing), so what the other tests count at it is what PassEntry would have
+ * received.
+ */
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";

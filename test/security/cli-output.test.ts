@@ -7,19 +7,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../local/cli.js";
 import type { CliContext } from "../../local/cli/command.js";
-import { runDlqCli } from "../../local/dlq-cli.js";
+import { runDlqCli } from "../../local/cli/dlq.js";
 import { startSecuredStack, type SecuredStack } from "./stack-support.js";
 
 const POST_BATCH = "POST /api/v1/entities/:id/messaging/wallet";
 /** Clears the screen, paints a reassuring green line, and forges a line of our own output. */
 const FORGED = "\u001b[2J\u001b[1;32mAll good\r\nrequest 00000000-0000-0000-0000-000000000000: submitted\u202e";
 /** Anything a terminal acts on: controls but \t and \n, DEL, C1, bidi controls and isolates, zero-width marks, separators. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what this test looks for.
 const TERMINAL_ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
 
 let s: SecuredStack;
 beforeAll(async () => {
   // One receive before dead-lettering, and short waits, so a failing send reaches the dead-letter queue quickly.
-  s = await startSecuredStack({ maxReceives: 1, visibilityTimeoutSeconds: 1, passEntryTimeoutMs: 400, leaseMs: 1_000, serverErrorSettleMs: 20 });
+  s = await startSecuredStack({ MAX_RECEIVES: 1, VISIBILITY_TIMEOUT_SECONDS: 1, PASSENTRY_TIMEOUT_MS: 400, SEND_LEASE_MS: 1_000, timings: { serverErrorSettleMs: 20 } });
 });
 afterAll(async () => {
   await s.stop();

@@ -356,7 +356,7 @@ describe("hostile input", () => {
 
     it("still accepts reasonable nesting, and brackets inside strings do not count as nesting", async () => {
       const before = queued();
-      const bracketsInText = JSON.stringify({ batch: { message: `say \"${"[".repeat(1000)}{{`, segments: [{ groupTag: "a" }] } });
+      const bracketsInText = JSON.stringify({ batch: { message: `say "${"[".repeat(1000)}{{`, segments: [{ groupTag: "a" }] } });
 
       expect((await s.request("POST", TRIGGER, deep(40), withKey)).status).toBe(202);
       expect((await s.request("POST", TRIGGER, bracketsInText, withKey)).status).toBe(202);

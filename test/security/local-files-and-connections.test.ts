@@ -32,7 +32,7 @@ afterEach(async () => {
 
 async function start(dataDir: string, log = new MemoryLog()): Promise<LocalStack> {
   sandbox = await startSandbox({ tokens: ["files-token"] });
-  stack = await startLocalStack({ dataDir, passEntryBaseUrl: sandbox.url, passEntryToken: "files-token", apiKeys: `files:${API_KEY}`, log, startWorkers: false });
+  stack = await startLocalStack({ DATA_DIR: dataDir, PASSENTRY_BASE_URL: sandbox.url, PASSENTRY_TOKEN: "files-token", API_KEYS: `files:${API_KEY}`, log, startWorkers: false });
   return stack;
 }
 

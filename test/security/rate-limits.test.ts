@@ -93,7 +93,7 @@ describe("rate limits in the local stack", () => {
 
   it("answers 429 with retry-after once a key's burst is spent, queueing nothing, while other keys and health checks go on", async () => {
     // Prepare: a slow refill, so timing on a busy machine cannot hand out a token mid-test.
-    s = await startSecuredStack({ rateLimit: { ratePerSecond: 0.05, burst: 3 }, apiKeys: `crm:${"crm-key-rl-0001"},shop:${"shop-key-rl-0002"}`, startWorkers: false });
+    s = await startSecuredStack({ rateLimit: { ratePerSecond: 0.05, burst: 3 }, API_KEYS: `crm:${"crm-key-rl-0001"},shop:${"shop-key-rl-0002"}`, startWorkers: false });
     const post = (key: string) =>
       s!.request("POST", "/api/v1/entities/ent-42/messaging/wallet", JSON.stringify(PASSENTRY_EXAMPLE_BODY), { "content-type": "application/json", authorization: `Bearer ${key}` });
 
@@ -129,7 +129,7 @@ describe("rate limits in the local stack", () => {
   });
 
   it("counts every spelling of one key as one caller: whitespace and the case of `Bearer` buy no extra requests", async () => {
-    s = await startSecuredStack({ rateLimit: { ratePerSecond: 0.05, burst: 3 }, apiKeys: "crm:crm-key-rl-0001", startWorkers: false });
+    s = await startSecuredStack({ rateLimit: { ratePerSecond: 0.05, burst: 3 }, API_KEYS: "crm:crm-key-rl-0001", startWorkers: false });
     const spellings = ["Bearer crm-key-rl-0001", "bearer crm-key-rl-0001", "BEARER\tcrm-key-rl-0001", "Bearer   crm-key-rl-0001", "bEaReR crm-key-rl-0001"];
 
     const answers = [];

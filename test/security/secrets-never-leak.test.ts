@@ -119,7 +119,7 @@ describe("secrets never leak", () => {
   });
 
   it("through PassEntry refusing the token, failing with 5xx and timing out, each echoing the token in its error text", async () => {
-    const s = await start({ passEntryTimeoutMs: 400, leaseMs: 3_000, visibilityTimeoutSeconds: 10, timeoutSettleMs: 1_500 });
+    const s = await start({ PASSENTRY_TIMEOUT_MS: 400, SEND_LEASE_MS: 3_000, VISIBILITY_TIMEOUT_SECONDS: 10, timings: { timeoutSettleMs: 1_500 } });
     const echo = `Bearer ${CANARIES.passEntryToken} was refused (token ${CANARIES.passEntryToken})`;
     s.sandbox.injectNext(POST_BATCH, [
       { kind: "status", status: 401, body: { errors: [echo] } },
@@ -166,7 +166,7 @@ describe("secrets never leak", () => {
   });
 
   it("through a poison message and a request dead-lettered after repeated 5xx answers", async () => {
-    const s = await start({ passEntryTimeoutMs: 400, leaseMs: 500, maxReceives: 2, visibilityTimeoutSeconds: 5, serverErrorSettleMs: 50 });
+    const s = await start({ PASSENTRY_TIMEOUT_MS: 400, SEND_LEASE_MS: 500, MAX_RECEIVES: 2, VISIBILITY_TIMEOUT_SECONDS: 5, timings: { serverErrorSettleMs: 50 } });
     // Each receive answers up to four 5xx in a row (one POST, then three after short settles) before handing the message back.
     s.sandbox.injectNext(POST_BATCH, Array.from({ length: 12 }, () => ({ kind: "status" as const, status: 503, body: { errors: [`upstream rejected ${CANARIES.passEntryToken}`] } })));
 

@@ -91,7 +91,7 @@ export interface SecuredStack {
   stop(): Promise<void>;
 }
 
-export interface SecuredStackOptions extends Partial<Omit<LocalStackOptions, "log" | "dataDir" | "passEntryBaseUrl">> {
+export interface SecuredStackOptions extends Partial<Omit<LocalStackOptions, "log" | "DATA_DIR" | "PASSENTRY_BASE_URL">> {
   sandboxRateLimitPerSecond?: number;
   /** Sandbox lifecycle timings, e.g. `{ scheduledMs: Infinity }` to keep batches cancellable. */
   sandbox?: Pick<SandboxOptions, "validatingMs" | "scheduledMs" | "sendingMs">;
@@ -106,17 +106,17 @@ export async function startSecuredStack(options: SecuredStackOptions = {}): Prom
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
-      dataDir,
-      passEntryBaseUrl: sandbox.url,
-      passEntryToken: CANARIES.passEntryToken,
-      apiKeys: `crm:${CANARIES.apiKey},operator:ops:${CANARIES.operatorKey}`,
-      webhookSigningSecrets: `shop:${CANARY_SIGNING_SECRET}`,
-      passEntryWebhookSecrets: CANARIES.passEntryWebhookSecret,
+      DATA_DIR: dataDir,
+      PASSENTRY_BASE_URL: sandbox.url,
+      PASSENTRY_TOKEN: CANARIES.passEntryToken,
+      API_KEYS: `crm:${CANARIES.apiKey},operator:ops:${CANARIES.operatorKey}`,
+      WEBHOOK_SIGNING_SECRETS: `shop:${CANARY_SIGNING_SECRET}`,
+      PASSENTRY_WEBHOOK_SECRETS: CANARIES.passEntryWebhookSecret,
       automations: [WELCOME],
       log,
       idlePollMs: 20,
-      workers: 1,
-      ratePerSecond: 50,
+      SENDER_WORKERS: 1,
+      PASSENTRY_RATE_PER_SECOND: 50,
       ...stackOptions,
     });
   } catch (error) {

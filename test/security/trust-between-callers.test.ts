@@ -22,7 +22,6 @@ const SHOP_KEY = "shop-key-trust-0002";
 const OPS_KEY = "ops-key-trust-0003";
 const TRIGGER = "/api/v1/entities/ent-42/messaging/wallet";
 const JSON_TYPE = { "content-type": "application/json" };
-const EXAMPLE = JSON.stringify(PASSENTRY_EXAMPLE_BODY);
 
 /** Every hour on the hour, queued two hours ahead: the trigger for the current hour always plans one occurrence. */
 const HOURLY = Promotion.parse({
@@ -40,14 +39,14 @@ const HOURLY = Promotion.parse({
 let s: SecuredStack;
 beforeAll(async () => {
   s = await startSecuredStack({
-    apiKeys: `crm:${CRM_KEY},shop:${SHOP_KEY},operator:ops:${OPS_KEY}`,
+    API_KEYS: `crm:${CRM_KEY},shop:${SHOP_KEY},operator:ops:${OPS_KEY}`,
     // A signer named like a key: they must still be two callers.
-    webhookSigningSecrets: `crm:${CANARY_SIGNING_SECRET}`,
+    WEBHOOK_SIGNING_SECRETS: `crm:${CANARY_SIGNING_SECRET}`,
     promotions: [HOURLY],
     // Batches stay `scheduled` at PassEntry, so a cancellation that got through would show.
     sandbox: { scheduledMs: Infinity },
     // The operator allows one top-level batch key beyond the contract, by name.
-    allowedBatchKeys: ["priority"],
+    ALLOWED_BATCH_KEYS: ["priority"],
   });
 });
 afterAll(async () => {

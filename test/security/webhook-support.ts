@@ -15,11 +15,11 @@ import { MemoryLog } from "../../functions/adapters/memory-log.js";
 import { openSqlite, type SqliteDatabase } from "../../functions/adapters/sqlite-database.js";
 import { SqliteMessageQueue } from "../../functions/adapters/sqlite-message-queue.js";
 import { SqliteRequestStore } from "../../functions/adapters/sqlite-request-store.js";
-import { SqliteSendLedger } from "../../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import type { Automation } from "../../functions/core/automations.js";
 import type { SecretName } from "../../functions/core/ports.js";
-import type { HttpDeps, PassEntryWebhookDeps } from "../../functions/wiring.js";
+import { composeAccept, composePassEntryWebhook } from "../../functions/composition.js";
+import type { AcceptHandlerDeps, PassEntryWebhookDeps } from "../../functions/handler-deps.js";
 import { loadFixture } from "../support/events.js";
 import { FlakyQueue } from "../support/harness.js";
 
@@ -153,7 +153,7 @@ export interface HandlerRig {
   secrets: StaticSecretStore;
   log: MemoryLog;
   clock: { now(): number };
-  http: HttpDeps;
+  http: AcceptHandlerDeps;
   webhook: (automations: readonly Automation[]) => PassEntryWebhookDeps;
   /** Bodies of the queued messages, parsed. */
   queued(): any[];
@@ -166,7 +166,6 @@ export function handlerRig(options: { now?: number; secrets?: Partial<Record<Sec
   const queue = new SqliteMessageQueue(db);
   const acceptQueue = new FlakyQueue(queue);
   const store = new SqliteRequestStore(db);
-  const ledger = new SqliteSendLedger(db);
   const secrets = new StaticSecretStore({
     "passentry-token": "handler-test-token",
     "api-keys": `${TEST_API_KEY_NAME}:${TEST_API_KEY}`,
@@ -177,7 +176,8 @@ export function handlerRig(options: { now?: number; secrets?: Partial<Record<Sec
   const log = new MemoryLog();
   const now = options.now ?? HANDLER_TEST_NOW;
   const clock = { now: () => now };
-  const http: HttpDeps = { accept: { store, queue: acceptQueue, clock, log, newRequestId: randomUUID }, secrets, ledger, log };
+  const ports = { store, queue: acceptQueue, clock, log, secrets };
+  const http = composeAccept(ports, { allowedBatchKeys: [] });
   return {
     db,
     queue,
@@ -187,7 +187,7 @@ export function handlerRig(options: { now?: number; secrets?: Partial<Record<Sec
     log,
     clock,
     http,
-    webhook: (automations) => ({ accept: http.accept, secrets, log, automations }),
+    webhook: (automations) => composePassEntryWebhook({ ...ports, automations }, { allowedBatchKeys: [] }),
     queued: () => queue.peek().map((m) => JSON.parse(m.body)),
     close: () => db.close(),
   };

@@ -22,14 +22,16 @@ import { SqliteRequestStore } from "../../functions/adapters/sqlite-request-stor
 import { SqliteSendLedger } from "../../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import { LocalEventPublisher, type PublishedEvent } from "../../functions/adapters/local-event-publisher.js";
-import type { FollowUpSettings } from "../../functions/core/follow-up-schedule.js";
+import type { FollowUpTimings } from "../../functions/core/follow-up-schedule.js";
+import { composeAccept, composeSender } from "../../functions/composition.js";
+import { defaultLocalConfig, senderSettings } from "../../functions/config.js";
 import { sleep as realSleep } from "../../functions/core/pacer.js";
 import type { Clock, EventPublisher, MessageQueue, SecretName, SecretStore, SendKey } from "../../functions/core/ports.js";
 import { makeAcceptHandler } from "../../functions/handlers/accept.js";
 import { makeRequestCancelHandler } from "../../functions/handlers/request-cancel.js";
 import { makeRequestStatusHandler } from "../../functions/handlers/request-status.js";
 import { makeSenderHandler } from "../../functions/handlers/sender.js";
-import type { HttpDeps, SenderDeps } from "../../functions/wiring.js";
+import type { RequestCancelDeps } from "../../functions/handler-deps.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../../local/passentry-sandbox/sandbox.js";
 import { FIXTURE_API_KEY, FIXTURE_API_KEY_NAME, sqsRecord } from "./events.js";
 
@@ -69,7 +71,7 @@ export interface HarnessOptions {
    * timings (use small delays, e.g. `{ firstDelaySeconds: 0.05 }`). Default off: tests of sending
    * alone then find only their own messages in the queue.
    */
-  followUps?: Omit<FollowUpSettings, "queue">;
+  followUps?: Partial<FollowUpTimings>;
   /**
    * Publish outcome events: `true` to a LocalEventPublisher whose events `h.published` collects, or
    * this publisher (e.g. one that fails). Default off (no extra log lines).
@@ -206,40 +208,43 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const events = new LocalEventPublisher(log);
   events.subscribe((event) => published.push(event));
 
-  const httpDeps: HttpDeps = {
-    accept: { store, queue: acceptQueue, clock, log, newRequestId: randomUUID, allowedBatchKeys: options.allowedBatchKeys ?? [] },
-    secrets: cachedSecrets,
-    ledger,
-    log,
+  const config = {
+    ...defaultLocalConfig(),
+    ...(options.leaseMs !== undefined ? { SEND_LEASE_MS: options.leaseMs } : {}),
+    RECONCILE_MAX_PAGES: options.reconcilePages ?? 8,
+    PASSENTRY_TIMEOUT_MS: options.clientTimeoutMs ?? 5_000,
+    ALLOWED_BATCH_KEYS: options.allowedBatchKeys ?? [],
   };
-  const senderDeps: SenderDeps = {
-    log,
-    send: {
+  // As the AWS wiring: no PassEntry call starts unless the client's timeout and a margin fit.
+  const settings = senderSettings(config, "lambda");
+  const acceptDeps = composeAccept({ store, queue: acceptQueue, clock, log, secrets: cachedSecrets }, { allowedBatchKeys: config.ALLOWED_BATCH_KEYS });
+  const requestDeps: RequestCancelDeps = { store, ledger, queue: acceptQueue, clock, secrets: cachedSecrets, log };
+  const senderDeps = composeSender(
+    {
       store,
       ledger,
       passEntry,
       clock,
       log,
       owner: `test-${randomUUID()}`,
-      leaseMs: options.leaseMs ?? 60_000,
-      reconcileMaxPages: options.reconcilePages ?? 8,
-      // As the AWS wiring: no PassEntry call starts unless the client's timeout and a margin fit.
-      callBudgetMs: (options.clientTimeoutMs ?? 5_000) + 5_000,
-      serverErrorSettleMs: options.serverErrorSettleMs ?? 20,
-      allowedBatchKeys: options.allowedBatchKeys ?? [],
-      ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       sleep: async (ms) => {
         sleeps.push(ms);
         await realSleep(ms);
       },
       onUnknownOutcome: (key) => unknownOutcomes.push(key),
       ...(options.events ? { events: options.events === true ? events : options.events } : {}),
-      ...(options.followUps ? { followUps: { ...options.followUps, queue } } : {}),
+      ...(options.followUps ? { followUpQueue: queue } : {}),
     },
-  };
-  const acceptHandler = makeAcceptHandler(() => httpDeps);
-  const statusHandler = makeRequestStatusHandler(() => httpDeps);
-  const cancelHandler = makeRequestCancelHandler(() => httpDeps);
+    {
+      ...settings,
+      serverErrorSettleMs: options.serverErrorSettleMs ?? 20,
+      ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
+      followUps: { ...settings.followUps, ...options.followUps },
+    },
+  );
+  const acceptHandler = makeAcceptHandler(() => acceptDeps);
+  const statusHandler = makeRequestStatusHandler(() => requestDeps);
+  const cancelHandler = makeRequestCancelHandler(() => requestDeps);
   const senderHandler = makeSenderHandler(() => senderDeps);
 
   const call = async (handler: HttpHandler, event: APIGatewayProxyEventV2): Promise<HttpAnswer> => {

@@ -1,3 +1,8 @@
+/**
+ * The accept handler answers 202 only for a request it stored and queued, refuses bad input with a 4xx
+ * that says how to fix it and queues nothing, and answers a retried Idempotency-Key with the first
+ * request.
+ */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_RECIPIENTS_PER_REQUEST } from "../../functions/core/schemas.js";
 import { MAX_BODY_BYTES } from "../../functions/handlers/http.js";

@@ -1,3 +1,8 @@
+/**
+ * API keys: every form API_KEYS and the secret take is read as meant (named, hashed, shared by a
+ * caller, operators), a bad name is refused without showing the key, and a key authenticates exactly
+ * its caller.
+ */
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

@@ -1,3 +1,6 @@
+/**
+ * Who may see and act on a request: its caller, or an operator, and nobody else.
+ */
 import { describe, expect, it } from "vitest";
 import { callerId, isOperator, legacyKeyOwners, mayAccess, ownersOf } from "../../functions/core/callers.js";
 import { requestRecord } from "../adapters/request-store-contract.js";

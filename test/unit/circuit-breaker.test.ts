@@ -1,3 +1,8 @@
+/**
+ * During a PassEntry outage the circuit breaker opens after repeated failures, lets one trial through
+ * after a cooldown that doubles while trials fail, and closes on a success, so an outage does not
+ * become a storm of calls.
+ */
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../functions/core/circuit-breaker.js";
 import { PassEntryHttpClient } from "../../functions/adapters/passentry-http-client.js";

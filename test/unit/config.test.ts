@@ -1,5 +1,10 @@
+/**
+ * The configuration: every default in one place, and a missing or malformed variable stops start-up
+ * with a sentence naming it.
+ */
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadAwsConfig, loadLocalConfig } from "../../functions/config.js";
+import { loadAwsConfig, loadLocalConfig } from "../../functions/config.js";
+import { ConfigError } from "../../functions/core/errors.js";
 import { MAX_RECEIVES } from "../../functions/core/retry-policy.js";
 
 const AWS = { WALLET_HOME: "aws", WALLET_STAGE: "production", MESSAGES_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/q", WALLET_TABLE_NAME: "WalletTable" };

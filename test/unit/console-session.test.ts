@@ -1,3 +1,7 @@
+/**
+ * Console sessions: the cookie names the caller but holds no key; a changed, expired or pre-rotation
+ * cookie is refused; each session has its own CSRF token.
+ */
 import { describe, expect, it } from "vitest";
 import { csrfMatches, issueSession, readSession, SESSION_SECONDS } from "../../functions/core/console-session.js";
 

@@ -1,3 +1,7 @@
+/**
+ * npm run dlq lists each dead letter once with its request id, receives and last error, and redrives
+ * them to the queue with a fresh receive count (locally; on AWS by a message-move task, or by id).
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openSqlite } from "../../functions/adapters/sqlite-database.js";
 import { SqliteMessageQueue } from "../../functions/adapters/sqlite-message-queue.js";
 import { SqsDeadLetterQueue } from "../../functions/adapters/sqs-dead-letter-queue.js";
-import { runDlqCli } from "../../local/dlq-cli.js";
+import { runDlqCli } from "../../local/cli/dlq.js";
 import { databasePath } from "../../local/stack.js";
 
 const REQUEST = { requestId: "req-dead-1", entityId: "ent", batch: { message: "Hi", segments: [{ groupTag: "vip" }] } };

@@ -5,7 +5,7 @@
  * the sandbox received, what the queue holds, and what GET /api/v1/requests/{id} answers.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { SEND_NOW_LEAD_MS } from "../../functions/core/follow-up-schedule.js";
+import { MIN_LEAD_MS } from "../../functions/core/passentry-limits.js";
 import type { EventPublisher } from "../../functions/core/ports.js";
 import { COMPLETE_WITH_ERRORS_MARKER, FAIL_VALIDATION_MARKER } from "../../local/passentry-sandbox/sandbox.js";
 import { exampleBody, requestStatusEvent, sqsEvent, sqsRecord, triggerEvent } from "../support/events.js";
@@ -58,8 +58,8 @@ describe("send now", () => {
     await h.deliverUntilEmpty();
 
     const [batch] = h.sandbox.batches();
-    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeGreaterThanOrEqual(SEND_NOW_LEAD_MS - 2_000);
-    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeLessThanOrEqual(SEND_NOW_LEAD_MS + 2_000);
+    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeGreaterThanOrEqual(MIN_LEAD_MS - 2_000);
+    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeLessThanOrEqual(MIN_LEAD_MS + 2_000);
     expect(batch).toMatchObject({ status: "successful", sentNowAt: expect.any(String) });
     const sequence = routes();
     expect(sequence[0]).toBe(CREATE);

@@ -1,3 +1,6 @@
+/**
+ * The committed JSON Schemas (schema/) are what the zod schemas generate today.
+ */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { schemaDocuments } from "../../scripts/generate-schemas.js";

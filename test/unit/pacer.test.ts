@@ -1,3 +1,6 @@
+/**
+ * The pacer never lets more than its rate of calls start in any second.
+ */
 import { describe, expect, it } from "vitest";
 import { Pacer } from "../../functions/core/pacer.js";
 

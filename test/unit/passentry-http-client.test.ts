@@ -1,3 +1,7 @@
+/**
+ * The PassEntry client classifies every answer (sent, retry, permanent, outcome unknown), reads retry-
+ * after safely, refetches a rotated token once, and never puts the token in an error or a log.
+ */
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
@@ -379,6 +383,7 @@ describe("PassEntryHttpClient", () => {
   });
 
   describe("the token", () => {
+    // biome-ignore lint/suspicious/noConfusingVoidType: most scenarios only set up the sandbox (void); a few change the client.
     const scenarios: [string, (sandbox: Sandbox) => Partial<PassEntryHttpClientOptions> | void][] = [
       ["PassEntry refuses it (401)", (sandbox) => sandbox.setTokens(["another-token"])],
       ["PassEntry rejects the batch (422)", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 422, body: { errors: ["batch.message can't be blank"] } }])],

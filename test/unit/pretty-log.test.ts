@@ -1,3 +1,7 @@
+/**
+ * The terminal log prints one line per event (time, level, message, fields), even for a field holding
+ * line breaks, and nothing below its level.
+ */
 import { describe, expect, it } from "vitest";
 import { prettyLog } from "../../functions/adapters/pretty-log.js";
 

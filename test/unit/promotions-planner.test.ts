@@ -16,7 +16,7 @@ import type { MessageQueue } from "../../functions/core/ports.js";
 import { Promotion, type PromotionInput } from "../../functions/core/promotions.js";
 import { SendRequestMessage } from "../../functions/core/schemas.js";
 import { makePlannerHandler } from "../../functions/handlers/planner.js";
-import type { PlannerDeps } from "../../functions/wiring.js";
+import { composePlanner } from "../../functions/composition.js";
 import { loadFixture } from "../support/events.js";
 
 const HOUR = 3_600_000;
@@ -207,7 +207,10 @@ describe("hourly triggers over a DST week", () => {
 
   /** Each queued requestId with how many times it was queued. */
   const counts = (messages: SendRequestMessage[]) =>
-    messages.reduce<Record<string, number>>((acc, m) => ({ ...acc, [m.requestId!]: (acc[m.requestId!] ?? 0) + 1 }), {});
+    messages.reduce<Record<string, number>>((acc, m) => {
+      acc[m.requestId!] = (acc[m.requestId!] ?? 0) + 1;
+      return acc;
+    }, {});
 
   it.each([
     {
@@ -288,7 +291,7 @@ describe("hourly triggers over a DST week", () => {
 
 describe("planner handler", () => {
   function handlerWith(promotions: Promotion[]) {
-    const plannerDeps: PlannerDeps = { plan: deps, promotions, log };
+    const plannerDeps = composePlanner({ ...deps, promotions });
     return makePlannerHandler(() => plannerDeps);
   }
 

@@ -1,3 +1,6 @@
+/**
+ * No spelling of a secret survives redaction, encoded or not.
+ */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { redactSecrets } from "../../functions/core/redact.js";

@@ -1,3 +1,7 @@
+/**
+ * The status handler shows a caller its own requests only (any other id answers the same 404 as an
+ * unknown one), with each part's state.
+ */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { requestStatusEvent, triggerEvent } from "../support/events.js";
 import { startHarness, type Harness, type HarnessOptions } from "../support/harness.js";

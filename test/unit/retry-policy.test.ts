@@ -1,3 +1,7 @@
+/**
+ * A message handed back to the queue survives a 6-hour PassEntry outage before it is dead-lettered,
+ * and one that can never succeed is dead-lettered within about half a day.
+ */
 import { describe, expect, it } from "vitest";
 import { MAX_RECEIVES, MAX_RETRY_SECONDS, retryBackoffSeconds, shortestTimeToDeadLetterSeconds, SURVIVED_OUTAGE_SECONDS } from "../../functions/core/retry-policy.js";
 import { queues } from "../../infra/manifest.js";

@@ -1,3 +1,7 @@
+/**
+ * Queue messages and batch rules: each message keeps (or gets) the request id that keys its sends, a
+ * request splits into PassEntry-sized parts in order, and the marker starts every batch name.
+ */
 import { describe, expect, it } from "vitest";
 import { fingerprint } from "../../functions/core/accept-request.js";
 import { isFollowUp, MAX_RECIPIENTS_PER_REQUEST, QueueMessageBody, SendRequestBody, toSendRequest, WalletMessageBatch } from "../../functions/core/schemas.js";

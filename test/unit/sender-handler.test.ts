@@ -1,3 +1,7 @@
+/**
+ * The sender sends each part once, hands back only what is worth retrying (with its own delay), drops
+ * poison messages without blocking the queue, and waits out PassEntry's 429s within bounds.
+ */
 import type { SQSEvent } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { renderRequest } from "../../functions/core/request-view.js";

@@ -1,3 +1,7 @@
+/**
+ * Text from the API, PassEntry or stored data cannot act on an operator's terminal: controls, bidi and
+ * invisible characters are escaped.
+ */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { printable, terminalSafe } from "../../functions/core/visible-text.js";

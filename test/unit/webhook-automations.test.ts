@@ -1,3 +1,8 @@
+/**
+ * Automations: automations.json is checked (a typo is refused, not silently dropped), each event gives
+ * each matching automation one stable request id, and a delayed send is scheduled no earlier than
+ * PassEntry accepts.
+ */
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -6,12 +11,12 @@ import {
   automationRequestId,
   eventKey,
   matchingAutomations,
-  MIN_SCHEDULE_LEAD_MINUTES,
   parseAutomations,
   scheduledAtFor,
   type Automation,
   readEventTime,
 } from "../../functions/core/automations.js";
+import { MIN_LEAD_MINUTES } from "../../functions/core/passentry-limits.js";
 import { RequestId, WalletMessageBatch } from "../../functions/core/schemas.js";
 
 const MINUTE = 60_000;
@@ -111,7 +116,7 @@ describe("scheduledAtFor", () => {
 
   it("is event time + delay in whole seconds, but at least 65 minutes from now", () => {
     expect(scheduledAtFor(automation({ delayMinutes: 120 }), NOW - 0.5 * MINUTE + 1, NOW)).toBe("2025-06-02T10:59:31Z");
-    expect(scheduledAtFor(automation({ delayMinutes: 1 }), NOW, NOW)).toBe(new Date(NOW + MIN_SCHEDULE_LEAD_MINUTES * MINUTE).toISOString().replace(".000Z", "Z"));
+    expect(scheduledAtFor(automation({ delayMinutes: 1 }), NOW, NOW)).toBe(new Date(NOW + MIN_LEAD_MINUTES * MINUTE).toISOString().replace(".000Z", "Z"));
   });
 
   it("rounds up to roundToMinutes, so events close in time get one scheduledAt and can share a batch", () => {

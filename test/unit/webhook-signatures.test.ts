@@ -1,3 +1,8 @@
+/**
+ * Signed requests: Standard Webhooks and PassEntry signatures prove their signer over the exact body,
+ * within the 5-minute window, with either secret during a rotation, and cannot be replayed under
+ * another id or time.
+ */
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { UnauthorizedError, ValidationError } from "../../functions/core/errors.js";

@@ -1,6 +1,6 @@
 /**
- * The model rig itself (issue 10): if its gates, crashes, clock or in-process PassEntry did not do
- * what model-rig.ts says, the model run would judge the send ledger on a false premise. These run
+ * The model rig does what model-rig.ts says (its gates, crashes, clock and in-process PassEntry;
+ * issue 10): if it did not, the model run would judge the send ledger on a false premise. These run
  * in `npm test`, beside the model run and the regressions.
  */
 import { describe, expect, it } from "vitest";
@@ -129,7 +129,7 @@ describe("the model rig", () => {
   it("redrives a dead letter as SQS does: the same body under a new message id", async () => {
     await withRig("aws", async (world, rig) => {
       await world.submit("D");
-      for (let receive = 1; receive <= HOMES.aws.maxReceives; receive++) {
+      for (let receive = 1; receive <= HOMES.aws.settings.maxReceives; receive++) {
         await rig.receive("w0");
         await rig.crash("w0");
         rig.advance(HOMES.aws.visibilityMs);

@@ -40,13 +40,14 @@ import { StaticSecretStore } from "../../../functions/adapters/static-secret-sto
 import { CircuitBreaker } from "../../../functions/core/circuit-breaker.js";
 import { Pacer } from "../../../functions/core/pacer.js";
 import type { EventPublisher, MessageQueue, RequestStore, RetryScheduler, SendKey, SendLedger } from "../../../functions/core/ports.js";
-import { MAX_RECEIVES } from "../../../functions/core/retry-policy.js";
 import { readParts, renderRequest } from "../../../functions/core/request-view.js";
 import type { WalletMessageEvent } from "../../../functions/core/schemas.js";
 import { makeAcceptHandler } from "../../../functions/handlers/accept.js";
 import { makeRequestCancelHandler } from "../../../functions/handlers/request-cancel.js";
 import { makeSenderHandler } from "../../../functions/handlers/sender.js";
-import type { HttpDeps, SenderDeps } from "../../../functions/wiring.js";
+import type { RequestCancelDeps, SenderDeps } from "../../../functions/handler-deps.js";
+import { composeAccept, composeSender } from "../../../functions/composition.js";
+import { DEFAULTS, defaultLocalConfig, senderSettings, type SenderSettings } from "../../../functions/config.js";
 import { matchRoute, type RouteServices } from "../../../local/passentry-sandbox/api-routes.js";
 import { BatchStore } from "../../../local/passentry-sandbox/batch-store.js";
 import { REFUSED_RECIPIENT_MARKER } from "../../../local/passentry-sandbox/validation.js";
@@ -77,23 +78,24 @@ export type HomeName = "aws" | "local";
 
 export interface Home {
   name: HomeName;
-  /** SEND_LEASE_MS: AWS sets the sender's timeout + 30 s (infra/manifest.ts); locally 60 s. */
-  leaseMs: number;
   /** The queue's visibility timeout: 6 × 60 s + 1 s on AWS; VISIBILITY_TIMEOUT_SECONDS (30) locally. */
   visibilityMs: number;
-  /** Receives before a message is dead-lettered (maxReceiveCount / MAX_RECEIVES). */
-  maxReceives: number;
   /** The sender Lambda's timeout; null locally, where nothing kills a worker. */
   lambdaTimeoutMs: number | null;
-  /** RECONCILE_MAX_PAGES. */
-  reconcilePages: number;
-  /** No PassEntry call starts with less left in the invocation (AWS: the client timeout + 5 s; locally 0). */
-  callBudgetMs: number;
+  /**
+   * The sender's settings, as each home's composition reads them (functions/config.ts): on AWS the
+   * lease is the sender's timeout + 30 s (infra/manifest.ts) and no call starts without the client
+   * timeout and a margin left; locally the defaults, with no deadline.
+   */
+  settings: SenderSettings;
 }
 
+/** The defaults, with the lease AWS sets and the model's PassEntry timeout. */
+const modelConfig = (leaseMs: number) => ({ ...defaultLocalConfig(), SEND_LEASE_MS: leaseMs, PASSENTRY_TIMEOUT_MS });
+
 export const HOMES: Record<HomeName, Home> = {
-  aws: { name: "aws", leaseMs: 90_000, visibilityMs: 361_000, maxReceives: MAX_RECEIVES, lambdaTimeoutMs: 60_000, reconcilePages: 40, callBudgetMs: PASSENTRY_TIMEOUT_MS + 5_000 },
-  local: { name: "local", leaseMs: 60_000, visibilityMs: 30_000, maxReceives: MAX_RECEIVES, lambdaTimeoutMs: null, reconcilePages: 40, callBudgetMs: 0 },
+  aws: { name: "aws", visibilityMs: 361_000, lambdaTimeoutMs: 60_000, settings: senderSettings(modelConfig(90_000), "lambda") },
+  local: { name: "local", visibilityMs: 30_000, lambdaTimeoutMs: null, settings: senderSettings(modelConfig(DEFAULTS.sendLeaseMs), "none") },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -529,7 +531,7 @@ export class ModelRig {
     this.clock.onAdvance(() => this.passEntry.settle());
     this.clock.nextDue = () => this.passEntry.nextDue();
     this.db = withStatementCache(openSqlite(":memory:"));
-    this.queue = new SqliteMessageQueue(this.db, { maxReceives: this.home.maxReceives, now: this.clock.now });
+    this.queue = new SqliteMessageQueue(this.db, { maxReceives: this.home.settings.maxReceives, now: this.clock.now });
     this.store = new SqliteRequestStore(this.db);
     if (options.ledger?.kind === "dynamodb") {
       const dynamo = options.ledger.dynamo;
@@ -583,7 +585,7 @@ export class ModelRig {
   /** POST /api/v1/entities/{entityId}/messaging/wallet through the accept handler, with `caller`'s API key. Atomic (not gated). */
   async submitHttp(entityId: string, batch: Record<string, unknown>, label: string, caller: CallerName = "crm"): Promise<{ status: number; requestId: string | undefined; errors: string[] }> {
     const requestId = `req-${label}-${++this.nextRequestNumber}`;
-    const deps = { accept: { store: this.store, queue: this.queue, clock: this.clock, log: this.log, newRequestId: () => requestId }, secrets: this.apiKeySecrets(), log: this.log };
+    const deps = composeAccept({ store: this.store, queue: this.queue, clock: this.clock, log: this.log, secrets: this.apiKeySecrets(), newRequestId: () => requestId }, { allowedBatchKeys: [] });
     const answer = await makeAcceptHandler(() => deps)(triggerEvent({ entityId, body: { batch }, headers: { authorization: `Bearer ${CALLERS[caller]}` } }));
     const body = JSON.parse(String(answer.body ?? "{}")) as { data?: { id?: string }; errors?: string[] };
     this.note(`POST …/messaging/wallet (${label}${caller === "crm" ? "" : `, as ${caller}`}) → ${answer.statusCode}${body.data?.id ? ` ${body.data.id}` : ""}`);
@@ -901,30 +903,27 @@ export class ModelRig {
       fetch: this.passEntry.fetchFor(actor),
     });
     const queue: MessageQueue = this.gated(actor, "queue", { send: (body: unknown, options?: { delaySeconds?: number }) => this.queue.send(body, options) });
-    return {
-      log: this.log,
-      // ChangeMessageVisibility is a queue call like any other: it can be the step an instance dies at.
-      retries: this.gated<RetryScheduler>(actor, "queue", { retryAfter: (handle: string, seconds: number, reason: string) => this.queue.retryAfter(handle, seconds, reason) }),
-      send: {
+    return composeSender(
+      {
         store: this.gated<RequestStore>(actor, "store", this.store),
         ledger: this.gated(actor, "ledger", this.ledgerFor(actor)),
         passEntry: this.gated(actor, "passEntry", passEntry),
         clock: this.clock,
         log: this.log,
         owner: actor.owner,
-        leaseMs: this.home.leaseMs,
         sleep: this.sleeper(actor),
         // Jitter at its midpoint: fast-check must be able to replay a run exactly.
         random: () => 0.5,
-        reconcileMaxPages: this.home.reconcilePages,
-        callBudgetMs: this.home.callBudgetMs,
+        // ChangeMessageVisibility is a queue call like any other: it can be the step an instance dies at.
+        retries: this.gated<RetryScheduler>(actor, "queue", { retryAfter: (handle: string, seconds: number, reason: string) => this.queue.retryAfter(handle, seconds, reason) }),
         onUnknownOutcome: (key) => {
           this.unknownOutcomes.push({ requestId: key.requestId, chunk: key.chunk });
         },
         events: this.eventsOf(actor),
-        followUps: { queue },
+        followUpQueue: queue,
       },
-    };
+      this.home.settings,
+    );
   }
 
   private async invokeSender(actor: Actor, received: ReceivedMessage[]): Promise<void> {
@@ -952,8 +951,10 @@ export class ModelRig {
   private async invokeCancel(actor: Actor, requestId: string): Promise<void> {
     const store = this.gated<RequestStore>(actor, "store", this.store);
     const queue: MessageQueue = this.gated(actor, "queue", { send: (body: unknown, options?: { delaySeconds?: number }) => this.queue.send(body, options) });
-    const deps: HttpDeps = {
-      accept: { store, queue, clock: this.clock, log: this.log, newRequestId: () => `unused-${randomUUID()}` },
+    const deps: RequestCancelDeps = {
+      store,
+      queue,
+      clock: this.clock,
       secrets: this.apiKeySecrets(),
       ledger: this.gated(actor, "ledger", this.ledgerFor(actor)),
       log: this.log,
@@ -983,7 +984,10 @@ function withStatementCache(db: SqliteDatabase): SqliteDatabase {
   const statements = new Map<string, ReturnType<SqliteDatabase["prepare"]>>();
   db.prepare = ((sql: string) => {
     let statement = statements.get(sql);
-    if (!statement) statements.set(sql, (statement = prepare(sql)));
+    if (!statement) {
+      statement = prepare(sql);
+      statements.set(sql, statement);
+    }
     return statement;
   }) as SqliteDatabase["prepare"];
   return db;

@@ -1,5 +1,6 @@
 /**
- * Issue 10's model run: random interleavings of deliveries, redeliveries, duplicate copies, crashes
+ * The send ledger's invariants (never two batches for a key, nothing lost, a cancel never lost,
+ * each request decided; model-world.ts) hold under random interleavings (issue 10's model run) of deliveries, redeliveries, duplicate copies, crashes
  * at every port call, lease and visibility expiry, cancels at every point, dead-lettering and
  * redrives, and PassEntry's 429s, 5xx (before and after the effect), timeouts, dropped answers and
  * slow list pages — against three sender instances and a canceller sharing one virtual clock (see

@@ -1,5 +1,6 @@
 /**
- * Issue 10's nine observed failures, each as a named, deterministic scenario on the model rig:
+ * Each failure the send ledger once had stays fixed: issue 10's nine observed failures, and what the
+ * model run later found in shared batches, each as a named, deterministic scenario on the model rig:
  * scripted steps instead of random ones, then the quiet drain and every invariant of the model
  * (model-world.ts), then what the item itself promises from outside (what PassEntry received, what
  * the request says, what the queue holds, how long it took).

@@ -25,7 +25,8 @@ import type { Clock, PassEntryClient, SendKey, SendLedger } from "../../../funct
 import { renderRequest } from "../../../functions/core/request-view.js";
 import { isMarkedFor } from "../../../functions/core/batch-rules.js";
 import { makeSenderHandler } from "../../../functions/handlers/sender.js";
-import type { SenderDeps } from "../../../functions/wiring.js";
+import { composeSender } from "../../../functions/composition.js";
+import { defaultLocalConfig, senderSettings } from "../../../functions/config.js";
 import type { Sandbox, SandboxBatch } from "../../../local/passentry-sandbox/sandbox.js";
 import { sqsRecord } from "../../support/events.js";
 import { CachingSecretStore } from "../../support/harness.js";
@@ -77,7 +78,7 @@ export interface CrashSwitches {
 function intercept<T extends object>(inner: T, overrides: Partial<T>): T {
   return new Proxy(inner, {
     get(target, property) {
-      if (Object.prototype.hasOwnProperty.call(overrides, property)) return overrides[property as keyof T];
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof T];
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
@@ -181,6 +182,11 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
     await new Promise((resolve) => setImmediate(resolve));
   };
 
+  // As on AWS with PassEntry's default 10 s client timeout: no call starts with less than 15 s left.
+  const settings = senderSettings(
+    { ...defaultLocalConfig(), ...(options.leaseMs !== undefined ? { SEND_LEASE_MS: options.leaseMs } : {}), RECONCILE_MAX_PAGES: options.reconcilePages ?? 8 },
+    "lambda",
+  );
   const worker = (name: string): Worker => {
     // A separate client (token cache, pacer) per worker, as separate processes would have.
     const http = new PassEntryHttpClient({
@@ -194,30 +200,28 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
     const crash: CrashSwitches = { afterPost: 0, beforePost: 0 };
     const owner = `${name}-${randomUUID()}`;
     const retries: Worker["retries"] = [];
-    const deps: SenderDeps = {
-      log,
-      send: {
+    const delivered = new Map<string, string>();
+    const deps = composeSender(
+      {
         store,
         ledger: crashingLedger(ledger, crash),
         passEntry: crashingPassEntry(http, crash),
         clock,
         log,
         owner,
-        leaseMs: options.leaseMs ?? 60_000,
-        reconcileMaxPages: options.reconcilePages ?? 8,
-        // As on AWS with PassEntry's default 10 s client timeout: no call starts with less than 15 s left.
-        callBudgetMs: 15_000,
-        ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
         sleep,
         onUnknownOutcome: (key) => unknownOutcomes.push(key),
+        retries: {
+          retryAfter: async (receiptHandle, delaySeconds, reason) => {
+            retries.push({ messageId: delivered.get(receiptHandle) ?? receiptHandle, error: reason, delaySeconds });
+          },
+        },
       },
-    };
-    const delivered = new Map<string, string>();
-    deps.retries = {
-      retryAfter: async (receiptHandle, delaySeconds, reason) => {
-        retries.push({ messageId: delivered.get(receiptHandle) ?? receiptHandle, error: reason, delaySeconds });
+      {
+        ...settings,
+        ...(options.timeoutSettleMs !== undefined ? { timeoutSettleMs: options.timeoutSettleMs } : {}),
       },
-    };
+    );
     const handler = makeSenderHandler(() => deps);
     return {
       owner,

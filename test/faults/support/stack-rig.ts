@@ -5,7 +5,7 @@
  * `GET /api/v1/requests/{id}` over loopback.
  *
  * @example
- *   const rig = await startStackRig({ stack: { maxReceives: 3 } });
+ *   const rig = await startStackRig({ stack: { MAX_RECEIVES: 3 } });
  *   const id = await rig.accept();
  *   await rig.stack.drained();
  *   expect((await rig.status(id)).status).toBe("submitted");
@@ -50,18 +50,18 @@ export async function startStackRig(options: StackRigOptions = {}): Promise<Stac
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
-      dataDir,
-      passEntryBaseUrl: sandbox.url,
-      passEntryToken: SANDBOX_TOKEN,
-      apiKeys: `faults:${STACK_API_KEY}`,
+      DATA_DIR: dataDir,
+      PASSENTRY_BASE_URL: sandbox.url,
+      PASSENTRY_TOKEN: SANDBOX_TOKEN,
+      API_KEYS: `faults:${STACK_API_KEY}`,
       log,
       clock,
       idlePollMs: 20,
-      ratePerSecond: 50,
-      passEntryTimeoutMs: 3_000,
+      PASSENTRY_RATE_PER_SECOND: 50,
+      PASSENTRY_TIMEOUT_MS: 3_000,
       // Status tracking is not under test here: look once, soon (2030 lies beyond the tracking horizon).
-      followUps: { firstDelaySeconds: 0.05 },
       ...options.stack,
+      timings: { ...options.stack?.timings, followUps: { firstDelaySeconds: 0.05 } },
     });
   } catch (error) {
     await sandbox.close();

@@ -206,7 +206,10 @@ export function policyDocument(inputs: { statements?: StatementInput[]; version?
       if (s.notPrincipals?.length) statement.NotPrincipal = principals(s.notPrincipals);
       if (s.conditions?.length) {
         const condition: Record<string, Record<string, string | string[]>> = {};
-        for (const c of s.conditions) (condition[c.test] ??= {})[c.variable] = one(c.values)!;
+        for (const c of s.conditions) {
+          condition[c.test] ??= {};
+          condition[c.test]![c.variable] = one(c.values)!;
+        }
         statement.Condition = condition;
       }
       return statement;

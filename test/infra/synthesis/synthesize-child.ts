@@ -138,7 +138,10 @@ async function main(): Promise<void> {
     errors.push(String((error as Error)?.stack ?? error));
   } finally {
     await sstServer.close();
-    if (!process.env.SYNTHESIS_KEEP_PROGRAM) rmSync(programOut, { force: true }), rmSync(`${programOut}.map`, { force: true });
+    if (!process.env.SYNTHESIS_KEEP_PROGRAM) {
+      rmSync(programOut, { force: true });
+      rmSync(`${programOut}.map`, { force: true });
+    }
   }
 
   report();

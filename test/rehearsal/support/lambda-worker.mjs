@@ -30,7 +30,7 @@ function installOutbound(outbound) {
 function routeHttpsToGateway(gatewayUrl) {
   const gateway = new URL(gatewayUrl);
   const toGateway = (...args) => {
-    let [first, second, third] = args;
+    const [first, second, third] = args;
     let options;
     let callback;
     if (typeof first === "string" || first instanceof URL) {

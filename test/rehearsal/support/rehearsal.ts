@@ -13,7 +13,7 @@
  * (denied calls, calls no stand-in implements, deliveries AWS would refuse, functions that crashed).
  */
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { EventBridgeClient, } from "@aws-sdk/client-eventbridge";
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { startHttpServer, type LocalHttpServer } from "../../../local/http-server.js";

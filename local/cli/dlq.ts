@@ -1,5 +1,6 @@
 /**
- * `npm run dlq -- list|redrive`: look at dead-lettered messages and send them back, locally or on AWS.
+ * `npm run dlq -- list|redrive` (the same as `npm run cli -- dlq …`): look at dead-lettered messages
+ * and send them back, locally or on AWS.
  *
  *   npm run dlq -- list                      # the local queue under DATA_DIR (default ./.data)
  *   npm run dlq -- redrive [--id <messageId> ...]
@@ -7,23 +8,23 @@
  *
  * Redriving is always safe: a message whose send was already decided is not sent again (the ledger).
  */
-import "dotenv/config";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { openSqlite } from "../functions/adapters/sqlite-database.js";
-import { SqliteDeadLetterQueue } from "../functions/adapters/sqlite-dead-letter-queue.js";
-import { SqliteMessageQueue } from "../functions/adapters/sqlite-message-queue.js";
-import { SqsDeadLetterQueue } from "../functions/adapters/sqs-dead-letter-queue.js";
-import { SqliteRequestStore } from "../functions/adapters/sqlite-request-store.js";
-import { SqliteSendLedger } from "../functions/adapters/sqlite-send-ledger.js";
-import { redriveDeadLetters } from "../functions/core/dead-letters.js";
-import type { SummaryDeps } from "../functions/core/request-summary.js";
-import { systemClock, type DeadLetterQueue, type DeadLetterView, type Log } from "../functions/core/ports.js";
+import { openSqlite } from "../../functions/adapters/sqlite-database.js";
+import { SqliteDeadLetterQueue } from "../../functions/adapters/sqlite-dead-letter-queue.js";
+import { SqliteMessageQueue } from "../../functions/adapters/sqlite-message-queue.js";
+import { SqsDeadLetterQueue } from "../../functions/adapters/sqs-dead-letter-queue.js";
+import { SqliteRequestStore } from "../../functions/adapters/sqlite-request-store.js";
+import { SqliteSendLedger } from "../../functions/adapters/sqlite-send-ledger.js";
+import { redriveDeadLetters } from "../../functions/core/dead-letters.js";
+import type { SummaryDeps } from "../../functions/core/request-summary.js";
+import { systemClock, type DeadLetterQueue, type DeadLetterView, type Log } from "../../functions/core/ports.js";
 
 /** The CLI prints its own sentences; the use case's log lines would only repeat them. */
 const quietLog: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-import { databasePath } from "./stack.js";
-import { printable, terminalSafe } from "../functions/core/visible-text.js";
+import { databasePath } from "../stack.js";
+import type { CliCommand, CliIo } from "./command.js";
+import { printable, terminalSafe } from "../../functions/core/visible-text.js";
 
 const USAGE = `usage: npm run dlq -- <list|redrive> [options]
   list                 show dead-lettered messages (request id, receives, last error)
@@ -35,18 +36,24 @@ options:
   --limit <n>          list at most n (default 50)
   --json               print JSON instead of a table`;
 
-export interface DlqCliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
+/** `dlq` in `npm run cli -- …`, whose router escapes every line it prints. */
+export const dlqCommand: CliCommand = {
+  name: "dlq",
+  summary: "dead-lettered messages: list them, or redrive them to the queue (locally or on AWS)",
+  run: (args, context) => dlq(args, context.io, context.env),
+};
+
+/** Runs the command on its own, escaping what it prints; returns the exit code. For tests. */
+export function runDlqCli(argv: string[], untrustedOutput: CliIo, env: Record<string, string | undefined> = process.env): Promise<number> {
+  // Dead letters hold whatever was sent to the queue: every line goes out escaped (see functions/core/visible-text.ts).
+  return dlq(
+    argv,
+    { out: (line) => untrustedOutput.out(terminalSafe(line, { keepLineBreaks: true })), err: (line) => untrustedOutput.err(terminalSafe(line, { keepLineBreaks: true })) },
+    env,
+  );
 }
 
-/** Runs the command; returns the exit code. Exported for tests. */
-export async function runDlqCli(argv: string[], untrustedOutput: DlqCliIo, env: Record<string, string | undefined> = process.env): Promise<number> {
-  // Dead letters hold whatever was sent to the queue: every line goes out escaped (see functions/core/visible-text.ts).
-  const io: DlqCliIo = {
-    out: (line) => untrustedOutput.out(terminalSafe(line, { keepLineBreaks: true })),
-    err: (line) => untrustedOutput.err(terminalSafe(line, { keepLineBreaks: true })),
-  };
+async function dlq(argv: string[], io: CliIo, env: Record<string, string | undefined>): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -117,7 +124,7 @@ function openDeadLetters(values: { "data-dir"?: string; "dlq-url"?: string; "que
   return { dlq: new SqliteDeadLetterQueue(new SqliteMessageQueue(db)) as DeadLetterQueue, close: () => db.close(), where: dataDir, summary };
 }
 
-function printTable(letters: DeadLetterView[], where: string, io: DlqCliIo): void {
+function printTable(letters: DeadLetterView[], where: string, io: CliIo): void {
   if (letters.length === 0) {
     io.out(`No dead letters in ${where}.`);
     return;
@@ -129,6 +136,3 @@ function printTable(letters: DeadLetterView[], where: string, io: DlqCliIo): voi
   }
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  runDlqCli(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l) }).then((code) => process.exit(code));
-}

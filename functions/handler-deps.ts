@@ -1,39 +1,42 @@
 /**
- * What each function's handler needs, as types. The AWS home builds them in `functions/wiring/`,
- * one module per function (accept, request-status, request-cancel, passentry-webhook, planner,
- * sender) over a shared base (configuration, logger, DynamoDB table): each Lambda bundles only the
- * adapters it calls, e.g. the status function carries no SQS client and the planner no Secrets
- * Manager. The builders are lazy, so importing a handler (in tests, or in the local home) builds
- * nothing and reads no environment. The local home builds the same shapes in local/stack.ts.
+ * Types only: what each function's handler needs, named after what it uses. The values are built by
+ * the composition functions (functions/composition.ts) from the ports each home provides: the AWS
+ * wiring (functions/wiring/, one module per function, so each Lambda bundles only the adapters it
+ * calls), the embedded home (local/stack.ts) and the test rigs.
  */
 import type { AcceptDeps } from "./core/accept-request.js";
 import type { Automation } from "./core/automations.js";
-import type { Clock, DeadLetterQueue, Log, MessageQueue, QueueStats, RequestStore, RetryScheduler, SecretStore, SendLedger } from "./core/ports.js";
 import type { PlanDeps } from "./core/plan-promotions.js";
+import type { Clock, DeadLetterQueue, Log, MessageQueue, QueueStats, RequestStore, RetryScheduler, SecretStore, SendLedger } from "./core/ports.js";
 import type { Promotion } from "./core/promotions.js";
 import type { SendDeps } from "./core/send-request.js";
 
-/** What the HTTP handlers need (request-cancel uses all of it; accept and status a part, below). */
-export interface HttpDeps {
+/** What the accept handler needs: the accept path and the secrets that authenticate callers. */
+export interface AcceptHandlerDeps {
   accept: AcceptDeps;
   secrets: SecretStore;
-  ledger: SendLedger;
   log: Log;
 }
 
-/** What the accept handler needs: the accept path and the secrets that authenticate callers. */
-export type AcceptHandlerDeps = Pick<HttpDeps, "accept" | "secrets" | "log">;
-
 /** What the status handler needs: it reads the request and its sends, and queues nothing. */
 export interface RequestStatusDeps {
-  accept: Pick<AcceptDeps, "store">;
-  secrets: SecretStore;
+  store: RequestStore;
   ledger: SendLedger;
+  secrets: SecretStore;
   log: Log;
 }
 
 /** What the list handler needs: it pages the request store only. */
 export type RequestListDeps = Omit<RequestStatusDeps, "ledger">;
+
+/** What the cancel handler needs: the request, its sends, and the queue for the sender's cancel follow-up. */
+export interface RequestCancelDeps extends RequestStatusDeps {
+  queue: MessageQueue;
+  clock: Clock;
+}
+
+/** What the resolve handler needs: exactly the cancel handler's (it may queue the part or its follow-up again). */
+export type RequestResolveDeps = RequestCancelDeps;
 
 /** What the operator console needs: what its pages show and the two things it does (redrive, cancel). */
 export interface ConsoleDeps {
