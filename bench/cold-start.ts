@@ -11,7 +11,15 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { environmentFor, functions, RUNTIME, secrets, type FunctionKey, type FunctionSpec, type SecretCapability } from "../infra/manifest.js";
+import {
+  environmentFor,
+  functions,
+  RUNTIME,
+  secrets,
+  type FunctionKey,
+  type FunctionSpec,
+  type SecretCapability,
+} from "../infra/manifest.js";
 import { findHandlerFile, projectRoot } from "../test/infra/support/sst-bundle.js";
 import { startSandbox } from "../local/passentry-sandbox/sandbox.js";
 import { owningTrigger } from "../functions/core/plan-promotions.js";
@@ -32,7 +40,12 @@ export type BaselineKey = "floor" | "naiveAccept" | "naiveRequestStatus" | "naiv
 const BASELINES: Record<BaselineKey, { entry: string; eventKind: string; envOf: FunctionKey; label: string }> = {
   floor: { entry: "bench/naive/floor.ts", eventKind: "health", envOf: "health", label: "floor (bare handler)" },
   naiveAccept: { entry: "bench/naive/accept.ts", eventKind: "accept", envOf: "accept", label: "naive accept" },
-  naiveRequestStatus: { entry: "bench/naive/request-status.ts", eventKind: "requestStatus", envOf: "requestStatus", label: "naive request-status" },
+  naiveRequestStatus: {
+    entry: "bench/naive/request-status.ts",
+    eventKind: "requestStatus",
+    envOf: "requestStatus",
+    label: "naive request-status",
+  },
   naiveHealth: { entry: "bench/naive/health.ts", eventKind: "health", envOf: "health", label: "naive health" },
   naiveSender: { entry: "bench/naive/sender.ts", eventKind: "sender", envOf: "sender", label: "naive sender" },
 };
@@ -135,7 +148,10 @@ export interface ColdStartEnvironment {
 
 /** Fresh secrets for one bench run. */
 export function newWebhookSecrets() {
-  return { passEntryWebhookSecret: randomBytes(24).toString("hex"), signingSecret: `whsec_${randomBytes(24).toString("base64")}` };
+  return {
+    passEntryWebhookSecret: randomBytes(24).toString("hex"),
+    signingSecret: `whsec_${randomBytes(24).toString("base64")}`,
+  };
 }
 
 /** The secrets the AWS home reads (every one infra/manifest.ts declares), stored in the stub under the ARNs it would have. */
@@ -157,7 +173,11 @@ export function benchSecrets(setup: Pick<ColdStartEnvironment, "passEntryWebhook
 }
 
 /** The full environment of a fresh process standing in for one Lambda: nothing inherited but PATH. */
-export function lambdaEnvironment(spec: FunctionSpec, setup: ColdStartEnvironment, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function lambdaEnvironment(
+  spec: FunctionSpec,
+  setup: ColdStartEnvironment,
+  overrides: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const { secretArns } = benchSecrets(setup);
   const deployed = {
     queueUrl: `${setup.stub.url}/${ACCOUNT}/wallet-messaging-bench-MessagesQueue`,
@@ -205,15 +225,27 @@ function expectedAnswer(kind: string, summary: Record<string, unknown>): string 
     requestCancel: (s) => s === 202,
     passEntryWebhook: (s) => s === 202,
   };
-  if (kind === "planner") return summary.status === "planned" && Number(summary.queued) > 0 ? undefined : `planner answered ${String(summary.status)} and queued ${String(summary.queued)}`;
-  if (kind === "sender") return summary.batchItemFailures === 0 ? undefined : `sender reported ${String(summary.batchItemFailures)} failed record(s)`;
+  if (kind === "planner")
+    return summary.status === "planned" && Number(summary.queued) > 0
+      ? undefined
+      : `planner answered ${String(summary.status)} and queued ${String(summary.queued)}`;
+  if (kind === "sender")
+    return summary.batchItemFailures === 0
+      ? undefined
+      : `sender reported ${String(summary.batchItemFailures)} failed record(s)`;
   const check = want[kind];
   if (check && !check(status)) return `answered ${String(status)}`;
   return undefined;
 }
 
 const describeAnswer = (summary: Record<string, unknown>) =>
-  summary.statusCode !== undefined ? String(summary.statusCode) : summary.status !== undefined ? `${String(summary.status)}, ${String(summary.queued)} queued` : summary.batchItemFailures !== undefined ? `${String(summary.batchItemFailures)} failures` : String(summary.answer);
+  summary.statusCode !== undefined
+    ? String(summary.statusCode)
+    : summary.status !== undefined
+      ? `${String(summary.status)}, ${String(summary.queued)} queued`
+      : summary.batchItemFailures !== undefined
+        ? `${String(summary.batchItemFailures)} failures`
+        : String(summary.answer);
 
 function shuffle<T>(items: T[]): T[] {
   const copy = [...items];
@@ -230,8 +262,20 @@ const BENCH_PROMOTIONS = "test/rehearsal/fixtures/promotions.json";
 /** Stores a request and one sent batch in the stub's table, as the accept handler and sender would have. */
 function seedSubmittedRequest(stub: AwsStub, requestId: string): void {
   const now = new Date().toISOString();
-  const batch = { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" };
-  const record = { requestId, entityId: "ent_4f1c2a9e", source: "http", createdAt: now, enqueuedAt: now, apiKeyName: "crm", batch };
+  const batch = {
+    message: "Hello, World!",
+    segments: [{ groupTag: "summerPromotion" }],
+    scheduledAt: "2030-03-31T13:16:26Z",
+  };
+  const record = {
+    requestId,
+    entityId: "ent_4f1c2a9e",
+    source: "http",
+    createdAt: now,
+    enqueuedAt: now,
+    apiKeyName: "crm",
+    batch,
+  };
   stub.seed({ pk: { S: `REQ#${requestId}` }, sk: { S: "REQ" }, record: { S: JSON.stringify(record) } });
   // A ledger entry keeps each field as its own attribute (functions/adapters/dynamodb-send-ledger.ts).
   stub.seed({
@@ -258,16 +302,26 @@ function seedSubmittedRequest(stub: AwsStub, requestId: string): void {
  */
 function plannerEvents(count: number): { promotionId: string; scheduledTime: string }[] {
   try {
-    const promotion = parsePromotionsFile(JSON.parse(readFileSync(path.join(projectRoot, BENCH_PROMOTIONS), "utf8"))).find((p) => p.enabled);
+    const promotion = parsePromotionsFile(
+      JSON.parse(readFileSync(path.join(projectRoot, BENCH_PROMOTIONS), "utf8")),
+    ).find((p) => p.enabled);
     if (!promotion) return [];
-    return nextOccurrences(promotion, Date.now() + 3 * 3_600_000, count).map((o) => ({ promotionId: promotion.id, scheduledTime: new Date(owningTrigger(promotion, o.at)).toISOString() }));
+    return nextOccurrences(promotion, Date.now() + 3 * 3_600_000, count).map((o) => ({
+      promotionId: promotion.id,
+      scheduledTime: new Date(owningTrigger(promotion, o.at)).toISOString(),
+    }));
   } catch {
     return [];
   }
 }
 
 /** What one run of a variant needs beyond its function's environment: a fresh request to cancel, a trigger of its own. */
-function perRunEnvironment(v: Variant, stub: AwsStub, planner: { promotionId: string; scheduledTime: string }[], runIndex: number): Record<string, string> {
+function perRunEnvironment(
+  v: Variant,
+  stub: AwsStub,
+  planner: { promotionId: string; scheduledTime: string }[],
+  runIndex: number,
+): Record<string, string> {
   if (v.eventKind === "requestCancel") {
     const requestId = randomUUID();
     seedSubmittedRequest(stub, requestId);
@@ -278,7 +332,12 @@ function perRunEnvironment(v: Variant, stub: AwsStub, planner: { promotionId: st
   return {};
 }
 
-export async function measureColdStarts(options: { runs: number; probeRuns: number; workDir: string; log: (line: string) => void }): Promise<ColdStartResult> {
+export async function measureColdStarts(options: {
+  runs: number;
+  probeRuns: number;
+  workDir: string;
+  log: (line: string) => void;
+}): Promise<ColdStartResult> {
   const variants: Variant[] = [];
   const missing: string[] = [];
   for (const [key, spec] of Object.entries(functions) as [FunctionKey, FunctionSpec][]) {
@@ -287,13 +346,29 @@ export async function measureColdStarts(options: { runs: number; probeRuns: numb
       missing.push(`${key} (${spec.handler})`);
       continue;
     }
-    variants.push({ id: key, label: key, entry: path.relative(projectRoot, file), eventKind: key, spec, group: "function", naive: NAIVE_FOR[key] ?? "naiveAccept" });
+    variants.push({
+      id: key,
+      label: key,
+      entry: path.relative(projectRoot, file),
+      eventKind: key,
+      spec,
+      group: "function",
+      naive: NAIVE_FOR[key] ?? "naiveAccept",
+    });
   }
   for (const [key, b] of Object.entries(BASELINES) as [BaselineKey, (typeof BASELINES)[BaselineKey]][]) {
-    variants.push({ id: key, label: b.label, entry: b.entry, eventKind: b.eventKind, spec: functions[b.envOf], group: "baseline" });
+    variants.push({
+      id: key,
+      label: b.label,
+      entry: b.entry,
+      eventKind: b.eventKind,
+      spec: functions[b.envOf],
+      group: "baseline",
+    });
   }
   if (options.probeRuns > 0) {
-    for (const [label, entry] of Object.entries(PROBES)) variants.push({ id: `probe:${label}`, label, entry, eventKind: "probe", spec: functions.accept, group: "probe" });
+    for (const [label, entry] of Object.entries(PROBES))
+      variants.push({ id: `probe:${label}`, label, entry, eventKind: "probe", spec: functions.accept, group: "probe" });
   }
 
   const bundles = new Map<string, BuiltBundle>();
@@ -302,7 +377,8 @@ export async function measureColdStarts(options: { runs: number; probeRuns: numb
     variants.map(async (v, i) => {
       try {
         // The shipped promotion is disabled: the planner is measured with one enabled (the rehearsal's), as an operator deploys it.
-        const dataFiles: Record<string, string> = v.eventKind === "planner" ? { "promotions.json": BENCH_PROMOTIONS } : {};
+        const dataFiles: Record<string, string> =
+          v.eventKind === "planner" ? { "promotions.json": BENCH_PROMOTIONS } : {};
         bundles.set(v.id, await bundleEntry(v.entry, path.join(options.workDir, `bundle-${i}`), RUNTIME, dataFiles));
       } catch (error) {
         buildErrors.set(v.id, `bundle failed: ${(error as Error).message.split("\n")[0]}`);
@@ -319,7 +395,12 @@ export async function measureColdStarts(options: { runs: number; probeRuns: numb
   // Cold starts are not a rate-limit test: PassEntry answers every POST at once.
   const sandbox = await startSandbox({ tokens: [BENCH_TOKEN], rateLimitPerSecond: 1_000_000 });
   const planner = plannerEvents(options.runs + 1);
-  const setup: ColdStartEnvironment = { stub, sandboxUrl: sandbox.url, ...webhookSecrets, homeDir: mkdtempSync(path.join(options.workDir, "home-")) };
+  const setup: ColdStartEnvironment = {
+    stub,
+    sandboxUrl: sandbox.url,
+    ...webhookSecrets,
+    homeDir: mkdtempSync(path.join(options.workDir, "home-")),
+  };
 
   const samples = new Map<string, Sample[]>(variants.map((v) => [v.id, []]));
   const answers = new Map<string, string>();
@@ -333,23 +414,35 @@ export async function measureColdStarts(options: { runs: number; probeRuns: numb
         if (errors.has(v.id) || (v.group === "probe" && round > options.probeRuns)) continue;
         const before = new Map(stub.calls);
         const env = lambdaEnvironment(v.spec, setup, perRunEnvironment(v, stub, planner, round));
-        const result = await run(process.execPath, [RUNNER, bundles.get(v.id)!.file, v.eventKind], { env, cwd: projectRoot, timeoutMs: 30_000 });
+        const result = await run(process.execPath, [RUNNER, bundles.get(v.id)!.file, v.eventKind], {
+          env,
+          cwd: projectRoot,
+          timeoutMs: 30_000,
+        });
         const line = result.stdout.split("\n").find((l) => l.startsWith("@@bench "));
         if (result.code !== 0 || !line) {
           const why = result.timedOut ? "timed out" : `exit ${String(result.code)}`;
-          errors.set(v.id, `${why}: ${(result.stderr.trim().split("\n").slice(-3).join(" | ") || result.stdout.trim().slice(-300)).slice(0, 400)}`);
+          errors.set(
+            v.id,
+            `${why}: ${(result.stderr.trim().split("\n").slice(-3).join(" | ") || result.stdout.trim().slice(-300)).slice(0, 400)}`,
+          );
           continue;
         }
         const parsed = JSON.parse(line.slice("@@bench ".length)) as Sample & Record<string, unknown>;
         const wrong = expectedAnswer(v.eventKind, parsed);
         if (wrong && v.group === "function") {
-          errors.set(v.id, `unexpected answer: ${wrong}; output: ${result.stdout.replace(line, "").trim().slice(-300)}`);
+          errors.set(
+            v.id,
+            `unexpected answer: ${wrong}; output: ${result.stdout.replace(line, "").trim().slice(-300)}`,
+          );
           continue;
         }
         answers.set(v.id, describeAnswer(parsed));
         if (round === 0) {
           const delta: Record<string, number> = {};
-          for (const [target, count] of stub.calls) if (count !== (before.get(target) ?? 0)) delta[target.split(".").pop()!] = count - (before.get(target) ?? 0);
+          for (const [target, count] of stub.calls)
+            if (count !== (before.get(target) ?? 0))
+              delta[target.split(".").pop()!] = count - (before.get(target) ?? 0);
           awsCalls.set(v.id, delta);
           continue;
         }
@@ -373,14 +466,22 @@ export async function measureColdStarts(options: { runs: number; probeRuns: numb
       group: v.group,
       memoryMb: v.spec.memoryMb,
       runs: s.length,
-      ...(bundle ? { bytes: bundle.bytes, gzipBytes: bundle.gzipBytes, composition: bundle.composition.slice(0, 8) } : {}),
+      ...(bundle
+        ? { bytes: bundle.bytes, gzipBytes: bundle.gzipBytes, composition: bundle.composition.slice(0, 8) }
+        : {}),
       ...(v.naive ? { naive: v.naive } : {}),
     };
     const error = errors.get(v.id);
     if (error) row.error = error;
     if (s.length > 0) {
       row.totalMs = round(median(s.map((x) => x.totalMs)), 1);
-      row.totalP90Ms = round(quantile(s.map((x) => x.totalMs), 0.9), 1);
+      row.totalP90Ms = round(
+        quantile(
+          s.map((x) => x.totalMs),
+          0.9,
+        ),
+        1,
+      );
       row.importMs = round(median(s.map((x) => x.importMs)), 1);
       row.invokeMs = round(median(s.map((x) => x.invokeMs)), 1);
       row.maxRssMb = round(median(s.map((x) => x.maxRssMb)), 1);
@@ -398,7 +499,8 @@ export async function measureColdStarts(options: { runs: number; probeRuns: numb
     const naive = row.naive ? byId.get(row.naive) : undefined;
     if (naive?.totalMs) row.vsNaive = round(row.totalMs / naive.totalMs, 2);
     if (naive?.maxRssMb && row.maxRssMb) row.memoryVsNaive = round(row.maxRssMb / naive.maxRssMb, 2);
-    if (row.group === "function" && row.vsFloor !== undefined && row.vsNaive !== undefined) row.goalMet = row.vsFloor <= 1.8 && row.vsNaive < 0.8;
+    if (row.group === "function" && row.vsFloor !== undefined && row.vsNaive !== undefined)
+      row.goalMet = row.vsFloor <= 1.8 && row.vsNaive < 0.8;
   }
   const senderBundle = bundles.get("sender");
   return {

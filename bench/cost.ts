@@ -37,27 +37,53 @@ export interface CostResult {
   awsCallsPerMessage: Record<string, number>;
 }
 
-export async function measureCost(options: { senderBundle: string; batches: number; records: number; workDir: string }): Promise<CostResult> {
+export async function measureCost(options: {
+  senderBundle: string;
+  batches: number;
+  records: number;
+  workDir: string;
+}): Promise<CostResult> {
   const webhookSecrets = newWebhookSecrets();
   const stub = await startAwsStub({ secrets: benchSecrets(webhookSecrets).values });
   const sandbox = await startSandbox({ tokens: [BENCH_TOKEN], rateLimitPerSecond: 1_000_000 });
   try {
     const spec = functions.sender;
-    const env = lambdaEnvironment(spec, { stub, sandboxUrl: sandbox.url, ...webhookSecrets, homeDir: mkdtempSync(path.join(options.workDir, "cost-home-")) });
-    const result = await run(process.execPath, [RUNNER, options.senderBundle, "sender", "cost", String(options.batches), String(options.records)], {
-      env,
-      cwd: projectRoot,
-      timeoutMs: 120_000,
+    const env = lambdaEnvironment(spec, {
+      stub,
+      sandboxUrl: sandbox.url,
+      ...webhookSecrets,
+      homeDir: mkdtempSync(path.join(options.workDir, "cost-home-")),
     });
+    const result = await run(
+      process.execPath,
+      [RUNNER, options.senderBundle, "sender", "cost", String(options.batches), String(options.records)],
+      {
+        env,
+        cwd: projectRoot,
+        timeoutMs: 120_000,
+      },
+    );
     const line = result.stdout.split("\n").find((l) => l.startsWith("@@bench "));
-    if (result.code !== 0 || !line) throw new Error(`cost run failed (exit ${String(result.code)}): ${result.stderr.slice(-400)}`);
-    if (stub.unanswered.size > 0) throw new Error(`the AWS stub had no answer for ${[...stub.unanswered].join(", ")}; the sender took an error path, so its cost is not representative.`);
-    const cost = (JSON.parse(line.slice("@@bench ".length)) as { cost: { messages: number; failures: number; cpuMsPerMessage: number; wallMsPerMessage: number } }).cost;
+    if (result.code !== 0 || !line)
+      throw new Error(`cost run failed (exit ${String(result.code)}): ${result.stderr.slice(-400)}`);
+    if (stub.unanswered.size > 0)
+      throw new Error(
+        `the AWS stub had no answer for ${[...stub.unanswered].join(", ")}; the sender took an error path, so its cost is not representative.`,
+      );
+    const cost = (
+      JSON.parse(line.slice("@@bench ".length)) as {
+        cost: { messages: number; failures: number; cpuMsPerMessage: number; wallMsPerMessage: number };
+      }
+    ).cost;
     const gb = spec.memoryMb / 1024;
     // The cold invocation's one record, the uncounted warm batch, then the measured batches.
     const handled = 1 + options.records + cost.messages;
     // The stub knows calls by X-Amz-Target ("DynamoDB_20120810.GetItem"); the operation name is enough here.
-    const awsCallsPerMessage = Object.fromEntries([...stub.calls].sort(([a], [b]) => a.localeCompare(b)).map(([target, n]) => [target.split(".").pop() ?? target, round(n / handled, 2)]));
+    const awsCallsPerMessage = Object.fromEntries(
+      [...stub.calls]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([target, n]) => [target.split(".").pop() ?? target, round(n / handled, 2)]),
+    );
     const cpuMs = round(cost.cpuMsPerMessage, 3);
     const wallMs = round(cost.wallMsPerMessage, 1);
     return {

@@ -47,7 +47,12 @@ export interface DrainResult {
   goalMet: boolean;
 }
 
-export async function measureDrain(options: { requests: number; workDir: string; timeoutSeconds: number; log: (line: string) => void }): Promise<DrainResult> {
+export async function measureDrain(options: {
+  requests: number;
+  workDir: string;
+  timeoutSeconds: number;
+  log: (line: string) => void;
+}): Promise<DrainResult> {
   const sandbox = await startSandbox({ tokens: [TOKEN], rateLimitPerSecond: 10 });
   const dataDir = mkdtempSync(path.join(options.workDir, "drain-data-"));
   const stack = await startLocalStack({
@@ -85,7 +90,10 @@ export async function measureDrain(options: { requests: number; workDir: string;
     const cpuBefore = process.cpuUsage();
     const drainStarted = performance.now();
     stack.runner.start();
-    const progress = setInterval(() => options.log(`  drain: ${sandbox.batches().length}/${ids.length} batches created`), 30_000);
+    const progress = setInterval(
+      () => options.log(`  drain: ${sandbox.batches().length}/${ids.length} batches created`),
+      30_000,
+    );
     // Done when every accepted request has its batch. Not when the queue is empty: after each batch
     // the sender leaves itself follow-ups (tracking the batch) that stay queued, delayed, for long.
     const waiting = new Set(ids);
@@ -147,7 +155,8 @@ export async function measureDrain(options: { requests: number; workDir: string;
       processCpuMsPerMessage: round((cpu.user + cpu.system) / 1000 / Math.max(1, batches.length), 3),
       goalMet: false,
     };
-    result.goalMet = !timedOut && result.sendsPerSecond >= 8.5 && count429 === 0 && duplicates === 0 && lost === 0 && refused === 0;
+    result.goalMet =
+      !timedOut && result.sendsPerSecond >= 8.5 && count429 === 0 && duplicates === 0 && lost === 0 && refused === 0;
     return result;
   } finally {
     await stack.stop();

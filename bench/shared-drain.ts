@@ -41,15 +41,30 @@ export interface SharedDrainResult {
   goalMet: boolean;
 }
 
-export async function measureSharedDrain(options: { sharedRequests: number; aloneRequests: number; workDir: string; log: (line: string) => void }): Promise<SharedDrainResult> {
+export async function measureSharedDrain(options: {
+  sharedRequests: number;
+  aloneRequests: number;
+  workDir: string;
+  log: (line: string) => void;
+}): Promise<SharedDrainResult> {
   const alone = await drainOnce({ ...options, shareBatches: false, requests: options.aloneRequests });
   const shared = await drainOnce({ ...options, shareBatches: true, requests: options.sharedRequests });
   const ratio = alone.recipientsPerSecond > 0 ? shared.recipientsPerSecond / alone.recipientsPerSecond : 0;
   const clean = (r: SharedDrainRun) => !r.timedOut && r.count429 === 0 && r.duplicates === 0 && r.lost === 0;
-  return { shared, alone, ratio: round(ratio, 1), goalMet: clean(shared) && clean(alone) && shared.recipientsPerSecond >= 2_000 && ratio >= 200 };
+  return {
+    shared,
+    alone,
+    ratio: round(ratio, 1),
+    goalMet: clean(shared) && clean(alone) && shared.recipientsPerSecond >= 2_000 && ratio >= 200,
+  };
 }
 
-async function drainOnce(options: { shareBatches: boolean; requests: number; workDir: string; log: (line: string) => void }): Promise<SharedDrainRun> {
+async function drainOnce(options: {
+  shareBatches: boolean;
+  requests: number;
+  workDir: string;
+  log: (line: string) => void;
+}): Promise<SharedDrainRun> {
   const sandbox = await startSandbox({ tokens: [TOKEN], rateLimitPerSecond: 10 });
   const dataDir = mkdtempSync(path.join(options.workDir, "shared-drain-"));
   const stack = await startLocalStack({
@@ -69,7 +84,14 @@ async function drainOnce(options: { shareBatches: boolean; requests: number; wor
       Array.from({ length: 20 }, async () => {
         while (next < options.requests) {
           const i = next++;
-          const body = { batch: { ...TEMPLATE, recipients: [{ passId: `pass-${i}`, variables: { name: `Fan ${i}`, seat: `${Math.floor(i / 100)}-${i % 100}` } }] } };
+          const body = {
+            batch: {
+              ...TEMPLATE,
+              recipients: [
+                { passId: `pass-${i}`, variables: { name: `Fan ${i}`, seat: `${Math.floor(i / 100)}-${i % 100}` } },
+              ],
+            },
+          };
           const answer = await fetch(`${stack.url}/api/v1/entities/stadium/messaging/wallet`, {
             method: "POST",
             headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
@@ -82,13 +104,16 @@ async function drainOnce(options: { shareBatches: boolean; requests: number; wor
     );
     const acceptSeconds = (performance.now() - acceptStarted) / 1000;
     if (refused > 0) throw new Error(`${refused} of ${options.requests} requests were refused at the door.`);
-    options.log(`  ${options.shareBatches ? "shared" : "alone"}: accepted ${options.requests} requests in ${acceptSeconds.toFixed(1)} s; draining…`);
+    options.log(
+      `  ${options.shareBatches ? "shared" : "alone"}: accepted ${options.requests} requests in ${acceptSeconds.toFixed(1)} s; draining…`,
+    );
 
     const reached = () => sandbox.batches().reduce((sum, b) => sum + (b.body.batch.recipients?.length ?? 0), 0);
     const drainStarted = Date.now();
     const deadline = drainStarted + (options.shareBatches ? 120_000 : (options.requests / 6 + 30) * 1000);
     stack.runner.start();
-    while (reached() < options.requests && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (reached() < options.requests && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const lastCreated = Math.max(drainStarted, ...sandbox.batches().map((b) => Date.parse(b.createdAt)));
     const timedOut = reached() < options.requests;
     // A second more with the workers on, so a duplicate still in flight would be counted too.
@@ -97,7 +122,8 @@ async function drainOnce(options: { shareBatches: boolean; requests: number; wor
 
     const batches = sandbox.batches();
     const perPass = new Map<string, number>();
-    for (const batch of batches) for (const r of batch.body.batch.recipients ?? []) perPass.set(r.passId, (perPass.get(r.passId) ?? 0) + 1);
+    for (const batch of batches)
+      for (const r of batch.body.batch.recipients ?? []) perPass.set(r.passId, (perPass.get(r.passId) ?? 0) + 1);
     const duplicates = [...perPass.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
     const lost = options.requests - perPass.size;
     const seconds = Math.max(0.001, (lastCreated - drainStarted) / 1000);

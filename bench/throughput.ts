@@ -21,7 +21,9 @@ import { run } from "./lib/processes.js";
 import { round } from "./lib/stats.js";
 
 /** PassEntry's own example request body (README, "Try it"). */
-export const PASSENTRY_EXAMPLE_BODY = { batch: { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" } };
+export const PASSENTRY_EXAMPLE_BODY = {
+  batch: { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" },
+};
 const API_KEY = "bench-key-0123456789abcdef";
 const ROUTE = "/api/v1/entities/my-entity/messaging/wallet";
 
@@ -54,12 +56,33 @@ export interface ThroughputResult {
   goalMet: boolean;
 }
 
-async function autocannon(url: string, connections: number, seconds: number, headers: Record<string, string>): Promise<LoadResult> {
-  const args = [path.join(projectRoot, "node_modules/autocannon/autocannon.js"), "-c", String(connections), "-d", String(seconds), "-m", "POST", "-n", "--json", "-b", JSON.stringify(PASSENTRY_EXAMPLE_BODY)];
+async function autocannon(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string>,
+): Promise<LoadResult> {
+  const args = [
+    path.join(projectRoot, "node_modules/autocannon/autocannon.js"),
+    "-c",
+    String(connections),
+    "-d",
+    String(seconds),
+    "-m",
+    "POST",
+    "-n",
+    "--json",
+    "-b",
+    JSON.stringify(PASSENTRY_EXAMPLE_BODY),
+  ];
   for (const [name, value] of Object.entries(headers)) args.push("-H", `${name}=${value}`);
   args.push(url);
-  const result = await run(process.execPath, args, { env: { PATH: process.env.PATH }, timeoutMs: (seconds + 30) * 1000 });
-  if (result.code !== 0) throw new Error(`autocannon failed (exit ${String(result.code)}): ${result.stderr.slice(-500)}`);
+  const result = await run(process.execPath, args, {
+    env: { PATH: process.env.PATH },
+    timeoutMs: (seconds + 30) * 1000,
+  });
+  if (result.code !== 0)
+    throw new Error(`autocannon failed (exit ${String(result.code)}): ${result.stderr.slice(-500)}`);
   const json = JSON.parse(result.stdout.slice(result.stdout.indexOf("{"))) as Record<string, any>;
   return {
     requestsPerSecond: json.requests.average,
@@ -91,7 +114,9 @@ async function warmUp(url: string, headers: Record<string, string>, count = 300,
  * with `durable`, first inserting the body into a SQLite table (same settings as the local home's
  * database), i.e. the least any server that keeps what it accepted must do.
  */
-async function startBaselineServer(durable?: { dataDir: string }): Promise<{ url: string; close: () => Promise<void> }> {
+async function startBaselineServer(durable?: {
+  dataDir: string;
+}): Promise<{ url: string; close: () => Promise<void> }> {
   const db = durable ? openSqlite(path.join(durable.dataDir, "baseline.db")) : undefined;
   db?.exec("CREATE TABLE IF NOT EXISTS accepted (id TEXT PRIMARY KEY, body TEXT NOT NULL)");
   const insert = db?.prepare("INSERT INTO accepted (id, body) VALUES (?, ?)");
@@ -121,7 +146,12 @@ async function startBaselineServer(durable?: { dataDir: string }): Promise<{ url
   };
 }
 
-export async function measureThroughput(options: { connections: number; seconds: number; workDir: string; log: (line: string) => void }): Promise<ThroughputResult> {
+export async function measureThroughput(options: {
+  connections: number;
+  seconds: number;
+  workDir: string;
+  log: (line: string) => void;
+}): Promise<ThroughputResult> {
   const headers = { "content-type": "application/json", authorization: `Bearer ${API_KEY}` };
 
   const baselineServer = await startBaselineServer();

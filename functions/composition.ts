@@ -13,7 +13,19 @@ import { randomUUID } from "node:crypto";
 import type { SenderSettings } from "./config.js";
 import type { AcceptDeps } from "./core/accept-request.js";
 import type { Automation } from "./core/automations.js";
-import type { Clock, EventPublisher, Log, MessageQueue, PassEntryClient, RequestIntake, RequestStore, RetryScheduler, SecretStore, SendKey, SendLedger } from "./core/ports.js";
+import type {
+  Clock,
+  EventPublisher,
+  Log,
+  MessageQueue,
+  PassEntryClient,
+  RequestIntake,
+  RequestStore,
+  RetryScheduler,
+  SecretStore,
+  SendKey,
+  SendLedger,
+} from "./core/ports.js";
 import type { Promotion } from "./core/promotions.js";
 import type { AcceptHandlerDeps, PassEntryWebhookDeps, PlannerDeps, SenderDeps } from "./handler-deps.js";
 
@@ -54,12 +66,26 @@ export function composeAccept(ports: AcceptPorts, settings: AcceptSettings): Acc
 }
 
 /** The PassEntry webhook function: the accept path plus the automations PassEntry's events trigger. */
-export function composePassEntryWebhook(ports: AcceptPorts & { automations: readonly Automation[] }, settings: AcceptSettings): PassEntryWebhookDeps {
-  return { accept: acceptPath(ports, settings), secrets: ports.secrets, log: ports.log, automations: ports.automations };
+export function composePassEntryWebhook(
+  ports: AcceptPorts & { automations: readonly Automation[] },
+  settings: AcceptSettings,
+): PassEntryWebhookDeps {
+  return {
+    accept: acceptPath(ports, settings),
+    secrets: ports.secrets,
+    log: ports.log,
+    automations: ports.automations,
+  };
 }
 
 /** The promotion planner: where its sends are stored and queued, and this deploy's promotions. */
-export function composePlanner(ports: { store: RequestStore; queue: MessageQueue; clock: Clock; log: Log; promotions: readonly Promotion[] }): PlannerDeps {
+export function composePlanner(ports: {
+  store: RequestStore;
+  queue: MessageQueue;
+  clock: Clock;
+  log: Log;
+  promotions: readonly Promotion[];
+}): PlannerDeps {
   const { promotions, log, ...plan } = ports;
   return { plan: { ...plan, log }, promotions, log };
 }

@@ -57,29 +57,52 @@ const optionalText = z.catch(z.optional(z.string().check(z.trim(), z.minLength(1
  * operator chooses to forward, comma-separated (e.g. `priority,locale`). Default none.
  */
 const batchKeyList = z._default(
-  z.pipe(
-    z.string(),
-    z.transform((text) => text.split(",").map((key) => key.trim()).filter(Boolean)),
-  ).check(z.refine((keys) => keys.every((key) => /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(key)), "ALLOWED_BATCH_KEYS must list key names (letters, digits, _), comma-separated")),
+  z
+    .pipe(
+      z.string(),
+      z.transform((text) =>
+        text
+          .split(",")
+          .map((key) => key.trim())
+          .filter(Boolean),
+      ),
+    )
+    .check(
+      z.refine(
+        (keys) => keys.every((key) => /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(key)),
+        "ALLOWED_BATCH_KEYS must list key names (letters, digits, _), comma-separated",
+      ),
+    ),
   [],
 );
 
 /** Settings both homes share: how we talk to PassEntry and how long a claim protects a send. */
-const PassEntrySettings = z.object({
-  PASSENTRY_RATE_PER_SECOND: positiveNumber(DEFAULTS.passEntryRatePerSecond).check(z.refine((n) => n <= PASSENTRY_MAX_CALLS_PER_SECOND, `PASSENTRY_RATE_PER_SECOND must be at most ${PASSENTRY_MAX_CALLS_PER_SECOND} (PassEntry's limit)`)),
-  PASSENTRY_TIMEOUT_MS: positiveInt(DEFAULTS.passEntryTimeoutMs),
-  SEND_LEASE_MS: positiveInt(DEFAULTS.sendLeaseMs),
-  RECONCILE_MAX_PAGES: positiveInt(DEFAULTS.reconcileMaxPages),
-  ALLOWED_BATCH_KEYS: batchKeyList,
-  /** A caller's requests that differ only in their recipients share PassEntry batches (`false` turns it off). */
-  SHARE_BATCHES: z.pipe(z._default(z.enum(["true", "false"], { error: "SHARE_BATCHES must be true or false" }), "true"), z.transform((v) => v === "true")),
-}).check(
-  // A POST may leave up to half a lease after its claim was checked, and must finish inside the lease.
-  z.refine((c) => c.PASSENTRY_TIMEOUT_MS * 2 < c.SEND_LEASE_MS, {
-    message: "SEND_LEASE_MS must be more than twice PASSENTRY_TIMEOUT_MS, so that a POST finishes while its claim still protects it",
-    path: ["SEND_LEASE_MS"],
-  }),
-);
+const PassEntrySettings = z
+  .object({
+    PASSENTRY_RATE_PER_SECOND: positiveNumber(DEFAULTS.passEntryRatePerSecond).check(
+      z.refine(
+        (n) => n <= PASSENTRY_MAX_CALLS_PER_SECOND,
+        `PASSENTRY_RATE_PER_SECOND must be at most ${PASSENTRY_MAX_CALLS_PER_SECOND} (PassEntry's limit)`,
+      ),
+    ),
+    PASSENTRY_TIMEOUT_MS: positiveInt(DEFAULTS.passEntryTimeoutMs),
+    SEND_LEASE_MS: positiveInt(DEFAULTS.sendLeaseMs),
+    RECONCILE_MAX_PAGES: positiveInt(DEFAULTS.reconcileMaxPages),
+    ALLOWED_BATCH_KEYS: batchKeyList,
+    /** A caller's requests that differ only in their recipients share PassEntry batches (`false` turns it off). */
+    SHARE_BATCHES: z.pipe(
+      z._default(z.enum(["true", "false"], { error: "SHARE_BATCHES must be true or false" }), "true"),
+      z.transform((v) => v === "true"),
+    ),
+  })
+  .check(
+    // A POST may leave up to half a lease after its claim was checked, and must finish inside the lease.
+    z.refine((c) => c.PASSENTRY_TIMEOUT_MS * 2 < c.SEND_LEASE_MS, {
+      message:
+        "SEND_LEASE_MS must be more than twice PASSENTRY_TIMEOUT_MS, so that a POST finishes while its claim still protects it",
+      path: ["SEND_LEASE_MS"],
+    }),
+  );
 
 export const AwsConfig = z.extend(PassEntrySettings, {
   WALLET_HOME: z.literal("aws"),
@@ -106,7 +129,13 @@ export const LocalConfig = z.extend(PassEntrySettings, {
   PORT: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(65535)), 3000),
   DATA_DIR: z._default(z.string().check(z.minLength(1)), "./.data"),
   /** Unset: the embedded PassEntry sandbox is started and used. */
-  PASSENTRY_BASE_URL: z.union([z.optional(z.url()), z.pipe(z.literal(""), z.transform(() => undefined))]),
+  PASSENTRY_BASE_URL: z.union([
+    z.optional(z.url()),
+    z.pipe(
+      z.literal(""),
+      z.transform(() => undefined),
+    ),
+  ]),
   PASSENTRY_TOKEN: optionalText,
   /** Comma-separated `name:key` pairs (`operator:<name>:<key>` for an operator key); unset: a development operator key is generated and printed. */
   API_KEYS: optionalText,
@@ -153,7 +182,9 @@ export function loadAwsConfig(env: Record<string, string | undefined> = process.
 export function loadLocalConfig(env: Record<string, string | undefined> = process.env): LocalConfig {
   const config = parse(LocalConfig, env);
   if (config.PASSENTRY_BASE_URL && !config.PASSENTRY_TOKEN) {
-    throw new ConfigError("The configuration is not valid: PASSENTRY_TOKEN must be set when PASSENTRY_BASE_URL points at a real PassEntry.");
+    throw new ConfigError(
+      "The configuration is not valid: PASSENTRY_TOKEN must be set when PASSENTRY_BASE_URL points at a real PassEntry.",
+    );
   }
   return config;
 }
@@ -174,7 +205,10 @@ export interface SenderSettings {
   followUps: FollowUpTimings;
 }
 
-type SenderConfig = Pick<LocalConfig, "SEND_LEASE_MS" | "RECONCILE_MAX_PAGES" | "SHARE_BATCHES" | "PASSENTRY_TIMEOUT_MS"> & { ALLOWED_BATCH_KEYS: readonly string[]; MAX_RECEIVES?: number };
+type SenderConfig = Pick<
+  LocalConfig,
+  "SEND_LEASE_MS" | "RECONCILE_MAX_PAGES" | "SHARE_BATCHES" | "PASSENTRY_TIMEOUT_MS"
+> & { ALLOWED_BATCH_KEYS: readonly string[]; MAX_RECEIVES?: number };
 
 /**
  * The sender's settings from a home's configuration. `deadline`: `lambda` where the invocation is

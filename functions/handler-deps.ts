@@ -7,7 +7,17 @@
 import type { AcceptDeps } from "./core/accept-request.js";
 import type { Automation } from "./core/automations.js";
 import type { PlanDeps } from "./core/plan-promotions.js";
-import type { Clock, DeadLetterQueue, Log, MessageQueue, QueueStats, RequestStore, RetryScheduler, SecretStore, SendLedger } from "./core/ports.js";
+import type {
+  Clock,
+  DeadLetterQueue,
+  Log,
+  MessageQueue,
+  QueueStats,
+  RequestStore,
+  RetryScheduler,
+  SecretStore,
+  SendLedger,
+} from "./core/ports.js";
 import type { Promotion } from "./core/promotions.js";
 import type { SendDeps } from "./core/send-request.js";
 
@@ -52,7 +62,19 @@ export interface ConsoleDeps {
   promotions: readonly Promotion[];
   automations: readonly Automation[];
   /** The local sandbox, when this home runs one: its batches get a section of their own. */
-  sandbox?: { url: string; batches(): { id: string; name: string; status: string; scheduledAt: string; totalCount: number | null; createdAt: string }[] } | undefined;
+  sandbox?:
+    | {
+        url: string;
+        batches(): {
+          id: string;
+          name: string;
+          status: string;
+          scheduledAt: string;
+          totalCount: number | null;
+          createdAt: string;
+        }[];
+      }
+    | undefined;
   /** Mark the session cookie Secure (behind HTTPS, i.e. on AWS). */
   secureCookies: boolean;
 }

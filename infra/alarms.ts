@@ -1,4 +1,13 @@
-import { alarms as stageAlarms, functionAlarms, functionName, functions, SERVICE_NAME, unknownOutcomesMetric, type AlarmSpec, type FunctionKey } from "./manifest.js";
+import {
+  alarms as stageAlarms,
+  functionAlarms,
+  functionName,
+  functions,
+  SERVICE_NAME,
+  unknownOutcomesMetric,
+  type AlarmSpec,
+  type FunctionKey,
+} from "./manifest.js";
 import { api } from "./api.js";
 import { busDeadLetterQueue, deadLetterQueue, promotionFailuresQueue, queue } from "./queue.js";
 import { promotions } from "./schedules.js";
@@ -21,7 +30,10 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 alarmEmail.value.apply((email) => {
   const address = email.trim();
   if (!address) return undefined;
-  if (!EMAIL.test(address)) throw new Error("The AlarmEmail secret is not an email address: set it with `npx sst secret set AlarmEmail ops@example.com --stage <stage>`.");
+  if (!EMAIL.test(address))
+    throw new Error(
+      "The AlarmEmail secret is not an email address: set it with `npx sst secret set AlarmEmail ops@example.com --stage <stage>`.",
+    );
   return new aws.sns.TopicSubscription("AlarmsEmail", { topic: alarmsTopic.arn, protocol: "email", endpoint: address });
 });
 
@@ -74,5 +86,7 @@ const functionComponents: string[] = [
 export const alarms = [
   ...stageAlarms.map((spec) => alarm(spec)),
   // Names are fixed (manifest `functionName`), so the alarms need not wait for the functions.
-  ...functionComponents.flatMap((component) => functionAlarms(component).map((spec) => alarm(spec, functionName($app.stage, component)))),
+  ...functionComponents.flatMap((component) =>
+    functionAlarms(component).map((spec) => alarm(spec, functionName($app.stage, component))),
+  ),
 ];

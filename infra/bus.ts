@@ -36,6 +36,8 @@ for (const [name, target] of [
 ] as const) {
   new aws.sqs.QueuePolicy(name, {
     queueUrl: target.url,
-    policy: $resolve([target.arn, walletMessageRequestedRule.arn]).apply(([queueArn, ruleArn]) => JSON.stringify(busTargetQueuePolicy(queueArn, ruleArn))),
+    policy: $resolve([target.arn, walletMessageRequestedRule.arn]).apply(([queueArn, ruleArn]) =>
+      JSON.stringify(busTargetQueuePolicy(queueArn, ruleArn)),
+    ),
   });
 }

@@ -57,8 +57,14 @@ const partition = aws.getPartitionOutput({}).partition;
  */
 export function permissionsFor(spec: FunctionSpec, name: string): sst.aws.FunctionPermissionArgs[] {
   return [
-    ...Object.entries(spec.access).map(([target, actions]) => ({ actions: [...actions], resources: [arns[target as Grantable]] })),
-    { actions: [...LOG_ACTIONS], resources: [$interpolate`arn:${partition}:logs:${stage.region}:${account}:log-group:/aws/lambda/${name}:*`] },
+    ...Object.entries(spec.access).map(([target, actions]) => ({
+      actions: [...actions],
+      resources: [arns[target as Grantable]],
+    })),
+    {
+      actions: [...LOG_ACTIONS],
+      resources: [$interpolate`arn:${partition}:logs:${stage.region}:${account}:log-group:/aws/lambda/${name}:*`],
+    },
     ...(stage.tracing ? [{ actions: [...TRACING_ACTIONS], resources: ["*"] }] : []),
   ];
 }

@@ -55,7 +55,15 @@ export type SecretCapability = "passEntryToken" | "apiKeys" | "webhookSecrets" |
  * Nothing is granted through SST links: a link grants the same coarse actions (`sqs:*`,
  * `dynamodb:*`, `events:*`) to every function that links it.
  */
-export type Grantable = "table" | "requestListIndex" | "requestCallerIndex" | "messagesQueue" | "deadLetterQueue" | "promotionFailuresQueue" | "walletBus" | SecretCapability;
+export type Grantable =
+  | "table"
+  | "requestListIndex"
+  | "requestCallerIndex"
+  | "messagesQueue"
+  | "deadLetterQueue"
+  | "promotionFailuresQueue"
+  | "walletBus"
+  | SecretCapability;
 
 export interface SecretSpec {
   /** Pulumi name prefix of the Secrets Manager secret, and the name in its path. */
@@ -74,7 +82,8 @@ export const secrets: Record<SecretCapability, SecretSpec> = {
   apiKeys: {
     name: "ApiKeys",
     env: "API_KEYS_SECRET_ID",
-    description: 'API keys accepted by the wallet-messaging HTTP API: JSON object {"<caller name>": "<key>" or ["<key>", ...] or {"operator": true, "keys": ["<key>", ...]}}.',
+    description:
+      'API keys accepted by the wallet-messaging HTTP API: JSON object {"<caller name>": "<key>" or ["<key>", ...] or {"operator": true, "keys": ["<key>", ...]}}.',
   },
   webhookSecrets: {
     name: "PassEntryWebhookSecrets",
@@ -84,7 +93,8 @@ export const secrets: Record<SecretCapability, SecretSpec> = {
   webhookSigningSecrets: {
     name: "WebhookSigningSecrets",
     env: "WEBHOOK_SIGNING_SECRETS_SECRET_ID",
-    description: 'Standard Webhooks secrets of senders that sign trigger requests instead of sending an API key: JSON object {"<signer name>": "whsec_…"}.',
+    description:
+      'Standard Webhooks secrets of senders that sign trigger requests instead of sending an API key: JSON object {"<signer name>": "whsec_…"}.',
   },
 };
 
@@ -140,7 +150,13 @@ const SEND_TO_QUEUE = ["sqs:SendMessage"] as const;
  * times each retry with ChangeMessageVisibility and queues follow-ups and stamped re-sends with
  * SendMessage.
  */
-const CONSUME_QUEUE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"] as const;
+const CONSUME_QUEUE = [
+  "sqs:ReceiveMessage",
+  "sqs:DeleteMessage",
+  "sqs:GetQueueAttributes",
+  "sqs:ChangeMessageVisibility",
+  "sqs:SendMessage",
+] as const;
 
 /** Writing its own log group (created by SST with the function), instead of AWS's managed policy on every log group. */
 export const LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"] as const;
@@ -167,7 +183,12 @@ export const functions = {
     timeoutSeconds: 10,
     // Checks the key (or a Standard Webhooks signature), reserves the idempotency key + request
     // record, enqueues. It never touches the ledger.
-    access: { apiKeys: READ_SECRET, webhookSigningSecrets: READ_SECRET, table: RECORD_REQUESTS, messagesQueue: SEND_TO_QUEUE },
+    access: {
+      apiKeys: READ_SECRET,
+      webhookSigningSecrets: READ_SECRET,
+      table: RECORD_REQUESTS,
+      messagesQueue: SEND_TO_QUEUE,
+    },
   },
   requestStatus: {
     name: "RequestStatus",
@@ -205,7 +226,11 @@ export const functions = {
     // then the request (or the batch's follow-up) queued again for the sender. Deciding a shared
     // batch moves its members too (read together with BatchGetItem). Like cancel, it never calls
     // PassEntry.
-    access: { apiKeys: READ_SECRET, table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:Query"], messagesQueue: SEND_TO_QUEUE },
+    access: {
+      apiKeys: READ_SECRET,
+      table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+      messagesQueue: SEND_TO_QUEUE,
+    },
   },
   health: {
     name: "Health",
@@ -236,7 +261,12 @@ export const functions = {
     // The only function that reads the token, so the only one that can post to PassEntry. It
     // moves ledger entries and reads and writes request records, consumes the queue, and publishes
     // outcome events (WalletMessageBatchCreated/Completed/Failed, …) on the bus.
-    access: { passEntryToken: READ_SECRET, table: MOVE_SHARED_BATCHES, messagesQueue: CONSUME_QUEUE, walletBus: ["events:PutEvents"] },
+    access: {
+      passEntryToken: READ_SECRET,
+      table: MOVE_SHARED_BATCHES,
+      messagesQueue: CONSUME_QUEUE,
+      walletBus: ["events:PutEvents"],
+    },
   },
   console: {
     name: "Console",
@@ -257,7 +287,12 @@ export const functions = {
       messagesQueue: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
       // Listing peeks (ReceiveMessage with a zero visibility timeout); Redrive starts SQS's
       // message-move task, which needs receive and delete on its source besides starting it.
-      deadLetterQueue: ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:DeleteMessage"],
+      deadLetterQueue: [
+        "sqs:ReceiveMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:StartMessageMoveTask",
+        "sqs:DeleteMessage",
+      ],
     },
   },
   planner: {
@@ -288,7 +323,9 @@ const MAX_FUNCTION_NAME = 64;
 export function functionName(stage: string, component: string): string {
   const name = `${SERVICE_NAME}-${stage}-${component}`;
   if (name.length > MAX_FUNCTION_NAME) {
-    throw new Error(`The function name ${name} is ${name.length} characters; Lambda allows ${MAX_FUNCTION_NAME}. Use a shorter stage name or promotion id.`);
+    throw new Error(
+      `The function name ${name} is ${name.length} characters; Lambda allows ${MAX_FUNCTION_NAME}. Use a shorter stage name or promotion id.`,
+    );
   }
   return name;
 }
@@ -367,7 +404,11 @@ export interface StageValues {
  * @example
  *   environmentFor(functions.sender, deployed, { stage: "production", passEntryBaseUrl: "https://api.passentry.com" }).PASSENTRY_TOKEN_SECRET_ID // the token secret's ARN
  */
-export function environmentFor<V>(spec: FunctionSpec, deployed: DeployedValues<V>, stage: StageValues): Record<string, V | string> {
+export function environmentFor<V>(
+  spec: FunctionSpec,
+  deployed: DeployedValues<V>,
+  stage: StageValues,
+): Record<string, V | string> {
   const environment: Record<string, V | string> = {
     WALLET_HOME: "aws",
     WALLET_STAGE: stage.stage,
@@ -382,7 +423,9 @@ export function environmentFor<V>(spec: FunctionSpec, deployed: DeployedValues<V
     POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
     // Top-level batch keys beyond our contract the operator allows for this stage (stages.json
     // `allowedBatchKeys`, e.g. ["priority"]); absent, every such key is refused with 422.
-    ...(stage.allowedBatchKeys && stage.allowedBatchKeys.length > 0 ? { ALLOWED_BATCH_KEYS: stage.allowedBatchKeys.join(",") } : {}),
+    ...(stage.allowedBatchKeys && stage.allowedBatchKeys.length > 0
+      ? { ALLOWED_BATCH_KEYS: stage.allowedBatchKeys.join(",") }
+      : {}),
   };
   if (spec.access.deadLetterQueue !== undefined) environment.DEAD_LETTER_QUEUE_URL = deployed.deadLetterQueueUrl;
   for (const capability of secretsOf(spec)) environment[secrets[capability].env] = deployed.secretArns[capability];
@@ -581,7 +624,10 @@ export interface PromotionScheduleSpec {
  */
 export function promotionSchedules(promotions: readonly { id: string; enabled: boolean }[]): PromotionScheduleSpec[] {
   const specs = promotions.map((promotion) => ({
-    name: `Promotion${promotion.id.split("-").map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join("")}`,
+    name: `Promotion${promotion.id
+      .split("-")
+      .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+      .join("")}`,
     promotionId: promotion.id,
     enabled: promotion.enabled,
     event: { promotionId: promotion.id, scheduledTime: promotionTrigger.scheduledTime },
@@ -589,7 +635,10 @@ export function promotionSchedules(promotions: readonly { id: string; enabled: b
   const names = new Map<string, string>();
   for (const spec of specs) {
     const other = names.get(spec.name);
-    if (other !== undefined) throw new Error(`Promotions "${other}" and "${spec.promotionId}" would share the SST name ${spec.name}; rename one of them.`);
+    if (other !== undefined)
+      throw new Error(
+        `Promotions "${other}" and "${spec.promotionId}" would share the SST name ${spec.name}; rename one of them.`,
+      );
     names.set(spec.name, spec.promotionId);
   }
   return specs;
@@ -603,7 +652,14 @@ export function promotionSchedules(promotions: readonly { id: string; enabled: b
 export const unknownOutcomesMetric = UNKNOWN_OUTCOMES_METRIC;
 
 /** What an alarm watches: one of our queues, the HTTP API, one function, or the stage's own metric. */
-export type AlarmSubject = "deadLetterQueue" | "messagesQueue" | "busDeadLetterQueue" | "promotionFailuresQueue" | "api" | "stage" | "function";
+export type AlarmSubject =
+  | "deadLetterQueue"
+  | "messagesQueue"
+  | "busDeadLetterQueue"
+  | "promotionFailuresQueue"
+  | "api"
+  | "stage"
+  | "function";
 
 export interface AlarmSpec {
   /** The alarm's name after `wallet-messaging-<stage>-`. */
@@ -634,7 +690,8 @@ const failureQueueAlarm = (name: string, subject: AlarmSubject, description: str
   statistic: "Maximum",
   threshold: 0,
   periodSeconds: SQS_PERIOD,
-  thresholdReason: "Only failures land in this queue and none is expected: one message is one request or trigger that did not go through.",
+  thresholdReason:
+    "Only failures land in this queue and none is expected: one message is one request or trigger that did not go through.",
 });
 
 /**
@@ -643,10 +700,15 @@ const failureQueueAlarm = (name: string, subject: AlarmSubject, description: str
  * failed (an empty queue and an idle function publish nothing).
  */
 export const alarms: readonly AlarmSpec[] = [
-  failureQueueAlarm("DeadLetterQueueNotEmpty", "deadLetterQueue", "Messages reached the dead-letter queue: a requested wallet message was not sent. Inspect and redrive (docs/deploy.md)."),
+  failureQueueAlarm(
+    "DeadLetterQueueNotEmpty",
+    "deadLetterQueue",
+    "Messages reached the dead-letter queue: a requested wallet message was not sent. Inspect and redrive (docs/deploy.md).",
+  ),
   {
     name: "MessagesBacklogAge",
-    description: "The oldest message in MessagesQueue has waited over 30 minutes: a backlog is building (more requests than PassEntry's pace drains, or a stalled sender). Read the sender's logs and its Errors alarm.",
+    description:
+      "The oldest message in MessagesQueue has waited over 30 minutes: a backlog is building (more requests than PassEntry's pace drains, or a stalled sender). Read the sender's logs and its Errors alarm.",
     namespace: "AWS/SQS",
     metric: "ApproximateAgeOfOldestMessage",
     subject: "messagesQueue",
@@ -656,29 +718,41 @@ export const alarms: readonly AlarmSpec[] = [
     thresholdReason:
       "Seconds. Nothing healthy waits that long: a follow-up waits at most 900 s per hop (SQS's longest delay), and a message retried three times or more no longer counts as the oldest (SQS moves it to the back). At ~8 sends/s, 30 minutes is a backlog of about 14,000 sends, or a sender that stopped.",
   },
-  failureQueueAlarm("BusDeliveryFailed", "busDeadLetterQueue", "EventBridge could not deliver WalletMessageRequested events to MessagesQueue: those requests were not queued. Read the messages in BusDeadLetterQueue (their ERROR_CODE attribute says why), fix the cause, and put the events again."),
-  failureQueueAlarm("PromotionTriggerFailed", "promotionFailuresQueue", "A promotion trigger never planned: Scheduler could not invoke the planner, or the planner failed every attempt. Read the planner's logs; the next hourly trigger re-plans occurrences still an hour or more ahead."),
+  failureQueueAlarm(
+    "BusDeliveryFailed",
+    "busDeadLetterQueue",
+    "EventBridge could not deliver WalletMessageRequested events to MessagesQueue: those requests were not queued. Read the messages in BusDeadLetterQueue (their ERROR_CODE attribute says why), fix the cause, and put the events again.",
+  ),
+  failureQueueAlarm(
+    "PromotionTriggerFailed",
+    "promotionFailuresQueue",
+    "A promotion trigger never planned: Scheduler could not invoke the planner, or the planner failed every attempt. Read the planner's logs; the next hourly trigger re-plans occurrences still an hour or more ahead.",
+  ),
   {
     name: "Api5xx",
-    description: "The HTTP API answered 5xx: our handlers map every caller mistake to a 4xx, so this is ours (a secret not set, a crash, the queue unavailable). Read the route's function logs.",
+    description:
+      "The HTTP API answered 5xx: our handlers map every caller mistake to a 4xx, so this is ours (a secret not set, a crash, the queue unavailable). Read the route's function logs.",
     namespace: "AWS/ApiGateway",
     metric: "5xx",
     subject: "api",
     statistic: "Sum",
     threshold: 0,
     periodSeconds: 60,
-    thresholdReason: "Any 5xx means a caller was turned away by us (or a webhook sender will retry): worth a look the first time, since caller mistakes are all 4xx.",
+    thresholdReason:
+      "Any 5xx means a caller was turned away by us (or a webhook sender will retry): worth a look the first time, since caller mistakes are all 4xx.",
   },
   {
     name: "UnknownOutcomes",
-    description: "The sender could not tell whether PassEntry accepted a batch; the part is held until an operator decides (npm run cli -- resolve). Check PassEntry's batches before anything is resent.",
+    description:
+      "The sender could not tell whether PassEntry accepted a batch; the part is held until an operator decides (npm run cli -- resolve). Check PassEntry's batches before anything is resent.",
     namespace: unknownOutcomesMetric.namespace,
     metric: unknownOutcomesMetric.name,
     subject: "stage",
     statistic: "Sum",
     threshold: 0,
     periodSeconds: 60,
-    thresholdReason: "Each one is a part that will not be sent, nor reported sent, until a person decides: the first one needs a person.",
+    thresholdReason:
+      "Each one is a part that will not be sent, nor reported sent, until a person decides: the first one needs a person.",
   },
 ];
 
@@ -702,7 +776,8 @@ export function functionAlarms(component: string): AlarmSpec[] {
       statistic: "Sum",
       threshold: 0,
       periodSeconds: 60,
-      thresholdReason: "Expected failures are answers or per-message retries, never invocation errors: one error is a crash or a timeout.",
+      thresholdReason:
+        "Expected failures are answers or per-message retries, never invocation errors: one error is a crash or a timeout.",
     },
     {
       name: `${component}Throttles`,
@@ -713,7 +788,8 @@ export function functionAlarms(component: string): AlarmSpec[] {
       statistic: "Sum",
       threshold: 0,
       periodSeconds: 60,
-      thresholdReason: "Nothing of ours reserves or limits concurrency on purpose except the sender's mapping, which does not throttle: any throttle means the account ran out.",
+      thresholdReason:
+        "Nothing of ours reserves or limits concurrency on purpose except the sender's mapping, which does not throttle: any throttle means the account ran out.",
     },
   ];
 }

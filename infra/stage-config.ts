@@ -25,9 +25,18 @@ const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 
 const StageRow = z.strictObject({
   region: z.string().check(z.regex(REGION, "region must be an AWS region name such as eu-west-2")),
-  passEntryBaseUrl: z.url({ protocol: /^https$/, error: "passEntryBaseUrl must be an https URL such as https://api.passentry.com" }),
+  passEntryBaseUrl: z.url({
+    protocol: /^https$/,
+    error: "passEntryBaseUrl must be an https URL such as https://api.passentry.com",
+  }),
   tracing: z.optional(z.boolean()),
-  allowedBatchKeys: z.optional(z.array(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, "allowedBatchKeys must list batch key names such as priority")))),
+  allowedBatchKeys: z.optional(
+    z.array(
+      z
+        .string()
+        .check(z.regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, "allowedBatchKeys must list batch key names such as priority")),
+    ),
+  ),
 });
 
 const StagesDocument = z.object({
@@ -63,7 +72,9 @@ const STAGE_NAME = /^[a-z0-9][a-z0-9-]{0,19}$/;
  */
 export function stageSettings(stage: string, document: unknown = stagesDocument): StageSettings {
   if (!STAGE_NAME.test(stage)) {
-    throw new StageConfigError(`The stage name "${stage}" cannot be deployed: use 1 to 20 lowercase letters, digits and dashes, starting with a letter or digit (it becomes part of every function's name).`);
+    throw new StageConfigError(
+      `The stage name "${stage}" cannot be deployed: use 1 to 20 lowercase letters, digits and dashes, starting with a letter or digit (it becomes part of every function's name).`,
+    );
   }
   const parsed = StagesDocument.safeParse(document);
   if (!parsed.success) {

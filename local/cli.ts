@@ -45,7 +45,10 @@ export async function runCli(argv: readonly string[], untrustedOutput: CliContex
   const io = untrustedOutput.io;
   const context: CliContext = {
     ...untrustedOutput,
-    io: { out: (line) => io.out(terminalSafe(line, { keepLineBreaks: true })), err: (line) => io.err(terminalSafe(line, { keepLineBreaks: true })) },
+    io: {
+      out: (line) => io.out(terminalSafe(line, { keepLineBreaks: true })),
+      err: (line) => io.err(terminalSafe(line, { keepLineBreaks: true })),
+    },
   };
   const [name, ...args] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {

@@ -69,7 +69,10 @@ export const DEFAULT_AUTH_FAILURE_LIMIT: RateLimit = { ratePerSecond: 0.2, burst
  * requests), 32 MiB in all: a flood of half-sent bodies is refused long before it matters to a
  * process of ~150 MB, while the signed requests of real senders are a few kilobytes each.
  */
-export const DEFAULT_UNVERIFIED_BODY_LIMIT: UnverifiedBodyLimit = { perAddressBytes: 8 * 1024 * 1024, totalBytes: 32 * 1024 * 1024 };
+export const DEFAULT_UNVERIFIED_BODY_LIMIT: UnverifiedBodyLimit = {
+  perAddressBytes: 8 * 1024 * 1024,
+  totalBytes: 32 * 1024 * 1024,
+};
 
 /** The identity PassEntry's verified webhooks spend from. */
 const PASSENTRY_IDENTITY = "passentry";
@@ -100,7 +103,9 @@ const jsonAnswer = (statusCode: number, message: string, headers: Record<string,
 });
 
 const tooMany = (decision: Extract<ThrottleDecision, { allowed: false }>, what: string): HttpAnswer =>
-  jsonAnswer(429, `${what}; retry after ${decision.retryAfterSeconds} s.`, { "retry-after": String(decision.retryAfterSeconds) });
+  jsonAnswer(429, `${what}; retry after ${decision.retryAfterSeconds} s.`, {
+    "retry-after": String(decision.retryAfterSeconds),
+  });
 
 export class Door {
   private readonly callers: RequestThrottle | undefined;
@@ -115,7 +120,9 @@ export class Door {
     this.failures = options.authFailureLimit ? new RequestThrottle({ ...options.authFailureLimit, now }) : undefined;
     this.bodyLimit = options.unverifiedBodyLimit ?? DEFAULT_UNVERIFIED_BODY_LIMIT;
     if (this.bodyLimit.perAddressBytes < MAX_BODY_BYTES || this.bodyLimit.totalBytes < this.bodyLimit.perAddressBytes) {
-      throw new Error(`The unverified body limit must allow at least one body of ${MAX_BODY_BYTES} bytes per address, and in total at least the per-address limit.`);
+      throw new Error(
+        `The unverified body limit must allow at least one body of ${MAX_BODY_BYTES} bytes per address, and in total at least the per-address limit.`,
+      );
     }
   }
 
@@ -124,7 +131,8 @@ export class Door {
     if (credential === "none") return { admit: true };
     const address = clientAddressOf(req);
     const lockedOut = this.failures?.peek(address);
-    if (lockedOut && !lockedOut.allowed) return { refuse: tooMany(lockedOut, "Too many failed authentications from this address") };
+    if (lockedOut && !lockedOut.allowed)
+      return { refuse: tooMany(lockedOut, "Too many failed authentications from this address") };
     if (credential === "console-sign-in") return { admit: true };
 
     if (!this.isSigned(req, credential)) {
@@ -136,7 +144,13 @@ export class Door {
         this.failures?.take(address);
         // The handler's own answer to this key, word for word.
         const answer = toHttpError(error);
-        return { refuse: { statusCode: answer.statusCode, headers: { "content-type": "application/json" }, body: JSON.stringify(answer.body) } };
+        return {
+          refuse: {
+            statusCode: answer.statusCode,
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(answer.body),
+          },
+        };
       }
       return this.spend(caller);
     }
@@ -145,7 +159,12 @@ export class Door {
     const size = Number.isInteger(declared) && declared >= 0 ? declared : MAX_BODY_BYTES;
     if (size > MAX_BODY_BYTES) return { refuse: jsonAnswer(413, `The body must be at most ${MAX_BODY_BYTES} bytes.`) };
     const reservation = this.reserve(address, size);
-    if (!reservation) return { refuse: jsonAnswer(429, "Too many unverified requests from this address are being received; retry after 1 s.", { "retry-after": "1" }) };
+    if (!reservation)
+      return {
+        refuse: jsonAnswer(429, "Too many unverified requests from this address are being received; retry after 1 s.", {
+          "retry-after": "1",
+        }),
+      };
     return { admit: true, reservation };
   }
 
@@ -186,11 +205,19 @@ export class Door {
 
   private async signer(req: IncomingMessage, credential: Credential, body: Buffer): Promise<string> {
     if (credential === "passentry-signature") {
-      verifyPassEntrySignature(body, headerOf(req, "x-webhook-signature"), parsePassEntryWebhookSecrets(await this.options.secrets.get("passentry-webhook-secrets")));
+      verifyPassEntrySignature(
+        body,
+        headerOf(req, "x-webhook-signature"),
+        parsePassEntryWebhookSecrets(await this.options.secrets.get("passentry-webhook-secrets")),
+      );
       return PASSENTRY_IDENTITY;
     }
     const headers = standardWebhookHeaders((name) => headerOf(req, name))!;
-    return verifyStandardWebhook(body, headers, parseSigningSecrets(await this.options.secrets.get("webhook-signing-secrets")));
+    return verifyStandardWebhook(
+      body,
+      headers,
+      parseSigningSecrets(await this.options.secrets.get("webhook-signing-secrets")),
+    );
   }
 
   private spend(caller: string): BeforeBody {
@@ -200,7 +227,8 @@ export class Door {
 
   private reserve(address: string, bytes: number): BodyReservation | undefined {
     const held = this.buffered.get(address) ?? 0;
-    if (held + bytes > this.bodyLimit.perAddressBytes || this.bufferedTotal + bytes > this.bodyLimit.totalBytes) return undefined;
+    if (held + bytes > this.bodyLimit.perAddressBytes || this.bufferedTotal + bytes > this.bodyLimit.totalBytes)
+      return undefined;
     this.buffered.set(address, held + bytes);
     this.bufferedTotal += bytes;
     let released = false;

@@ -50,7 +50,13 @@ function routedMethod(method: string, methodsHere: readonly string[]): string {
 }
 
 /** Builds the v2 event API Gateway would deliver for this request (for `method`, when HEAD is routed as GET). */
-export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: CompiledRoute, pathParameters: Record<string, string>, method = req.method ?? "GET"): APIGatewayProxyEventV2 {
+export function toApiGatewayEvent(
+  req: IncomingMessage,
+  body: Buffer,
+  route: CompiledRoute,
+  pathParameters: Record<string, string>,
+  method = req.method ?? "GET",
+): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? "/", "http://localhost");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -74,7 +80,13 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: Com
       apiId: "local",
       domainName: headers.host ?? "localhost",
       domainPrefix: "local",
-      http: { method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? "127.0.0.1", userAgent: headers["user-agent"] ?? "" },
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
       requestId: randomUUID(),
       routeKey: `${route.method} ${route.path}`,
       stage: "$default",
@@ -88,7 +100,8 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, route: Com
 
 function send(res: ServerResponse, answer: APIGatewayProxyStructuredResultV2): void {
   const headers = Object.fromEntries(Object.entries(answer.headers ?? {}).map(([k, v]) => [k, String(v)]));
-  const body = answer.body === undefined ? "" : answer.isBase64Encoded ? Buffer.from(answer.body, "base64") : answer.body;
+  const body =
+    answer.body === undefined ? "" : answer.isBase64Encoded ? Buffer.from(answer.body, "base64") : answer.body;
   res.writeHead(answer.statusCode ?? 200, headers);
   res.end(body);
 }
@@ -141,11 +154,25 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     const candidates = compiled.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
-    const method = routedMethod(req.method ?? "GET", candidates.map((c) => c.route.method));
+    const method = routedMethod(
+      req.method ?? "GET",
+      candidates.map((c) => c.route.method),
+    );
     const hit = candidates.find((c) => c.route.method === method);
     if (!hit) {
-      const allowed = [...new Set(candidates.flatMap((c) => (c.route.method === "GET" ? ["GET", "HEAD"] : [c.route.method])))].join(", ");
-      refuseUnread(req, res, candidates.length > 0 ? { ...jsonError(405, `Method ${req.method} is not allowed here; use ${allowed}.`), headers: { "content-type": "application/json", allow: allowed } } : jsonError(404, noSuchRoute(path, routes)));
+      const allowed = [
+        ...new Set(candidates.flatMap((c) => (c.route.method === "GET" ? ["GET", "HEAD"] : [c.route.method]))),
+      ].join(", ");
+      refuseUnread(
+        req,
+        res,
+        candidates.length > 0
+          ? {
+              ...jsonError(405, `Method ${req.method} is not allowed here; use ${allowed}.`),
+              headers: { "content-type": "application/json", allow: allowed },
+            }
+          : jsonError(404, noSuchRoute(path, routes)),
+      );
       return;
     }
     if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
@@ -171,7 +198,9 @@ export async function startHttpServer(routes: Route[], options: HttpServerOption
       }
       let pathParameters: Record<string, string>;
       try {
-        pathParameters = Object.fromEntries(hit.route.names.map((name, i) => [name, decodeURIComponent(hit.match![i + 1]!)]));
+        pathParameters = Object.fromEntries(
+          hit.route.names.map((name, i) => [name, decodeURIComponent(hit.match![i + 1]!)]),
+        );
       } catch {
         send(res, jsonError(400, "The path is not validly percent-encoded."));
         return;
@@ -205,7 +234,9 @@ export function noSuchRoute(path: string, routes: readonly Route[]): string {
     while (i < path.length && i < route.path.length && path[i] === route.path[i]) i++;
     return i;
   };
-  const ranked = [...routes].filter((r) => r.path !== "/" && !r.path.startsWith("/console/")).sort((a, b) => shared(b) - shared(a));
+  const ranked = [...routes]
+    .filter((r) => r.path !== "/" && !r.path.startsWith("/console/"))
+    .sort((a, b) => shared(b) - shared(a));
   return `No such route: ${path.slice(0, 200)}. The API's routes are ${ranked.map((r) => `${r.method} ${r.path}`).join(", ")}; the console is at /.`;
 }
 
@@ -222,7 +253,10 @@ function refuseUnread(req: IncomingMessage, res: ServerResponse, answer: APIGate
 /** The client closed the connection before its request was read in full. */
 function isClientAbort(error: unknown, req: IncomingMessage): boolean {
   const code = (error as { code?: string } | undefined)?.code;
-  return !req.complete && (code === "ECONNRESET" || code === "ECONNABORTED" || (error as Error | undefined)?.message === "aborted");
+  return (
+    !req.complete &&
+    (code === "ECONNRESET" || code === "ECONNABORTED" || (error as Error | undefined)?.message === "aborted")
+  );
 }
 
 /** Reads the body, stopping (without buffering more) once it passes `limit` bytes. */

@@ -72,7 +72,11 @@ function loadPromotions(): { promotions: Promotion[]; from: string } {
 }
 
 /** Parses a secret variable once at start, so a malformed one is named now; the message never holds the value. */
-function checkSecretFormat(variable: string, value: string | undefined, parse: (raw: string) => { size?: number; length?: number }): number {
+function checkSecretFormat(
+  variable: string,
+  value: string | undefined,
+  parse: (raw: string) => { size?: number; length?: number },
+): number {
   if (value === undefined) return 0;
   try {
     const parsed = parse(value);
@@ -88,7 +92,9 @@ async function listening<T>(variable: string, where: string, start: () => Promis
     return await start();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
-    throw new ConfigError(`${where} is already in use (another npm start, or npm run sandbox?). Stop that process, or choose another port: ${variable}=<port> npm start (0 picks a free one).`);
+    throw new ConfigError(
+      `${where} is already in use (another npm start, or npm run sandbox?). Stop that process, or choose another port: ${variable}=<port> npm start (0 picks a free one).`,
+    );
   }
 }
 
@@ -96,7 +102,11 @@ async function main(): Promise<void> {
   const config = loadLocalConfig();
   checkSecretFormat("API_KEYS", config.API_KEYS, parseApiKeys);
   const signers = checkSecretFormat("WEBHOOK_SIGNING_SECRETS", config.WEBHOOK_SIGNING_SECRETS, parseSigningSecrets);
-  const passEntryWebhookSecrets = checkSecretFormat("PASSENTRY_WEBHOOK_SECRETS", config.PASSENTRY_WEBHOOK_SECRETS, parsePassEntryWebhookSecrets);
+  const passEntryWebhookSecrets = checkSecretFormat(
+    "PASSENTRY_WEBHOOK_SECRETS",
+    config.PASSENTRY_WEBHOOK_SECRETS,
+    parsePassEntryWebhookSecrets,
+  );
   const { automations, from: automationsFrom } = loadAutomations(config.AUTOMATIONS_FILE);
   const { promotions, from: promotionsFrom } = loadPromotions();
   const dataDir = resolve(config.DATA_DIR);
@@ -108,7 +118,12 @@ async function main(): Promise<void> {
   let passEntryToken = config.PASSENTRY_TOKEN;
   if (!passEntryBaseUrl) {
     sandbox = await listening("SANDBOX_PORT", `127.0.0.1:${config.SANDBOX_PORT}`, () =>
-      startSandbox({ host: "127.0.0.1", port: config.SANDBOX_PORT, tokens: [passEntryToken ?? DEFAULT_SANDBOX_TOKEN], clock: config.SANDBOX_CLOCK }),
+      startSandbox({
+        host: "127.0.0.1",
+        port: config.SANDBOX_PORT,
+        tokens: [passEntryToken ?? DEFAULT_SANDBOX_TOKEN],
+        clock: config.SANDBOX_CLOCK,
+      }),
     );
     passEntryBaseUrl = sandbox.url;
     passEntryToken ??= DEFAULT_SANDBOX_TOKEN;
@@ -116,21 +131,23 @@ async function main(): Promise<void> {
 
   const generatedKey = config.API_KEYS ? undefined : developmentApiKey(dataDir);
   const apiKeys = config.API_KEYS ?? `operator:dev:${generatedKey}`;
-  const stack = await listening("PORT", `${config.HOST}:${config.PORT}`, () => startLocalStack({
-    ...config,
-    DATA_DIR: dataDir,
-    PASSENTRY_BASE_URL: passEntryBaseUrl,
-    PASSENTRY_TOKEN: passEntryToken!,
-    API_KEYS: apiKeys,
-    automations,
-    promotions,
-    startScheduler: true,
-    rateLimit: { ratePerSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
-    authFailureLimit: DEFAULT_AUTH_FAILURE_LIMIT,
-    unverifiedBodyLimit: DEFAULT_UNVERIFIED_BODY_LIMIT,
-    log,
-    consoleSandbox: sandbox ? { url: sandbox.url, batches: () => sandbox!.batches() } : undefined,
-  })).catch(async (error) => {
+  const stack = await listening("PORT", `${config.HOST}:${config.PORT}`, () =>
+    startLocalStack({
+      ...config,
+      DATA_DIR: dataDir,
+      PASSENTRY_BASE_URL: passEntryBaseUrl,
+      PASSENTRY_TOKEN: passEntryToken!,
+      API_KEYS: apiKeys,
+      automations,
+      promotions,
+      startScheduler: true,
+      rateLimit: { ratePerSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+      authFailureLimit: DEFAULT_AUTH_FAILURE_LIMIT,
+      unverifiedBodyLimit: DEFAULT_UNVERIFIED_BODY_LIMIT,
+      log,
+      consoleSandbox: sandbox ? { url: sandbox.url, batches: () => sandbox!.batches() } : undefined,
+    }),
+  ).catch(async (error) => {
     await sandbox?.close();
     throw error;
   });
@@ -144,7 +161,11 @@ async function main(): Promise<void> {
       `wallet-messaging is listening on ${stack.url}`,
       `  console:     ${stack.url}/ (sign in with the operator key below)`,
       `  PassEntry:   ${sandbox ? `${sandbox.url} (local sandbox: a simulator of PassEntry's documented API)` : passEntryBaseUrl}`,
-      ...(sandbox ? [`  sandbox clock: ${config.SANDBOX_CLOCK === "real" ? "real time: a scheduled batch goes out at its scheduledAt, so it can be cancelled before (SANDBOX_CLOCK=fast sends 1.5 s after validation)" : "fast: scheduled batches start sending 1.5 s after validation, whatever their scheduledAt (SANDBOX_CLOCK=real waits for it)"}`] : []),
+      ...(sandbox
+        ? [
+            `  sandbox clock: ${config.SANDBOX_CLOCK === "real" ? "real time: a scheduled batch goes out at its scheduledAt, so it can be cancelled before (SANDBOX_CLOCK=fast sends 1.5 s after validation)" : "fast: scheduled batches start sending 1.5 s after validation, whatever their scheduledAt (SANDBOX_CLOCK=real waits for it)"}`,
+          ]
+        : []),
       `  data:        ${dataDir} (queue: ${depth.visible + depth.inFlight} waiting, ${depth.dead} dead-lettered)`,
       `  API key:     ${generatedKey ? `${generatedKey} (an operator key generated for development; set API_KEYS to choose your own)` : "from API_KEYS"}`,
       `  signed:      ${signers > 0 ? `${signers} Standard Webhooks signing secret(s) from WEBHOOK_SIGNING_SECRETS` : "off (set WEBHOOK_SIGNING_SECRETS to accept signed requests)"}`,
@@ -178,7 +199,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  const message = error instanceof ConfigError ? error.message : `wallet-messaging could not start: ${(error as Error).message}`;
+  const message =
+    error instanceof ConfigError ? error.message : `wallet-messaging could not start: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);
   process.exit(1);
 });

@@ -69,7 +69,10 @@ export class PromotionScheduler {
     await this.check();
     if (!this.running) return;
     const untilNextHour = triggerHour(this.clock.now()) + TRIGGER_PERIOD_MS - this.clock.now();
-    this.timer = setTimeout(() => void this.loop(), Math.max(50, Math.min(untilNextHour, this.options.maxWaitMs ?? 60_000)));
+    this.timer = setTimeout(
+      () => void this.loop(),
+      Math.max(50, Math.min(untilNextHour, this.options.maxWaitMs ?? 60_000)),
+    );
   }
 
   private async fireDue(): Promise<PlannerEvent[]> {
@@ -85,7 +88,10 @@ export class PromotionScheduler {
         this.lastFired.set(promotion.id, hour);
         fired.push(event);
       } catch (error) {
-        this.options.log.error("promotion trigger failed; retrying at the next check", { ...event, error: (error as Error).message });
+        this.options.log.error("promotion trigger failed; retrying at the next check", {
+          ...event,
+          error: (error as Error).message,
+        });
       }
     }
     return fired;

@@ -101,7 +101,8 @@ export class QueueRunner {
     const size = this.options.batchSize ?? 1;
     const batch = queue.receive(size, visibilityTimeoutMs);
     const windowMs = this.options.gatherWindowMs ?? 0;
-    if (batch.length === 0 || batch.length >= size || windowMs <= 0 || !batch.some((m) => mayShareBatch(m.body))) return batch;
+    if (batch.length === 0 || batch.length >= size || windowMs <= 0 || !batch.some((m) => mayShareBatch(m.body)))
+      return batch;
     const until = Date.now() + windowMs;
     while (this.running && batch.length < size && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(50, until - Date.now())));
@@ -120,10 +121,17 @@ export class QueueRunner {
     });
   }
 
-  private async process(handler: ReturnType<typeof makeSenderHandler>, batch: ReceivedMessage[], asked: Map<string, { seconds: number; reason: string }>): Promise<void> {
+  private async process(
+    handler: ReturnType<typeof makeSenderHandler>,
+    batch: ReceivedMessage[],
+    asked: Map<string, { seconds: number; reason: string }>,
+  ): Promise<void> {
     const { queue, log, visibilityTimeoutMs } = this.options;
     const handles = batch.map((m) => m.receiptHandle);
-    const heartbeat = setInterval(() => queue.extend(handles, visibilityTimeoutMs), Math.max(100, visibilityTimeoutMs / 3));
+    const heartbeat = setInterval(
+      () => queue.extend(handles, visibilityTimeoutMs),
+      Math.max(100, visibilityTimeoutMs / 3),
+    );
     try {
       // No Lambda context: nothing kills a local worker, so there is no deadline to keep.
       const answer = await handler(toSqsEvent(batch));
@@ -132,13 +140,21 @@ export class QueueRunner {
       queue.deleteMany(batch.filter((m) => !failed.has(m.messageId)).map((m) => m.receiptHandle));
       for (const message of batch.filter((m) => failed.has(m.messageId))) {
         const delay = asked.get(message.receiptHandle);
-        queue.release(message.receiptHandle, delay?.seconds ?? retryBackoffSeconds(message.receiveCount), delay?.reason);
+        queue.release(
+          message.receiptHandle,
+          delay?.seconds ?? retryBackoffSeconds(message.receiveCount),
+          delay?.reason,
+        );
       }
     } catch (error) {
       clearInterval(heartbeat);
       // The handler itself threw (it should not): like Lambda, the whole batch is retried.
-      log.error("sender invocation failed", { messageIds: batch.map((m) => m.messageId), error: (error as Error).message });
-      for (const message of batch) queue.release(message.receiptHandle, retryBackoffSeconds(message.receiveCount), (error as Error).message);
+      log.error("sender invocation failed", {
+        messageIds: batch.map((m) => m.messageId),
+        error: (error as Error).message,
+      });
+      for (const message of batch)
+        queue.release(message.receiptHandle, retryBackoffSeconds(message.receiveCount), (error as Error).message);
     }
   }
 }

@@ -62,7 +62,10 @@ export class RequestThrottle {
   }
 
   private refusal(bucket: Bucket): ThrottleDecision {
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.options.ratePerSecond)) };
+    return {
+      allowed: false,
+      retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.options.ratePerSecond)),
+    };
   }
 }
 

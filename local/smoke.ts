@@ -72,7 +72,11 @@ export async function runSmoke(options: SmokeOptions): Promise<StepResult[]> {
   const pollMs = options.pollMs ?? 2_000;
   const now = options.now ?? (() => new Date());
   const call = async (path: string, init: RequestInit = {}) => {
-    const response = await fetch(`${base}${path}`, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(`${base}${path}`, {
+      ...init,
+      headers: { ...auth, ...(init.headers as Record<string, string>) },
+      signal: AbortSignal.timeout(30_000),
+    });
     const text = await response.text();
     let body: any;
     try {
@@ -96,7 +100,8 @@ export async function runSmoke(options: SmokeOptions): Promise<StepResult[]> {
     let view: RequestView = {};
     while (Date.now() < until) {
       const answer = await call(`/api/v1/requests/${encodeURIComponent(id)}`);
-      if (answer.status !== 200) throw new Error(`GET /api/v1/requests/${id} answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      if (answer.status !== 200)
+        throw new Error(`GET /api/v1/requests/${id} answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       view = viewOf(answer.body);
       if (done(view) || view.status === "failed" || view.status === "unknown") return view;
       await sleep(pollMs);
@@ -109,7 +114,13 @@ export async function runSmoke(options: SmokeOptions): Promise<StepResult[]> {
     const answer = await fetch(`${base}/health`, { signal: AbortSignal.timeout(30_000) });
     const body = (await answer.json().catch(() => undefined)) as { status?: string } | undefined;
     const ok = answer.status === 200 && body?.status === "ok";
-    return { step: "health", verdict: ok ? "PASS" : "FAIL", detail: ok ? `200 {"status":"ok"} in ${Date.now() - started} ms` : `answered ${answer.status} ${JSON.stringify(body)}` };
+    return {
+      step: "health",
+      verdict: ok ? "PASS" : "FAIL",
+      detail: ok
+        ? `200 {"status":"ok"} in ${Date.now() - started} ms`
+        : `answered ${answer.status} ${JSON.stringify(body)}`,
+    };
   });
 
   let requestId: string | undefined;
@@ -117,15 +128,27 @@ export async function runSmoke(options: SmokeOptions): Promise<StepResult[]> {
     // About 300 days ahead: inside PassEntry's 365-day window, far from any real send, and
     // cancelled below; the segment reaches no pass even if it were ever sent.
     const scheduledAt = new Date(now().getTime() + 300 * 24 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
-    const body = { batch: { message: `wallet-messaging smoke test ${now().toISOString()}: never sent`, segments: [{ groupTag: options.groupTag }], scheduledAt, name: "wallet-messaging smoke test" } };
+    const body = {
+      batch: {
+        message: `wallet-messaging smoke test ${now().toISOString()}: never sent`,
+        segments: [{ groupTag: options.groupTag }],
+        scheduledAt,
+        name: "wallet-messaging smoke test",
+      },
+    };
     const answer = await call(`/api/v1/entities/${encodeURIComponent(options.entity)}/messaging/wallet`, {
       method: "POST",
       headers: { "content-type": "application/json", "idempotency-key": `smoke-${randomUUID()}` },
       body: JSON.stringify(body),
     });
     requestId = answer.body?.data?.id;
-    if (answer.status !== 202 || !requestId) return { step: "request", verdict: "FAIL", detail: `answered ${answer.status}: ${answer.text.slice(0, 300)}` };
-    return { step: "request", verdict: "PASS", detail: `202, request ${requestId}, scheduled for ${scheduledAt} to the segment ${options.groupTag}` };
+    if (answer.status !== 202 || !requestId)
+      return { step: "request", verdict: "FAIL", detail: `answered ${answer.status}: ${answer.text.slice(0, 300)}` };
+    return {
+      step: "request",
+      verdict: "PASS",
+      detail: `202, request ${requestId}, scheduled for ${scheduledAt} to the segment ${options.groupTag}`,
+    };
   });
 
   const status = await attempt("status", async () => {
@@ -135,20 +158,29 @@ export async function runSmoke(options: SmokeOptions): Promise<StepResult[]> {
     return {
       step: "status",
       verdict: ok ? "PASS" : "FAIL",
-      detail: ok ? "submitted; PassEntry validated the batch and holds it scheduled" : `status ${view.status ?? "?"}, PassEntry batch ${view.batchStatus ?? "none"}${view.failureReason ? `: ${view.failureReason}` : ""} after ${options.timeoutMs / 1000} s`,
+      detail: ok
+        ? "submitted; PassEntry validated the batch and holds it scheduled"
+        : `status ${view.status ?? "?"}, PassEntry batch ${view.batchStatus ?? "none"}${view.failureReason ? `: ${view.failureReason}` : ""} after ${options.timeoutMs / 1000} s`,
     };
   });
 
   await attempt("cancel", async () => {
     if (!requestId) return { step: "cancel", verdict: "SKIP", detail: "no request to cancel" };
     const answer = await call(`/api/v1/requests/${encodeURIComponent(requestId)}`, { method: "DELETE" });
-    if (answer.status !== 202) return { step: "cancel", verdict: "FAIL", detail: `DELETE answered ${answer.status}: ${answer.text.slice(0, 300)}` };
+    if (answer.status !== 202)
+      return {
+        step: "cancel",
+        verdict: "FAIL",
+        detail: `DELETE answered ${answer.status}: ${answer.text.slice(0, 300)}`,
+      };
     const view = await waitForStatus(requestId, (v) => v.status === "cancelled");
     const ok = view.status === "cancelled";
     return {
       step: "cancel",
       verdict: ok ? "PASS" : "FAIL",
-      detail: ok ? `cancelled${status.verdict === "PASS" ? " at PassEntry too" : ""}: nothing will be sent` : `still ${view.status ?? "?"} (PassEntry batch ${view.batchStatus ?? "none"}) after ${options.timeoutMs / 1000} s: cancel it by hand if PassEntry holds it`,
+      detail: ok
+        ? `cancelled${status.verdict === "PASS" ? " at PassEntry too" : ""}: nothing will be sent`
+        : `still ${view.status ?? "?"} (PassEntry batch ${view.batchStatus ?? "none"}) after ${options.timeoutMs / 1000} s: cancel it by hand if PassEntry holds it`,
     };
   });
 
@@ -157,17 +189,41 @@ export async function runSmoke(options: SmokeOptions): Promise<StepResult[]> {
     // An API Gateway URL names its API and region; the stage is then the one whose Api5xx alarm watches that API.
     const apiHost = /^https:\/\/([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.amazonaws\.com/.exec(base);
     const region = options.region ?? apiHost?.[2] ?? (options.stage ? stageSettings(options.stage).region : undefined);
-    if (!region) return { step: "alarms", verdict: "SKIP", detail: "the URL is not an API Gateway URL: pass --stage (or --region) to read the stage's alarms" };
+    if (!region)
+      return {
+        step: "alarms",
+        verdict: "SKIP",
+        detail: "the URL is not an API Gateway URL: pass --stage (or --region) to read the stage's alarms",
+      };
     const cloudWatch = options.cloudWatch ?? new CloudWatchClient({ region });
     const stage = options.stage ?? (apiHost ? await stageWatching(cloudWatch, apiHost[1]!) : undefined);
-    if (!stage) return { step: "alarms", verdict: "FAIL", detail: `no alarm of ${SERVICE_NAME} in ${region} watches this API: pass --stage, or the stage's alarms are missing` };
+    if (!stage)
+      return {
+        step: "alarms",
+        verdict: "FAIL",
+        detail: `no alarm of ${SERVICE_NAME} in ${region} watches this API: pass --stage, or the stage's alarms are missing`,
+      };
     const prefix = `${SERVICE_NAME}-${stage}-`;
     const alarms = await describeAlarms(cloudWatch, prefix);
-    if (alarms.length === 0) return { step: "alarms", verdict: "FAIL", detail: `no alarm is named ${prefix}* in ${region}: wrong --stage or --region, or the stage is not deployed` };
+    if (alarms.length === 0)
+      return {
+        step: "alarms",
+        verdict: "FAIL",
+        detail: `no alarm is named ${prefix}* in ${region}: wrong --stage or --region, or the stage is not deployed`,
+      };
     const firing = alarms.filter((a) => a.StateValue === "ALARM");
     const waiting = alarms.filter((a) => a.StateValue === "INSUFFICIENT_DATA").length;
-    if (firing.length > 0) return { step: "alarms", verdict: "FAIL", detail: `${firing.length} of ${alarms.length} in ALARM: ${firing.map((a) => `${a.AlarmName!.slice(prefix.length)} (${a.StateReason ?? ""})`).join("; ")}` };
-    return { step: "alarms", verdict: "PASS", detail: `${alarms.length} alarms in ${region}, none in ALARM${waiting ? ` (${waiting} without data yet, as new alarms are)` : ""}` };
+    if (firing.length > 0)
+      return {
+        step: "alarms",
+        verdict: "FAIL",
+        detail: `${firing.length} of ${alarms.length} in ALARM: ${firing.map((a) => `${a.AlarmName!.slice(prefix.length)} (${a.StateReason ?? ""})`).join("; ")}`,
+      };
+    return {
+      step: "alarms",
+      verdict: "PASS",
+      detail: `${alarms.length} alarms in ${region}, none in ALARM${waiting ? ` (${waiting} without data yet, as new alarms are)` : ""}`,
+    };
   });
 
   return results;
@@ -186,7 +242,9 @@ async function describeAlarms(cloudWatch: CloudWatchClient, prefix: string): Pro
 
 /** The stage whose Api5xx alarm watches the API `apiId`: every stage alarms its own API (infra/alarms.ts). */
 export async function stageWatching(cloudWatch: CloudWatchClient, apiId: string): Promise<string | undefined> {
-  const api5xx = (await describeAlarms(cloudWatch, `${SERVICE_NAME}-`)).find((a) => a.AlarmName?.endsWith("-Api5xx") && a.Dimensions?.some((d) => d.Name === "ApiId" && d.Value === apiId));
+  const api5xx = (await describeAlarms(cloudWatch, `${SERVICE_NAME}-`)).find(
+    (a) => a.AlarmName?.endsWith("-Api5xx") && a.Dimensions?.some((d) => d.Name === "ApiId" && d.Value === apiId),
+  );
   return api5xx?.AlarmName?.slice(`${SERVICE_NAME}-`.length, -"-Api5xx".length);
 }
 
@@ -194,12 +252,17 @@ export function formatResults(results: StepResult[]): string[] {
   const failed = results.filter((r) => r.verdict === "FAIL").length;
   return [
     ...results.map((r) => `${r.verdict.padEnd(4)}  ${r.step.padEnd(7)}  ${r.detail}`),
-    failed === 0 ? "The stage works: every step passed or was skipped." : `${failed} step(s) failed: the stage is not healthy.`,
+    failed === 0
+      ? "The stage works: every step passed or was skipped."
+      : `${failed} step(s) failed: the stage is not healthy.`,
   ];
 }
 
 /** The command line; returns the exit code. */
-export async function main(argv: string[], io: { out: (line: string) => void; err: (line: string) => void } = { out: console.log, err: console.error }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: { out: (line: string) => void; err: (line: string) => void } = { out: console.log, err: console.error },
+): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({

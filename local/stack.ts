@@ -13,7 +13,13 @@ import { SqliteSendLedger } from "../functions/adapters/sqlite-send-ledger.js";
 import { StaticSecretStore } from "../functions/adapters/static-secret-store.js";
 import { PassEntryHttpClient } from "../functions/adapters/passentry-http-client.js";
 import { LocalEventPublisher } from "../functions/adapters/local-event-publisher.js";
-import { type AcceptPorts, composeAccept, composePassEntryWebhook, composePlanner, composeSender } from "../functions/composition.js";
+import {
+  type AcceptPorts,
+  composeAccept,
+  composePassEntryWebhook,
+  composePlanner,
+  composeSender,
+} from "../functions/composition.js";
 import { defaultLocalConfig, type LocalConfig, senderSettings, type SenderSettings } from "../functions/config.js";
 import type { FollowUpTimings } from "../functions/core/follow-up-schedule.js";
 import { makeRequestCancelHandler } from "../functions/handlers/request-cancel.js";
@@ -42,7 +48,9 @@ import { Door, type RateLimit, type UnverifiedBodyLimit } from "./door.js";
  * data directory, the PassEntry to talk to, its token and the API keys must be given; any other left
  * out takes LocalConfig's default. PORT left out picks a free port (npm start passes its 3000).
  */
-export type LocalStackConfig = Partial<Omit<LocalConfig, "DATA_DIR" | "PASSENTRY_BASE_URL" | "PASSENTRY_TOKEN" | "API_KEYS">> &
+export type LocalStackConfig = Partial<
+  Omit<LocalConfig, "DATA_DIR" | "PASSENTRY_BASE_URL" | "PASSENTRY_TOKEN" | "API_KEYS">
+> &
   Pick<LocalConfig, "DATA_DIR"> & { PASSENTRY_BASE_URL: string; PASSENTRY_TOKEN: string; API_KEYS: string };
 
 /** What the embedded home takes beyond its configuration: what it logs to, and what tests choose. */
@@ -59,7 +67,9 @@ export interface LocalStackOptions extends LocalStackConfig {
   /** What unverified (signed) requests may buffer. Default: DEFAULT_UNVERIFIED_BODY_LIMIT. */
   unverifiedBodyLimit?: UnverifiedBodyLimit;
   /** Sender timings no variable sets (functions/config.ts DEFAULTS), shortened by tests that must not wait for them. */
-  timings?: Partial<Pick<SenderSettings, "serverErrorSettleMs" | "timeoutSettleMs">> & { followUps?: Partial<FollowUpTimings> };
+  timings?: Partial<Pick<SenderSettings, "serverErrorSettleMs" | "timeoutSettleMs">> & {
+    followUps?: Partial<FollowUpTimings>;
+  };
   clock?: Clock;
   /** Start the workers at once (default). Tests of the restart case accept first, then start them. */
   startWorkers?: boolean;
@@ -146,13 +156,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   const events = new LocalEventPublisher(log);
   const defaults = senderSettings(config, "none");
-  const settings: SenderSettings = { ...defaults, ...definedOnly(timings), followUps: { ...defaults.followUps, ...definedOnly(timings.followUps ?? {}) } };
+  const settings: SenderSettings = {
+    ...defaults,
+    ...definedOnly(timings),
+    followUps: { ...defaults.followUps, ...definedOnly(timings.followUps ?? {}) },
+  };
   const instanceId = randomUUID().slice(0, 8);
   runner = new QueueRunner({
     queue,
     // One set of sender dependencies per worker: each its own owner id in ledger claims.
     handlerFor: (worker, retries) => {
-      const deps = composeSender({ store, ledger, passEntry, clock, log, sleep, owner: `local-${instanceId}-w${worker}`, retries, events, followUpQueue: wakingQueue }, settings);
+      const deps = composeSender(
+        {
+          store,
+          ledger,
+          passEntry,
+          clock,
+          log,
+          sleep,
+          owner: `local-${instanceId}-w${worker}`,
+          retries,
+          events,
+          followUpQueue: wakingQueue,
+        },
+        settings,
+      );
       return makeSenderHandler(() => deps);
     },
     workers: config.SENDER_WORKERS,
@@ -183,15 +211,48 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   const consoleHandler = makeConsoleHandler(() => consoleDeps);
   const acceptDeps = composeAccept(acceptPorts, acceptSettings);
-  const webhookDeps = composePassEntryWebhook({ ...acceptPorts, automations: options.automations ?? [] }, acceptSettings);
+  const webhookDeps = composePassEntryWebhook(
+    { ...acceptPorts, automations: options.automations ?? [] },
+    acceptSettings,
+  );
 
   const routes: Route[] = [
-    { method: "POST", path: "/api/v1/entities/{entityId}/messaging/wallet", handler: makeAcceptHandler(() => acceptDeps), credential: "api-key-or-signature" },
-    { method: "GET", path: "/api/v1/requests", handler: makeRequestListHandler(() => requestDeps), credential: "api-key" },
-    { method: "GET", path: "/api/v1/requests/{requestId}", handler: makeRequestStatusHandler(() => requestDeps), credential: "api-key" },
-    { method: "DELETE", path: "/api/v1/requests/{requestId}", handler: makeRequestCancelHandler(() => requestDeps), credential: "api-key" },
-    { method: "POST", path: "/api/v1/requests/{requestId}/resolve", handler: makeRequestResolveHandler(() => requestDeps), credential: "api-key" },
-    { method: "POST", path: "/webhooks/passentry", handler: makePassEntryWebhookHandler(() => webhookDeps), credential: "passentry-signature" },
+    {
+      method: "POST",
+      path: "/api/v1/entities/{entityId}/messaging/wallet",
+      handler: makeAcceptHandler(() => acceptDeps),
+      credential: "api-key-or-signature",
+    },
+    {
+      method: "GET",
+      path: "/api/v1/requests",
+      handler: makeRequestListHandler(() => requestDeps),
+      credential: "api-key",
+    },
+    {
+      method: "GET",
+      path: "/api/v1/requests/{requestId}",
+      handler: makeRequestStatusHandler(() => requestDeps),
+      credential: "api-key",
+    },
+    {
+      method: "DELETE",
+      path: "/api/v1/requests/{requestId}",
+      handler: makeRequestCancelHandler(() => requestDeps),
+      credential: "api-key",
+    },
+    {
+      method: "POST",
+      path: "/api/v1/requests/{requestId}/resolve",
+      handler: makeRequestResolveHandler(() => requestDeps),
+      credential: "api-key",
+    },
+    {
+      method: "POST",
+      path: "/webhooks/passentry",
+      handler: makePassEntryWebhookHandler(() => webhookDeps),
+      credential: "passentry-signature",
+    },
     { method: "GET", path: "/health", handler: healthHandler, credential: "none" },
     // The console: pages check their session cookie themselves; only the sign-in form takes a key.
     { method: "GET", path: "/", handler: consoleHandler, credential: "none" },
@@ -207,8 +268,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       host: config.HOST,
       port: options.PORT ?? 0,
       onError: (error) => log.error("local server error", { error: (error as Error).message }),
-      onClientAbort: (error) => log.debug("client closed the connection before its request was read", { error: (error as Error).message }),
-      door: new Door({ secrets, clock, rateLimit: options.rateLimit, authFailureLimit: options.authFailureLimit, unverifiedBodyLimit: options.unverifiedBodyLimit }),
+      onClientAbort: (error) =>
+        log.debug("client closed the connection before its request was read", { error: (error as Error).message }),
+      door: new Door({
+        secrets,
+        clock,
+        rateLimit: options.rateLimit,
+        authFailureLimit: options.authFailureLimit,
+        unverifiedBodyLimit: options.unverifiedBodyLimit,
+      }),
     });
   } catch (error) {
     db.close();
@@ -232,7 +300,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const until = Date.now() + timeoutMs;
       for (;;) {
         if (queue.pending(60_000) === 0) return;
-        if (Date.now() > until) throw new Error(`The queue did not drain within ${timeoutMs} ms (${JSON.stringify(queue.depth())}).`);
+        if (Date.now() > until)
+          throw new Error(`The queue did not drain within ${timeoutMs} ms (${JSON.stringify(queue.depth())}).`);
         await sleep(25);
       }
     },

@@ -16,26 +16,82 @@ const DATA = ["automations.json", "promotions.json", "stages.json"];
 
 /** What each part may import (paths from the project root, with `/`); the first rule whose `from` matches applies. */
 export const LAYERS = [
-  { from: "functions/core/", may: ["functions/core/"], why: "core is pure: it depends on ports, never on an adapter, handler, home or infra" },
-  { from: "functions/adapters/", may: ["functions/core/", "functions/adapters/", "functions/config.ts"], why: "an adapter implements a port; it knows no handler, wiring or home" },
-  { from: "functions/console/", may: ["functions/core/", "functions/console/"], why: "the console's pages only render" },
+  {
+    from: "functions/core/",
+    may: ["functions/core/"],
+    why: "core is pure: it depends on ports, never on an adapter, handler, home or infra",
+  },
+  {
+    from: "functions/adapters/",
+    may: ["functions/core/", "functions/adapters/", "functions/config.ts"],
+    why: "an adapter implements a port; it knows no handler, wiring or home",
+  },
+  {
+    from: "functions/console/",
+    may: ["functions/core/", "functions/console/"],
+    why: "the console's pages only render",
+  },
   {
     from: "functions/handlers/",
-    may: ["functions/core/", "functions/handlers/", "functions/console/", "functions/handler-deps.ts", "functions/wiring/", "promotions.json"],
+    may: [
+      "functions/core/",
+      "functions/handlers/",
+      "functions/console/",
+      "functions/handler-deps.ts",
+      "functions/wiring/",
+      "promotions.json",
+    ],
     why: "a handler reaches adapters only through its function's wiring (functions/wiring/), which composes them",
   },
-  { from: "functions/wiring/", may: ["functions/core/", "functions/adapters/", "functions/wiring/", "functions/config.ts", "functions/composition.ts", "functions/handler-deps.ts", ...DATA], why: "the AWS wiring composes adapters; it never calls a handler" },
-  { from: "functions/composition.ts", may: ["functions/core/", "functions/config.ts", "functions/handler-deps.ts"], why: "composition takes ports as given, so each Lambda bundles only the adapters its wiring builds" },
+  {
+    from: "functions/wiring/",
+    may: [
+      "functions/core/",
+      "functions/adapters/",
+      "functions/wiring/",
+      "functions/config.ts",
+      "functions/composition.ts",
+      "functions/handler-deps.ts",
+      ...DATA,
+    ],
+    why: "the AWS wiring composes adapters; it never calls a handler",
+  },
+  {
+    from: "functions/composition.ts",
+    may: ["functions/core/", "functions/config.ts", "functions/handler-deps.ts"],
+    why: "composition takes ports as given, so each Lambda bundles only the adapters its wiring builds",
+  },
   { from: "functions/handler-deps.ts", may: ["functions/core/"], why: "handler-deps holds types over core's ports" },
-  { from: "functions/config.ts", may: ["functions/core/"], why: "config reads the environment and knows only core's rules" },
+  {
+    from: "functions/config.ts",
+    may: ["functions/core/"],
+    why: "config reads the environment and knows only core's rules",
+  },
   { from: "functions/", may: ["functions/"], why: "Lambda code imports nothing outside functions/" },
-  { from: "local/smoke.ts", mayNot: ["functions/wiring/", "test/", "bench/"], why: "the smoke test checks a deployed stage against what infra declares, so it may read infra; never the AWS wiring or the tests" },
-  { from: "local/", mayNot: ["infra/", "functions/wiring/", "test/", "bench/"], why: "the embedded home builds its own adapters: never the AWS wiring, the infra or the tests" },
-  { from: "infra/", mayNot: ["functions/handlers/", "functions/wiring/", "functions/composition.ts", "local/", "test/", "bench/"], why: "infra is data: it may read core's rules and adapters' table shapes, never run a function" },
-  { from: "sst.config.ts", mayNot: ["functions/handlers/", "functions/wiring/", "functions/composition.ts", "local/", "test/", "bench/"], why: "infra is data" },
+  {
+    from: "local/smoke.ts",
+    mayNot: ["functions/wiring/", "test/", "bench/"],
+    why: "the smoke test checks a deployed stage against what infra declares, so it may read infra; never the AWS wiring or the tests",
+  },
+  {
+    from: "local/",
+    mayNot: ["infra/", "functions/wiring/", "test/", "bench/"],
+    why: "the embedded home builds its own adapters: never the AWS wiring, the infra or the tests",
+  },
+  {
+    from: "infra/",
+    mayNot: ["functions/handlers/", "functions/wiring/", "functions/composition.ts", "local/", "test/", "bench/"],
+    why: "infra is data: it may read core's rules and adapters' table shapes, never run a function",
+  },
+  {
+    from: "sst.config.ts",
+    mayNot: ["functions/handlers/", "functions/wiring/", "functions/composition.ts", "local/", "test/", "bench/"],
+    why: "infra is data",
+  },
 ];
 
-const SPECIFIER = /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'"`;]*?\sfrom\s*)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const SPECIFIER =
+  /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'"`;]*?\sfrom\s*)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 
 /** The relative imports of a source text, resolved to project paths (`.js` read as the `.ts` it compiles from). */
 export function importsOf(path, text) {
@@ -43,7 +99,10 @@ export function importsOf(path, text) {
   for (const match of text.matchAll(SPECIFIER)) {
     const specifier = match[1] ?? match[2];
     if (!specifier?.startsWith(".")) continue;
-    const target = normalize(join(dirname(path), specifier)).split(sep).join("/").replace(/\.js$/, ".ts");
+    const target = normalize(join(dirname(path), specifier))
+      .split(sep)
+      .join("/")
+      .replace(/\.js$/, ".ts");
     found.push({ specifier, target });
   }
   return found;
@@ -77,6 +136,10 @@ if (process.argv[1] && relative(process.argv[1], fileURLToPath(import.meta.url))
   const paths = [...sourceFiles("functions"), ...sourceFiles("local"), ...sourceFiles("infra"), "sst.config.ts"];
   const problems = checkLayers(paths.map((path) => ({ path, text: readFileSync(join(ROOT, path), "utf8") })));
   for (const problem of problems) console.error(problem);
-  console.log(problems.length === 0 ? `layers: ${paths.length} files, every import within its layer.` : `layers: ${problems.length} forbidden import(s).`);
+  console.log(
+    problems.length === 0
+      ? `layers: ${paths.length} files, every import within its layer.`
+      : `layers: ${problems.length} forbidden import(s).`,
+  );
   process.exit(problems.length === 0 ? 0 : 1);
 }

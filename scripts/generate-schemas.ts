@@ -34,20 +34,39 @@ export function schemaDocuments(): Record<string, unknown> {
       "Trigger request body",
       "The body of POST /api/v1/entities/{entityId}/messaging/wallet: the same body PassEntry's endpoint takes. The batch targets either `segments` or `recipients` (not both); each recipient names a pass (a field besides `variables` holding a non-blank text or a number). Top-level batch keys other than those listed here are refused (422) unless the operator allows them by name (ALLOWED_BATCH_KEYS); keys inside a segment or a recipient pass through.",
     ),
-    ...outcomeEvent(WalletMessageBatchCreated, "WalletMessageBatchCreated", "A PassEntry batch was created for one chunk (up to 500 recipients) of a request."),
-    ...outcomeEvent(WalletMessageBatchCompleted, "WalletMessageBatchCompleted", "A batch reached `successful` or `completedWithErrors` at PassEntry (seen by status tracking), with its recipient count and CSV links."),
+    ...outcomeEvent(
+      WalletMessageBatchCreated,
+      "WalletMessageBatchCreated",
+      "A PassEntry batch was created for one chunk (up to 500 recipients) of a request.",
+    ),
+    ...outcomeEvent(
+      WalletMessageBatchCompleted,
+      "WalletMessageBatchCompleted",
+      "A batch reached `successful` or `completedWithErrors` at PassEntry (seen by status tracking), with its recipient count and CSV links.",
+    ),
     ...outcomeEvent(
       WalletMessageBatchFailed,
       "WalletMessageBatchFailed",
       "A chunk will not be delivered: PassEntry refused to create it (batchId null), its validation failed (status `failed`, errorsCsvUrl), or it was cancelled (status `cancelled`).",
     ),
-    ...outcomeEvent(WalletMessageRequestRejected, "WalletMessageRequestRejected", "A queue message that is not a valid wallet message request was dropped without sending."),
+    ...outcomeEvent(
+      WalletMessageRequestRejected,
+      "WalletMessageRequestRejected",
+      "A queue message that is not a valid wallet message request was dropped without sending.",
+    ),
   };
 
   /** Outcome events arrive as EventBridge events: source `wallet-messaging`, detail-type the event's `type`, this as `detail`. */
   function outcomeEvent(schema: z.core.$ZodType, type: string, what: string) {
     const file = `${type.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}.schema.json`;
-    return { [file]: doc(schema, file, type, `${what} Published on the WalletBus with source \`wallet-messaging\` and detail-type \`${type}\`; this is the event's \`detail\`. Delivered at least once: dedupe on type, requestId and chunk.`) };
+    return {
+      [file]: doc(
+        schema,
+        file,
+        type,
+        `${what} Published on the WalletBus with source \`wallet-messaging\` and detail-type \`${type}\`; this is the event's \`detail\`. Delivered at least once: dedupe on type, requestId and chunk.`,
+      ),
+    };
   }
 }
 

@@ -19,7 +19,11 @@ const reportAt = args.indexOf("--report");
 const report = reportAt === -1 ? undefined : args.splice(reportAt, 2)[1];
 const paths = args.length > 0 ? args : ["."];
 const checks = [
-  { name: "biome lint", command: join(ROOT, "node_modules", ".bin", "biome"), args: ["lint", "--error-on-warnings", ...paths] },
+  {
+    name: "biome lint",
+    command: join(ROOT, "node_modules", ".bin", "biome"),
+    args: ["lint", "--error-on-warnings", ...paths],
+  },
   { name: "layering", command: process.execPath, args: [join(ROOT, "scripts", "check-layers.mjs")] },
 ];
 

@@ -29,7 +29,11 @@ function sqsEvent(count) {
   return {
     Records: Array.from({ length: count }, () => {
       const requestId = randomUUID();
-      return { ...template, messageId: randomUUID(), body: JSON.stringify({ ...body, requestId, acceptedAt: new Date().toISOString() }) };
+      return {
+        ...template,
+        messageId: randomUUID(),
+        body: JSON.stringify({ ...body, requestId, acceptedAt: new Date().toISOString() }),
+      };
     }),
   };
 }
@@ -45,13 +49,29 @@ function webhookEvent() {
       attributes: { timeStamp: new Date().toISOString(), webhookType: "passInstalled" },
       relationships: { pass: { data: { id: passId, type: "pass" } } },
     },
-    included: [{ id: passId, type: "pass", attributes: { extId: "member-1001", passTemplateUuid: randomUUID(), passContent: { fullName: "Jane Smith" } } }],
+    included: [
+      {
+        id: passId,
+        type: "pass",
+        attributes: { extId: "member-1001", passTemplateUuid: randomUUID(), passContent: { fullName: "Jane Smith" } },
+      },
+    ],
   });
-  const event = httpEvent("api-gateway-v2-trigger.json", { routeKey: "POST /webhooks/passentry", rawPath: "/webhooks/passentry", pathParameters: undefined, body });
+  const event = httpEvent("api-gateway-v2-trigger.json", {
+    routeKey: "POST /webhooks/passentry",
+    rawPath: "/webhooks/passentry",
+    pathParameters: undefined,
+    body,
+  });
   event.requestContext.http.path = "/webhooks/passentry";
   event.requestContext.routeKey = event.routeKey;
   const { authorization: _none, ...headers } = event.headers;
-  event.headers = { ...headers, "user-agent": "PassEntry-Webhooks", "content-length": String(Buffer.byteLength(body)), "x-webhook-signature": createHmac("sha256", secret).update(body).digest("hex") };
+  event.headers = {
+    ...headers,
+    "user-agent": "PassEntry-Webhooks",
+    "content-length": String(Buffer.byteLength(body)),
+    "x-webhook-signature": createHmac("sha256", secret).update(body).digest("hex"),
+  };
   return event;
 }
 
@@ -70,7 +90,11 @@ function buildEvent(kind) {
       return event;
     }
     case "health": {
-      const event = httpEvent("api-gateway-v2-request-status.json", { routeKey: "GET /health", rawPath: "/health", pathParameters: undefined });
+      const event = httpEvent("api-gateway-v2-request-status.json", {
+        routeKey: "GET /health",
+        rawPath: "/health",
+        pathParameters: undefined,
+      });
       event.requestContext.http.path = "/health";
       event.requestContext.routeKey = event.routeKey;
       delete event.headers.authorization;
@@ -83,10 +107,23 @@ function buildEvent(kind) {
     case "planner":
       // What EventBridge Scheduler delivers for one promotion (infra/schedules.ts).
       // The bench picks a trigger that owns a real occurrence, a different one each run.
-      return { ...fixture("scheduler-promotion-trigger.json"), ...(process.env.BENCH_PLANNER_EVENT ? JSON.parse(process.env.BENCH_PLANNER_EVENT) : {}) };
+      return {
+        ...fixture("scheduler-promotion-trigger.json"),
+        ...(process.env.BENCH_PLANNER_EVENT ? JSON.parse(process.env.BENCH_PLANNER_EVENT) : {}),
+      };
     default:
       // A handler this runner has no fixture for (e.g. a scheduled planner): EventBridge's scheduled event.
-      return { version: "0", id: randomUUID(), "detail-type": "Scheduled Event", source: "aws.events", account: "123456789012", time: new Date().toISOString(), region: "eu-west-2", resources: [], detail: {} };
+      return {
+        version: "0",
+        id: randomUUID(),
+        "detail-type": "Scheduled Event",
+        source: "aws.events",
+        account: "123456789012",
+        time: new Date().toISOString(),
+        region: "eu-west-2",
+        resources: [],
+        detail: {},
+      };
   }
 }
 
@@ -110,7 +147,8 @@ function lambdaContext(timeoutSeconds) {
 
 function summarise(answer) {
   if (answer && typeof answer === "object" && "statusCode" in answer) return { statusCode: answer.statusCode };
-  if (answer && typeof answer === "object" && Array.isArray(answer.batchItemFailures)) return { batchItemFailures: answer.batchItemFailures.length };
+  if (answer && typeof answer === "object" && Array.isArray(answer.batchItemFailures))
+    return { batchItemFailures: answer.batchItemFailures.length };
   if (answer && typeof answer === "object" && typeof answer.status === "string") {
     return { status: answer.status, queued: (answer.occurrences ?? []).filter((o) => o.outcome === "queued").length };
   }
@@ -144,7 +182,8 @@ if (mode === "cost") {
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
   let failures = 0;
-  for (const warm of events) failures += (await module.handler(warm, lambdaContext(timeoutSeconds))).batchItemFailures.length;
+  for (const warm of events)
+    failures += (await module.handler(warm, lambdaContext(timeoutSeconds))).batchItemFailures.length;
   const cpu = process.cpuUsage(cpuBefore);
   const messages = batches * records;
   result.cost = {

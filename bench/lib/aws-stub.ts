@@ -30,7 +30,11 @@ export interface AwsStubOptions {
 }
 
 class AwsError extends Error {
-  constructor(readonly type: string, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -44,16 +48,22 @@ export async function startAwsStub(options: AwsStubOptions): Promise<AwsStub> {
   const calls = new Map<string, number>();
   const unanswered = new Set<string>();
 
-  const conditionFails = (item: Item, condition: unknown) => condition === "attribute_not_exists(pk)" && table.has(keyOf(item));
+  const conditionFails = (item: Item, condition: unknown) =>
+    condition === "attribute_not_exists(pk)" && table.has(keyOf(item));
 
   const dynamo: Record<string, (input: any) => unknown> = {
     PutItem(input) {
-      if (conditionFails(input.Item, input.ConditionExpression)) throw new AwsError("ConditionalCheckFailedException", "The conditional request failed");
+      if (conditionFails(input.Item, input.ConditionExpression))
+        throw new AwsError("ConditionalCheckFailedException", "The conditional request failed");
       table.set(keyOf(input.Item), input.Item);
       return {};
     },
     TransactWriteItems(input) {
-      const reasons = input.TransactItems.map((t: any) => (t.Put && conditionFails(t.Put.Item, t.Put.ConditionExpression) ? { Code: "ConditionalCheckFailed" } : { Code: "None" }));
+      const reasons = input.TransactItems.map((t: any) =>
+        t.Put && conditionFails(t.Put.Item, t.Put.ConditionExpression)
+          ? { Code: "ConditionalCheckFailed" }
+          : { Code: "None" },
+      );
       if (reasons.some((r: { Code: string }) => r.Code !== "None")) {
         throw new AwsError("TransactionCanceledException", "Transaction cancelled", { CancellationReasons: reasons });
       }
@@ -89,20 +99,34 @@ export async function startAwsStub(options: AwsStubOptions): Promise<AwsStub> {
     const [service, operation] = target.split(".") as [string, string];
     if (service === "secretsmanager" && operation === "GetSecretValue") {
       const value = options.secrets[input.SecretId];
-      if (value === undefined) throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+      if (value === undefined)
+        throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
       return {
         contentType: "application/x-amz-json-1.1",
-        body: { ARN: input.SecretId, Name: input.SecretId, SecretString: value, VersionId: "00000000-0000-0000-0000-000000000001", VersionStages: ["AWSCURRENT"], CreatedDate: 1_748_854_800 },
+        body: {
+          ARN: input.SecretId,
+          Name: input.SecretId,
+          SecretString: value,
+          VersionId: "00000000-0000-0000-0000-000000000001",
+          VersionStages: ["AWSCURRENT"],
+          CreatedDate: 1_748_854_800,
+        },
       };
     }
     if (service === "AmazonSQS" && operation === "SendMessage") {
       return {
         contentType: "application/x-amz-json-1.0",
-        body: { MessageId: randomUUID(), MD5OfMessageBody: createHash("md5").update(String(input.MessageBody)).digest("hex") },
+        body: {
+          MessageId: randomUUID(),
+          MD5OfMessageBody: createHash("md5").update(String(input.MessageBody)).digest("hex"),
+        },
       };
     }
     if (service === "AWSEvents" && operation === "PutEvents") {
-      return { contentType: "application/x-amz-json-1.1", body: { FailedEntryCount: 0, Entries: (input.Entries ?? []).map(() => ({ EventId: randomUUID() })) } };
+      return {
+        contentType: "application/x-amz-json-1.1",
+        body: { FailedEntryCount: 0, Entries: (input.Entries ?? []).map(() => ({ EventId: randomUUID() })) },
+      };
     }
     if (service === "DynamoDB_20120810" && dynamo[operation]) {
       return { contentType: "application/x-amz-json-1.0", body: dynamo[operation]!(input) };
@@ -130,7 +154,11 @@ export async function startAwsStub(options: AwsStubOptions): Promise<AwsStub> {
         res.setHeader("x-amzn-errortype", e.type);
       }
       const text = JSON.stringify(body);
-      res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(text), "x-amzn-requestid": randomUUID() });
+      res.writeHead(status, {
+        "content-type": contentType,
+        "content-length": Buffer.byteLength(text),
+        "x-amzn-requestid": randomUUID(),
+      });
       res.end(text);
     });
   });

@@ -29,10 +29,17 @@ function originOf(input: string): string {
  * `runtime`. `dataFiles` swaps a bundled data file for another (project-relative paths), as an
  * operator's own promotions.json would be bundled instead of the shipped sample.
  */
-export async function bundleEntry(entry: string, outdir: string, runtime: string, dataFiles: Record<string, string> = {}): Promise<BuiltBundle> {
+export async function bundleEntry(
+  entry: string,
+  outdir: string,
+  runtime: string,
+  dataFiles: Record<string, string> = {},
+): Promise<BuiltBundle> {
   mkdirSync(outdir, { recursive: true });
   const options = sstEsbuildOptions(path.resolve(projectRoot, entry), outdir, runtime);
-  const swaps = new Map(Object.entries(dataFiles).map(([from, to]) => [path.resolve(projectRoot, from), path.resolve(projectRoot, to)]));
+  const swaps = new Map(
+    Object.entries(dataFiles).map(([from, to]) => [path.resolve(projectRoot, from), path.resolve(projectRoot, to)]),
+  );
   const swapData: Plugin = {
     name: "swap-data-files",
     setup(esbuild) {
@@ -42,12 +49,17 @@ export async function bundleEntry(entry: string, outdir: string, runtime: string
       });
     },
   };
-  const result = await build({ ...options, absWorkingDir: projectRoot, plugins: [...(options.plugins ?? []), ...(swaps.size > 0 ? [swapData] : [])] });
+  const result = await build({
+    ...options,
+    absWorkingDir: projectRoot,
+    plugins: [...(options.plugins ?? []), ...(swaps.size > 0 ? [swapData] : [])],
+  });
   const file = path.join(outdir, "bundle.mjs");
   const code = readFileSync(file);
   const byOrigin = new Map<string, number>();
   for (const output of Object.values(result.metafile?.outputs ?? {})) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) byOrigin.set(originOf(input), (byOrigin.get(originOf(input)) ?? 0) + bytesInOutput);
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
+      byOrigin.set(originOf(input), (byOrigin.get(originOf(input)) ?? 0) + bytesInOutput);
   }
   const composition = [...byOrigin].map(([origin, bytes]) => ({ origin, bytes })).sort((a, b) => b.bytes - a.bytes);
   return { file, bytes: code.length, gzipBytes: gzipSync(code).length, composition };

@@ -19,20 +19,42 @@ const secrets = new SecretsManagerClient({});
 let apiKeys: Record<string, string> | undefined;
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  apiKeys ??= JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: process.env.API_KEYS_SECRET_ID }))).SecretString ?? "{}") as Record<string, string>;
+  apiKeys ??= JSON.parse(
+    (await secrets.send(new GetSecretValueCommand({ SecretId: process.env.API_KEYS_SECRET_ID }))).SecretString ?? "{}",
+  ) as Record<string, string>;
   const offered = (event.headers.authorization ?? "").replace(/^Bearer\s+/i, "");
   const keyName = Object.entries(apiKeys).find(([, key]) => key === offered)?.[0];
   if (!keyName) return { statusCode: 401, body: JSON.stringify({ errors: ["The API key is not valid."] }) };
   const parsed = TriggerBody.safeParse(JSON.parse(event.body ?? "{}"));
-  if (!parsed.success) return { statusCode: 422, body: JSON.stringify({ errors: parsed.error.issues.map((i) => i.message) }) };
+  if (!parsed.success)
+    return { statusCode: 422, body: JSON.stringify({ errors: parsed.error.issues.map((i) => i.message) }) };
   const requestId = randomUUID();
   const entityId = event.pathParameters?.entityId ?? "";
-  const record = { requestId, entityId, source: "http", createdAt: new Date().toISOString(), apiKeyName: keyName, batch: parsed.data.batch };
+  const record = {
+    requestId,
+    entityId,
+    source: "http",
+    createdAt: new Date().toISOString(),
+    apiKeyName: keyName,
+    batch: parsed.data.batch,
+  };
   const Key = { pk: { S: `REQ#${requestId}` }, sk: { S: "REQ" } };
   const table = process.env.WALLET_TABLE_NAME;
-  await dynamo.send(new PutItemCommand({ TableName: table, Item: { ...Key, record: { S: JSON.stringify(record) } }, ConditionExpression: "attribute_not_exists(pk)" }));
-  await sqs.send(new SendMessageCommand({ QueueUrl: process.env.MESSAGES_QUEUE_URL, MessageBody: JSON.stringify({ requestId, entityId, batch: record.batch, source: "http" }) }));
-  const before = (await dynamo.send(new GetItemCommand({ TableName: table, Key, ConsistentRead: true }))).Item?.record?.S ?? "{}";
+  await dynamo.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: { ...Key, record: { S: JSON.stringify(record) } },
+      ConditionExpression: "attribute_not_exists(pk)",
+    }),
+  );
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: process.env.MESSAGES_QUEUE_URL,
+      MessageBody: JSON.stringify({ requestId, entityId, batch: record.batch, source: "http" }),
+    }),
+  );
+  const before =
+    (await dynamo.send(new GetItemCommand({ TableName: table, Key, ConsistentRead: true }))).Item?.record?.S ?? "{}";
   const after = JSON.stringify({ ...JSON.parse(before), enqueuedAt: new Date().toISOString() });
   await dynamo.send(
     new UpdateItemCommand({
@@ -45,5 +67,9 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
     }),
   );
   logger.info("request queued", { requestId });
-  return { statusCode: 202, headers: { "content-type": "application/json" }, body: JSON.stringify({ data: { id: requestId, type: "walletMessageRequest" } }) };
+  return {
+    statusCode: 202,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ data: { id: requestId, type: "walletMessageRequest" } }),
+  };
 };

@@ -7,5 +7,9 @@ const Health = z.object({ status: z.literal("ok"), service: z.string() });
 
 export const handler = async () => {
   logger.info("health checked");
-  return { statusCode: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(Health.parse({ status: "ok", service: "wallet-messaging" })) };
+  return {
+    statusCode: 200,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(Health.parse({ status: "ok", service: "wallet-messaging" })),
+  };
 };

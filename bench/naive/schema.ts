@@ -5,7 +5,10 @@ export const TriggerBody = z.object({
   batch: z
     .looseObject({
       message: z.string().trim().min(1),
-      segments: z.array(z.looseObject({ groupTag: z.string().optional() })).min(1).optional(),
+      segments: z
+        .array(z.looseObject({ groupTag: z.string().optional() }))
+        .min(1)
+        .optional(),
       recipients: z.array(z.looseObject({})).min(1).max(500).optional(),
       scheduledAt: z.iso.datetime({ offset: true }).optional(),
       name: z.string().optional(),
@@ -14,4 +17,8 @@ export const TriggerBody = z.object({
     .refine((b) => (b.segments === undefined) !== (b.recipients === undefined), "segments or recipients"),
 });
 
-export const QueueMessage = z.object({ requestId: z.string().min(1), entityId: z.string().min(1), batch: TriggerBody.shape.batch });
+export const QueueMessage = z.object({
+  requestId: z.string().min(1),
+  entityId: z.string().min(1),
+  batch: TriggerBody.shape.batch,
+});

@@ -19,7 +19,13 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { legacyKeyOwners } from "../core/callers.js";
-import type { CreateRequestResult, ListPosition, RecentRequestsPage, RecentRequestsQuery, RequestStore } from "../core/ports.js";
+import type {
+  CreateRequestResult,
+  ListPosition,
+  RecentRequestsPage,
+  RecentRequestsQuery,
+  RequestStore,
+} from "../core/ports.js";
 import { REQUEST_CALLER_INDEX, REQUEST_LIST_INDEX } from "./dynamodb-table-shape.js";
 import { RequestRecord, type CallerId } from "../core/schemas.js";
 
@@ -41,7 +47,10 @@ export const listKey = (position: ListPosition) => ({
 const callerListKey = (record: Pick<RequestRecord, "caller">): Record<string, { S: string }> =>
   record.caller === undefined ? {} : { [REQUEST_CALLER_INDEX.hashKey]: { S: record.caller } };
 /** A caller id holds no `#` (CALLER_NAME), so the first `#` after it ends the scope. */
-export const idempotencyItemKey = (caller: CallerId | undefined, key: string) => ({ pk: { S: `IDEM#${caller ?? ""}#${key}` }, sk: { S: `IDEM#${caller ?? ""}` } });
+export const idempotencyItemKey = (caller: CallerId | undefined, key: string) => ({
+  pk: { S: `IDEM#${caller ?? ""}#${key}` },
+  sk: { S: `IDEM#${caller ?? ""}` },
+});
 const legacyIdempotencyItemKey = (key: string) => ({ pk: { S: `IDEM#${key}` }, sk: { S: "IDEM" } });
 
 export function expiresAt(fromIso: string, retentionDays: number) {
@@ -62,11 +71,14 @@ export class DynamoDbRequestStore implements RequestStore {
   async create(record: RequestRecord): Promise<CreateRequestResult> {
     const item = this.requestItem(record);
     if (record.idempotencyKey === undefined) {
-      await this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }));
+      await this.client.send(
+        new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }),
+      );
       return { created: true };
     }
     const legacy = await this.reserved(legacyIdempotencyItemKey(record.idempotencyKey));
-    if (legacy && record.caller !== undefined && legacyKeyOwners(legacy).includes(record.caller)) return { created: false, existing: legacy };
+    if (legacy && record.caller !== undefined && legacyKeyOwners(legacy).includes(record.caller))
+      return { created: false, existing: legacy };
     const reservation = idempotencyItemKey(record.caller, record.idempotencyKey);
     try {
       await this.client.send(
@@ -94,14 +106,22 @@ export class DynamoDbRequestStore implements RequestStore {
 
   /** The request an idempotency-key item points at, if both exist. */
   private async reserved(key: ReturnType<typeof legacyIdempotencyItemKey>): Promise<RequestRecord | undefined> {
-    const reservation = await this.client.send(new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+    const reservation = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+    );
     const existingId = reservation.Item?.requestId?.S;
     return existingId ? this.get(existingId) : undefined;
   }
 
   async ensure(record: RequestRecord): Promise<RequestRecord> {
     try {
-      await this.client.send(new PutItemCommand({ TableName: this.table, Item: this.requestItem(record), ConditionExpression: "attribute_not_exists(pk)" }));
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: this.requestItem(record),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
       return record;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -110,7 +130,9 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   async get(requestId: string): Promise<RequestRecord | undefined> {
-    const answer = await this.client.send(new GetItemCommand({ TableName: this.table, Key: requestKey(requestId), ConsistentRead: true }));
+    const answer = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: requestKey(requestId), ConsistentRead: true }),
+    );
     const json = answer.Item?.record?.S;
     return json ? RequestRecord.parse(JSON.parse(json)) : undefined;
   }
@@ -127,7 +149,9 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   async markCancelled(requestId: string, by: CallerId, at: string): Promise<RequestRecord | undefined> {
-    return this.update(requestId, (r) => (r.cancelledBy === undefined ? { ...r, cancelledBy: by, cancelledAt: at } : r));
+    return this.update(requestId, (r) =>
+      r.cancelledBy === undefined ? { ...r, cancelledBy: by, cancelledAt: at } : r,
+    );
   }
 
   async listRecent(query: RecentRequestsQuery): Promise<RecentRequestsPage> {
@@ -135,7 +159,11 @@ export class DynamoDbRequestStore implements RequestStore {
     const index = query.owner === undefined ? REQUEST_LIST_INDEX : REQUEST_CALLER_INDEX;
     const partition = query.owner ?? LIST_PARTITION;
     let start: Record<string, { S: string }> | undefined = query.after
-      ? { ...requestKey(query.after.requestId), [index.hashKey]: { S: partition }, [index.rangeKey]: listKey(query.after)[index.rangeKey]! }
+      ? {
+          ...requestKey(query.after.requestId),
+          [index.hashKey]: { S: partition },
+          [index.rangeKey]: listKey(query.after)[index.rangeKey]!,
+        }
       : undefined;
     let examined = 0;
     let last: ListPosition | undefined;
@@ -146,7 +174,10 @@ export class DynamoDbRequestStore implements RequestStore {
           IndexName: index.name,
           KeyConditionExpression: query.since ? "#lp = :lp AND #ls >= :since" : "#lp = :lp",
           ExpressionAttributeNames: { "#lp": index.hashKey, ...(query.since ? { "#ls": index.rangeKey } : {}) },
-          ExpressionAttributeValues: { ":lp": { S: partition }, ...(query.since ? { ":since": { S: query.since } } : {}) },
+          ExpressionAttributeValues: {
+            ":lp": { S: partition },
+            ...(query.since ? { ":since": { S: query.since } } : {}),
+          },
           ScanIndexForward: false,
           Limit: Math.min(100, query.maxExamined - examined),
           ...(start ? { ExclusiveStartKey: start } : {}),
@@ -157,7 +188,10 @@ export class DynamoDbRequestStore implements RequestStore {
         examined++;
         const parsed = RequestRecord.safeParse(JSON.parse(item.record?.S ?? "null"));
         const sortKey = item[index.rangeKey]?.S ?? "";
-        last = { createdAt: sortKey.slice(0, sortKey.indexOf("#")), requestId: sortKey.slice(sortKey.indexOf("#") + 1) };
+        last = {
+          createdAt: sortKey.slice(0, sortKey.indexOf("#")),
+          requestId: sortKey.slice(sortKey.indexOf("#") + 1),
+        };
         if (parsed.success && query.accept(parsed.data)) records.push(parsed.data);
         if (records.length === query.limit) {
           const more = i < items.length - 1 || answer.LastEvaluatedKey !== undefined;
@@ -173,7 +207,9 @@ export class DynamoDbRequestStore implements RequestStore {
   /** Read-modify-write guarded by the record's previous text, so concurrent writers cannot overwrite each other. */
   async update(requestId: string, change: (r: RequestRecord) => RequestRecord): Promise<RequestRecord | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const answer = await this.client.send(new GetItemCommand({ TableName: this.table, Key: requestKey(requestId), ConsistentRead: true }));
+      const answer = await this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: requestKey(requestId), ConsistentRead: true }),
+      );
       const before = answer.Item?.record?.S;
       if (!before) return undefined;
       const current = RequestRecord.parse(JSON.parse(before));
@@ -214,6 +250,12 @@ export class DynamoDbRequestStore implements RequestStore {
   }
 
   private requestItem(record: RequestRecord) {
-    return { ...requestKey(record.requestId), ...listKey(record), ...callerListKey(record), record: { S: JSON.stringify(record) }, expiresAt: expiresAt(record.createdAt, this.retentionDays) };
+    return {
+      ...requestKey(record.requestId),
+      ...listKey(record),
+      ...callerListKey(record),
+      record: { S: JSON.stringify(record) },
+      expiresAt: expiresAt(record.createdAt, this.retentionDays),
+    };
   }
 }

@@ -4,12 +4,25 @@
  * move is an UpdateItem that SETs and REMOVEs only what changes, on condition that `version` is
  * still the one the state machine (core/send-state-machine.ts) decided on.
  */
-import { BatchGetItemCommand, type BatchGetItemCommandOutput, ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
+import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from "@aws-sdk/client-dynamodb";
 import type { LedgerWrite, SendKey, SendLedger } from "../core/ports.js";
 import { SendRecord } from "../core/schemas.js";
 import { expiresAt, type DynamoDbTableOptions } from "./dynamodb-request-store.js";
 
-const sendKey = (key: SendKey) => ({ pk: { S: `REQ#${key.requestId}` }, sk: { S: `SEND#${String(key.chunk).padStart(5, "0")}` } });
+const sendKey = (key: SendKey) => ({
+  pk: { S: `REQ#${key.requestId}` },
+  sk: { S: `SEND#${String(key.chunk).padStart(5, "0")}` },
+});
 /** Conditional writes in flight at once for `writeMany` (members of one shared batch). */
 const PARALLEL_WRITES = 16;
 /** Attributes of the item that are not fields of the entry. */
@@ -27,7 +40,9 @@ export class DynamoDbSendLedger implements SendLedger {
   }
 
   async get(key: SendKey): Promise<SendRecord | undefined> {
-    const answer = await this.client.send(new GetItemCommand({ TableName: this.table, Key: sendKey(key), ConsistentRead: true }));
+    const answer = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: sendKey(key), ConsistentRead: true }),
+    );
     return answer.Item ? fromItem(answer.Item) : undefined;
   }
 
@@ -38,20 +53,25 @@ export class DynamoDbSendLedger implements SendLedger {
       let pending: Record<string, AttributeValue>[] | undefined = keys.slice(start, start + 100).map(sendKey);
       for (let round = 0; pending && pending.length > 0; round++) {
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** round)));
-        const answer: BatchGetItemCommandOutput = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+        const answer: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
         for (const item of answer.Responses?.[this.table] ?? []) {
           const entry = fromItem(item);
           found.set(`${entry.requestId}#${entry.chunk}`, entry);
         }
         pending = answer.UnprocessedKeys?.[this.table]?.Keys;
-        if (round >= 8 && pending && pending.length > 0) throw new Error(`DynamoDB left ${pending.length} ledger entries unread after ${round + 1} tries.`);
+        if (round >= 8 && pending && pending.length > 0)
+          throw new Error(`DynamoDB left ${pending.length} ledger entries unread after ${round + 1} tries.`);
       }
     }
     return keys.map((key) => found.get(`${key.requestId}#${key.chunk}`));
   }
 
   async write(move: LedgerWrite): Promise<boolean> {
-    return move.expectedVersion === undefined ? this.create(move.next) : this.update(move.key, move.expectedVersion, move.changes);
+    return move.expectedVersion === undefined
+      ? this.create(move.next)
+      : this.update(move.key, move.expectedVersion, move.changes);
   }
 
   /** Parallel conditional writes (a transaction would fail all of them for one lost race), a few at a time. */
@@ -66,9 +86,15 @@ export class DynamoDbSendLedger implements SendLedger {
   }
 
   private async create(entry: SendRecord): Promise<boolean> {
-    const item: Record<string, AttributeValue> = { ...sendKey(entry), expiresAt: expiresAt(entry.updatedAt, this.retentionDays) };
-    for (const [field, value] of Object.entries(SendRecord.parse(entry))) if (value !== undefined) item[field] = toAttribute(value);
-    return this.conditional(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }));
+    const item: Record<string, AttributeValue> = {
+      ...sendKey(entry),
+      expiresAt: expiresAt(entry.updatedAt, this.retentionDays),
+    };
+    for (const [field, value] of Object.entries(SendRecord.parse(entry)))
+      if (value !== undefined) item[field] = toAttribute(value);
+    return this.conditional(
+      new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }),
+    );
   }
 
   private async update(key: SendKey, expectedVersion: number, changes: Partial<SendRecord>): Promise<boolean> {
@@ -84,7 +110,12 @@ export class DynamoDbSendLedger implements SendLedger {
         sets.push(`#f${i} = :v${i}`);
       }
     });
-    const expression = [sets.length > 0 ? `SET ${sets.join(", ")}` : "", removes.length > 0 ? `REMOVE ${removes.join(", ")}` : ""].filter(Boolean).join(" ");
+    const expression = [
+      sets.length > 0 ? `SET ${sets.join(", ")}` : "",
+      removes.length > 0 ? `REMOVE ${removes.join(", ")}` : "",
+    ]
+      .filter(Boolean)
+      .join(" ");
     if (expression === "") return true;
     return this.conditional(
       new UpdateItemCommand({

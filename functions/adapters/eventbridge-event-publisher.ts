@@ -18,13 +18,23 @@ export class EventBridgeEventPublisher implements EventPublisher {
     const valid = checkedEvent(event);
     const answer = await this.client.send(
       new PutEventsCommand({
-        Entries: [{ EventBusName: this.busName, Source: EVENT_SOURCE, DetailType: valid.type, Detail: JSON.stringify(valid), Time: new Date(valid.occurredAt) }],
+        Entries: [
+          {
+            EventBusName: this.busName,
+            Source: EVENT_SOURCE,
+            DetailType: valid.type,
+            Detail: JSON.stringify(valid),
+            Time: new Date(valid.occurredAt),
+          },
+        ],
       }),
     );
     // PutEvents answers 200 even when it refused an entry: the refusal is in the body.
     if ((answer.FailedEntryCount ?? 0) > 0) {
       const entry = answer.Entries?.[0];
-      throw new Error(`EventBridge refused the ${valid.type} event (${entry?.ErrorCode ?? "no error code"}: ${entry?.ErrorMessage ?? "no message"}).`);
+      throw new Error(
+        `EventBridge refused the ${valid.type} event (${entry?.ErrorCode ?? "no error code"}: ${entry?.ErrorMessage ?? "no message"}).`,
+      );
     }
   }
 }

@@ -23,12 +23,21 @@ export class LocalEventPublisher implements EventPublisher {
   async publish(event: WalletMessageEvent): Promise<void> {
     const detail = checkedEvent(event);
     const published: PublishedEvent = { source: EVENT_SOURCE, detailType: detail.type, detail };
-    this.log.info("outcome event", { source: published.source, detailType: published.detailType, requestId: detail.requestId ?? undefined, detail });
+    this.log.info("outcome event", {
+      source: published.source,
+      detailType: published.detailType,
+      requestId: detail.requestId ?? undefined,
+      detail,
+    });
     for (const listener of this.listeners) {
       try {
         listener(published);
       } catch (error) {
-        this.log.warn("outcome event listener failed", { detailType: published.detailType, requestId: detail.requestId ?? undefined, error: (error as Error).message });
+        this.log.warn("outcome event listener failed", {
+          detailType: published.detailType,
+          requestId: detail.requestId ?? undefined,
+          error: (error as Error).message,
+        });
       }
     }
   }

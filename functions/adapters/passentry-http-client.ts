@@ -78,14 +78,36 @@ export class PassEntryHttpClient implements PassEntryClient {
   async sendNow(batchId: string): Promise<void> {
     // `createsSomething`: a send-now whose answer was lost may have taken effect. Callers read the
     // batch before trying again rather than rely on the answer.
-    await this.call(ROUTE_SEND_NOW, "POST", `/api/v1/batches/${encodeURIComponent(batchId)}/send-now`, AnyAnswer, undefined, true);
+    await this.call(
+      ROUTE_SEND_NOW,
+      "POST",
+      `/api/v1/batches/${encodeURIComponent(batchId)}/send-now`,
+      AnyAnswer,
+      undefined,
+      true,
+    );
   }
 
   cancelBatch(batchId: string) {
-    return this.call(ROUTE_CANCEL_BATCH, "PATCH", `/api/v1/batches/${encodeURIComponent(batchId)}/cancel`, PassEntryBatchDocument, undefined, true);
+    return this.call(
+      ROUTE_CANCEL_BATCH,
+      "PATCH",
+      `/api/v1/batches/${encodeURIComponent(batchId)}/cancel`,
+      PassEntryBatchDocument,
+      undefined,
+      true,
+    );
   }
 
-  private async call<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body?: unknown, createsSomething = false, mayStillSend?: () => boolean): Promise<T> {
+  private async call<T>(
+    route: string,
+    method: string,
+    path: string,
+    schema: z.ZodMiniType<T>,
+    body?: unknown,
+    createsSomething = false,
+    mayStillSend?: () => boolean,
+  ): Promise<T> {
     const token = await this.options.secrets.get("passentry-token");
     try {
       return await this.attempt(route, method, path, schema, body, createsSomething, token, mayStillSend);
@@ -100,20 +122,37 @@ export class PassEntryHttpClient implements PassEntryClient {
     }
   }
 
-  private async attempt<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body: unknown, createsSomething: boolean, token: string, mayStillSend?: () => boolean): Promise<T> {
+  private async attempt<T>(
+    route: string,
+    method: string,
+    path: string,
+    schema: z.ZodMiniType<T>,
+    body: unknown,
+    createsSomething: boolean,
+    token: string,
+    mayStillSend?: () => boolean,
+  ): Promise<T> {
     await this.pacer.acquire(route);
     if (mayStillSend !== undefined && !mayStillSend()) {
       // Held back (pacing, a slow token read) past the time its claim allows: not sent at all.
-      throw new PassEntryError(`Not sent: ${route} waited past the time its claim allows; it will be claimed and sent again.`, "retryable", { outcomeKnown: true, lateStart: true });
+      throw new PassEntryError(
+        `Not sent: ${route} waited past the time its claim allows; it will be claimed and sent again.`,
+        "retryable",
+        { outcomeKnown: true, lateStart: true },
+      );
     }
     const blockedMs = this.breaker.blockedForMs();
     if (blockedMs > 0) {
       // Nothing was sent, so the outcome is known: the send can simply be tried again later.
-      throw new PassEntryError(`PassEntry looks unavailable; not calling ${route} for ${Math.ceil(blockedMs / 1000)} s (circuit open).`, "retryable", {
-        outcomeKnown: true,
-        retryAfterSeconds: blockedMs / 1000,
-        circuitOpen: true,
-      });
+      throw new PassEntryError(
+        `PassEntry looks unavailable; not calling ${route} for ${Math.ceil(blockedMs / 1000)} s (circuit open).`,
+        "retryable",
+        {
+          outcomeKnown: true,
+          retryAfterSeconds: blockedMs / 1000,
+          circuitOpen: true,
+        },
+      );
     }
     try {
       const answer = await this.exchange(route, method, path, schema, body, createsSomething, token);
@@ -126,7 +165,15 @@ export class PassEntryHttpClient implements PassEntryClient {
     }
   }
 
-  private async exchange<T>(route: string, method: string, path: string, schema: z.ZodMiniType<T>, body: unknown, createsSomething: boolean, token: string): Promise<T> {
+  private async exchange<T>(
+    route: string,
+    method: string,
+    path: string,
+    schema: z.ZodMiniType<T>,
+    body: unknown,
+    createsSomething: boolean,
+    token: string,
+  ): Promise<T> {
     let response: Response;
     try {
       response = await this.fetchImpl(this.baseUrl + path, {
@@ -143,10 +190,14 @@ export class PassEntryHttpClient implements PassEntryClient {
       const parsed = schema.safeParse(safeJson(text));
       if (parsed.success) return parsed.data;
       // PassEntry took the request but we cannot read its answer: the batch may exist.
-      throw new PassEntryError(`PassEntry answered ${response.status} to ${route} with a body we could not read.`, "retryable", {
-        status: response.status,
-        outcomeKnown: !createsSomething,
-      });
+      throw new PassEntryError(
+        `PassEntry answered ${response.status} to ${route} with a body we could not read.`,
+        "retryable",
+        {
+          status: response.status,
+          outcomeKnown: !createsSomething,
+        },
+      );
     }
     throw statusError(route, response, text, createsSomething, token);
   }
@@ -171,7 +222,13 @@ function errorTexts(text: string): string[] {
   return parsed.data.errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).slice(0, 20);
 }
 
-function statusError(route: string, response: Response, text: string, createsSomething: boolean, token: string): PassEntryError {
+function statusError(
+  route: string,
+  response: Response,
+  text: string,
+  createsSomething: boolean,
+  token: string,
+): PassEntryError {
   const status = response.status;
   // PassEntry, or a gateway in front of it, may echo the Authorization header in its error text, in
   // any spelling: these sentences go into logs, the ledger and status answers, so the token is cut
@@ -187,13 +244,25 @@ function statusError(route: string, response: Response, text: string, createsSom
     });
   }
   if (status === 401 || status === 403) {
-    return new PassEntryError(`PassEntry refused the token for ${route} (${status})${said}.`, "authentication", { status, outcomeKnown: true, errors });
+    return new PassEntryError(`PassEntry refused the token for ${route} (${status})${said}.`, "authentication", {
+      status,
+      outcomeKnown: true,
+      errors,
+    });
   }
   if (status >= 500 || status === 408) {
     // A gateway error can come after the batch was created: the outcome of a POST is not known.
-    return new PassEntryError(`PassEntry failed ${route} with ${status}${said}.`, "retryable", { status, outcomeKnown: !createsSomething, errors });
+    return new PassEntryError(`PassEntry failed ${route} with ${status}${said}.`, "retryable", {
+      status,
+      outcomeKnown: !createsSomething,
+      errors,
+    });
   }
-  return new PassEntryError(`PassEntry rejected ${route} with ${status}${said}.`, "permanent", { status, outcomeKnown: true, errors });
+  return new PassEntryError(`PassEntry rejected ${route} with ${status}${said}.`, "permanent", {
+    status,
+    outcomeKnown: true,
+    errors,
+  });
 }
 
 function networkError(route: string, error: unknown, createsSomething: boolean): PassEntryError {
@@ -203,5 +272,7 @@ function networkError(route: string, error: unknown, createsSomething: boolean):
   const neverSent = code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
   const timedOut = code === "TimeoutError" || code === "AbortError";
   const what = timedOut ? "timed out" : `failed (${code})`;
-  return new PassEntryError(`PassEntry request ${route} ${what}.`, "retryable", { outcomeKnown: neverSent || !createsSomething });
+  return new PassEntryError(`PassEntry request ${route} ${what}.`, "retryable", {
+    outcomeKnown: neverSent || !createsSomething,
+  });
 }

@@ -18,7 +18,10 @@ export interface UnknownOutcomeMetrics {
  *   const metrics = powertoolsUnknownOutcomeMetrics({ serviceName: "wallet-messaging", stage: "production" });
  *   metrics.unknownOutcome({ requestId: "r-1", chunk: 0 }); // one EMF line, UnknownOutcomes = 1
  */
-export function powertoolsUnknownOutcomeMetrics(options: { stage: string; serviceName?: string }): UnknownOutcomeMetrics {
+export function powertoolsUnknownOutcomeMetrics(options: {
+  stage: string;
+  serviceName?: string;
+}): UnknownOutcomeMetrics {
   const metrics = new Metrics({
     namespace: UNKNOWN_OUTCOMES_METRIC.namespace,
     // Unset: Powertools reads POWERTOOLS_SERVICE_NAME, as the Logger does.

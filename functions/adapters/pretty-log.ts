@@ -15,18 +15,26 @@ function value(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
-export function prettyLog(write: (line: string) => void = (line) => process.stdout.write(`${line}\n`), options: { colour?: boolean; minLevel?: Level } = {}): Log {
-  const min = LEVELS[options.minLevel ?? ((process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info").toLowerCase() as Level)] ?? LEVELS.info;
-  const emit = (level: Level) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (LEVELS[level] < min) return;
-    const time = new Date().toISOString().slice(11, 19);
-    const tag = level.toUpperCase().padEnd(5);
-    const details = Object.entries(fields)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${value(v)}`)
-      .join(" ");
-    const text = `${time} ${options.colour ? `${COLOURS[level]}${tag}\x1b[0m` : tag} ${JSON.stringify(message).slice(1, -1)}${details ? `  ${details}` : ""}`;
-    write(text);
-  };
+export function prettyLog(
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  options: { colour?: boolean; minLevel?: Level } = {},
+): Log {
+  const min =
+    LEVELS[
+      options.minLevel ?? ((process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? "info").toLowerCase() as Level)
+    ] ?? LEVELS.info;
+  const emit =
+    (level: Level) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      if (LEVELS[level] < min) return;
+      const time = new Date().toISOString().slice(11, 19);
+      const tag = level.toUpperCase().padEnd(5);
+      const details = Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${value(v)}`)
+        .join(" ");
+      const text = `${time} ${options.colour ? `${COLOURS[level]}${tag}\x1b[0m` : tag} ${JSON.stringify(message).slice(1, -1)}${details ? `  ${details}` : ""}`;
+      write(text);
+    };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }

@@ -24,7 +24,8 @@ export class SecretsManagerSecretStore implements SecretStore {
     if (!secretId) throw new Error(`No secret is configured for ${name}.`);
     const forceFetch = this.stale.delete(name);
     const value = await this.provider.get(secretId, { maxAge: this.maxAgeSeconds, forceFetch });
-    if (typeof value !== "string" || value.length === 0) throw new Error(`The secret for ${name} is empty or not a string.`);
+    if (typeof value !== "string" || value.length === 0)
+      throw new Error(`The secret for ${name} is empty or not a string.`);
     return value;
   }
 

@@ -47,7 +47,9 @@ export function openSqlite(path: string): SqliteDatabase {
 function configure(db: SqliteDatabase): SqliteDatabase {
   // A checkpoint every 10,000 pages (~40 MB of WAL) rather than 1,000: a burst of accepted requests
   // then rarely waits on one, which halved the cost of each commit in the bench.
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 10000;");
+  db.exec(
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 10000;",
+  );
   return withStatementCache(db);
 }
 

@@ -47,7 +47,10 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
   private readonly maxReceives: number;
   private readonly now: () => number;
 
-  constructor(private readonly db: SqliteDatabase, options: SqliteQueueOptions = {}) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    options: SqliteQueueOptions = {},
+  ) {
     this.maxReceives = options.maxReceives ?? MAX_RECEIVES;
     this.now = options.now ?? Date.now;
     db.exec(`
@@ -76,33 +79,50 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
     const delayMs = Math.min(900, Math.max(0, options.delaySeconds ?? 0)) * 1000;
     const json = JSON.stringify(body);
     // SQS refuses larger messages; refusing them here too keeps the local home from hiding that.
-    if (Buffer.byteLength(json) > SQS_MAX_MESSAGE_BYTES) throw new Error(`The message is larger than SQS allows (${SQS_MAX_MESSAGE_BYTES} bytes).`);
-    this.db.prepare("INSERT INTO queue_messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)").run(messageId, json, now, now + delayMs);
+    if (Buffer.byteLength(json) > SQS_MAX_MESSAGE_BYTES)
+      throw new Error(`The message is larger than SQS allows (${SQS_MAX_MESSAGE_BYTES} bytes).`);
+    this.db
+      .prepare("INSERT INTO queue_messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)")
+      .run(messageId, json, now, now + delayMs);
     return messageId;
   }
 
   /** Takes up to `max` visible messages and hides them for `visibilityTimeoutMs`. */
   receive(max: number, visibilityTimeoutMs: number): ReceivedMessage[] {
-    return this.db.transaction(() => {
-      const now = this.now();
-      const candidates = this.db
-        .prepare("SELECT message_id, body, receive_count, sent_at FROM queue_messages WHERE dead_at IS NULL AND visible_at <= ? ORDER BY visible_at, sent_at LIMIT ?")
-        .all(now, max * 2) as { message_id: string; body: string; receive_count: number; sent_at: number }[];
-      const received: ReceivedMessage[] = [];
-      for (const row of candidates) {
-        if (row.receive_count >= this.maxReceives) {
-          this.db.prepare("UPDATE queue_messages SET dead_at = ?, receipt_handle = NULL WHERE message_id = ?").run(now, row.message_id);
-          continue;
+    return this.db
+      .transaction(() => {
+        const now = this.now();
+        const candidates = this.db
+          .prepare(
+            "SELECT message_id, body, receive_count, sent_at FROM queue_messages WHERE dead_at IS NULL AND visible_at <= ? ORDER BY visible_at, sent_at LIMIT ?",
+          )
+          .all(now, max * 2) as { message_id: string; body: string; receive_count: number; sent_at: number }[];
+        const received: ReceivedMessage[] = [];
+        for (const row of candidates) {
+          if (row.receive_count >= this.maxReceives) {
+            this.db
+              .prepare("UPDATE queue_messages SET dead_at = ?, receipt_handle = NULL WHERE message_id = ?")
+              .run(now, row.message_id);
+            continue;
+          }
+          if (received.length >= max) break;
+          const receiptHandle = `${row.message_id}:${randomUUID()}`;
+          this.db
+            .prepare(
+              "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?, receipt_handle = ? WHERE message_id = ?",
+            )
+            .run(now + visibilityTimeoutMs, receiptHandle, row.message_id);
+          received.push({
+            messageId: row.message_id,
+            body: row.body,
+            receiptHandle,
+            receiveCount: row.receive_count + 1,
+            sentAt: row.sent_at,
+          });
         }
-        if (received.length >= max) break;
-        const receiptHandle = `${row.message_id}:${randomUUID()}`;
-        this.db
-          .prepare("UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?, receipt_handle = ? WHERE message_id = ?")
-          .run(now + visibilityTimeoutMs, receiptHandle, row.message_id);
-        received.push({ messageId: row.message_id, body: row.body, receiptHandle, receiveCount: row.receive_count + 1, sentAt: row.sent_at });
-      }
-      return received;
-    }).immediate();
+        return received;
+      })
+      .immediate();
   }
 
   /** Deletes messages in one transaction (DeleteMessageBatch's twin); stale receipts do nothing. */
@@ -115,13 +135,17 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
 
   /** Deletes a message; a stale receipt (the message was received again since) does nothing, as in SQS. */
   delete(receiptHandle: string): void {
-    this.db.prepare("DELETE FROM queue_messages WHERE message_id = ? AND receipt_handle = ?").run(messageIdOf(receiptHandle), receiptHandle);
+    this.db
+      .prepare("DELETE FROM queue_messages WHERE message_id = ? AND receipt_handle = ?")
+      .run(messageIdOf(receiptHandle), receiptHandle);
   }
 
   /** Keeps received messages hidden for another `visibilityTimeoutMs` (a consumer still working on them). */
   extend(receiptHandles: readonly string[], visibilityTimeoutMs: number): void {
     const visibleAt = this.now() + visibilityTimeoutMs;
-    const update = this.db.prepare("UPDATE queue_messages SET visible_at = ? WHERE message_id = ? AND receipt_handle = ? AND dead_at IS NULL");
+    const update = this.db.prepare(
+      "UPDATE queue_messages SET visible_at = ? WHERE message_id = ? AND receipt_handle = ? AND dead_at IS NULL",
+    );
     this.db.transaction(() => {
       for (const handle of receiptHandles) update.run(visibleAt, messageIdOf(handle), handle);
     })();
@@ -135,7 +159,9 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
   /** Makes a received message visible again after `seconds`, keeping the error for the dead-letter view. */
   release(receiptHandle: string, seconds: number, lastError?: string): void {
     this.db
-      .prepare("UPDATE queue_messages SET visible_at = ?, last_error = COALESCE(?, last_error) WHERE message_id = ? AND receipt_handle = ?")
+      .prepare(
+        "UPDATE queue_messages SET visible_at = ?, last_error = COALESCE(?, last_error) WHERE message_id = ? AND receipt_handle = ?",
+      )
       .run(this.now() + Math.max(0, seconds) * 1000, lastError ?? null, messageIdOf(receiptHandle), receiptHandle);
   }
 
@@ -154,15 +180,26 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
   stats(): QueueStats {
     const depth = this.depth();
     const now = this.now();
-    const row = this.db.prepare("SELECT MIN(sent_at) AS oldest FROM queue_messages WHERE dead_at IS NULL AND (receive_count > 0 OR visible_at <= ?)").get(now) as { oldest: number | null };
-    const delayed = (this.db.prepare("SELECT COUNT(*) AS n FROM queue_messages WHERE dead_at IS NULL AND receive_count = 0 AND visible_at > ?").get(now) as { n: number }).n;
+    const row = this.db
+      .prepare(
+        "SELECT MIN(sent_at) AS oldest FROM queue_messages WHERE dead_at IS NULL AND (receive_count > 0 OR visible_at <= ?)",
+      )
+      .get(now) as { oldest: number | null };
+    const delayed = (
+      this.db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM queue_messages WHERE dead_at IS NULL AND receive_count = 0 AND visible_at > ?",
+        )
+        .get(now) as { n: number }
+    ).n;
     return {
       waiting: depth.visible,
       inFlight: depth.inFlight - delayed,
       delayed,
       deadLettered: depth.dead,
       oldestAgeSeconds: row.oldest === null ? null : (now - row.oldest) / 1000,
-      source: "The local SQLite queue under DATA_DIR: exact counts; the oldest message's age counts messages waiting or in flight (follow-ups delayed until a batch's time aside). Dead letters keep their last error.",
+      source:
+        "The local SQLite queue under DATA_DIR: exact counts; the oldest message's age counts messages waiting or in flight (follow-ups delayed until a batch's time aside). Dead letters keep their last error.",
     };
   }
 
@@ -173,33 +210,61 @@ export class SqliteMessageQueue implements MessageQueue, RetryScheduler {
    */
   pending(withinMs: number): number {
     const row = this.db
-      .prepare("SELECT COUNT(*) AS n FROM queue_messages WHERE dead_at IS NULL AND (receive_count > 0 OR visible_at <= ?)")
+      .prepare(
+        "SELECT COUNT(*) AS n FROM queue_messages WHERE dead_at IS NULL AND (receive_count > 0 OR visible_at <= ?)",
+      )
       .get(this.now() + withinMs) as { n: number };
     return row.n;
   }
 
   /** Bodies of every live message, oldest first (tests and the status CLI). */
   peek(): { messageId: string; body: string; receiveCount: number }[] {
-    const rows = this.db.prepare("SELECT message_id, body, receive_count FROM queue_messages WHERE dead_at IS NULL ORDER BY sent_at").all() as { message_id: string; body: string; receive_count: number }[];
+    const rows = this.db
+      .prepare("SELECT message_id, body, receive_count FROM queue_messages WHERE dead_at IS NULL ORDER BY sent_at")
+      .all() as { message_id: string; body: string; receive_count: number }[];
     return rows.map((r) => ({ messageId: r.message_id, body: r.body, receiveCount: r.receive_count }));
   }
 
   deadLetters(): DeadLetter[] {
     const rows = this.db
-      .prepare("SELECT message_id, body, receive_count, last_error, sent_at, dead_at FROM queue_messages WHERE dead_at IS NOT NULL ORDER BY dead_at")
-      .all() as { message_id: string; body: string; receive_count: number; last_error: string | null; sent_at: number; dead_at: number }[];
-    return rows.map((r) => ({ messageId: r.message_id, body: r.body, receiveCount: r.receive_count, lastError: r.last_error, sentAt: r.sent_at, deadAt: r.dead_at }));
+      .prepare(
+        "SELECT message_id, body, receive_count, last_error, sent_at, dead_at FROM queue_messages WHERE dead_at IS NOT NULL ORDER BY dead_at",
+      )
+      .all() as {
+      message_id: string;
+      body: string;
+      receive_count: number;
+      last_error: string | null;
+      sent_at: number;
+      dead_at: number;
+    }[];
+    return rows.map((r) => ({
+      messageId: r.message_id,
+      body: r.body,
+      receiveCount: r.receive_count,
+      lastError: r.last_error,
+      sentAt: r.sent_at,
+      deadAt: r.dead_at,
+    }));
   }
 
   /** Moves dead letters (all, or the ids given) back to the queue with a fresh receive count. */
   redrive(messageIds?: string[]): number {
     const now = this.now();
     if (messageIds === undefined) {
-      return this.db.prepare("UPDATE queue_messages SET dead_at = NULL, receive_count = 0, visible_at = ? WHERE dead_at IS NOT NULL").run(now).changes;
+      return this.db
+        .prepare(
+          "UPDATE queue_messages SET dead_at = NULL, receive_count = 0, visible_at = ? WHERE dead_at IS NOT NULL",
+        )
+        .run(now).changes;
     }
     let moved = 0;
     for (const id of messageIds) {
-      moved += this.db.prepare("UPDATE queue_messages SET dead_at = NULL, receive_count = 0, visible_at = ? WHERE dead_at IS NOT NULL AND message_id = ?").run(now, id).changes;
+      moved += this.db
+        .prepare(
+          "UPDATE queue_messages SET dead_at = NULL, receive_count = 0, visible_at = ? WHERE dead_at IS NOT NULL AND message_id = ?",
+        )
+        .run(now, id).changes;
     }
     return moved;
   }

@@ -31,7 +31,8 @@ export class SqliteRequestIntake implements RequestIntake {
 
   async admit(record: RequestRecord, message: unknown): Promise<CreateRequestResult> {
     // Refused before it joins a shared commit, so one oversized message cannot fail the others.
-    if (Buffer.byteLength(JSON.stringify(message)) > SQS_MAX_MESSAGE_BYTES) throw new Error(`The message is larger than SQS allows (${SQS_MAX_MESSAGE_BYTES} bytes).`);
+    if (Buffer.byteLength(JSON.stringify(message)) > SQS_MAX_MESSAGE_BYTES)
+      throw new Error(`The message is larger than SQS allows (${SQS_MAX_MESSAGE_BYTES} bytes).`);
     return new Promise((resolve, reject) => {
       this.pending.push({ record, message, resolve, reject });
       if (!this.scheduled) {

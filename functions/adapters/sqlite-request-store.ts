@@ -47,9 +47,13 @@ export class SqliteRequestStore implements RequestStore {
       `);
       if (legacy) this.migrateLegacyKeys();
       // Pages the list newest first without a second copy of the creation time: an index on the record's own field.
-      db.exec("CREATE INDEX IF NOT EXISTS requests_by_created ON requests (json_extract(record, '$.createdAt'), request_id)");
+      db.exec(
+        "CREATE INDEX IF NOT EXISTS requests_by_created ON requests (json_extract(record, '$.createdAt'), request_id)",
+      );
       // A caller's own list (listRecent with an owner) reads only its rows, newest first.
-      db.exec(`CREATE INDEX IF NOT EXISTS requests_by_owner ON requests (${OWNER}, json_extract(record, '$.createdAt'), request_id)`);
+      db.exec(
+        `CREATE INDEX IF NOT EXISTS requests_by_owner ON requests (${OWNER}, json_extract(record, '$.createdAt'), request_id)`,
+      );
     });
   }
 
@@ -63,25 +67,35 @@ export class SqliteRequestStore implements RequestStore {
       const scope = record.caller ?? NO_CALLER;
       if (record.idempotencyKey !== undefined) {
         const row = this.db
-          .prepare("SELECT r.record FROM idempotency_keys k JOIN requests r ON r.request_id = k.request_id WHERE k.caller = ? AND k.idempotency_key = ?")
+          .prepare(
+            "SELECT r.record FROM idempotency_keys k JOIN requests r ON r.request_id = k.request_id WHERE k.caller = ? AND k.idempotency_key = ?",
+          )
           .get(scope, record.idempotencyKey) as { record: string } | undefined;
         if (row) return { created: false as const, existing: RequestRecord.parse(JSON.parse(row.record)) };
       }
-      this.db.prepare("INSERT INTO requests (request_id, record) VALUES (?, ?)").run(record.requestId, JSON.stringify(record));
+      this.db
+        .prepare("INSERT INTO requests (request_id, record) VALUES (?, ?)")
+        .run(record.requestId, JSON.stringify(record));
       if (record.idempotencyKey !== undefined) {
-        this.db.prepare("INSERT INTO idempotency_keys (caller, idempotency_key, request_id) VALUES (?, ?, ?)").run(scope, record.idempotencyKey, record.requestId);
+        this.db
+          .prepare("INSERT INTO idempotency_keys (caller, idempotency_key, request_id) VALUES (?, ?, ?)")
+          .run(scope, record.idempotencyKey, record.requestId);
       }
       return { created: true as const };
     }
   }
 
   async ensure(record: RequestRecord): Promise<RequestRecord> {
-    this.db.prepare("INSERT OR IGNORE INTO requests (request_id, record) VALUES (?, ?)").run(record.requestId, JSON.stringify(record));
+    this.db
+      .prepare("INSERT OR IGNORE INTO requests (request_id, record) VALUES (?, ?)")
+      .run(record.requestId, JSON.stringify(record));
     return (await this.get(record.requestId)) ?? record;
   }
 
   async get(requestId: string): Promise<RequestRecord | undefined> {
-    const row = this.db.prepare("SELECT record FROM requests WHERE request_id = ?").get(requestId) as { record: string } | undefined;
+    const row = this.db.prepare("SELECT record FROM requests WHERE request_id = ?").get(requestId) as
+      | { record: string }
+      | undefined;
     return row ? RequestRecord.parse(JSON.parse(row.record)) : undefined;
   }
 
@@ -97,10 +111,15 @@ export class SqliteRequestStore implements RequestStore {
   }
 
   async markCancelled(requestId: string, by: CallerId, at: string): Promise<RequestRecord | undefined> {
-    return this.updateRequest(requestId, (r) => (r.cancelledBy === undefined ? { ...r, cancelledBy: by, cancelledAt: at } : r));
+    return this.updateRequest(requestId, (r) =>
+      r.cancelledBy === undefined ? { ...r, cancelledBy: by, cancelledAt: at } : r,
+    );
   }
 
-  async update(requestId: string, change: (record: RequestRecord) => RequestRecord): Promise<RequestRecord | undefined> {
+  async update(
+    requestId: string,
+    change: (record: RequestRecord) => RequestRecord,
+  ): Promise<RequestRecord | undefined> {
     return this.updateRequest(requestId, change);
   }
 
@@ -131,7 +150,11 @@ export class SqliteRequestStore implements RequestStore {
     }[];
     let examined = 0;
     for (const row of rows) {
-      if (examined === query.maxExamined) return { records, next: { createdAt: rows[examined - 1]!.created_at, requestId: rows[examined - 1]!.request_id } };
+      if (examined === query.maxExamined)
+        return {
+          records,
+          next: { createdAt: rows[examined - 1]!.created_at, requestId: rows[examined - 1]!.request_id },
+        };
       examined++;
       const parsed = RequestRecord.safeParse(JSON.parse(row.record));
       if (parsed.success && query.accept(parsed.data)) records.push(parsed.data);
@@ -145,26 +168,36 @@ export class SqliteRequestStore implements RequestStore {
 
   private updateRequest(requestId: string, change: (r: RequestRecord) => RequestRecord): RequestRecord | undefined {
     return this.immediate(() => {
-      const row = this.db.prepare("SELECT record FROM requests WHERE request_id = ?").get(requestId) as { record: string } | undefined;
+      const row = this.db.prepare("SELECT record FROM requests WHERE request_id = ?").get(requestId) as
+        | { record: string }
+        | undefined;
       if (!row) return undefined;
       const before = RequestRecord.parse(JSON.parse(row.record));
       const next = change(before);
-      if (next !== before) this.db.prepare("UPDATE requests SET record = ? WHERE request_id = ?").run(JSON.stringify(next), requestId);
+      if (next !== before)
+        this.db.prepare("UPDATE requests SET record = ? WHERE request_id = ?").run(JSON.stringify(next), requestId);
       return next;
     });
   }
 
   /** Copies every request of the old table, and files each old key under every caller that could have made it. */
   private migrateLegacyKeys(): void {
-    const rows = this.db.prepare("SELECT request_id, idempotency_key, record FROM requests_before_callers").all() as { request_id: string; idempotency_key: string | null; record: string }[];
+    const rows = this.db.prepare("SELECT request_id, idempotency_key, record FROM requests_before_callers").all() as {
+      request_id: string;
+      idempotency_key: string | null;
+      record: string;
+    }[];
     const insertRequest = this.db.prepare("INSERT OR IGNORE INTO requests (request_id, record) VALUES (?, ?)");
-    const insertKey = this.db.prepare("INSERT OR IGNORE INTO idempotency_keys (caller, idempotency_key, request_id) VALUES (?, ?, ?)");
+    const insertKey = this.db.prepare(
+      "INSERT OR IGNORE INTO idempotency_keys (caller, idempotency_key, request_id) VALUES (?, ?, ?)",
+    );
     for (const row of rows) {
       insertRequest.run(row.request_id, row.record);
       if (row.idempotency_key === null) continue;
       // A record too damaged to parse keeps its request row; its key simply stops matching.
       const parsed = RequestRecord.safeParse(JSON.parse(row.record));
-      for (const owner of parsed.success ? legacyKeyOwners(parsed.data) : []) insertKey.run(owner, row.idempotency_key, row.request_id);
+      for (const owner of parsed.success ? legacyKeyOwners(parsed.data) : [])
+        insertKey.run(owner, row.idempotency_key, row.request_id);
     }
     this.db.exec("DROP TABLE requests_before_callers");
   }

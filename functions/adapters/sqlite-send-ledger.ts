@@ -21,7 +21,9 @@ export class SqliteSendLedger implements SendLedger {
   }
 
   async get(key: SendKey): Promise<SendRecord | undefined> {
-    const row = this.db.prepare("SELECT record FROM sends WHERE request_id = ? AND chunk = ?").get(key.requestId, key.chunk) as { record: string } | undefined;
+    const row = this.db
+      .prepare("SELECT record FROM sends WHERE request_id = ? AND chunk = ?")
+      .get(key.requestId, key.chunk) as { record: string } | undefined;
     return row ? SendRecord.parse(JSON.parse(row.record)) : undefined;
   }
 
@@ -38,19 +40,27 @@ export class SqliteSendLedger implements SendLedger {
   }
 
   async list(requestId: string): Promise<SendRecord[]> {
-    const rows = this.db.prepare("SELECT record FROM sends WHERE request_id = ? ORDER BY chunk").all(requestId) as { record: string }[];
+    const rows = this.db.prepare("SELECT record FROM sends WHERE request_id = ? ORDER BY chunk").all(requestId) as {
+      record: string;
+    }[];
     return rows.map((row) => SendRecord.parse(JSON.parse(row.record)));
   }
 
   private writeNow({ key, expectedVersion, next }: LedgerWrite): boolean {
     const json = JSON.stringify(SendRecord.parse(next));
     if (expectedVersion === undefined) {
-      return this.db.prepare("INSERT OR IGNORE INTO sends (request_id, chunk, record) VALUES (?, ?, ?)").run(key.requestId, key.chunk, json).changes === 1;
+      return (
+        this.db
+          .prepare("INSERT OR IGNORE INTO sends (request_id, chunk, record) VALUES (?, ?, ?)")
+          .run(key.requestId, key.chunk, json).changes === 1
+      );
     }
     // Entries written before versions existed count as version 1 (as SendRecord reads them).
     return (
       this.db
-        .prepare("UPDATE sends SET record = ? WHERE request_id = ? AND chunk = ? AND coalesce(json_extract(record, '$.version'), 1) = ?")
+        .prepare(
+          "UPDATE sends SET record = ? WHERE request_id = ? AND chunk = ? AND coalesce(json_extract(record, '$.version'), 1) = ?",
+        )
         .run(json, key.requestId, key.chunk, expectedVersion).changes === 1
     );
   }

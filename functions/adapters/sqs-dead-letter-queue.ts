@@ -52,28 +52,48 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
 
   async redrive(messageIds?: string[]) {
     if (messageIds === undefined) {
-      const attributes = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.deadLetterQueueUrl, AttributeNames: ["QueueArn"] }));
+      const attributes = await this.client.send(
+        new GetQueueAttributesCommand({ QueueUrl: this.deadLetterQueueUrl, AttributeNames: ["QueueArn"] }),
+      );
       const arn = attributes.Attributes?.QueueArn;
       if (!arn) throw new Error("Could not read the dead-letter queue's ARN.");
       const task = await this.client.send(new StartMessageMoveTaskCommand({ SourceArn: arn }));
-      return { moved: null, note: `SQS message-move task started (${task.TaskHandle ?? "no handle"}); messages return to their source queue.`, notFound: [] };
+      return {
+        moved: null,
+        note: `SQS message-move task started (${task.TaskHandle ?? "no handle"}); messages return to their source queue.`,
+        notFound: [],
+      };
     }
     const wanted = new Set(messageIds);
     let moved = 0;
     for (let round = 0, idle = 0; round < 30 && idle < 3 && wanted.size > 0; round++) {
       const answer = await this.client.send(
-        new ReceiveMessageCommand({ QueueUrl: this.deadLetterQueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, WaitTimeSeconds: 0 }),
+        new ReceiveMessageCommand({
+          QueueUrl: this.deadLetterQueueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 30,
+          WaitTimeSeconds: 0,
+        }),
       );
       const messages = answer.Messages ?? [];
       idle = messages.length === 0 ? idle + 1 : 0;
       for (const m of messages) {
         if (!m.MessageId || !wanted.has(m.MessageId)) {
           // Not ours to move: make it visible again at once.
-          if (m.ReceiptHandle) await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.deadLetterQueueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+          if (m.ReceiptHandle)
+            await this.client.send(
+              new ChangeMessageVisibilityCommand({
+                QueueUrl: this.deadLetterQueueUrl,
+                ReceiptHandle: m.ReceiptHandle,
+                VisibilityTimeout: 0,
+              }),
+            );
           continue;
         }
         await this.client.send(new SendMessageCommand({ QueueUrl: this.sourceQueueUrl, MessageBody: m.Body ?? "" }));
-        await this.client.send(new DeleteMessageCommand({ QueueUrl: this.deadLetterQueueUrl, ReceiptHandle: m.ReceiptHandle! }));
+        await this.client.send(
+          new DeleteMessageCommand({ QueueUrl: this.deadLetterQueueUrl, ReceiptHandle: m.ReceiptHandle! }),
+        );
         wanted.delete(m.MessageId);
         moved++;
       }

@@ -17,7 +17,16 @@ export class SqsQueueStats {
   async read(): Promise<QueueStats> {
     const attributes = (url: string) =>
       this.client
-        .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"] }))
+        .send(
+          new GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: [
+              "ApproximateNumberOfMessages",
+              "ApproximateNumberOfMessagesNotVisible",
+              "ApproximateNumberOfMessagesDelayed",
+            ],
+          }),
+        )
         .then((answer) => answer.Attributes ?? {});
     const [main, dead] = await Promise.all([attributes(this.queueUrl), attributes(this.deadLetterQueueUrl)]);
     const count = (value: string | undefined) => Number(value ?? 0);

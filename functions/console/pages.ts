@@ -15,7 +15,10 @@ import { terminalSafe } from "../core/visible-text.js";
  * U+202E reverse what the operator reads. Line breaks and tabs stay: a page shows them as spaces.
  */
 export function esc(value: unknown): string {
-  return terminalSafe(String(value ?? ""), { keepLineBreaks: true }).replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return terminalSafe(String(value ?? ""), { keepLineBreaks: true }).replace(
+    /[&<>"'`]/g,
+    (c) => `&#${c.charCodeAt(0)};`,
+  );
 }
 
 /** A link only if it is http(s): a `javascript:` URL from PassEntry or a caller never becomes a link. */
@@ -57,9 +60,27 @@ export interface HomeView {
   filter: { state?: string | undefined; entity?: string | undefined };
   queue: QueueStats;
   deadLetters: DeadLetterView[];
-  promotions: { id: string; name: string; enabled: boolean; timeZone: string; next: { local: string; utc: string; skipped: boolean }[] }[];
+  promotions: {
+    id: string;
+    name: string;
+    enabled: boolean;
+    timeZone: string;
+    next: { local: string; utc: string; skipped: boolean }[];
+  }[];
   automations: { id: string; on: string; entityId: string; enabled: boolean; message: string }[];
-  sandbox?: { url: string; batches: { id: string; name: string; status: string; scheduledAt: string; totalCount: number | null; createdAt: string }[] } | undefined;
+  sandbox?:
+    | {
+        url: string;
+        batches: {
+          id: string;
+          name: string;
+          status: string;
+          scheduledAt: string;
+          totalCount: number | null;
+          createdAt: string;
+        }[];
+      }
+    | undefined;
   notice?: string | undefined;
 }
 
@@ -83,16 +104,27 @@ Entity <input name="entity" value="${esc(view.filter.entity ?? "")}" size="16"> 
     : "";
   const q = view.queue;
   const deadRows = view.deadLetters
-    .map((d) => `<tr><td><code>${esc(d.messageId)}</code></td><td>${d.requestId ? requestLink(d.requestId) : "(unreadable body)"}</td><td>${esc(d.receiveCount)}</td><td>${esc(d.sentAt ?? "?")}</td><td>${esc(d.lastError ?? "not kept by SQS: see the request's dead-letter mark")}</td></tr>`)
+    .map(
+      (d) =>
+        `<tr><td><code>${esc(d.messageId)}</code></td><td>${d.requestId ? requestLink(d.requestId) : "(unreadable body)"}</td><td>${esc(d.receiveCount)}</td><td>${esc(d.sentAt ?? "?")}</td><td>${esc(d.lastError ?? "not kept by SQS: see the request's dead-letter mark")}</td></tr>`,
+    )
     .join("\n");
   const redrive = view.deadLetters.length
     ? `<form method="post" action="/console/redrive"><input type="hidden" name="csrf" value="${esc(session.csrf)}"><button>Redrive all dead letters</button>
 <span class="note">Safe to press twice: the send ledger never sends a part twice.</span></form>`
     : "";
   const promotionRows = view.promotions
-    .map((p) => `<tr><td>${esc(p.id)}</td><td>${esc(p.name)}</td><td>${p.enabled ? "enabled" : "disabled"}</td><td>${esc(p.timeZone)}</td><td>${p.next.map((n) => `${esc(n.local)} (${esc(n.utc)})${n.skipped ? " skipped" : ""}`).join("<br>")}</td></tr>`)
+    .map(
+      (p) =>
+        `<tr><td>${esc(p.id)}</td><td>${esc(p.name)}</td><td>${p.enabled ? "enabled" : "disabled"}</td><td>${esc(p.timeZone)}</td><td>${p.next.map((n) => `${esc(n.local)} (${esc(n.utc)})${n.skipped ? " skipped" : ""}`).join("<br>")}</td></tr>`,
+    )
     .join("\n");
-  const automationRows = view.automations.map((a) => `<tr><td>${esc(a.id)}</td><td>${esc(a.on)}</td><td>${esc(a.entityId)}</td><td>${a.enabled ? "enabled" : "disabled"}</td><td>${esc(a.message)}</td></tr>`).join("\n");
+  const automationRows = view.automations
+    .map(
+      (a) =>
+        `<tr><td>${esc(a.id)}</td><td>${esc(a.on)}</td><td>${esc(a.entityId)}</td><td>${a.enabled ? "enabled" : "disabled"}</td><td>${esc(a.message)}</td></tr>`,
+    )
+    .join("\n");
   const sandbox = view.sandbox
     ? `<section id="sandbox"><h2>PassEntry sandbox batches</h2><p class="note">What the local simulator at ${esc(view.sandbox.url)} holds (newest first): not PassEntry.</p>
 <table><tr><th>created</th><th>batch</th><th>status</th><th>scheduledAt</th><th>recipients</th><th>name</th></tr>
@@ -119,25 +151,48 @@ ${sandbox}`,
 
 /** What happened to the request, in time order, from the times its record and ledger entries keep. */
 export function timeline(request: RequestRecord, sends: SendRecord[]): { at: string; what: string }[] {
-  const events: { at: string; what: string }[] = [{ at: request.createdAt, what: `accepted from ${request.caller ?? request.source}` }];
+  const events: { at: string; what: string }[] = [
+    { at: request.createdAt, what: `accepted from ${request.caller ?? request.source}` },
+  ];
   if (request.enqueuedAt) events.push({ at: request.enqueuedAt, what: "queued for the sender" });
   for (const s of sends) {
     const part = `part ${s.chunk}`;
     if (s.claimedAt) events.push({ at: s.claimedAt, what: `${part}: claimed by a sender (attempt ${s.attempt})` });
-    if (s.firstPostAt) events.push({ at: new Date(s.firstPostAt).toISOString(), what: `${part}: posted to PassEntry${(s.posts ?? 1) > 1 ? ` (${s.posts} posts in all)` : ""}` });
+    if (s.firstPostAt)
+      events.push({
+        at: new Date(s.firstPostAt).toISOString(),
+        what: `${part}: posted to PassEntry${(s.posts ?? 1) > 1 ? ` (${s.posts} posts in all)` : ""}`,
+      });
     if (s.sendAt) events.push({ at: s.sendAt, what: `${part}: will be sent at this time (send-now waits for it)` });
     if (s.sendNowAt) events.push({ at: s.sendNowAt, what: `${part}: sent now at PassEntry` });
     if (s.cancelRequestedAt) events.push({ at: s.cancelRequestedAt, what: `${part}: cancellation requested` });
     if (s.resolvedAt) events.push({ at: s.resolvedAt, what: `${part}: resolved by ${s.resolvedBy ?? "an operator"}` });
-    if (s.statusCheckedAt) events.push({ at: s.statusCheckedAt, what: `${part}: PassEntry said ${s.batchStatus ?? "nothing"}${s.note ? ` (${s.note})` : ""}` });
-    events.push({ at: s.updatedAt, what: `${part}: last change, now ${s.state}${s.reason && s.state !== "sent" ? `: ${s.reason}` : ""}` });
+    if (s.statusCheckedAt)
+      events.push({
+        at: s.statusCheckedAt,
+        what: `${part}: PassEntry said ${s.batchStatus ?? "nothing"}${s.note ? ` (${s.note})` : ""}`,
+      });
+    events.push({
+      at: s.updatedAt,
+      what: `${part}: last change, now ${s.state}${s.reason && s.state !== "sent" ? `: ${s.reason}` : ""}`,
+    });
   }
   if (request.cancelledAt) events.push({ at: request.cancelledAt, what: `cancelled by ${request.cancelledBy ?? "?"}` });
-  if (request.deadLetter) events.push({ at: request.deadLetter.at, what: `dead-lettered after ${request.deadLetter.receiveCount} receives: ${request.deadLetter.lastError}` });
+  if (request.deadLetter)
+    events.push({
+      at: request.deadLetter.at,
+      what: `dead-lettered after ${request.deadLetter.receiveCount} receives: ${request.deadLetter.lastError}`,
+    });
   return events.sort((a, b) => a.at.localeCompare(b.at));
 }
 
-export function requestPage(document: ReturnType<typeof renderRequest>, request: RequestRecord, sends: SendRecord[], session: { csrf: string; caller: string }, now: number): string {
+export function requestPage(
+  document: ReturnType<typeof renderRequest>,
+  request: RequestRecord,
+  sends: SendRecord[],
+  session: { csrf: string; caller: string },
+  now: number,
+): string {
   const a = document.data.attributes;
   const batches = a.batches
     .map((b) => {
@@ -148,7 +203,9 @@ export function requestPage(document: ReturnType<typeof renderRequest>, request:
     })
     .join("\n");
   // Worth offering only while something can still be stopped: an unsent part, or a batch PassEntry has not started sending.
-  const stoppable = a.batches.length < a.progress.chunks || a.batches.some((b) => b.status === null || b.status === "validating" || b.status === "scheduled");
+  const stoppable =
+    a.batches.length < a.progress.chunks ||
+    a.batches.some((b) => b.status === null || b.status === "validating" || b.status === "scheduled");
   const cancellable = ["queued", "submitted", "deadLettered"].includes(a.status) && a.cancelledBy === null && stoppable;
   const cancel = cancellable
     ? `<form method="post" action="/console/requests/${esc(encodeURIComponent(document.data.id))}/cancel"><input type="hidden" name="csrf" value="${esc(session.csrf)}"><button>Cancel this request</button></form>`

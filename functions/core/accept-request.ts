@@ -11,7 +11,16 @@ import { createHash } from "node:crypto";
 import { describeIssues } from "./describe-issues.js";
 import { IdempotencyConflictError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestIntake, RequestStore } from "./ports.js";
-import { EntityId, TriggerRequestBody, unknownBatchKeys, type CallerId, type RequestRecord, type RequestSource, type SendRequestMessage, type WalletMessageBatch } from "./schemas.js";
+import {
+  EntityId,
+  TriggerRequestBody,
+  unknownBatchKeys,
+  type CallerId,
+  type RequestRecord,
+  type RequestSource,
+  type SendRequestMessage,
+  type WalletMessageBatch,
+} from "./schemas.js";
 import { wantsSendNow } from "./batch-rules.js";
 
 export interface AcceptDeps {
@@ -50,26 +59,41 @@ export interface AcceptResult {
  * Validates a trigger body against the schema, our contract's top-level keys (plus those the
  * operator allows) and the clock; throws ValidationError (422) listing every problem.
  */
-export function parseTriggerBody(body: unknown, now: number, allowedBatchKeys: readonly string[] = []): TriggerRequestBody {
+export function parseTriggerBody(
+  body: unknown,
+  now: number,
+  allowedBatchKeys: readonly string[] = [],
+): TriggerRequestBody {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     // zod would say "expected object, received null": true, but it does not say what to send.
-    throw new ValidationError("The request body is not a JSON object.", [
-      `The body must be a JSON object with a "batch" (got ${body === null ? "null" : Array.isArray(body) ? "an array" : `a ${typeof body}`}): send {"batch": {"message": "…", "segments": [{"groupTag": "…"}]}}, as PassEntry's endpoint takes it.`,
-    ], 422);
+    throw new ValidationError(
+      "The request body is not a JSON object.",
+      [
+        `The body must be a JSON object with a "batch" (got ${body === null ? "null" : Array.isArray(body) ? "an array" : `a ${typeof body}`}): send {"batch": {"message": "…", "segments": [{"groupTag": "…"}]}}, as PassEntry's endpoint takes it.`,
+      ],
+      422,
+    );
   }
   if (isUnwrappedBatch(body)) {
-    throw new ValidationError("The request body is not a valid wallet message batch.", [
-      'The fields must be inside "batch", as PassEntry\'s endpoint takes them: {"batch": {"message": "…", "segments": [{"groupTag": "…"}]}}',
-    ], 422);
+    throw new ValidationError(
+      "The request body is not a valid wallet message batch.",
+      [
+        'The fields must be inside "batch", as PassEntry\'s endpoint takes them: {"batch": {"message": "…", "segments": [{"groupTag": "…"}]}}',
+      ],
+      422,
+    );
   }
   const parsed = TriggerRequestBody.safeParse(body);
   const unknown = parsed.success ? unknownBatchKeys(parsed.data.batch, allowedBatchKeys) : [];
   if (!parsed.success || unknown.length > 0) {
     const problems = [
       ...(parsed.success ? [] : describeIssues(parsed.error)),
-      ...unknown.slice(0, 20).map(
-        (key) => `batch.${key.slice(0, 100)} is not a field we forward to PassEntry; remove it (or, if PassEntry documents it, ask the operator to allow it by name in ALLOWED_BATCH_KEYS)`,
-      ),
+      ...unknown
+        .slice(0, 20)
+        .map(
+          (key) =>
+            `batch.${key.slice(0, 100)} is not a field we forward to PassEntry; remove it (or, if PassEntry documents it, ask the operator to allow it by name in ALLOWED_BATCH_KEYS)`,
+        ),
     ];
     throw new ValidationError("The request body is not a valid wallet message batch.", problems, 422);
   }
@@ -77,7 +101,11 @@ export function parseTriggerBody(body: unknown, now: number, allowedBatchKeys: r
   if (missing.length > 0) throw new ValidationError("Some recipients lack variables the message uses.", missing, 422);
   const scheduledAt = parsed.data.batch.scheduledAt;
   if (scheduledAt !== undefined && Date.parse(scheduledAt) <= now) {
-    throw new ValidationError("The batch is scheduled in the past.", [`batch.scheduledAt must lie in the future (got ${scheduledAt})`], 422);
+    throw new ValidationError(
+      "The batch is scheduled in the past.",
+      [`batch.scheduledAt must lie in the future (got ${scheduledAt})`],
+      422,
+    );
   }
   return parsed.data;
 }
@@ -109,9 +137,13 @@ function missingVariables(batch: WalletMessageBatch): string[] {
     const absent = used.filter((name) => given[name] === undefined || given[name] === null);
     if (absent.length === 0) return;
     lacking++;
-    if (problems.length < 10) problems.push(`batch.recipients.${index}.variables lacks ${absent.map((n) => `"${n}"`).join(", ")}, which batch.message uses (%{${absent[0]}}): give every recipient a value for each placeholder`);
+    if (problems.length < 10)
+      problems.push(
+        `batch.recipients.${index}.variables lacks ${absent.map((n) => `"${n}"`).join(", ")}, which batch.message uses (%{${absent[0]}}): give every recipient a value for each placeholder`,
+      );
   });
-  if (lacking > problems.length) problems.push(`… and ${lacking - problems.length} more recipients lack variables the message uses.`);
+  if (lacking > problems.length)
+    problems.push(`… and ${lacking - problems.length} more recipients lack variables the message uses.`);
   return problems;
 }
 
@@ -134,14 +166,25 @@ export function canonicalJson(value: unknown): string {
 
 /** The queue message for a stored request. */
 export function toQueueMessage(request: RequestRecord): SendRequestMessage {
-  return { requestId: request.requestId, entityId: request.entityId, batch: request.batch, source: request.source, acceptedAt: request.createdAt };
+  return {
+    requestId: request.requestId,
+    entityId: request.entityId,
+    batch: request.batch,
+    source: request.source,
+    acceptedAt: request.createdAt,
+  };
 }
 
 export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promise<AcceptResult> {
   // The sender parses what we queue with SendRequestMessage (whose entity id is an EntityId): an id it
   // refused would be dropped there as poison after we had answered 202, so refuse it here instead.
   const entityId = EntityId.safeParse(input.entityId);
-  if (!entityId.success) throw new ValidationError("The entity id is not valid.", entityId.error.issues.map((issue) => issue.message), 400);
+  if (!entityId.success)
+    throw new ValidationError(
+      "The entity id is not valid.",
+      entityId.error.issues.map((issue) => issue.message),
+      400,
+    );
   const now = deps.clock.now();
   const { batch } = parseTriggerBody(input.body, now, deps.allowedBatchKeys);
   const record: RequestRecord = {
@@ -153,7 +196,9 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
     // Recorded so the status answer says so; the sender decides from the batch itself (same rule).
     ...(wantsSendNow(batch) ? { sendNow: true } : {}),
     ...(input.caller ? { caller: input.caller } : {}),
-    ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey, fingerprint: fingerprint(input.entityId, batch) } : {}),
+    ...(input.idempotencyKey
+      ? { idempotencyKey: input.idempotencyKey, fingerprint: fingerprint(input.entityId, batch) }
+      : {}),
   };
 
   if (deps.intake) return admitAtOnce(deps, deps.intake, record, input);
@@ -161,18 +206,32 @@ export async function acceptRequest(deps: AcceptDeps, input: AcceptInput): Promi
   if (!created.created) {
     const existing = created.existing;
     if (existing.fingerprint !== record.fingerprint) throw idempotencyConflict(existing, record);
-    deps.log.info("request replayed", { requestId: existing.requestId, idempotencyKey: input.idempotencyKey, caller: input.caller });
+    deps.log.info("request replayed", {
+      requestId: existing.requestId,
+      idempotencyKey: input.idempotencyKey,
+      caller: input.caller,
+    });
     // The first call may have failed to queue: only then queue it now. The ledger would stop a
     // second send anyway, but we keep the queue free of duplicates.
     if (existing.enqueuedAt === undefined) return { request: await enqueue(deps, existing), replayed: true };
     return { request: existing, replayed: true };
   }
-  deps.log.info("request accepted", { requestId: record.requestId, entityId: record.entityId, source: record.source, caller: record.caller });
+  deps.log.info("request accepted", {
+    requestId: record.requestId,
+    entityId: record.entityId,
+    source: record.source,
+    caller: record.caller,
+  });
   return { request: await enqueue(deps, record), replayed: false };
 }
 
 /** One durable write: the request, its key and its queue message together, or none of them. */
-async function admitAtOnce(deps: AcceptDeps, intake: RequestIntake, record: RequestRecord, input: AcceptInput): Promise<AcceptResult> {
+async function admitAtOnce(
+  deps: AcceptDeps,
+  intake: RequestIntake,
+  record: RequestRecord,
+  input: AcceptInput,
+): Promise<AcceptResult> {
   const enqueued: RequestRecord = { ...record, enqueuedAt: record.createdAt };
   let admitted;
   try {
@@ -183,10 +242,19 @@ async function admitAtOnce(deps: AcceptDeps, intake: RequestIntake, record: Requ
   }
   if (!admitted.created) {
     if (admitted.existing.fingerprint !== record.fingerprint) throw idempotencyConflict(admitted.existing, record);
-    deps.log.info("request replayed", { requestId: admitted.existing.requestId, idempotencyKey: input.idempotencyKey, caller: input.caller });
+    deps.log.info("request replayed", {
+      requestId: admitted.existing.requestId,
+      idempotencyKey: input.idempotencyKey,
+      caller: input.caller,
+    });
     return { request: admitted.existing, replayed: true };
   }
-  deps.log.info("request accepted", { requestId: record.requestId, entityId: record.entityId, source: record.source, caller: record.caller });
+  deps.log.info("request accepted", {
+    requestId: record.requestId,
+    entityId: record.entityId,
+    source: record.source,
+    caller: record.caller,
+  });
   deps.log.info("request queued", { requestId: record.requestId });
   return { request: enqueued, replayed: false };
 }
@@ -203,10 +271,17 @@ function idempotencyConflict(existing: RequestRecord, attempted: RequestRecord):
   const fix = signed ? "send a new webhook-id for each new request" : "use a new Idempotency-Key for each new request";
   const by = signed ? ` by signer ${attempted.caller!.slice("signer:".length)}` : "";
   if (existing.entityId !== attempted.entityId) {
-    return new IdempotencyConflictError(`This ${key} was already used${by} for a request to entity ${existing.entityId}, not ${attempted.entityId}: ${fix} (the same key is kept for a retry of the same request).`);
+    return new IdempotencyConflictError(
+      `This ${key} was already used${by} for a request to entity ${existing.entityId}, not ${attempted.entityId}: ${fix} (the same key is kept for a retry of the same request).`,
+    );
   }
-  if (signed) return new IdempotencyConflictError(`This webhook-id was already used${by} with a different request body: ${fix} (only a retry of the same body may reuse it).`);
-  return new IdempotencyConflictError("This Idempotency-Key was already used with a different request body: use a new Idempotency-Key for each new request (only a retry of the same body may reuse it).");
+  if (signed)
+    return new IdempotencyConflictError(
+      `This webhook-id was already used${by} with a different request body: ${fix} (only a retry of the same body may reuse it).`,
+    );
+  return new IdempotencyConflictError(
+    "This Idempotency-Key was already used with a different request body: use a new Idempotency-Key for each new request (only a retry of the same body may reuse it).",
+  );
 }
 
 async function enqueue(deps: AcceptDeps, record: RequestRecord): Promise<RequestRecord> {

@@ -31,7 +31,11 @@ type StoredKey = z.infer<typeof StoredKey>;
  */
 const ApiKeysDocument = z.record(
   z.string(),
-  z.union([StoredKey, z.array(StoredKey), z.strictObject({ operator: z.optional(z.boolean()), keys: z.array(StoredKey).check(z.minLength(1)) })]),
+  z.union([
+    StoredKey,
+    z.array(StoredKey),
+    z.strictObject({ operator: z.optional(z.boolean()), keys: z.array(StoredKey).check(z.minLength(1)) }),
+  ]),
 );
 
 /**
@@ -49,7 +53,10 @@ export const parseApiKeys = memoizeLast(function parseApiKeys(raw: string): ApiK
   const keys: ApiKey[] = [];
   const add = (kind: "key" | "operator", name: string, stored: StoredKey) => {
     if (typeof stored === "string" && stored.length === 0) return;
-    keys.push({ caller: callerId(kind, name), digest: keyDigest(name, typeof stored === "string" ? stored : `sha256:${stored.sha256}`) });
+    keys.push({
+      caller: callerId(kind, name),
+      digest: keyDigest(name, typeof stored === "string" ? stored : `sha256:${stored.sha256}`),
+    });
   };
   if (text.startsWith("{")) {
     // JSON.parse's own message quotes the text it choked on: it must not reach a log.
@@ -61,11 +68,14 @@ export const parseApiKeys = memoizeLast(function parseApiKeys(raw: string): ApiK
     }
     const document = ApiKeysDocument.safeParse(parsed);
     if (!document.success) {
-      throw new Error('The API keys secret must map each name to a key, {"sha256": "<hex>"}, a list of those, or {"operator": true, "keys": [...]}.');
+      throw new Error(
+        'The API keys secret must map each name to a key, {"sha256": "<hex>"}, a list of those, or {"operator": true, "keys": [...]}.',
+      );
     }
     for (const [name, entry] of Object.entries(document.data)) {
       if (Array.isArray(entry)) for (const stored of entry) add("key", name, stored);
-      else if (typeof entry === "object" && "keys" in entry) for (const stored of entry.keys) add(entry.operator === true ? "operator" : "key", name, stored);
+      else if (typeof entry === "object" && "keys" in entry)
+        for (const stored of entry.keys) add(entry.operator === true ? "operator" : "key", name, stored);
       else add("key", name, entry);
     }
     return keys;
@@ -96,7 +106,10 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 function keyDigest(name: string, stored: string): Buffer {
   if (!/^sha256:/i.test(stored)) return digest(stored);
   const hash = HASHED_KEY.exec(stored);
-  if (!hash) throw new Error(`The API key ${JSON.stringify(name.slice(0, 100))} is given as a hash but is not sha256: followed by 64 hex digits.`);
+  if (!hash)
+    throw new Error(
+      `The API key ${JSON.stringify(name.slice(0, 100))} is given as a hash but is not sha256: followed by 64 hex digits.`,
+    );
   return Buffer.from(hash[1]!, "hex");
 }
 

@@ -57,10 +57,12 @@ const UNIX_SECONDS_BELOW = 1e11;
  */
 export function readEventTime(timeStamp: unknown, now: number): number | undefined {
   let at: number | undefined;
-  const digits = typeof timeStamp === "string" && /^\s*\d{1,16}(\.\d+)?\s*$/.test(timeStamp) ? Number(timeStamp) : undefined;
+  const digits =
+    typeof timeStamp === "string" && /^\s*\d{1,16}(\.\d+)?\s*$/.test(timeStamp) ? Number(timeStamp) : undefined;
   const unix = typeof timeStamp === "number" ? timeStamp : digits;
   if (unix !== undefined && Number.isFinite(unix)) at = unix < UNIX_SECONDS_BELOW ? unix * 1000 : unix;
-  else if (typeof timeStamp === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(timeStamp.trim())) at = Date.parse(timeStamp.trim());
+  else if (typeof timeStamp === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(timeStamp.trim()))
+    at = Date.parse(timeStamp.trim());
   if (at === undefined || Number.isNaN(at) || at - now > MAX_EVENT_TIME_AHEAD_MS) return undefined;
   return Math.min(at, now);
 }
@@ -107,7 +109,12 @@ export const AutomationsDocument = z
     z.superRefine((document, context) => {
       const seen = new Set<string>();
       document.automations.forEach((automation, index) => {
-        if (seen.has(automation.id)) context.addIssue({ code: "custom", path: ["automations", index, "id"], message: `id ${automation.id} is used twice` });
+        if (seen.has(automation.id))
+          context.addIssue({
+            code: "custom",
+            path: ["automations", index, "id"],
+            message: `id ${automation.id} is used twice`,
+          });
         seen.add(automation.id);
       });
     }),
@@ -120,13 +127,16 @@ export const AutomationsDocument = z
  */
 export function parseAutomations(document: unknown): Automation[] {
   const parsed = AutomationsDocument.safeParse(document);
-  if (!parsed.success) throw new InvalidAutomationsError(`The automations are not valid: ${describeIssues(parsed.error).join("; ")}.`);
+  if (!parsed.success)
+    throw new InvalidAutomationsError(`The automations are not valid: ${describeIssues(parsed.error).join("; ")}.`);
   return parsed.data.automations;
 }
 
 /** An event id usable inside a request id; an unusual one is replaced by a digest, still stable across retries. */
 export function eventKey(eventId: string): string {
-  return /^[A-Za-z0-9_.:-]{1,54}$/.test(eventId) ? eventId : `h${createHash("sha256").update(eventId).digest("hex").slice(0, 32)}`;
+  return /^[A-Za-z0-9_.:-]{1,54}$/.test(eventId)
+    ? eventId
+    : `h${createHash("sha256").update(eventId).digest("hex").slice(0, 32)}`;
 }
 
 /** `auto-<automation id>-<event id>`: the same event and automation always make the same request. */
@@ -135,9 +145,14 @@ export function automationRequestId(automationId: string, eventId: string): stri
 }
 
 /** The automations an event of this type, about this pass, triggers. */
-export function matchingAutomations(automations: readonly Automation[], type: string, pass: EventPass | undefined): Automation[] {
+export function matchingAutomations(
+  automations: readonly Automation[],
+  type: string,
+  pass: EventPass | undefined,
+): Automation[] {
   return automations.filter(
-    (a) => a.enabled && a.on === type && (a.passTemplateUuid === undefined || a.passTemplateUuid === pass?.passTemplateUuid),
+    (a) =>
+      a.enabled && a.on === type && (a.passTemplateUuid === undefined || a.passTemplateUuid === pass?.passTemplateUuid),
   );
 }
 
@@ -145,12 +160,18 @@ export function matchingAutomations(automations: readonly Automation[], type: st
  * The batch one automation sends for one event: to that one pass, with the variables its message
  * uses (only those: the rest of the pass's content has no business in our queue and records).
  */
-export function automationBatch(automation: Automation, pass: EventPass, eventTime: number, now: number): { batch: WalletMessageBatch; missingVariables: string[] } {
+export function automationBatch(
+  automation: Automation,
+  pass: EventPass,
+  eventTime: number,
+  now: number,
+): { batch: WalletMessageBatch; missingVariables: string[] } {
   const variables: Record<string, string> = {};
   const missingVariables: string[] = [];
   for (const [, name] of automation.message.matchAll(VARIABLE)) {
     const value = pass.passContent[name!];
-    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") variables[name!] = String(value);
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+      variables[name!] = String(value);
     else if (automation.variableDefaults?.[name!] !== undefined) variables[name!] = automation.variableDefaults[name!]!;
     else if (!missingVariables.includes(name!)) missingVariables.push(name!);
   }
@@ -220,7 +241,11 @@ export async function runAutomations(deps: AutomationDeps, event: PassEntryWebho
   // Acknowledged (202) either way: PassEntry would retry a refusal without end, and a retry of the
   // same event cannot carry a better time.
   if (happenedAt === undefined) {
-    log.warn("passentry event ignored: its timeStamp is missing or not a time, so its age cannot be checked", { eventId, webhookType, timeStamp: describeValue(stated) });
+    log.warn("passentry event ignored: its timeStamp is missing or not a time, so its age cannot be checked", {
+      eventId,
+      webhookType,
+      timeStamp: describeValue(stated),
+    });
     return handled("no event time");
   }
   if (now - happenedAt > MAX_EVENT_AGE_DAYS * DAY_MS) {
@@ -240,14 +265,29 @@ export async function runAutomations(deps: AutomationDeps, event: PassEntryWebho
   return { eventId, webhookType, runs };
 }
 
-async function runOne(deps: AutomationDeps, automation: Automation, event: PassEntryWebhookEvent, pass: EventPass, eventTime: number, now: number): Promise<AutomationRun> {
+async function runOne(
+  deps: AutomationDeps,
+  automation: Automation,
+  event: PassEntryWebhookEvent,
+  pass: EventPass,
+  eventTime: number,
+  now: number,
+): Promise<AutomationRun> {
   const { log, store } = deps.accept;
   const requestId = automationRequestId(automation.id, event.data.id);
-  const run = (outcome: AutomationRun["outcome"]): AutomationRun => ({ automationId: automation.id, requestId, outcome });
+  const run = (outcome: AutomationRun["outcome"]): AutomationRun => ({
+    automationId: automation.id,
+    requestId,
+    outcome,
+  });
 
   const existing = await store.get(requestId);
   if (existing?.enqueuedAt !== undefined) {
-    log.info("automation already ran for this event", { automationId: automation.id, requestId, eventId: event.data.id });
+    log.info("automation already ran for this event", {
+      automationId: automation.id,
+      requestId,
+      eventId: event.data.id,
+    });
     return run("duplicate");
   }
   // A first delivery that could not be queued left its request behind: retry exactly that request
@@ -256,7 +296,11 @@ async function runOne(deps: AutomationDeps, automation: Automation, event: PassE
   if (!batch) {
     const built = automationBatch(automation, pass, eventTime, now);
     if (built.missingVariables.length > 0) {
-      log.warn("automation message uses variables the pass does not have", { automationId: automation.id, requestId, missing: built.missingVariables });
+      log.warn("automation message uses variables the pass does not have", {
+        automationId: automation.id,
+        requestId,
+        missing: built.missingVariables,
+      });
     }
     batch = built.batch;
   }
@@ -265,16 +309,31 @@ async function runOne(deps: AutomationDeps, automation: Automation, event: PassE
       { ...deps.accept, newRequestId: () => requestId },
       // Its own caller: its key cannot meet one another caller took ahead of time, and only operators
       // may read or cancel its request, whose id is predictable.
-      { entityId: existing?.entityId ?? automation.entityId, body: { batch }, source: "webhook", idempotencyKey: requestId, caller: callerId("automation", automation.id) },
+      {
+        entityId: existing?.entityId ?? automation.entityId,
+        body: { batch },
+        source: "webhook",
+        idempotencyKey: requestId,
+        caller: callerId("automation", automation.id),
+      },
     );
-    log.info("automation triggered", { automationId: automation.id, requestId, eventId: event.data.id, passId: pass.passId });
+    log.info("automation triggered", {
+      automationId: automation.id,
+      requestId,
+      eventId: event.data.id,
+      passId: pass.passId,
+    });
     return run(replayed && !existing ? "duplicate" : "queued");
   } catch (error) {
     // Two deliveries of one event racing: the other one stored its request first (a scheduledAt a
     // moment apart makes the fingerprints differ). Theirs stands.
     if (error instanceof IdempotencyConflictError) return run("duplicate");
     if (error instanceof ValidationError) {
-      log.error("automation request refused", { automationId: automation.id, requestId, problems: error.details.slice(0, 10) });
+      log.error("automation request refused", {
+        automationId: automation.id,
+        requestId,
+        problems: error.details.slice(0, 10),
+      });
       return run("refused");
     }
     throw error;

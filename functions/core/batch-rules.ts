@@ -87,7 +87,11 @@ export function withMarker(batch: WalletMessageBatch, marker: string): WalletMes
  * send-now batch a `scheduledAt` PassEntry accepts (it wants an hour's lead); the send-now follow-up
  * then sends it as soon as PassEntry has validated it.
  */
-export function toPassEntryBatch(batch: WalletMessageBatch, marker: string, sendNowScheduledAt?: string): WalletMessageBatch {
+export function toPassEntryBatch(
+  batch: WalletMessageBatch,
+  marker: string,
+  sendNowScheduledAt?: string,
+): WalletMessageBatch {
   const { sendNow: _ours, coalesce: _alsoOurs, ...theirs } = withMarker(batch, marker);
   return sendNowScheduledAt === undefined ? theirs : { ...theirs, scheduledAt: sendNowScheduledAt };
 }

@@ -18,7 +18,9 @@ import { CALLER_NAME, type CallerId, type CallerKind, type RequestRecord } from 
  */
 export function callerId(kind: CallerKind, name: string): CallerId {
   if (!CALLER_NAME.test(name)) {
-    throw new Error(`The name ${JSON.stringify(name.slice(0, 100))} cannot name a caller: use 1 to 64 letters, digits, _ . @ or -.`);
+    throw new Error(
+      `The name ${JSON.stringify(name.slice(0, 100))} cannot name a caller: use 1 to 64 letters, digits, _ . @ or -.`,
+    );
   }
   return `${kind}:${name}`;
 }
@@ -37,7 +39,8 @@ export function isOperator(caller: CallerId): boolean {
  */
 export function ownersOf(record: Pick<RequestRecord, "caller" | "apiKeyName">): CallerId[] {
   if (record.caller !== undefined) return [record.caller];
-  if (record.apiKeyName !== undefined && CALLER_NAME.test(record.apiKeyName)) return [`key:${record.apiKeyName}`, `signer:${record.apiKeyName}`];
+  if (record.apiKeyName !== undefined && CALLER_NAME.test(record.apiKeyName))
+    return [`key:${record.apiKeyName}`, `signer:${record.apiKeyName}`];
   return [];
 }
 
@@ -46,7 +49,9 @@ export function ownersOf(record: Pick<RequestRecord, "caller" | "apiKeyName">): 
  * now: its owners, and for an automation's request (`auto-<automation id>-<event id>`, which names
  * no caller) every automation its id could have come from, since both parts may contain `-`.
  */
-export function legacyKeyOwners(record: Pick<RequestRecord, "caller" | "apiKeyName" | "requestId" | "source">): CallerId[] {
+export function legacyKeyOwners(
+  record: Pick<RequestRecord, "caller" | "apiKeyName" | "requestId" | "source">,
+): CallerId[] {
   const owners = ownersOf(record);
   if (owners.length > 0 || record.source !== "webhook" || !record.requestId.startsWith("auto-")) return owners;
   const rest = record.requestId.slice("auto-".length);

@@ -10,7 +10,13 @@ import { mayAccess } from "./callers.js";
 import { NotFoundError, ServiceUnavailableError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
 import { chunkCount } from "./batch-rules.js";
-import { TERMINAL_BATCH_STATUSES, type CallerId, type FollowUpMessage, type RequestRecord, type SendRecord } from "./schemas.js";
+import {
+  TERMINAL_BATCH_STATUSES,
+  type CallerId,
+  type FollowUpMessage,
+  type RequestRecord,
+  type SendRecord,
+} from "./schemas.js";
 import { readParts } from "./request-view.js";
 import { transition } from "./send-state-machine.js";
 import { refreshSummary } from "./request-summary.js";
@@ -42,7 +48,8 @@ export interface CancelResult {
 export async function cancelRequest(deps: CancelDeps, requestId: string, by: CallerId): Promise<CancelResult> {
   const found = await deps.store.get(requestId);
   // Another caller's request answers as an unknown one does: ids cannot be probed.
-  if (!found || !mayAccess(by, found)) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+  if (!found || !mayAccess(by, found))
+    throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
   const request = (await deps.store.markCancelled(requestId, by, new Date(deps.clock.now()).toISOString())) ?? found;
 
   const cancelledChunks: number[] = [];
@@ -61,16 +68,32 @@ export async function cancelRequest(deps: CancelDeps, requestId: string, by: Cal
 
   const followUpQueued = atPassEntry || cancelledChunks.length > 0;
   if (followUpQueued) {
-    const followUp: FollowUpMessage = { followUp: "cancel", requestId, attempt: 1, ...(cancelledChunks.length > 0 ? { cancelledChunks } : {}) };
+    const followUp: FollowUpMessage = {
+      followUp: "cancel",
+      requestId,
+      attempt: 1,
+      ...(cancelledChunks.length > 0 ? { cancelledChunks } : {}),
+    };
     try {
       await deps.queue.send(followUp);
     } catch (error) {
       // What was not yet sent is already cancelled for good; only PassEntry's side waits for a retry.
-      deps.log.error("cancellation recorded but its follow-up not queued", { requestId, error: (error as Error).message });
-      throw new ServiceUnavailableError("The cancellation was recorded for parts not yet sent, but batches already at PassEntry could not be queued for cancelling; retry the DELETE.", { cause: error });
+      deps.log.error("cancellation recorded but its follow-up not queued", {
+        requestId,
+        error: (error as Error).message,
+      });
+      throw new ServiceUnavailableError(
+        "The cancellation was recorded for parts not yet sent, but batches already at PassEntry could not be queued for cancelling; retry the DELETE.",
+        { cause: error },
+      );
     }
   }
   deps.log.info("request cancellation recorded", { requestId, by, cancelledChunks, followUpQueued });
   const summarised = await refreshSummary(deps, requestId);
-  return { request: summarised ?? request, sends: await readParts(deps.ledger, requestId), cancelledChunks, followUpQueued };
+  return {
+    request: summarised ?? request,
+    sends: await readParts(deps.ledger, requestId),
+    cancelledChunks,
+    followUpQueued,
+  };
 }

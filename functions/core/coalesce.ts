@@ -38,7 +38,17 @@ import { refreshSummary } from "./request-summary.js";
 import type { SendKey } from "./ports.js";
 import { MAX_RECIPIENTS_PER_BATCH } from "./passentry-limits.js";
 import type { RequestRecord, SendRecord, SendRequest, WalletMessageBatch } from "./schemas.js";
-import { announceCancelled, holdPart, outcomeOf, queueFirstFollowUp, sendPart, sendRequest, type ChunkOutcome, type PostPlan, type SendDeps } from "./send-request.js";
+import {
+  announceCancelled,
+  holdPart,
+  outcomeOf,
+  queueFirstFollowUp,
+  sendPart,
+  sendRequest,
+  type ChunkOutcome,
+  type PostPlan,
+  type SendDeps,
+} from "./send-request.js";
 import { transition, transitionMany, type GroupOutcome } from "./send-state-machine.js";
 
 /** A shared batch's body stays well inside what one stored request (a DynamoDB item: 400 KB) can hold. */
@@ -69,7 +79,9 @@ export function shareKey(request: SendRequest, stored: RequestRecord): string | 
   if (batch.recipients === undefined || batch.recipients.length > MAX_RECIPIENTS_PER_BATCH) return undefined;
   if (batch.coalesce === false || request.source === "group" || stored.caller === undefined) return undefined;
   const { recipients: _recipients, coalesce: _coalesce, sendNow: _sendNow, ...template } = batch;
-  const digest = createHash("sha256").update(canonicalJson({ caller: stored.caller, entityId: request.entityId, sendNow: wantsSendNow(batch), template }));
+  const digest = createHash("sha256").update(
+    canonicalJson({ caller: stored.caller, entityId: request.entityId, sendNow: wantsSendNow(batch), template }),
+  );
   return digest.digest("hex");
 }
 
@@ -89,7 +101,14 @@ export function passOf(recipient: object): string {
 
 export function toShareable(request: SendRequest, stored: RequestRecord, key: string): Shareable {
   const recipients = request.batch.recipients ?? [];
-  return { request, stored, key, recipients: recipients.length, bytes: Buffer.byteLength(JSON.stringify(recipients)), passes: recipients.map(passOf) };
+  return {
+    request,
+    stored,
+    key,
+    recipients: recipients.length,
+    bytes: Buffer.byteLength(JSON.stringify(recipients)),
+    passes: recipients.map(passOf),
+  };
 }
 
 /**
@@ -100,14 +119,24 @@ export function packGroups(requests: readonly Shareable[]): Shareable[][] {
   const groups: { members: Shareable[]; recipients: number; bytes: number; passes: Set<string> }[] = [];
   for (const request of requests) {
     const fits = groups.find(
-      (g) => g.recipients + request.recipients <= MAX_RECIPIENTS_PER_BATCH && g.bytes + request.bytes <= MAX_SHARED_BATCH_BYTES && !request.passes.some((p) => g.passes.has(p)) && !hasDuplicates(request.passes),
+      (g) =>
+        g.recipients + request.recipients <= MAX_RECIPIENTS_PER_BATCH &&
+        g.bytes + request.bytes <= MAX_SHARED_BATCH_BYTES &&
+        !request.passes.some((p) => g.passes.has(p)) &&
+        !hasDuplicates(request.passes),
     );
     if (fits) {
       fits.members.push(request);
       fits.recipients += request.recipients;
       fits.bytes += request.bytes;
       for (const p of request.passes) fits.passes.add(p);
-    } else groups.push({ members: [request], recipients: request.recipients, bytes: request.bytes, passes: new Set(request.passes) });
+    } else
+      groups.push({
+        members: [request],
+        recipients: request.recipients,
+        bytes: request.bytes,
+        passes: new Set(request.passes),
+      });
   }
   return groups.map((g) => g.members);
 }
@@ -133,7 +162,12 @@ export async function sendShared(deps: SendDeps, members: readonly Shareable[]):
   }
   const groupId = `grp-${randomUUID()}`;
   const groupKey = memberKey(groupId);
-  const claim = await transition(deps.ledger, groupKey, { type: "claim", owner: deps.owner, now: deps.clock.now(), leaseMs: deps.leaseMs });
+  const claim = await transition(deps.ledger, groupKey, {
+    type: "claim",
+    owner: deps.owner,
+    now: deps.clock.now(),
+    leaseMs: deps.leaseMs,
+  });
   if (!claim.moved) throw new Error(`A new group ${groupId} was already claimed.`); // a fresh uuid: cannot happen
   const token = { owner: deps.owner, attempt: claim.entry.attempt };
 
@@ -141,24 +175,45 @@ export async function sendShared(deps: SendDeps, members: readonly Shareable[]):
   const apart: Shareable[] = [];
   const joins = await transitionMany(
     deps.ledger,
-    members.map((m) => ({ key: memberKey(m.request.requestId), event: { type: "join" as const, now: deps.clock.now(), groupId, recipientCount: m.recipients } })),
+    members.map((m) => ({
+      key: memberKey(m.request.requestId),
+      event: { type: "join" as const, now: deps.clock.now(), groupId, recipientCount: m.recipients },
+    })),
   );
   for (const [i, join] of joins.entries()) {
     const m = members[i]!;
     if (join.moved && join.then === "joined") joined.push(m);
-    else if (join.moved && join.then === "cancelled") results.set(m.request.requestId, { outcome: await announceCancelled(deps, m.request, memberKey(m.request.requestId), join.entry) });
+    else if (join.moved && join.then === "cancelled")
+      results.set(m.request.requestId, {
+        outcome: await announceCancelled(deps, m.request, memberKey(m.request.requestId), join.entry),
+      });
     else apart.push(m); // held by another worker, decided, or in another group: its own path decides
   }
 
   if (joined.length < 2) {
     // One member is no shared batch: give the group up (it never posted) and send that one alone.
-    await transition(deps.ledger, groupKey, { type: "failed", token, now: deps.clock.now(), reason: "Fewer than two requests could join this shared batch; each was sent on its own." });
-    await transitionMany(deps.ledger, joined.map((m) => ({ key: memberKey(m.request.requestId), event: { type: "leave" as const, now: deps.clock.now(), groupId, reason: "sent on its own" } })));
+    await transition(deps.ledger, groupKey, {
+      type: "failed",
+      token,
+      now: deps.clock.now(),
+      reason: "Fewer than two requests could join this shared batch; each was sent on its own.",
+    });
+    await transitionMany(
+      deps.ledger,
+      joined.map((m) => ({
+        key: memberKey(m.request.requestId),
+        event: { type: "leave" as const, now: deps.clock.now(), groupId, reason: "sent on its own" },
+      })),
+    );
     apart.push(...joined);
   } else {
     const group = groupRequestOf(groupId, joined);
     await deps.store.create(group);
-    deps.log.info("requests share a batch", { requestId: groupId, members: joined.length, recipients: group.batch.recipients?.length });
+    deps.log.info("requests share a batch", {
+      requestId: groupId,
+      members: joined.length,
+      recipients: group.batch.recipients?.length,
+    });
     try {
       const known = new Map(joined.map((m) => [m.request.requestId, m.request.batch.recipients ?? []]));
       await holdPart(deps, toGroupSend(group), groupKey, group.batch, token, "post", planFor(deps, group, known));
@@ -172,12 +227,19 @@ export async function sendShared(deps: SendDeps, members: readonly Shareable[]):
     const settled = await settleMembers(deps, groupId);
     await refreshSummary(deps, groupId);
     const refused = settled.state === "failed" ? joined.filter((m) => settled.left.includes(m.request.requestId)) : [];
-    for (const m of joined) if (!refused.includes(m)) results.set(m.request.requestId, await memberResult(deps, m.request, settled.entries.get(m.request.requestId)));
+    for (const m of joined)
+      if (!refused.includes(m))
+        results.set(m.request.requestId, await memberResult(deps, m.request, settled.entries.get(m.request.requestId)));
     if (refused.length > 0) {
       // PassEntry refused the shared batch; one member may be to blame. Halves are sent again, down to single requests.
-      deps.log.warn("PassEntry refused a shared batch; sending its halves", { requestId: groupId, members: refused.length, reason: settled.reason });
+      deps.log.warn("PassEntry refused a shared batch; sending its halves", {
+        requestId: groupId,
+        members: refused.length,
+        reason: settled.reason,
+      });
       const half = Math.ceil(refused.length / 2);
-      for (const part of [refused.slice(0, half), refused.slice(half)]) for (const [id, result] of await sendShared(deps, part)) results.set(id, result);
+      for (const part of [refused.slice(0, half), refused.slice(half)])
+        for (const [id, result] of await sendShared(deps, part)) results.set(id, result);
     }
   }
   for (const m of apart) results.set(m.request.requestId, await alone(deps, m.request));
@@ -213,7 +275,10 @@ async function memberResult(deps: SendDeps, request: SendRequest, settled?: Send
 function groupRequestOf(groupId: string, members: readonly Shareable[]): RequestRecord {
   const first = members[0]!;
   const { recipients: _r, coalesce: _c, ...template } = first.request.batch;
-  const batch: WalletMessageBatch = { ...template, recipients: members.flatMap((m) => m.request.batch.recipients ?? []) };
+  const batch: WalletMessageBatch = {
+    ...template,
+    recipients: members.flatMap((m) => m.request.batch.recipients ?? []),
+  };
   return {
     requestId: groupId,
     entityId: first.request.entityId,
@@ -227,26 +292,38 @@ function groupRequestOf(groupId: string, members: readonly Shareable[]): Request
 }
 
 function toGroupSend(group: RequestRecord): SendRequest {
-  return { requestId: group.requestId, entityId: group.entityId, batch: group.batch, source: "group", acceptedAt: group.createdAt };
+  return {
+    requestId: group.requestId,
+    entityId: group.entityId,
+    batch: group.batch,
+    source: "group",
+    acceptedAt: group.createdAt,
+  };
 }
 
 /**
  * What the group's next POST carries: the listed members whose part is still in the group and not
  * cancelled, with their recipients as each member asked (each keeps its own variables).
  */
-function planFor(deps: SendDeps, group: RequestRecord, known = new Map<string, NonNullable<WalletMessageBatch["recipients"]>>()): PostPlan {
+function planFor(
+  deps: SendDeps,
+  group: RequestRecord,
+  known = new Map<string, NonNullable<WalletMessageBatch["recipients"]>>(),
+): PostPlan {
   return async () => {
     const carried: string[] = [];
     const recipients: NonNullable<WalletMessageBatch["recipients"]> = [];
     for (const id of group.members ?? []) {
       const entry = await deps.ledger.get(memberKey(id));
-      if (entry?.state !== "shared" || entry.groupId !== group.requestId || entry.cancelRequestedAt !== undefined) continue;
+      if (entry?.state !== "shared" || entry.groupId !== group.requestId || entry.cancelRequestedAt !== undefined)
+        continue;
       const own = known.get(id) ?? (await deps.store.get(id))?.batch.recipients;
       if (!own) continue;
       carried.push(id);
       recipients.push(...own);
     }
-    if (carried.length === 0) return { empty: "Every request of this shared batch was cancelled before it was posted." };
+    if (carried.length === 0)
+      return { empty: "Every request of this shared batch was cancelled before it was posted." };
     const { recipients: _all, ...template } = group.batch;
     return { batch: { ...template, recipients }, members: carried };
   };
@@ -257,12 +334,21 @@ function planFor(deps: SendDeps, group: RequestRecord, known = new Map<string, N
  * sent again, or cancelled if it asked) when the group will never carry it. Nothing happens while
  * the group's part is undecided. Safe to repeat.
  */
-export async function settleMembers(deps: SettleDeps, groupId: string): Promise<{ state: SendRecord["state"] | "absent"; reason?: string; left: string[]; entries: Map<string, SendRecord> }> {
+export async function settleMembers(
+  deps: SettleDeps,
+  groupId: string,
+): Promise<{
+  state: SendRecord["state"] | "absent";
+  reason?: string;
+  left: string[];
+  entries: Map<string, SendRecord>;
+}> {
   const group = await deps.ledger.get(memberKey(groupId));
   const stored = await deps.store.get(groupId);
   const left: string[] = [];
   const entries = new Map<string, SendRecord>();
-  if (!group || !["sent", "failed", "unknown", "cancelled"].includes(group.state)) return { state: group?.state ?? "absent", left, entries };
+  if (!group || !["sent", "failed", "unknown", "cancelled"].includes(group.state))
+    return { state: group?.state ?? "absent", left, entries };
   const carried = new Set(group.members ?? []);
   const ids = stored?.members ?? group.members ?? [];
   const now = deps.clock.now();
@@ -270,14 +356,22 @@ export async function settleMembers(deps: SettleDeps, groupId: string): Promise<
     group.state === "sent"
       ? { sent: { batchId: group.batchId!, batchStatus: group.batchStatus } }
       : group.state === "unknown"
-        ? { unknown: `Its shared batch (${groupId}) may exist and could not be confirmed: ${group.reason ?? ""}`.trim() }
+        ? {
+            unknown: `Its shared batch (${groupId}) may exist and could not be confirmed: ${group.reason ?? ""}`.trim(),
+          }
         : { cancelled: group.reason ?? "The shared batch was cancelled." };
-  const leaving = group.state === "failed" ? `PassEntry refused the shared batch: ${group.reason ?? "no reason given"}` : "Left out of the shared batch.";
+  const leaving =
+    group.state === "failed"
+      ? `PassEntry refused the shared batch: ${group.reason ?? "no reason given"}`
+      : "Left out of the shared batch.";
   const decisions = await transitionMany(
     deps.ledger,
     ids.map((id) => ({
       key: memberKey(id),
-      event: group.state === "failed" || !carried.has(id) ? ({ type: "leave", now, groupId, reason: leaving } as const) : ({ type: "groupDecided", now, groupId, outcome } as const),
+      event:
+        group.state === "failed" || !carried.has(id)
+          ? ({ type: "leave", now, groupId, reason: leaving } as const)
+          : ({ type: "groupDecided", now, groupId, outcome } as const),
     })),
   );
   for (const [i, decided] of decisions.entries()) {
@@ -294,16 +388,40 @@ export async function settleMembers(deps: SettleDeps, groupId: string): Promise<
 }
 
 /** The member's own outcome event, once its part follows its group. */
-async function announceMember(deps: SettleDeps, requestId: string, entry: SendRecord, group: SendRecord, stored: RequestRecord | undefined): Promise<void> {
+async function announceMember(
+  deps: SettleDeps,
+  requestId: string,
+  entry: SendRecord,
+  group: SendRecord,
+  stored: RequestRecord | undefined,
+): Promise<void> {
   // Every member shares the group's entity and timing (they are part of its sharing key).
   const request = stored ?? (await deps.store.get(requestId));
   const common = { requestId, chunk: 0, entityId: request?.entityId ?? null, occurredAt: occurredAt(deps.clock) };
   if (entry.state === "sent") {
-    deps.log.info("request submitted in a shared batch", { requestId, batchId: entry.batchId, groupId: group.requestId });
-    await publishOutcome(deps, { type: "WalletMessageBatchCreated", ...common, batchId: entry.batchId!, status: entry.batchStatus ?? "unknown", totalCount: entry.recipientCount ?? null, sendNow: request?.sendNow ?? false });
+    deps.log.info("request submitted in a shared batch", {
+      requestId,
+      batchId: entry.batchId,
+      groupId: group.requestId,
+    });
+    await publishOutcome(deps, {
+      type: "WalletMessageBatchCreated",
+      ...common,
+      batchId: entry.batchId!,
+      status: entry.batchStatus ?? "unknown",
+      totalCount: entry.recipientCount ?? null,
+      sendNow: request?.sendNow ?? false,
+    });
   } else if (entry.state === "cancelled") {
     deps.log.info("send cancelled before it was sent", { requestId, chunk: 0 });
-    await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...common, batchId: null, status: "cancelled", reason: entry.reason ?? "The request was cancelled before this part was sent.", errorsCsvUrl: null });
+    await publishOutcome(deps, {
+      type: "WalletMessageBatchFailed",
+      ...common,
+      batchId: null,
+      status: "cancelled",
+      reason: entry.reason ?? "The request was cancelled before this part was sent.",
+      errorsCsvUrl: null,
+    });
   } else if (entry.state === "unknown") {
     deps.log.error("send outcome unknown", { requestId, chunk: 0, reason: entry.reason });
     deps.onUnknownOutcome?.(memberKey(requestId));
@@ -315,15 +433,28 @@ async function announceMember(deps: SettleDeps, requestId: string, entry: SendRe
  * (claimed, searched for, posted), then the members follow. A group whose grouping worker died
  * before storing it, or before its first POST, is given up once its claim lapses.
  */
-export async function followGroup(deps: SendDeps, request: SendRequest, key: SendKey, entry: SendRecord): Promise<ChunkOutcome> {
+export async function followGroup(
+  deps: SendDeps,
+  request: SendRequest,
+  key: SendKey,
+  entry: SendRecord,
+): Promise<ChunkOutcome> {
   const groupId = entry.groupId!;
   const groupKey = memberKey(groupId);
   const stored = await deps.store.get(groupId);
   let group = await deps.ledger.get(groupKey);
   if (!stored && group?.state !== "failed" && group?.state !== "cancelled") {
     // Its grouping worker died between the joins and storing the group: the group never posted.
-    const abandoned = await transition(deps.ledger, groupKey, { type: "abandon", now: deps.clock.now(), reason: "Its grouping worker stopped before the shared batch was stored." });
-    if (!abandoned.moved && abandoned.refusal === "busy") throw new RetryLaterError(`The shared batch ${groupId} is being formed.`, Math.max(1, Math.ceil(((abandoned.retryAt ?? 0) - deps.clock.now()) / 1000)));
+    const abandoned = await transition(deps.ledger, groupKey, {
+      type: "abandon",
+      now: deps.clock.now(),
+      reason: "Its grouping worker stopped before the shared batch was stored.",
+    });
+    if (!abandoned.moved && abandoned.refusal === "busy")
+      throw new RetryLaterError(
+        `The shared batch ${groupId} is being formed.`,
+        Math.max(1, Math.ceil(((abandoned.retryAt ?? 0) - deps.clock.now()) / 1000)),
+      );
     group = await deps.ledger.get(groupKey);
   }
   if (stored && (!group || ["claimed", "open"].includes(group.state))) {
@@ -337,7 +468,12 @@ export async function followGroup(deps: SendDeps, request: SendRequest, key: Sen
   if (now?.state === "open") return (await sendRequest(deps, request))[0]!; // left its group: sent on its own now
   if (now?.state === "shared" && (group?.state === "failed" || group?.state === "cancelled")) {
     // A group given up before it stored its members: nobody listed this one; it leaves itself.
-    await transition(deps.ledger, key, { type: "leave", now: deps.clock.now(), groupId, reason: "Its shared batch was given up before it was posted." });
+    await transition(deps.ledger, key, {
+      type: "leave",
+      now: deps.clock.now(),
+      groupId,
+      reason: "Its shared batch was given up before it was posted.",
+    });
     return (await sendRequest(deps, request))[0]!;
   }
   if (now?.state === "shared") throw new RetryLaterError(`The shared batch ${groupId} is not decided yet.`);

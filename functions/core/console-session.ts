@@ -25,7 +25,8 @@ export interface ConsoleSession {
   csrf: string;
 }
 
-const keyFrom = (apiKeysSecret: string) => createHmac("sha256", "wallet-messaging console session v1").update(apiKeysSecret).digest();
+const keyFrom = (apiKeysSecret: string) =>
+  createHmac("sha256", "wallet-messaging console session v1").update(apiKeysSecret).digest();
 const mac = (key: Buffer, text: string) => createHmac("sha256", key).update(text).digest("base64url");
 
 function sameText(a: string, b: string): boolean {
@@ -36,7 +37,13 @@ function sameText(a: string, b: string): boolean {
 
 /** The `Set-Cookie` value that starts a session for `caller`. */
 export function issueSession(caller: CallerId, apiKeysSecret: string, nowMs: number, secure: boolean): string {
-  const payload = Buffer.from(JSON.stringify({ c: caller, e: Math.floor(nowMs / 1000) + SESSION_SECONDS, n: randomBytes(16).toString("base64url") })).toString("base64url");
+  const payload = Buffer.from(
+    JSON.stringify({
+      c: caller,
+      e: Math.floor(nowMs / 1000) + SESSION_SECONDS,
+      n: randomBytes(16).toString("base64url"),
+    }),
+  ).toString("base64url");
   const value = `${payload}.${mac(keyFrom(apiKeysSecret), payload)}`;
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure ? "; Secure" : ""}`;
 }
@@ -47,7 +54,11 @@ export function endSession(secure: boolean): string {
 }
 
 /** The session a request's cookies carry, if one is valid now; undefined otherwise (never throws). */
-export function readSession(cookieHeader: string | undefined, apiKeysSecret: string, nowMs: number): ConsoleSession | undefined {
+export function readSession(
+  cookieHeader: string | undefined,
+  apiKeysSecret: string,
+  nowMs: number,
+): ConsoleSession | undefined {
   const value = (cookieHeader ?? "")
     .split(";")
     .map((part) => part.trim())
@@ -58,7 +69,11 @@ export function readSession(cookieHeader: string | undefined, apiKeysSecret: str
   const key = keyFrom(apiKeysSecret);
   if (!sameText(signature, mac(key, payload))) return undefined;
   try {
-    const { c, e, n } = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { c: unknown; e: unknown; n: unknown };
+    const { c, e, n } = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
+      c: unknown;
+      e: unknown;
+      n: unknown;
+    };
     const caller = CallerId.safeParse(c);
     if (!caller.success || typeof e !== "number" || e * 1000 <= nowMs || typeof n !== "string") return undefined;
     return { caller: caller.data, csrf: mac(key, `csrf.${n}`) };

@@ -20,7 +20,10 @@ export function requestIdOf(body: string, messageId: string): string | null {
  *
  * @example await redriveDeadLetters({ dlq, store, ledger, log, clock }, ["3f1c…"]);
  */
-export async function redriveDeadLetters(deps: SummaryDeps & { dlq: DeadLetterQueue }, messageIds?: string[]): Promise<{ moved: number | null; note: string; notFound: string[]; requestIds: string[] }> {
+export async function redriveDeadLetters(
+  deps: SummaryDeps & { dlq: DeadLetterQueue },
+  messageIds?: string[],
+): Promise<{ moved: number | null; note: string; notFound: string[]; requestIds: string[] }> {
   const letters = await deps.dlq.list(REDRIVE_LOOKUP_LIMIT);
   const wanted = messageIds === undefined ? letters : letters.filter((letter) => messageIds.includes(letter.messageId));
   const result = await deps.dlq.redrive(messageIds);

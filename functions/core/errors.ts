@@ -19,7 +19,11 @@ export abstract class WalletMessagingError extends Error {
 export class ValidationError extends WalletMessagingError {
   readonly httpStatus: number = 400;
   readonly retryable = false;
-  constructor(message: string, readonly details: string[] = [], status = 400) {
+  constructor(
+    message: string,
+    readonly details: string[] = [],
+    status = 400,
+  ) {
     super(message);
     this.httpStatus = status;
   }
@@ -67,7 +71,10 @@ export class LedgerConflictError extends WalletMessagingError {
 export class RetryLaterError extends WalletMessagingError {
   readonly httpStatus = 503;
   readonly retryable = true;
-  constructor(message: string, readonly delaySeconds?: number) {
+  constructor(
+    message: string,
+    readonly delaySeconds?: number,
+  ) {
     super(message);
   }
 }
@@ -140,7 +147,10 @@ export function toHttpError(error: unknown): HttpErrorAnswer {
     return { statusCode: error.httpStatus, body: { errors: details } };
   }
   if (error instanceof ServiceUnavailableError) {
-    return { statusCode: 503, body: { errors: ["The service is briefly unavailable; retry with the same Idempotency-Key."] } };
+    return {
+      statusCode: 503,
+      body: { errors: ["The service is briefly unavailable; retry with the same Idempotency-Key."] },
+    };
   }
   return { statusCode: 500, body: { errors: ["Internal error."] } };
 }

@@ -9,7 +9,6 @@ import type { FollowUpMessage } from "./schemas.js";
 /** SQS's longest DelaySeconds; longer waits are several hops (`notBefore`). */
 export const MAX_QUEUE_DELAY_SECONDS = 900;
 
-
 /** How created batches are followed up (defaults: functions/config.ts DEFAULTS.followUps). */
 export interface FollowUpTimings {
   /** The first re-check, doubled per attempt (2, 4, 8 … s) up to `maxDelaySeconds`. */
@@ -38,7 +37,11 @@ export interface FollowUpSettings extends FollowUpTimings {
  *
  * @example followUpDelaySeconds(3, { firstDelaySeconds: 2, maxDelaySeconds: 900 }, () => 0.5) // 8
  */
-export function followUpDelaySeconds(attempt: number, settings: Pick<FollowUpSettings, "firstDelaySeconds" | "maxDelaySeconds">, random: () => number = Math.random): number {
+export function followUpDelaySeconds(
+  attempt: number,
+  settings: Pick<FollowUpSettings, "firstDelaySeconds" | "maxDelaySeconds">,
+  random: () => number = Math.random,
+): number {
   const cap = Math.min(settings.maxDelaySeconds, MAX_QUEUE_DELAY_SECONDS);
   const base = Math.min(cap, settings.firstDelaySeconds * 2 ** Math.max(0, attempt - 1));
   return Math.min(cap, base * (0.75 + random() / 2));
@@ -49,13 +52,29 @@ export function followUpDelaySeconds(attempt: number, settings: Pick<FollowUpSet
  * reported as false, since the send it follows has already happened and must not be repeated. Without
  * `followUps` it does nothing and answers false.
  */
-export async function enqueueFollowUp(deps: { followUps?: FollowUpSettings | undefined; log: Log }, message: FollowUpMessage, delaySeconds: number): Promise<boolean> {
-  const where = { requestId: message.requestId, chunk: message.chunk, batchId: message.batchId, followUp: message.followUp, attempt: message.attempt };
+export async function enqueueFollowUp(
+  deps: { followUps?: FollowUpSettings | undefined; log: Log },
+  message: FollowUpMessage,
+  delaySeconds: number,
+): Promise<boolean> {
+  const where = {
+    requestId: message.requestId,
+    chunk: message.chunk,
+    batchId: message.batchId,
+    followUp: message.followUp,
+    attempt: message.attempt,
+  };
   // A home built without follow-ups (tests of sending alone) simply does not track.
   if (!deps.followUps) return false;
   try {
-    await deps.followUps.queue.send(message, { delaySeconds: Math.max(0, Math.min(MAX_QUEUE_DELAY_SECONDS, delaySeconds)) });
-    deps.log.info("follow-up scheduled", { ...where, delaySeconds: Math.round(delaySeconds * 10) / 10, ...(message.notBefore ? { notBefore: message.notBefore } : {}) });
+    await deps.followUps.queue.send(message, {
+      delaySeconds: Math.max(0, Math.min(MAX_QUEUE_DELAY_SECONDS, delaySeconds)),
+    });
+    deps.log.info("follow-up scheduled", {
+      ...where,
+      delaySeconds: Math.round(delaySeconds * 10) / 10,
+      ...(message.notBefore ? { notBefore: message.notBefore } : {}),
+    });
     return true;
   } catch (error) {
     deps.log.error("follow-up could not be queued", { ...where, error: (error as Error).message });

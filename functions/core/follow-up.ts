@@ -20,10 +20,21 @@
  */
 import { chunkCount } from "./batch-rules.js";
 import { PassEntryError, RetryLaterError } from "./errors.js";
-import { enqueueFollowUp, followUpDelaySeconds, MAX_QUEUE_DELAY_SECONDS, type FollowUpSettings } from "./follow-up-schedule.js";
+import {
+  enqueueFollowUp,
+  followUpDelaySeconds,
+  MAX_QUEUE_DELAY_SECONDS,
+  type FollowUpSettings,
+} from "./follow-up-schedule.js";
 import { occurredAt, publishOutcome } from "./outcome-events.js";
 import type { SendKey } from "./ports.js";
-import { TERMINAL_BATCH_STATUSES, type BatchStatus, type FollowUpMessage, type PassEntryBatchResource, type SendRecord } from "./schemas.js";
+import {
+  TERMINAL_BATCH_STATUSES,
+  type BatchStatus,
+  type FollowUpMessage,
+  type PassEntryBatchResource,
+  type SendRecord,
+} from "./schemas.js";
 import type { SendDeps } from "./send-request.js";
 import { transition, type BatchUpdate } from "./send-state-machine.js";
 
@@ -39,7 +50,11 @@ type FollowingDeps = SendDeps & { followUps: FollowUpSettings };
  */
 export async function handleFollowUp(sendDeps: SendDeps, message: FollowUpMessage): Promise<void> {
   if (!sendDeps.followUps) {
-    sendDeps.log.warn("follow-up dropped: this home does not follow up batches", { requestId: message.requestId, chunk: message.chunk, followUp: message.followUp });
+    sendDeps.log.warn("follow-up dropped: this home does not follow up batches", {
+      requestId: message.requestId,
+      chunk: message.chunk,
+      followUp: message.followUp,
+    });
     return;
   }
   const deps: FollowingDeps = { ...sendDeps, followUps: sendDeps.followUps };
@@ -70,7 +85,10 @@ async function sendNow(deps: FollowingDeps, message: BatchFollowUp): Promise<voi
   if (batch === "retry") return next(deps, message);
   const status = await observe(deps, key, record, batch);
   if (record.cancelRequestedAt !== undefined && isCancellable(status)) {
-    deps.log.info("send-now replaced by a cancellation: the request was cancelled", { ...key, batchId: message.batchId });
+    deps.log.info("send-now replaced by a cancellation: the request was cancelled", {
+      ...key,
+      batchId: message.batchId,
+    });
     return cancelThenTrack(deps, message, record);
   }
 
@@ -96,7 +114,7 @@ async function sendNow(deps: FollowingDeps, message: BatchFollowUp): Promise<voi
   if (status !== undefined && isTerminal(status)) return; // failed validation (announced by observe), or cancelled
   if (status === "sending") return startTracking(deps, message); // already going (sent by schedule, or a send-now whose answer was lost)
   // Still validating (or a status we do not know yet): look again.
-  if (message.attempt >= (deps.followUps.maxChecks)) {
+  if (message.attempt >= deps.followUps.maxChecks) {
     const note = `Send-now gave up after ${message.attempt} checks: PassEntry was still validating the batch. It goes out at its scheduledAt unless sent or cancelled at PassEntry.`;
     await recordBatch(deps, key, { note });
     deps.log.error("send-now gave up", { ...key, batchId: message.batchId, status });
@@ -111,7 +129,8 @@ async function track(deps: FollowingDeps, message: BatchFollowUp): Promise<void>
   if (!record) return;
   // Already final and seen (e.g. cancelled by us). A final status only recorded at creation or by
   // reconciliation has not been announced yet: read it below, which announces it.
-  if (record.batchStatus !== undefined && isTerminal(record.batchStatus) && record.statusCheckedAt !== undefined) return;
+  if (record.batchStatus !== undefined && isTerminal(record.batchStatus) && record.statusCheckedAt !== undefined)
+    return;
   const batch = await readBatch(deps, message);
   if (batch === "gone") return;
   if (batch === "retry") return next(deps, message);
@@ -128,7 +147,11 @@ async function track(deps: FollowingDeps, message: BatchFollowUp): Promise<void>
       const days = Math.round(horizonMs / 86_400_000);
       const note = `Not tracked: the batch is scheduled for ${batch.attributes.scheduledAt}, more than ${days} days ahead; its status here stays as last seen.`;
       await recordBatch(deps, key, { note });
-      deps.log.info("batch not tracked: scheduled beyond the tracking horizon", { ...key, batchId: message.batchId, scheduledAt: batch.attributes.scheduledAt });
+      deps.log.info("batch not tracked: scheduled beyond the tracking horizon", {
+        ...key,
+        batchId: message.batchId,
+        scheduledAt: batch.attributes.scheduledAt,
+      });
       return;
     }
     if (aheadMs > followUpDelaySeconds(message.attempt + 1, deps.followUps, () => 1) * 1000) {
@@ -137,7 +160,7 @@ async function track(deps: FollowingDeps, message: BatchFollowUp): Promise<void>
       return reschedule(deps, waiting, Math.min(MAX_QUEUE_DELAY_SECONDS, aheadMs / 1000));
     }
   }
-  if (message.attempt >= (deps.followUps.maxChecks)) {
+  if (message.attempt >= deps.followUps.maxChecks) {
     const note = `Tracking gave up after ${message.attempt} checks; the status shown is the last PassEntry reported.`;
     await recordBatch(deps, key, { note });
     deps.log.error("batch tracking gave up", { ...key, batchId: message.batchId, status });
@@ -173,17 +196,23 @@ async function cancelAtPassEntry(deps: FollowingDeps, message: FollowUpMessage):
     const entry = await deps.ledger.get(key);
     // Only created batches are this follow-up's: a part still being sent is its holder's (it sees the stamp).
     if (entry?.state !== "sent" || entry.cancelRequestedAt === undefined) continue;
-    const outcome = entry.groupId !== undefined ? await cancelShared(deps, key, entry) : await cancelBatch(deps, key, entry, request.entityId);
+    const outcome =
+      entry.groupId !== undefined
+        ? await cancelShared(deps, key, entry)
+        : await cancelBatch(deps, key, entry, request.entityId);
     if (outcome === "retry") waitingFor.push(key);
   }
   if (waitingFor.length === 0) {
     deps.log.info("request cancellation finished", { requestId: request.requestId, attempt: message.attempt });
     return;
   }
-  if (message.attempt >= (deps.followUps.maxCancelAttempts)) {
+  if (message.attempt >= deps.followUps.maxCancelAttempts) {
     const note = `Cancellation gave up after ${message.attempt} attempts: PassEntry could not be reached. Tracking cancels the batch if it still can; check it at PassEntry.`;
     for (const key of waitingFor) await recordBatch(deps, key, { note });
-    deps.log.error("request cancellation gave up", { requestId: request.requestId, chunks: waitingFor.map((k) => k.chunk) });
+    deps.log.error("request cancellation gave up", {
+      requestId: request.requestId,
+      chunks: waitingFor.map((k) => k.chunk),
+    });
     return;
   }
   const { cancelledChunks: _announced, ...rest } = message;
@@ -199,11 +228,16 @@ async function cancelShared(deps: FollowingDeps, key: SendKey, member: SendRecor
   const group = await deps.ledger.get(groupKey);
   const carried = group?.members ?? [];
   const notCancelled: string[] = [];
-  for (const id of carried) if ((await deps.ledger.get({ requestId: id, chunk: 0 }))?.cancelRequestedAt === undefined) notCancelled.push(id);
+  for (const id of carried)
+    if ((await deps.ledger.get({ requestId: id, chunk: 0 }))?.cancelRequestedAt === undefined) notCancelled.push(id);
   if (!group || notCancelled.length > 0) {
     const note = `Not cancelled: this request shares PassEntry batch ${member.batchId} with ${carried.length - 1} other request(s), ${notCancelled.length} of which were not cancelled; PassEntry cannot cancel part of a batch, so it goes out as scheduled.`;
     await recordBatch(deps, key, { note });
-    deps.log.info("shared batch not cancelled: other requests in it were not", { ...key, batchId: member.batchId, notCancelled: notCancelled.length });
+    deps.log.info("shared batch not cancelled: other requests in it were not", {
+      ...key,
+      batchId: member.batchId,
+      notCancelled: notCancelled.length,
+    });
     return "done";
   }
   const outcome = await cancelBatch(deps, groupKey, group);
@@ -215,17 +249,27 @@ async function cancelShared(deps: FollowingDeps, key: SendKey, member: SendRecor
 }
 
 /** Cancels one created batch at PassEntry, if it still can be; "retry" when PassEntry could not say. */
-async function cancelBatch(deps: FollowingDeps, key: SendKey, record: SendRecord, entityId?: string): Promise<"done" | "retry"> {
+async function cancelBatch(
+  deps: FollowingDeps,
+  key: SendKey,
+  record: SendRecord,
+  entityId?: string,
+): Promise<"done" | "retry"> {
   const batchId = record.batchId;
   if (batchId === undefined || record.batchStatus === "cancelled") return "done";
   if (record.batchStatus !== undefined && isTerminal(record.batchStatus)) {
-    if (record.note?.startsWith("Not cancelled") !== true) await recordBatch(deps, key, { note: notCancelledNote(record.batchStatus) });
+    if (record.note?.startsWith("Not cancelled") !== true)
+      await recordBatch(deps, key, { note: notCancelledNote(record.batchStatus) });
     return "done";
   }
   try {
     const answer = await deps.passEntry.cancelBatch(batchId);
     const status = answer.data.attributes.status ?? "cancelled";
-    await recordBatch(deps, key, { batchStatus: status, statusCheckedAt: new Date(deps.clock.now()).toISOString(), note: "Cancelled at PassEntry before it was sent." });
+    await recordBatch(deps, key, {
+      batchStatus: status,
+      statusCheckedAt: new Date(deps.clock.now()).toISOString(),
+      note: "Cancelled at PassEntry before it was sent.",
+    });
     deps.log.info("batch cancelled at PassEntry", { ...key, batchId, status });
     if (status === "cancelled") await announceTerminal(deps, key, batchId, "cancelled", answer.data, entityId);
     return "done";
@@ -283,22 +327,42 @@ async function cancelThenTrack(deps: FollowingDeps, message: BatchFollowUp, entr
 async function sentRecord(deps: FollowingDeps, message: BatchFollowUp): Promise<SendRecord | undefined> {
   const record = await deps.ledger.get(keyOf(message));
   if (record?.state === "sent" && record.batchId === message.batchId) return record;
-  deps.log.warn("follow-up dropped: no sent batch matches it", { requestId: message.requestId, chunk: message.chunk, batchId: message.batchId, followUp: message.followUp });
+  deps.log.warn("follow-up dropped: no sent batch matches it", {
+    requestId: message.requestId,
+    chunk: message.chunk,
+    batchId: message.batchId,
+    followUp: message.followUp,
+  });
   return undefined;
 }
 
 /** GET the batch. "gone" when PassEntry refuses for good (e.g. 404, noted), "retry" when it could not answer now. */
-async function readBatch(deps: FollowingDeps, message: BatchFollowUp): Promise<PassEntryBatchResource | "gone" | "retry"> {
+async function readBatch(
+  deps: FollowingDeps,
+  message: BatchFollowUp,
+): Promise<PassEntryBatchResource | "gone" | "retry"> {
   try {
     return (await deps.passEntry.getBatch(message.batchId)).data;
   } catch (error) {
     if (!(error instanceof PassEntryError)) throw error;
     if (error.kind === "permanent") {
-      await recordBatch(deps, keyOf(message), { note: `Not tracked further: PassEntry would not show the batch (${error.message})` });
-      deps.log.error("batch could not be read; follow-up stopped", { ...keyOf(message), batchId: message.batchId, followUp: message.followUp, reason: error.message });
+      await recordBatch(deps, keyOf(message), {
+        note: `Not tracked further: PassEntry would not show the batch (${error.message})`,
+      });
+      deps.log.error("batch could not be read; follow-up stopped", {
+        ...keyOf(message),
+        batchId: message.batchId,
+        followUp: message.followUp,
+        reason: error.message,
+      });
       return "gone";
     }
-    deps.log.warn("batch could not be read; will look again", { ...keyOf(message), batchId: message.batchId, followUp: message.followUp, reason: error.message });
+    deps.log.warn("batch could not be read; will look again", {
+      ...keyOf(message),
+      batchId: message.batchId,
+      followUp: message.followUp,
+      reason: error.message,
+    });
     return "retry";
   }
 }
@@ -307,7 +371,13 @@ async function readBatch(deps: FollowingDeps, message: BatchFollowUp): Promise<P
  * Records what PassEntry said about the batch; announces a move into a terminal status once: on the
  * change, or on the first look at a batch that was already final when it was recorded.
  */
-async function observe(deps: FollowingDeps, key: SendKey, record: SendRecord, batch: PassEntryBatchResource, entityId?: string): Promise<string | undefined> {
+async function observe(
+  deps: FollowingDeps,
+  key: SendKey,
+  record: SendRecord,
+  batch: PassEntryBatchResource,
+  entityId?: string,
+): Promise<string | undefined> {
   const attributes = batch.attributes;
   const status = attributes.status ?? undefined;
   await recordBatch(deps, key, {
@@ -325,7 +395,14 @@ async function observe(deps: FollowingDeps, key: SendKey, record: SendRecord, ba
   return status;
 }
 
-async function announceTerminal(deps: FollowingDeps, key: SendKey, batchId: string, status: BatchStatus, batch: PassEntryBatchResource, knownEntityId?: string): Promise<void> {
+async function announceTerminal(
+  deps: FollowingDeps,
+  key: SendKey,
+  batchId: string,
+  status: BatchStatus,
+  batch: PassEntryBatchResource,
+  knownEntityId?: string,
+): Promise<void> {
   const attributes = batch.attributes;
   deps.log.info("batch finished", { ...key, batchId, status, totalCount: attributes.totalCount ?? undefined });
   const request = await deps.store.get(key.requestId);
@@ -341,20 +418,46 @@ async function announceTerminal(deps: FollowingDeps, key: SendKey, batchId: stri
     return;
   }
   const entityId = knownEntityId ?? request?.entityId ?? null;
-  const common = { ...key, entityId, batchId, occurredAt: occurredAt(deps.clock), errorsCsvUrl: attributes.errorsCsvUrl ?? null };
+  const common = {
+    ...key,
+    entityId,
+    batchId,
+    occurredAt: occurredAt(deps.clock),
+    errorsCsvUrl: attributes.errorsCsvUrl ?? null,
+  };
   if (status === "successful" || status === "completedWithErrors") {
-    await publishOutcome(deps, { type: "WalletMessageBatchCompleted", ...common, status, totalCount: attributes.totalCount ?? null, deliveryCsvUrl: attributes.deliveryCsvUrl ?? null });
+    await publishOutcome(deps, {
+      type: "WalletMessageBatchCompleted",
+      ...common,
+      status,
+      totalCount: attributes.totalCount ?? null,
+      deliveryCsvUrl: attributes.deliveryCsvUrl ?? null,
+    });
   } else if (status === "failed") {
-    await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...common, status, reason: "PassEntry's validation of the batch failed; see errorsCsvUrl." });
+    await publishOutcome(deps, {
+      type: "WalletMessageBatchFailed",
+      ...common,
+      status,
+      reason: "PassEntry's validation of the batch failed; see errorsCsvUrl.",
+    });
   } else if (status === "cancelled") {
-    await publishOutcome(deps, { type: "WalletMessageBatchFailed", ...common, status, reason: "The batch was cancelled before it was sent." });
+    await publishOutcome(deps, {
+      type: "WalletMessageBatchFailed",
+      ...common,
+      status,
+      reason: "The batch was cancelled before it was sent.",
+    });
   }
 }
 
 /** The first `track` after creation or send-now. */
 function startTracking(deps: FollowingDeps, message: BatchFollowUp): Promise<void> {
   const { notBefore: _none, ...rest } = message;
-  return reschedule(deps, { ...rest, followUp: "track", attempt: 1 }, followUpDelaySeconds(1, deps.followUps, deps.random));
+  return reschedule(
+    deps,
+    { ...rest, followUp: "track", attempt: 1 },
+    followUpDelaySeconds(1, deps.followUps, deps.random),
+  );
 }
 
 /** The same follow-up again, one attempt later (and no sooner than an open circuit allows). */

@@ -44,7 +44,9 @@ const QUERY_HELP = `Filters: state (${RequestState.options.join(", ")}), source 
 export function parseListQuery(raw: Record<string, string | undefined> | undefined): ListRequestsQuery {
   const parsed = ListRequestsQuery.safeParse(raw ?? {});
   if (!parsed.success) {
-    const problems = describeIssues(parsed.error).map((p) => (p.startsWith("Unrecognized key") ? `${p}. ${QUERY_HELP}` : p));
+    const problems = describeIssues(parsed.error).map((p) =>
+      p.startsWith("Unrecognized key") ? `${p}. ${QUERY_HELP}` : p,
+    );
     throw new ValidationError("The list query is not valid.", problems, 400);
   }
   return parsed.data;
@@ -60,14 +62,18 @@ export function parseListQuery(raw: Record<string, string | undefined> | undefin
  * rotating the keys ends every cursor (the caller starts again from the first page).
  */
 const CURSOR_VERSION = 1;
-const cursorKey = (apiKeysSecret: string) => createHmac("sha256", "wallet-messaging list cursor v1").update(apiKeysSecret).digest();
+const cursorKey = (apiKeysSecret: string) =>
+  createHmac("sha256", "wallet-messaging list cursor v1").update(apiKeysSecret).digest();
 
 /** The cursor that resumes the list after `position`, for `caller` alone. */
 export function sealCursor(position: ListPosition, caller: CallerId, apiKeysSecret: string): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", cursorKey(apiKeysSecret), iv);
   cipher.setAAD(Buffer.from(caller));
-  const sealed = Buffer.concat([cipher.update(JSON.stringify([position.createdAt, position.requestId]), "utf8"), cipher.final()]);
+  const sealed = Buffer.concat([
+    cipher.update(JSON.stringify([position.createdAt, position.requestId]), "utf8"),
+    cipher.final(),
+  ]);
   return Buffer.concat([Buffer.of(CURSOR_VERSION), iv, sealed, cipher.getAuthTag()]).toString("base64url");
 }
 
@@ -79,21 +85,29 @@ export function openCursor(cursor: string, caller: CallerId, apiKeysSecret: stri
       const decipher = createDecipheriv("aes-256-gcm", cursorKey(apiKeysSecret), bytes.subarray(1, 13));
       decipher.setAAD(Buffer.from(caller));
       decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-      const text = Buffer.concat([decipher.update(bytes.subarray(13, bytes.length - 16)), decipher.final()]).toString("utf8");
+      const text = Buffer.concat([decipher.update(bytes.subarray(13, bytes.length - 16)), decipher.final()]).toString(
+        "utf8",
+      );
       const [createdAt, requestId] = JSON.parse(text) as unknown[];
       if (typeof createdAt === "string" && typeof requestId === "string") return { createdAt, requestId };
     }
   } catch {
     // answered below: a cursor that was edited, given to another caller, or made before the keys changed
   }
-  throw new ValidationError("The cursor is not valid.", [
-    "cursor must be the value of links.next from an earlier page, unchanged, used with the same key; start again without a cursor if the API keys changed since.",
-  ], 400);
+  throw new ValidationError(
+    "The cursor is not valid.",
+    [
+      "cursor must be the value of links.next from an earlier page, unchanged, used with the same key; start again without a cursor if the API keys changed since.",
+    ],
+    400,
+  );
 }
 
 /** Whether any recipient of the request names `pass` (in any field but its variables). */
 function namesPass(record: RequestRecord, pass: string): boolean {
-  return (record.batch.recipients ?? []).some((recipient) => Object.entries(recipient).some(([key, value]) => key !== "variables" && String(value) === pass));
+  return (record.batch.recipients ?? []).some((recipient) =>
+    Object.entries(recipient).some(([key, value]) => key !== "variables" && String(value) === pass),
+  );
 }
 
 /** The state the list shows: the summary's, or `queued` for a request no sender has touched yet. */
@@ -123,7 +137,11 @@ export interface RequestListPage {
  *
  * @example const { records, next } = await listRequests({ store, apiKeysSecret }, parseListQuery({ state: "deadLettered" }), "operator:ops");
  */
-export async function listRequests(deps: { store: RequestStore; apiKeysSecret: string }, query: ListRequestsQuery, caller: CallerId): Promise<RequestListPage> {
+export async function listRequests(
+  deps: { store: RequestStore; apiKeysSecret: string },
+  query: ListRequestsQuery,
+  caller: CallerId,
+): Promise<RequestListPage> {
   const since = query.since === undefined ? undefined : new Date(Date.parse(query.since)).toISOString();
   const page = await deps.store.listRecent({
     // A caller reads its own requests only (its own index); an operator reads everyone's.

@@ -36,5 +36,7 @@ export function checkedEvent(event: WalletMessageEvent): WalletMessageEvent {
   const parsed = WalletMessageEvent.safeParse(event);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).slice(0, 5);
-  throw new Error(`The ${String((event as { type?: unknown }).type)} event does not match its schema: ${problems.join("; ")}.`);
+  throw new Error(
+    `The ${String((event as { type?: unknown }).type)} event does not match its schema: ${problems.join("; ")}.`,
+  );
 }

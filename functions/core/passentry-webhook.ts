@@ -50,7 +50,11 @@ export const PassEntryWebhookEvent = z.looseObject({
     }),
     relationships: z.nullish(
       z.looseObject({
-        pass: z.nullish(z.looseObject({ data: z.nullish(z.looseObject({ id: z.string().check(z.minLength(1)), type: z.optional(z.string()) })) })),
+        pass: z.nullish(
+          z.looseObject({
+            data: z.nullish(z.looseObject({ id: z.string().check(z.minLength(1)), type: z.optional(z.string()) })),
+          }),
+        ),
       }),
     ),
   }),

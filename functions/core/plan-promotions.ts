@@ -55,7 +55,10 @@ export function triggerHour(ms: number): number {
 }
 
 /** The occurrences a trigger scheduled at `triggerTime` owns: [T + leadTime, T + leadTime + 1 h). */
-export function ownedWindow(promotion: Pick<Promotion, "leadTimeMinutes">, triggerTime: number): { from: number; to: number } {
+export function ownedWindow(
+  promotion: Pick<Promotion, "leadTimeMinutes">,
+  triggerTime: number,
+): { from: number; to: number } {
   const from = triggerHour(triggerTime) + promotion.leadTimeMinutes * MINUTE_MS;
   return { from, to: from + TRIGGER_PERIOD_MS };
 }
@@ -101,9 +104,16 @@ export interface PlanResult {
  */
 export async function planPromotion(deps: PlanDeps, promotion: Promotion, triggerTime: number): Promise<PlanResult> {
   const owned = ownedWindow(promotion, triggerTime);
-  const result: PlanResult = { promotionId: promotion.id, window: { from: utcIso(owned.from), to: utcIso(owned.to) }, occurrences: [] };
+  const result: PlanResult = {
+    promotionId: promotion.id,
+    window: { from: utcIso(owned.from), to: utcIso(owned.to) },
+    occurrences: [],
+  };
   if (!promotion.enabled) {
-    deps.log.info("promotion disabled; nothing planned", { promotionId: promotion.id, triggerTime: utcIso(triggerTime) });
+    deps.log.info("promotion disabled; nothing planned", {
+      promotionId: promotion.id,
+      triggerTime: utcIso(triggerTime),
+    });
     return result;
   }
 
@@ -117,7 +127,12 @@ export async function planPromotion(deps: PlanDeps, promotion: Promotion, trigge
       localTime: localIso(occurrence.at, promotion.timeZone),
       outcome: "queued",
     };
-    const fields = { promotionId: promotion.id, requestId: planned.requestId, scheduledAt: planned.scheduledAt, localTime: planned.localTime };
+    const fields = {
+      promotionId: promotion.id,
+      requestId: planned.requestId,
+      scheduledAt: planned.scheduledAt,
+      localTime: planned.localTime,
+    };
     try {
       planned.outcome = await planOccurrence(deps, promotion, occurrence.at, occurrence.skipped, planned.requestId);
     } catch (error) {
@@ -129,9 +144,15 @@ export async function planPromotion(deps: PlanDeps, promotion: Promotion, trigge
     if (planned.outcome === "already-queued" && !isOwned) continue;
     if (planned.outcome === "skipped-listed" && !isOwned) continue;
     result.occurrences.push(planned);
-    if (planned.outcome === "queued") deps.log.info(isOwned ? "promotion occurrence queued" : "promotion occurrence queued late (its own trigger did not queue it)", fields);
-    else if (planned.outcome === "already-queued") deps.log.info("promotion occurrence already queued; nothing to do", fields);
-    else if (planned.outcome === "skipped-listed") deps.log.info("promotion occurrence skipped: listed in skip", fields);
+    if (planned.outcome === "queued")
+      deps.log.info(
+        isOwned ? "promotion occurrence queued" : "promotion occurrence queued late (its own trigger did not queue it)",
+        fields,
+      );
+    else if (planned.outcome === "already-queued")
+      deps.log.info("promotion occurrence already queued; nothing to do", fields);
+    else if (planned.outcome === "skipped-listed")
+      deps.log.info("promotion occurrence skipped: listed in skip", fields);
     else {
       deps.log.warn("promotion occurrence skipped: less than an hour ahead, PassEntry would refuse it", {
         ...fields,
@@ -148,12 +169,20 @@ export async function planPromotion(deps: PlanDeps, promotion: Promotion, trigge
   });
   if (failures.length > 0) {
     // Thrown so that the trigger is retried (EventBridge Scheduler retries; the ids make it safe).
-    throw new ServiceUnavailableError(`${failures.length} occurrence(s) of promotion "${promotion.id}" could not be queued: ${failures.join(", ")}.`);
+    throw new ServiceUnavailableError(
+      `${failures.length} occurrence(s) of promotion "${promotion.id}" could not be queued: ${failures.join(", ")}.`,
+    );
   }
   return result;
 }
 
-async function planOccurrence(deps: PlanDeps, promotion: Promotion, at: number, listedInSkip: boolean, requestId: string): Promise<OccurrenceOutcome> {
+async function planOccurrence(
+  deps: PlanDeps,
+  promotion: Promotion,
+  at: number,
+  listedInSkip: boolean,
+  requestId: string,
+): Promise<OccurrenceOutcome> {
   if (listedInSkip) return "skipped-listed";
   const existing = await deps.store.get(requestId);
   if (existing?.enqueuedAt !== undefined) return "already-queued";
@@ -180,7 +209,12 @@ async function enqueue(deps: PlanDeps, record: RequestRecord): Promise<void> {
     await deps.queue.send(toQueueMessage(record));
   } catch (error) {
     // Visible in GET /api/v1/requests/{id} until a retried trigger queues it (markEnqueued clears it).
-    await deps.store.markFailed(record.requestId, "The scheduled request could not be queued; later triggers retry while it is at least an hour ahead.").catch(() => undefined);
+    await deps.store
+      .markFailed(
+        record.requestId,
+        "The scheduled request could not be queued; later triggers retry while it is at least an hour ahead.",
+      )
+      .catch(() => undefined);
     throw error;
   }
   await deps.store.markEnqueued(record.requestId, new Date(deps.clock.now()).toISOString());

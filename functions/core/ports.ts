@@ -3,7 +3,15 @@
  * local); tests build use cases from the same adapters or small fakes. One contract suite per port
  * (test/adapters/) runs against every adapter, so the homes cannot drift apart.
  */
-import type { CallerId, PassEntryBatchDocument, PassEntryBatchList, RequestRecord, SendRecord, WalletMessageBatch, WalletMessageEvent } from "./schemas.js";
+import type {
+  CallerId,
+  PassEntryBatchDocument,
+  PassEntryBatchList,
+  RequestRecord,
+  SendRecord,
+  WalletMessageBatch,
+  WalletMessageEvent,
+} from "./schemas.js";
 
 export interface Clock {
   now(): number;
@@ -44,9 +52,7 @@ export interface SecretStore {
 /** `webhook-signing-secrets`: named Standard Webhooks secrets for signed trigger requests (an alternative to API keys). */
 export type SecretName = "passentry-token" | "api-keys" | "passentry-webhook-secrets" | "webhook-signing-secrets";
 
-export type CreateRequestResult =
-  | { created: true }
-  | { created: false; existing: RequestRecord };
+export type CreateRequestResult = { created: true } | { created: false; existing: RequestRecord };
 
 /**
  * Stores an accepted request and queues its message as one step. The embedded home can (one SQLite

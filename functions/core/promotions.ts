@@ -13,7 +13,13 @@ import { InvalidPromotionsError } from "./errors.js";
 import * as z from "./zod.js";
 import { describeIssues } from "./describe-issues.js";
 import { MAX_RECIPIENTS_PER_BATCH, MIN_LEAD_MINUTES } from "./passentry-limits.js";
-import { IsoDateTimeWithZone, recipientsField, segmentsField, SendRequestMessage, WalletMessageBatch } from "./schemas.js";
+import {
+  IsoDateTimeWithZone,
+  recipientsField,
+  segmentsField,
+  SendRequestMessage,
+  WalletMessageBatch,
+} from "./schemas.js";
 
 /** The lead time must leave a few minutes for a trigger that fires late, on top of PassEntry's hour. */
 export const MIN_LEAD_TIME_MINUTES = MIN_LEAD_MINUTES;
@@ -31,7 +37,10 @@ const DAY_MS = 24 * HOUR_MS;
 export const PromotionId = z
   .string({ error: "id must be a string" })
   .check(
-    z.regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "id must be a slug: lowercase letters and digits joined by single hyphens, e.g. friday-happy-hour"),
+    z.regex(
+      /^[a-z0-9]+(?:-[a-z0-9]+)*$/,
+      "id must be a slug: lowercase letters and digits joined by single hyphens, e.g. friday-happy-hour",
+    ),
     z.maxLength(60, "id must be at most 60 characters"),
   );
 
@@ -75,7 +84,12 @@ export const PromotionAudience = z
       // One PassEntry batch per occurrence: a promotion never splits.
       recipients: recipientsField("audience", MAX_RECIPIENTS_PER_BATCH),
     },
-    { error: (issue) => (issue.code === "unrecognized_keys" ? `audience may hold only segments or recipients, not ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}` : undefined) },
+    {
+      error: (issue) =>
+        issue.code === "unrecognized_keys"
+          ? `audience may hold only segments or recipients, not ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`
+          : undefined,
+    },
   )
   .check(
     z.refine((a) => (a.segments === undefined) !== (a.recipients === undefined), {
@@ -101,7 +115,8 @@ const PromotionFields = z.strictObject(
     ),
     timeZone: z.string({ error: "timeZone must be a string" }).check(
       z.refine(isKnownTimeZone, {
-        error: (issue) => `timeZone ${JSON.stringify(issue.input)} is not a known IANA time zone (e.g. Europe/London, America/New_York)`,
+        error: (issue) =>
+          `timeZone ${JSON.stringify(issue.input)} is not a known IANA time zone (e.g. Europe/London, America/New_York)`,
       }),
     ),
     /** How long before each occurrence its send request is planned (and so reaches PassEntry). */
@@ -110,7 +125,10 @@ const PromotionFields = z.strictObject(
         .number({ error: "leadTimeMinutes must be a number of minutes" })
         .check(
           z.int("leadTimeMinutes must be a whole number of minutes"),
-          z.gte(MIN_LEAD_TIME_MINUTES, `leadTimeMinutes must be at least ${MIN_LEAD_TIME_MINUTES}: PassEntry needs scheduledAt an hour ahead, plus a few minutes for a late trigger`),
+          z.gte(
+            MIN_LEAD_TIME_MINUTES,
+            `leadTimeMinutes must be at least ${MIN_LEAD_TIME_MINUTES}: PassEntry needs scheduledAt an hour ahead, plus a few minutes for a late trigger`,
+          ),
           z.lte(MAX_LEAD_TIME_MINUTES, `leadTimeMinutes must be at most ${MAX_LEAD_TIME_MINUTES} (one day)`),
         ),
       DEFAULT_LEAD_TIME_MINUTES,
@@ -150,15 +168,26 @@ export type Promotion = z.infer<typeof Promotion>;
 /** What a promotion looks like before defaults (leadTimeMinutes) are filled in, as written in the file. */
 export type PromotionInput = z.input<typeof Promotion>;
 
-function crossFieldProblems(p: z.output<typeof PromotionFields>, ctx: z.core.$RefinementCtx<z.output<typeof PromotionFields>>): void {
+function crossFieldProblems(
+  p: z.output<typeof PromotionFields>,
+  ctx: z.core.$RefinementCtx<z.output<typeof PromotionFields>>,
+): void {
   if (p.startDate && p.endDate && p.startDate > p.endDate) {
-    ctx.addIssue({ code: "custom", path: ["endDate"], message: `endDate ${p.endDate} is before startDate ${p.startDate}` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["endDate"],
+      message: `endDate ${p.endDate} is before startDate ${p.startDate}`,
+    });
     return;
   }
   const cron = cronFor(p);
   const first = cron.nextRun(new Date(REFERENCE_START));
   if (first === null) {
-    ctx.addIssue({ code: "custom", path: ["cron"], message: `cron ${JSON.stringify(p.cron)} never occurs${p.startDate || p.endDate ? " between startDate and endDate" : ""}` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["cron"],
+      message: `cron ${JSON.stringify(p.cron)} never occurs${p.startDate || p.endDate ? " between startDate and endDate" : ""}`,
+    });
     return;
   }
   // An hourly trigger plans each occurrence once; several within an hour would also flood the same
@@ -190,7 +219,8 @@ function crossFieldProblems(p: z.output<typeof PromotionFields>, ctx: z.core.$Re
   }
   const batch = WalletMessageBatch.safeParse(batchFor(p, first.getTime()));
   if (!batch.success) {
-    for (const problem of describeIssues(batch.error)) ctx.addIssue({ code: "custom", message: `it would not make a valid PassEntry batch: ${problem}` });
+    for (const problem of describeIssues(batch.error))
+      ctx.addIssue({ code: "custom", message: `it would not make a valid PassEntry batch: ${problem}` });
   }
 }
 
@@ -222,7 +252,9 @@ export const PromotionsFile = z.strictObject(
  * The local scheduler sends the same shape.
  */
 export const PlannerEvent = z.object({
-  promotionId: z.string({ error: "promotionId must be a string" }).check(z.minLength(1, "promotionId must not be empty")),
+  promotionId: z
+    .string({ error: "promotionId must be a string" })
+    .check(z.minLength(1, "promotionId must not be empty")),
   scheduledTime: IsoDateTimeWithZone,
 });
 export type PlannerEvent = z.infer<typeof PlannerEvent>;
@@ -244,14 +276,20 @@ export function checkPromotionsFile(json: unknown): PromotionsCheck {
   const positions = new Map<string, number[]>();
   for (const [index, entry] of file.data.promotions.entries()) {
     const rawId = typeof entry === "object" && entry !== null ? (entry as { id?: unknown }).id : undefined;
-    const label = typeof rawId === "string" && rawId.trim() !== "" ? `promotion ${JSON.stringify(rawId)}` : `promotion #${index + 1}`;
+    const label =
+      typeof rawId === "string" && rawId.trim() !== ""
+        ? `promotion ${JSON.stringify(rawId)}`
+        : `promotion #${index + 1}`;
     if (typeof rawId === "string") positions.set(rawId, [...(positions.get(rawId) ?? []), index + 1]);
     const parsed = Promotion.safeParse(entry);
     if (parsed.success) promotions.push(parsed.data);
     else problems.push(...describeIssues(parsed.error).map((problem) => `${label}: ${problem}`));
   }
   for (const [id, at] of positions) {
-    if (at.length > 1) problems.push(`promotion ${JSON.stringify(id)}: id is used by more than one promotion (entries ${at.join(" and ")})`);
+    if (at.length > 1)
+      problems.push(
+        `promotion ${JSON.stringify(id)}: id is used by more than one promotion (entries ${at.join(" and ")})`,
+      );
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, promotions };
 }
@@ -303,7 +341,11 @@ export interface Occurrence {
  *   occurrencesBetween(fridayHappyHour, Date.parse("2026-07-03T00:00Z"), Date.parse("2026-07-04T00:00Z"))
  *   // [{ at: Date.parse("2026-07-03T16:00:00Z"), skipped: false }]   (17:00 BST)
  */
-export function occurrencesBetween(promotion: Schedule & Pick<Promotion, "skip">, fromMs: number, toMs: number): Occurrence[] {
+export function occurrencesBetween(
+  promotion: Schedule & Pick<Promotion, "skip">,
+  fromMs: number,
+  toMs: number,
+): Occurrence[] {
   const cron = cronFor(promotion);
   const skipped = new Set((promotion.skip ?? []).map((s) => Date.parse(s)));
   const found: Occurrence[] = [];
@@ -318,7 +360,11 @@ export function occurrencesBetween(promotion: Schedule & Pick<Promotion, "skip">
 }
 
 /** The next `count` occurrences strictly after `afterMs` (skipped ones included and marked). */
-export function nextOccurrences(promotion: Schedule & Pick<Promotion, "skip">, afterMs: number, count: number): Occurrence[] {
+export function nextOccurrences(
+  promotion: Schedule & Pick<Promotion, "skip">,
+  afterMs: number,
+  count: number,
+): Occurrence[] {
   const skipped = new Set((promotion.skip ?? []).map((s) => Date.parse(s)));
   return cronFor(promotion)
     .nextRuns(count, new Date(afterMs))
@@ -326,7 +372,10 @@ export function nextOccurrences(promotion: Schedule & Pick<Promotion, "skip">, a
 }
 
 /** The PassEntry batch a promotion sends for one occurrence. */
-export function batchFor(promotion: Pick<Promotion, "message" | "audience" | "name" | "tag">, occurrenceMs: number): WalletMessageBatch {
+export function batchFor(
+  promotion: Pick<Promotion, "message" | "audience" | "name" | "tag">,
+  occurrenceMs: number,
+): WalletMessageBatch {
   return {
     message: promotion.message,
     ...(promotion.audience.segments ? { segments: promotion.audience.segments } : {}),
@@ -383,6 +432,8 @@ function localTime(ms: number, zone: string): string {
 /** The zone's short name at that instant where ICU has one (BST, EDT), else its offset (GMT+5:30). */
 export function zoneAbbreviation(ms: number, zone: string): string {
   const locale = zone.startsWith("America/") ? "en-US" : "en-GB";
-  const part = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: "short" }).formatToParts(new Date(ms)).find((p) => p.type === "timeZoneName");
+  const part = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: "short" })
+    .formatToParts(new Date(ms))
+    .find((p) => p.type === "timeZoneName");
   return part?.value ?? zone;
 }

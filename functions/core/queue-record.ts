@@ -10,7 +10,14 @@ import { handleFollowUp } from "./follow-up.js";
 import { rejectQueueMessage } from "./reject-message.js";
 import { markDeadLettered, refreshSummary, withoutDeadLetter } from "./request-summary.js";
 import { retryBackoffSeconds } from "./retry-policy.js";
-import { isFollowUp, QueueMessageBody, toSendRequest, unknownBatchKeys, type SendRequest, type SendRequestMessage } from "./schemas.js";
+import {
+  isFollowUp,
+  QueueMessageBody,
+  toSendRequest,
+  unknownBatchKeys,
+  type SendRequest,
+  type SendRequestMessage,
+} from "./schemas.js";
 import { packGroups, sendShared, shareKey, toShareable, type MemberResult, type Shareable } from "./coalesce.js";
 import { wantsSendNow } from "./batch-rules.js";
 import { sendRequest, type SendDeps } from "./send-request.js";
@@ -52,7 +59,12 @@ export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Pr
     const batch = "detail-type" in message ? message.detail.batch : message.batch;
     const unknown = unknownBatchKeys(batch, deps.allowedBatchKeys);
     if (unknown.length > 0) {
-      const problems = unknown.slice(0, 10).map((key) => `batch.${key.slice(0, 100)} is not a field we forward to PassEntry (allow it by name in ALLOWED_BATCH_KEYS if PassEntry documents it)`);
+      const problems = unknown
+        .slice(0, 10)
+        .map(
+          (key) =>
+            `batch.${key.slice(0, 100)} is not a field we forward to PassEntry (allow it by name in ALLOWED_BATCH_KEYS if PassEntry documents it)`,
+        );
       deps.log.error("queue message rejected: not a wallet message request", { messageId: record.messageId, problems });
       await rejectQueueMessage(deps, { messageId: record.messageId, body, problems });
       return { done: true };
@@ -69,16 +81,32 @@ export async function handleQueueRecord(deps: SendDeps, record: QueueRecord): Pr
  * last allowed receive (the queue dead-letters it next) is recorded on the request, since SQS tells
  * nobody when it moves one. A message of that kind handled again (redriven) clears the mark.
  */
-async function keepSummary(deps: SendDeps, record: QueueRecord, requestId: string, kind: string, outcome: RecordOutcome): Promise<void> {
+async function keepSummary(
+  deps: SendDeps,
+  record: QueueRecord,
+  requestId: string,
+  kind: string,
+  outcome: RecordOutcome,
+): Promise<void> {
   const summaryDeps = { store: deps.store, ledger: deps.ledger, log: deps.log, clock: deps.clock };
   if (!outcome.done && record.receiveCount >= deps.maxReceives) {
-    await markDeadLettered(summaryDeps, requestId, { kind, messageId: record.messageId, receiveCount: record.receiveCount, lastError: outcome.reason });
+    await markDeadLettered(summaryDeps, requestId, {
+      kind,
+      messageId: record.messageId,
+      receiveCount: record.receiveCount,
+      lastError: outcome.reason,
+    });
     return;
   }
   await refreshSummary(summaryDeps, requestId, (request) => withoutDeadLetter(request, kind, deps));
 }
 
-async function handleRequestMessage(deps: SendDeps, record: QueueRecord, message: QueueMessageBody, requestId: string): Promise<RecordOutcome> {
+async function handleRequestMessage(
+  deps: SendDeps,
+  record: QueueRecord,
+  message: QueueMessageBody,
+  requestId: string,
+): Promise<RecordOutcome> {
   try {
     if (isFollowUp(message)) {
       await handleFollowUp(deps, message);
@@ -89,12 +117,21 @@ async function handleRequestMessage(deps: SendDeps, record: QueueRecord, message
       return { done: true };
     }
     const outcomes = await sendRequest(deps, toSendRequest(message, record.messageId));
-    deps.log.info("queue message done", { messageId: record.messageId, requestId, outcomes: outcomes.map((o) => o.state) });
+    deps.log.info("queue message done", {
+      messageId: record.messageId,
+      requestId,
+      outcomes: outcomes.map((o) => o.state),
+    });
     return { done: true };
   } catch (error) {
     const retry = isRetryable(error);
     const reason = (error as Error).message;
-    deps.log.warn(retry ? "queue message will be retried" : "queue message dropped", { messageId: record.messageId, requestId, receiveCount: record.receiveCount, error: reason });
+    deps.log.warn(retry ? "queue message will be retried" : "queue message dropped", {
+      messageId: record.messageId,
+      requestId,
+      receiveCount: record.receiveCount,
+      error: reason,
+    });
     if (!retry) return { done: true };
     const asked = error instanceof RetryLaterError ? error.delaySeconds : undefined;
     return { done: false, delaySeconds: asked ?? retryBackoffSeconds(record.receiveCount, deps.random), reason };
@@ -108,16 +145,27 @@ async function handleRequestMessage(deps: SendDeps, record: QueueRecord, message
  *
  * @example const outcomes = await handleQueueRecords(deps, records); // outcomes.get(messageId)
  */
-export async function handleQueueRecords(deps: SendDeps, records: readonly QueueRecord[]): Promise<Map<string, RecordOutcome>> {
+export async function handleQueueRecords(
+  deps: SendDeps,
+  records: readonly QueueRecord[],
+): Promise<Map<string, RecordOutcome>> {
   const outcomes = new Map<string, RecordOutcome>();
-  const outOfTime = (): RecordOutcome => ({ done: false, delaySeconds: 0, reason: "Too little time was left in this invocation to start the message." });
+  const outOfTime = (): RecordOutcome => ({
+    done: false,
+    delaySeconds: 0,
+    reason: "Too little time was left in this invocation to start the message.",
+  });
   const hasTime = () => deps.remainingMs() >= deps.callBudgetMs;
 
-  const shareable = !deps.shareBatches ? new Map<string, { record: QueueRecord; item: Shareable }[]>() : await gatherShareable(deps, records);
+  const shareable = !deps.shareBatches
+    ? new Map<string, { record: QueueRecord; item: Shareable }[]>()
+    : await gatherShareable(deps, records);
   const gathered = new Set([...shareable.values()].flat().map(({ record }) => record.messageId));
   for (const items of shareable.values()) {
     for (const group of packGroups(items.map((i) => i.item))) {
-      const recordOf = new Map(items.filter((i) => group.includes(i.item)).map((i) => [i.item.request.requestId, i.record]));
+      const recordOf = new Map(
+        items.filter((i) => group.includes(i.item)).map((i) => [i.item.request.requestId, i.record]),
+      );
       if (!hasTime()) {
         for (const record of recordOf.values()) outcomes.set(record.messageId, outOfTime());
         continue;
@@ -137,10 +185,19 @@ export async function handleQueueRecords(deps: SendDeps, records: readonly Queue
       for (const [requestId, record] of recordOf) {
         const result = results.get(requestId);
         let outcome: RecordOutcome;
-        if (!result) outcome = { done: false, delaySeconds: retryBackoffSeconds(record.receiveCount, deps.random), reason: "Not settled by its shared batch." };
+        if (!result)
+          outcome = {
+            done: false,
+            delaySeconds: retryBackoffSeconds(record.receiveCount, deps.random),
+            reason: "Not settled by its shared batch.",
+          };
         else if ("retry" in result) outcome = failedOutcome(deps, record, result.retry);
         else {
-          deps.log.info("queue message done", { messageId: record.messageId, requestId, outcomes: [result.outcome.state] });
+          deps.log.info("queue message done", {
+            messageId: record.messageId,
+            requestId,
+            outcomes: [result.outcome.state],
+          });
           outcome = { done: true };
         }
         outcomes.set(record.messageId, outcome);
@@ -160,7 +217,10 @@ export async function handleQueueRecords(deps: SendDeps, records: readonly Queue
  * requests share (one request alone gains nothing from the group's extra writes). Each request's
  * stored record is ensured first: its caller, recorded at the door, is what sharing is keyed on.
  */
-async function gatherShareable(deps: SendDeps, records: readonly QueueRecord[]): Promise<Map<string, { record: QueueRecord; item: Shareable }[]>> {
+async function gatherShareable(
+  deps: SendDeps,
+  records: readonly QueueRecord[],
+): Promise<Map<string, { record: QueueRecord; item: Shareable }[]>> {
   const byKey = new Map<string, { record: QueueRecord; item: Shareable }[]>();
   const seen = new Set<string>();
   for (const record of records) {
@@ -203,7 +263,11 @@ async function ensureStored(deps: SendDeps, request: SendRequest) {
 function failedOutcome(deps: SendDeps, record: QueueRecord, error: unknown): RecordOutcome {
   const reason = (error as Error).message;
   const retry = isRetryable(error);
-  deps.log.warn(retry ? "queue message will be retried" : "queue message dropped", { messageId: record.messageId, receiveCount: record.receiveCount, error: reason });
+  deps.log.warn(retry ? "queue message will be retried" : "queue message dropped", {
+    messageId: record.messageId,
+    receiveCount: record.receiveCount,
+    error: reason,
+  });
   if (!retry) return { done: true };
   const asked = error instanceof RetryLaterError ? error.delaySeconds : undefined;
   return { done: false, delaySeconds: asked ?? retryBackoffSeconds(record.receiveCount, deps.random), reason };
@@ -216,7 +280,12 @@ function failedOutcome(deps: SendDeps, record: QueueRecord, error: unknown): Rec
  * between the two steps redelivers the original under the same message id: the same key again.
  */
 async function stampIdentity(deps: SendDeps, message: SendRequestMessage, messageId: string): Promise<void> {
-  const stamped: SendRequestMessage = { ...message, requestId: `sqs-${messageId}`, source: message.source ?? "sqs", acceptedAt: message.acceptedAt ?? new Date(deps.clock.now()).toISOString() };
+  const stamped: SendRequestMessage = {
+    ...message,
+    requestId: `sqs-${messageId}`,
+    source: message.source ?? "sqs",
+    acceptedAt: message.acceptedAt ?? new Date(deps.clock.now()).toISOString(),
+  };
   try {
     await deps.followUps!.queue.send(stamped);
   } catch (error) {

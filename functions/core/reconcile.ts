@@ -52,14 +52,26 @@ export type SearchResult =
  *
  * @example const result = await searchForBatch(deps, key, entry, token, { message: "Hi", entityId: "e-1" });
  */
-export async function searchForBatch(deps: ReconcileDeps, key: SendKey, entry: SendRecord, token: ClaimToken, expected: ExpectedBatch): Promise<SearchResult> {
+export async function searchForBatch(
+  deps: ReconcileDeps,
+  key: SendKey,
+  entry: SendRecord,
+  token: ClaimToken,
+  expected: ExpectedBatch,
+): Promise<SearchResult> {
   const searchBackTo = entry.firstPostAt === undefined ? undefined : entry.firstPostAt - RECONCILE_SKEW_MS;
   for (let page = 1; page <= deps.reconcileMaxPages; page++) {
     if (page > 1) {
-      const renewed = await transition(deps.ledger, key, { type: "renew", token, now: deps.clock.now(), leaseMs: deps.leaseMs });
+      const renewed = await transition(deps.ledger, key, {
+        type: "renew",
+        token,
+        now: deps.clock.now(),
+        leaseMs: deps.leaseMs,
+      });
       if (!renewed.moved) return { lost: true };
     }
-    if (!deps.hasTimeForCall()) return { interrupted: "Too little time was left in this invocation to read PassEntry's batch list." };
+    if (!deps.hasTimeForCall())
+      return { interrupted: "Too little time was left in this invocation to read PassEntry's batch list." };
     let list;
     try {
       list = await deps.passEntry.listBatches(page);
@@ -68,7 +80,9 @@ export async function searchForBatch(deps: ReconcileDeps, key: SendKey, entry: S
     }
     const ours = list.data.find((batch) => isOurBatch(batch, key, expected));
     if (ours) return { found: ours };
-    const passedFirstPost = searchBackTo !== undefined && list.data.some((batch) => (parseBatchMarker(batch.attributes.name)?.postedAt ?? Infinity) < searchBackTo);
+    const passedFirstPost =
+      searchBackTo !== undefined &&
+      list.data.some((batch) => (parseBatchMarker(batch.attributes.name)?.postedAt ?? Infinity) < searchBackTo);
     const totalPages = list.meta?.totalPages;
     const lastPage = list.data.length === 0 || (totalPages != null ? page >= totalPages : !list.links?.next);
     if (passedFirstPost || lastPage) return { absent: true, pages: page };

@@ -17,10 +17,15 @@ export function readableRequestId(body: unknown): string | null {
 }
 
 function pick(value: unknown, key: string): unknown {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }
 
-export async function rejectQueueMessage(deps: PublishDeps & { clock: Clock }, rejected: { messageId: string; body: unknown; problems: string[] }): Promise<void> {
+export async function rejectQueueMessage(
+  deps: PublishDeps & { clock: Clock },
+  rejected: { messageId: string; body: unknown; problems: string[] },
+): Promise<void> {
   await publishOutcome(deps, {
     type: "WalletMessageRequestRejected",
     requestId: readableRequestId(rejected.body),
@@ -28,7 +33,10 @@ export async function rejectQueueMessage(deps: PublishDeps & { clock: Clock }, r
     batchId: null,
     status: "rejected",
     messageId: rejected.messageId,
-    reason: rejected.body === undefined ? "The message body is not JSON." : "The message is not a valid wallet message request.",
+    reason:
+      rejected.body === undefined
+        ? "The message body is not JSON."
+        : "The message is not a valid wallet message request.",
     problems: rejected.problems.slice(0, 10).map((p) => p.slice(0, 500)),
     occurredAt: occurredAt(deps.clock),
   });

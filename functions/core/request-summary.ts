@@ -39,7 +39,11 @@ function summarise(request: RequestRecord, sends: Parameters<typeof requestState
  *
  * @example await refreshSummary(deps, "500df8f4-…");
  */
-export async function refreshSummary(deps: SummaryDeps, requestId: string, change: (r: RequestRecord) => RequestRecord = (r) => r): Promise<RequestRecord | undefined> {
+export async function refreshSummary(
+  deps: SummaryDeps,
+  requestId: string,
+  change: (r: RequestRecord) => RequestRecord = (r) => r,
+): Promise<RequestRecord | undefined> {
   try {
     const sends = await deps.ledger.list(requestId);
     const at = new Date(deps.clock.now()).toISOString();
@@ -49,15 +53,25 @@ export async function refreshSummary(deps: SummaryDeps, requestId: string, chang
       return summarised === changed ? changed : summarised;
     });
   } catch (error) {
-    deps.log.warn("request summary not refreshed; the list shows its earlier state until the next move", { requestId, error: (error as Error).message });
+    deps.log.warn("request summary not refreshed; the list shows its earlier state until the next move", {
+      requestId,
+      error: (error as Error).message,
+    });
     return undefined;
   }
 }
 
 /** Records that a message of the request goes to the dead-letter queue, with an ERROR log line. */
-export async function markDeadLettered(deps: SummaryDeps, requestId: string, mark: Omit<DeadLetterMark, "at">): Promise<void> {
+export async function markDeadLettered(
+  deps: SummaryDeps,
+  requestId: string,
+  mark: Omit<DeadLetterMark, "at">,
+): Promise<void> {
   const at = new Date(deps.clock.now()).toISOString();
-  deps.log.error("message dead-lettered: its last allowed receive failed; nothing sends it until it is redriven", { requestId, ...mark });
+  deps.log.error("message dead-lettered: its last allowed receive failed; nothing sends it until it is redriven", {
+    requestId,
+    ...mark,
+  });
   await refreshSummary(deps, requestId, (record) => ({ ...record, deadLetter: { at, ...mark } }));
 }
 
@@ -67,7 +81,10 @@ export async function markDeadLettered(deps: SummaryDeps, requestId: string, mar
  */
 export function withoutDeadLetter(request: RequestRecord, kind: string | undefined, deps: { log: Log }): RequestRecord {
   if (request.deadLetter === undefined || (kind !== undefined && request.deadLetter.kind !== kind)) return request;
-  deps.log.info("dead-letter mark cleared: the message is back", { requestId: request.requestId, kind: request.deadLetter.kind });
+  deps.log.info("dead-letter mark cleared: the message is back", {
+    requestId: request.requestId,
+    kind: request.deadLetter.kind,
+  });
   const { deadLetter: _cleared, ...rest } = request;
   return rest;
 }

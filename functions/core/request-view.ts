@@ -11,13 +11,17 @@ import { earlySendAt, splitIntoChunks } from "./batch-rules.js";
 type ChunkOutcome = "sent" | "failed" | "cancelled" | "unknown" | "pending";
 
 function outcomeOf(send: SendRecord): ChunkOutcome {
-  if (send.state === "sent") return send.batchStatus === "failed" ? "failed" : send.batchStatus === "cancelled" ? "cancelled" : "sent";
+  if (send.state === "sent")
+    return send.batchStatus === "failed" ? "failed" : send.batchStatus === "cancelled" ? "cancelled" : "sent";
   if (send.state === "claimed" || send.state === "open" || send.state === "shared") return "pending";
   return send.state;
 }
 
 /** How many parts of a request reached each outcome; parts without a ledger entry yet are pending. */
-export function requestProgress(request: RequestRecord, sends: SendRecord[]): Record<ChunkOutcome, number> & { chunks: number } {
+export function requestProgress(
+  request: RequestRecord,
+  sends: SendRecord[],
+): Record<ChunkOutcome, number> & { chunks: number } {
   const chunks = Math.max(splitIntoChunks(request.batch).length, sends.length);
   const counts = { chunks, sent: 0, failed: 0, cancelled: 0, unknown: 0, pending: 0 };
   for (const send of sends) counts[outcomeOf(send)] += 1;
@@ -57,9 +61,21 @@ export async function readParts(ledger: Pick<SendLedger, "list" | "get">, reques
       if (send.groupId === undefined || send.state !== "sent") return send;
       const group = await ledger.get({ requestId: send.groupId, chunk: 0 });
       if (!group) return send;
-      const shared = { batchStatus: group.batchStatus, errorsCsvUrl: group.errorsCsvUrl, deliveryCsvUrl: group.deliveryCsvUrl, scheduledAt: group.scheduledAt, statusCheckedAt: group.statusCheckedAt, sendNowAt: group.sendNowAt };
+      const shared = {
+        batchStatus: group.batchStatus,
+        errorsCsvUrl: group.errorsCsvUrl,
+        deliveryCsvUrl: group.deliveryCsvUrl,
+        scheduledAt: group.scheduledAt,
+        statusCheckedAt: group.statusCheckedAt,
+        sendNowAt: group.sendNowAt,
+      };
       const defined = Object.fromEntries(Object.entries(shared).filter(([, v]) => v !== undefined));
-      return { ...send, ...defined, ...(send.note === undefined && group.note !== undefined ? { note: group.note } : {}), sharedBy: group.members?.length ?? 0 } as SendRecord;
+      return {
+        ...send,
+        ...defined,
+        ...(send.note === undefined && group.note !== undefined ? { note: group.note } : {}),
+        sharedBy: group.members?.length ?? 0,
+      } as SendRecord;
     }),
   );
 }
@@ -73,7 +89,11 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
     request.failureReason ??
     ordered.find((s) => s.reason && (s.state === "failed" || s.state === "unknown"))?.reason ??
     (failedBatch ? `PassEntry's validation of batch ${failedBatch.batchId} failed; see its errorsCsvUrl.` : undefined);
-  const cancelRequestedAt = ordered.map((s) => s.cancelRequestedAt).filter((at): at is string => at !== undefined).sort()[0] ?? null;
+  const cancelRequestedAt =
+    ordered
+      .map((s) => s.cancelRequestedAt)
+      .filter((at): at is string => at !== undefined)
+      .sort()[0] ?? null;
   return {
     data: {
       id: request.requestId,
@@ -87,7 +107,9 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
         /** Who made it: `key:crm`, `signer:shop`, `operator:ops`, `schedule:<promotion>`, `automation:<id>`; null when sent straight to the queue or bus. */
         caller: request.caller ?? null,
         /** The key's or signer's name alone, as earlier versions answered it. */
-        apiKeyName: request.caller?.match(/^(key|signer|operator):/) ? callerName(request.caller) : (request.apiKeyName ?? null),
+        apiKeyName: request.caller?.match(/^(key|signer|operator):/)
+          ? callerName(request.caller)
+          : (request.apiKeyName ?? null),
         content: request.batch.message,
         scheduledAt: request.batch.scheduledAt ?? null,
         sendNow: request.sendNow ?? false,
@@ -102,7 +124,12 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
         progress: requestProgress(request, sends),
         batchId: ordered[0]?.batchId ?? null,
         batchStatus: ordered[0]?.batchStatus ?? null,
-        failureReason: status === "failed" || status === "unknown" ? (reason ?? null) : status === "deadLettered" ? request.deadLetter!.lastError : null,
+        failureReason:
+          status === "failed" || status === "unknown"
+            ? (reason ?? null)
+            : status === "deadLettered"
+              ? request.deadLetter!.lastError
+              : null,
         /** Set while a message of the request lies in the dead-letter queue: which one, when, and its last error. */
         deadLetter: request.deadLetter ?? null,
         batches: ordered.map((s) => ({
@@ -125,7 +152,10 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
           resolvedBy: s.resolvedBy ?? null,
           resolvedAt: s.resolvedAt ?? null,
           /** A shared batch: the group that carries this part and how many requests it carries (totalCount is this request's own recipients). */
-          sharedBatch: s.groupId !== undefined ? { groupId: s.groupId, requests: (s as { sharedBy?: number }).sharedBy ?? null } : null,
+          sharedBatch:
+            s.groupId !== undefined
+              ? { groupId: s.groupId, requests: (s as { sharedBy?: number }).sharedBy ?? null }
+              : null,
         })),
       },
     },
@@ -160,7 +190,8 @@ export function whenInWords(a: WhenAttributes, now: number): string {
   const at = a.earlySendAt;
   const batches = a.batches ?? [];
   const sentNowAt = batches.map((b) => b.sendNowAt).find((t): t is string => typeof t === "string");
-  if (batches.some((b) => SENDING_OR_DONE.includes(b.status ?? "")) || sentNowAt) return `sent at ${sentNowAt ?? at} (an early send for ${at})`;
+  if (batches.some((b) => SENDING_OR_DONE.includes(b.status ?? "")) || sentNowAt)
+    return `sent at ${sentNowAt ?? at} (an early send for ${at})`;
   if (a.status === "cancelled") return `was to be sent at ${at} (an early send, cancelled)`;
   if (Date.parse(at) <= now) return `due at ${at}, being sent now (an early send)`;
   return `will be sent at ${at} (an early send: created ahead at PassEntry; cancel before then to stop it)`;

@@ -44,8 +44,16 @@ export type ResolvePartBody = z.infer<typeof ResolvePartBody>;
  *
  * @example await resolvePart(deps, "req-1", { chunk: 0, resolution: "sent", batchId: "d29455c9-…" }, "operator:ops");
  */
-export async function resolvePart(deps: ResolveDeps, requestId: string, body: ResolvePartBody, by: CallerId): Promise<SendRecord> {
-  if (!isOperator(by)) throw new ForbiddenError("Only an operator key may resolve a part: see API_KEYS (operator:<name>:<key>) or the ApiKeys secret.");
+export async function resolvePart(
+  deps: ResolveDeps,
+  requestId: string,
+  body: ResolvePartBody,
+  by: CallerId,
+): Promise<SendRecord> {
+  if (!isOperator(by))
+    throw new ForbiddenError(
+      "Only an operator key may resolve a part: see API_KEYS (operator:<name>:<key>) or the ApiKeys secret.",
+    );
   const request = await deps.store.get(requestId);
   if (!request) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
   const key = { requestId, chunk: body.chunk };
@@ -53,15 +61,34 @@ export async function resolvePart(deps: ResolveDeps, requestId: string, body: Re
   const result = await transition(deps.ledger, key, { type: "resolve", now: deps.clock.now(), by, as });
   if (!result.moved) {
     const state = result.entry?.state ?? "not started";
-    throw new ValidationError(`Part ${body.chunk} of request ${requestId} is ${state}, not unknown: there is nothing to resolve.`, [], 409);
+    throw new ValidationError(
+      `Part ${body.chunk} of request ${requestId} is ${state}, not unknown: there is nothing to resolve.`,
+      [],
+      409,
+    );
   }
-  deps.log.warn("unknown part resolved by an operator", { ...key, by, resolution: body.resolution, batchId: body.batchId });
+  deps.log.warn("unknown part resolved by an operator", {
+    ...key,
+    by,
+    resolution: body.resolution,
+    batchId: body.batchId,
+  });
 
   if (request.source === "group") {
     await resolveGroup(deps, request, result.entry, by);
   } else if (result.then === "requeue") {
-    const again: SendRequestMessage = { requestId, entityId: request.entityId, batch: request.batch, source: request.source, acceptedAt: request.createdAt };
-    await queueOrRetry(deps, again, "The part was released, but the request could not be queued again; repeat the resolve.");
+    const again: SendRequestMessage = {
+      requestId,
+      entityId: request.entityId,
+      batch: request.batch,
+      source: request.source,
+      acceptedAt: request.createdAt,
+    };
+    await queueOrRetry(
+      deps,
+      again,
+      "The part was released, but the request could not be queued again; repeat the resolve.",
+    );
   } else if (result.then === "sent") {
     // Follow the recorded batch like one the sender created: track it, or cancel it if the request was
     // cancelled. A member of a shared batch is tracked through its group; its only follow-up is its own
@@ -69,8 +96,14 @@ export async function resolvePart(deps: ResolveDeps, requestId: string, body: Re
     const shared = result.entry.groupId !== undefined;
     const cancelled = result.entry.cancelRequestedAt !== undefined;
     if (cancelled || !shared) {
-      const followUp: FollowUpMessage = cancelled ? { followUp: "cancel", requestId, attempt: 1 } : { followUp: "track", ...key, batchId: body.batchId!, attempt: 1 };
-      await queueOrRetry(deps, followUp, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
+      const followUp: FollowUpMessage = cancelled
+        ? { followUp: "cancel", requestId, attempt: 1 }
+        : { followUp: "track", ...key, batchId: body.batchId!, attempt: 1 };
+      await queueOrRetry(
+        deps,
+        followUp,
+        "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.",
+      );
     }
     await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
   }
@@ -85,7 +118,11 @@ export async function resolvePart(deps: ResolveDeps, requestId: string, body: Re
 async function resolveGroup(deps: ResolveDeps, group: RequestRecord, entry: SendRecord, by: CallerId): Promise<void> {
   const groupKey = { requestId: group.requestId, chunk: 0 };
   if (entry.state === "open") {
-    await transition(deps.ledger, groupKey, { type: "abandon", now: deps.clock.now(), reason: `Released by ${by}: its requests are sent again.` });
+    await transition(deps.ledger, groupKey, {
+      type: "abandon",
+      now: deps.clock.now(),
+      reason: `Released by ${by}: its requests are sent again.`,
+    });
     for (const id of entry.members ?? group.members ?? []) {
       const member = await deps.ledger.get({ requestId: id, chunk: 0 });
       if (member?.state === "unknown") await resolvePart(deps, id, { chunk: 0, resolution: "release" }, by);
@@ -96,18 +133,30 @@ async function resolveGroup(deps: ResolveDeps, group: RequestRecord, entry: Send
   for (const id of entry.members ?? []) {
     const member = await deps.ledger.get({ requestId: id, chunk: 0 });
     if (member?.state !== "unknown") continue;
-    await transition(deps.ledger, { requestId: id, chunk: 0 }, { type: "resolve", now: deps.clock.now(), by, as: { sent: entry.batchId! } });
+    await transition(
+      deps.ledger,
+      { requestId: id, chunk: 0 },
+      { type: "resolve", now: deps.clock.now(), by, as: { sent: entry.batchId! } },
+    );
   }
   const settled = await settleMembers(deps, group.requestId);
   // Members that asked to be cancelled meanwhile get their cancel follow-up, as the sender gives them.
   for (const [id, member] of settled.entries) {
     if (member.state === "sent" && member.cancelRequestedAt !== undefined && member.followUpQueuedAt === undefined) {
-      await queueOrRetry(deps, { followUp: "cancel", requestId: id, attempt: 1 } satisfies FollowUpMessage, "A cancelled member's cancel follow-up could not be queued; repeat the resolve.");
+      await queueOrRetry(
+        deps,
+        { followUp: "cancel", requestId: id, attempt: 1 } satisfies FollowUpMessage,
+        "A cancelled member's cancel follow-up could not be queued; repeat the resolve.",
+      );
       await transition(deps.ledger, { requestId: id, chunk: 0 }, { type: "followUpQueued", now: deps.clock.now() });
     }
   }
   if (entry.state === "sent") {
-    await queueOrRetry(deps, { followUp: "track", ...groupKey, batchId: entry.batchId!, attempt: 1 } satisfies FollowUpMessage, "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.");
+    await queueOrRetry(
+      deps,
+      { followUp: "track", ...groupKey, batchId: entry.batchId!, attempt: 1 } satisfies FollowUpMessage,
+      "The batch was recorded, but its follow-up could not be queued; its status will not update until a cancel or redrive.",
+    );
   }
 }
 

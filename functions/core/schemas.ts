@@ -17,7 +17,8 @@ export const MAX_RECIPIENTS_PER_REQUEST = 10_000;
 /** ISO-8601 date-time that names its zone (`Z` or an offset): a bare local time is ambiguous. */
 export const IsoDateTimeWithZone = z.iso.datetime({
   offset: true,
-  error: "must be an ISO-8601 date-time with seconds and a zone, e.g. 2030-03-31T13:16:26Z or 2030-03-31T14:16:26+01:00 (not 2030-03-31T13:16Z, nor +0100)",
+  error:
+    "must be an ISO-8601 date-time with seconds and a zone, e.g. 2030-03-31T13:16:26Z or 2030-03-31T14:16:26+01:00 (not 2030-03-31T13:16Z, nor +0100)",
 });
 
 /**
@@ -30,7 +31,9 @@ export function hasVisibleText(text: string): boolean {
 }
 
 const nonBlank = (field: string) =>
-  z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) }).check(z.refine(hasVisibleText, `${field} must not be blank`));
+  z
+    .string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) })
+    .check(z.refine(hasVisibleText, `${field} must not be blank`));
 
 /**
  * Whether any text in `value` (string values and object keys, at any depth) holds a lone UTF-16
@@ -61,7 +64,10 @@ export function holdsLoneSurrogate(value: unknown): boolean {
  */
 export const MARKER_PREFIX = "[wm:";
 const withoutMarker = (field: string) =>
-  z.refine<string>((s) => !s.includes(MARKER_PREFIX), `${field} must not contain "${MARKER_PREFIX}": it is reserved for the marker that identifies our batches at PassEntry`);
+  z.refine<string>(
+    (s) => !s.includes(MARKER_PREFIX),
+    `${field} must not contain "${MARKER_PREFIX}": it is reserved for the marker that identifies our batches at PassEntry`,
+  );
 
 /**
  * `groupTag` is the segment filter PassEntry documents, so every segment must name one: a segment
@@ -71,7 +77,9 @@ const withoutMarker = (field: string) =>
 const SEGMENT_NEEDS_GROUP =
   'needs a groupTag naming the group of passes to message, e.g. {"groupTag": "vip"}: it is the segment filter PassEntry documents, and a segment without one could reach every pass of the entity';
 export const Segment = z.looseObject({
-  groupTag: z.string({ error: `segment ${SEGMENT_NEEDS_GROUP}` }).check(z.refine(hasVisibleText, `groupTag must not be blank: a segment ${SEGMENT_NEEDS_GROUP}`)),
+  groupTag: z
+    .string({ error: `segment ${SEGMENT_NEEDS_GROUP}` })
+    .check(z.refine(hasVisibleText, `groupTag must not be blank: a segment ${SEGMENT_NEEDS_GROUP}`)),
 });
 
 /**
@@ -82,20 +90,35 @@ export const Segment = z.looseObject({
  * variables, names nobody, yet 1,000 of them in a few kilobytes would cost two PassEntry batches
  * and whatever PassEntry makes of a recipient without a pass.
  */
-export const Recipient = z.looseObject({}).check(
-  z.refine(
-    (recipient) =>
-      Object.entries(recipient).some(([key, value]) => key !== "variables" && ((typeof value === "string" && hasVisibleText(value)) || (typeof value === "number" && Number.isFinite(value)))),
-    "must name a pass: give its pass id or external id (e.g. {\"passId\": \"…\"}); a recipient with no id, or with only variables, is refused",
-  ),
-);
+export const Recipient = z
+  .looseObject({})
+  .check(
+    z.refine(
+      (recipient) =>
+        Object.entries(recipient).some(
+          ([key, value]) =>
+            key !== "variables" &&
+            ((typeof value === "string" && hasVisibleText(value)) ||
+              (typeof value === "number" && Number.isFinite(value))),
+        ),
+      'must name a pass: give its pass id or external id (e.g. {"passId": "…"}); a recipient with no id, or with only variables, is refused',
+    ),
+  );
 
 /** Who a batch addresses by group (`segments`), as PassEntry's batch and a promotion's audience both say it. */
-export const segmentsField = (parent: string) => z.optional(z.array(Segment).check(z.minLength(1, `${parent}.segments must not be empty`)));
+export const segmentsField = (parent: string) =>
+  z.optional(z.array(Segment).check(z.minLength(1, `${parent}.segments must not be empty`)));
 
 /** Who a batch addresses by pass (`recipients`), at most `max` of them. */
 export const recipientsField = (parent: string, max: number) =>
-  z.optional(z.array(Recipient).check(z.minLength(1, `${parent}.recipients must not be empty`), z.maxLength(max, `${parent}.recipients must hold at most ${max} recipients`)));
+  z.optional(
+    z
+      .array(Recipient)
+      .check(
+        z.minLength(1, `${parent}.recipients must not be empty`),
+        z.maxLength(max, `${parent}.recipients must hold at most ${max} recipients`),
+      ),
+  );
 
 /**
  * The keys our contract names at the top level of `batch`: PassEntry's documented fields and our
@@ -104,7 +127,16 @@ export const recipientsField = (parent: string, max: number) =>
  * caller could widen who gets messaged. Keys inside a segment still pass through (they can only
  * narrow an audience).
  */
-export const BATCH_CONTRACT_KEYS: readonly string[] = ["message", "segments", "recipients", "scheduledAt", "name", "tag", "sendNow", "coalesce"];
+export const BATCH_CONTRACT_KEYS: readonly string[] = [
+  "message",
+  "segments",
+  "recipients",
+  "scheduledAt",
+  "name",
+  "tag",
+  "sendNow",
+  "coalesce",
+];
 
 /** Top-level batch keys neither in our contract nor allowed by the operator, in the order given. */
 export function unknownBatchKeys(batch: object, allowed: readonly string[] = []): string[] {
@@ -168,18 +200,23 @@ export type RequestSource = z.infer<typeof RequestSource>;
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 /** The PassEntry entity a request is sent through: 1 to 200 printable characters. */
-export const EntityId = z
-  .string({ error: "entityId must be a string" })
-  .check(
-    z.minLength(1, "The entity id must not be empty."),
-    z.maxLength(200, "The entity id must be at most 200 characters long."),
-    z.refine((id) => !UNPRINTABLE.test(id), "The entity id must be printable: no control, line-breaking, bidi or other invisible formatting characters."),
-  );
+export const EntityId = z.string({ error: "entityId must be a string" }).check(
+  z.minLength(1, "The entity id must not be empty."),
+  z.maxLength(200, "The entity id must be at most 200 characters long."),
+  z.refine(
+    (id) => !UNPRINTABLE.test(id),
+    "The entity id must be printable: no control, line-breaking, bidi or other invisible formatting characters.",
+  ),
+);
 
 /** Our request ids and caller-chosen ids: safe in URLs, ledger keys and PassEntry batch names. */
 export const RequestId = z
   .string()
-  .check(z.minLength(1), z.maxLength(100), z.regex(/^[A-Za-z0-9_.:-]+$/, "requestId may hold letters, digits and _ . : - only"));
+  .check(
+    z.minLength(1),
+    z.maxLength(100),
+    z.regex(/^[A-Za-z0-9_.:-]+$/, "requestId may hold letters, digits and _ . : - only"),
+  );
 
 /**
  * What one queue message asks for. Our accept handler always sets `requestId`; another AWS service
@@ -214,21 +251,23 @@ export type SendRequestBody = z.infer<typeof SendRequestBody>;
  * at PassEntry. `attempt` drives the backoff; `notBefore` makes a message wait (in hops of at most
  * 900 s, SQS's longest delay) without calling PassEntry.
  */
-export const FollowUpMessage = z.object({
-  followUp: z.enum(["send-now", "track", "cancel"]),
-  requestId: RequestId,
-  chunk: z.optional(z.number().check(z.int(), z.gte(0))),
-  batchId: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
-  attempt: z.number().check(z.int(), z.gte(1)),
-  notBefore: z.optional(IsoDateTimeWithZone),
-  /** `cancel` only: chunks the cancellation stopped before they were sent, announced once by the sender. */
-  cancelledChunks: z.optional(z.array(z.number().check(z.int(), z.gte(0))).check(z.maxLength(100))),
-}).check(
-  z.refine((m) => m.followUp === "cancel" || (m.chunk !== undefined && m.batchId !== undefined), {
-    message: "a send-now or track follow-up must name its chunk and batchId",
-    path: ["batchId"],
-  }),
-);
+export const FollowUpMessage = z
+  .object({
+    followUp: z.enum(["send-now", "track", "cancel"]),
+    requestId: RequestId,
+    chunk: z.optional(z.number().check(z.int(), z.gte(0))),
+    batchId: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+    attempt: z.number().check(z.int(), z.gte(1)),
+    notBefore: z.optional(IsoDateTimeWithZone),
+    /** `cancel` only: chunks the cancellation stopped before they were sent, announced once by the sender. */
+    cancelledChunks: z.optional(z.array(z.number().check(z.int(), z.gte(0))).check(z.maxLength(100))),
+  })
+  .check(
+    z.refine((m) => m.followUp === "cancel" || (m.chunk !== undefined && m.batchId !== undefined), {
+      message: "a send-now or track follow-up must name its chunk and batchId",
+      path: ["batchId"],
+    }),
+  );
 export type FollowUpMessage = z.infer<typeof FollowUpMessage>;
 
 /** Everything the sender may find on the queue. */
@@ -252,17 +291,42 @@ export interface SendRequest {
 export function toSendRequest(body: SendRequestBody, queueMessageId: string): SendRequest {
   if ("detail-type" in body) {
     const d = body.detail;
-    return { requestId: d.requestId ?? `evt-${body.id}`, entityId: d.entityId, batch: d.batch, source: d.source ?? "eventbridge", acceptedAt: d.acceptedAt };
+    return {
+      requestId: d.requestId ?? `evt-${body.id}`,
+      entityId: d.entityId,
+      batch: d.batch,
+      source: d.source ?? "eventbridge",
+      acceptedAt: d.acceptedAt,
+    };
   }
-  return { requestId: body.requestId ?? `sqs-${queueMessageId}`, entityId: body.entityId, batch: body.batch, source: body.source ?? "sqs", acceptedAt: body.acceptedAt };
+  return {
+    requestId: body.requestId ?? `sqs-${queueMessageId}`,
+    entityId: body.entityId,
+    batch: body.batch,
+    source: body.source ?? "sqs",
+    acceptedAt: body.acceptedAt,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // PassEntry answers: parsed leniently (every attribute optional and nullable) since the API is beta.
 
-export const BatchStatus = z.enum(["validating", "scheduled", "sending", "successful", "completedWithErrors", "failed", "cancelled"]);
+export const BatchStatus = z.enum([
+  "validating",
+  "scheduled",
+  "sending",
+  "successful",
+  "completedWithErrors",
+  "failed",
+  "cancelled",
+]);
 export type BatchStatus = z.infer<typeof BatchStatus>;
-export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ["failed", "successful", "completedWithErrors", "cancelled"];
+export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = [
+  "failed",
+  "successful",
+  "completedWithErrors",
+  "cancelled",
+];
 
 const nullableString = z.nullish(z.string());
 
@@ -272,16 +336,16 @@ export const PassEntryBatchResource = z.looseObject({
   attributes: z._default(
     z.optional(
       z.looseObject({
-      name: nullableString,
-      // An unknown future status must not break us: keep the raw string.
-      status: z.nullish(z.string()),
-      tag: nullableString,
-      content: nullableString,
-      scheduledAt: nullableString,
-      totalCount: z.nullish(z.number()),
-      completedAt: nullableString,
-      errorsCsvUrl: nullableString,
-      deliveryCsvUrl: nullableString,
+        name: nullableString,
+        // An unknown future status must not break us: keep the raw string.
+        status: z.nullish(z.string()),
+        tag: nullableString,
+        content: nullableString,
+        scheduledAt: nullableString,
+        totalCount: z.nullish(z.number()),
+        completedAt: nullableString,
+        errorsCsvUrl: nullableString,
+        deliveryCsvUrl: nullableString,
       }),
     ),
     {},
@@ -536,6 +600,11 @@ export const WalletMessageRequestRejected = z.object({
   occurredAt: IsoDateTimeWithZone,
 });
 
-export const WalletMessageEvent = z.discriminatedUnion("type", [WalletMessageBatchCreated, WalletMessageBatchCompleted, WalletMessageBatchFailed, WalletMessageRequestRejected]);
+export const WalletMessageEvent = z.discriminatedUnion("type", [
+  WalletMessageBatchCreated,
+  WalletMessageBatchCompleted,
+  WalletMessageBatchFailed,
+  WalletMessageRequestRejected,
+]);
 export type WalletMessageEvent = z.infer<typeof WalletMessageEvent>;
 export type WalletMessageEventType = WalletMessageEvent["type"];

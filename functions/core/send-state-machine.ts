@@ -106,7 +106,20 @@ type EventOf<T extends SendEventType> = Extract<SendEvent, { type: T }>;
  * - `joined`: the part rides in a shared batch now: its group's part decides it.
  * - `none`: nothing more.
  */
-export type NextStep = "post" | "reconcile" | "sent" | "cancelled" | "failed" | "unknown" | "hold" | "released" | "stamped" | "cancelAtPassEntry" | "requeue" | "joined" | "none";
+export type NextStep =
+  | "post"
+  | "reconcile"
+  | "sent"
+  | "cancelled"
+  | "failed"
+  | "unknown"
+  | "hold"
+  | "released"
+  | "stamped"
+  | "cancelAtPassEntry"
+  | "requeue"
+  | "joined"
+  | "none";
 
 /**
  * Why a row wrote nothing:
@@ -119,7 +132,15 @@ export type NextStep = "post" | "reconcile" | "sent" | "cancelled" | "failed" | 
  * - `notApplicable`: the event means nothing in this state (e.g. `observed` on an unsent part).
  * - `grouped`: the part rides in a shared batch: follow its group's part (`entry.groupId`).
  */
-export type Refusal = "busy" | "decided" | "notHolder" | "cancelRequested" | "mustReconcile" | "absent" | "notApplicable" | "grouped";
+export type Refusal =
+  | "busy"
+  | "decided"
+  | "notHolder"
+  | "cancelRequested"
+  | "mustReconcile"
+  | "absent"
+  | "notApplicable"
+  | "grouped";
 
 type From = SendState | "absent";
 
@@ -140,7 +161,8 @@ interface Row<T extends SendEventType> {
 }
 
 // One helper per rule the rows share, so that each guard reads as a sentence.
-const holds = (entry: SendRecord | undefined, token: ClaimToken) => entry !== undefined && entry.owner === token.owner && entry.attempt === token.attempt;
+const holds = (entry: SendRecord | undefined, token: ClaimToken) =>
+  entry !== undefined && entry.owner === token.owner && entry.attempt === token.attempt;
 const leaseLive = (entry: SendRecord | undefined, now: number) => (entry?.leaseUntil ?? 0) > now;
 const stamped = (entry: SendRecord | undefined) => entry?.cancelRequestedAt !== undefined;
 /** A POST of an earlier attempt may have created a batch nobody recorded. */
@@ -151,7 +173,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const UNSENT: readonly From[] = ["claimed", "open"];
 const DECIDED: readonly From[] = ["sent", "failed", "unknown", "cancelled"];
 const ANY: readonly From[] = ["absent", "claimed", "open", "shared", "sent", "failed", "unknown", "cancelled"];
-const inGroup = (entry: SendRecord | undefined, groupId: string) => entry?.state === "shared" && entry.groupId === groupId;
+const inGroup = (entry: SendRecord | undefined, groupId: string) =>
+  entry?.state === "shared" && entry.groupId === groupId;
 
 /** A new claim over whatever the entry was: the next attempt, by this owner, for `leaseMs`. */
 function claimFields(entry: SendRecord | undefined, event: EventOf<"claim">): Partial<SendRecord> {
@@ -180,7 +203,9 @@ function sentFields(_entry: SendRecord | undefined, batch: BatchFacts): Partial<
   };
 }
 
-const cancelStamp = (entry: SendRecord | undefined, event: { now: number }): Partial<SendRecord> => ({ cancelRequestedAt: entry?.cancelRequestedAt ?? iso(event.now) });
+const cancelStamp = (entry: SendRecord | undefined, event: { now: number }): Partial<SendRecord> => ({
+  cancelRequestedAt: entry?.cancelRequestedAt ?? iso(event.now),
+});
 const CANCELLED_BEFORE_SENT = "The request was cancelled before this part was sent.";
 
 /** Types one row by its event, so its guard and changes see that event's fields. */
@@ -195,52 +220,136 @@ function row<T extends SendEventType>(definition: Row<T>): RowShape {
 export const TRANSITIONS: readonly RowShape[] = [
   // --- claim: a worker wants to send the part ------------------------------------------------
   row({ id: "claim-new", from: ["absent"], on: "claim", to: "claimed", set: claimFields, then: "post" }),
-  row({ id: "claim-settling", from: ["open"], on: "claim", when: (e, ev) => settling(e, ev.now), refuses: "busy", then: "none" }),
-  row({ id: "claim-held", from: ["claimed"], on: "claim", when: (e, ev) => leaseLive(e, ev.now), refuses: "busy", then: "none" }),
+  row({
+    id: "claim-settling",
+    from: ["open"],
+    on: "claim",
+    when: (e, ev) => settling(e, ev.now),
+    refuses: "busy",
+    then: "none",
+  }),
+  row({
+    id: "claim-held",
+    from: ["claimed"],
+    on: "claim",
+    when: (e, ev) => leaseLive(e, ev.now),
+    refuses: "busy",
+    then: "none",
+  }),
   // Cancelled while nobody was posting: nothing can exist at PassEntry, so the part is cancelled for good.
-  row({ id: "claim-cancelled-unposted", from: UNSENT, on: "claim", when: (e) => stamped(e) && !mayHaveBatch(e), to: "cancelled", set: () => ({ leaseUntil: 0, reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
+  row({
+    id: "claim-cancelled-unposted",
+    from: UNSENT,
+    on: "claim",
+    when: (e) => stamped(e) && !mayHaveBatch(e),
+    to: "cancelled",
+    set: () => ({ leaseUntil: 0, reason: CANCELLED_BEFORE_SENT }),
+    then: "cancelled",
+  }),
   // A POST of an earlier claim may have created the batch: the new holder looks for it first.
-  row({ id: "claim-take-unsure", from: UNSENT, on: "claim", when: (e) => mayHaveBatch(e), to: "claimed", set: claimFields, then: "reconcile" }),
+  row({
+    id: "claim-take-unsure",
+    from: UNSENT,
+    on: "claim",
+    when: (e) => mayHaveBatch(e),
+    to: "claimed",
+    set: claimFields,
+    then: "reconcile",
+  }),
   row({ id: "claim-take", from: UNSENT, on: "claim", to: "claimed", set: claimFields, then: "post" }),
   row({ id: "claim-decided", from: DECIDED, on: "claim", refuses: "decided", then: "none" }),
   row({ id: "claim-grouped", from: ["shared"], on: "claim", refuses: "grouped", then: "none" }),
 
   // --- renew: the holder keeps its claim alive ------------------------------------------------
-  row({ id: "renew", from: ["claimed"], on: "renew", when: (e, ev) => holds(e, ev.token), to: "claimed", set: (_e, ev) => ({ leaseUntil: ev.now + ev.leaseMs }), then: "hold" }),
+  row({
+    id: "renew",
+    from: ["claimed"],
+    on: "renew",
+    when: (e, ev) => holds(e, ev.token),
+    to: "claimed",
+    set: (_e, ev) => ({ leaseUntil: ev.now + ev.leaseMs }),
+    then: "hold",
+  }),
   row({ id: "renew-lost", from: ANY, on: "renew", refuses: "notHolder", then: "none" }),
 
   // --- startPost: the only door to a POST -----------------------------------------------------
   // Looking for an earlier batch comes first, even when cancelled: a batch found must be cancelled at PassEntry.
-  row({ id: "post-unreconciled", from: ["claimed"], on: "startPost", when: (e, ev) => holds(e, ev.token) && mayHaveBatch(e), refuses: "mustReconcile", then: "none" }),
-  row({ id: "post-cancelled", from: ["claimed"], on: "startPost", when: (e, ev) => holds(e, ev.token) && stamped(e), refuses: "cancelRequested", then: "none" }),
+  row({
+    id: "post-unreconciled",
+    from: ["claimed"],
+    on: "startPost",
+    when: (e, ev) => holds(e, ev.token) && mayHaveBatch(e),
+    refuses: "mustReconcile",
+    then: "none",
+  }),
+  row({
+    id: "post-cancelled",
+    from: ["claimed"],
+    on: "startPost",
+    when: (e, ev) => holds(e, ev.token) && stamped(e),
+    refuses: "cancelRequested",
+    then: "none",
+  }),
   row({
     id: "post",
     from: ["claimed"],
     on: "startPost",
     when: (e, ev) => holds(e, ev.token),
     to: "claimed",
-    set: (e, ev) => ({ inFlight: ev.token.attempt, leaseUntil: ev.now + ev.leaseMs, marker: ev.marker, firstPostAt: e?.firstPostAt ?? ev.now, posts: (e?.posts ?? 0) + 1, ...(ev.members ? { members: [...ev.members] } : {}) }),
+    set: (e, ev) => ({
+      inFlight: ev.token.attempt,
+      leaseUntil: ev.now + ev.leaseMs,
+      marker: ev.marker,
+      firstPostAt: e?.firstPostAt ?? ev.now,
+      posts: (e?.posts ?? 0) + 1,
+      ...(ev.members ? { members: [...ev.members] } : {}),
+    }),
     then: "post",
   }),
   row({ id: "post-lost", from: ANY, on: "startPost", refuses: "notHolder", then: "none" }),
 
   // --- created: PassEntry has the batch -------------------------------------------------------
-  row({ id: "created-again", from: ["sent"], on: "created", when: (e, ev) => e?.batchId === ev.batch.batchId, refuses: "decided", then: "none" }),
+  row({
+    id: "created-again",
+    from: ["sent"],
+    on: "created",
+    when: (e, ev) => e?.batchId === ev.batch.batchId,
+    refuses: "decided",
+    then: "none",
+  }),
   // Two batches for one part can only come from a POST that outlived its lease: keep the evidence.
   row({
     id: "created-duplicate",
     from: ["sent"],
     on: "created",
     to: "sent",
-    set: (e, ev) => ({ duplicateBatchIds: [...(e?.duplicateBatchIds ?? []), ev.batch.batchId], note: `PassEntry created a second batch (${ev.batch.batchId}) for this part after a POST outlived its lease.` }),
+    set: (e, ev) => ({
+      duplicateBatchIds: [...(e?.duplicateBatchIds ?? []), ev.batch.batchId],
+      note: `PassEntry created a second batch (${ev.batch.batchId}) for this part after a POST outlived its lease.`,
+    }),
     then: "none",
   }),
   // Evidence beats tokens: whoever holds the part now, and whatever was decided without this answer, the batch exists.
-  row({ id: "created", from: ["claimed", "open", "unknown", "failed", "cancelled"], on: "created", to: "sent", set: (e, ev) => sentFields(e, ev.batch), then: "sent" }),
+  row({
+    id: "created",
+    from: ["claimed", "open", "unknown", "failed", "cancelled"],
+    on: "created",
+    to: "sent",
+    set: (e, ev) => sentFields(e, ev.batch),
+    then: "sent",
+  }),
   row({ id: "created-absent", from: ["absent"], on: "created", refuses: "absent", then: "none" }),
 
   // --- notCreated / outcomeUnknown: the POST's answer --------------------------------------------
-  row({ id: "not-created", from: ["claimed"], on: "notCreated", when: (e, ev) => holds(e, ev.token), to: "claimed", set: () => ({ inFlight: undefined }), then: "hold" }),
+  row({
+    id: "not-created",
+    from: ["claimed"],
+    on: "notCreated",
+    when: (e, ev) => holds(e, ev.token),
+    to: "claimed",
+    set: () => ({ inFlight: undefined }),
+    then: "hold",
+  }),
   row({ id: "not-created-lost", from: ANY, on: "notCreated", refuses: "notHolder", then: "none" }),
   row({
     id: "outcome-unknown",
@@ -254,7 +363,15 @@ export const TRANSITIONS: readonly RowShape[] = [
   row({ id: "outcome-unknown-lost", from: ANY, on: "outcomeUnknown", refuses: "notHolder", then: "none" }),
 
   // --- reconciled: what PassEntry's list showed -----------------------------------------------
-  row({ id: "reconciled-found", from: ["claimed"], on: "reconciled", when: (e, ev) => holds(e, ev.token) && typeof ev.found === "object", to: "sent", set: (e, ev) => sentFields(e, ev.found as BatchFacts), then: "sent" }),
+  row({
+    id: "reconciled-found",
+    from: ["claimed"],
+    on: "reconciled",
+    when: (e, ev) => holds(e, ev.token) && typeof ev.found === "object",
+    to: "sent",
+    set: (e, ev) => sentFields(e, ev.found as BatchFacts),
+    then: "sent",
+  }),
   row({
     id: "reconciled-absent-cancelled",
     from: ["claimed"],
@@ -264,38 +381,93 @@ export const TRANSITIONS: readonly RowShape[] = [
     set: () => ({ leaseUntil: 0, inFlight: undefined, needsReconcile: undefined, reason: CANCELLED_BEFORE_SENT }),
     then: "cancelled",
   }),
-  row({ id: "reconciled-absent", from: ["claimed"], on: "reconciled", when: (e, ev) => holds(e, ev.token) && ev.found === "absent", to: "claimed", set: () => ({ inFlight: undefined, needsReconcile: undefined, reason: undefined }), then: "post" }),
+  row({
+    id: "reconciled-absent",
+    from: ["claimed"],
+    on: "reconciled",
+    when: (e, ev) => holds(e, ev.token) && ev.found === "absent",
+    to: "claimed",
+    set: () => ({ inFlight: undefined, needsReconcile: undefined, reason: undefined }),
+    then: "post",
+  }),
   row({
     id: "reconciled-undecided",
     from: ["claimed"],
     on: "reconciled",
     when: (e, ev) => holds(e, ev.token),
     to: "unknown",
-    set: (_e, ev) => ({ leaseUntil: 0, inFlight: undefined, reason: ev.reason ?? "PassEntry's batch list could not tell whether the batch exists." }),
+    set: (_e, ev) => ({
+      leaseUntil: 0,
+      inFlight: undefined,
+      reason: ev.reason ?? "PassEntry's batch list could not tell whether the batch exists.",
+    }),
     then: "unknown",
   }),
   row({ id: "reconciled-lost", from: ANY, on: "reconciled", refuses: "notHolder", then: "none" }),
 
   // --- failed: PassEntry refused for good ---------------------------------------------------------
-  row({ id: "failed", from: ["claimed"], on: "failed", when: (e, ev) => holds(e, ev.token), to: "failed", set: (_e, ev) => ({ leaseUntil: 0, inFlight: undefined, reason: ev.reason }), then: "failed" }),
+  row({
+    id: "failed",
+    from: ["claimed"],
+    on: "failed",
+    when: (e, ev) => holds(e, ev.token),
+    to: "failed",
+    set: (_e, ev) => ({ leaseUntil: 0, inFlight: undefined, reason: ev.reason }),
+    then: "failed",
+  }),
   row({ id: "failed-lost", from: ANY, on: "failed", refuses: "notHolder", then: "none" }),
 
   // --- release: the holder gives the part back ----------------------------------------------------
-  row({ id: "release-cancelled", from: ["claimed"], on: "release", when: (e, ev) => holds(e, ev.token) && stamped(e) && !mayHaveBatch(e), to: "cancelled", set: () => ({ leaseUntil: 0, reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
+  row({
+    id: "release-cancelled",
+    from: ["claimed"],
+    on: "release",
+    when: (e, ev) => holds(e, ev.token) && stamped(e) && !mayHaveBatch(e),
+    to: "cancelled",
+    set: () => ({ leaseUntil: 0, reason: CANCELLED_BEFORE_SENT }),
+    then: "cancelled",
+  }),
   row({
     id: "release",
     from: ["claimed"],
     on: "release",
     when: (e, ev) => holds(e, ev.token),
     to: "open",
-    set: (e, ev) => ({ leaseUntil: 0, inFlight: undefined, needsReconcile: mayHaveBatch(e) || undefined, reconcileNotBefore: ev.reconcileNotBefore, ...(ev.reason !== undefined ? { reason: ev.reason } : {}) }),
+    set: (e, ev) => ({
+      leaseUntil: 0,
+      inFlight: undefined,
+      needsReconcile: mayHaveBatch(e) || undefined,
+      reconcileNotBefore: ev.reconcileNotBefore,
+      ...(ev.reason !== undefined ? { reason: ev.reason } : {}),
+    }),
     then: "released",
   }),
   row({ id: "release-lost", from: ANY, on: "release", refuses: "notHolder", then: "none" }),
 
   // --- cancel: the request was cancelled ----------------------------------------------------------
-  row({ id: "cancel-unclaimed", from: ["absent"], on: "cancel", to: "cancelled", set: (e, ev) => ({ ...cancelStamp(e, ev), owner: "cancellation", attempt: 0, leaseUntil: 0, reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
-  row({ id: "cancel-open", from: ["open"], on: "cancel", when: (e) => !mayHaveBatch(e), to: "cancelled", set: (e, ev) => ({ ...cancelStamp(e, ev), reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
+  row({
+    id: "cancel-unclaimed",
+    from: ["absent"],
+    on: "cancel",
+    to: "cancelled",
+    set: (e, ev) => ({
+      ...cancelStamp(e, ev),
+      owner: "cancellation",
+      attempt: 0,
+      leaseUntil: 0,
+      reason: CANCELLED_BEFORE_SENT,
+    }),
+    then: "cancelled",
+  }),
+  row({
+    id: "cancel-open",
+    from: ["open"],
+    on: "cancel",
+    when: (e) => !mayHaveBatch(e),
+    to: "cancelled",
+    set: (e, ev) => ({ ...cancelStamp(e, ev), reason: CANCELLED_BEFORE_SENT }),
+    then: "cancelled",
+  }),
   row({ id: "cancel-again", from: ["cancelled"], on: "cancel", refuses: "decided", then: "none" }),
   // In flight, or released with a batch possibly at PassEntry: the holder (or the next) decides, and sees the stamp.
   row({ id: "cancel-in-flight", from: UNSENT, on: "cancel", to: "stays", set: cancelStamp, then: "stamped" }),
@@ -305,9 +477,23 @@ export const TRANSITIONS: readonly RowShape[] = [
   row({ id: "cancel-decided", from: ["failed", "unknown"], on: "cancel", to: "stays", set: cancelStamp, then: "none" }),
 
   // --- observed / followUpQueued: what happens to a sent batch ------------------------------------
-  row({ id: "observed", from: ["sent"], on: "observed", to: "sent", set: (_e, ev) => ({ ...ev.update }), then: "none" }),
+  row({
+    id: "observed",
+    from: ["sent"],
+    on: "observed",
+    to: "sent",
+    set: (_e, ev) => ({ ...ev.update }),
+    then: "none",
+  }),
   row({ id: "observed-unsent", from: ANY, on: "observed", refuses: "notApplicable", then: "none" }),
-  row({ id: "follow-up-queued", from: ["sent"], on: "followUpQueued", to: "sent", set: (_e, ev) => ({ followUpQueuedAt: iso(ev.now) }), then: "none" }),
+  row({
+    id: "follow-up-queued",
+    from: ["sent"],
+    on: "followUpQueued",
+    to: "sent",
+    set: (_e, ev) => ({ followUpQueuedAt: iso(ev.now) }),
+    then: "none",
+  }),
   row({ id: "follow-up-queued-unsent", from: ANY, on: "followUpQueued", refuses: "notApplicable", then: "none" }),
 
   // --- resolve: an operator decides an unknown part ----------------------------------------------
@@ -317,25 +503,96 @@ export const TRANSITIONS: readonly RowShape[] = [
     on: "resolve",
     when: (_e, ev) => typeof ev.as === "object",
     to: "sent",
-    set: (e, ev) => ({ ...sentFields(e, { batchId: (ev.as as { sent: string }).sent }), resolvedBy: ev.by, resolvedAt: iso(ev.now) }),
+    set: (e, ev) => ({
+      ...sentFields(e, { batchId: (ev.as as { sent: string }).sent }),
+      resolvedBy: ev.by,
+      resolvedAt: iso(ev.now),
+    }),
     then: "sent",
   }),
-  row({ id: "resolve-cancelled", from: ["unknown"], on: "resolve", when: (e) => stamped(e), to: "cancelled", set: (_e, ev) => ({ resolvedBy: ev.by, resolvedAt: iso(ev.now), reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
-  row({ id: "resolve-release", from: ["unknown"], on: "resolve", to: "open", set: (_e, ev) => ({ needsReconcile: undefined, inFlight: undefined, leaseUntil: 0, resolvedBy: ev.by, resolvedAt: iso(ev.now), reason: undefined }), then: "requeue" }),
+  row({
+    id: "resolve-cancelled",
+    from: ["unknown"],
+    on: "resolve",
+    when: (e) => stamped(e),
+    to: "cancelled",
+    set: (_e, ev) => ({ resolvedBy: ev.by, resolvedAt: iso(ev.now), reason: CANCELLED_BEFORE_SENT }),
+    then: "cancelled",
+  }),
+  row({
+    id: "resolve-release",
+    from: ["unknown"],
+    on: "resolve",
+    to: "open",
+    set: (_e, ev) => ({
+      needsReconcile: undefined,
+      inFlight: undefined,
+      leaseUntil: 0,
+      resolvedBy: ev.by,
+      resolvedAt: iso(ev.now),
+      reason: undefined,
+    }),
+    then: "requeue",
+  }),
   row({ id: "resolve-not-unknown", from: ANY, on: "resolve", refuses: "notApplicable", then: "none" }),
 
   // --- shared batches (functions/core/coalesce.ts) -------------------------------------------------
   // A part joins a group only if nothing of its own can be at PassEntry and nobody holds it.
-  row({ id: "join-new", from: ["absent"], on: "join", to: "shared", set: (_e, ev) => ({ groupId: ev.groupId, recipientCount: ev.recipientCount, owner: "group", attempt: 0, leaseUntil: 0 }), then: "joined" }),
-  row({ id: "join-cancelled", from: ["open"], on: "join", when: (e) => stamped(e) && !mayHaveBatch(e), to: "cancelled", set: () => ({ reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
-  row({ id: "join", from: ["open"], on: "join", when: (e) => !mayHaveBatch(e), to: "shared", set: (_e, ev) => ({ groupId: ev.groupId, recipientCount: ev.recipientCount, leaseUntil: 0 }), then: "joined" }),
+  row({
+    id: "join-new",
+    from: ["absent"],
+    on: "join",
+    to: "shared",
+    set: (_e, ev) => ({
+      groupId: ev.groupId,
+      recipientCount: ev.recipientCount,
+      owner: "group",
+      attempt: 0,
+      leaseUntil: 0,
+    }),
+    then: "joined",
+  }),
+  row({
+    id: "join-cancelled",
+    from: ["open"],
+    on: "join",
+    when: (e) => stamped(e) && !mayHaveBatch(e),
+    to: "cancelled",
+    set: () => ({ reason: CANCELLED_BEFORE_SENT }),
+    then: "cancelled",
+  }),
+  row({
+    id: "join",
+    from: ["open"],
+    on: "join",
+    when: (e) => !mayHaveBatch(e),
+    to: "shared",
+    set: (_e, ev) => ({ groupId: ev.groupId, recipientCount: ev.recipientCount, leaseUntil: 0 }),
+    then: "joined",
+  }),
   row({ id: "join-unsure", from: ["open"], on: "join", refuses: "mustReconcile", then: "none" }),
   row({ id: "join-held", from: ["claimed"], on: "join", refuses: "busy", then: "none" }),
   row({ id: "join-other", from: ["shared"], on: "join", refuses: "grouped", then: "none" }),
   row({ id: "join-decided", from: DECIDED, on: "join", refuses: "decided", then: "none" }),
   // Leaving: its group will never post it. A cancelled part ends cancelled; any other is open to be sent again.
-  row({ id: "leave-cancelled", from: ["shared"], on: "leave", when: (e, ev) => inGroup(e, ev.groupId) && stamped(e), to: "cancelled", set: () => ({ groupId: undefined, reason: CANCELLED_BEFORE_SENT }), then: "cancelled" }),
-  row({ id: "leave", from: ["shared"], on: "leave", when: (e, ev) => inGroup(e, ev.groupId), to: "open", set: (_e, ev) => ({ groupId: undefined, reason: ev.reason }), then: "released" }),
+  row({
+    id: "leave-cancelled",
+    from: ["shared"],
+    on: "leave",
+    when: (e, ev) => inGroup(e, ev.groupId) && stamped(e),
+    to: "cancelled",
+    set: () => ({ groupId: undefined, reason: CANCELLED_BEFORE_SENT }),
+    then: "cancelled",
+  }),
+  row({
+    id: "leave",
+    from: ["shared"],
+    on: "leave",
+    when: (e, ev) => inGroup(e, ev.groupId),
+    to: "open",
+    set: (_e, ev) => ({ groupId: undefined, reason: ev.reason }),
+    then: "released",
+  }),
   row({ id: "leave-not-member", from: ANY, on: "leave", refuses: "notApplicable", then: "none" }),
   // The group's batch decides its members: a member keeps its own cancel stamp (its cancel after the POST is judged with the others').
   row({
@@ -344,17 +601,64 @@ export const TRANSITIONS: readonly RowShape[] = [
     on: "groupDecided",
     when: (e, ev) => inGroup(e, ev.groupId) && "sent" in ev.outcome,
     to: "sent",
-    set: (e, ev) => ({ ...sentFields(e, (ev.outcome as { sent: BatchFacts }).sent), totalCount: e?.recipientCount ?? null }),
+    set: (e, ev) => ({
+      ...sentFields(e, (ev.outcome as { sent: BatchFacts }).sent),
+      totalCount: e?.recipientCount ?? null,
+    }),
     then: "sent",
   }),
-  row({ id: "group-unknown", from: ["shared"], on: "groupDecided", when: (e, ev) => inGroup(e, ev.groupId) && "unknown" in ev.outcome, to: "unknown", set: (_e, ev) => ({ reason: (ev.outcome as { unknown: string }).unknown }), then: "unknown" }),
-  row({ id: "group-cancelled", from: ["shared"], on: "groupDecided", when: (e, ev) => inGroup(e, ev.groupId) && "cancelled" in ev.outcome, to: "cancelled", set: (_e, ev) => ({ reason: (ev.outcome as { cancelled: string }).cancelled }), then: "cancelled" }),
+  row({
+    id: "group-unknown",
+    from: ["shared"],
+    on: "groupDecided",
+    when: (e, ev) => inGroup(e, ev.groupId) && "unknown" in ev.outcome,
+    to: "unknown",
+    set: (_e, ev) => ({ reason: (ev.outcome as { unknown: string }).unknown }),
+    then: "unknown",
+  }),
+  row({
+    id: "group-cancelled",
+    from: ["shared"],
+    on: "groupDecided",
+    when: (e, ev) => inGroup(e, ev.groupId) && "cancelled" in ev.outcome,
+    to: "cancelled",
+    set: (_e, ev) => ({ reason: (ev.outcome as { cancelled: string }).cancelled }),
+    then: "cancelled",
+  }),
   row({ id: "group-decided-elsewhere", from: ANY, on: "groupDecided", refuses: "notApplicable", then: "none" }),
   // Giving up a group that never posted: afterwards no worker can claim and post it.
-  row({ id: "abandon-new", from: ["absent"], on: "abandon", to: "failed", set: (_e, ev) => ({ owner: "abandoned", attempt: 0, leaseUntil: 0, reason: ev.reason }), then: "failed" }),
-  row({ id: "abandon-held", from: ["claimed"], on: "abandon", when: (e, ev) => leaseLive(e, ev.now), refuses: "busy", then: "none" }),
-  row({ id: "abandon-unsure", from: UNSENT, on: "abandon", when: (e) => mayHaveBatch(e), refuses: "mustReconcile", then: "none" }),
-  row({ id: "abandon", from: UNSENT, on: "abandon", to: "failed", set: (_e, ev) => ({ leaseUntil: 0, reason: ev.reason }), then: "failed" }),
+  row({
+    id: "abandon-new",
+    from: ["absent"],
+    on: "abandon",
+    to: "failed",
+    set: (_e, ev) => ({ owner: "abandoned", attempt: 0, leaseUntil: 0, reason: ev.reason }),
+    then: "failed",
+  }),
+  row({
+    id: "abandon-held",
+    from: ["claimed"],
+    on: "abandon",
+    when: (e, ev) => leaseLive(e, ev.now),
+    refuses: "busy",
+    then: "none",
+  }),
+  row({
+    id: "abandon-unsure",
+    from: UNSENT,
+    on: "abandon",
+    when: (e) => mayHaveBatch(e),
+    refuses: "mustReconcile",
+    then: "none",
+  }),
+  row({
+    id: "abandon",
+    from: UNSENT,
+    on: "abandon",
+    to: "failed",
+    set: (_e, ev) => ({ leaseUntil: 0, reason: ev.reason }),
+    then: "failed",
+  }),
   row({ id: "abandon-decided", from: ["shared", ...DECIDED], on: "abandon", refuses: "decided", then: "none" }),
 ];
 
@@ -414,13 +718,23 @@ export async function transition(ledger: SendLedger, key: SendKey, event: SendEv
   for (let race = 0; race < MAX_RACES; race++) {
     const entry = await ledger.get(key);
     const decision = decide(entry, event);
-    if (decision.kind === "refuse") return { moved: false, row: decision.row, refusal: decision.refusal, entry, ...retryAtOf(decision.refusal, entry) };
+    if (decision.kind === "refuse")
+      return {
+        moved: false,
+        row: decision.row,
+        refusal: decision.refusal,
+        entry,
+        ...retryAtOf(decision.refusal, entry),
+      };
     const next = applyChanges(key, entry, decision.to, decision.changes, event.now);
-    if (entry !== undefined && sameEntry(entry, next)) return { moved: true, row: decision.row, entry, then: decision.then };
+    if (entry !== undefined && sameEntry(entry, next))
+      return { moved: true, row: decision.row, entry, then: decision.then };
     const written = await ledger.write(moveOf(key, entry, next));
     if (written) return { moved: true, row: decision.row, entry: next, then: decision.then };
   }
-  throw new LedgerConflictError(`The ledger entry ${key.requestId}#${key.chunk} kept changing while "${event.type}" was applied.`);
+  throw new LedgerConflictError(
+    `The ledger entry ${key.requestId}#${key.chunk} kept changing while "${event.type}" was applied.`,
+  );
 }
 
 /**
@@ -428,7 +742,10 @@ export async function transition(ledger: SendLedger, key: SendKey, event: SendEv
  * its own, written together as cheaply as the ledger allows, and any that lost a race applied
  * again alone. The same rules as `transition`, for many entries at the cost of about one.
  */
-export async function transitionMany(ledger: SendLedger, items: readonly { key: SendKey; event: SendEvent }[]): Promise<TransitionResult[]> {
+export async function transitionMany(
+  ledger: SendLedger,
+  items: readonly { key: SendKey; event: SendEvent }[],
+): Promise<TransitionResult[]> {
   const results: TransitionResult[] = new Array(items.length);
   const pending: { index: number; result: TransitionResult & { moved: true } }[] = [];
   const moves: LedgerWrite[] = [];
@@ -437,7 +754,13 @@ export async function transitionMany(ledger: SendLedger, items: readonly { key: 
     const entry = entries[index];
     const decision = decide(entry, event);
     if (decision.kind === "refuse") {
-      results[index] = { moved: false, row: decision.row, refusal: decision.refusal, entry, ...retryAtOf(decision.refusal, entry) };
+      results[index] = {
+        moved: false,
+        row: decision.row,
+        refusal: decision.refusal,
+        entry,
+        ...retryAtOf(decision.refusal, entry),
+      };
       continue;
     }
     const next = applyChanges(key, entry, decision.to, decision.changes, event.now);
@@ -456,7 +779,12 @@ export async function transitionMany(ledger: SendLedger, items: readonly { key: 
 }
 
 function moveOf(key: SendKey, entry: SendRecord | undefined, next: SendRecord): LedgerWrite {
-  return { key, expectedVersion: entry?.version, next, changes: entry === undefined ? next : changedFields(entry, next) };
+  return {
+    key,
+    expectedVersion: entry?.version,
+    next,
+    changes: entry === undefined ? next : changedFields(entry, next),
+  };
 }
 
 function retryAtOf(refusal: Refusal, entry: SendRecord | undefined): { retryAt?: number } {
@@ -465,8 +793,23 @@ function retryAtOf(refusal: Refusal, entry: SendRecord | undefined): { retryAt?:
 }
 
 /** The entry after a move. Fields set to `undefined` are removed. */
-function applyChanges(key: SendKey, entry: SendRecord | undefined, to: SendState, changes: Partial<SendRecord>, now: number): SendRecord {
-  const base: SendRecord = entry ?? { requestId: key.requestId, chunk: key.chunk, state: to, version: 0, owner: "", attempt: 0, leaseUntil: 0, updatedAt: iso(now) };
+function applyChanges(
+  key: SendKey,
+  entry: SendRecord | undefined,
+  to: SendState,
+  changes: Partial<SendRecord>,
+  now: number,
+): SendRecord {
+  const base: SendRecord = entry ?? {
+    requestId: key.requestId,
+    chunk: key.chunk,
+    state: to,
+    version: 0,
+    owner: "",
+    attempt: 0,
+    leaseUntil: 0,
+    updatedAt: iso(now),
+  };
   const next: Record<string, unknown> = { ...base, ...changes, state: to };
   for (const [field, value] of Object.entries(next)) if (value === undefined) delete next[field];
   next.version = (entry?.version ?? 0) + 1;
@@ -479,7 +822,9 @@ function sameEntry(entry: SendRecord, next: SendRecord): boolean {
   const keys = new Set([...Object.keys(entry), ...Object.keys(next)]);
   keys.delete("version");
   keys.delete("updatedAt");
-  for (const k of keys) if (JSON.stringify((entry as Record<string, unknown>)[k]) !== JSON.stringify((next as Record<string, unknown>)[k])) return false;
+  for (const k of keys)
+    if (JSON.stringify((entry as Record<string, unknown>)[k]) !== JSON.stringify((next as Record<string, unknown>)[k]))
+      return false;
   return true;
 }
 

@@ -23,7 +23,9 @@ function escaped(char: string): string {
  * (for our own multi-line output); without, they are escaped too (for one value inside a line).
  */
 export function terminalSafe(text: string, options: { keepLineBreaks: boolean }): string {
-  return text.replace(UNSAFE, (char) => (options.keepLineBreaks && (char === "\n" || char === "\t") ? char : escaped(char)));
+  return text.replace(UNSAFE, (char) =>
+    options.keepLineBreaks && (char === "\n" || char === "\t") ? char : escaped(char),
+  );
 }
 
 /** One value from elsewhere, to print inside a line of ours. */

@@ -50,7 +50,10 @@ export const parseSigningSecrets = memoizeLast(function parseSigningSecrets(raw:
     for (const [name, value] of Object.entries(parsed)) {
       const secrets: unknown[] = Array.isArray(value) ? value : [value];
       for (const secret of secrets) {
-        if (typeof secret !== "string") throw new Error(`The webhook signing secret ${quoteName(name)} must be a string, or a list of strings during a rotation.`);
+        if (typeof secret !== "string")
+          throw new Error(
+            `The webhook signing secret ${quoteName(name)} must be a string, or a list of strings during a rotation.`,
+          );
         entries.push([name, secret]);
       }
     }
@@ -58,13 +61,17 @@ export const parseSigningSecrets = memoizeLast(function parseSigningSecrets(raw:
     // Secrets never contain ":" (base64 after whsec_), so the first colon ends the name.
     entries.push(...splitNamedList(text, "signer"));
   }
-  return entries.map(([name, secret]) => ({ caller: callerId("signer", name), verifier: verifierFor(name, secret.trim()) }));
+  return entries.map(([name, secret]) => ({
+    caller: callerId("signer", name),
+    verifier: verifierFor(name, secret.trim()),
+  }));
 });
 
 function verifierFor(name: string, secret: string): Webhook {
   const base64 = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
   const problem = `The webhook signing secret ${quoteName(name)} must be whsec_ followed by at least ${MIN_SECRET_BYTES} bytes in base64.`;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || Buffer.from(base64, "base64").length < MIN_SECRET_BYTES) throw new Error(problem);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || Buffer.from(base64, "base64").length < MIN_SECRET_BYTES)
+    throw new Error(problem);
   try {
     return new Webhook(secret);
   } catch {
@@ -84,8 +91,14 @@ export interface StandardWebhookHeaders {
  * The Standard Webhooks headers, or undefined when the request carries none of them (it then
  * authenticates with an API key). One or two of them alone is a broken signature, not an API-key call.
  */
-export function standardWebhookHeaders(header: (name: string) => string | undefined): StandardWebhookHeaders | undefined {
-  const found = { id: header("webhook-id"), timestamp: header("webhook-timestamp"), signature: header("webhook-signature") };
+export function standardWebhookHeaders(
+  header: (name: string) => string | undefined,
+): StandardWebhookHeaders | undefined {
+  const found = {
+    id: header("webhook-id"),
+    timestamp: header("webhook-timestamp"),
+    signature: header("webhook-signature"),
+  };
   return found.id === undefined && found.timestamp === undefined && found.signature === undefined ? undefined : found;
 }
 
@@ -97,12 +110,19 @@ export function standardWebhookHeaders(header: (name: string) => string | undefi
  * @example
  *   const signer = verifyStandardWebhook(body, { id, timestamp, signature }, parseSigningSecrets(raw)); // "signer:shop"
  */
-export function verifyStandardWebhook(body: Buffer, headers: StandardWebhookHeaders, secrets: SigningSecrets): CallerId {
+export function verifyStandardWebhook(
+  body: Buffer,
+  headers: StandardWebhookHeaders,
+  secrets: SigningSecrets,
+): CallerId {
   const { id, timestamp, signature } = headers;
   if (!id || !timestamp || !signature) {
-    throw new UnauthorizedError("A signed request needs all three headers: webhook-id, webhook-timestamp and webhook-signature.");
+    throw new UnauthorizedError(
+      "A signed request needs all three headers: webhook-id, webhook-timestamp and webhook-signature.",
+    );
   }
-  if (!/^\d{1,12}$/.test(timestamp.trim())) throw new UnauthorizedError("The webhook-timestamp header must be a Unix time in seconds.");
+  if (!/^\d{1,12}$/.test(timestamp.trim()))
+    throw new UnauthorizedError("The webhook-timestamp header must be a Unix time in seconds.");
   const payload = exactText(body);
   const signed = { "webhook-id": id, "webhook-timestamp": timestamp.trim(), "webhook-signature": signature };
   let signer: CallerId | undefined;
@@ -119,7 +139,9 @@ export function verifyStandardWebhook(body: Buffer, headers: StandardWebhookHead
   }
   if (signer !== undefined) return signer;
   if (stale) {
-    throw new UnauthorizedError(`The webhook-timestamp is more than ${WEBHOOK_TOLERANCE_SECONDS / 60} minutes away from our clock; sign the request again with the current time.`);
+    throw new UnauthorizedError(
+      `The webhook-timestamp is more than ${WEBHOOK_TOLERANCE_SECONDS / 60} minutes away from our clock; sign the request again with the current time.`,
+    );
   }
   throw new UnauthorizedError("The webhook signature is not valid.");
 }
@@ -147,9 +169,15 @@ function exactText(body: Buffer): string {
  *
  * @example parsePassEntryWebhookSecrets('["s1","s2"]') // ["s1", "s2"]
  */
-export const parsePassEntryWebhookSecrets = memoizeLast(function parsePassEntryWebhookSecrets(raw: string): readonly string[] {
+export const parsePassEntryWebhookSecrets = memoizeLast(function parsePassEntryWebhookSecrets(
+  raw: string,
+): readonly string[] {
   const text = raw.trim();
-  if (!text.startsWith("[")) return text.split(",").map((s) => s.trim()).filter(Boolean);
+  if (!text.startsWith("["))
+    return text
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   const parsed = parseSecretJson(text, "PassEntry webhook secrets");
   if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === "string")) {
     throw new Error("The PassEntry webhook secrets must be a JSON array of strings.");
@@ -164,9 +192,14 @@ const SHA256_BYTES = 32;
  * `sha256=` prefix is tolerated), against every configured secret in constant time.
  * Throws UnauthorizedError when it is missing or matches none.
  */
-export function verifyPassEntrySignature(body: Buffer, signatureHeader: string | undefined, secrets: readonly string[]): void {
+export function verifyPassEntrySignature(
+  body: Buffer,
+  signatureHeader: string | undefined,
+  secrets: readonly string[],
+): void {
   const offered = decodeDigest(signatureHeader);
-  if (!offered) throw new UnauthorizedError("The X-Webhook-Signature header is missing or is not an HMAC-SHA256 in hex or base64.");
+  if (!offered)
+    throw new UnauthorizedError("The X-Webhook-Signature header is missing or is not an HMAC-SHA256 in hex or base64.");
   let matched = false;
   for (const secret of secrets) {
     const expected = createHmac("sha256", secret).update(body).digest();

@@ -26,17 +26,32 @@ export function makeAcceptHandler(getDeps: () => AcceptHandlerDeps) {
     return answering(deps.log, async () => {
       const signature = standardWebhookHeaders((name) => header(event, name));
       const caller = signature
-        ? verifyStandardWebhook(boundedRawBody(event), signature, parseSigningSecrets(await deps.secrets.get("webhook-signing-secrets")))
+        ? verifyStandardWebhook(
+            boundedRawBody(event),
+            signature,
+            parseSigningSecrets(await deps.secrets.get("webhook-signing-secrets")),
+          )
         : await authenticateCaller(deps.secrets, header(event, "authorization"));
       // Spaces around the id are a slip; any other character that is not printable is refused (EntityId).
       const entityId = event.pathParameters?.entityId?.replace(/^ +| +$/g, "");
-      if (!entityId) throw new ValidationError("The entity id is missing.", ["The path must name an entity: /api/v1/entities/{entityId}/messaging/wallet."]);
+      if (!entityId)
+        throw new ValidationError("The entity id is missing.", [
+          "The path must name an entity: /api/v1/entities/{entityId}/messaging/wallet.",
+        ]);
       const idempotencyKey = signature ? signature.id : header(event, "idempotency-key");
       if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-        throw new ValidationError("The Idempotency-Key header is not valid.", ["Idempotency-Key (or a signed request's webhook-id) must be 1 to 255 visible ASCII characters."]);
+        throw new ValidationError("The Idempotency-Key header is not valid.", [
+          "Idempotency-Key (or a signed request's webhook-id) must be 1 to 255 visible ASCII characters.",
+        ]);
       }
       const body = readJsonBody(event);
-      const { request, replayed } = await acceptRequest(deps.accept, { entityId, body, source: "http", idempotencyKey, caller });
+      const { request, replayed } = await acceptRequest(deps.accept, {
+        entityId,
+        body,
+        source: "http",
+        idempotencyKey,
+        caller,
+      });
       return json(202, renderRequest(request, []), {
         location: requestSelfLink(request.requestId),
         ...(replayed ? { "idempotent-replayed": "true" } : {}),

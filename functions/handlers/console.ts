@@ -33,7 +33,8 @@ const html = (statusCode: number, body: string, headers: Record<string, string> 
     "content-type": "text/html; charset=utf-8",
     "cache-control": "no-store",
     // No script, no frame, no form posting elsewhere: the pages need none of it.
-    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "content-security-policy":
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "x-content-type-options": "nosniff",
     // Not "no-referrer": with it browsers send `Origin: null` on the console's own form posts, which crossOrigin refuses.
     "referrer-policy": "same-origin",
@@ -41,7 +42,10 @@ const html = (statusCode: number, body: string, headers: Record<string, string> 
   },
   body,
 });
-const redirect = (location: string, headers: Record<string, string> = {}): HttpAnswer => ({ statusCode: 303, headers: { location, "cache-control": "no-store", ...headers } });
+const redirect = (location: string, headers: Record<string, string> = {}): HttpAnswer => ({
+  statusCode: 303,
+  headers: { location, "cache-control": "no-store", ...headers },
+});
 
 function form(event: APIGatewayProxyEventV2): URLSearchParams {
   return new URLSearchParams(rawBody(event).toString("utf8").slice(0, 10_000));
@@ -77,7 +81,13 @@ export function makeConsoleHandler(getDeps: () => ConsoleDeps) {
           if (!(error instanceof UnauthorizedError)) throw error;
           return html(401, signInPage("That key is not valid. Paste an operator key, e.g. the one npm start printed."));
         }
-        if (!isOperator(caller)) return html(403, signInPage("That key is valid but not an operator's: the console needs an operator key (operator:<name>:<key> in API_KEYS)."));
+        if (!isOperator(caller))
+          return html(
+            403,
+            signInPage(
+              "That key is valid but not an operator's: the console needs an operator key (operator:<name>:<key> in API_KEYS).",
+            ),
+          );
         deps.log.info("console session started", { caller });
         return redirect("/", { "set-cookie": issueSession(caller, keysSecret, now, deps.secureCookies) });
       }
@@ -91,7 +101,14 @@ export function makeConsoleHandler(getDeps: () => ConsoleDeps) {
       if (method === "POST") {
         const fields = form(event);
         if (crossOrigin(event) || !csrfMatches(session, fields.get("csrf") ?? undefined)) {
-          return html(403, layout("Refused", "<p>This form is out of date or did not come from the console. Go back, reload the page and try again.</p>", view));
+          return html(
+            403,
+            layout(
+              "Refused",
+              "<p>This form is out of date or did not come from the console. Go back, reload the page and try again.</p>",
+              view,
+            ),
+          );
         }
         return act(deps, event, session, path);
       }
@@ -99,43 +116,81 @@ export function makeConsoleHandler(getDeps: () => ConsoleDeps) {
       const requestId = event.pathParameters?.requestId;
       if (path.startsWith("/console/requests/") && requestId) return showRequest(deps, requestId, view);
       if (path === "/") return html(200, await home(deps, event, session, keysSecret, view));
-      return html(404, layout("Not found", `<p>No console page at ${esc(path)}. <a href="/">Go to the requests.</a></p>`, view));
+      return html(
+        404,
+        layout("Not found", `<p>No console page at ${esc(path)}. <a href="/">Go to the requests.</a></p>`, view),
+      );
     } catch (error) {
-      if (error instanceof WalletMessagingError && error.httpStatus < 500) return html(error.httpStatus, layout("Refused", `<p>${esc(error.message)}</p><p><a href="/">Back</a></p>`));
+      if (error instanceof WalletMessagingError && error.httpStatus < 500)
+        return html(error.httpStatus, layout("Refused", `<p>${esc(error.message)}</p><p><a href="/">Back</a></p>`));
       deps.log.error("console page failed", { error: (error as Error).message });
       return html(500, layout("Error", "<p>The page could not be built; the log says why.</p>"));
     }
   };
 }
 
-async function act(deps: ConsoleDeps, event: APIGatewayProxyEventV2, session: ConsoleSession, path: string): Promise<HttpAnswer> {
+async function act(
+  deps: ConsoleDeps,
+  event: APIGatewayProxyEventV2,
+  session: ConsoleSession,
+  path: string,
+): Promise<HttpAnswer> {
   if (path === "/console/sign-out") return redirect("/", { "set-cookie": endSession(deps.secureCookies) });
   if (path === "/console/redrive") {
-    const result = await redriveDeadLetters({ dlq: deps.deadLetters, store: deps.store, ledger: deps.ledger, log: deps.log, clock: deps.clock });
+    const result = await redriveDeadLetters({
+      dlq: deps.deadLetters,
+      store: deps.store,
+      ledger: deps.ledger,
+      log: deps.log,
+      clock: deps.clock,
+    });
     deps.log.info("console redrive", { by: session.caller, moved: result.moved });
     return redirect(`/?notice=${encodeURIComponent(result.note)}#dead-letters`);
   }
   const requestId = event.pathParameters?.requestId;
   if (requestId && path.endsWith("/cancel")) {
-    await cancelRequest({ store: deps.store, ledger: deps.ledger, queue: deps.queue, clock: deps.clock, log: deps.log }, requestId, session.caller);
+    await cancelRequest(
+      { store: deps.store, ledger: deps.ledger, queue: deps.queue, clock: deps.clock, log: deps.log },
+      requestId,
+      session.caller,
+    );
     return redirect(`/console/requests/${encodeURIComponent(requestId)}`);
   }
   return html(404, layout("Not found", "<p>No such action.</p>"));
 }
 
-async function showRequest(deps: ConsoleDeps, requestId: string, view: { csrf: string; caller: string }): Promise<HttpAnswer> {
+async function showRequest(
+  deps: ConsoleDeps,
+  requestId: string,
+  view: { csrf: string; caller: string },
+): Promise<HttpAnswer> {
   const request = await deps.store.get(requestId);
-  if (!request) return html(404, layout("Not found", `<p>No request has the id ${esc(requestId)}. <a href="/">Back</a></p>`, view));
+  if (!request)
+    return html(404, layout("Not found", `<p>No request has the id ${esc(requestId)}. <a href="/">Back</a></p>`, view));
   const sends = await deps.ledger.list(requestId);
   return html(200, requestPage(renderRequest(request, sends), request, sends, view, deps.clock.now()));
 }
 
-async function home(deps: ConsoleDeps, event: APIGatewayProxyEventV2, session: ConsoleSession, apiKeysSecret: string, view: { csrf: string; caller: string }): Promise<string> {
+async function home(
+  deps: ConsoleDeps,
+  event: APIGatewayProxyEventV2,
+  session: ConsoleSession,
+  apiKeysSecret: string,
+  view: { csrf: string; caller: string },
+): Promise<string> {
   const raw = event.queryStringParameters ?? {};
-  const filter = { ...(raw.state ? { state: raw.state } : {}), ...(raw.entity ? { entity: raw.entity } : {}), ...(raw.cursor ? { cursor: raw.cursor } : {}) };
+  const filter = {
+    ...(raw.state ? { state: raw.state } : {}),
+    ...(raw.entity ? { entity: raw.entity } : {}),
+    ...(raw.cursor ? { cursor: raw.cursor } : {}),
+  };
   const query = parseListQuery(filter);
   const now = deps.clock.now();
-  const [page, queue, deadLetters] = await Promise.all([listRequests({ store: deps.store, apiKeysSecret }, query, session.caller), deps.queueStats(), deps.deadLetters.list(50)]);
+  const [page, queue, deadLetters] = await Promise.all([
+    listRequests({ store: deps.store, apiKeysSecret }, query, session.caller),
+    deps.queueStats(),
+    deps.deadLetters.list(50),
+  ]);
   return homePage(
     {
       requests: page.records,
@@ -148,10 +203,22 @@ async function home(deps: ConsoleDeps, event: APIGatewayProxyEventV2, session: C
         name: p.name,
         enabled: p.enabled,
         timeZone: p.timeZone,
-        next: nextOccurrences(p, now, 3).map((o) => ({ local: localIso(o.at, p.timeZone), utc: utcIso(o.at), skipped: o.skipped })),
+        next: nextOccurrences(p, now, 3).map((o) => ({
+          local: localIso(o.at, p.timeZone),
+          utc: utcIso(o.at),
+          skipped: o.skipped,
+        })),
       })),
-      automations: deps.automations.map((a) => ({ id: a.id, on: a.on, entityId: a.entityId, enabled: a.enabled !== false, message: a.message })),
-      sandbox: deps.sandbox ? { url: deps.sandbox.url, batches: deps.sandbox.batches().slice(-50).reverse() } : undefined,
+      automations: deps.automations.map((a) => ({
+        id: a.id,
+        on: a.on,
+        entityId: a.entityId,
+        enabled: a.enabled !== false,
+        message: a.message,
+      })),
+      sandbox: deps.sandbox
+        ? { url: deps.sandbox.url, batches: deps.sandbox.batches().slice(-50).reverse() }
+        : undefined,
       notice: raw.notice?.slice(0, 300),
     },
     view,

@@ -65,19 +65,33 @@ export function parseJsonBytes(bytes: Buffer): unknown {
     throw new ValidationError("The body is not valid UTF-8.", ["The body must be UTF-8 encoded JSON."], 400);
   }
   if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
-    throw new ValidationError("The body nests too deeply.", [`The JSON body must nest at most ${MAX_JSON_DEPTH} levels deep.`], 400);
+    throw new ValidationError(
+      "The body nests too deeply.",
+      [`The JSON body must nest at most ${MAX_JSON_DEPTH} levels deep.`],
+      400,
+    );
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ValidationError("The body is not valid JSON.", [`The body is not valid JSON: ${whereJsonBreaks(text, error)}. Send a JSON object such as {"batch":{"message":"Hello","segments":[{"groupTag":"vip"}]}}.`], 400);
+    throw new ValidationError(
+      "The body is not valid JSON.",
+      [
+        `The body is not valid JSON: ${whereJsonBreaks(text, error)}. Send a JSON object such as {"batch":{"message":"Hello","segments":[{"groupTag":"vip"}]}}.`,
+      ],
+      400,
+    );
   }
   const overflow = mayOverflow(text) ? firstUnrepresentableNumber(value, "") : undefined;
   if (overflow !== undefined) {
-    throw new ValidationError("The body holds a number that cannot be represented.", [
-      `${overflow === "" ? "The body" : overflow} is a number that cannot be represented (too large: it would read as infinity): send pass ids, and any other long number, as text, e.g. "passId": "…".`,
-    ], 400);
+    throw new ValidationError(
+      "The body holds a number that cannot be represented.",
+      [
+        `${overflow === "" ? "The body" : overflow} is a number that cannot be represented (too large: it would read as infinity): send pass ids, and any other long number, as text, e.g. "passId": "…".`,
+      ],
+      400,
+    );
   }
   return value;
 }
@@ -144,7 +158,11 @@ export async function answering(log: Log, work: () => Promise<HttpAnswer>): Prom
     return await work();
   } catch (error) {
     const answer = toHttpError(error);
-    if (answer.statusCode >= 500) log.error("request handling failed", { error: (error as Error)?.message ?? String(error), name: (error as Error)?.name });
+    if (answer.statusCode >= 500)
+      log.error("request handling failed", {
+        error: (error as Error)?.message ?? String(error),
+        name: (error as Error)?.name,
+      });
     return json(answer.statusCode, answer.body);
   }
 }

@@ -25,9 +25,18 @@ export function makePassEntryWebhookHandler(getDeps: () => PassEntryWebhookDeps)
     return answering(deps.log, async () => {
       // PassEntry documents no content type, so none is required: the signature, not a header, says the body is PassEntry's.
       const body = boundedRawBody(event);
-      verifyPassEntrySignature(body, header(event, "x-webhook-signature"), parsePassEntryWebhookSecrets(await deps.secrets.get("passentry-webhook-secrets")));
+      verifyPassEntrySignature(
+        body,
+        header(event, "x-webhook-signature"),
+        parsePassEntryWebhookSecrets(await deps.secrets.get("passentry-webhook-secrets")),
+      );
       const parsed = PassEntryWebhookEvent.safeParse(parseJsonBytes(body));
-      if (!parsed.success) throw new ValidationError("The body is not a PassEntry webhook event.", describeIssues(parsed.error).slice(0, 20), 400);
+      if (!parsed.success)
+        throw new ValidationError(
+          "The body is not a PassEntry webhook event.",
+          describeIssues(parsed.error).slice(0, 20),
+          400,
+        );
       const handled = await runAutomations(deps, parsed.data);
       return json(202, {
         data: {
@@ -36,7 +45,11 @@ export function makePassEntryWebhookHandler(getDeps: () => PassEntryWebhookDeps)
           attributes: {
             webhookType: handled.webhookType,
             ignored: handled.ignored ?? null,
-            requests: handled.runs.map((r) => ({ automationId: r.automationId, requestId: r.requestId, outcome: r.outcome })),
+            requests: handled.runs.map((r) => ({
+              automationId: r.automationId,
+              requestId: r.requestId,
+              outcome: r.outcome,
+            })),
           },
         },
       });

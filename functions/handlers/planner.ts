@@ -31,7 +31,9 @@ export function makePlannerHandler(getDeps: () => PlannerDeps) {
     const { promotionId, scheduledTime } = parsed.data;
     const promotion = deps.promotions.find((p) => p.id === promotionId);
     if (!promotion) {
-      const problems = [`No promotion has the id ${JSON.stringify(promotionId.slice(0, 100))} in this deploy's promotions.json.`];
+      const problems = [
+        `No promotion has the id ${JSON.stringify(promotionId.slice(0, 100))} in this deploy's promotions.json.`,
+      ];
       deps.log.error("planner event rejected: unknown promotion", { promotionId: promotionId.slice(0, 100) });
       return { status: "rejected", problems };
     }
@@ -39,4 +41,6 @@ export function makePlannerHandler(getDeps: () => PlannerDeps) {
   };
 }
 
-export const handler = withLambdaContext(makePlannerHandler(awsPlannerDeps(() => parsePromotionsFile(promotionsDocument))));
+export const handler = withLambdaContext(
+  makePlannerHandler(awsPlannerDeps(() => parsePromotionsFile(promotionsDocument))),
+);

@@ -19,7 +19,10 @@ export function makeRequestListHandler(getDeps: () => RequestListDeps) {
       const query = parseListQuery(event.queryStringParameters);
       const page = await listRequests({ store: deps.store, apiKeysSecret }, query, caller);
       const self = `/api/v1/requests${event.rawQueryString ? `?${event.rawQueryString}` : ""}`;
-      const next = page.next === undefined ? null : `/api/v1/requests?${new URLSearchParams({ ...stripCursor(event.queryStringParameters), cursor: page.next })}`;
+      const next =
+        page.next === undefined
+          ? null
+          : `/api/v1/requests?${new URLSearchParams({ ...stripCursor(event.queryStringParameters), cursor: page.next })}`;
       return json(200, { data: page.records.map(renderListEntry), links: { self, next } });
     });
   };
@@ -27,7 +30,8 @@ export function makeRequestListHandler(getDeps: () => RequestListDeps) {
 
 function stripCursor(query: Record<string, string | undefined> | undefined): Record<string, string> {
   const kept: Record<string, string> = {};
-  for (const [name, value] of Object.entries(query ?? {})) if (name !== "cursor" && value !== undefined) kept[name] = value;
+  for (const [name, value] of Object.entries(query ?? {}))
+    if (name !== "cursor" && value !== undefined) kept[name] = value;
   return kept;
 }
 

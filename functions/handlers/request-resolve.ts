@@ -21,7 +21,8 @@ export function makeRequestResolveHandler(getDeps: () => RequestResolveDeps) {
     return answering(deps.log, async () => {
       const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const parsed = ResolvePartBody.safeParse(readJsonBody(event));
-      if (!parsed.success) throw new ValidationError("The body is not a valid resolution.", describeIssues(parsed.error), 422);
+      if (!parsed.success)
+        throw new ValidationError("The body is not a valid resolution.", describeIssues(parsed.error), 422);
       const requestId = event.pathParameters?.requestId ?? "";
       await resolvePart(deps, requestId, parsed.data, caller);
       const request = (await deps.store.get(requestId))!;

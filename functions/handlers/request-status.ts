@@ -20,7 +20,8 @@ export function makeRequestStatusHandler(getDeps: () => RequestStatusDeps) {
       const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
       const requestId = event.pathParameters?.requestId ?? "";
       const request = requestId ? await deps.store.get(requestId) : undefined;
-      if (!request || !mayAccess(caller, request)) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+      if (!request || !mayAccess(caller, request))
+        throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
       return json(200, renderRequest(request, await readParts(deps.ledger, requestId)));
     });
   };

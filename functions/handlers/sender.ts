@@ -23,7 +23,11 @@ export function makeSenderHandler(getDeps: () => SenderDeps) {
     const remainingMs = () => context?.getRemainingTimeInMillis() ?? DEFAULT_REMAINING_MS;
     const send = { ...deps.send, remainingMs };
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
-    const records = event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1) }));
+    const records = event.Records.map((r) => ({
+      messageId: r.messageId,
+      body: r.body,
+      receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1),
+    }));
     const outcomes = await handleQueueRecords(send, records);
     for (const record of event.Records) {
       const outcome = outcomes.get(record.messageId);
@@ -33,7 +37,10 @@ export function makeSenderHandler(getDeps: () => SenderDeps) {
         await deps.retries?.retryAfter(record.receiptHandle, outcome.delaySeconds, outcome.reason);
       } catch (error) {
         // Only slower: the message comes back when the queue's visibility timeout ends.
-        deps.log.warn("retry delay not set; the message returns after the visibility timeout", { messageId: record.messageId, error: (error as Error).message });
+        deps.log.warn("retry delay not set; the message returns after the visibility timeout", {
+          messageId: record.messageId,
+          error: (error as Error).message,
+        });
       }
     }
     return { batchItemFailures };

@@ -7,12 +7,16 @@ import { awsConfig, awsLog, awsTable, once } from "./aws-base.js";
 import { awsSecrets } from "./aws-secrets.js";
 
 /** The accept path's ports, shared with the PassEntry webhook function's wiring. */
-export const awsAcceptPorts = once((): AcceptPorts => ({
-  store: new DynamoDbRequestStore(awsTable()),
-  queue: new SqsMessageQueue(awsConfig().MESSAGES_QUEUE_URL),
-  clock: systemClock,
-  log: awsLog(),
-  secrets: awsSecrets(),
-}));
+export const awsAcceptPorts = once(
+  (): AcceptPorts => ({
+    store: new DynamoDbRequestStore(awsTable()),
+    queue: new SqsMessageQueue(awsConfig().MESSAGES_QUEUE_URL),
+    clock: systemClock,
+    log: awsLog(),
+    secrets: awsSecrets(),
+  }),
+);
 
-export const awsAcceptHandlerDeps = once(() => composeAccept(awsAcceptPorts(), { allowedBatchKeys: awsConfig().ALLOWED_BATCH_KEYS }));
+export const awsAcceptHandlerDeps = once(() =>
+  composeAccept(awsAcceptPorts(), { allowedBatchKeys: awsConfig().ALLOWED_BATCH_KEYS }),
+);

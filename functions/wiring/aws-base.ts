@@ -29,7 +29,9 @@ export const awsLog = once((): Log & { logger: Logger } => powertoolsLog());
  * @example
  *   export const handler = withLambdaContext(makeAcceptHandler(awsAcceptHandlerDeps));
  */
-export function withLambdaContext<E, R>(handler: (event: E, context?: Context) => Promise<R>): (event: E, context: Context) => Promise<R> {
+export function withLambdaContext<E, R>(
+  handler: (event: E, context?: Context) => Promise<R>,
+): (event: E, context: Context) => Promise<R> {
   return (event, context) => {
     awsLog().logger.addContext(context);
     return handler(event, context);
@@ -39,5 +41,9 @@ export function withLambdaContext<E, R>(handler: (event: E, context?: Context) =
 /** The one DynamoDB table (requests and send ledger), shared by the store and the ledger. */
 export const awsTable = once((): DynamoDbTableOptions & { retentionDays: number } => {
   const config = awsConfig();
-  return { tableName: config.WALLET_TABLE_NAME, client: new DynamoDBClient({}), retentionDays: config.RECORD_RETENTION_DAYS };
+  return {
+    tableName: config.WALLET_TABLE_NAME,
+    client: new DynamoDBClient({}),
+    retentionDays: config.RECORD_RETENTION_DAYS,
+  };
 });

@@ -7,5 +7,8 @@ import { awsAcceptPorts } from "./accept.js";
 import automationsDocument from "../../automations.json" with { type: "json" };
 
 export const awsPassEntryWebhookDeps = once(() =>
-  composePassEntryWebhook({ ...awsAcceptPorts(), automations: parseAutomations(automationsDocument) }, { allowedBatchKeys: awsConfig().ALLOWED_BATCH_KEYS }),
+  composePassEntryWebhook(
+    { ...awsAcceptPorts(), automations: parseAutomations(automationsDocument) },
+    { allowedBatchKeys: awsConfig().ALLOWED_BATCH_KEYS },
+  ),
 );

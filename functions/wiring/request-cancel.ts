@@ -7,11 +7,13 @@ import type { RequestCancelDeps } from "../handler-deps.js";
 import { awsConfig, awsLog, awsTable, once } from "./aws-base.js";
 import { awsSecrets } from "./aws-secrets.js";
 
-export const awsRequestCancelDeps = once((): RequestCancelDeps => ({
-  store: new DynamoDbRequestStore(awsTable()),
-  ledger: new DynamoDbSendLedger(awsTable()),
-  queue: new SqsMessageQueue(awsConfig().MESSAGES_QUEUE_URL),
-  clock: systemClock,
-  secrets: awsSecrets(),
-  log: awsLog(),
-}));
+export const awsRequestCancelDeps = once(
+  (): RequestCancelDeps => ({
+    store: new DynamoDbRequestStore(awsTable()),
+    ledger: new DynamoDbSendLedger(awsTable()),
+    queue: new SqsMessageQueue(awsConfig().MESSAGES_QUEUE_URL),
+    clock: systemClock,
+    secrets: awsSecrets(),
+    log: awsLog(),
+  }),
+);

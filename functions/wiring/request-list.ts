@@ -4,8 +4,10 @@ import type { RequestListDeps } from "../handler-deps.js";
 import { awsLog, awsTable, once } from "./aws-base.js";
 import { awsSecrets } from "./aws-secrets.js";
 
-export const awsRequestListDeps = once((): RequestListDeps => ({
-  store: new DynamoDbRequestStore(awsTable()),
-  secrets: awsSecrets(),
-  log: awsLog(),
-}));
+export const awsRequestListDeps = once(
+  (): RequestListDeps => ({
+    store: new DynamoDbRequestStore(awsTable()),
+    secrets: awsSecrets(),
+    log: awsLog(),
+  }),
+);

@@ -5,9 +5,11 @@ import type { RequestStatusDeps } from "../handler-deps.js";
 import { awsLog, awsTable, once } from "./aws-base.js";
 import { awsSecrets } from "./aws-secrets.js";
 
-export const awsRequestStatusDeps = once((): RequestStatusDeps => ({
-  store: new DynamoDbRequestStore(awsTable()),
-  ledger: new DynamoDbSendLedger(awsTable()),
-  secrets: awsSecrets(),
-  log: awsLog(),
-}));
+export const awsRequestStatusDeps = once(
+  (): RequestStatusDeps => ({
+    store: new DynamoDbRequestStore(awsTable()),
+    ledger: new DynamoDbSendLedger(awsTable()),
+    secrets: awsSecrets(),
+    log: awsLog(),
+  }),
+);

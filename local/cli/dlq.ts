@@ -44,11 +44,18 @@ export const dlqCommand: CliCommand = {
 };
 
 /** Runs the command on its own, escaping what it prints; returns the exit code. For tests. */
-export function runDlqCli(argv: string[], untrustedOutput: CliIo, env: Record<string, string | undefined> = process.env): Promise<number> {
+export function runDlqCli(
+  argv: string[],
+  untrustedOutput: CliIo,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   // Dead letters hold whatever was sent to the queue: every line goes out escaped (see functions/core/visible-text.ts).
   return dlq(
     argv,
-    { out: (line) => untrustedOutput.out(terminalSafe(line, { keepLineBreaks: true })), err: (line) => untrustedOutput.err(terminalSafe(line, { keepLineBreaks: true })) },
+    {
+      out: (line) => untrustedOutput.out(terminalSafe(line, { keepLineBreaks: true })),
+      err: (line) => untrustedOutput.err(terminalSafe(line, { keepLineBreaks: true })),
+    },
     env,
   );
 }
@@ -112,16 +119,34 @@ async function dlq(argv: string[], io: CliIo, env: Record<string, string | undef
   }
 }
 
-function openDeadLetters(values: { "data-dir"?: string; "dlq-url"?: string; "queue-url"?: string }, env: Record<string, string | undefined>) {
+function openDeadLetters(
+  values: { "data-dir"?: string; "dlq-url"?: string; "queue-url"?: string },
+  env: Record<string, string | undefined>,
+) {
   const dlqUrl = values["dlq-url"] ?? env.DEAD_LETTER_QUEUE_URL;
   if (dlqUrl) {
     const queueUrl = values["queue-url"] ?? env.MESSAGES_QUEUE_URL ?? "";
-    return { dlq: new SqsDeadLetterQueue(dlqUrl, queueUrl) as DeadLetterQueue, close: () => undefined, where: dlqUrl, summary: undefined };
+    return {
+      dlq: new SqsDeadLetterQueue(dlqUrl, queueUrl) as DeadLetterQueue,
+      close: () => undefined,
+      where: dlqUrl,
+      summary: undefined,
+    };
   }
   const dataDir = resolve(values["data-dir"] ?? env.DATA_DIR ?? "./.data");
   const db = openSqlite(databasePath(dataDir));
-  const summary: SummaryDeps = { store: new SqliteRequestStore(db), ledger: new SqliteSendLedger(db), log: quietLog, clock: systemClock };
-  return { dlq: new SqliteDeadLetterQueue(new SqliteMessageQueue(db)) as DeadLetterQueue, close: () => db.close(), where: dataDir, summary };
+  const summary: SummaryDeps = {
+    store: new SqliteRequestStore(db),
+    ledger: new SqliteSendLedger(db),
+    log: quietLog,
+    clock: systemClock,
+  };
+  return {
+    dlq: new SqliteDeadLetterQueue(new SqliteMessageQueue(db)) as DeadLetterQueue,
+    close: () => db.close(),
+    where: dataDir,
+    summary,
+  };
 }
 
 function printTable(letters: DeadLetterView[], where: string, io: CliIo): void {
@@ -131,8 +156,9 @@ function printTable(letters: DeadLetterView[], where: string, io: CliIo): void {
   }
   io.out(`${letters.length} dead letter(s) in ${where}:`);
   for (const l of letters) {
-    io.out(`- ${printable(l.messageId)}  request ${l.requestId === null ? "(unreadable body)" : printable(l.requestId)}  receives ${l.receiveCount}  sent ${printable(l.sentAt ?? "?")}`);
+    io.out(
+      `- ${printable(l.messageId)}  request ${l.requestId === null ? "(unreadable body)" : printable(l.requestId)}  receives ${l.receiveCount}  sent ${printable(l.sentAt ?? "?")}`,
+    );
     if (l.lastError) io.out(`    last error: ${printable(l.lastError)}`);
   }
 }
-

@@ -6,7 +6,14 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { owningTrigger } from "../../functions/core/plan-promotions.js";
-import { checkPromotionsFile, localIso, nextOccurrences, utcIso, zoneAbbreviation, type Promotion } from "../../functions/core/promotions.js";
+import {
+  checkPromotionsFile,
+  localIso,
+  nextOccurrences,
+  utcIso,
+  zoneAbbreviation,
+  type Promotion,
+} from "../../functions/core/promotions.js";
 import type { CliCommand, CliContext } from "./command.js";
 
 const DEFAULT_FILE = "promotions.json";
@@ -25,7 +32,11 @@ export const promotionsCommand: CliCommand = {
   async run(args, context) {
     let parsed;
     try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { count: { type: "string" }, help: { type: "boolean", short: "h" } } });
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { count: { type: "string" }, help: { type: "boolean", short: "h" } },
+      });
     } catch (error) {
       context.io.err(`${(error as Error).message}\n${USAGE}`);
       return 2;
@@ -63,19 +74,27 @@ export const promotionsCommand: CliCommand = {
       context.io.out(`${loaded.label} is valid: ${summary}.`);
       return 0;
     }
-    context.io.out(`${loaded.label}: ${summary}. Times are each promotion's local time, then UTC; the trigger (UTC) is when its send request is queued.`);
+    context.io.out(
+      `${loaded.label}: ${summary}. Times are each promotion's local time, then UTC; the trigger (UTC) is when its send request is queued.`,
+    );
     for (const promotion of checked.promotions) printPromotion(promotion, count, context);
     return 0;
   },
 };
 
-function loadFile(file: string, context: CliContext): { ok: true; document: unknown; label: string } | { ok: false; problem: string } {
+function loadFile(
+  file: string,
+  context: CliContext,
+): { ok: true; document: unknown; label: string } | { ok: false; problem: string } {
   const path = resolve(context.cwd, file);
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    return { ok: false, problem: `${file} could not be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.` };
+    return {
+      ok: false,
+      problem: `${file} could not be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
+    };
   }
   try {
     return { ok: true, document: JSON.parse(text), label: file };
@@ -88,9 +107,16 @@ function printPromotion(promotion: Promotion, count: number, context: CliContext
   const { io } = context;
   const now = context.now();
   io.out("");
-  io.out(`${promotion.id}: ${JSON.stringify(promotion.name)} (${promotion.enabled ? "enabled" : "disabled: nothing is planned"})`);
-  const dates = promotion.startDate || promotion.endDate ? `, ${promotion.startDate ? `from ${promotion.startDate} ` : ""}${promotion.endDate ? `until ${promotion.endDate}` : ""}`.trimEnd() : "";
-  io.out(`  cron "${promotion.cron}" in ${promotion.timeZone}${dates}; queued ${promotion.leadTimeMinutes} min ahead; entity ${promotion.entityId}; ${audience(promotion)}`);
+  io.out(
+    `${promotion.id}: ${JSON.stringify(promotion.name)} (${promotion.enabled ? "enabled" : "disabled: nothing is planned"})`,
+  );
+  const dates =
+    promotion.startDate || promotion.endDate
+      ? `, ${promotion.startDate ? `from ${promotion.startDate} ` : ""}${promotion.endDate ? `until ${promotion.endDate}` : ""}`.trimEnd()
+      : "";
+  io.out(
+    `  cron "${promotion.cron}" in ${promotion.timeZone}${dates}; queued ${promotion.leadTimeMinutes} min ahead; entity ${promotion.entityId}; ${audience(promotion)}`,
+  );
   const occurrences = nextOccurrences(promotion, now, count);
   if (occurrences.length === 0) {
     io.out("  no further occurrences");
@@ -98,10 +124,14 @@ function printPromotion(promotion: Promotion, count: number, context: CliContext
   }
   const rows = occurrences.map((occurrence) => {
     const trigger = owningTrigger(promotion, occurrence.at);
-    const when = occurrence.skipped ? "skipped (listed in skip)" : `${utcIso(trigger)}${trigger < now ? " (passed)" : ""}`;
+    const when = occurrence.skipped
+      ? "skipped (listed in skip)"
+      : `${utcIso(trigger)}${trigger < now ? " (passed)" : ""}`;
     return [localLabel(occurrence.at, promotion.timeZone), utcIso(occurrence.at), when];
   });
-  const widths = [0, 1].map((column) => Math.max(...rows.map((row) => row[column]!.length), column === 0 ? "local time".length : "UTC".length));
+  const widths = [0, 1].map((column) =>
+    Math.max(...rows.map((row) => row[column]!.length), column === 0 ? "local time".length : "UTC".length),
+  );
   io.out(`  ${"local time".padEnd(widths[0]!)}  ${"UTC".padEnd(widths[1]!)}  trigger (UTC)`);
   for (const [local, utc, when] of rows) io.out(`  ${local!.padEnd(widths[0]!)}  ${utc!.padEnd(widths[1]!)}  ${when}`);
 }

@@ -73,18 +73,23 @@ interface Connection {
 
 function connection(values: { url?: string | undefined; key?: string | undefined }, context: CliContext): Connection {
   const url = (values.url ?? context.env.WALLET_API_URL ?? DEFAULT_API_URL).replace(/\/+$/, "");
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--url must be an http(s) URL (got ${JSON.stringify(url)}).`);
+  if (!/^https?:\/\/[^\s]+$/.test(url))
+    throw new UsageError(`--url must be an http(s) URL (got ${JSON.stringify(url)}).`);
   // An empty WALLET_API_KEY (e.g. `WALLET_API_KEY= npm run cli …`) counts as unset.
   const key = values.key ?? (context.env.WALLET_API_KEY || undefined) ?? developmentKey(context);
   if (!key) {
-    throw new UsageError("No API key: pass --key, set WALLET_API_KEY, or run `npm start` here once so it writes DATA_DIR/dev-api-key.");
+    throw new UsageError(
+      "No API key: pass --key, set WALLET_API_KEY, or run `npm start` here once so it writes DATA_DIR/dev-api-key.",
+    );
   }
   return { url, key };
 }
 
 function developmentKey(context: CliContext): string | undefined {
   try {
-    return readFileSync(resolve(context.cwd, context.env.DATA_DIR ?? ".data", "dev-api-key"), "utf8").trim() || undefined;
+    return (
+      readFileSync(resolve(context.cwd, context.env.DATA_DIR ?? ".data", "dev-api-key"), "utf8").trim() || undefined
+    );
   } catch {
     return undefined;
   }
@@ -96,12 +101,23 @@ interface Answer {
   headers: Headers;
 }
 
-async function request(conn: Connection, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+async function request(
+  conn: Connection,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   let response: Response;
   try {
     response = await fetch(conn.url + path, {
       method,
-      headers: { authorization: `Bearer ${conn.key}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+      headers: {
+        authorization: `Bearer ${conn.key}`,
+        accept: "application/json",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
@@ -123,8 +139,10 @@ async function request(conn: Connection, method: string, path: string, body?: un
 function reportRefusal(answer: Answer, context: CliContext): number {
   const errors: unknown[] = Array.isArray(answer.body?.errors) ? answer.body.errors : [];
   context.io.err(`The API answered ${answer.status}:`);
-  for (const error of errors.length > 0 ? errors : ["(no explanation given)"]) context.io.err(`  - ${printable(error)}`);
-  if (answer.status === 401) context.io.err("Check the key (--key, WALLET_API_KEY, or DATA_DIR/dev-api-key) and that it belongs to this --url.");
+  for (const error of errors.length > 0 ? errors : ["(no explanation given)"])
+    context.io.err(`  - ${printable(error)}`);
+  if (answer.status === 401)
+    context.io.err("Check the key (--key, WALLET_API_KEY, or DATA_DIR/dev-api-key) and that it belongs to this --url.");
   return 1;
 }
 
@@ -140,11 +158,18 @@ export function describeRequest(document: any, now: number): string[] {
   lines.push(`  entity ${p(a.entityId)}, ${when}, accepted ${p(a.createdAt)}${a.caller ? `, by ${p(a.caller)}` : ""}`);
   if (a.progress) {
     const g = a.progress;
-    lines.push(`  parts: ${p(g.chunks)} (${p(g.sent)} sent, ${p(g.pending)} pending, ${p(g.failed)} failed, ${p(g.cancelled)} cancelled, ${p(g.unknown)} unknown)`);
+    lines.push(
+      `  parts: ${p(g.chunks)} (${p(g.sent)} sent, ${p(g.pending)} pending, ${p(g.failed)} failed, ${p(g.cancelled)} cancelled, ${p(g.unknown)} unknown)`,
+    );
   }
-  if (a.cancelRequestedAt) lines.push(`  cancellation requested at ${p(a.cancelRequestedAt)}${a.cancelledBy ? ` by ${p(a.cancelledBy)}` : ""}`);
+  if (a.cancelRequestedAt)
+    lines.push(
+      `  cancellation requested at ${p(a.cancelRequestedAt)}${a.cancelledBy ? ` by ${p(a.cancelledBy)}` : ""}`,
+    );
   if (a.deadLetter) {
-    lines.push(`  dead-lettered at ${p(a.deadLetter.at)} after ${p(a.deadLetter.receiveCount)} receives (${p(a.deadLetter.kind)} message ${p(a.deadLetter.messageId)})`);
+    lines.push(
+      `  dead-lettered at ${p(a.deadLetter.at)} after ${p(a.deadLetter.receiveCount)} receives (${p(a.deadLetter.kind)} message ${p(a.deadLetter.messageId)})`,
+    );
     lines.push(`  last error: ${p(a.deadLetter.lastError)}`);
     lines.push("  redrive it (it cannot be sent twice): npm run dlq -- redrive, or the console's Dead letters page");
   } else if (a.failureReason) lines.push(`  reason: ${p(a.failureReason)}`);
@@ -152,12 +177,16 @@ export function describeRequest(document: any, now: number): string[] {
     const facts = [b.batchId ? `batch ${p(b.batchId)}` : "no batch", p(b.status ?? b.state)];
     if (b.totalCount != null) facts.push(`${p(b.totalCount)} recipients`);
     lines.push(`  part ${p(b.chunk)}: ${facts.join(", ")}`);
-    if (b.sendAt && !b.sendNowAt && b.status === "scheduled") lines.push(`    will be sent at ${p(b.sendAt)} (an early send: cancel before then to stop it)`);
+    if (b.sendAt && !b.sendNowAt && b.status === "scheduled")
+      lines.push(`    will be sent at ${p(b.sendAt)} (an early send: cancel before then to stop it)`);
     if (b.deliveryCsvUrl) lines.push(`    delivery CSV: ${p(b.deliveryCsvUrl)}`);
     if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${p(b.errorsCsvUrl)}`);
     if (b.note) lines.push(`    note: ${p(b.note)}`);
     else if (b.reason) lines.push(`    reason: ${p(b.reason)}`);
-    if (b.state === "unknown") lines.push(`    decide it: npm run cli -- resolve ${p(document?.data?.id)} --part ${p(b.chunk)} (--sent <batch id> | --release)`);
+    if (b.state === "unknown")
+      lines.push(
+        `    decide it: npm run cli -- resolve ${p(document?.data?.id)} --part ${p(b.chunk)} (--sent <batch id> | --release)`,
+      );
     if (b.resolvedBy) lines.push(`    resolved by ${p(b.resolvedBy)} at ${p(b.resolvedAt)}`);
   }
   return lines;
@@ -186,7 +215,8 @@ function loadRecipients(file: string, context: CliContext): unknown[] {
     throw new UsageError(`--recipients ${file} could not be read (${why}).`);
   }
   const list = Array.isArray(document) ? document : (document as { recipients?: unknown } | null)?.recipients;
-  if (!Array.isArray(list)) throw new UsageError(`--recipients ${file} must hold a JSON array of recipients, or {"recipients": [...]}.`);
+  if (!Array.isArray(list))
+    throw new UsageError(`--recipients ${file} must hold a JSON array of recipients, or {"recipients": [...]}.`);
   return list;
 }
 
@@ -217,12 +247,15 @@ export const sendCommand: CliCommand = {
       if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}.`);
       if (!values.entity) throw new UsageError("--entity is required.");
       if (values.message === undefined) throw new UsageError("--message is required.");
-      if ((values.segment === undefined) === (values.recipients === undefined)) throw new UsageError("Give either --segment (one or more) or --recipients, not both and not neither.");
+      if ((values.segment === undefined) === (values.recipients === undefined))
+        throw new UsageError("Give either --segment (one or more) or --recipients, not both and not neither.");
       if (values.at !== undefined && values.now) throw new UsageError("Give --at or --now, not both.");
 
       const batch: Record<string, unknown> = {
         message: values.message,
-        ...(values.segment ? { segments: values.segment.map((groupTag) => ({ groupTag })) } : { recipients: loadRecipients(values.recipients!, context) }),
+        ...(values.segment
+          ? { segments: values.segment.map((groupTag) => ({ groupTag })) }
+          : { recipients: loadRecipients(values.recipients!, context) }),
         ...(values.at !== undefined ? { scheduledAt: values.at } : {}),
         ...(values.now ? { sendNow: true } : {}),
       };
@@ -232,7 +265,13 @@ export const sendCommand: CliCommand = {
       const conn = connection(values, context);
 
       const idempotencyKey = values["idempotency-key"];
-      const answer = await request(conn, "POST", `/api/v1/entities/${encodeURIComponent(values.entity)}/messaging/wallet`, { batch }, idempotencyKey ? { "idempotency-key": idempotencyKey } : {});
+      const answer = await request(
+        conn,
+        "POST",
+        `/api/v1/entities/${encodeURIComponent(values.entity)}/messaging/wallet`,
+        { batch },
+        idempotencyKey ? { "idempotency-key": idempotencyKey } : {},
+      );
       if (answer.status !== 202) return reportRefusal(answer, context);
       if (values.json) {
         context.io.out(JSON.stringify(answer.body, null, 2));
@@ -243,7 +282,10 @@ export const sendCommand: CliCommand = {
         context.io.out(printable(id));
         return 0;
       }
-      const replayed = answer.headers.get("idempotent-replayed") === "true" ? " (the same request as before with this Idempotency-Key; nothing new was queued)" : "";
+      const replayed =
+        answer.headers.get("idempotent-replayed") === "true"
+          ? " (the same request as before with this Idempotency-Key; nothing new was queued)"
+          : "";
       context.io.out(`Accepted: request ${printable(id)}${replayed}`);
       for (const line of describeRequest(answer.body, context.now()).slice(1)) context.io.out(line);
       context.io.out(`Follow it: npm run cli -- status ${printable(id)}`);
@@ -251,7 +293,13 @@ export const sendCommand: CliCommand = {
     }),
 };
 
-function requestIdCommand(name: "status" | "cancel", usage: string, summary: string, method: "GET" | "DELETE", expected: number): CliCommand {
+function requestIdCommand(
+  name: "status" | "cancel",
+  usage: string,
+  summary: string,
+  method: "GET" | "DELETE",
+  expected: number,
+): CliCommand {
   return {
     name,
     summary,
@@ -265,7 +313,11 @@ function requestIdCommand(name: "status" | "cancel", usage: string, summary: str
         const [requestId, ...extra] = positionals;
         if (!requestId) throw new UsageError("Name the request id.");
         if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
-        const answer = await request(connection(values, context), method, `/api/v1/requests/${encodeURIComponent(requestId)}`);
+        const answer = await request(
+          connection(values, context),
+          method,
+          `/api/v1/requests/${encodeURIComponent(requestId)}`,
+        );
         if (answer.status !== expected) return reportRefusal(answer, context);
         if (values.json) context.io.out(JSON.stringify(answer.body, null, 2));
         else {
@@ -277,15 +329,36 @@ function requestIdCommand(name: "status" | "cancel", usage: string, summary: str
   };
 }
 
-export const statusCommand = requestIdCommand("status", STATUS_USAGE, "show what became of a request: its state and each PassEntry batch", "GET", 200);
-export const cancelCommand = requestIdCommand("cancel", CANCEL_USAGE, "cancel a request: unsent parts at once, scheduled batches at PassEntry", "DELETE", 202);
+export const statusCommand = requestIdCommand(
+  "status",
+  STATUS_USAGE,
+  "show what became of a request: its state and each PassEntry batch",
+  "GET",
+  200,
+);
+export const cancelCommand = requestIdCommand(
+  "cancel",
+  CANCEL_USAGE,
+  "cancel a request: unsent parts at once, scheduled batches at PassEntry",
+  "DELETE",
+  202,
+);
 
 export const resolveCommand: CliCommand = {
   name: "resolve",
   summary: "decide a part left unknown: the batch found at PassEntry, or send it again",
   run: (args, context) =>
     runCommand(RESOLVE_USAGE, context, async () => {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...connectionOptions, part: { type: "string" }, sent: { type: "string" }, release: { type: "boolean" } } });
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          ...connectionOptions,
+          part: { type: "string" },
+          sent: { type: "string" },
+          release: { type: "boolean" },
+        },
+      });
       if (values.help) {
         context.io.out(RESOLVE_USAGE);
         return 0;
@@ -293,15 +366,29 @@ export const resolveCommand: CliCommand = {
       const [requestId, ...extra] = positionals;
       if (!requestId) throw new UsageError("Name the request id.");
       if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
-      if ((values.sent === undefined) === (values.release !== true)) throw new UsageError("Give either --sent <batch id> or --release.");
+      if ((values.sent === undefined) === (values.release !== true))
+        throw new UsageError("Give either --sent <batch id> or --release.");
       const chunk = values.part === undefined ? 0 : Number(values.part);
-      if (!Number.isInteger(chunk) || chunk < 0) throw new UsageError(`--part must be a part number such as 0 (got ${JSON.stringify(values.part)}).`);
-      const body = values.sent !== undefined ? { chunk, resolution: "sent", batchId: values.sent } : { chunk, resolution: "release" };
-      const answer = await request(connection(values, context), "POST", `/api/v1/requests/${encodeURIComponent(requestId)}/resolve`, body);
+      if (!Number.isInteger(chunk) || chunk < 0)
+        throw new UsageError(`--part must be a part number such as 0 (got ${JSON.stringify(values.part)}).`);
+      const body =
+        values.sent !== undefined
+          ? { chunk, resolution: "sent", batchId: values.sent }
+          : { chunk, resolution: "release" };
+      const answer = await request(
+        connection(values, context),
+        "POST",
+        `/api/v1/requests/${encodeURIComponent(requestId)}/resolve`,
+        body,
+      );
       if (answer.status !== 200) return reportRefusal(answer, context);
       if (values.json) context.io.out(JSON.stringify(answer.body, null, 2));
       else {
-        context.io.out(values.sent !== undefined ? `Part ${chunk} recorded as sent in batch ${values.sent}.` : `Part ${chunk} released: it will be sent again.`);
+        context.io.out(
+          values.sent !== undefined
+            ? `Part ${chunk} recorded as sent in batch ${values.sent}.`
+            : `Part ${chunk} released: it will be sent again.`,
+        );
         for (const line of describeRequest(answer.body, context.now())) context.io.out(line);
       }
       return 0;
@@ -336,7 +423,10 @@ export const listCommand: CliCommand = {
       const { values, positionals } = parseArgs({
         args,
         allowPositionals: true,
-        options: { ...connectionOptions, ...Object.fromEntries(LIST_FILTERS.map((name) => [name, { type: "string" as const }])) },
+        options: {
+          ...connectionOptions,
+          ...Object.fromEntries(LIST_FILTERS.map((name) => [name, { type: "string" as const }])),
+        },
       });
       if (values.help) {
         context.io.out(LIST_USAGE);
@@ -348,7 +438,11 @@ export const listCommand: CliCommand = {
         const value = (values as Record<string, unknown>)[name];
         if (typeof value === "string") filters.set(name, value);
       }
-      const answer = await request(connection(values, context), "GET", `/api/v1/requests${filters.size > 0 ? `?${filters}` : ""}`);
+      const answer = await request(
+        connection(values, context),
+        "GET",
+        `/api/v1/requests${filters.size > 0 ? `?${filters}` : ""}`,
+      );
       if (answer.status !== 200) return reportRefusal(answer, context);
       if (values.json) {
         context.io.out(JSON.stringify(answer.body, null, 2));
@@ -372,7 +466,9 @@ export function describeList(document: any): string[] {
     const content = String(a.content ?? "");
     return `${p(a.createdAt)}  ${p(entry.id)}  ${p(a.status).padEnd(12)} ${progress.padEnd(12)} ${p(a.entityId)}  ${when}  ${p(content.length > 40 ? `${content.slice(0, 39)}…` : content)}`;
   });
-  const next = document?.links?.next ? new URLSearchParams(String(document.links.next).split("?")[1] ?? "").get("cursor") : null;
+  const next = document?.links?.next
+    ? new URLSearchParams(String(document.links.next).split("?")[1] ?? "").get("cursor")
+    : null;
   if (next) lines.push(`More: add --cursor ${p(next)}`);
   return lines;
 }
@@ -396,7 +492,11 @@ export const watchCommand: CliCommand = {
   summary: "follow a request live until it settles (every batch finished, or waiting for its time)",
   run: (args, context) =>
     runCommand(WATCH_USAGE, context, async () => {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...connectionOptions, interval: { type: "string" }, timeout: { type: "string" } } });
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { ...connectionOptions, interval: { type: "string" }, timeout: { type: "string" } },
+      });
       if (values.help) {
         context.io.out(WATCH_USAGE);
         return 0;
@@ -406,7 +506,8 @@ export const watchCommand: CliCommand = {
       if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
       const interval = Number(values.interval ?? 1);
       const timeout = Number(values.timeout ?? 300);
-      if (!(interval > 0) || !(timeout > 0)) throw new UsageError("--interval and --timeout must be positive numbers of seconds.");
+      if (!(interval > 0) || !(timeout > 0))
+        throw new UsageError("--interval and --timeout must be positive numbers of seconds.");
       const conn = connection(values, context);
       const deadline = context.now() + timeout * 1000;
       let shown: string[] = [];
@@ -435,4 +536,11 @@ export const watchCommand: CliCommand = {
 };
 
 /** The commands of this module, in the order the help lists them. */
-export const requestCommands: readonly CliCommand[] = [sendCommand, listCommand, statusCommand, watchCommand, cancelCommand, resolveCommand];
+export const requestCommands: readonly CliCommand[] = [
+  sendCommand,
+  listCommand,
+  statusCommand,
+  watchCommand,
+  cancelCommand,
+  resolveCommand,
+];

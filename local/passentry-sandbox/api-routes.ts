@@ -122,7 +122,10 @@ function notifyPass(request: RouteRequest, services: RouteServices): ApiResponse
   if (!validated.ok) return errorResponse(422, validated.errors);
   const passId = request.params.id ?? "";
   services.notifications.push({ passId, message: validated.value.message, at: services.now() });
-  return jsonResponse(200, { data: { id: passId, type: "pass", attributes: {} }, meta: { notifications: { status: "sent" } } });
+  return jsonResponse(200, {
+    data: { id: passId, type: "pass", attributes: {} },
+    meta: { notifications: { status: "sent" } },
+  });
 }
 
 function batchFile(hasFile: (view: BatchView) => boolean, render: (view: BatchView) => string) {
@@ -133,14 +136,29 @@ function batchFile(hasFile: (view: BatchView) => boolean, render: (view: BatchVi
 }
 
 export const ROUTES: readonly RouteDefinition[] = [
-  { method: "POST", template: "/api/v1/entities/:id/messaging/wallet", authenticated: true, handle: createWalletMessagingBatch },
+  {
+    method: "POST",
+    template: "/api/v1/entities/:id/messaging/wallet",
+    authenticated: true,
+    handle: createWalletMessagingBatch,
+  },
   { method: "GET", template: "/api/v1/batches", authenticated: true, handle: listBatches },
   { method: "GET", template: "/api/v1/batches/:id", authenticated: true, handle: showBatch },
   { method: "POST", template: "/api/v1/batches/:id/send-now", authenticated: true, handle: sendBatchNow },
   { method: "PATCH", template: "/api/v1/batches/:id/cancel", authenticated: true, handle: cancelBatch },
   { method: "POST", template: "/api/v1/passes/:id/notification", authenticated: true, handle: notifyPass },
-  { method: "GET", template: "/files/:id/errors.csv", authenticated: false, handle: batchFile(hasErrorsCsv, errorsCsv) },
-  { method: "GET", template: "/files/:id/delivery.csv", authenticated: false, handle: batchFile(hasDeliveryCsv, deliveryCsv) },
+  {
+    method: "GET",
+    template: "/files/:id/errors.csv",
+    authenticated: false,
+    handle: batchFile(hasErrorsCsv, errorsCsv),
+  },
+  {
+    method: "GET",
+    template: "/files/:id/delivery.csv",
+    authenticated: false,
+    handle: batchFile(hasDeliveryCsv, deliveryCsv),
+  },
 ];
 
 function decodeSegment(segment: string): string | null {

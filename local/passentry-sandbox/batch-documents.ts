@@ -91,7 +91,9 @@ export function batchListDocument(all: BatchView[], { page, perPage }: Page, bas
 /** Small but plausible CSV files behind the errors/delivery URLs. */
 export function errorsCsv(view: BatchView): string {
   const reason =
-    view.status === "failed" ? "Sandbox: validation failed on request ([[fail-validation]])" : "Sandbox: delivery failed on request ([[complete-with-errors]])";
+    view.status === "failed"
+      ? "Sandbox: validation failed on request ([[fail-validation]])"
+      : "Sandbox: delivery failed on request ([[complete-with-errors]])";
   return `row,error\n1,"${reason}"\n`;
 }
 

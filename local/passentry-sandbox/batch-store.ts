@@ -54,7 +54,9 @@ export interface BatchView {
   completedAtMs: number | null;
 }
 
-export type TransitionResult = { ok: true; view: BatchView } | { ok: false; reason: "not-found" | "wrong-status"; status?: BatchStatus };
+export type TransitionResult =
+  | { ok: true; view: BatchView }
+  | { ok: false; reason: "not-found" | "wrong-status"; status?: BatchStatus };
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -131,7 +133,11 @@ export class BatchStore {
     this.records = [];
   }
 
-  private transition(id: string, allowedFrom: BatchStatus[], apply: (record: BatchRecord, at: number) => void): TransitionResult {
+  private transition(
+    id: string,
+    allowedFrom: BatchStatus[],
+    apply: (record: BatchRecord, at: number) => void,
+  ): TransitionResult {
     const record = this.records.find((candidate) => candidate.id === id);
     if (!record) return { ok: false, reason: "not-found" };
     const { status } = this.lifecycleOf(record);
@@ -151,7 +157,9 @@ export class BatchStore {
     const validatedAtMs = record.createdAtMs + this.timings.validatingMs;
     if (nowMs < validatedAtMs) return { status: "validating", completedAtMs: null };
     if (record.outcome === "failed") return { status: "failed", completedAtMs: validatedAtMs };
-    const dueAtMs = this.timings.honourScheduledAt ? Math.max(validatedAtMs, Date.parse(record.scheduledAt)) : validatedAtMs + this.timings.scheduledMs;
+    const dueAtMs = this.timings.honourScheduledAt
+      ? Math.max(validatedAtMs, Date.parse(record.scheduledAt))
+      : validatedAtMs + this.timings.scheduledMs;
     const sendingAtMs = record.sentNowAtMs ?? dueAtMs;
     if (nowMs < sendingAtMs) return { status: "scheduled", completedAtMs: null };
     const doneAtMs = sendingAtMs + this.timings.sendingMs;

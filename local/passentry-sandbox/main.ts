@@ -5,7 +5,6 @@
 import { ConfigError } from "../../functions/core/errors.js";
 import { DEFAULT_SANDBOX_TOKEN, startSandbox } from "./sandbox.js";
 
-
 function readNumber(name: string, fallback: number, { min, max }: { min: number; max: number }): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
@@ -64,7 +63,9 @@ async function main(): Promise<void> {
     );
   }
   const { errorRate, latencyMs, dropRate } = options.faults;
-  console.log(`PassEntry sandbox (a simulator built from PassEntry's public docs, not PassEntry) listening on ${sandbox.url}`);
+  console.log(
+    `PassEntry sandbox (a simulator built from PassEntry's public docs, not PassEntry) listening on ${sandbox.url}`,
+  );
   console.log(`  base URL: ${sandbox.url}   header: Authorization: Bearer ${options.tokens[0]}`);
   console.log(
     `  rate limit ${options.rateLimitPerSecond}/s per endpoint+method; faults: errorRate=${errorRate} latencyMs=${latencyMs} dropRate=${dropRate}`,

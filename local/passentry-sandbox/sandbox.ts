@@ -194,7 +194,9 @@ class PassEntrySandbox implements Sandbox {
   injectNext(routeKey: string, faults: ScriptedFault[]): void {
     if (routeKey !== ANY_ROUTE && !KNOWN_ROUTE_KEYS.has(routeKey)) {
       // A typo would otherwise leave the faults queued forever and the test silently meaningless.
-      throw new Error(`Unknown sandbox route key "${routeKey}"; use "*" or one of: ${[...KNOWN_ROUTE_KEYS].join(", ")}`);
+      throw new Error(
+        `Unknown sandbox route key "${routeKey}"; use "*" or one of: ${[...KNOWN_ROUTE_KEYS].join(", ")}`,
+      );
     }
     const queue = this.scripted.get(routeKey) ?? [];
     queue.push(...faults);
@@ -240,12 +242,17 @@ class PassEntrySandbox implements Sandbox {
 
     const rateTarget = rateTargetFor(method, target.pathname, match);
     const answer =
-      this.faultAnswer(scripted, rateTarget) ?? this.rateLimitedAnswer(rateTarget, () => this.route(match, target, req, body, entry));
+      this.faultAnswer(scripted, rateTarget) ??
+      this.rateLimitedAnswer(rateTarget, () => this.route(match, target, req, body, entry));
     // The effect has happened by now; this fault models "PassEntry did it but the answer was lost".
     if (scripted?.kind === "drop-after-create") return this.drop(req, entry);
     if (scripted?.kind === "status-after-create") {
       entry.status = scripted.status;
-      return writeResponse(res, arbitraryResponse(scripted.status, scripted.body ?? { errors: ["Internal Server Error"] }), answer.rateHeaders);
+      return writeResponse(
+        res,
+        arbitraryResponse(scripted.status, scripted.body ?? { errors: ["Internal Server Error"] }),
+        answer.rateHeaders,
+      );
     }
 
     entry.status = answer.response.status;
@@ -269,7 +276,8 @@ class PassEntrySandbox implements Sandbox {
   /** Rate limiting comes before everything else, auth included, as the headers on a 401 show. */
   private rateLimitedAnswer(rateTarget: RateTarget, answer: () => ApiResponse): Answer {
     const decision = this.limiter.take(rateTarget.bucket, rateTarget.url);
-    if (!decision.allowed) return { response: errorResponse(429, ["Too Many Requests"]), rateHeaders: decision.headers };
+    if (!decision.allowed)
+      return { response: errorResponse(429, ["Too Many Requests"]), rateHeaders: decision.headers };
     return { response: answer(), rateHeaders: decision.headers };
   }
 

@@ -99,7 +99,8 @@ export function validateCreateBatch(document: unknown, nowMs: number): Validated
   const recipients = checkObjectList(batch.recipients, "recipients", errors);
   checkTargeting(segments, recipients, errors);
   recipients?.forEach((recipient, i) => {
-    if (JSON.stringify(recipient).includes(REFUSED_RECIPIENT_MARKER)) errors.push(`recipients[${i}] names a pass that does not exist`);
+    if (JSON.stringify(recipient).includes(REFUSED_RECIPIENT_MARKER))
+      errors.push(`recipients[${i}] names a pass that does not exist`);
   });
   const scheduledAt = checkScheduledAt(batch.scheduledAt, nowMs, errors);
   const name = checkOptionalString(batch.name, "name", errors);

@@ -46,8 +46,18 @@ describe("DynamoDbRequestStore with items an earlier version wrote (one global k
 
   /** What the version before per-caller keys stored: the request, and `IDEM#<key>`/`IDEM` pointing at it. */
   async function legacyRequest(record: RequestRecord) {
-    await client.send(new PutItemCommand({ TableName: tableName, Item: { ...requestKey(record.requestId), record: { S: JSON.stringify(record) } } }));
-    await client.send(new PutItemCommand({ TableName: tableName, Item: { pk: { S: `IDEM#${record.idempotencyKey}` }, sk: { S: "IDEM" }, requestId: { S: record.requestId } } }));
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { ...requestKey(record.requestId), record: { S: JSON.stringify(record) } },
+      }),
+    );
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { pk: { S: `IDEM#${record.idempotencyKey}` }, sk: { S: "IDEM" }, requestId: { S: record.requestId } },
+      }),
+    );
   }
 
   it("answers a retry across the upgrade with the first request, to the key or the signer of the recorded name", async () => {
@@ -57,7 +67,9 @@ describe("DynamoDbRequestStore with items an earlier version wrote (one global k
 
     // Act
     const byKey = await store.create(requestRecord({ idempotencyKey: "order-1", caller: "key:crm", fingerprint: "f" }));
-    const bySigner = await store.create(requestRecord({ idempotencyKey: "order-1", caller: "signer:crm", fingerprint: "f" }));
+    const bySigner = await store.create(
+      requestRecord({ idempotencyKey: "order-1", caller: "signer:crm", fingerprint: "f" }),
+    );
 
     // Assess
     expect(byKey).toEqual({ created: false, existing: old });
@@ -67,14 +79,25 @@ describe("DynamoDbRequestStore with items an earlier version wrote (one global k
   it("does not let another caller meet an old key, and does not lose an automation's old request", async () => {
     // Prepare
     const old = requestRecord({ idempotencyKey: "order-2", apiKeyName: "crm" });
-    const automation = requestRecord({ requestId: "auto-welcome-evt-1", source: "webhook", idempotencyKey: "auto-welcome-evt-1" });
+    const automation = requestRecord({
+      requestId: "auto-welcome-evt-1",
+      source: "webhook",
+      idempotencyKey: "auto-welcome-evt-1",
+    });
     await legacyRequest(old);
     await legacyRequest(automation);
     const shops = requestRecord({ idempotencyKey: "order-2", caller: "key:shop" });
 
     // Act
     const shop = await store.create(shops);
-    const retried = await store.create(requestRecord({ requestId: "auto-welcome-evt-1", source: "webhook", idempotencyKey: "auto-welcome-evt-1", caller: "automation:welcome" }));
+    const retried = await store.create(
+      requestRecord({
+        requestId: "auto-welcome-evt-1",
+        source: "webhook",
+        idempotencyKey: "auto-welcome-evt-1",
+        caller: "automation:welcome",
+      }),
+    );
 
     // Assess
     expect(shop).toEqual({ created: true });
@@ -84,10 +107,17 @@ describe("DynamoDbRequestStore with items an earlier version wrote (one global k
 });
 
 describe("DynamoDbRequestStore when DynamoDB fails", () => {
-  const client = new DynamoDBClient({ region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+  const client = new DynamoDBClient({
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
   const dynamoMock = mockClient(client);
   const store = new DynamoDbRequestStore({ tableName: "WalletTable", client });
-  const throttled = () => new ProvisionedThroughputExceededException({ message: "Rate of requests exceeds the allowed throughput.", $metadata: {} });
+  const throttled = () =>
+    new ProvisionedThroughputExceededException({
+      message: "Rate of requests exceeds the allowed throughput.",
+      $metadata: {},
+    });
 
   beforeEach(() => {
     dynamoMock.reset();
@@ -142,10 +172,20 @@ describe("DynamoDbRequestStore when DynamoDB fails", () => {
   it("answers with the caller's first request when the transaction is cancelled by its existing reservation", async () => {
     // Prepare
     const first = requestRecord({ idempotencyKey: "key-1", caller: "key:crm" });
-    dynamoMock.on(TransactWriteItemsCommand).rejects(new TransactionCanceledException({ message: "Transaction cancelled", $metadata: {}, CancellationReasons: [{ Code: "ConditionalCheckFailed" }, { Code: "None" }] }));
+    dynamoMock.on(TransactWriteItemsCommand).rejects(
+      new TransactionCanceledException({
+        message: "Transaction cancelled",
+        $metadata: {},
+        CancellationReasons: [{ Code: "ConditionalCheckFailed" }, { Code: "None" }],
+      }),
+    );
     dynamoMock.on(GetItemCommand).resolves({});
-    dynamoMock.on(GetItemCommand, { Key: { pk: { S: "IDEM#key:crm#key-1" }, sk: { S: "IDEM#key:crm" } } }).resolves({ Item: { requestId: { S: first.requestId } } });
-    dynamoMock.on(GetItemCommand, { Key: { pk: { S: `REQ#${first.requestId}` }, sk: { S: "REQ" } } }).resolves({ Item: { record: { S: JSON.stringify(first) } } });
+    dynamoMock
+      .on(GetItemCommand, { Key: { pk: { S: "IDEM#key:crm#key-1" }, sk: { S: "IDEM#key:crm" } } })
+      .resolves({ Item: { requestId: { S: first.requestId } } });
+    dynamoMock
+      .on(GetItemCommand, { Key: { pk: { S: `REQ#${first.requestId}` }, sk: { S: "REQ" } } })
+      .resolves({ Item: { record: { S: JSON.stringify(first) } } });
 
     // Act
     const result = await store.create(requestRecord({ idempotencyKey: "key-1", caller: "key:crm" }));
@@ -156,7 +196,11 @@ describe("DynamoDbRequestStore when DynamoDB fails", () => {
 
   it("rejects when the transaction is cancelled but no reservation can be read (a conflicting transaction in flight)", async () => {
     // Prepare
-    const cancelled = new TransactionCanceledException({ message: "Transaction cancelled", $metadata: {}, CancellationReasons: [{ Code: "TransactionConflict" }, { Code: "None" }] });
+    const cancelled = new TransactionCanceledException({
+      message: "Transaction cancelled",
+      $metadata: {},
+      CancellationReasons: [{ Code: "TransactionConflict" }, { Code: "None" }],
+    });
     dynamoMock.on(TransactWriteItemsCommand).rejects(cancelled);
     dynamoMock.on(GetItemCommand).resolves({});
 
@@ -182,7 +226,9 @@ describe("DynamoDbRequestStore when DynamoDB fails", () => {
     // Prepare
     const record = requestRecord();
     dynamoMock.on(GetItemCommand).resolves({ Item: { record: { S: JSON.stringify(record) } } });
-    dynamoMock.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} }));
+    dynamoMock
+      .on(UpdateItemCommand)
+      .rejects(new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} }));
 
     // Act
     const attempt = store.markEnqueued(record.requestId, "2025-06-01T12:05:00.000Z");

@@ -3,7 +3,14 @@
  * (conditional writes decide every race) and turns DynamoDB's failures into errors to retry, never
  * into a second send.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  ProvisionedThroughputExceededException,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbSendLedger } from "../../functions/adapters/dynamodb-send-ledger.js";
@@ -60,7 +67,12 @@ describe("DynamoDbSendLedger on dynalite with interleaved writers", () => {
     await transition(canceller, KEY, CLAIM);
 
     // Act
-    const recording = transition(holder, KEY, { type: "created", token: HOLDER, now: T0, batch: { batchId: "batch-1", batchStatus: "validating" } });
+    const recording = transition(holder, KEY, {
+      type: "created",
+      token: HOLDER,
+      now: T0,
+      batch: { batchId: "batch-1", batchStatus: "validating" },
+    });
     await reachedWrite;
     await transition(canceller, KEY, { type: "cancel", now: T0 + 1 });
     resumeWrite();
@@ -68,32 +80,57 @@ describe("DynamoDbSendLedger on dynalite with interleaved writers", () => {
 
     // Assess: the batch is recorded AND the cancel is kept, so the batch gets cancelled at PassEntry.
     expect(recorded.moved && recorded.then).toBe("sent");
-    expect(await canceller.get(KEY)).toMatchObject({ state: "sent", batchId: "batch-1", cancelRequestedAt: new Date(T0 + 1).toISOString() });
+    expect(await canceller.get(KEY)).toMatchObject({
+      state: "sent",
+      batchId: "batch-1",
+      cancelRequestedAt: new Date(T0 + 1).toISOString(),
+    });
   });
 
   it("sets only the attributes a move changes", async () => {
     // Prepare
     const tableName = await dynamo.createTable();
     const sent: unknown[] = [];
-    const ledger = new DynamoDbSendLedger({ tableName, client: dynamo.client({ beforeSend: async (name, input) => void (name === "UpdateItemCommand" && sent.push(input)) }) });
+    const ledger = new DynamoDbSendLedger({
+      tableName,
+      client: dynamo.client({
+        beforeSend: async (name, input) => void (name === "UpdateItemCommand" && sent.push(input)),
+      }),
+    });
     await transition(ledger, KEY, CLAIM);
 
     // Act
     await transition(ledger, KEY, { type: "renew", token: HOLDER, now: T0 + 5, leaseMs: 60_000 });
 
     // Assess
-    const input = sent[0] as { UpdateExpression: string; ExpressionAttributeNames: Record<string, string>; ConditionExpression: string };
-    expect([...new Set(Object.values(input.ExpressionAttributeNames))].sort()).toEqual(["leaseUntil", "updatedAt", "version"]);
+    const input = sent[0] as {
+      UpdateExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ConditionExpression: string;
+    };
+    expect([...new Set(Object.values(input.ExpressionAttributeNames))].sort()).toEqual([
+      "leaseUntil",
+      "updatedAt",
+      "version",
+    ]);
     expect(input.ConditionExpression).toBe("#version = :expected");
   });
 });
 
 describe("DynamoDbSendLedger when DynamoDB fails", () => {
-  const client = new DynamoDBClient({ region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+  const client = new DynamoDBClient({
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
   const dynamoMock = mockClient(client);
   const ledger = new DynamoDbSendLedger({ tableName: "WalletTable", client });
-  const throttled = () => new ProvisionedThroughputExceededException({ message: "Rate of requests exceeds the allowed throughput.", $metadata: {} });
-  const conflict = () => new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} });
+  const throttled = () =>
+    new ProvisionedThroughputExceededException({
+      message: "Rate of requests exceeds the allowed throughput.",
+      $metadata: {},
+    });
+  const conflict = () =>
+    new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {} });
   const storedClaim = {
     Item: {
       pk: { S: "REQ#req-1" },
@@ -127,13 +164,17 @@ describe("DynamoDbSendLedger when DynamoDB fails", () => {
   it("rejects when recording the batch is throttled, so the sender never believes it recorded it", async () => {
     dynamoMock.on(GetItemCommand).resolves(storedClaim);
     dynamoMock.on(UpdateItemCommand).rejects(throttled());
-    await expect(transition(ledger, KEY, { type: "created", token: HOLDER, now: T0, batch: { batchId: "batch-1" } })).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
+    await expect(
+      transition(ledger, KEY, { type: "created", token: HOLDER, now: T0, batch: { batchId: "batch-1" } }),
+    ).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
   });
 
   it("gives up with LedgerConflictError when every write loses its race", async () => {
     dynamoMock.on(GetItemCommand).resolves(storedClaim);
     dynamoMock.on(UpdateItemCommand).rejects(conflict());
-    await expect(transition(ledger, KEY, { type: "renew", token: HOLDER, now: T0, leaseMs: 1 })).rejects.toBeInstanceOf(LedgerConflictError);
+    await expect(transition(ledger, KEY, { type: "renew", token: HOLDER, now: T0, leaseMs: 1 })).rejects.toBeInstanceOf(
+      LedgerConflictError,
+    );
   });
 
   it("writes every field as its own top-level attribute, created only where no entry exists", async () => {

@@ -24,7 +24,17 @@ const AT = "2025-06-02T09:00:05.000Z";
 
 /** One event of each type, as the sender builds them. */
 export const SAMPLE_EVENTS: readonly WalletMessageEvent[] = [
-  { type: "WalletMessageBatchCreated", requestId: "req-1", chunk: 0, entityId: "ent-1", batchId: "batch-1", status: "validating", totalCount: null, sendNow: true, occurredAt: AT },
+  {
+    type: "WalletMessageBatchCreated",
+    requestId: "req-1",
+    chunk: 0,
+    entityId: "ent-1",
+    batchId: "batch-1",
+    status: "validating",
+    totalCount: null,
+    sendNow: true,
+    occurredAt: AT,
+  },
   {
     type: "WalletMessageBatchCompleted",
     requestId: "req-1",
@@ -37,7 +47,17 @@ export const SAMPLE_EVENTS: readonly WalletMessageEvent[] = [
     errorsCsvUrl: "https://example.test/errors.csv",
     occurredAt: AT,
   },
-  { type: "WalletMessageBatchFailed", requestId: "req-2", chunk: 1, entityId: "ent-1", batchId: null, status: "cancelled", reason: "The request was cancelled before this part was sent.", errorsCsvUrl: null, occurredAt: AT },
+  {
+    type: "WalletMessageBatchFailed",
+    requestId: "req-2",
+    chunk: 1,
+    entityId: "ent-1",
+    batchId: null,
+    status: "cancelled",
+    reason: "The request was cancelled before this part was sent.",
+    errorsCsvUrl: null,
+    occurredAt: AT,
+  },
   {
     type: "WalletMessageRequestRejected",
     requestId: null,
@@ -63,13 +83,16 @@ export function describeEventPublisherContract(name: string, makeHarness: () => 
       await harness.close();
     });
 
-    it.each(SAMPLE_EVENTS.map((event) => [event.type, event] as const))("delivers %s with source wallet-messaging, its type as detail-type and the event as detail", async (type, event) => {
-      // Act
-      await harness.publisher.publish(event);
+    it.each(SAMPLE_EVENTS.map((event) => [event.type, event] as const))(
+      "delivers %s with source wallet-messaging, its type as detail-type and the event as detail",
+      async (type, event) => {
+        // Act
+        await harness.publisher.publish(event);
 
-      // Assess
-      expect(await harness.delivered()).toEqual([{ source: "wallet-messaging", detailType: type, detail: event }]);
-    });
+        // Assess
+        expect(await harness.delivered()).toEqual([{ source: "wallet-messaging", detailType: type, detail: event }]);
+      },
+    );
 
     it("delivers events in the order they were published", async () => {
       // Act

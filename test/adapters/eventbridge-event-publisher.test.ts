@@ -9,7 +9,8 @@ import { EventBridgeEventPublisher } from "../../functions/adapters/eventbridge-
 import { describeEventPublisherContract, SAMPLE_EVENTS } from "./event-publisher-contract.js";
 
 const BUS = "wallet-messaging-test-WalletBus";
-const newClient = () => new EventBridgeClient({ region: "eu-west-2", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+const newClient = () =>
+  new EventBridgeClient({ region: "eu-west-2", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
 
 /** Stands in for EventBridge: records every entry PutEvents was given and accepts it, as a rule target would receive it. */
 function fakeEventBridge(client: EventBridgeClient) {
@@ -17,7 +18,10 @@ function fakeEventBridge(client: EventBridgeClient) {
   const calls: PutEventsCommandInput[] = [];
   mock.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => {
     calls.push(input);
-    return { FailedEntryCount: 0, Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `event-${calls.length}-${i}` })) };
+    return {
+      FailedEntryCount: 0,
+      Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `event-${calls.length}-${i}` })),
+    };
   });
   return { mock, calls };
 }
@@ -27,7 +31,10 @@ describeEventPublisherContract("EventBridgeEventPublisher", async () => {
   const { mock, calls } = fakeEventBridge(client);
   return {
     publisher: new EventBridgeEventPublisher(BUS, client),
-    delivered: async () => calls.flatMap((c) => c.Entries ?? []).map((e) => ({ source: e.Source!, detailType: e.DetailType!, detail: JSON.parse(e.Detail!) as unknown })),
+    delivered: async () =>
+      calls
+        .flatMap((c) => c.Entries ?? [])
+        .map((e) => ({ source: e.Source!, detailType: e.DetailType!, detail: JSON.parse(e.Detail!) as unknown })),
     close: async () => {
       mock.restore();
       client.destroy();
@@ -56,18 +63,29 @@ describe("EventBridgeEventPublisher (EventBridge specifics)", () => {
 
     // Assess
     expect(fake.calls).toHaveLength(1);
-    expect(fake.calls[0]!.Entries).toEqual([expect.objectContaining({ EventBusName: BUS, Source: "wallet-messaging", DetailType: "WalletMessageBatchCreated", Time: new Date(SAMPLE_EVENTS[0]!.occurredAt) })]);
+    expect(fake.calls[0]!.Entries).toEqual([
+      expect.objectContaining({
+        EventBusName: BUS,
+        Source: "wallet-messaging",
+        DetailType: "WalletMessageBatchCreated",
+        Time: new Date(SAMPLE_EVENTS[0]!.occurredAt),
+      }),
+    ]);
   });
 
   it("rejects, naming EventBridge's error, when PutEvents answers 200 but refused the entry", async () => {
     // Prepare
-    fake.mock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: "InternalFailure", ErrorMessage: "Try again" }] });
+    fake.mock
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: "InternalFailure", ErrorMessage: "Try again" }] });
 
     // Act
     const publishing = publisher.publish(SAMPLE_EVENTS[1]!);
 
     // Assess
-    await expect(publishing).rejects.toThrow("EventBridge refused the WalletMessageBatchCompleted event (InternalFailure: Try again).");
+    await expect(publishing).rejects.toThrow(
+      "EventBridge refused the WalletMessageBatchCompleted event (InternalFailure: Try again).",
+    );
   });
 
   it("rejects when EventBridge cannot be reached", async () => {

@@ -31,7 +31,16 @@ describe("LocalEventPublisher (local specifics)", () => {
 
     // Assess
     expect(log.lines).toEqual([
-      { level: "info", message: "outcome event", fields: { source: "wallet-messaging", detailType: "WalletMessageBatchCreated", requestId: "req-1", detail: SAMPLE_EVENTS[0] } },
+      {
+        level: "info",
+        message: "outcome event",
+        fields: {
+          source: "wallet-messaging",
+          detailType: "WalletMessageBatchCreated",
+          requestId: "req-1",
+          detail: SAMPLE_EVENTS[0],
+        },
+      },
     ]);
   });
 
@@ -50,7 +59,13 @@ describe("LocalEventPublisher (local specifics)", () => {
 
     // Assess
     expect(received).toEqual(["WalletMessageBatchFailed"]);
-    expect(log.lines).toContainEqual(expect.objectContaining({ level: "warn", message: "outcome event listener failed", fields: expect.objectContaining({ error: "listener broke" }) }));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        message: "outcome event listener failed",
+        fields: expect.objectContaining({ error: "listener broke" }),
+      }),
+    );
   });
 
   it("stops calling a listener once it unsubscribed", async () => {

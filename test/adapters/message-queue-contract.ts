@@ -42,7 +42,11 @@ export function describeMessageQueueContract(name: string, makeHarness: () => Pr
     describe("send", () => {
       it("returns a distinct message id for every message", async () => {
         // Act
-        const ids = [await queue.send(request(1)), await queue.send(request(1)), ...(await Promise.all([2, 3, 4].map((n) => queue.send(request(n)))))];
+        const ids = [
+          await queue.send(request(1)),
+          await queue.send(request(1)),
+          ...(await Promise.all([2, 3, 4].map((n) => queue.send(request(n))))),
+        ];
 
         // Assess
         expect(ids.every((id) => typeof id === "string" && id.length > 0)).toBe(true);
@@ -53,7 +57,10 @@ export function describeMessageQueueContract(name: string, makeHarness: () => Pr
         // Prepare
         const body = {
           ...request(1),
-          batch: { message: "Grüße 🎉 \"quoted\" \\ back\nslash <b>&amp;</b>", recipients: [{ passId: "p-1", variables: { n: 1.5, ok: true, none: null } }] },
+          batch: {
+            message: 'Grüße 🎉 "quoted" \\ back\nslash <b>&amp;</b>',
+            recipients: [{ passId: "p-1", variables: { n: 1.5, ok: true, none: null } }],
+          },
           nested: { list: [1, "two", { three: [3] }] },
         };
 

@@ -44,7 +44,12 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         const record = requestRecord({
           source: "webhook",
           caller: "signer:shop",
-          batch: { message: "Thanks for your order", recipients: [{ passId: "p-1" }, { passId: "p-2", variables: { name: "Ada" } }], tag: "orders", scheduledAt: "2030-03-31T13:16:26Z" },
+          batch: {
+            message: "Thanks for your order",
+            recipients: [{ passId: "p-1" }, { passId: "p-2", variables: { name: "Ada" } }],
+            tag: "orders",
+            scheduledAt: "2030-03-31T13:16:26Z",
+          },
         });
 
         // Act
@@ -59,7 +64,11 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
       it("returns the first request and stores nothing when the idempotency key was used before", async () => {
         // Prepare
         const first = requestRecord({ idempotencyKey: `key-${randomUUID()}`, fingerprint: "sha256-first" });
-        const second = requestRecord({ idempotencyKey: first.idempotencyKey, fingerprint: "sha256-second", batch: { message: "Another message", segments: [{ groupTag: "vip" }] } });
+        const second = requestRecord({
+          idempotencyKey: first.idempotencyKey,
+          fingerprint: "sha256-second",
+          batch: { message: "Another message", segments: [{ groupTag: "vip" }] },
+        });
         await store.create(first);
 
         // Act
@@ -80,10 +89,20 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         const crmAgain = requestRecord({ idempotencyKey: key, caller: "key:crm", fingerprint: "sha256-crm" });
 
         // Act
-        const results = [await store.create(crm), await store.create(shop), await store.create(signerCrm), await store.create(crmAgain)];
+        const results = [
+          await store.create(crm),
+          await store.create(shop),
+          await store.create(signerCrm),
+          await store.create(crmAgain),
+        ];
 
         // Assess
-        expect(results).toEqual([{ created: true }, { created: true }, { created: true }, { created: false, existing: crm }]);
+        expect(results).toEqual([
+          { created: true },
+          { created: true },
+          { created: true },
+          { created: false, existing: crm },
+        ]);
         expect(await store.get(shop.requestId)).toEqual(shop);
         expect(await store.get(signerCrm.requestId)).toEqual(signerCrm);
         expect(await store.get(crmAgain.requestId)).toBeUndefined();
@@ -93,7 +112,9 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         // Prepare
         const key = `key-${randomUUID()}`;
         const candidates = (["key:crm", "automation:welcome"] as const).flatMap((caller) =>
-          Array.from({ length: 5 }, (_, i) => requestRecord({ idempotencyKey: key, caller, fingerprint: `sha256-${caller}-${i}` })),
+          Array.from({ length: 5 }, (_, i) =>
+            requestRecord({ idempotencyKey: key, caller, fingerprint: `sha256-${caller}-${i}` }),
+          ),
         );
 
         // Act
@@ -103,7 +124,8 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         const created = candidates.filter((_, i) => results[i]!.created);
         expect(created.map((record) => record.caller).sort()).toEqual(["automation:welcome", "key:crm"]);
         results.forEach((result, i) => {
-          if (!result.created) expect(result.existing).toEqual(created.find((winner) => winner.caller === candidates[i]!.caller));
+          if (!result.created)
+            expect(result.existing).toEqual(created.find((winner) => winner.caller === candidates[i]!.caller));
         });
       });
 
@@ -124,7 +146,9 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
       it("creates exactly one request when five creates race with the same idempotency key", async () => {
         // Prepare
         const key = `key-${randomUUID()}`;
-        const candidates = Array.from({ length: 5 }, (_, i) => requestRecord({ idempotencyKey: key, fingerprint: `sha256-${i}` }));
+        const candidates = Array.from({ length: 5 }, (_, i) =>
+          requestRecord({ idempotencyKey: key, fingerprint: `sha256-${i}` }),
+        );
 
         // Act
         const results = await Promise.all(candidates.map((record) => store.create(record)));
@@ -173,7 +197,11 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         const original = requestRecord({ source: "http", idempotencyKey: `key-${randomUUID()}` });
         await store.create(original);
         await store.markEnqueued(original.requestId, "2025-06-01T12:00:01.000Z");
-        const redelivered = requestRecord({ requestId: original.requestId, source: "sqs", batch: { message: "Changed on the way", segments: [{ groupTag: "x" }] } });
+        const redelivered = requestRecord({
+          requestId: original.requestId,
+          source: "sqs",
+          batch: { message: "Changed on the way", segments: [{ groupTag: "x" }] },
+        });
 
         // Act
         const ensured = await store.ensure(redelivered);
@@ -249,7 +277,10 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
 
         // Assess
         expect(returned).toMatchObject({ cancelledBy: "key:crm", cancelledAt: "2025-06-01T12:10:00.000Z" });
-        expect(await store.get(record.requestId)).toMatchObject({ cancelledBy: "key:crm", cancelledAt: "2025-06-01T12:10:00.000Z" });
+        expect(await store.get(record.requestId)).toMatchObject({
+          cancelledBy: "key:crm",
+          cancelledAt: "2025-06-01T12:10:00.000Z",
+        });
       });
 
       it("creates nothing and returns undefined when the request is unknown", async () => {
@@ -295,7 +326,10 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         await store.create(record);
 
         // Act
-        await Promise.all([store.markFailed(record.requestId, "first attempt failed"), store.markEnqueued(record.requestId, "2025-06-01T12:05:00.000Z")]);
+        await Promise.all([
+          store.markFailed(record.requestId, "first attempt failed"),
+          store.markEnqueued(record.requestId, "2025-06-01T12:05:00.000Z"),
+        ]);
 
         // Assess: whichever ran last, no update was lost half-way (enqueuedAt is always there).
         const stored = await store.get(record.requestId);
@@ -311,7 +345,14 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         await store.create(record);
 
         // Act
-        const updated = await store.update(record.requestId, (r) => ({ ...r, summary: { state: "submitted", progress: { chunks: 1, sent: 1, pending: 0, failed: 0, cancelled: 0, unknown: 0 }, at: "2025-06-01T12:01:00.000Z" } }));
+        const updated = await store.update(record.requestId, (r) => ({
+          ...r,
+          summary: {
+            state: "submitted",
+            progress: { chunks: 1, sent: 1, pending: 0, failed: 0, cancelled: 0, unknown: 0 },
+            at: "2025-06-01T12:01:00.000Z",
+          },
+        }));
 
         // Assess
         expect(updated?.summary?.state).toBe("submitted");
@@ -322,7 +363,13 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         // Prepare
         const record = requestRecord();
         await store.create(record);
-        const mark = { at: "2025-06-01T12:02:00.000Z", kind: "send", messageId: "m-1", receiveCount: 50, lastError: "PassEntry could not be reached." };
+        const mark = {
+          at: "2025-06-01T12:02:00.000Z",
+          kind: "send",
+          messageId: "m-1",
+          receiveCount: 50,
+          lastError: "PassEntry could not be reached.",
+        };
 
         // Act
         await Promise.all([
@@ -344,10 +391,17 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
 
     describe("listRecent", () => {
       /** Requests created one minute apart, oldest first; their ids sort in the other direction, so order comes from the time. */
-      async function createdMinutesApart(count: number, overrides: (i: number) => Partial<RequestRecord> = () => ({})): Promise<RequestRecord[]> {
+      async function createdMinutesApart(
+        count: number,
+        overrides: (i: number) => Partial<RequestRecord> = () => ({}),
+      ): Promise<RequestRecord[]> {
         const records: RequestRecord[] = [];
         for (let i = 0; i < count; i++) {
-          const record = requestRecord({ requestId: `req-${String(99 - i).padStart(2, "0")}-${randomUUID()}`, createdAt: new Date(Date.parse("2025-06-01T12:00:00.000Z") + i * 60_000).toISOString(), ...overrides(i) });
+          const record = requestRecord({
+            requestId: `req-${String(99 - i).padStart(2, "0")}-${randomUUID()}`,
+            createdAt: new Date(Date.parse("2025-06-01T12:00:00.000Z") + i * 60_000).toISOString(),
+            ...overrides(i),
+          });
           await store.create(record);
           records.push(record);
         }
@@ -410,11 +464,23 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         const crm = await createdMinutesApart(3, () => ({ caller: "key:crm" }));
         await createdMinutesApart(1, () => ({ caller: undefined }));
         const shop = await createdMinutesApart(6, () => ({ caller: "key:shop" }));
-        await store.create(requestRecord({ requestId: `late-${randomUUID()}`, createdAt: "2025-06-01T13:00:00.000Z", caller: "signer:crm" }));
+        await store.create(
+          requestRecord({
+            requestId: `late-${randomUUID()}`,
+            createdAt: "2025-06-01T13:00:00.000Z",
+            caller: "signer:crm",
+          }),
+        );
 
         // Act: a page may look at two records only, yet the crm's first page holds its two newest.
         const first = await store.listRecent({ owner: "key:crm", limit: 2, maxExamined: 2, accept: all });
-        const second = await store.listRecent({ owner: "key:crm", after: first.next, limit: 2, maxExamined: 2, accept: all });
+        const second = await store.listRecent({
+          owner: "key:crm",
+          after: first.next,
+          limit: 2,
+          maxExamined: 2,
+          accept: all,
+        });
         const shops = await store.listRecent({ owner: "key:shop", limit: 10, maxExamined: 100, accept: all });
 
         // Assess
@@ -429,7 +495,12 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
         const records = await createdMinutesApart(5);
 
         // Act
-        const answer = await store.listRecent({ since: records[3]!.createdAt, limit: 10, maxExamined: 100, accept: all });
+        const answer = await store.listRecent({
+          since: records[3]!.createdAt,
+          limit: 10,
+          maxExamined: 100,
+          accept: all,
+        });
 
         // Assess
         expect(answer.records.map((r) => r.requestId)).toEqual([records[4]!.requestId, records[3]!.requestId]);
@@ -438,7 +509,11 @@ export function describeRequestStoreContract(name: string, makeHarness: () => Pr
       it("shows a request's latest state after an update", async () => {
         // Prepare
         const [record] = await createdMinutesApart(1);
-        await store.update(record!.requestId, (r) => ({ ...r, cancelledBy: "key:crm", cancelledAt: "2025-06-01T13:00:00.000Z" }));
+        await store.update(record!.requestId, (r) => ({
+          ...r,
+          cancelledBy: "key:crm",
+          cancelledAt: "2025-06-01T13:00:00.000Z",
+        }));
 
         // Act
         const answer = await store.listRecent({ limit: 10, maxExamined: 100, accept: all });

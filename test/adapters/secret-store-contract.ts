@@ -46,7 +46,11 @@ export function describeSecretStoreContract(name: string, makeHarness: MakeSecre
       const store = await start({ "passentry-token": TOKEN });
 
       // Act
-      const values = await Promise.all([store.get("passentry-token"), store.get("passentry-token"), store.get("passentry-token")]);
+      const values = await Promise.all([
+        store.get("passentry-token"),
+        store.get("passentry-token"),
+        store.get("passentry-token"),
+      ]);
 
       // Assess
       expect(values).toEqual([TOKEN, TOKEN, TOKEN]);

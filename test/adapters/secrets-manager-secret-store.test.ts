@@ -3,7 +3,12 @@
  * missing or empty secret rejects without revealing any value.
  */
 import { inspect } from "node:util";
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient, type GetSecretValueCommandInput } from "@aws-sdk/client-secrets-manager";
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  type GetSecretValueCommandInput,
+} from "@aws-sdk/client-secrets-manager";
 import { mockClient, type AwsStub } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SecretsManagerSecretStore } from "../../functions/adapters/secrets-manager-secret-store.js";
@@ -17,7 +22,8 @@ const ARNS: Record<SecretName, string> = {
   "webhook-signing-secrets": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:WebhookSigningSecrets-AbCdEf",
 };
 
-const newClient = () => new SecretsManagerClient({ region: "eu-west-2", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+const newClient = () =>
+  new SecretsManagerClient({ region: "eu-west-2", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
 
 describeSecretStoreContract("SecretsManagerSecretStore", async (values) => {
   const client = newClient();
@@ -45,7 +51,9 @@ describe("SecretsManagerSecretStore (caching and rotation)", () => {
     client = newClient();
     secretsMock = mockClient(client);
     current = "token-v1";
-    secretsMock.on(GetSecretValueCommand, { SecretId: ARNS["passentry-token"] }).callsFake(async () => ({ ARN: ARNS["passentry-token"], SecretString: current }));
+    secretsMock
+      .on(GetSecretValueCommand, { SecretId: ARNS["passentry-token"] })
+      .callsFake(async () => ({ ARN: ARNS["passentry-token"], SecretString: current }));
   });
 
   afterEach(() => {
@@ -53,14 +61,21 @@ describe("SecretsManagerSecretStore (caching and rotation)", () => {
     client.destroy();
   });
 
-  const reads = () => secretsMock.commandCalls(GetSecretValueCommand).map((call) => (call.args[0].input as GetSecretValueCommandInput).SecretId);
+  const reads = () =>
+    secretsMock
+      .commandCalls(GetSecretValueCommand)
+      .map((call) => (call.args[0].input as GetSecretValueCommandInput).SecretId);
 
   it("reads Secrets Manager once and answers later gets from its cache", async () => {
     // Prepare
     const store = new SecretsManagerSecretStore({ "passentry-token": ARNS["passentry-token"] }, 300, client);
 
     // Act
-    const values = [await store.get("passentry-token"), await store.get("passentry-token"), await store.get("passentry-token")];
+    const values = [
+      await store.get("passentry-token"),
+      await store.get("passentry-token"),
+      await store.get("passentry-token"),
+    ];
 
     // Assess
     expect(values).toEqual(["token-v1", "token-v1", "token-v1"]);
@@ -110,8 +125,16 @@ describe("SecretsManagerSecretStore (caching and rotation)", () => {
 
   it("rejects, revealing no secret value, when Secrets Manager cannot find the secret", async () => {
     // Prepare
-    secretsMock.on(GetSecretValueCommand, { SecretId: ARNS["api-keys"] }).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
-    const store = new SecretsManagerSecretStore({ "passentry-token": ARNS["passentry-token"], "api-keys": ARNS["api-keys"] }, 300, client);
+    secretsMock
+      .on(GetSecretValueCommand, { SecretId: ARNS["api-keys"] })
+      .rejects(
+        new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }),
+      );
+    const store = new SecretsManagerSecretStore(
+      { "passentry-token": ARNS["passentry-token"], "api-keys": ARNS["api-keys"] },
+      300,
+      client,
+    );
     await store.get("passentry-token");
 
     // Act
@@ -122,6 +145,7 @@ describe("SecretsManagerSecretStore (caching and rotation)", () => {
 
     // Assess
     expect(error).toBeInstanceOf(Error);
-    for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 5 })]) expect(text).not.toContain("token-v1");
+    for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 5 })])
+      expect(text).not.toContain("token-v1");
   });
 });

@@ -9,7 +9,13 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LedgerWrite, SendKey, SendLedger } from "../../functions/core/ports.js";
 import type { SendRecord, SendState } from "../../functions/core/schemas.js";
-import { TRANSITIONS, transition, type NextStep, type Refusal, type SendEvent } from "../../functions/core/send-state-machine.js";
+import {
+  TRANSITIONS,
+  transition,
+  type NextStep,
+  type Refusal,
+  type SendEvent,
+} from "../../functions/core/send-state-machine.js";
 
 export interface SendLedgerHarness {
   ledger: SendLedger;
@@ -60,10 +66,33 @@ const found = { batchId: "batch-9", batchStatus: "scheduled", totalCount: 3 };
 
 /** One example per row of the state machine (a test below fails when a row has none). */
 export const EXAMPLES: Record<string, Example> = {
-  "claim-new": { event: claimEvent("worker-a", T0), moved: true, state: "claimed", then: "post", fields: { owner: "worker-a", attempt: 1, leaseUntil: T0 + LEASE_MS, version: 1 } },
-  "claim-settling": { before: (k) => entryIn(k, "open", { needsReconcile: true, reconcileNotBefore: T0 + 30_000 }), event: claimEvent(), moved: false, refusal: "busy" },
-  "claim-held": { before: (k) => entryIn(k, "claimed"), event: claimEvent("worker-b", T0 + LEASE_MS - 1), moved: false, refusal: "busy" },
-  "claim-cancelled-unposted": { before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }), event: claimEvent("worker-b", lapsed), moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0) } },
+  "claim-new": {
+    event: claimEvent("worker-a", T0),
+    moved: true,
+    state: "claimed",
+    then: "post",
+    fields: { owner: "worker-a", attempt: 1, leaseUntil: T0 + LEASE_MS, version: 1 },
+  },
+  "claim-settling": {
+    before: (k) => entryIn(k, "open", { needsReconcile: true, reconcileNotBefore: T0 + 30_000 }),
+    event: claimEvent(),
+    moved: false,
+    refusal: "busy",
+  },
+  "claim-held": {
+    before: (k) => entryIn(k, "claimed"),
+    event: claimEvent("worker-b", T0 + LEASE_MS - 1),
+    moved: false,
+    refusal: "busy",
+  },
+  "claim-cancelled-unposted": {
+    before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }),
+    event: claimEvent("worker-b", lapsed),
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    fields: { cancelRequestedAt: iso(T0) },
+  },
   "claim-take-unsure": {
     before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
     event: claimEvent("worker-b", lapsed),
@@ -73,14 +102,44 @@ export const EXAMPLES: Record<string, Example> = {
     fields: { owner: "worker-b", attempt: 2, needsReconcile: true, leaseUntil: lapsed + LEASE_MS },
     removed: ["inFlight"],
   },
-  "claim-take": { before: (k) => entryIn(k, "open"), event: claimEvent("worker-b"), moved: true, state: "claimed", then: "post", fields: { owner: "worker-b", attempt: 2, leaseUntil: T0 + 1 + LEASE_MS }, removed: ["needsReconcile"] },
+  "claim-take": {
+    before: (k) => entryIn(k, "open"),
+    event: claimEvent("worker-b"),
+    moved: true,
+    state: "claimed",
+    then: "post",
+    fields: { owner: "worker-b", attempt: 2, leaseUntil: T0 + 1 + LEASE_MS },
+    removed: ["needsReconcile"],
+  },
   "claim-decided": { before: (k) => entryIn(k, "sent"), event: claimEvent(), moved: false, refusal: "decided" },
 
-  renew: { before: (k) => entryIn(k, "claimed"), event: { type: "renew", token: A, now: T0 + 5_000, leaseMs: LEASE_MS }, moved: true, state: "claimed", then: "hold", fields: { leaseUntil: T0 + 5_000 + LEASE_MS } },
-  "renew-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "renew", token: A, now: T0, leaseMs: LEASE_MS }, moved: false, refusal: "notHolder" },
+  renew: {
+    before: (k) => entryIn(k, "claimed"),
+    event: { type: "renew", token: A, now: T0 + 5_000, leaseMs: LEASE_MS },
+    moved: true,
+    state: "claimed",
+    then: "hold",
+    fields: { leaseUntil: T0 + 5_000 + LEASE_MS },
+  },
+  "renew-lost": {
+    before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }),
+    event: { type: "renew", token: A, now: T0, leaseMs: LEASE_MS },
+    moved: false,
+    refusal: "notHolder",
+  },
 
-  "post-cancelled": { before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }), event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" }, moved: false, refusal: "cancelRequested" },
-  "post-unreconciled": { before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }), event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" }, moved: false, refusal: "mustReconcile" },
+  "post-cancelled": {
+    before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }),
+    event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" },
+    moved: false,
+    refusal: "cancelRequested",
+  },
+  "post-unreconciled": {
+    before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }),
+    event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" },
+    moved: false,
+    refusal: "mustReconcile",
+  },
   post: {
     before: (k) => entryIn(k, "claimed"),
     event: { type: "startPost", token: A, now: T0 + 10, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" },
@@ -89,10 +148,27 @@ export const EXAMPLES: Record<string, Example> = {
     then: "post",
     fields: { inFlight: 1, marker: "[wm:x:0:1]", firstPostAt: T0 + 10, posts: 1, leaseUntil: T0 + 10 + LEASE_MS },
   },
-  "post-lost": { before: (k) => entryIn(k, "sent"), event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" }, moved: false, refusal: "notHolder" },
+  "post-lost": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "startPost", token: A, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" },
+    moved: false,
+    refusal: "notHolder",
+  },
 
-  "created-again": { before: (k) => entryIn(k, "sent"), event: { type: "created", token: A, now: T0, batch: { batchId: "batch-1" } }, moved: false, refusal: "decided" },
-  "created-duplicate": { before: (k) => entryIn(k, "sent"), event: { type: "created", token: A, now: T0, batch: { batchId: "batch-2" } }, moved: true, state: "sent", then: "none", fields: { batchId: "batch-1", duplicateBatchIds: ["batch-2"] } },
+  "created-again": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "created", token: A, now: T0, batch: { batchId: "batch-1" } },
+    moved: false,
+    refusal: "decided",
+  },
+  "created-duplicate": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "created", token: A, now: T0, batch: { batchId: "batch-2" } },
+    moved: true,
+    state: "sent",
+    then: "none",
+    fields: { batchId: "batch-1", duplicateBatchIds: ["batch-2"] },
+  },
   created: {
     before: (k) => entryIn(k, "claimed", { inFlight: 1, cancelRequestedAt: iso(T0) }),
     event: { type: "created", token: A, now: T0, batch: found },
@@ -104,8 +180,20 @@ export const EXAMPLES: Record<string, Example> = {
   },
   "created-absent": { event: { type: "created", token: A, now: T0, batch: found }, moved: false, refusal: "absent" },
 
-  "not-created": { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "notCreated", token: A, now: T0 }, moved: true, state: "claimed", then: "hold", removed: ["inFlight"] },
-  "not-created-lost": { before: (k) => entryIn(k, "open"), event: { type: "notCreated", token: A, now: T0 }, moved: false, refusal: "notHolder" },
+  "not-created": {
+    before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
+    event: { type: "notCreated", token: A, now: T0 },
+    moved: true,
+    state: "claimed",
+    then: "hold",
+    removed: ["inFlight"],
+  },
+  "not-created-lost": {
+    before: (k) => entryIn(k, "open"),
+    event: { type: "notCreated", token: A, now: T0 },
+    moved: false,
+    refusal: "notHolder",
+  },
   "outcome-unknown": {
     before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
     event: { type: "outcomeUnknown", token: A, now: T0, reason: "PassEntry failed with 500." },
@@ -115,18 +203,77 @@ export const EXAMPLES: Record<string, Example> = {
     fields: { needsReconcile: true, reason: "PassEntry failed with 500." },
     removed: ["inFlight"],
   },
-  "outcome-unknown-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "outcomeUnknown", token: A, now: T0, reason: "x" }, moved: false, refusal: "notHolder" },
+  "outcome-unknown-lost": {
+    before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }),
+    event: { type: "outcomeUnknown", token: A, now: T0, reason: "x" },
+    moved: false,
+    refusal: "notHolder",
+  },
 
-  "reconciled-found": { before: (k) => entryIn(k, "claimed", { needsReconcile: true }), event: { type: "reconciled", token: A, now: T0, found }, moved: true, state: "sent", then: "sent", fields: { batchId: "batch-9" }, removed: ["needsReconcile"] },
-  "reconciled-absent-cancelled": { before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }), event: { type: "reconciled", token: A, now: T0, found: "absent" }, moved: true, state: "cancelled", then: "cancelled", removed: ["needsReconcile"] },
-  "reconciled-absent": { before: (k) => entryIn(k, "claimed", { needsReconcile: true, reason: "timed out" }), event: { type: "reconciled", token: A, now: T0, found: "absent" }, moved: true, state: "claimed", then: "post", removed: ["needsReconcile", "reason"] },
-  "reconciled-undecided": { before: (k) => entryIn(k, "claimed", { needsReconcile: true }), event: { type: "reconciled", token: A, now: T0, found: "undecided", reason: "Searched 40 pages." }, moved: true, state: "unknown", then: "unknown", fields: { reason: "Searched 40 pages.", leaseUntil: 0 } },
-  "reconciled-lost": { before: (k) => entryIn(k, "unknown"), event: { type: "reconciled", token: A, now: T0, found: "absent" }, moved: false, refusal: "notHolder" },
+  "reconciled-found": {
+    before: (k) => entryIn(k, "claimed", { needsReconcile: true }),
+    event: { type: "reconciled", token: A, now: T0, found },
+    moved: true,
+    state: "sent",
+    then: "sent",
+    fields: { batchId: "batch-9" },
+    removed: ["needsReconcile"],
+  },
+  "reconciled-absent-cancelled": {
+    before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }),
+    event: { type: "reconciled", token: A, now: T0, found: "absent" },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    removed: ["needsReconcile"],
+  },
+  "reconciled-absent": {
+    before: (k) => entryIn(k, "claimed", { needsReconcile: true, reason: "timed out" }),
+    event: { type: "reconciled", token: A, now: T0, found: "absent" },
+    moved: true,
+    state: "claimed",
+    then: "post",
+    removed: ["needsReconcile", "reason"],
+  },
+  "reconciled-undecided": {
+    before: (k) => entryIn(k, "claimed", { needsReconcile: true }),
+    event: { type: "reconciled", token: A, now: T0, found: "undecided", reason: "Searched 40 pages." },
+    moved: true,
+    state: "unknown",
+    then: "unknown",
+    fields: { reason: "Searched 40 pages.", leaseUntil: 0 },
+  },
+  "reconciled-lost": {
+    before: (k) => entryIn(k, "unknown"),
+    event: { type: "reconciled", token: A, now: T0, found: "absent" },
+    moved: false,
+    refusal: "notHolder",
+  },
 
-  failed: { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "failed", token: A, now: T0, reason: "PassEntry rejected it with 422." }, moved: true, state: "failed", then: "failed", fields: { reason: "PassEntry rejected it with 422.", leaseUntil: 0 }, removed: ["inFlight"] },
-  "failed-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "failed", token: A, now: T0, reason: "x" }, moved: false, refusal: "notHolder" },
+  failed: {
+    before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
+    event: { type: "failed", token: A, now: T0, reason: "PassEntry rejected it with 422." },
+    moved: true,
+    state: "failed",
+    then: "failed",
+    fields: { reason: "PassEntry rejected it with 422.", leaseUntil: 0 },
+    removed: ["inFlight"],
+  },
+  "failed-lost": {
+    before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }),
+    event: { type: "failed", token: A, now: T0, reason: "x" },
+    moved: false,
+    refusal: "notHolder",
+  },
 
-  "release-cancelled": { before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }), event: { type: "release", token: A, now: T0 }, moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0) } },
+  "release-cancelled": {
+    before: (k) => entryIn(k, "claimed", { cancelRequestedAt: iso(T0) }),
+    event: { type: "release", token: A, now: T0 },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    fields: { cancelRequestedAt: iso(T0) },
+  },
   release: {
     before: (k) => entryIn(k, "claimed", { needsReconcile: true, cancelRequestedAt: iso(T0) }),
     event: { type: "release", token: A, now: T0, reconcileNotBefore: T0 + 30_000, reason: "timed out" },
@@ -134,60 +281,295 @@ export const EXAMPLES: Record<string, Example> = {
     state: "open",
     then: "released",
     // A release keeps what the next holder must know: a batch may exist, and the request was cancelled.
-    fields: { needsReconcile: true, cancelRequestedAt: iso(T0), reconcileNotBefore: T0 + 30_000, leaseUntil: 0, reason: "timed out" },
+    fields: {
+      needsReconcile: true,
+      cancelRequestedAt: iso(T0),
+      reconcileNotBefore: T0 + 30_000,
+      leaseUntil: 0,
+      reason: "timed out",
+    },
   },
-  "release-lost": { before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }), event: { type: "release", token: A, now: T0 }, moved: false, refusal: "notHolder" },
+  "release-lost": {
+    before: (k) => entryIn(k, "claimed", { owner: B.owner, attempt: B.attempt }),
+    event: { type: "release", token: A, now: T0 },
+    moved: false,
+    refusal: "notHolder",
+  },
 
-  "cancel-unclaimed": { event: { type: "cancel", now: T0 }, moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0), version: 1 } },
-  "cancel-open": { before: (k) => entryIn(k, "open"), event: { type: "cancel", now: T0 }, moved: true, state: "cancelled", then: "cancelled", fields: { cancelRequestedAt: iso(T0) } },
-  "cancel-again": { before: (k) => entryIn(k, "cancelled", { cancelRequestedAt: iso(T0 - 5) }), event: { type: "cancel", now: T0 }, moved: false, refusal: "decided" },
-  "cancel-in-flight": { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "cancel", now: T0 }, moved: true, state: "claimed", then: "stamped", fields: { cancelRequestedAt: iso(T0), inFlight: 1 } },
-  "cancel-sent": { before: (k) => entryIn(k, "sent"), event: { type: "cancel", now: T0 }, moved: true, state: "sent", then: "cancelAtPassEntry", fields: { cancelRequestedAt: iso(T0), batchId: "batch-1" } },
-  "cancel-decided": { before: (k) => entryIn(k, "unknown"), event: { type: "cancel", now: T0 }, moved: true, state: "unknown", then: "none", fields: { cancelRequestedAt: iso(T0) } },
+  "cancel-unclaimed": {
+    event: { type: "cancel", now: T0 },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    fields: { cancelRequestedAt: iso(T0), version: 1 },
+  },
+  "cancel-open": {
+    before: (k) => entryIn(k, "open"),
+    event: { type: "cancel", now: T0 },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    fields: { cancelRequestedAt: iso(T0) },
+  },
+  "cancel-again": {
+    before: (k) => entryIn(k, "cancelled", { cancelRequestedAt: iso(T0 - 5) }),
+    event: { type: "cancel", now: T0 },
+    moved: false,
+    refusal: "decided",
+  },
+  "cancel-in-flight": {
+    before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
+    event: { type: "cancel", now: T0 },
+    moved: true,
+    state: "claimed",
+    then: "stamped",
+    fields: { cancelRequestedAt: iso(T0), inFlight: 1 },
+  },
+  "cancel-sent": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "cancel", now: T0 },
+    moved: true,
+    state: "sent",
+    then: "cancelAtPassEntry",
+    fields: { cancelRequestedAt: iso(T0), batchId: "batch-1" },
+  },
+  "cancel-decided": {
+    before: (k) => entryIn(k, "unknown"),
+    event: { type: "cancel", now: T0 },
+    moved: true,
+    state: "unknown",
+    then: "none",
+    fields: { cancelRequestedAt: iso(T0) },
+  },
 
-  observed: { before: (k) => entryIn(k, "sent"), event: { type: "observed", now: T0, update: { batchStatus: "successful", totalCount: 7 } }, moved: true, state: "sent", then: "none", fields: { batchStatus: "successful", totalCount: 7 } },
-  "observed-unsent": { before: (k) => entryIn(k, "claimed"), event: { type: "observed", now: T0, update: { batchStatus: "successful" } }, moved: false, refusal: "notApplicable" },
-  "follow-up-queued": { before: (k) => entryIn(k, "sent"), event: { type: "followUpQueued", now: T0 }, moved: true, state: "sent", then: "none", fields: { followUpQueuedAt: iso(T0) } },
-  "follow-up-queued-unsent": { before: (k) => entryIn(k, "failed"), event: { type: "followUpQueued", now: T0 }, moved: false, refusal: "notApplicable" },
+  observed: {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "observed", now: T0, update: { batchStatus: "successful", totalCount: 7 } },
+    moved: true,
+    state: "sent",
+    then: "none",
+    fields: { batchStatus: "successful", totalCount: 7 },
+  },
+  "observed-unsent": {
+    before: (k) => entryIn(k, "claimed"),
+    event: { type: "observed", now: T0, update: { batchStatus: "successful" } },
+    moved: false,
+    refusal: "notApplicable",
+  },
+  "follow-up-queued": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "followUpQueued", now: T0 },
+    moved: true,
+    state: "sent",
+    then: "none",
+    fields: { followUpQueuedAt: iso(T0) },
+  },
+  "follow-up-queued-unsent": {
+    before: (k) => entryIn(k, "failed"),
+    event: { type: "followUpQueued", now: T0 },
+    moved: false,
+    refusal: "notApplicable",
+  },
 
-  "resolve-sent": { before: (k) => entryIn(k, "unknown", { reason: "lost" }), event: { type: "resolve", now: T0, by: "operator:ops", as: { sent: "batch-7" } }, moved: true, state: "sent", then: "sent", fields: { batchId: "batch-7", resolvedBy: "operator:ops", resolvedAt: iso(T0) }, removed: ["reason"] },
-  "resolve-cancelled": { before: (k) => entryIn(k, "unknown", { cancelRequestedAt: iso(T0) }), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: true, state: "cancelled", then: "cancelled", fields: { resolvedBy: "operator:ops" } },
-  "resolve-release": { before: (k) => entryIn(k, "unknown", { needsReconcile: true, reason: "lost" }), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: true, state: "open", then: "requeue", fields: { resolvedBy: "operator:ops" }, removed: ["needsReconcile", "reason"] },
-  "claim-grouped": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: claimEvent(), moved: false, refusal: "grouped" },
-  "cancel-shared": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "cancel", now: T0 }, moved: true, state: "shared", then: "stamped", fields: { cancelRequestedAt: iso(T0), groupId: "grp-1" } },
+  "resolve-sent": {
+    before: (k) => entryIn(k, "unknown", { reason: "lost" }),
+    event: { type: "resolve", now: T0, by: "operator:ops", as: { sent: "batch-7" } },
+    moved: true,
+    state: "sent",
+    then: "sent",
+    fields: { batchId: "batch-7", resolvedBy: "operator:ops", resolvedAt: iso(T0) },
+    removed: ["reason"],
+  },
+  "resolve-cancelled": {
+    before: (k) => entryIn(k, "unknown", { cancelRequestedAt: iso(T0) }),
+    event: { type: "resolve", now: T0, by: "operator:ops", as: "release" },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    fields: { resolvedBy: "operator:ops" },
+  },
+  "resolve-release": {
+    before: (k) => entryIn(k, "unknown", { needsReconcile: true, reason: "lost" }),
+    event: { type: "resolve", now: T0, by: "operator:ops", as: "release" },
+    moved: true,
+    state: "open",
+    then: "requeue",
+    fields: { resolvedBy: "operator:ops" },
+    removed: ["needsReconcile", "reason"],
+  },
+  "claim-grouped": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-1" }),
+    event: claimEvent(),
+    moved: false,
+    refusal: "grouped",
+  },
+  "cancel-shared": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-1" }),
+    event: { type: "cancel", now: T0 },
+    moved: true,
+    state: "shared",
+    then: "stamped",
+    fields: { cancelRequestedAt: iso(T0), groupId: "grp-1" },
+  },
 
-  "join-new": { event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 3 }, moved: true, state: "shared", then: "joined", fields: { groupId: "grp-1", recipientCount: 3, leaseUntil: 0, version: 1 } },
-  "join-cancelled": { before: (k) => entryIn(k, "open", { cancelRequestedAt: iso(T0) }), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: true, state: "cancelled", then: "cancelled" },
-  join: { before: (k) => entryIn(k, "open"), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: true, state: "shared", then: "joined", fields: { groupId: "grp-1", recipientCount: 1 } },
-  "join-unsure": { before: (k) => entryIn(k, "open", { needsReconcile: true }), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "mustReconcile" },
-  "join-held": { before: (k) => entryIn(k, "claimed"), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "busy" },
-  "join-other": { before: (k) => entryIn(k, "shared", { groupId: "grp-0" }), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "grouped" },
-  "join-decided": { before: (k) => entryIn(k, "sent"), event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 }, moved: false, refusal: "decided" },
-  "leave-cancelled": { before: (k) => entryIn(k, "shared", { groupId: "grp-1", cancelRequestedAt: iso(T0) }), event: { type: "leave", now: T0, groupId: "grp-1", reason: "left out" }, moved: true, state: "cancelled", then: "cancelled", removed: ["groupId"] },
-  leave: { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "leave", now: T0, groupId: "grp-1", reason: "refused" }, moved: true, state: "open", then: "released", fields: { reason: "refused" }, removed: ["groupId"] },
-  "leave-not-member": { before: (k) => entryIn(k, "shared", { groupId: "grp-0" }), event: { type: "leave", now: T0, groupId: "grp-1", reason: "x" }, moved: false, refusal: "notApplicable" },
+  "join-new": {
+    event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 3 },
+    moved: true,
+    state: "shared",
+    then: "joined",
+    fields: { groupId: "grp-1", recipientCount: 3, leaseUntil: 0, version: 1 },
+  },
+  "join-cancelled": {
+    before: (k) => entryIn(k, "open", { cancelRequestedAt: iso(T0) }),
+    event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+  },
+  join: {
+    before: (k) => entryIn(k, "open"),
+    event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 },
+    moved: true,
+    state: "shared",
+    then: "joined",
+    fields: { groupId: "grp-1", recipientCount: 1 },
+  },
+  "join-unsure": {
+    before: (k) => entryIn(k, "open", { needsReconcile: true }),
+    event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 },
+    moved: false,
+    refusal: "mustReconcile",
+  },
+  "join-held": {
+    before: (k) => entryIn(k, "claimed"),
+    event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 },
+    moved: false,
+    refusal: "busy",
+  },
+  "join-other": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-0" }),
+    event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 },
+    moved: false,
+    refusal: "grouped",
+  },
+  "join-decided": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "join", now: T0, groupId: "grp-1", recipientCount: 1 },
+    moved: false,
+    refusal: "decided",
+  },
+  "leave-cancelled": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-1", cancelRequestedAt: iso(T0) }),
+    event: { type: "leave", now: T0, groupId: "grp-1", reason: "left out" },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    removed: ["groupId"],
+  },
+  leave: {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-1" }),
+    event: { type: "leave", now: T0, groupId: "grp-1", reason: "refused" },
+    moved: true,
+    state: "open",
+    then: "released",
+    fields: { reason: "refused" },
+    removed: ["groupId"],
+  },
+  "leave-not-member": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-0" }),
+    event: { type: "leave", now: T0, groupId: "grp-1", reason: "x" },
+    moved: false,
+    refusal: "notApplicable",
+  },
   "group-sent": {
     before: (k) => entryIn(k, "shared", { groupId: "grp-1", recipientCount: 2, cancelRequestedAt: iso(T0) }),
-    event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { sent: { batchId: "batch-5", batchStatus: "validating" } } },
+    event: {
+      type: "groupDecided",
+      now: T0,
+      groupId: "grp-1",
+      outcome: { sent: { batchId: "batch-5", batchStatus: "validating" } },
+    },
     moved: true,
     state: "sent",
     then: "sent",
     // A member keeps its own count (the batch's total is the group's) and its own cancel stamp.
-    fields: { batchId: "batch-5", batchStatus: "validating", totalCount: 2, groupId: "grp-1", cancelRequestedAt: iso(T0) },
+    fields: {
+      batchId: "batch-5",
+      batchStatus: "validating",
+      totalCount: 2,
+      groupId: "grp-1",
+      cancelRequestedAt: iso(T0),
+    },
   },
-  "group-unknown": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { unknown: "lost" } }, moved: true, state: "unknown", then: "unknown", fields: { reason: "lost" } },
-  "group-cancelled": { before: (k) => entryIn(k, "shared", { groupId: "grp-1" }), event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { cancelled: "stopped" } }, moved: true, state: "cancelled", then: "cancelled", fields: { reason: "stopped" } },
-  "group-decided-elsewhere": { before: (k) => entryIn(k, "sent"), event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { unknown: "x" } }, moved: false, refusal: "notApplicable" },
-  "abandon-new": { event: { type: "abandon", now: T0, reason: "worker died" }, moved: true, state: "failed", then: "failed", fields: { reason: "worker died", version: 1 } },
-  "abandon-held": { before: (k) => entryIn(k, "claimed"), event: { type: "abandon", now: T0, reason: "x" }, moved: false, refusal: "busy" },
-  "abandon-unsure": { before: (k) => entryIn(k, "claimed", { inFlight: 1 }), event: { type: "abandon", now: lapsed, reason: "x" }, moved: false, refusal: "mustReconcile" },
-  abandon: { before: (k) => entryIn(k, "claimed"), event: { type: "abandon", now: lapsed, reason: "worker died" }, moved: true, state: "failed", then: "failed", fields: { reason: "worker died", leaseUntil: 0 } },
-  "abandon-decided": { before: (k) => entryIn(k, "sent"), event: { type: "abandon", now: T0, reason: "x" }, moved: false, refusal: "decided" },
+  "group-unknown": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-1" }),
+    event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { unknown: "lost" } },
+    moved: true,
+    state: "unknown",
+    then: "unknown",
+    fields: { reason: "lost" },
+  },
+  "group-cancelled": {
+    before: (k) => entryIn(k, "shared", { groupId: "grp-1" }),
+    event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { cancelled: "stopped" } },
+    moved: true,
+    state: "cancelled",
+    then: "cancelled",
+    fields: { reason: "stopped" },
+  },
+  "group-decided-elsewhere": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "groupDecided", now: T0, groupId: "grp-1", outcome: { unknown: "x" } },
+    moved: false,
+    refusal: "notApplicable",
+  },
+  "abandon-new": {
+    event: { type: "abandon", now: T0, reason: "worker died" },
+    moved: true,
+    state: "failed",
+    then: "failed",
+    fields: { reason: "worker died", version: 1 },
+  },
+  "abandon-held": {
+    before: (k) => entryIn(k, "claimed"),
+    event: { type: "abandon", now: T0, reason: "x" },
+    moved: false,
+    refusal: "busy",
+  },
+  "abandon-unsure": {
+    before: (k) => entryIn(k, "claimed", { inFlight: 1 }),
+    event: { type: "abandon", now: lapsed, reason: "x" },
+    moved: false,
+    refusal: "mustReconcile",
+  },
+  abandon: {
+    before: (k) => entryIn(k, "claimed"),
+    event: { type: "abandon", now: lapsed, reason: "worker died" },
+    moved: true,
+    state: "failed",
+    then: "failed",
+    fields: { reason: "worker died", leaseUntil: 0 },
+  },
+  "abandon-decided": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "abandon", now: T0, reason: "x" },
+    moved: false,
+    refusal: "decided",
+  },
 
-  "resolve-not-unknown": { before: (k) => entryIn(k, "sent"), event: { type: "resolve", now: T0, by: "operator:ops", as: "release" }, moved: false, refusal: "notApplicable" },
+  "resolve-not-unknown": {
+    before: (k) => entryIn(k, "sent"),
+    event: { type: "resolve", now: T0, by: "operator:ops", as: "release" },
+    moved: false,
+    refusal: "notApplicable",
+  },
 };
 
-export function describeSendLedgerContract(name: string, makeHarness: () => Promise<SendLedgerHarness>, options: { propertyRuns?: number } = {}): void {
+export function describeSendLedgerContract(
+  name: string,
+  makeHarness: () => Promise<SendLedgerHarness>,
+  options: { propertyRuns?: number } = {},
+): void {
   describe(`${name} (SendLedger contract)`, () => {
     let harness: SendLedgerHarness;
     let ledger: SendLedger;
@@ -208,7 +590,8 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
         for (const [field, value] of Object.entries(next)) if (value === undefined) delete next[field];
         return { key, expectedVersion: before?.version, next: next as SendRecord, changes };
       };
-      const create = (entry: SendRecord) => ledger.write({ key: entry, expectedVersion: undefined, next: entry, changes: entry });
+      const create = (entry: SendRecord) =>
+        ledger.write({ key: entry, expectedVersion: undefined, next: entry, changes: entry });
 
       it("creates an entry once: a second create of the same key writes nothing", async () => {
         const key = freshKey();
@@ -221,7 +604,9 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
         const key = freshKey();
         const stored = entryIn(key, "claimed");
         await create(stored);
-        expect(await ledger.write({ ...moveTo(key, stored, { state: "sent", version: 4 }), expectedVersion: 2 })).toBe(false);
+        expect(await ledger.write({ ...moveTo(key, stored, { state: "sent", version: 4 }), expectedVersion: 2 })).toBe(
+          false,
+        );
         expect(await ledger.get(key)).toEqual(stored);
         expect(await ledger.write(moveTo(key, stored, { state: "sent", batchId: "b-1", version: 4 }))).toBe(true);
         expect(await ledger.get(key)).toMatchObject({ state: "sent", batchId: "b-1", version: 4, owner: A.owner });
@@ -239,7 +624,14 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
 
       it("refuses a change to a key that has no entry", async () => {
         const key = freshKey();
-        expect(await ledger.write({ key, expectedVersion: 1, next: entryIn(key, "sent", { version: 2 }), changes: { state: "sent", version: 2 } })).toBe(false);
+        expect(
+          await ledger.write({
+            key,
+            expectedVersion: 1,
+            next: entryIn(key, "sent", { version: 2 }),
+            changes: { state: "sent", version: 2 },
+          }),
+        ).toBe(false);
         expect(await ledger.get(key)).toBeUndefined();
       });
 
@@ -311,7 +703,9 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
     describe("races", () => {
       it("grants one claim when ten workers claim at once", async () => {
         const key = freshKey();
-        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => transition(ledger, key, claimEvent(`worker-${i}`, T0))));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => transition(ledger, key, claimEvent(`worker-${i}`, T0))),
+        );
         expect(results.filter((r) => r.moved)).toHaveLength(1);
         expect(results.filter((r) => !r.moved && r.refusal === "busy")).toHaveLength(9);
       });
@@ -345,31 +739,41 @@ export function describeSendLedgerContract(name: string, makeHarness: () => Prom
       it("keeps every cancel stamp and every recorded batch whatever the order of concurrent moves", async () => {
         const token = fc.constantFrom(A, B);
         const event: fc.Arbitrary<SendEvent> = fc.oneof(
-          fc.constantFrom<SendEvent>(claimEvent("worker-a", T0), claimEvent("worker-b", lapsed), { type: "cancel", now: T0 }),
-          token.map((t): SendEvent => ({ type: "startPost", token: t, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" })),
+          fc.constantFrom<SendEvent>(claimEvent("worker-a", T0), claimEvent("worker-b", lapsed), {
+            type: "cancel",
+            now: T0,
+          }),
+          token.map(
+            (t): SendEvent => ({ type: "startPost", token: t, now: T0, leaseMs: LEASE_MS, marker: "[wm:x:0:1]" }),
+          ),
           token.map((t): SendEvent => ({ type: "created", token: t, now: T0, batch: found })),
           token.map((t): SendEvent => ({ type: "outcomeUnknown", token: t, now: T0, reason: "500" })),
           token.map((t): SendEvent => ({ type: "release", token: t, now: T0 })),
           token.map((t): SendEvent => ({ type: "reconciled", token: t, now: T0, found: "absent" })),
         );
         await fc.assert(
-          fc.asyncProperty(fc.array(fc.array(event, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }), async (rounds) => {
-            const key = freshKey();
-            let cancelSeen = false;
-            let sentBatch: string | undefined;
-            for (const round of rounds) {
-              // Each round's moves run concurrently.
-              const results = await Promise.all(round.map((e) => transition(ledger, key, e)));
-              if (round.some((e) => e.type === "cancel")) cancelSeen = true;
-              const stored = await ledger.get(key);
-              if (cancelSeen) expect(stored?.cancelRequestedAt, "a cancel stamp was lost").toBeDefined();
-              if (sentBatch) expect(stored).toMatchObject({ state: "sent", batchId: sentBatch });
-              if (stored?.state === "sent") sentBatch = stored.batchId;
-              // No two claims are granted for the same attempt.
-              const granted = results.filter((r) => r.moved && r.row.startsWith("claim-")).map((r) => r.entry?.attempt);
-              expect(new Set(granted).size).toBe(granted.length);
-            }
-          }),
+          fc.asyncProperty(
+            fc.array(fc.array(event, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }),
+            async (rounds) => {
+              const key = freshKey();
+              let cancelSeen = false;
+              let sentBatch: string | undefined;
+              for (const round of rounds) {
+                // Each round's moves run concurrently.
+                const results = await Promise.all(round.map((e) => transition(ledger, key, e)));
+                if (round.some((e) => e.type === "cancel")) cancelSeen = true;
+                const stored = await ledger.get(key);
+                if (cancelSeen) expect(stored?.cancelRequestedAt, "a cancel stamp was lost").toBeDefined();
+                if (sentBatch) expect(stored).toMatchObject({ state: "sent", batchId: sentBatch });
+                if (stored?.state === "sent") sentBatch = stored.batchId;
+                // No two claims are granted for the same attempt.
+                const granted = results
+                  .filter((r) => r.moved && r.row.startsWith("claim-"))
+                  .map((r) => r.entry?.attempt);
+                expect(new Set(granted).size).toBe(granted.length);
+              }
+            },
+          ),
           { numRuns: options.propertyRuns ?? 100 },
         );
       });

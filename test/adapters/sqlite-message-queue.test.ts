@@ -127,7 +127,16 @@ describe("SqliteMessageQueue (SQS semantics)", () => {
 
       // Assess
       expect(sixth).toEqual([]);
-      expect(queue.deadLetters()).toEqual([{ messageId: id, body: JSON.stringify({ n: 1 }), receiveCount: 5, lastError: "PassEntry failed with 503 (attempt 5).", sentAt: T0, deadAt: T0 }]);
+      expect(queue.deadLetters()).toEqual([
+        {
+          messageId: id,
+          body: JSON.stringify({ n: 1 }),
+          receiveCount: 5,
+          lastError: "PassEntry failed with 503 (attempt 5).",
+          sentAt: T0,
+          deadAt: T0,
+        },
+      ]);
       expect(queue.depth()).toEqual({ visible: 0, inFlight: 0, dead: 1 });
     });
 
@@ -329,7 +338,10 @@ describe("SqliteMessageQueue on a database file", () => {
 async function receiveInThreads(file: string, count: number): Promise<string[][]> {
   const entry = new URL("./support/queue-receiver-worker.ts", import.meta.url).href;
   const bootstrap = `import("tsx/esm/api").then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
-  const workers = Array.from({ length: count }, () => new Worker(bootstrap, { eval: true, workerData: { file, batchSize: 2 } }));
+  const workers = Array.from(
+    { length: count },
+    () => new Worker(bootstrap, { eval: true, workerData: { file, batchSize: 2 } }),
+  );
   try {
     const results = workers.map(
       (worker) =>
@@ -341,7 +353,9 @@ async function receiveInThreads(file: string, count: number): Promise<string[][]
           worker.once("exit", (code) => reject(new Error(`A receiver thread exited with ${code} before answering.`)));
         }),
     );
-    await Promise.all(workers.map((worker) => new Promise<void>((resolve) => worker.on("message", (m) => m === "ready" && resolve()))));
+    await Promise.all(
+      workers.map((worker) => new Promise<void>((resolve) => worker.on("message", (m) => m === "ready" && resolve()))),
+    );
     for (const worker of workers) worker.postMessage("go");
     return await Promise.all(results);
   } finally {

@@ -34,7 +34,12 @@ describe("SqliteRequestStore opening a database an earlier version wrote (one gl
     const path = join(dir, "wallet-messaging.db");
     const db = new Database(path);
     db.exec("CREATE TABLE requests (request_id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, record TEXT NOT NULL);");
-    for (const record of records) db.prepare("INSERT INTO requests VALUES (?, ?, ?)").run(record.requestId, record.idempotencyKey ?? null, JSON.stringify(record));
+    for (const record of records)
+      db.prepare("INSERT INTO requests VALUES (?, ?, ?)").run(
+        record.requestId,
+        record.idempotencyKey ?? null,
+        JSON.stringify(record),
+      );
     db.close();
     return path;
   }
@@ -42,7 +47,11 @@ describe("SqliteRequestStore opening a database an earlier version wrote (one gl
   it("keeps every request and files each old key under the callers that could have made it", async () => {
     // Prepare
     const byCrm = requestRecord({ idempotencyKey: "order-1", apiKeyName: "crm", fingerprint: "f1" });
-    const automation = requestRecord({ requestId: "auto-welcome-evt-1", source: "webhook", idempotencyKey: "auto-welcome-evt-1" });
+    const automation = requestRecord({
+      requestId: "auto-welcome-evt-1",
+      source: "webhook",
+      idempotencyKey: "auto-welcome-evt-1",
+    });
     const fromSqs = requestRecord({ source: "sqs" });
     const path = earlierVersionDatabase([byCrm, automation, fromSqs]);
 
@@ -51,12 +60,27 @@ describe("SqliteRequestStore opening a database an earlier version wrote (one gl
     const store = new SqliteRequestStore(db);
     const results = {
       keyCrm: await store.create(requestRecord({ idempotencyKey: "order-1", caller: "key:crm", fingerprint: "f1" })),
-      signerCrm: await store.create(requestRecord({ idempotencyKey: "order-1", caller: "signer:crm", fingerprint: "f1" })),
+      signerCrm: await store.create(
+        requestRecord({ idempotencyKey: "order-1", caller: "signer:crm", fingerprint: "f1" }),
+      ),
       shop: await store.create(requestRecord({ idempotencyKey: "order-1", caller: "key:shop" })),
-      automation: await store.create(requestRecord({ requestId: "auto-welcome-evt-1", source: "webhook", idempotencyKey: "auto-welcome-evt-1", caller: "automation:welcome" })),
+      automation: await store.create(
+        requestRecord({
+          requestId: "auto-welcome-evt-1",
+          source: "webhook",
+          idempotencyKey: "auto-welcome-evt-1",
+          caller: "automation:welcome",
+        }),
+      ),
     };
-    const kept = [await store.get(byCrm.requestId), await store.get(automation.requestId), await store.get(fromSqs.requestId)];
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const kept = [
+      await store.get(byCrm.requestId),
+      await store.get(automation.requestId),
+      await store.get(fromSqs.requestId),
+    ];
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]
+    ).map((t) => t.name);
     db.close();
 
     // Assess

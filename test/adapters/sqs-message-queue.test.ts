@@ -21,10 +21,20 @@ function fakeSqs(client: SQSClient) {
   sqsMock.on(SendMessageCommand).callsFake((input: SendMessageCommandInput) => {
     const delay = input.DelaySeconds;
     if (delay !== undefined && !(Number.isInteger(delay) && delay >= 0 && delay <= 900)) {
-      throw Object.assign(new Error(`Value ${delay} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900, if provided.`), { name: "InvalidParameterValue" });
+      throw Object.assign(
+        new Error(
+          `Value ${delay} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900, if provided.`,
+        ),
+        { name: "InvalidParameterValue" },
+      );
     }
     if (Buffer.byteLength(input.MessageBody ?? "") > MAX_MESSAGE_BYTES) {
-      throw Object.assign(new Error(`One or more parameters are invalid. Reason: Message must be shorter than ${MAX_MESSAGE_BYTES} bytes.`), { name: "InvalidParameterValue" });
+      throw Object.assign(
+        new Error(
+          `One or more parameters are invalid. Reason: Message must be shorter than ${MAX_MESSAGE_BYTES} bytes.`,
+        ),
+        { name: "InvalidParameterValue" },
+      );
     }
     const messageId = randomUUID();
     sent.push({ messageId, input });
@@ -38,7 +48,12 @@ describeMessageQueueContract("SqsMessageQueue", async () => {
   const { sqsMock, sent } = fakeSqs(client);
   return {
     queue: new SqsMessageQueue(QUEUE_URL, client),
-    deliverableAfter: async (seconds) => new Map(sent.filter((s) => (s.input.DelaySeconds ?? 0) <= seconds).map((s) => [s.messageId, JSON.parse(s.input.MessageBody!) as unknown])),
+    deliverableAfter: async (seconds) =>
+      new Map(
+        sent
+          .filter((s) => (s.input.DelaySeconds ?? 0) <= seconds)
+          .map((s) => [s.messageId, JSON.parse(s.input.MessageBody!) as unknown]),
+      ),
     close: async () => {
       sqsMock.restore();
       client.destroy();
@@ -66,7 +81,9 @@ describe("SqsMessageQueue (SQS specifics)", () => {
     await queue.send({ requestId: "req-1" });
 
     // Assess
-    expect(fake.sent.map((s) => s.input)).toEqual([{ QueueUrl: QUEUE_URL, MessageBody: '{"requestId":"req-1"}', DelaySeconds: undefined }]);
+    expect(fake.sent.map((s) => s.input)).toEqual([
+      { QueueUrl: QUEUE_URL, MessageBody: '{"requestId":"req-1"}', DelaySeconds: undefined },
+    ]);
   });
 
   it.each([
@@ -95,7 +112,9 @@ describe("SqsMessageQueue (SQS specifics)", () => {
 
   it("rejects when SQS refuses the message", async () => {
     // Prepare
-    fake.sqsMock.on(SendMessageCommand).rejects(Object.assign(new Error("Service unavailable"), { name: "ServiceUnavailable" }));
+    fake.sqsMock
+      .on(SendMessageCommand)
+      .rejects(Object.assign(new Error("Service unavailable"), { name: "ServiceUnavailable" }));
 
     // Act
     const attempt = queue.send({ n: 1 });

@@ -5,7 +5,10 @@ import { describe, expect, it } from "vitest";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import { describeSecretStoreContract } from "./secret-store-contract.js";
 
-describeSecretStoreContract("StaticSecretStore", async (values) => ({ store: new StaticSecretStore(values), close: async () => {} }));
+describeSecretStoreContract("StaticSecretStore", async (values) => ({
+  store: new StaticSecretStore(values),
+  close: async () => {},
+}));
 
 describe("StaticSecretStore (run-time rotation)", () => {
   it("returns the new value at once when a value is replaced", async () => {

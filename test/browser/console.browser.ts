@@ -70,13 +70,20 @@ async function signIn(page: Page, key: string) {
   await chromium.context.clearCookies();
   await page.goto(`${stack.url}/`);
   await page.fill('input[name="key"]', key);
-  await Promise.all([page.waitForResponse((r) => r.url().endsWith("/console/sign-in")), page.click('button:has-text("Sign in")')]);
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/console/sign-in")),
+    page.click('button:has-text("Sign in")'),
+  ]);
   await page.waitForLoadState("load");
 }
 
 describe("the console", () => {
   it("shows nothing without a key: the sign-in form only, and no request through any page", async () => {
-    const id = await send({ message: "Private <b>offer</b>", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    const id = await send({
+      message: "Private <b>offer</b>",
+      segments: [{ groupTag: "vip" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
     const page = await chromium.context.newPage();
 
     await page.goto(`${stack.url}/`);
@@ -98,8 +105,13 @@ describe("the console", () => {
   });
 
   it("shows a request sent over the API with its batch, escaped, and never renders the key", async () => {
-    const id = await send({ message: "Doors open <script>document.title='pwned'</script>", segments: [{ groupTag: "vip" }] });
-    await until("the batch to finish", () => sandbox.batches().some((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }) && b.status === "successful"));
+    const id = await send({
+      message: "Doors open <script>document.title='pwned'</script>",
+      segments: [{ groupTag: "vip" }],
+    });
+    await until("the batch to finish", () =>
+      sandbox.batches().some((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }) && b.status === "successful"),
+    );
     await stack.drained();
     const batchId = sandbox.batches().find((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))!.id;
     const page = await chromium.context.newPage();
@@ -127,7 +139,11 @@ describe("the console", () => {
 
   it("redrives a dead letter from the page: the request is sent once, and a second press sends nothing more", async () => {
     sandbox.setTokens(["rotated-at-passentry"]);
-    const id = await send({ message: "Back soon", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    const id = await send({
+      message: "Back soon",
+      segments: [{ groupTag: "vip" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
     await until("the message to be dead-lettered", () => stack.queue.depth().dead === 1);
     const page = await chromium.context.newPage();
     await signIn(page, OPS);
@@ -136,10 +152,15 @@ describe("the console", () => {
 
     sandbox.setTokens([TOKEN]);
     const csrf = await page.inputValue('form[action="/console/redrive"] input[name="csrf"]');
-    await Promise.all([page.waitForResponse((r) => r.url().endsWith("/console/redrive")), page.click('button:has-text("Redrive all dead letters")')]);
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/console/redrive")),
+      page.click('button:has-text("Redrive all dead letters")'),
+    ]);
     await page.waitForLoadState("load");
     const after = await page.innerText("main");
-    await until("the redriven request to reach PassEntry", () => sandbox.batches().some((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 })));
+    await until("the redriven request to reach PassEntry", () =>
+      sandbox.batches().some((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 })),
+    );
     // The same form again (a double click, or the back button): nothing is left to move, and the ledger would stop a second send.
     const again = await page.request.post(`${stack.url}/console/redrive`, { form: { csrf }, maxRedirects: 0 });
     await stack.drained();
@@ -158,7 +179,10 @@ describe("the console", () => {
     await signIn(page, OPS);
 
     // The page's own cookie (page.request shares the browser's), but a forged token.
-    const forged = await page.request.post(`${stack.url}/console/redrive`, { form: { csrf: "forged" }, maxRedirects: 0 });
+    const forged = await page.request.post(`${stack.url}/console/redrive`, {
+      form: { csrf: "forged" },
+      maxRedirects: 0,
+    });
     const noToken = await page.request.post(`${stack.url}/console/redrive`, { form: {}, maxRedirects: 0 });
 
     expect(forged.status()).toBe(403);

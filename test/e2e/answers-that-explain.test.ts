@@ -18,7 +18,8 @@ afterAll(async () => {
 const JSON_TYPE = { "content-type": "application/json" };
 const asKey = (extra: Record<string, string> = {}) => ({ ...JSON_TYPE, authorization: `Bearer ${s.apiKey}`, ...extra });
 const trigger = (entity: string) => `/api/v1/entities/${entity}/messaging/wallet`;
-const body = (message: string) => JSON.stringify({ batch: { message, segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } });
+const body = (message: string) =>
+  JSON.stringify({ batch: { message, segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } });
 const errorsOf = (text: string): string[] => (JSON.parse(text) as { errors: string[] }).errors;
 const queued = () => s.stack.queue.peek().length;
 
@@ -50,10 +51,16 @@ describe("an Idempotency-Key or webhook-id used again", () => {
   it("tells a signer its webhook-id was already used for another body, and to send a new webhook-id", async () => {
     const firstBody = body("Signed first");
     const otherBody = body("Signed other");
-    const first = await s.request("POST", trigger("e1"), firstBody, { ...JSON_TYPE, ...standardWebhookHeaders(s.signingSecret, "msg_reused", nowSeconds(), firstBody) });
+    const first = await s.request("POST", trigger("e1"), firstBody, {
+      ...JSON_TYPE,
+      ...standardWebhookHeaders(s.signingSecret, "msg_reused", nowSeconds(), firstBody),
+    });
     const before = queued();
 
-    const second = await s.request("POST", trigger("e1"), otherBody, { ...JSON_TYPE, ...standardWebhookHeaders(s.signingSecret, "msg_reused", nowSeconds(), otherBody) });
+    const second = await s.request("POST", trigger("e1"), otherBody, {
+      ...JSON_TYPE,
+      ...standardWebhookHeaders(s.signingSecret, "msg_reused", nowSeconds(), otherBody),
+    });
 
     expect(first.status).toBe(202);
     expect(second.status).toBe(422);
@@ -111,7 +118,10 @@ describe("a body that is not what the trigger takes", () => {
   });
 
   it.each([
-    ['{"batch":{"message":"Hi %{points}","recipients":[{"passId":"p-1","variables":{"points": 1E+999}}]}}', "batch.recipients.0.variables.points"],
+    [
+      '{"batch":{"message":"Hi %{points}","recipients":[{"passId":"p-1","variables":{"points": 1E+999}}]}}',
+      "batch.recipients.0.variables.points",
+    ],
     ['{"batch":{"message":"Hi","segments":[{"groupTag":"vip","rank":[-12.5e400]}]}}', "batch.segments.0.rank.0"],
     [`{"batch":{"message":"Hi","recipients":[{"passId":1${"0".repeat(309)}}]}}`, "batch.recipients.0.passId"],
   ])("names any number that cannot be represented, wherever it is (%#)", async (text, path) => {
@@ -135,7 +145,10 @@ describe("HEAD on the local server", () => {
 
   it("answers HEAD on a key-guarded GET route as GET would: 401 without a key, 200 with one", async () => {
     const without = await fetch(`${s.stack.url}/api/v1/requests`, { method: "HEAD" });
-    const withKey = await fetch(`${s.stack.url}/api/v1/requests`, { method: "HEAD", headers: { authorization: `Bearer ${s.apiKey}` } });
+    const withKey = await fetch(`${s.stack.url}/api/v1/requests`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${s.apiKey}` },
+    });
 
     expect(without.status).toBe(401);
     expect(withKey.status).toBe(200);

@@ -11,7 +11,9 @@ import { MAX_BODY_BYTES } from "../../functions/handlers/http.js";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack.js";
 
-const EXAMPLE = { batch: { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" } };
+const EXAMPLE = {
+  batch: { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" },
+};
 const API_KEY = "e2e-key-0123456789";
 
 describe("local stack (npm start's pipeline)", () => {
@@ -49,7 +51,8 @@ describe("local stack (npm start's pipeline)", () => {
       headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
-  const status = async (stack: LocalStack, path: string) => (await fetch(stack.url + path, { headers: { authorization: `Bearer ${API_KEY}` } })).json() as Promise<any>;
+  const status = async (stack: LocalStack, path: string) =>
+    (await fetch(stack.url + path, { headers: { authorization: `Bearer ${API_KEY}` } })).json() as Promise<any>;
 
   it("delivers PassEntry's own example request as exactly one batch and reports its id", async () => {
     const stack = await start();
@@ -61,7 +64,11 @@ describe("local stack (npm start's pipeline)", () => {
     expect(answer.status).toBe(202);
     const batches = sandbox.batches();
     expect(batches).toHaveLength(1);
-    expect(batches[0]).toMatchObject({ entityId: "ent-42", message: "Hello, World!", scheduledAt: "2030-03-31T13:16:26Z" });
+    expect(batches[0]).toMatchObject({
+      entityId: "ent-42",
+      message: "Hello, World!",
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
     expect(batches[0]!.body.batch.segments).toEqual([{ groupTag: "summerPromotion" }]);
     const view = await status(stack, accepted.links.self);
     expect(view.data.attributes.status).toBe("submitted");
@@ -107,7 +114,10 @@ describe("local stack (npm start's pipeline)", () => {
 
   it("accepts and queues a body just under the 256 KB limit (it still fits in an SQS message)", async () => {
     const stack = await start({ startWorkers: false });
-    const recipients = Array.from({ length: 500 }, (_, i) => ({ passId: `pass-${i}`, variables: { note: "x".repeat(400) } }));
+    const recipients = Array.from({ length: 500 }, (_, i) => ({
+      passId: `pass-${i}`,
+      variables: { note: "x".repeat(400) },
+    }));
     const body = { batch: { message: "Big one", recipients, scheduledAt: "2030-03-31T13:16:26Z" } };
     const padding = MAX_BODY_BYTES - Buffer.byteLength(JSON.stringify(body)) - 20;
     body.batch.message += " ".repeat(padding);
@@ -121,9 +131,21 @@ describe("local stack (npm start's pipeline)", () => {
   it("refuses bad input with a 4xx and keeps the process serving", async () => {
     const stack = await start();
     const answers = await Promise.all([
-      fetch(`${stack.url}/api/v1/entities/e/messaging/wallet`, { method: "POST", headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" }, body: "{not json" }),
-      fetch(`${stack.url}/api/v1/entities/e/messaging/wallet`, { method: "POST", headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" }, body: "x".repeat(300 * 1024) }),
-      fetch(`${stack.url}/api/v1/entities/%E0%A4%A/messaging/wallet`, { method: "POST", headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" }, body: "{}" }),
+      fetch(`${stack.url}/api/v1/entities/e/messaging/wallet`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+        body: "{not json",
+      }),
+      fetch(`${stack.url}/api/v1/entities/e/messaging/wallet`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+        body: "x".repeat(300 * 1024),
+      }),
+      fetch(`${stack.url}/api/v1/entities/%E0%A4%A/messaging/wallet`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+        body: "{}",
+      }),
       fetch(`${stack.url}/api/v1/nothing-here`),
       fetch(`${stack.url}/health`, { method: "DELETE" }),
     ]);

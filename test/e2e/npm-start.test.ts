@@ -10,9 +10,23 @@ import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { nowSeconds, standardWebhookHeaders } from "../security/webhook-support.js";
 
-function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string; stdout: () => string; ready: Promise<{ url: string; key: string }> } {
+function startMain(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  stdout: () => string;
+  ready: Promise<{ url: string; key: string }>;
+} {
   const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
-    env: { ...process.env, PORT: "0", SANDBOX_PORT: "0", HOST: "127.0.0.1", API_KEYS: "", PASSENTRY_BASE_URL: "", PASSENTRY_TOKEN: "", ...env },
+    env: {
+      ...process.env,
+      PORT: "0",
+      SANDBOX_PORT: "0",
+      HOST: "127.0.0.1",
+      API_KEYS: "",
+      PASSENTRY_BASE_URL: "",
+      PASSENTRY_TOKEN: "",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -57,7 +71,13 @@ describe("npm start", () => {
     const answer = await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, {
       method: "POST",
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ batch: { message: "Hello, World!", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" } }),
+      body: JSON.stringify({
+        batch: {
+          message: "Hello, World!",
+          segments: [{ groupTag: "summerPromotion" }],
+          scheduledAt: "2030-03-31T13:16:26Z",
+        },
+      }),
     });
     const accepted = (await answer.json()) as any;
     let view: any;
@@ -87,10 +107,19 @@ describe("npm start", () => {
       rmSync(dirname(dataDir), { recursive: true, force: true });
     });
     const { url, key } = await ready;
-    const body = JSON.stringify({ batch: { message: "Signed", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } });
+    const body = JSON.stringify({
+      batch: { message: "Signed", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" },
+    });
 
     // Act
-    const signed = await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, { method: "POST", headers: { "content-type": "application/json", ...standardWebhookHeaders(secret, "msg_npm_start", nowSeconds(), body) }, body });
+    const signed = await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...standardWebhookHeaders(secret, "msg_npm_start", nowSeconds(), body),
+      },
+      body,
+    });
     const accepted = (await signed.json()) as any;
     const view = await fetch(url + accepted.links.self, { headers: { authorization: `Bearer ${key}` } });
 
@@ -137,9 +166,17 @@ describe("npm start", () => {
     });
     const { url, key } = await ready;
 
-    await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ batch: { message: "Piped", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } }) });
+    await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        batch: { message: "Piped", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" },
+      }),
+    });
     await new Promise((r) => setTimeout(r, 500));
-    const lines = stdout().split("\n").filter((l) => l.trim() !== "");
+    const lines = stdout()
+      .split("\n")
+      .filter((l) => l.trim() !== "");
 
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();

@@ -86,7 +86,9 @@ describe("promotions in the local stack", () => {
   }
 
   const status = async (stack: LocalStack, requestId: string) => {
-    const answer = await fetch(`${stack.url}/api/v1/requests/${requestId}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    const answer = await fetch(`${stack.url}/api/v1/requests/${requestId}`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
     return { status: answer.status, body: (await answer.json()) as any };
   };
 
@@ -102,15 +104,28 @@ describe("promotions in the local stack", () => {
 
     // Assess
     expect(first).toMatchObject({ status: "planned", occurrences: [{ requestId: OCCURRENCE_ID, outcome: "queued" }] });
-    expect(second).toMatchObject({ status: "planned", occurrences: [{ requestId: OCCURRENCE_ID, outcome: "already-queued" }] });
+    expect(second).toMatchObject({
+      status: "planned",
+      occurrences: [{ requestId: OCCURRENCE_ID, outcome: "already-queued" }],
+    });
     const batches = sandbox.batches();
     expect(batches).toHaveLength(1);
-    expect(batches[0]).toMatchObject({ entityId: "ent-42", message: "Happy hour starts now!", scheduledAt: "2026-07-03T16:00:00Z", tag: "happy-hour" });
+    expect(batches[0]).toMatchObject({
+      entityId: "ent-42",
+      message: "Happy hour starts now!",
+      scheduledAt: "2026-07-03T16:00:00Z",
+      tag: "happy-hour",
+    });
     expect(batches[0]!.body.batch.segments).toEqual([{ groupTag: "happy-hour" }]);
     expect(batches[0]!.name).toEqual(markedName(OCCURRENCE_ID, 0, "Friday happy hour"));
     const view = await status(stack, OCCURRENCE_ID);
     expect(view.status).toBe(200);
-    expect(view.body.data.attributes).toMatchObject({ status: "submitted", source: "schedule", scheduledAt: "2026-07-03T16:00:00Z", batchId: batches[0]!.id });
+    expect(view.body.data.attributes).toMatchObject({
+      status: "submitted",
+      source: "schedule",
+      scheduledAt: "2026-07-03T16:00:00Z",
+      batchId: batches[0]!.id,
+    });
   });
 
   it("delivers one batch when two invocations of the same trigger race (the send ledger decides)", async () => {
@@ -137,12 +152,18 @@ describe("promotions in the local stack", () => {
     const answer = await stack.planner({ promotionId: "friday-happy-hour", scheduledTime: FRIDAY_14_UTC });
 
     // Assess
-    expect(answer).toMatchObject({ status: "planned", occurrences: [{ requestId: OCCURRENCE_ID, outcome: "skipped-late" }] });
+    expect(answer).toMatchObject({
+      status: "planned",
+      occurrences: [{ requestId: OCCURRENCE_ID, outcome: "skipped-late" }],
+    });
     expect(stack.queue.depth()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
     expect((await status(stack, OCCURRENCE_ID)).status).toBe(404);
     expect(sandbox.batches()).toHaveLength(0);
     expect(log.lines).toContainEqual(
-      expect.objectContaining({ level: "warn", message: "promotion occurrence skipped: less than an hour ahead, PassEntry would refuse it" }),
+      expect.objectContaining({
+        level: "warn",
+        message: "promotion occurrence skipped: less than an hour ahead, PassEntry would refuse it",
+      }),
     );
   });
 

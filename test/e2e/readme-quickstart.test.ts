@@ -32,7 +32,16 @@ beforeAll(async () => {
   dataDir = join(mkdtempSync(join(tmpdir(), "wm-readme-")), ".data");
   child = spawn(process.execPath, ["--import", "tsx", "local/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: "0", SANDBOX_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir, API_KEYS: "", PASSENTRY_BASE_URL: "", PASSENTRY_TOKEN: "" },
+    env: {
+      ...process.env,
+      PORT: "0",
+      SANDBOX_PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+      API_KEYS: "",
+      PASSENTRY_BASE_URL: "",
+      PASSENTRY_TOKEN: "",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d) => (output += d));
@@ -73,7 +82,10 @@ function paste(block: string): { status: number | null; out: string } {
 
 describe("the README's quick start", () => {
   it("is at most about 60 lines, starts with npm install and npm start, and the banner shows the console, the key and the sandbox clock", () => {
-    const section = readme.slice(readme.indexOf("## Quick start"), readme.indexOf("\n## ", readme.indexOf("## Quick start") + 1));
+    const section = readme.slice(
+      readme.indexOf("## Quick start"),
+      readme.indexOf("\n## ", readme.indexOf("## Quick start") + 1),
+    );
     expect(section.split("\n").length).toBeLessThanOrEqual(62);
     expect(blocks[0]!.trim().split("\n")).toEqual(["npm install", "npm start"]);
     expect(output).toMatch(/console: +http:\/\/127\.0\.0\.1:\d+\//);

@@ -47,11 +47,21 @@ afterAll(async () => {
 });
 
 const api = async (path: string, key: string | null, init: RequestInit = {}) => {
-  const response = await fetch(stack.url + path, { ...init, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), "content-type": "application/json", ...(init.headers as Record<string, string>) } });
+  const response = await fetch(stack.url + path, {
+    ...init,
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      "content-type": "application/json",
+      ...(init.headers as Record<string, string>),
+    },
+  });
   return { status: response.status, body: (await response.json()) as any };
 };
 const send = async (key: string, entity: string, batch: Record<string, unknown>) => {
-  const answer = await api(`/api/v1/entities/${entity}/messaging/wallet`, key, { method: "POST", body: JSON.stringify({ batch }) });
+  const answer = await api(`/api/v1/entities/${entity}/messaging/wallet`, key, {
+    method: "POST",
+    body: JSON.stringify({ batch }),
+  });
   expect(answer.status).toBe(202);
   return answer.body.data.id as string;
 };
@@ -71,9 +81,21 @@ describe("GET /api/v1/requests", () => {
   let shopRequest: string;
 
   beforeAll(async () => {
-    crmSegment = await send(CRM, "ent-a", { message: "Doors open", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" });
-    crmRecipients = await send(CRM, "ent-b", { message: "Hi", recipients: [{ passId: "pass-7" }, { extId: "member-9" }], scheduledAt: "2030-03-31T13:16:26Z" });
-    shopRequest = await send(SHOP, "ent-a", { message: "Sale", segments: [{ groupTag: "all" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    crmSegment = await send(CRM, "ent-a", {
+      message: "Doors open",
+      segments: [{ groupTag: "vip" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
+    crmRecipients = await send(CRM, "ent-b", {
+      message: "Hi",
+      recipients: [{ passId: "pass-7" }, { extId: "member-9" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
+    shopRequest = await send(SHOP, "ent-a", {
+      message: "Sale",
+      segments: [{ groupTag: "all" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
     await stack.drained();
   });
 
@@ -83,7 +105,11 @@ describe("GET /api/v1/requests", () => {
 
     expect(crm.status).toBe(200);
     expect(ids(crm.body)).toEqual([crmRecipients, crmSegment]);
-    expect(crm.body.data[1]).toMatchObject({ id: crmSegment, attributes: { status: "submitted", entityId: "ent-a", caller: "key:crm", progress: { chunks: 1, sent: 1 } }, links: { self: `/api/v1/requests/${crmSegment}` } });
+    expect(crm.body.data[1]).toMatchObject({
+      id: crmSegment,
+      attributes: { status: "submitted", entityId: "ent-a", caller: "key:crm", progress: { chunks: 1, sent: 1 } },
+      links: { self: `/api/v1/requests/${crmSegment}` },
+    });
     expect(ids(ops.body).slice(0, 3)).toEqual([shopRequest, crmRecipients, crmSegment]);
   });
 
@@ -118,11 +144,15 @@ describe("GET /api/v1/requests", () => {
     const badCursor = await api("/api/v1/requests?cursor=nonsense", OPS);
 
     expect(unknown.status).toBe(400);
-    expect(unknown.body.errors.join(" ")).toMatch(/colour.*Filters: state \(queued, submitted, failed, unknown, cancelled, deadLettered\)/);
+    expect(unknown.body.errors.join(" ")).toMatch(
+      /colour.*Filters: state \(queued, submitted, failed, unknown, cancelled, deadLettered\)/,
+    );
     expect(badState.status).toBe(400);
     expect(badState.body.errors.join(" ")).toMatch(/state/);
     expect(badCursor.status).toBe(400);
-    expect(badCursor.body.errors.join(" ")).toMatch(/^cursor must be the value of links.next from an earlier page, unchanged/);
+    expect(badCursor.body.errors.join(" ")).toMatch(
+      /^cursor must be the value of links.next from an earlier page, unchanged/,
+    );
     expect((await api("/api/v1/requests", null)).status).toBe(401);
   });
 });
@@ -131,7 +161,11 @@ describe("a dead-lettered request", () => {
   it("shows deadLettered with its last error in the list and the detail, logs an ERROR, and a redrive sends it once", async () => {
     // Prepare: PassEntry refuses our token (rotated there, not yet here), so the send fails and is handed back.
     sandbox.setTokens(["rotated-at-passentry"]);
-    const id = await send(OPS, "ent-dl", { message: "Back soon", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    const id = await send(OPS, "ent-dl", {
+      message: "Back soon",
+      segments: [{ groupTag: "vip" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
 
     // Act: its one receive fails; the queue dead-letters it on the next.
     await until("the message to be dead-lettered", async () => stack.queue.depth().dead === 1);
@@ -144,7 +178,11 @@ describe("a dead-lettered request", () => {
     expect(detail.body.data.attributes.deadLetter.lastError).toMatch(/token|401|authori/i);
     expect(detail.body.data.attributes.failureReason).toBe(detail.body.data.attributes.deadLetter.lastError);
     expect(ids(listed.body)).toEqual([id]);
-    expect(log.lines.some((l) => l.level === "error" && l.message.startsWith("message dead-lettered") && l.fields.requestId === id)).toBe(true);
+    expect(
+      log.lines.some(
+        (l) => l.level === "error" && l.message.startsWith("message dead-lettered") && l.fields.requestId === id,
+      ),
+    ).toBe(true);
     expect(sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))).toEqual([]);
 
     // Act: PassEntry takes our token again; the operator redrives (twice: a double click).
@@ -154,7 +192,10 @@ describe("a dead-lettered request", () => {
     const redriven = await redriveDeadLetters(deps);
     const cleared = await api(`/api/v1/requests/${id}`, OPS);
     await redriveDeadLetters(deps);
-    await until("the redriven request to be submitted", async () => (await api(`/api/v1/requests/${id}`, OPS)).body.data.attributes.status === "submitted");
+    await until(
+      "the redriven request to be submitted",
+      async () => (await api(`/api/v1/requests/${id}`, OPS)).body.data.attributes.status === "submitted",
+    );
     await stack.drained();
 
     // Assess: the mark is gone at once, and PassEntry received one batch.
@@ -172,8 +213,16 @@ describe("a caller's list beside another caller's busy hour", () => {
   const shopTexts: string[] = [];
 
   beforeAll(async () => {
-    oldest = await send(CRM, "ent-cursor", { message: "Older news", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" });
-    older = await send(CRM, "ent-cursor", { message: "Old news", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    oldest = await send(CRM, "ent-cursor", {
+      message: "Older news",
+      segments: [{ groupTag: "vip" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
+    older = await send(CRM, "ent-cursor", {
+      message: "Old news",
+      segments: [{ groupTag: "vip" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
     await stack.drained();
     // More of the shop's requests, all newer, than one page may examine.
     const base = Date.now() + 1_000;
@@ -205,7 +254,9 @@ describe("a caller's list beside another caller's busy hour", () => {
     const first = await api("/api/v1/requests?limit=1&entity=ent-cursor", CRM);
     const next: string = first.body.links.next;
     const cursor = new URL(next, stack.url).searchParams.get("cursor")!;
-    const readable = [cursor, Buffer.from(cursor, "base64url").toString("latin1"), decodeURIComponent(cursor)].join("\n");
+    const readable = [cursor, Buffer.from(cursor, "base64url").toString("latin1"), decodeURIComponent(cursor)].join(
+      "\n",
+    );
 
     expect(ids(first.body)).toEqual([older]);
     expect([older, oldest, ...shopTexts].filter((text) => readable.includes(text))).toEqual([]);

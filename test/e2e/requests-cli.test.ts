@@ -48,7 +48,10 @@ beforeEach(() => {
   sandbox.reset();
 });
 
-async function cli(args: string[], env: Record<string, string | undefined> = { WALLET_API_URL: stack.url, WALLET_API_KEY: API_KEY }) {
+async function cli(
+  args: string[],
+  env: Record<string, string | undefined> = { WALLET_API_URL: stack.url, WALLET_API_KEY: API_KEY },
+) {
   const out: string[] = [];
   const err: string[] = [];
   const context: CliContext = { io: { out: (l) => out.push(l), err: (l) => err.push(l) }, env, cwd, now: Date.now };
@@ -79,7 +82,18 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs 
 
 describe("cli send", () => {
   it("sends to segments now, prints the request id, and status then shows the finished batch", async () => {
-    const sent = await cli(["send", "--entity", "ent-42", "--message", "Doors open!", "--segment", "vip", "--segment", "gold", "--now"]);
+    const sent = await cli([
+      "send",
+      "--entity",
+      "ent-42",
+      "--message",
+      "Doors open!",
+      "--segment",
+      "vip",
+      "--segment",
+      "gold",
+      "--now",
+    ]);
     const id = requestIdIn(sent.out);
 
     await until("the batch to finish", async () => (await cli(["status", id])).out.includes("successful"));
@@ -88,7 +102,10 @@ describe("cli send", () => {
     expect(sent.code).toBe(0);
     expect(sent.out).toMatch(/^Accepted: request [0-9a-f-]{36}$/m);
     expect(sent.out).toContain(`npm run cli -- status ${id}`);
-    expect(sandbox.batches().find((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))!.body.batch).toMatchObject({ message: "Doors open!", segments: [{ groupTag: "vip" }, { groupTag: "gold" }] });
+    expect(sandbox.batches().find((b) => isMarkedFor(b.name, { requestId: id, chunk: 0 }))!.body.batch).toMatchObject({
+      message: "Doors open!",
+      segments: [{ groupTag: "vip" }, { groupTag: "gold" }],
+    });
     expect(status.code).toBe(0);
     expect(status.out).toMatch(new RegExp(`request ${id}: submitted`));
     expect(status.out).toMatch(/part 0: batch \S+, successful, 200 recipients/);
@@ -96,8 +113,25 @@ describe("cli send", () => {
   });
 
   it("sends a recipients file of 1,200 at a given time as three batches, and repeats nothing under the same idempotency key", async () => {
-    writeFileSync(join(cwd, "members.json"), JSON.stringify(Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}`, variables: { name: `Member ${i}` } }))));
-    const args = ["send", "--entity", "ent-42", "--message", "Hi %{name}", "--recipients", "members.json", "--at", "2030-03-31T13:16:26Z", "--idempotency-key", "cli-order-1"];
+    writeFileSync(
+      join(cwd, "members.json"),
+      JSON.stringify(
+        Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}`, variables: { name: `Member ${i}` } })),
+      ),
+    );
+    const args = [
+      "send",
+      "--entity",
+      "ent-42",
+      "--message",
+      "Hi %{name}",
+      "--recipients",
+      "members.json",
+      "--at",
+      "2030-03-31T13:16:26Z",
+      "--idempotency-key",
+      "cli-order-1",
+    ];
 
     const first = await cli(args);
     await stack.drained();
@@ -117,7 +151,10 @@ describe("cli send", () => {
     mkdirSync(join(cwd, ".data"));
     writeFileSync(join(cwd, ".data", "dev-api-key"), `${API_KEY}\n`);
 
-    const sent = await cli(["send", "--entity", "ent-42", "--message", "Hi", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"], { WALLET_API_URL: stack.url });
+    const sent = await cli(
+      ["send", "--entity", "ent-42", "--message", "Hi", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"],
+      { WALLET_API_URL: stack.url },
+    );
 
     expect(sent.code).toBe(0);
   });
@@ -126,11 +163,20 @@ describe("cli send", () => {
     [["send", "--message", "Hi", "--segment", "vip"], /--entity is required/],
     [["send", "--entity", "e", "--segment", "vip"], /--message is required/],
     [["send", "--entity", "e", "--message", "Hi"], /either --segment .* or --recipients/],
-    [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--recipients", "x.json"], /either --segment .* or --recipients/],
-    [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--at", "2030-03-31T13:16:26Z", "--now"], /--at or --now, not both/],
+    [
+      ["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--recipients", "x.json"],
+      /either --segment .* or --recipients/,
+    ],
+    [
+      ["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--at", "2030-03-31T13:16:26Z", "--now"],
+      /--at or --now, not both/,
+    ],
     [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--at", "next friday"], /scheduledAt.*ISO-8601/],
     [["send", "--entity", "e", "--message", "  ", "--segment", "vip"], /batch\.message must not be blank/],
-    [["send", "--entity", "e", "--message", "Hi", "--recipients", "missing.json"], /missing\.json could not be read \(ENOENT\)/],
+    [
+      ["send", "--entity", "e", "--message", "Hi", "--recipients", "missing.json"],
+      /missing\.json could not be read \(ENOENT\)/,
+    ],
     [["send", "--entity", "e", "--message", "Hi", "--segment", "vip", "--colour", "red"], /Unknown option '--colour'/],
     [["status"], /Name the request id/],
   ])("refuses %j with exit 2, naming the problem, and sends nothing", async (args, problem) => {
@@ -143,7 +189,17 @@ describe("cli send", () => {
   });
 
   it("prints the API's errors with exit 1 when the API refuses the request", async () => {
-    const result = await cli(["send", "--entity", "ent-42", "--message", "Hi", "--segment", "vip", "--at", "2020-01-01T00:00:00Z"]);
+    const result = await cli([
+      "send",
+      "--entity",
+      "ent-42",
+      "--message",
+      "Hi",
+      "--segment",
+      "vip",
+      "--at",
+      "2020-01-01T00:00:00Z",
+    ]);
 
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/The API answered 422:\n {2}- batch\.scheduledAt must lie in the future/);
@@ -176,8 +232,36 @@ describe("cli send", () => {
 
 describe("cli list and watch", () => {
   it("lists requests newest first, one line each, filtered, with the cursor of the next page", async () => {
-    const older = requestIdIn((await cli(["send", "--entity", "ent-list", "--message", "First", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
-    const newer = requestIdIn((await cli(["send", "--entity", "ent-list", "--message", "Second", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+    const older = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-list",
+          "--message",
+          "First",
+          "--segment",
+          "vip",
+          "--at",
+          "2030-03-31T13:16:26Z",
+        ])
+      ).out,
+    );
+    const newer = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-list",
+          "--message",
+          "Second",
+          "--segment",
+          "vip",
+          "--at",
+          "2030-03-31T13:16:26Z",
+        ])
+      ).out,
+    );
     await stack.drained();
 
     const page = await cli(["list", "--entity", "ent-list", "--limit", "1"]);
@@ -186,7 +270,9 @@ describe("cli list and watch", () => {
     const none = await cli(["list", "--state", "deadLettered", "--entity", "ent-list"]);
 
     expect(page.code).toBe(0);
-    expect(page.out).toMatch(new RegExp(`^\\S+Z {2}${newer} {2}submitted +1/1 sent +ent-list {2}at 2030-03-31T13:16:26Z {2}Second$`, "m"));
+    expect(page.out).toMatch(
+      new RegExp(`^\\S+Z {2}${newer} {2}submitted +1/1 sent +ent-list {2}at 2030-03-31T13:16:26Z {2}Second$`, "m"),
+    );
     expect(rest.out).toContain(older);
     expect(rest.out).not.toContain(newer);
     expect(none.out).toBe("No requests match.");
@@ -194,7 +280,9 @@ describe("cli list and watch", () => {
   });
 
   it("watches a send-now request until every batch finished, printing each change once", async () => {
-    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Now!", "--segment", "vip", "--now"])).out);
+    const id = requestIdIn(
+      (await cli(["send", "--entity", "ent-42", "--message", "Now!", "--segment", "vip", "--now"])).out,
+    );
 
     const watched = await cli(["watch", id, "--interval", "0.05", "--timeout", "15"]);
 
@@ -206,20 +294,40 @@ describe("cli list and watch", () => {
   });
 
   it("stops watching a scheduled request once it waits for its time, saying how to cancel it", async () => {
-    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Later", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+    const id = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-42",
+          "--message",
+          "Later",
+          "--segment",
+          "vip",
+          "--at",
+          "2030-03-31T13:16:26Z",
+        ])
+      ).out,
+    );
 
     const watched = await cli(["watch", id, "--interval", "0.05", "--timeout", "15"]);
 
     expect(watched.code).toBe(0);
-    expect(watched.out).toContain(`Settled: it waits for its scheduled time (2030-03-31T13:16:26Z); cancel it before then with: npm run cli -- cancel ${id}.`);
+    expect(watched.out).toContain(
+      `Settled: it waits for its scheduled time (2030-03-31T13:16:26Z); cancel it before then with: npm run cli -- cancel ${id}.`,
+    );
   });
 });
 
 describe("cli status and cancel", () => {
   it("says an --at under an hour ahead will be sent at that time until it is, and only then that it was sent", async () => {
     const at = new Date(Date.now() + 4_000).toISOString();
-    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Soon", "--segment", "vip", "--at", at])).out);
-    await until("the batch to be created ahead", async () => (await cli(["status", id])).out.includes("part 0: batch "));
+    const id = requestIdIn(
+      (await cli(["send", "--entity", "ent-42", "--message", "Soon", "--segment", "vip", "--at", at])).out,
+    );
+    await until("the batch to be created ahead", async () =>
+      (await cli(["status", id])).out.includes("part 0: batch "),
+    );
 
     const before = await cli(["status", id]);
     await until("the batch to be sent at its time", async () => (await cli(["status", id])).out.includes("successful"));
@@ -228,12 +336,28 @@ describe("cli status and cancel", () => {
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(at) - 1_000);
     expect(before.out).toContain(`entity ent-42, will be sent at ${at} (an early send`);
     expect(before.out).not.toMatch(/, sent at/);
-    expect(after.out).toMatch(new RegExp(`entity ent-42, sent at \\S+ \\(an early send for ${at.replace(/\./g, "\\.")}\\)`));
+    expect(after.out).toMatch(
+      new RegExp(`entity ent-42, sent at \\S+ \\(an early send for ${at.replace(/\./g, "\\.")}\\)`),
+    );
     expect(after.out).not.toContain("will be sent at");
   });
 
   it("cancels a scheduled request: exit 0, and its batch ends cancelled at PassEntry", async () => {
-    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+    const id = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-42",
+          "--message",
+          "Sale",
+          "--segment",
+          "vip",
+          "--at",
+          "2030-03-31T13:16:26Z",
+        ])
+      ).out,
+    );
     await stack.drained();
 
     const cancelled = await cli(["cancel", id]);
@@ -250,7 +374,21 @@ describe("cli status and cancel", () => {
   });
 
   it("prints the JSON document with --json", async () => {
-    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
+    const id = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-42",
+          "--message",
+          "Sale",
+          "--segment",
+          "vip",
+          "--at",
+          "2030-03-31T13:16:26Z",
+        ])
+      ).out,
+    );
 
     const result = await cli(["status", id, "--json"]);
 
@@ -266,7 +404,11 @@ describe("cli status and cancel", () => {
   });
 
   it("lists send, status and cancel in the top-level help (npm run cli)", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "local/cli.ts", "--help"], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, WALLET_API_KEY: "" } });
+    const run = spawnSync(process.execPath, ["--import", "tsx", "local/cli.ts", "--help"], {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+      env: { ...process.env, WALLET_API_KEY: "" },
+    });
 
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^ {2}send {2,}send a wallet message/m);

@@ -25,7 +25,13 @@ let stack: LocalStack;
 let dataDir: string;
 
 beforeEach(async () => {
-  sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 50, scheduledMs: Infinity, sendingMs: 50, rateLimitPerSecond: 1000 });
+  sandbox = await startSandbox({
+    tokens: [TOKEN],
+    validatingMs: 50,
+    scheduledMs: Infinity,
+    sendingMs: 50,
+    rateLimitPerSecond: 1000,
+  });
   dataDir = mkdtempSync(join(tmpdir(), "wm-resolve-"));
   stack = await startLocalStack({
     DATA_DIR: dataDir,
@@ -47,7 +53,12 @@ afterEach(async () => {
 
 async function cli(args: string[]) {
   const out: string[] = [];
-  const context: CliContext = { io: { out: (l) => out.push(l), err: (l) => out.push(l) }, env: { WALLET_API_URL: stack.url, WALLET_API_KEY: API_KEY }, cwd: dataDir, now: Date.now };
+  const context: CliContext = {
+    io: { out: (l) => out.push(l), err: (l) => out.push(l) },
+    env: { WALLET_API_URL: stack.url, WALLET_API_KEY: API_KEY },
+    cwd: dataDir,
+    now: Date.now,
+  };
   return { code: await runCli(args, context), out: out.join("\n") };
 }
 
@@ -65,7 +76,9 @@ async function unknownRequest(createIt: boolean): Promise<string> {
   const answer = await fetch(`${stack.url}/api/v1/entities/ent-1/messaging/wallet`, {
     method: "POST",
     headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ batch: { message: "Hello", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } }),
+    body: JSON.stringify({
+      batch: { message: "Hello", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" },
+    }),
   });
   const id = ((await answer.json()) as { data: { id: string } }).data.id;
   await until("the POST to be tried", () => sandbox.requests().some((r) => r.routeKey === CREATE));
@@ -73,7 +86,9 @@ async function unknownRequest(createIt: boolean): Promise<string> {
     await fetch(`${sandbox.url}/api/v1/entities/elsewhere/messaging/wallet`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ batch: { message: `other ${i}`, segments: [{ groupTag: "x" }], scheduledAt: "2030-03-31T13:16:26Z" } }),
+      body: JSON.stringify({
+        batch: { message: `other ${i}`, segments: [{ groupTag: "x" }], scheduledAt: "2030-03-31T13:16:26Z" },
+      }),
     });
   }
   await until("the part to be unknown", async () => (await cli(["status", id])).out.includes(": unknown"));
@@ -111,10 +126,14 @@ describe("npm run cli -- resolve", () => {
     const answer = await fetch(`${stack.url}/api/v1/entities/ent-1/messaging/wallet`, {
       method: "POST",
       headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ batch: { message: "Hello", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } }),
+      body: JSON.stringify({
+        batch: { message: "Hello", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" },
+      }),
     });
     const id = ((await answer.json()) as { data: { id: string } }).data.id;
-    await until("the request to be submitted", async () => (await cli(["status", id])).out.includes(`${id}: submitted`));
+    await until("the request to be submitted", async () =>
+      (await cli(["status", id])).out.includes(`${id}: submitted`),
+    );
 
     const resolved = await cli(["resolve", id, "--release"]);
 
@@ -132,7 +151,9 @@ describe("npm run cli -- resolve", () => {
     });
 
     expect(answer.status).toBe(403);
-    expect(((await answer.json()) as { errors: string[] }).errors[0]).toMatch(/Only an operator key may resolve a part/);
+    expect(((await answer.json()) as { errors: string[] }).errors[0]).toMatch(
+      /Only an operator key may resolve a part/,
+    );
     expect((await cli(["status", id])).out).toContain(`${id}: unknown`);
   });
 

@@ -53,7 +53,10 @@ describe("send now, tracking and cancel in the local stack", () => {
   const call = async (method: string, path: string, body?: unknown, key = API_KEY) => {
     const answer = await fetch(stack.url + path, {
       method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: answer.status, body: (await answer.json()) as any };
@@ -84,7 +87,15 @@ describe("send now, tracking and cancel in the local stack", () => {
     expect(await view(requestId)).toMatchObject({
       status: "submitted",
       sendNow: true,
-      batches: [{ batchId: batch!.id, status: "successful", totalCount: 100, deliveryCsvUrl: expect.stringContaining(sandbox.url), sendNowAt: expect.any(String) }],
+      batches: [
+        {
+          batchId: batch!.id,
+          status: "successful",
+          totalCount: 100,
+          deliveryCsvUrl: expect.stringContaining(sandbox.url),
+          sendNowAt: expect.any(String),
+        },
+      ],
     });
     expect(events.map((e) => [e.source, e.detailType, e.detail.requestId])).toEqual([
       ["wallet-messaging", "WalletMessageBatchCreated", requestId],
@@ -97,7 +108,10 @@ describe("send now, tracking and cancel in the local stack", () => {
     const recipients = Array.from({ length: 1_200 }, (_, i) => ({ externalId: `member-${i}` }));
     const requestId = await send({ message: "Your table is ready", recipients, sendNow: true });
 
-    await until("all three batches to finish", async () => (await view(requestId)).batches.filter((b: any) => b.status === "successful").length === 3);
+    await until(
+      "all three batches to finish",
+      async () => (await view(requestId)).batches.filter((b: any) => b.status === "successful").length === 3,
+    );
 
     expect(sandbox.batches().map((b) => b.body.batch.recipients.length)).toEqual([500, 500, 200]);
     expect(sandbox.batches().every((b) => b.status === "successful")).toBe(true);
@@ -109,27 +123,52 @@ describe("send now, tracking and cancel in the local stack", () => {
       [2, 200, "string"],
     ]);
     await stack.drained();
-    expect(events.filter((e) => e.detailType === "WalletMessageBatchCompleted").map((e) => e.detail.chunk).sort()).toEqual([0, 1, 2]);
+    expect(
+      events
+        .filter((e) => e.detailType === "WalletMessageBatchCompleted")
+        .map((e) => e.detail.chunk)
+        .sort(),
+    ).toEqual([0, 1, 2]);
   });
 
   it("cancels a scheduled request over HTTP: DELETE answers 202, and PassEntry's batch ends cancelled", async () => {
-    const requestId = await send({ message: "Summer sale", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    const requestId = await send({
+      message: "Summer sale",
+      segments: [{ groupTag: "summerPromotion" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
     await stack.drained();
 
     const answer = await call("DELETE", `/api/v1/requests/${requestId}`);
     await stack.drained();
 
     expect(answer.status).toBe(202);
-    expect(answer.body.data).toMatchObject({ id: requestId, type: "walletMessageRequest", attributes: { cancelRequestedAt: expect.any(String) } });
+    expect(answer.body.data).toMatchObject({
+      id: requestId,
+      type: "walletMessageRequest",
+      attributes: { cancelRequestedAt: expect.any(String) },
+    });
     expect(sandbox.batches()[0]?.status).toBe("cancelled");
-    expect(sandbox.requests().filter((r) => r.routeKey === CANCEL).map((r) => r.status)).toEqual([200]);
-    expect(await view(requestId)).toMatchObject({ status: "cancelled", batches: [{ status: "cancelled", note: "Cancelled at PassEntry before it was sent." }] });
+    expect(
+      sandbox
+        .requests()
+        .filter((r) => r.routeKey === CANCEL)
+        .map((r) => r.status),
+    ).toEqual([200]);
+    expect(await view(requestId)).toMatchObject({
+      status: "cancelled",
+      batches: [{ status: "cancelled", note: "Cancelled at PassEntry before it was sent." }],
+    });
     expect(events.map((e) => e.detailType)).toEqual(["WalletMessageBatchCreated", "WalletMessageBatchFailed"]);
     expect(events[1]!.detail).toMatchObject({ status: "cancelled", requestId });
   });
 
   it("refuses DELETE without a valid API key, and cancels nothing", async () => {
-    const requestId = await send({ message: "Summer sale", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" });
+    const requestId = await send({
+      message: "Summer sale",
+      segments: [{ groupTag: "summerPromotion" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    });
     await stack.drained();
 
     const answer = await call("DELETE", `/api/v1/requests/${requestId}`, undefined, "wrong-key");

@@ -26,7 +26,12 @@ let log: MemoryLog;
 const published: WalletMessageEvent[] = [];
 
 beforeEach(async () => {
-  sandbox = await startSandbox({ tokens: ["shared-token"], rateLimitPerSecond: 1000, validatingMs: 50, scheduledMs: Infinity });
+  sandbox = await startSandbox({
+    tokens: ["shared-token"],
+    rateLimitPerSecond: 1000,
+    validatingMs: 50,
+    scheduledMs: Infinity,
+  });
   dataDir = mkdtempSync(join(tmpdir(), "wm-shared-"));
   published.length = 0;
 });
@@ -65,9 +70,19 @@ async function post(body: object, key = CRM): Promise<string> {
   return ((await answer.json()) as { data: { id: string } }).data.id;
 }
 
-const one = (i: number, extra: object = {}) => ({ ...TEMPLATE, recipients: [{ passId: `pass-${i}`, variables: { name: `Member ${i}` } }], ...extra });
-const view = async (id: string, key = CRM) => ((await (await fetch(`${stack.url}/api/v1/requests/${id}`, { headers: { authorization: `Bearer ${key}` } })).json()) as any).data.attributes;
-const cancel = (id: string, key = CRM) => fetch(`${stack.url}/api/v1/requests/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${key}` } });
+const one = (i: number, extra: object = {}) => ({
+  ...TEMPLATE,
+  recipients: [{ passId: `pass-${i}`, variables: { name: `Member ${i}` } }],
+  ...extra,
+});
+const view = async (id: string, key = CRM) =>
+  (
+    (await (
+      await fetch(`${stack.url}/api/v1/requests/${id}`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as any
+  ).data.attributes;
+const cancel = (id: string, key = CRM) =>
+  fetch(`${stack.url}/api/v1/requests/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${key}` } });
 const creates = () => sandbox.requests().filter((r) => r.routeKey === CREATE);
 
 async function run(): Promise<void> {
@@ -86,23 +101,38 @@ describe("shared batches", () => {
     const batches = sandbox.batches();
     expect(batches).toHaveLength(1);
     expect(creates()).toHaveLength(1);
-    expect(batches[0]!.body.batch.recipients).toEqual(ids.map((_, i) => ({ passId: `pass-${i}`, variables: { name: `Member ${i}` } })));
+    expect(batches[0]!.body.batch.recipients).toEqual(
+      ids.map((_, i) => ({ passId: `pass-${i}`, variables: { name: `Member ${i}` } })),
+    );
     expect(batches[0]!.body.batch).not.toHaveProperty("coalesce");
     expect(parseBatchMarker(batches[0]!.name)?.requestId).toMatch(/^grp-/);
     for (const id of ids) {
       const attributes = await view(id);
       expect(attributes).toMatchObject({ status: "submitted", batchId: batches[0]!.id });
-      expect(attributes.batches[0]).toMatchObject({ state: "sent", totalCount: 1, status: expect.any(String), sharedBatch: { groupId: expect.stringMatching(/^grp-/), requests: 30 } });
+      expect(attributes.batches[0]).toMatchObject({
+        state: "sent",
+        totalCount: 1,
+        status: expect.any(String),
+        sharedBatch: { groupId: expect.stringMatching(/^grp-/), requests: 30 },
+      });
     }
     // Each request hears about its own part, under its own id.
-    expect(published.filter((e) => e.type === "WalletMessageBatchCreated").map((e) => e.requestId).sort()).toEqual([...ids].sort());
+    expect(
+      published
+        .filter((e) => e.type === "WalletMessageBatchCreated")
+        .map((e) => e.requestId)
+        .sort(),
+    ).toEqual([...ids].sort());
   });
 
   it("never shares across callers, messages or schedules, nor with a request that opts out or targets segments", async () => {
     await start();
     const crm = [await post(one(1)), await post(one(2))];
     const shop = [await post(one(3), SHOP), await post(one(4), SHOP)];
-    const otherMessage = [await post(one(5, { message: "Another message" })), await post(one(6, { message: "Another message" }))];
+    const otherMessage = [
+      await post(one(5, { message: "Another message" })),
+      await post(one(6, { message: "Another message" })),
+    ];
     const optedOut = await post(one(7, { coalesce: false }));
     const segments = await post({ ...TEMPLATE, segments: [{ groupTag: "vip" }] });
 
@@ -129,21 +159,34 @@ describe("shared batches", () => {
 
     expect((await view(first)).batchId).not.toBe((await view(again)).batchId);
     expect((await view(first)).batchId).toBe((await view(other)).batchId);
-    expect(sandbox.batches().flatMap((b) => b.body.batch.recipients.map((r: { passId: string }) => r.passId)).filter((p: string) => p === "pass-1")).toHaveLength(2);
+    expect(
+      sandbox
+        .batches()
+        .flatMap((b) => b.body.batch.recipients.map((r: { passId: string }) => r.passId))
+        .filter((p: string) => p === "pass-1"),
+    ).toHaveLength(2);
   });
 
   it("splits a shared batch PassEntry refuses, until only the request to blame fails, with PassEntry's reason", async () => {
     await start();
     const good: string[] = [];
     for (let i = 0; i < 6; i++) good.push(await post(one(i)));
-    const bad = await post({ ...TEMPLATE, recipients: [{ passId: `${REFUSED_RECIPIENT_MARKER}-gone`, variables: { name: "Nobody" } }] });
+    const bad = await post({
+      ...TEMPLATE,
+      recipients: [{ passId: `${REFUSED_RECIPIENT_MARKER}-gone`, variables: { name: "Nobody" } }],
+    });
     for (let i = 6; i < 9; i++) good.push(await post(one(i)));
 
     await run();
 
-    expect(await view(bad)).toMatchObject({ status: "failed", failureReason: expect.stringMatching(/names a pass that does not exist/) });
+    expect(await view(bad)).toMatchObject({
+      status: "failed",
+      failureReason: expect.stringMatching(/names a pass that does not exist/),
+    });
     for (const id of good) expect((await view(id)).status).toBe("submitted");
-    const delivered = sandbox.batches().flatMap((b) => b.body.batch.recipients.map((r: { passId: string }) => r.passId));
+    const delivered = sandbox
+      .batches()
+      .flatMap((b) => b.body.batch.recipients.map((r: { passId: string }) => r.passId));
     expect(delivered.sort()).toEqual(Array.from({ length: 9 }, (_, i) => `pass-${i}`).sort());
     // Halving: 10 requests, one bad: far fewer calls than sending each alone would need twice over.
     expect(creates().length).toBeLessThanOrEqual(9);
@@ -170,7 +213,12 @@ describe("shared batches", () => {
 
     expect(cancelled).toBe(true);
     const [batch] = sandbox.batches();
-    expect(batch!.body.batch.recipients.map((r: { passId: string }) => r.passId)).toEqual(["pass-0", "pass-1", "pass-3", "pass-4"]);
+    expect(batch!.body.batch.recipients.map((r: { passId: string }) => r.passId)).toEqual([
+      "pass-0",
+      "pass-1",
+      "pass-3",
+      "pass-4",
+    ]);
     expect(await view(ids[2]!)).toMatchObject({ status: "cancelled", batchId: null });
     expect((await view(ids[0]!)).status).toBe("submitted");
   });
@@ -185,7 +233,9 @@ describe("shared batches", () => {
     await stack.drained(20_000);
 
     expect(sandbox.batches().find((b) => b.id === batchId)!.status).not.toBe("cancelled");
-    expect((await view(ids[0]!)).batches[0].note).toMatch(/shares PassEntry batch .* with 2 other request\(s\), 2 of which were not cancelled/);
+    expect((await view(ids[0]!)).batches[0].note).toMatch(
+      /shares PassEntry batch .* with 2 other request\(s\), 2 of which were not cancelled/,
+    );
 
     await cancel(ids[1]!);
     await cancel(ids[2]!);
@@ -200,7 +250,8 @@ describe("shared batches", () => {
     const ids = [await post(one(1)), await post(one(2))];
     await run();
     stack.runner.stop();
-    for (const id of ids) await stack.queue.send({ requestId: id, entityId: "ent-1", batch: one(ids.indexOf(id) + 1), source: "http" });
+    for (const id of ids)
+      await stack.queue.send({ requestId: id, entityId: "ent-1", batch: one(ids.indexOf(id) + 1), source: "http" });
 
     stack.runner.start();
     await stack.drained(20_000);
@@ -228,6 +279,7 @@ describe("shared batches", () => {
 
     expect(died).toBe(true);
     expect(creates()).toHaveLength(1);
-    for (const id of ids) expect(await view(id)).toMatchObject({ status: "submitted", batchId: sandbox.batches()[0]!.id });
+    for (const id of ids)
+      expect(await view(id)).toMatchObject({ status: "submitted", batchId: sandbox.batches()[0]!.id });
   });
 });

@@ -19,7 +19,14 @@ import { startLocalStack, type LocalStack } from "../../local/stack.js";
 const KEY = "smoke-operator-key-0123456789";
 
 /** CloudWatch's DescribeAlarms over JSON 1.0, as the SDK speaks it: the alarms given, filtered by prefix. */
-async function startCloudWatch(alarms: { AlarmName: string; StateValue: string; StateReason?: string; Dimensions?: { Name: string; Value: string }[] }[]) {
+async function startCloudWatch(
+  alarms: {
+    AlarmName: string;
+    StateValue: string;
+    StateReason?: string;
+    Dimensions?: { Name: string; Value: string }[];
+  }[],
+) {
   const calls: string[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
@@ -29,14 +36,21 @@ async function startCloudWatch(alarms: { AlarmName: string; StateValue: string; 
       calls.push(target);
       const input = JSON.parse(body || "{}") as { AlarmNamePrefix?: string };
       res.writeHead(200, { "content-type": "application/x-amz-json-1.0" });
-      res.end(JSON.stringify({ MetricAlarms: alarms.filter((a) => a.AlarmName.startsWith(input.AlarmNamePrefix ?? "")) }));
+      res.end(
+        JSON.stringify({ MetricAlarms: alarms.filter((a) => a.AlarmName.startsWith(input.AlarmNamePrefix ?? "")) }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     calls,
-    client: new CloudWatchClient({ endpoint: url, region: "eu-west-2", credentials: { accessKeyId: "AKIASMOKE", secretAccessKey: "smoke" }, maxAttempts: 1 }),
+    client: new CloudWatchClient({
+      endpoint: url,
+      region: "eu-west-2",
+      credentials: { accessKeyId: "AKIASMOKE", secretAccessKey: "smoke" },
+      maxAttempts: 1,
+    }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -51,7 +65,14 @@ describe("npm run smoke against a running stage", () => {
     // Batches stay `scheduled` until sent now or cancelled, as a batch ~300 days ahead does at PassEntry.
     sandbox = await startSandbox({ tokens: ["smoke-token"], validatingMs: 100, scheduledMs: Infinity });
     dataDir = mkdtempSync(join(tmpdir(), "wm-smoke-"));
-    stack = await startLocalStack({ DATA_DIR: dataDir, PASSENTRY_BASE_URL: sandbox.url, PASSENTRY_TOKEN: "smoke-token", API_KEYS: `ops:${KEY}`, log: new MemoryLog(), idlePollMs: 20 });
+    stack = await startLocalStack({
+      DATA_DIR: dataDir,
+      PASSENTRY_BASE_URL: sandbox.url,
+      PASSENTRY_TOKEN: "smoke-token",
+      API_KEYS: `ops:${KEY}`,
+      log: new MemoryLog(),
+      idlePollMs: 20,
+    });
   });
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
@@ -62,7 +83,18 @@ describe("npm run smoke against a running stage", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const options = (overrides: Partial<SmokeOptions>): SmokeOptions => ({ url: stack.url, key: KEY, stage: "production", region: "eu-west-2", entity: "smoke-entity", groupTag: "wallet-messaging-smoke-test", timeoutMs: 20_000, skipAlarms: false, pollMs: 100, ...overrides });
+  const options = (overrides: Partial<SmokeOptions>): SmokeOptions => ({
+    url: stack.url,
+    key: KEY,
+    stage: "production",
+    region: "eu-west-2",
+    entity: "smoke-entity",
+    groupTag: "wallet-messaging-smoke-test",
+    timeoutMs: 20_000,
+    skipAlarms: false,
+    pollMs: 100,
+    ...overrides,
+  });
 
   it("passes every step on a healthy stage: the request reaches PassEntry scheduled ~300 days ahead, is cancelled there, and no alarm fires", async () => {
     const cloudWatch = await startCloudWatch([
@@ -93,7 +125,11 @@ describe("npm run smoke against a running stage", () => {
 
   it("fails the alarms step naming each alarm in ALARM", async () => {
     const cloudWatch = await startCloudWatch([
-      { AlarmName: "wallet-messaging-production-DeadLetterQueueNotEmpty", StateValue: "ALARM", StateReason: "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0)" },
+      {
+        AlarmName: "wallet-messaging-production-DeadLetterQueueNotEmpty",
+        StateValue: "ALARM",
+        StateReason: "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0)",
+      },
       { AlarmName: "wallet-messaging-production-SenderErrors", StateValue: "OK" },
     ]);
     closers.push(cloudWatch.close);
@@ -103,7 +139,8 @@ describe("npm run smoke against a running stage", () => {
     expect(results.find((r) => r.step === "alarms")).toEqual({
       step: "alarms",
       verdict: "FAIL",
-      detail: "1 of 2 in ALARM: DeadLetterQueueNotEmpty (Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0))",
+      detail:
+        "1 of 2 in ALARM: DeadLetterQueueNotEmpty (Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0))",
     });
   });
 
@@ -111,7 +148,10 @@ describe("npm run smoke against a running stage", () => {
     const before = sandbox.batches().length;
     const lines: string[] = [];
 
-    const code = await main(["--url", stack.url, "--key", "not-a-key", "--skip-alarms", "--timeout", "5"], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+    const code = await main(["--url", stack.url, "--key", "not-a-key", "--skip-alarms", "--timeout", "5"], {
+      out: (l) => lines.push(l),
+      err: (l) => lines.push(l),
+    });
 
     expect(code).toBe(1);
     expect(lines[0]).toMatch(/^PASS {2}health /);
@@ -123,8 +163,16 @@ describe("npm run smoke against a running stage", () => {
 
   it("finds the stage of an API Gateway URL by the Api5xx alarm that watches its API", async () => {
     const cloudWatch = await startCloudWatch([
-      { AlarmName: "wallet-messaging-staging-Api5xx", StateValue: "OK", Dimensions: [{ Name: "ApiId", Value: "other1" }] },
-      { AlarmName: "wallet-messaging-pr-42-Api5xx", StateValue: "OK", Dimensions: [{ Name: "ApiId", Value: "ab82904609" }] },
+      {
+        AlarmName: "wallet-messaging-staging-Api5xx",
+        StateValue: "OK",
+        Dimensions: [{ Name: "ApiId", Value: "other1" }],
+      },
+      {
+        AlarmName: "wallet-messaging-pr-42-Api5xx",
+        StateValue: "OK",
+        Dimensions: [{ Name: "ApiId", Value: "ab82904609" }],
+      },
     ]);
     closers.push(cloudWatch.close);
 

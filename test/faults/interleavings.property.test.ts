@@ -14,7 +14,16 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { splitIntoChunks } from "../../functions/core/batch-rules.js";
 import { startSandbox, type Sandbox, type ScriptedFault } from "../../local/passentry-sandbox/sandbox.js";
-import { CREATE_ROUTE, LIST_ROUTE, runningClock, SANDBOX_TOKEN, startSenderRig, type SenderRig, type TestMessage, type Worker } from "./support/sender-rig.js";
+import {
+  CREATE_ROUTE,
+  LIST_ROUTE,
+  runningClock,
+  SANDBOX_TOKEN,
+  startSenderRig,
+  type SenderRig,
+  type TestMessage,
+  type Worker,
+} from "./support/sender-rig.js";
 
 const LEASE_MS = 10_000;
 /** Longer than the lease and than the outage breaker's longest cooldown (60 s). */
@@ -22,9 +31,7 @@ const QUIET_STEP_MS = 61_000;
 const MESSAGES = 3;
 const DRAIN_ROUNDS = 25;
 
-type Fault =
-  | { on: "create"; fault: ScriptedFault }
-  | { on: "list"; fault: ScriptedFault };
+type Fault = { on: "create"; fault: ScriptedFault } | { on: "list"; fault: ScriptedFault };
 
 type Action =
   | { t: "deliver"; worker: number; msg: number }
@@ -35,11 +42,17 @@ type Action =
   | { t: "inject"; fault: Fault }
   | { t: "advance"; ms: number };
 
-const rateLimited = (retryAfter: string): ScriptedFault => ({ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": retryAfter } });
+const rateLimited = (retryAfter: string): ScriptedFault => ({
+  kind: "status",
+  status: 429,
+  headers: { "x-rate-limit-retry-after": retryAfter },
+});
 
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   fc.constantFrom("0.35", "abc", "-1", "99999").map((v) => ({ on: "create" as const, fault: rateLimited(v) })),
-  fc.constantFrom(500, 502, 503).map((status) => ({ on: "create" as const, fault: { kind: "status", status } as ScriptedFault })),
+  fc
+    .constantFrom(500, 502, 503)
+    .map((status) => ({ on: "create" as const, fault: { kind: "status", status } as ScriptedFault })),
   fc.constant<Fault>({ on: "create", fault: { kind: "drop" } }),
   fc.constant<Fault>({ on: "create", fault: { kind: "drop-after-create" } }),
   fc.constant<Fault>({ on: "list", fault: { kind: "status", status: 503 } }),
@@ -70,18 +83,28 @@ describe("sender under random interleavings of deliveries, crashes, faults and l
   /** Every business key of every message, with the batches the sandbox holds for it. */
   function keysOf(rig: SenderRig, messages: TestMessage[]) {
     return messages.flatMap((m) =>
-      splitIntoChunks(m.body.batch as never).map((_, chunk) => ({ message: m, chunk, batches: rig.batchesFor(m.requestId, chunk) })),
+      splitIntoChunks(m.body.batch as never).map((_, chunk) => ({
+        message: m,
+        chunk,
+        batches: rig.batchesFor(m.requestId, chunk),
+      })),
     );
   }
 
   function assertAtMostOnce(rig: SenderRig, messages: TestMessage[], after: string) {
     for (const key of keysOf(rig, messages)) {
-      if (key.batches.length > 1) throw new Error(`${key.message.requestId}#${key.chunk} reached PassEntry ${key.batches.length} times (after ${after}).`);
+      if (key.batches.length > 1)
+        throw new Error(
+          `${key.message.requestId}#${key.chunk} reached PassEntry ${key.batches.length} times (after ${after}).`,
+        );
     }
     for (const m of messages) {
       const chunks = splitIntoChunks(m.body.batch as never).length;
       const accepted = rig.acceptedPostsFor(m.entityId);
-      if (accepted > chunks) throw new Error(`${m.requestId} had ${accepted} create POSTs answered 202 for ${chunks} chunk(s) (after ${after}).`);
+      if (accepted > chunks)
+        throw new Error(
+          `${m.requestId} had ${accepted} create POSTs answered 202 for ${chunks} chunk(s) (after ${after}).`,
+        );
     }
   }
 

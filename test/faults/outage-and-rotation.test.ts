@@ -14,15 +14,27 @@ describe("local stack through a PassEntry outage", () => {
     await rig.close();
   });
 
-  it("delivers every request exactly once after a 5xx outage, redriving what reached the dead-letter queue", { timeout: 60_000 }, async () => {
+  it("delivers every request exactly once after a 5xx outage, redriving what reached the dead-letter queue", {
+    timeout: 60_000,
+  }, async () => {
     // A realistic maxReceives, and short timings so the outage outlasts it within the test's budget.
     // The 5xx settle (1 s in production) is cut to 50 ms: each receive answers up to four 5xx in a row.
-    rig = await startStackRig({ stack: { MAX_RECEIVES: 3, VISIBILITY_TIMEOUT_SECONDS: 2, SEND_LEASE_MS: 300, SENDER_WORKERS: 2, timings: { serverErrorSettleMs: 50 } } });
+    rig = await startStackRig({
+      stack: {
+        MAX_RECEIVES: 3,
+        VISIBILITY_TIMEOUT_SECONDS: 2,
+        SEND_LEASE_MS: 300,
+        SENDER_WORKERS: 2,
+        timings: { serverErrorSettleMs: 50 },
+      },
+    });
     rig.sandbox.setFaults({ errorRate: 1 });
 
     const ids = await Promise.all(Array.from({ length: 5 }, () => rig.accept()));
     await waitFor("a message to be dead-lettered during the outage", () => rig.stack.queue.depth().dead > 0, 30_000);
-    const failedDuringOutage = rig.sandbox.requests().filter((r) => typeof r.status === "number" && r.status >= 500).length;
+    const failedDuringOutage = rig.sandbox
+      .requests()
+      .filter((r) => typeof r.status === "number" && r.status >= 500).length;
     rig.sandbox.setFaults({ errorRate: 0 });
     await rig.stack.drained(30_000);
     const deadLetters = rig.stack.queue.deadLetters();
@@ -57,7 +69,9 @@ describe("local stack when PassEntry's token is rotated", () => {
     rig.sandbox.setTokens(["faults-token-rotated"]);
 
     const requestId = await rig.accept();
-    await waitFor("PassEntry to refuse the old token", () => rig.sandbox.requests().some((r) => r.routeKey === CREATE_ROUTE && r.status === 401));
+    await waitFor("PassEntry to refuse the old token", () =>
+      rig.sandbox.requests().some((r) => r.routeKey === CREATE_ROUTE && r.status === 401),
+    );
     expect(rig.sandbox.batches()).toEqual([]);
     expect((await rig.status(requestId)).status).toBe("queued");
 

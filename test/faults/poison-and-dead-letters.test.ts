@@ -19,12 +19,19 @@ describe("local stack with poison messages in the queue", () => {
     const before = await rig.accept();
     // Not JSON at all: our queue only ever writes JSON, so put it in as another producer's raw bytes would be.
     const notJsonId = randomUUID();
-    rig.stack.db.prepare("INSERT INTO queue_messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)").run(notJsonId, "{not json", Date.now(), 0);
+    rig.stack.db
+      .prepare("INSERT INTO queue_messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)")
+      .run(notJsonId, "{not json", Date.now(), 0);
     // JSON, but not a request: a flat body (the poison fixture), a bare string, an EventBridge event of another type.
     const poisonFixture = JSON.parse(loadFixture<{ Records: { body: string }[] }>("sqs-poison.json").Records[0]!.body);
     await rig.stack.queue.send(poisonFixture);
     await rig.stack.queue.send("hello");
-    await rig.stack.queue.send({ id: randomUUID(), "detail-type": "OrderShipped", source: "shop.orders", detail: { orderId: 7 } });
+    await rig.stack.queue.send({
+      id: randomUUID(),
+      "detail-type": "OrderShipped",
+      source: "shop.orders",
+      detail: { orderId: 7 },
+    });
     const after = await rig.accept();
 
     rig.stack.runner.start();
@@ -35,7 +42,9 @@ describe("local stack with poison messages in the queue", () => {
       expect((await rig.status(id)).status).toBe("submitted");
     }
     expect(rig.sandbox.batches()).toHaveLength(2);
-    const rejected = rig.log.lines.filter((l) => l.level === "error" && l.message === "queue message rejected: not a wallet message request");
+    const rejected = rig.log.lines.filter(
+      (l) => l.level === "error" && l.message === "queue message rejected: not a wallet message request",
+    );
     expect(rejected).toHaveLength(4);
     expect(rejected.map((l) => l.fields.messageId)).toContain(notJsonId);
     // Dropped at once, not retried into the dead-letter queue.
@@ -58,7 +67,14 @@ describe("local stack redriving dead letters that were already sent", () => {
     const queue = rig.stack.queue;
     const deleteOriginal = queue.deleteMany.bind(queue);
     const deleteMessage = vi.spyOn(queue, "deleteMany").mockImplementation((receiptHandles: readonly string[]) => {
-      const ids = receiptHandles.map((h) => (rig.stack.db.prepare("SELECT message_id FROM queue_messages WHERE receipt_handle = ?").get(h) as { message_id: string } | undefined)?.message_id);
+      const ids = receiptHandles.map(
+        (h) =>
+          (
+            rig.stack.db.prepare("SELECT message_id FROM queue_messages WHERE receipt_handle = ?").get(h) as
+              | { message_id: string }
+              | undefined
+          )?.message_id,
+      );
       if (ids.includes(messageId)) throw new Error("DeleteMessage failed: ServiceUnavailable (simulated)");
       deleteOriginal(receiptHandles);
     });
@@ -66,7 +82,10 @@ describe("local stack redriving dead letters that were already sent", () => {
     rig.stack.runner.start();
     await waitFor("the sent message to be dead-lettered", () => rig.stack.queue.depth().dead === 1, 20_000);
     expect(rig.batchesFor(requestId)).toHaveLength(1);
-    expect(rig.stack.queue.deadLetters()[0]).toMatchObject({ messageId, lastError: expect.stringMatching(/DeleteMessage failed/) });
+    expect(rig.stack.queue.deadLetters()[0]).toMatchObject({
+      messageId,
+      lastError: expect.stringMatching(/DeleteMessage failed/),
+    });
 
     deleteMessage.mockRestore();
     expect(rig.stack.queue.redrive()).toBe(1);
@@ -75,7 +94,9 @@ describe("local stack redriving dead letters that were already sent", () => {
     expect(rig.batchesFor(requestId)).toHaveLength(1);
     expect(rig.acceptedPosts()).toBe(1);
     expect((await rig.status(requestId)).status).toBe("submitted");
-    expect(rig.log.lines.filter((l) => l.message === "send already decided; nothing sent").length).toBeGreaterThanOrEqual(2);
+    expect(
+      rig.log.lines.filter((l) => l.message === "send already decided; nothing sent").length,
+    ).toBeGreaterThanOrEqual(2);
     expect(rig.stack.queue.depth()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
   });
 
@@ -87,8 +108,13 @@ describe("local stack redriving dead letters that were already sent", () => {
     // An operator copies the three requests' messages into the dead-letter queue (e.g. from a backup).
     for (const requestId of ids) {
       const request = await rig.stack.store.get(requestId);
-      const copyId = await rig.stack.queue.send({ requestId, entityId: request!.entityId, batch: request!.batch, source: "http" }, { delaySeconds: 900 });
-      rig.stack.db.prepare("UPDATE queue_messages SET dead_at = ?, receive_count = 5 WHERE message_id = ?").run(Date.now(), copyId);
+      const copyId = await rig.stack.queue.send(
+        { requestId, entityId: request!.entityId, batch: request!.batch, source: "http" },
+        { delaySeconds: 900 },
+      );
+      rig.stack.db
+        .prepare("UPDATE queue_messages SET dead_at = ?, receive_count = 5 WHERE message_id = ?")
+        .run(Date.now(), copyId);
     }
     expect(rig.stack.queue.depth().dead).toBe(3);
 

@@ -34,32 +34,38 @@ describe("sender in a storm of 429s (fake clock: waits are recorded, not slept)"
   });
   afterEach(() => rig.close());
 
-  it.each(["0.35", "abc", "-1", "99999"])("sends exactly one batch through six 429s with retry-after %s, each wait bounded", async (retryAfter) => {
-    const m = rig.message();
-    sandbox.injectNext(CREATE_ROUTE, Array.from({ length: 6 }, () => tooManyRequests(retryAfter)));
-    const worker = rig.worker("a");
+  it.each(["0.35", "abc", "-1", "99999"])(
+    "sends exactly one batch through six 429s with retry-after %s, each wait bounded",
+    async (retryAfter) => {
+      const m = rig.message();
+      sandbox.injectNext(
+        CREATE_ROUTE,
+        Array.from({ length: 6 }, () => tooManyRequests(retryAfter)),
+      );
+      const worker = rig.worker("a");
 
-    // Redeliver as SQS would after each kept message, until the send is decided.
-    const delays: (number | undefined)[] = [];
-    for (let receive = 1; receive <= 5; receive++) {
-      const answer = await worker.deliver(m.record);
-      if (answer.batchItemFailures.length === 0) break;
-      delays.push(worker.retries.at(-1)!.delaySeconds);
-      rig.clock.advance((worker.retries.at(-1)!.delaySeconds ?? 1) * 1000);
-    }
+      // Redeliver as SQS would after each kept message, until the send is decided.
+      const delays: (number | undefined)[] = [];
+      for (let receive = 1; receive <= 5; receive++) {
+        const answer = await worker.deliver(m.record);
+        if (answer.batchItemFailures.length === 0) break;
+        delays.push(worker.retries.at(-1)!.delaySeconds);
+        rig.clock.advance((worker.retries.at(-1)!.delaySeconds ?? 1) * 1000);
+      }
 
-    expect(sandbox.count429()).toBe(6);
-    expect(rig.batchesFor(m.requestId)).toHaveLength(1);
-    expect(rig.acceptedPostsFor(m.entityId)).toBe(1);
-    expect((await rig.view(m.requestId)).status).toBe("submitted");
-    expect(rig.sleeps.length).toBeGreaterThan(0);
-    for (const ms of rig.sleeps) {
-      expect(ms).toBeGreaterThan(0);
-      expect(ms).toBeLessThanOrEqual(MAX_WAIT_MS);
-    }
-    // When the sender gives the message back, the delay it asks of the queue is bounded as well.
-    for (const seconds of delays) expect(seconds ?? 0).toBeLessThanOrEqual(Math.ceil(MAX_WAIT_MS / 1000));
-  });
+      expect(sandbox.count429()).toBe(6);
+      expect(rig.batchesFor(m.requestId)).toHaveLength(1);
+      expect(rig.acceptedPostsFor(m.entityId)).toBe(1);
+      expect((await rig.view(m.requestId)).status).toBe("submitted");
+      expect(rig.sleeps.length).toBeGreaterThan(0);
+      for (const ms of rig.sleeps) {
+        expect(ms).toBeGreaterThan(0);
+        expect(ms).toBeLessThanOrEqual(MAX_WAIT_MS);
+      }
+      // When the sender gives the message back, the delay it asks of the queue is bounded as well.
+      for (const seconds of delays) expect(seconds ?? 0).toBeLessThanOrEqual(Math.ceil(MAX_WAIT_MS / 1000));
+    },
+  );
 
   it("never waits past the invocation's remaining time, giving the message back instead", async () => {
     const m = rig.message();
@@ -104,7 +110,9 @@ describe("local stack in a storm of 429s (real time)", () => {
     expect((await rig.status(requestId)).status).toBe("submitted");
     // The sender waits at most 5.25 s; the rest is slack for a busy machine, not for hours.
     expect(tookMs).toBeLessThan(12_000);
-    const waits = rig.log.lines.filter((l) => l.message === "rate limited by PassEntry; waiting").map((l) => l.fields.waitMs as number);
+    const waits = rig.log.lines
+      .filter((l) => l.message === "rate limited by PassEntry; waiting")
+      .map((l) => l.fields.waitMs as number);
     expect(waits).toHaveLength(1);
     expect(waits[0]).toBeGreaterThanOrEqual(5_000);
     expect(waits[0]).toBeLessThanOrEqual(MAX_WAIT_MS);
@@ -113,7 +121,10 @@ describe("local stack in a storm of 429s (real time)", () => {
   it("delivers a burst above PassEntry's real limit (10/s) exactly once per request", async () => {
     // Our client paces at 25/s here, well above the sandbox's real 10/s, so genuine 429s with
     // computed retry-after values come back.
-    rig = await startStackRig({ sandbox: { rateLimitPerSecond: 10 }, stack: { PASSENTRY_RATE_PER_SECOND: 25, SENDER_WORKERS: 3 } });
+    rig = await startStackRig({
+      sandbox: { rateLimitPerSecond: 10 },
+      stack: { PASSENTRY_RATE_PER_SECOND: 25, SENDER_WORKERS: 3 },
+    });
 
     const ids = await Promise.all(Array.from({ length: 24 }, () => rig.accept()));
     await rig.stack.drained(30_000);

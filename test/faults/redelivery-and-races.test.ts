@@ -68,7 +68,9 @@ describe("sender under SQS redelivery and racing workers", () => {
     const workers = ["a", "b", "c"].map((name) => rig.worker(name));
 
     // Every worker gets every message, in a different order each, all at once; then the leftovers again.
-    await Promise.all(workers.map((w, i) => w.deliver([...messages.slice(i), ...messages.slice(0, i)].map((m) => m.record))));
+    await Promise.all(
+      workers.map((w, i) => w.deliver([...messages.slice(i), ...messages.slice(0, i)].map((m) => m.record))),
+    );
     await Promise.all(workers.map((w) => w.deliver(messages.map((m) => m.record))));
 
     for (const m of messages) {
@@ -95,7 +97,9 @@ describe("local queue with a visibility timeout shorter than the send", () => {
     const requestId = await rig.accept();
     await rig.stack.drained(20_000);
 
-    const retries = rig.log.lines.filter((l) => l.message === "queue message will be retried" && l.fields.requestId === requestId);
+    const retries = rig.log.lines.filter(
+      (l) => l.message === "queue message will be retried" && l.fields.requestId === requestId,
+    );
     expect(retries).toEqual([]);
     expect(rig.batchesFor(requestId)).toHaveLength(1);
     expect(rig.acceptedPosts()).toBe(1);

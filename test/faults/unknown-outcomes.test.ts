@@ -7,7 +7,15 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startSandbox, type Sandbox } from "../../local/passentry-sandbox/sandbox.js";
-import { CREATE_ROUTE, LIST_ROUTE, runningClock, SANDBOX_TOKEN, startSenderRig, waitFor, type SenderRig } from "./support/sender-rig.js";
+import {
+  CREATE_ROUTE,
+  LIST_ROUTE,
+  runningClock,
+  SANDBOX_TOKEN,
+  startSenderRig,
+  waitFor,
+  type SenderRig,
+} from "./support/sender-rig.js";
 import { startStackRig, type StackRig } from "./support/stack-rig.js";
 
 const LEASE_MS = 30_000;
@@ -110,7 +118,9 @@ describe("sender when a worker dies or the answer is lost after PassEntry create
     // A copy of the message (or a fast redelivery) arrives at once, at another worker.
     const straightBack = await b.deliver(rig.copyOf(m));
     expect(straightBack.batchItemFailures).toHaveLength(1);
-    await waitFor("the slow POST to finish at PassEntry", () => sandbox.requests().every((r) => r.status !== "dropped"));
+    await waitFor("the slow POST to finish at PassEntry", () =>
+      sandbox.requests().every((r) => r.status !== "dropped"),
+    );
     expect(rig.batchesFor(m.requestId)).toHaveLength(1);
 
     rig.clock.advance(LEASE_MS + 1);
@@ -180,7 +190,12 @@ describe("local stack when PassEntry's answer to a create is lost", () => {
 
     const batches = rig.batchesFor(requestId);
     expect(batches).toHaveLength(1);
-    expect(rig.sandbox.requests().filter((r) => r.routeKey === CREATE_ROUTE).map((r) => r.status)).toEqual(["dropped"]);
+    expect(
+      rig.sandbox
+        .requests()
+        .filter((r) => r.routeKey === CREATE_ROUTE)
+        .map((r) => r.status),
+    ).toEqual(["dropped"]);
     const status = await rig.status(requestId);
     expect(status.status).toBe("submitted");
     expect(status.batchId).toBe(batches[0]!.id);
@@ -190,13 +205,17 @@ describe("local stack when PassEntry's answer to a create is lost", () => {
     // PassEntry takes 1.5 s; we give up after 0.3 s. The batch appears within the 2 s settle window
     // that follows a timeout, which is all the README's guarantee asks of PassEntry; nobody looks
     // for it (or posts again) before the window ends.
-    rig = await startStackRig({ stack: { SEND_LEASE_MS: 3_000, PASSENTRY_TIMEOUT_MS: 300, timings: { timeoutSettleMs: 2_000 } } });
+    rig = await startStackRig({
+      stack: { SEND_LEASE_MS: 3_000, PASSENTRY_TIMEOUT_MS: 300, timings: { timeoutSettleMs: 2_000 } },
+    });
     rig.sandbox.injectNext(CREATE_ROUTE, [{ kind: "delay", ms: 1_500 }]);
 
     const requestId = await rig.accept();
     await rig.stack.drained(20_000);
     // The slow POST finishes (creating its batch) after our client gave up: count only once it has.
-    await waitFor("the slow POST to finish at PassEntry", () => rig.sandbox.requests().every((r) => r.status !== "dropped"));
+    await waitFor("the slow POST to finish at PassEntry", () =>
+      rig.sandbox.requests().every((r) => r.status !== "dropped"),
+    );
 
     expect(rig.batchesFor(requestId)).toHaveLength(1);
     const status = await rig.status(requestId);

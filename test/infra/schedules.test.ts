@@ -50,14 +50,24 @@ describe("promotion triggers", () => {
   });
 
   it("refuse two promotions whose SST names would collide", () => {
-    expect(() => promotionSchedules([{ id: "sale-2", enabled: true }, { id: "sale2", enabled: true }])).toThrow(/"sale-2" and "sale2" would share the SST name PromotionSale2/);
+    expect(() =>
+      promotionSchedules([
+        { id: "sale-2", enabled: true },
+        { id: "sale2", enabled: true },
+      ]),
+    ).toThrow(/"sale-2" and "sale2" would share the SST name PromotionSale2/);
   });
 
   it("hand the planner an event it accepts once Scheduler fills in the scheduled time", () => {
     for (const spec of promotionSchedules(committed)) {
-      const delivered = JSON.parse(JSON.stringify(spec.event).replace(promotionTrigger.scheduledTime, "2026-07-03T14:00:00Z"));
+      const delivered = JSON.parse(
+        JSON.stringify(spec.event).replace(promotionTrigger.scheduledTime, "2026-07-03T14:00:00Z"),
+      );
 
-      expect(PlannerEvent.parse(delivered)).toEqual({ promotionId: spec.promotionId, scheduledTime: "2026-07-03T14:00:00Z" });
+      expect(PlannerEvent.parse(delivered)).toEqual({
+        promotionId: spec.promotionId,
+        scheduledTime: "2026-07-03T14:00:00Z",
+      });
     }
   });
 });
@@ -68,7 +78,9 @@ describe("infra/schedules.ts follows the manifest", () => {
   it("validates the same promotions.json the planner bundles", () => {
     expect(code).toMatch(/import promotionsDocument from "\.\.\/promotions\.json" with \{ type: "json" \}/);
     expect(code).toContain("promotionSchedules(parsePromotionsFile(promotionsDocument))");
-    expect(readProjectFile("functions/handlers/planner.ts")).toMatch(/from "\.\.\/\.\.\/promotions\.json" with \{ type: "json" \}/);
+    expect(readProjectFile("functions/handlers/planner.ts")).toMatch(
+      /from "\.\.\/\.\.\/promotions\.json" with \{ type: "json" \}/,
+    );
   });
 
   it("creates each CronV2 from a spec, with the planner function and the manifest's trigger", () => {

@@ -27,11 +27,20 @@ async function refusal(options: Parameters<typeof synthesize>[0]): Promise<strin
 
 describe("a production deploy without its stage settings", () => {
   it("is refused when stages.json has no production row, naming the row to add, even with a default row and a shell region", async () => {
-    const root = copyProject({ "stages.json": (text) => JSON.stringify({ stages: { "*": JSON.parse(text).stages["*"] } }) });
+    const root = copyProject({
+      "stages.json": (text) => JSON.stringify({ stages: { "*": JSON.parse(text).stages["*"] } }),
+    });
 
-    const message = await refusal({ root, stage: "production", secrets: { AlarmEmail: "ops@example.com" }, shell: { AWS_REGION: "eu-west-2" } });
+    const message = await refusal({
+      root,
+      stage: "production",
+      secrets: { AlarmEmail: "ops@example.com" },
+      shell: { AWS_REGION: "eu-west-2" },
+    });
 
-    expect(message).toContain('stages.json has no row for the stage "production": a protected stage is deployed only with its region and PassEntry URL written down.');
+    expect(message).toContain(
+      'stages.json has no row for the stage "production": a protected stage is deployed only with its region and PassEntry URL written down.',
+    );
   });
 
   it("is refused without the AlarmEmail stage secret, with SST's own instruction, whatever ALARM_EMAIL the shell holds", async () => {
@@ -53,13 +62,19 @@ describe("check:infra on an infra input changed back", () => {
   beforeAll(async () => {
     const root = copyProject({
       // SST 4.17's defaults come back: the role's trust and its managed policies untouched.
-      "infra/lambda.ts": (text) => text.replace("args.assumeRolePolicy = JSON.stringify(lambdaTrustPolicy);", "").replace("args.managedPolicyArns = [];", ""),
+      "infra/lambda.ts": (text) =>
+        text
+          .replace("args.assumeRolePolicy = JSON.stringify(lambdaTrustPolicy);", "")
+          .replace("args.managedPolicyArns = [];", ""),
       // bus.subscribeQueue's policy: no source condition.
       "infra/manifest.ts": (text) =>
         text
           .replace('Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },', "")
           // A coarse grant, as a link gives it.
-          .replace('access: { apiKeys: READ_SECRET, table: READ_REQUESTS },', 'access: { apiKeys: READ_SECRET, table: ["dynamodb:*"] },'),
+          .replace(
+            "access: { apiKeys: READ_SECRET, table: READ_REQUESTS },",
+            'access: { apiKeys: READ_SECRET, table: ["dynamodb:*"] },',
+          ),
     });
     broken = await synthesize({ root, stage: "production", secrets: { AlarmEmail: "ops@example.com" } });
   });
@@ -74,12 +89,18 @@ describe("check:infra on an infra input changed back", () => {
   it("names the managed policy and the wildcard action", () => {
     const problems = policyProblems(broken, PRODUCTION).join("\n");
 
-    expect(problems).toMatch(/role has managed policies \(arn:aws:iam::aws:policy\/service-role\/AWSLambdaBasicExecutionRole\)/);
-    expect(problems).toMatch(/grants the wildcard action dynamodb:\* on arn:aws:dynamodb:eu-west-2:123456789012:table\//);
+    expect(problems).toMatch(
+      /role has managed policies \(arn:aws:iam::aws:policy\/service-role\/AWSLambdaBasicExecutionRole\)/,
+    );
+    expect(problems).toMatch(
+      /grants the wildcard action dynamodb:\* on arn:aws:dynamodb:eu-west-2:123456789012:table\//,
+    );
     expect(problems).toMatch(/request-status\.handler\) \(internet-facing status\) may dynamodb:\*: it must only read/);
   });
 
   it("names the unconditioned queue policy", () => {
-    expect(queuePolicyProblems(broken).join("\n")).toMatch(/MessagesQueuePolicy lets \{"Service":"events\.amazonaws\.com"\} sqs:SendMessage with no aws:SourceArn condition/);
+    expect(queuePolicyProblems(broken).join("\n")).toMatch(
+      /MessagesQueuePolicy lets \{"Service":"events\.amazonaws\.com"\} sqs:SendMessage with no aws:SourceArn condition/,
+    );
   });
 });

@@ -31,7 +31,8 @@ const mistakes = [
   {
     mistake: "a Lambda runtime SST does not offer",
     file: "infra/manifest.ts",
-    edit: (source: string) => source.replace('export const RUNTIME = "nodejs24.x"', 'export const RUNTIME = "nodejs16.x"'),
+    edit: (source: string) =>
+      source.replace('export const RUNTIME = "nodejs24.x"', 'export const RUNTIME = "nodejs16.x"'),
     error: /infra\/lambda\.ts\(\d+,\d+\): error TS\d+: Type '"nodejs16\.x"' is not assignable/,
   },
 ];
@@ -41,7 +42,9 @@ let broken: TypecheckResult;
 
 beforeAll(() => {
   if (!platformInstalled()) {
-    throw new Error("SST's platform is not installed (.sst/platform/config.d.ts). Run `npm run check:infra`, which installs it offline.");
+    throw new Error(
+      "SST's platform is not installed (.sst/platform/config.d.ts). Run `npm run check:infra`, which installs it offline.",
+    );
   }
   // Two tsc runs in all (~10 s each): one on a faithful copy, one with every mistake applied.
   unchanged = typecheck(copyInfra());
@@ -50,7 +53,8 @@ beforeAll(() => {
     const target = path.join(dir, file);
     const before = readFileSync(target, "utf8");
     const after = edit(before);
-    if (after === before) throw new Error(`The edit for ${file} changed nothing: fix the test, it would prove nothing.`);
+    if (after === before)
+      throw new Error(`The edit for ${file} changed nothing: fix the test, it would prove nothing.`);
     writeFileSync(target, after);
   }
   broken = typecheck(dir);

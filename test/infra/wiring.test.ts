@@ -41,10 +41,17 @@ const deployed: DeployedValues<string> = {
 const stage = { stage: "test", passEntryBaseUrl: "https://api.passentry.com" };
 const allFunctions = Object.entries(functions) as [FunctionKey, FunctionSpec][];
 const keysWith = (grantable: string) =>
-  allFunctions.filter(([, spec]) => grantable in spec.access).map(([key]) => key).sort();
+  allFunctions
+    .filter(([, spec]) => grantable in spec.access)
+    .map(([key]) => key)
+    .sort();
 const keysWithEnv = (name: string) =>
-  allFunctions.filter(([, spec]) => name in environmentFor(spec, deployed, stage)).map(([key]) => key).sort();
-const actionsOf = (key: FunctionKey) => Object.values(functions[key].access as FunctionSpec["access"]).flatMap((actions) => [...(actions ?? [])]);
+  allFunctions
+    .filter(([, spec]) => name in environmentFor(spec, deployed, stage))
+    .map(([key]) => key)
+    .sort();
+const actionsOf = (key: FunctionKey) =>
+  Object.values(functions[key].access as FunctionSpec["access"]).flatMap((actions) => [...(actions ?? [])]);
 
 const SHARED_ENV = [
   "EVENT_BUS_NAME",
@@ -108,8 +115,22 @@ describe("secret access", () => {
   });
 
   it("gives the API keys only to the HTTP handlers that check keys", () => {
-    expect(keysWith("apiKeys")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
-    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual(["accept", "console", "requestCancel", "requestList", "requestResolve", "requestStatus"]);
+    expect(keysWith("apiKeys")).toEqual([
+      "accept",
+      "console",
+      "requestCancel",
+      "requestList",
+      "requestResolve",
+      "requestStatus",
+    ]);
+    expect(keysWithEnv("API_KEYS_SECRET_ID")).toEqual([
+      "accept",
+      "console",
+      "requestCancel",
+      "requestList",
+      "requestResolve",
+      "requestStatus",
+    ]);
   });
 
   it("builds a function several routes share (the console) once: function names are fixed, a second one of the same name would fail the deploy", () => {
@@ -121,19 +142,30 @@ describe("secret access", () => {
 
   it("gives the console only the actions its pages and its two actions call, and no token", () => {
     const access = functions.console.access as FunctionSpec["access"];
-    expect(Object.fromEntries(Object.entries(access).map(([on, actions]) => [on, [...(actions ?? [])].sort()]))).toEqual({
+    expect(
+      Object.fromEntries(Object.entries(access).map(([on, actions]) => [on, [...(actions ?? [])].sort()])),
+    ).toEqual({
       apiKeys: ["secretsmanager:GetSecretValue"],
       table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
       requestListIndex: ["dynamodb:Query"],
       messagesQueue: ["sqs:GetQueueAttributes", "sqs:SendMessage"],
-      deadLetterQueue: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"],
+      deadLetterQueue: [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+        "sqs:StartMessageMoveTask",
+      ],
     });
     expect(environmentFor(functions.console, deployed, stage).DEAD_LETTER_QUEUE_URL).toBe(deployed.deadLetterQueueUrl);
     expect(keysWithEnv("DEAD_LETTER_QUEUE_URL")).toEqual(["console"]);
   });
 
   it("lets the list function only Query the list index: no read of the table itself", () => {
-    expect(functions.requestList.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], requestListIndex: ["dynamodb:Query"], requestCallerIndex: ["dynamodb:Query"] });
+    expect(functions.requestList.access).toEqual({
+      apiKeys: ["secretsmanager:GetSecretValue"],
+      requestListIndex: ["dynamodb:Query"],
+      requestCallerIndex: ["dynamodb:Query"],
+    });
   });
 
   it("gives the webhook signing secrets only to the PassEntry webhook handler", () => {
@@ -187,7 +219,10 @@ describe("function environment", () => {
   });
 
   it("takes PASSENTRY_BASE_URL and the stage from the stage's settings, never from the deploying shell", () => {
-    const env = environmentFor(functions.sender, deployed, { stage: "sandbox", passEntryBaseUrl: "https://sandbox.example.test" });
+    const env = environmentFor(functions.sender, deployed, {
+      stage: "sandbox",
+      passEntryBaseUrl: "https://sandbox.example.test",
+    });
 
     expect(env.PASSENTRY_BASE_URL).toBe("https://sandbox.example.test");
     expect(env.WALLET_STAGE).toBe("sandbox");
@@ -196,8 +231,13 @@ describe("function environment", () => {
 
 describe("allowed batch keys", () => {
   it("passes the stage's allowedBatchKeys (stages.json) to the functions as ALLOWED_BATCH_KEYS, and nothing when it has none", () => {
-    expect(environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: ["priority", "locale"] }).ALLOWED_BATCH_KEYS).toBe("priority,locale");
-    expect(environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: [] })).not.toHaveProperty("ALLOWED_BATCH_KEYS");
+    expect(
+      environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: ["priority", "locale"] })
+        .ALLOWED_BATCH_KEYS,
+    ).toBe("priority,locale");
+    expect(environmentFor(functions.accept, deployed, { ...stage, allowedBatchKeys: [] })).not.toHaveProperty(
+      "ALLOWED_BATCH_KEYS",
+    );
     expect(environmentFor(functions.accept, deployed, stage)).not.toHaveProperty("ALLOWED_BATCH_KEYS");
   });
 });
@@ -291,25 +331,41 @@ describe("least privilege in the manifest", () => {
     for (const [key] of allFunctions) {
       for (const action of actionsOf(key)) {
         expect(action, key).toMatch(/^[a-z0-9]+:[A-Za-z]+$/);
-        expect(action, key).not.toMatch(/Delete(Item|Table|Queue)|Purge|BatchWrite|Create(Table|Queue)|SetQueueAttributes|PutSecretValue|Update(Table|Secret)$/);
+        expect(action, key).not.toMatch(
+          /Delete(Item|Table|Queue)|Purge|BatchWrite|Create(Table|Queue)|SetQueueAttributes|PutSecretValue|Update(Table|Secret)$/,
+        );
       }
     }
   });
 
   it("keeps the status function read-only", () => {
-    expect(functions.requestStatus.access).toEqual({ apiKeys: ["secretsmanager:GetSecretValue"], table: ["dynamodb:GetItem", "dynamodb:Query"] });
+    expect(functions.requestStatus.access).toEqual({
+      apiKeys: ["secretsmanager:GetSecretValue"],
+      table: ["dynamodb:GetItem", "dynamodb:Query"],
+    });
   });
 
   it("lets no function but the sender receive, delete or re-time MessagesQueue's messages, and only the console touch the dead-letter queue", () => {
     for (const [key, spec] of allFunctions.filter(([k]) => k !== "sender")) {
       // The console reads the queue's counts; nobody else but the sender does more than send.
       const readOnly = key === "console" ? ["sqs:SendMessage", "sqs:GetQueueAttributes"] : ["sqs:SendMessage"];
-      expect((spec.access.messagesQueue ?? []).filter((a) => !readOnly.includes(a)), key).toEqual([]);
-      expect((spec.access.promotionFailuresQueue ?? []).filter((a) => a !== "sqs:SendMessage"), key).toEqual([]);
+      expect(
+        (spec.access.messagesQueue ?? []).filter((a) => !readOnly.includes(a)),
+        key,
+      ).toEqual([]);
+      expect(
+        (spec.access.promotionFailuresQueue ?? []).filter((a) => a !== "sqs:SendMessage"),
+        key,
+      ).toEqual([]);
     }
     // Peeking, and SQS's message-move task back to MessagesQueue (receive and delete on its source): never a purge.
     expect(keysWith("deadLetterQueue")).toEqual(["console"]);
-    expect([...functions.console.access.deadLetterQueue].sort()).toEqual(["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"]);
+    expect([...functions.console.access.deadLetterQueue].sort()).toEqual([
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage",
+      "sqs:StartMessageMoveTask",
+    ]);
   });
 });
 
@@ -335,7 +391,8 @@ describe("alarms", () => {
   });
 
   it("say why each threshold is what it is", () => {
-    for (const alarm of [...alarms, ...functionAlarms("Any")]) expect(alarm.thresholdReason.length, alarm.name).toBeGreaterThan(40);
+    for (const alarm of [...alarms, ...functionAlarms("Any")])
+      expect(alarm.thresholdReason.length, alarm.name).toBeGreaterThan(40);
   });
 
   it("keep an SQS alarm's period at SQS's 5-minute publishing interval", () => {
@@ -346,7 +403,9 @@ describe("alarms", () => {
 describe("function names", () => {
   it("are service, stage and component, within Lambda's 64 characters", () => {
     expect(functionName("production", "Sender")).toBe("wallet-messaging-production-Sender");
-    expect(() => functionName("a-very-long-stage-name", "PromotionNewYorkWeekendBrunchExtra")).toThrow(/Lambda allows 64/);
+    expect(() => functionName("a-very-long-stage-name", "PromotionNewYorkWeekendBrunchExtra")).toThrow(
+      /Lambda allows 64/,
+    );
   });
 });
 
@@ -358,7 +417,9 @@ describe("infra sources follow the manifest", () => {
   it("creates every queue from a manifest entry, and only those", () => {
     const queueFile = code.get("infra/queue.ts")!;
     const failureQueues = [...queueFile.matchAll(/= failureQueue\(queues\.(\w+)\)/g)].map((m) => m[1]);
-    const [messages, ...others] = callArguments(allCode, "new sst.aws.Queue(").filter((args) => !args.startsWith("spec.name"));
+    const [messages, ...others] = callArguments(allCode, "new sst.aws.Queue(").filter(
+      (args) => !args.startsWith("spec.name"),
+    );
 
     expect(others).toEqual([]);
     expect(messages).toMatch(/^queues\.messages\.name,/);
@@ -368,7 +429,9 @@ describe("infra sources follow the manifest", () => {
   it("attaches the dead-letter queue with the manifest's retry count", () => {
     const [messages] = callArguments(code.get("infra/queue.ts")!, "new sst.aws.Queue(queues.messages.name");
 
-    expect(messages).toMatch(/dlq:\s*\{\s*queue:\s*deadLetterQueue\.arn,\s*retry:\s*queues\.messages\.deadLetter\.retry/);
+    expect(messages).toMatch(
+      /dlq:\s*\{\s*queue:\s*deadLetterQueue\.arn,\s*retry:\s*queues\.messages\.deadLetter\.retry/,
+    );
   });
 
   it("subscribes the sender with partial responses, the batch and the max concurrency from the manifest", () => {

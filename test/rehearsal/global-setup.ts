@@ -20,7 +20,9 @@ export default async function setup(project: TestProject) {
   const root = stageProject();
   const workDir = path.join(root, ".rehearsal");
   const synthesis = await synthesize({ root, stage: "rehearsal", workDir });
-  console.log(`synthesized ${synthesis.resources.length} resources and ${synthesis.builds.length} function bundles in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `synthesized ${synthesis.resources.length} resources and ${synthesis.builds.length} function bundles in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   project.provide("synthesisFile", path.join(workDir, "synthesis.json"));
   return () => rmSync(root, { recursive: true, force: true });
 }

@@ -62,7 +62,11 @@ async function call(sandbox: Sandbox, method: string, path: string, options: Cal
   return { status: response.status, headers: response.headers, text, json };
 }
 
-function createBatch(sandbox: Sandbox, batch: Record<string, unknown> = DOCUMENTED_EXAMPLE.batch, options: CallOptions = {}) {
+function createBatch(
+  sandbox: Sandbox,
+  batch: Record<string, unknown> = DOCUMENTED_EXAMPLE.batch,
+  options: CallOptions = {},
+) {
   return call(sandbox, "POST", CREATE_PATH, { body: { batch }, ...options });
 }
 
@@ -119,7 +123,10 @@ describe("creating a wallet messaging batch", () => {
 
   it("records the batch with the body as received when the create succeeds", async () => {
     const sandbox = await start();
-    const body = { batch: { ...DOCUMENTED_EXAMPLE.batch, name: "Summer", tag: "promo", futureKey: { kept: true } }, extra: 1 };
+    const body = {
+      batch: { ...DOCUMENTED_EXAMPLE.batch, name: "Summer", tag: "promo", futureKey: { kept: true } },
+      extra: 1,
+    };
     const answer = await call(sandbox, "POST", CREATE_PATH, { body });
 
     const [batch, ...others] = sandbox.batches();
@@ -164,13 +171,33 @@ describe("creating a wallet messaging batch", () => {
   it.each([
     ["the message is blank", { message: "   ", segments: [{ groupTag: "a" }] }, /message/],
     ["the message is missing", { segments: [{ groupTag: "a" }] }, /message/],
-    ["both segments and recipients are given", { message: "Hi", segments: [{ groupTag: "a" }], recipients: [{ id: "p" }] }, /segments and recipients/],
+    [
+      "both segments and recipients are given",
+      { message: "Hi", segments: [{ groupTag: "a" }], recipients: [{ id: "p" }] },
+      /segments and recipients/,
+    ],
     ["neither segments nor recipients is given", { message: "Hi" }, /segments or recipients/],
     ["both lists are empty", { message: "Hi", segments: [], recipients: [] }, /segments or recipients/],
-    ["there are 501 recipients", { message: "Hi", recipients: Array.from({ length: 501 }, (_, i) => ({ id: `p${i}` })) }, /recipients.*500/],
-    ["scheduledAt is in the past", { message: "Hi", segments: [{ groupTag: "a" }], scheduledAt: "2020-01-01T00:00:00Z" }, /scheduledAt.*past/],
-    ["scheduledAt has no time zone", { message: "Hi", segments: [{ groupTag: "a" }], scheduledAt: "2030-01-01T00:00:00" }, /scheduledAt/],
-    ["scheduledAt is not a date", { message: "Hi", segments: [{ groupTag: "a" }], scheduledAt: "tomorrow" }, /scheduledAt/],
+    [
+      "there are 501 recipients",
+      { message: "Hi", recipients: Array.from({ length: 501 }, (_, i) => ({ id: `p${i}` })) },
+      /recipients.*500/,
+    ],
+    [
+      "scheduledAt is in the past",
+      { message: "Hi", segments: [{ groupTag: "a" }], scheduledAt: "2020-01-01T00:00:00Z" },
+      /scheduledAt.*past/,
+    ],
+    [
+      "scheduledAt has no time zone",
+      { message: "Hi", segments: [{ groupTag: "a" }], scheduledAt: "2030-01-01T00:00:00" },
+      /scheduledAt/,
+    ],
+    [
+      "scheduledAt is not a date",
+      { message: "Hi", segments: [{ groupTag: "a" }], scheduledAt: "tomorrow" },
+      /scheduledAt/,
+    ],
     ["segments is not a list of objects", { message: "Hi", segments: "vip" }, /segments/],
   ])("answers 422 naming the field when %s", async (_case, batch, expected) => {
     const sandbox = await start();
@@ -203,7 +230,10 @@ describe("creating a wallet messaging batch", () => {
 
   it("answers 415 when the content type is not JSON", async () => {
     const sandbox = await start();
-    const answer = await call(sandbox, "POST", CREATE_PATH, { rawBody: JSON.stringify(DOCUMENTED_EXAMPLE), contentType: "text/plain" });
+    const answer = await call(sandbox, "POST", CREATE_PATH, {
+      rawBody: JSON.stringify(DOCUMENTED_EXAMPLE),
+      contentType: "text/plain",
+    });
 
     expect(answer.status).toBe(415);
     expect(answer.json.errors[0]).toMatch(/Content-Type/);
@@ -342,7 +372,11 @@ describe("batch lifecycle", () => {
 
     const cancelledEarly = await call(sandbox, "PATCH", `/api/v1/batches/${validating}/cancel`);
     expect(cancelledEarly.status).toBe(200);
-    expect(cancelledEarly.json.data).toMatchObject({ id: validating, type: "walletMessaging", attributes: { status: "cancelled" } });
+    expect(cancelledEarly.json.data).toMatchObject({
+      id: validating,
+      type: "walletMessaging",
+      attributes: { status: "cancelled" },
+    });
 
     clock.advance(100);
     const cancelledScheduled = await call(sandbox, "PATCH", `/api/v1/batches/${scheduled}/cancel`);
@@ -363,11 +397,16 @@ describe("batch lifecycle", () => {
 
   it("fails validation with an errors CSV when the message carries [[fail-validation]]", async () => {
     const { clock, sandbox } = await startWithClock();
-    const id = (await createBatch(sandbox, { message: "Hi [[fail-validation]]", segments: [{ groupTag: "a" }] })).json.data.id;
+    const id = (await createBatch(sandbox, { message: "Hi [[fail-validation]]", segments: [{ groupTag: "a" }] })).json
+      .data.id;
     clock.advance(100);
 
     const attributes = await statusOf(sandbox, id);
-    expect(attributes).toMatchObject({ status: "failed", errorsCsvUrl: `${sandbox.url}/files/${id}/errors.csv`, deliveryCsvUrl: null });
+    expect(attributes).toMatchObject({
+      status: "failed",
+      errorsCsvUrl: `${sandbox.url}/files/${id}/errors.csv`,
+      deliveryCsvUrl: null,
+    });
     expect(attributes.completedAt).not.toBeNull();
     const csv = await call(sandbox, "GET", `/files/${id}/errors.csv`, { token: null });
     expect(csv.status).toBe(200);
@@ -378,7 +417,9 @@ describe("batch lifecycle", () => {
 
   it("completes with errors when the message carries [[complete-with-errors]]", async () => {
     const { clock, sandbox } = await startWithClock();
-    const id = (await createBatch(sandbox, { message: "[[complete-with-errors]]", recipients: [{ id: "a" }, { id: "b" }] })).json.data.id;
+    const id = (
+      await createBatch(sandbox, { message: "[[complete-with-errors]]", recipients: [{ id: "a" }, { id: "b" }] })
+    ).json.data.id;
     clock.advance(1300);
 
     expect(await statusOf(sandbox, id)).toMatchObject({
@@ -410,7 +451,9 @@ describe("listing batches", () => {
     });
 
     const second = await call(sandbox, "GET", "/api/v1/batches?page=2&perPage=25&type=walletMessaging");
-    expect(second.json.data.map((batch: any) => batch.attributes.content)).toEqual([4, 3, 2, 1, 0].map((n) => `message ${n}`));
+    expect(second.json.data.map((batch: any) => batch.attributes.content)).toEqual(
+      [4, 3, 2, 1, 0].map((n) => `message ${n}`),
+    );
     expect(second.json.links.next).toBeNull();
     expect(second.json.links.prev).toBe(first.json.links.first);
 
@@ -433,16 +476,23 @@ describe("single-pass notifications", () => {
   it("answers the pass with notification status sent and records it", async () => {
     const clock = manualClock();
     const sandbox = await start({ now: clock.now });
-    const answer = await call(sandbox, "POST", "/api/v1/passes/pass-42/notification", { body: { notification: { message: "Gate B" } } });
+    const answer = await call(sandbox, "POST", "/api/v1/passes/pass-42/notification", {
+      body: { notification: { message: "Gate B" } },
+    });
 
     expect(answer.status).toBe(200);
-    expect(answer.json).toEqual({ data: { id: "pass-42", type: "pass", attributes: {} }, meta: { notifications: { status: "sent" } } });
+    expect(answer.json).toEqual({
+      data: { id: "pass-42", type: "pass", attributes: {} },
+      meta: { notifications: { status: "sent" } },
+    });
     expect(sandbox.notifications()).toEqual([{ passId: "pass-42", message: "Gate B", at: clock.now() }]);
   });
 
   it("answers 422 when the notification message is blank", async () => {
     const sandbox = await start();
-    const answer = await call(sandbox, "POST", "/api/v1/passes/pass-42/notification", { body: { notification: { message: "" } } });
+    const answer = await call(sandbox, "POST", "/api/v1/passes/pass-42/notification", {
+      body: { notification: { message: "" } },
+    });
 
     expect(answer.status).toBe(422);
     expect(answer.json.errors[0]).toMatch(/message/);
@@ -501,7 +551,12 @@ describe("scripted faults", () => {
   it("answers the scripted status and headers without any effect when a status fault is queued", async () => {
     const sandbox = await start();
     sandbox.injectNext(CREATE_ROUTE, [
-      { kind: "status", status: 429, body: { errors: ["Too Many Requests"] }, headers: { "x-rate-limit-retry-after": "0.25" } },
+      {
+        kind: "status",
+        status: 429,
+        body: { errors: ["Too Many Requests"] },
+        headers: { "x-rate-limit-retry-after": "0.25" },
+      },
     ]);
 
     const limited = await createBatch(sandbox);

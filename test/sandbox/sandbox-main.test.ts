@@ -6,9 +6,16 @@ import { startSandbox } from "../../local/passentry-sandbox/sandbox.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-function runSandbox(env: Record<string, string>, stopWhen: (out: string) => boolean): Promise<{ code: number | null; out: string }> {
+function runSandbox(
+  env: Record<string, string>,
+  stopWhen: (out: string) => boolean,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "local/passentry-sandbox/main.ts"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "local/passentry-sandbox/main.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     const read = (d: Buffer) => {
       out += d;
@@ -50,8 +57,23 @@ describe("the sandbox's real clock", () => {
     const real = await startSandbox({ clock: "real", now: () => now });
     const fast = await startSandbox({ now: () => now });
     const create = async (url: string) =>
-      ((await (await fetch(`${url}/api/v1/entities/e/messaging/wallet`, { method: "POST", headers: { authorization: "Bearer sandbox-token", "content-type": "application/json" }, body: JSON.stringify({ batch: { message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: "2026-06-01T14:00:00Z" } }) })).json()) as any).data.id as string;
-    const status = async (url: string, id: string) => ((await (await fetch(`${url}/api/v1/batches/${id}`, { headers: { authorization: "Bearer sandbox-token" } })).json()) as any).data.attributes.status;
+      (
+        (await (
+          await fetch(`${url}/api/v1/entities/e/messaging/wallet`, {
+            method: "POST",
+            headers: { authorization: "Bearer sandbox-token", "content-type": "application/json" },
+            body: JSON.stringify({
+              batch: { message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: "2026-06-01T14:00:00Z" },
+            }),
+          })
+        ).json()) as any
+      ).data.id as string;
+    const status = async (url: string, id: string) =>
+      (
+        (await (
+          await fetch(`${url}/api/v1/batches/${id}`, { headers: { authorization: "Bearer sandbox-token" } })
+        ).json()) as any
+      ).data.attributes.status;
     try {
       const [realId, fastId] = [await create(real.url), await create(fast.url)];
 

@@ -20,7 +20,13 @@ const TERMINAL_ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u
 let s: SecuredStack;
 beforeAll(async () => {
   // One receive before dead-lettering, and short waits, so a failing send reaches the dead-letter queue quickly.
-  s = await startSecuredStack({ MAX_RECEIVES: 1, VISIBILITY_TIMEOUT_SECONDS: 1, PASSENTRY_TIMEOUT_MS: 400, SEND_LEASE_MS: 1_000, timings: { serverErrorSettleMs: 20 } });
+  s = await startSecuredStack({
+    MAX_RECEIVES: 1,
+    VISIBILITY_TIMEOUT_SECONDS: 1,
+    PASSENTRY_TIMEOUT_MS: 400,
+    SEND_LEASE_MS: 1_000,
+    timings: { serverErrorSettleMs: 20 },
+  });
 });
 afterAll(async () => {
   await s.stop();
@@ -28,7 +34,12 @@ afterAll(async () => {
 
 async function cli(args: string[]) {
   const lines: string[] = [];
-  const context: CliContext = { io: { out: (l) => lines.push(l), err: (l) => lines.push(l) }, env: { WALLET_API_URL: s.stack.url, WALLET_API_KEY: s.operatorKey }, cwd: s.dataDir, now: Date.now };
+  const context: CliContext = {
+    io: { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+    env: { WALLET_API_URL: s.stack.url, WALLET_API_KEY: s.operatorKey },
+    cwd: s.dataDir,
+    now: Date.now,
+  };
   const code = await runCli(args, context);
   return { code, out: lines.join("\n") };
 }
@@ -39,8 +50,25 @@ describe("CLI output", () => {
   it("escapes what PassEntry said when it refused a batch", async () => {
     // Prepare
     s.sandbox.injectNext(POST_BATCH, [{ kind: "status", status: 422, body: { errors: [FORGED] } }]);
-    const id = requestIdIn((await cli(["send", "--entity", "ent-42", "--message", "Sale", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"])).out);
-    await s.waitFor(async () => /^request \S+: failed/.test((await cli(["status", id])).out), "the refusal to be recorded");
+    const id = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-42",
+          "--message",
+          "Sale",
+          "--segment",
+          "vip",
+          "--at",
+          "2030-03-31T13:16:26Z",
+        ])
+      ).out,
+    );
+    await s.waitFor(
+      async () => /^request \S+: failed/.test((await cli(["status", id])).out),
+      "the refusal to be recorded",
+    );
 
     // Act
     const status = await cli(["status", id]);
@@ -55,7 +83,14 @@ describe("CLI output", () => {
   it("escapes an entity id an earlier version stored, in the summary and in --json (which still parses to the stored value)", async () => {
     // Prepare
     const entityId = "ent\u001b]0;pwned\u0007\u202egnp.exe\u007f";
-    await s.stack.store.ensure({ requestId: "legacy-hostile-entity", entityId, source: "http", createdAt: "2026-01-01T00:00:00.000Z", caller: "key:crm", batch: { message: "Old", segments: [{ groupTag: "vip" }] } });
+    await s.stack.store.ensure({
+      requestId: "legacy-hostile-entity",
+      entityId,
+      source: "http",
+      createdAt: "2026-01-01T00:00:00.000Z",
+      caller: "key:crm",
+      batch: { message: "Old", segments: [{ groupTag: "vip" }] },
+    });
 
     // Act
     const summary = await cli(["status", "legacy-hostile-entity"]);
@@ -73,13 +108,34 @@ describe("CLI output", () => {
   it("escapes a dead letter's last error in `npm run dlq -- list`", async () => {
     // Prepare: PassEntry fails with the forged text until the request is dead-lettered (each receive
     // meets up to four 5xx in a row: one POST, then three after short settles).
-    s.sandbox.injectNext(POST_BATCH, Array.from({ length: 12 }, () => ({ kind: "status" as const, status: 503, body: { errors: [FORGED] } })));
-    await cli(["send", "--entity", "ent-42", "--message", "Doomed", "--segment", "vip", "--at", "2030-03-31T13:16:26Z"]);
-    await s.waitFor(() => s.stack.queue.deadLetters().some((l) => l.lastError?.includes("All good")), "the request to be dead-lettered", 30_000);
+    s.sandbox.injectNext(
+      POST_BATCH,
+      Array.from({ length: 12 }, () => ({ kind: "status" as const, status: 503, body: { errors: [FORGED] } })),
+    );
+    await cli([
+      "send",
+      "--entity",
+      "ent-42",
+      "--message",
+      "Doomed",
+      "--segment",
+      "vip",
+      "--at",
+      "2030-03-31T13:16:26Z",
+    ]);
+    await s.waitFor(
+      () => s.stack.queue.deadLetters().some((l) => l.lastError?.includes("All good")),
+      "the request to be dead-lettered",
+      30_000,
+    );
 
     // Act
     const lines: string[] = [];
-    const code = await runDlqCli(["list", "--data-dir", s.dataDir], { out: (l) => lines.push(l), err: (l) => lines.push(l) }, {});
+    const code = await runDlqCli(
+      ["list", "--data-dir", s.dataDir],
+      { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+      {},
+    );
 
     // Assess
     expect(code).toBe(0);

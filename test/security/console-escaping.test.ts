@@ -28,7 +28,8 @@ async function signIn(): Promise<string> {
 }
 
 /** Every control and bidi character the outside check named, and the rest of their kinds. */
-const HOSTILE = "\u001b[31mRED\u001b]0;title\u0007 \u202eevil \u0085next \u202a\u202b\u202c\u202d \u2066\u2067\u2068\u2069 \u200e\u200f \u061c end";
+const HOSTILE =
+  "\u001b[31mRED\u001b]0;title\u0007 \u202eevil \u0085next \u202a\u202b\u202c\u202d \u2066\u2067\u2068\u2069 \u200e\u200f \u061c end";
 const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u;
 
 describe("the console's request page", () => {
@@ -36,7 +37,9 @@ describe("the console's request page", () => {
     const posted = await s.request(
       "POST",
       "/api/v1/entities/e1/messaging/wallet",
-      JSON.stringify({ batch: { message: HOSTILE, segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" } }),
+      JSON.stringify({
+        batch: { message: HOSTILE, segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" },
+      }),
       { "content-type": "application/json", authorization: `Bearer ${s.apiKey}` },
     );
     const id = (JSON.parse(posted.text) as { data: { id: string } }).data.id;
@@ -47,7 +50,8 @@ describe("the console's request page", () => {
 
     expect(posted.status).toBe(202);
     expect(page).toContain(`\\u001b[31mRED\\u001b]0;title\\u0007 \\u202eevil`);
-    for (const code of ["0085", "202a", "202d", "2066", "2069", "200e", "200f", "061c"]) expect(page).toContain(`\\u${code}`);
+    for (const code of ["0085", "202a", "202d", "2066", "2069", "200e", "200f", "061c"])
+      expect(page).toContain(`\\u${code}`);
     expect(RAW.exec(page)?.[0], "a raw control or bidi character in the request page").toBeUndefined();
     expect(RAW.exec(home)?.[0], "a raw control or bidi character in the home page").toBeUndefined();
   });

@@ -27,15 +27,29 @@ afterAll(async () => {
 });
 
 const queued = () => s.stack.queue.peek().length;
-const signedTrigger = (body: string | Buffer, id = `msg_${Math.random().toString(36).slice(2)}`, timestamp = nowSeconds()): Record<string, string> => ({
+const signedTrigger = (
+  body: string | Buffer,
+  id = `msg_${Math.random().toString(36).slice(2)}`,
+  timestamp = nowSeconds(),
+): Record<string, string> => ({
   ...JSON_TYPE,
   ...standardWebhookHeaders(s.signingSecret, id, timestamp, body),
 });
-const signedWebhook = (body: string | Buffer, extra: Record<string, string> = {}): Record<string, string> => ({ ...JSON_TYPE, "x-webhook-signature": passEntrySignature(s.passEntryWebhookSecret, body), ...extra });
+const signedWebhook = (body: string | Buffer, extra: Record<string, string> = {}): Record<string, string> => ({
+  ...JSON_TYPE,
+  "x-webhook-signature": passEntrySignature(s.passEntryWebhookSecret, body),
+  ...extra,
+});
 const withKey = { ...JSON_TYPE, authorization: "" };
 
 /** Every hostile request must be refused with a 4xx JSON error and queue nothing. */
-async function expectRefused(method: string, path: string, body: string | Buffer | undefined, headers: Record<string, string>, allowed: number[]) {
+async function expectRefused(
+  method: string,
+  path: string,
+  body: string | Buffer | undefined,
+  headers: Record<string, string>,
+  allowed: number[],
+) {
   const before = queued();
   const answer = await s.request(method, path, body, headers);
   expect(allowed, `${answer.status} ${answer.text.slice(0, 200)}`).toContain(answer.status);
@@ -74,7 +88,9 @@ describe("hostile input", () => {
       const value = JSON.parse(EXAMPLE);
       const variants = [
         JSON.stringify(value, null, 2),
-        JSON.stringify({ batch: { scheduledAt: value.batch.scheduledAt, segments: value.batch.segments, message: value.batch.message } }),
+        JSON.stringify({
+          batch: { scheduledAt: value.batch.scheduledAt, segments: value.batch.segments, message: value.batch.message },
+        }),
         EXAMPLE.replace("Hello", "\\u0048ello"),
         `${EXAMPLE}\n`,
         ` ${EXAMPLE}`,
@@ -86,14 +102,24 @@ describe("hostile input", () => {
       const printable = fc.stringMatching(/^[\x21-\x7e]{0,80}$/);
       const maybe = (arb: fc.Arbitrary<string>) => fc.option(arb, { nil: undefined });
       await fc.assert(
-        fc.asyncProperty(maybe(printable), maybe(fc.oneof(printable, fc.integer().map(String))), maybe(fc.oneof(printable, printable.map((p) => `v1,${p}`))), async (id, timestamp, signature) => {
-          fc.pre(id !== undefined || timestamp !== undefined || signature !== undefined);
-          const headers: Record<string, string> = { ...JSON_TYPE };
-          if (id !== undefined) headers["webhook-id"] = id;
-          if (timestamp !== undefined) headers["webhook-timestamp"] = timestamp;
-          if (signature !== undefined) headers["webhook-signature"] = signature;
-          await expectRefused("POST", TRIGGER, EXAMPLE, headers, [401]);
-        }),
+        fc.asyncProperty(
+          maybe(printable),
+          maybe(fc.oneof(printable, fc.integer().map(String))),
+          maybe(
+            fc.oneof(
+              printable,
+              printable.map((p) => `v1,${p}`),
+            ),
+          ),
+          async (id, timestamp, signature) => {
+            fc.pre(id !== undefined || timestamp !== undefined || signature !== undefined);
+            const headers: Record<string, string> = { ...JSON_TYPE };
+            if (id !== undefined) headers["webhook-id"] = id;
+            if (timestamp !== undefined) headers["webhook-timestamp"] = timestamp;
+            if (signature !== undefined) headers["webhook-signature"] = signature;
+            await expectRefused("POST", TRIGGER, EXAMPLE, headers, [401]);
+          },
+        ),
         RUNS,
       );
     });
@@ -103,11 +129,24 @@ describe("hostile input", () => {
       const other = JSON.stringify({ batch: { ...PASSENTRY_EXAMPLE_BODY.batch, message: "Everyone gets 90% off" } });
 
       await expectRefused("POST", TRIGGER, other, captured, [401]);
-      await expectRefused("POST", TRIGGER, EXAMPLE, { ...JSON_TYPE, authorization: `Bearer ${captured["webhook-signature"]}` }, [401]);
+      await expectRefused(
+        "POST",
+        TRIGGER,
+        EXAMPLE,
+        { ...JSON_TYPE, authorization: `Bearer ${captured["webhook-signature"]}` },
+        [401],
+      );
     });
 
     it("refuses wrong content types, also when the signature over the bytes is valid", async () => {
-      for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/octet-stream", "application/jsonp"]) {
+      for (const contentType of [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "application/octet-stream",
+        "application/jsonp",
+      ]) {
         const headers = { ...signedTrigger(EXAMPLE), "content-type": contentType };
         await expectRefused("POST", TRIGGER, EXAMPLE, headers, [415]);
         await expectRefused("POST", TRIGGER, EXAMPLE, { ...withKey, "content-type": contentType }, [415]);
@@ -126,7 +165,9 @@ describe("hostile input", () => {
       const before = queued();
       const inside = [nowSeconds() - 285, nowSeconds() + 285];
       for (const [i, t] of inside.entries()) {
-        expect((await s.request("POST", TRIGGER, EXAMPLE, signedTrigger(EXAMPLE, `msg_inside_${i}`, t))).status).toBe(202);
+        expect((await s.request("POST", TRIGGER, EXAMPLE, signedTrigger(EXAMPLE, `msg_inside_${i}`, t))).status).toBe(
+          202,
+        );
       }
       for (const [i, t] of [nowSeconds() - 315, nowSeconds() + 315].entries()) {
         await expectRefused("POST", TRIGGER, EXAMPLE, signedTrigger(EXAMPLE, `msg_outside_${i}`, t), [401]);
@@ -224,7 +265,9 @@ describe("hostile input", () => {
 
     it("still accepts recipients named by pass id or external id, with or without variables", async () => {
       const before = queued();
-      const body = batchWith({ recipients: [{ passId: "p-1" }, { extId: "member-1001", variables: { name: "Ada" } }, { passId: 1002 }] });
+      const body = batchWith({
+        recipients: [{ passId: "p-1" }, { extId: "member-1001", variables: { name: "Ada" } }, { passId: 1002 }],
+      });
 
       expect((await s.request("POST", TRIGGER, body, withKey)).status).toBe(202);
       expect(queued()).toBe(before + 1);
@@ -232,7 +275,15 @@ describe("hostile input", () => {
 
     it("refuses segments that name no group: empty, unknown keys alone, a blank or invisible groupTag (422 saying what a segment needs)", async () => {
       // PassEntry documents groupTag as a segment's filter; a segment without one could reach every pass of the entity.
-      const segments = [[{}], [{ foo: "bar" }], [{ passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }], [{ groupTag: "   " }], [{ groupTag: "\u200b" }], [{ groupTag: 7 }], [{ groupTag: "vip" }, {}]];
+      const segments = [
+        [{}],
+        [{ foo: "bar" }],
+        [{ passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }],
+        [{ groupTag: "   " }],
+        [{ groupTag: "\u200b" }],
+        [{ groupTag: 7 }],
+        [{ groupTag: "vip" }, {}],
+      ];
       for (const segment of segments) {
         const before = queued();
         const answer = await s.request("POST", TRIGGER, batchWith({ segments: segment }), withKey);
@@ -258,22 +309,47 @@ describe("hostile input", () => {
       }
       // A pair is a character, escaped or not.
       const before = queued();
-      expect((await s.request("POST", TRIGGER, batchWith({ segments: [{ groupTag: "vip" }], message: "Hi \ud83d\ude00 😀" }), withKey)).status).toBe(202);
+      expect(
+        (
+          await s.request(
+            "POST",
+            TRIGGER,
+            batchWith({ segments: [{ groupTag: "vip" }], message: "Hi \ud83d\ude00 😀" }),
+            withKey,
+          )
+        ).status,
+      ).toBe(202);
       expect(queued()).toBe(before + 1);
     });
 
     it("says how to write a scheduledAt it refuses: with seconds and a zone", async () => {
       for (const scheduledAt of ["2030-03-31T13:16Z", "2030-03-31T13:16:26+0100", "2030-03-31 13:16:26"]) {
-        const answer = await s.request("POST", TRIGGER, batchWith({ segments: [{ groupTag: "vip" }], scheduledAt }), withKey);
+        const answer = await s.request(
+          "POST",
+          TRIGGER,
+          batchWith({ segments: [{ groupTag: "vip" }], scheduledAt }),
+          withKey,
+        );
         expect(answer.status, answer.text).toBe(422);
-        expect(JSON.parse(answer.text).errors.join(" ")).toMatch(/scheduledAt: must be an ISO-8601 date-time with seconds and a zone, e\.g\. 2030-03-31T13:16:26Z/);
+        expect(JSON.parse(answer.text).errors.join(" ")).toMatch(
+          /scheduledAt: must be an ISO-8601 date-time with seconds and a zone, e\.g\. 2030-03-31T13:16:26Z/,
+        );
       }
     });
 
     it("refuses top-level batch keys outside the contract (they could widen who is messaged), naming each (422)", async () => {
       const before = queued();
-      for (const extra of [{ entityId: "ent-other" }, { passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }, { audience: "everyone", priority: 1 }]) {
-        const answer = await s.request("POST", TRIGGER, batchWith({ segments: [{ groupTag: "a" }], ...extra }), withKey);
+      for (const extra of [
+        { entityId: "ent-other" },
+        { passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" },
+        { audience: "everyone", priority: 1 },
+      ]) {
+        const answer = await s.request(
+          "POST",
+          TRIGGER,
+          batchWith({ segments: [{ groupTag: "a" }], ...extra }),
+          withKey,
+        );
         expect(answer.status, answer.text).toBe(422);
         for (const key of Object.keys(extra)) expect(answer.text).toContain(`batch.${key}`);
       }
@@ -282,15 +358,31 @@ describe("hostile input", () => {
 
     it("lets unknown keys inside a segment through: they can only narrow an audience", async () => {
       const before = queued();
-      const body = batchWith({ segments: [{ groupTag: "vip", passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }] });
+      const body = batchWith({
+        segments: [{ groupTag: "vip", passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }],
+      });
 
       expect((await s.request("POST", TRIGGER, body, withKey)).status).toBe(202);
-      expect(JSON.parse(s.stack.queue.peek().at(-1)!.body).batch.segments[0].passTemplateUuid).toBe("0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d");
+      expect(JSON.parse(s.stack.queue.peek().at(-1)!.body).batch.segments[0].passTemplateUuid).toBe(
+        "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d",
+      );
       expect(queued()).toBe(before + 1);
     });
 
     it("refuses entity ids holding control, line-breaking or bidi characters (400), which would reach terminals and PassEntry", async () => {
-      const hostile = ["ent%00x", "ent%0D%0AX-Injected:%201", "ent%0A", "ent%1B%5B31mred", "ent%7F", "ent%C2%85", "ent%E2%80%AEgnp.exe", "ent%E2%81%A6x", "ent%E2%80%8Fx", "ent%E2%80%A8x", "ent%EF%BB%BFx"];
+      const hostile = [
+        "ent%00x",
+        "ent%0D%0AX-Injected:%201",
+        "ent%0A",
+        "ent%1B%5B31mred",
+        "ent%7F",
+        "ent%C2%85",
+        "ent%E2%80%AEgnp.exe",
+        "ent%E2%81%A6x",
+        "ent%E2%80%8Fx",
+        "ent%E2%80%A8x",
+        "ent%EF%BB%BFx",
+      ];
       for (const entity of hostile) {
         await expectRefused("POST", `/api/v1/entities/${entity}/messaging/wallet`, EXAMPLE, withKey, [400]);
       }
@@ -310,7 +402,16 @@ describe("hostile input", () => {
 
     it("acknowledges and ignores an event whose age cannot be read: missing, null, unparsable, not a time, far in the future", async () => {
       const before = queued();
-      const unreadable = [undefined, null, "", "yesterday", "2025-13-45T99:00:00Z", true, { at: "now" }, new Date(Date.now() + 3 * 86_400_000).toISOString()];
+      const unreadable = [
+        undefined,
+        null,
+        "",
+        "yesterday",
+        "2025-13-45T99:00:00Z",
+        true,
+        { at: "now" },
+        new Date(Date.now() + 3 * 86_400_000).toISOString(),
+      ];
 
       const answers = [];
       for (const timeStamp of unreadable) answers.push(await deliver(timeStamp));
@@ -336,11 +437,20 @@ describe("hostile input", () => {
 
   describe("shapes and sizes that break parsers", () => {
     // Nested inside a segment, where keys beyond the contract pass through.
-    const deep = (levels: number) => `{"batch":{"message":"x","segments":[{"groupTag":"a","x":${"[".repeat(levels)}${"]".repeat(levels)}}]}}`;
+    const deep = (levels: number) =>
+      `{"batch":{"message":"x","segments":[{"groupTag":"a","x":${"[".repeat(levels)}${"]".repeat(levels)}}]}}`;
     const invalidUtf8 = [
       Buffer.from([0x7b, 0x22, 0x62, 0x22, 0x3a, 0xff, 0x7d]),
-      Buffer.concat([Buffer.from('{"batch":{"message":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('","segments":[{"groupTag":"a"}]}}')]),
-      Buffer.concat([Buffer.from('{"batch":{"message":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('","segments":[{"groupTag":"a"}]}}')]),
+      Buffer.concat([
+        Buffer.from('{"batch":{"message":"'),
+        Buffer.from([0xc0, 0xaf]),
+        Buffer.from('","segments":[{"groupTag":"a"}]}}'),
+      ]),
+      Buffer.concat([
+        Buffer.from('{"batch":{"message":"'),
+        Buffer.from([0xed, 0xa0, 0x80]),
+        Buffer.from('","segments":[{"groupTag":"a"}]}}'),
+      ]),
       Buffer.from([0xfe, 0xff, 0x00, 0x7b, 0x00, 0x7d]),
     ];
 
@@ -356,7 +466,9 @@ describe("hostile input", () => {
 
     it("still accepts reasonable nesting, and brackets inside strings do not count as nesting", async () => {
       const before = queued();
-      const bracketsInText = JSON.stringify({ batch: { message: `say "${"[".repeat(1000)}{{`, segments: [{ groupTag: "a" }] } });
+      const bracketsInText = JSON.stringify({
+        batch: { message: `say "${"[".repeat(1000)}{{`, segments: [{ groupTag: "a" }] },
+      });
 
       expect((await s.request("POST", TRIGGER, deep(40), withKey)).status).toBe(202);
       expect((await s.request("POST", TRIGGER, bracketsInText, withKey)).status).toBe(202);
@@ -387,7 +499,13 @@ describe("hostile input", () => {
             fc.string({ maxLength: 300 }),
             fc.jsonValue({ maxDepth: 8 }).map((v) => JSON.stringify(v) ?? "null"),
             fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify({ batch: v })),
-            fc.record({ message: fc.string(), segments: fc.array(fc.jsonValue({ maxDepth: 3 })), scheduledAt: fc.string() }).map((b) => JSON.stringify({ batch: b })),
+            fc
+              .record({
+                message: fc.string(),
+                segments: fc.array(fc.jsonValue({ maxDepth: 3 })),
+                scheduledAt: fc.string(),
+              })
+              .map((b) => JSON.stringify({ batch: b })),
           ),
           async (body) => {
             const before = queued();

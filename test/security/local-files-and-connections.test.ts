@@ -32,12 +32,23 @@ afterEach(async () => {
 
 async function start(dataDir: string, log = new MemoryLog()): Promise<LocalStack> {
   sandbox = await startSandbox({ tokens: ["files-token"] });
-  stack = await startLocalStack({ DATA_DIR: dataDir, PASSENTRY_BASE_URL: sandbox.url, PASSENTRY_TOKEN: "files-token", API_KEYS: `files:${API_KEY}`, log, startWorkers: false });
+  stack = await startLocalStack({
+    DATA_DIR: dataDir,
+    PASSENTRY_BASE_URL: sandbox.url,
+    PASSENTRY_TOKEN: "files-token",
+    API_KEYS: `files:${API_KEY}`,
+    log,
+    startWorkers: false,
+  });
   return stack;
 }
 
 const post = (s: LocalStack) =>
-  fetch(`${s.url}/api/v1/entities/ent-1/messaging/wallet`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(PASSENTRY_EXAMPLE_BODY) });
+  fetch(`${s.url}/api/v1/entities/ent-1/messaging/wallet`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify(PASSENTRY_EXAMPLE_BODY),
+  });
 
 describe("local data files", () => {
   it("creates DATA_DIR 0700 and the database, its WAL and shared-memory files 0600", async () => {
@@ -66,7 +77,9 @@ describe("local data files", () => {
     chmodSync(dataDir, 0o755);
     const db = databasePath(dataDir);
     const old = new Database(db);
-    old.exec("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS leftovers (x TEXT); INSERT INTO leftovers VALUES ('pass id');");
+    old.exec(
+      "PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS leftovers (x TEXT); INSERT INTO leftovers VALUES ('pass id');",
+    );
     old.close();
     chmodSync(db, 0o644);
 
@@ -93,7 +106,8 @@ describe("privateDirectory", () => {
     writeFileSync(join(busy, "notes.txt"), "someone else's");
 
     // Act: twice, so the second time our database is already there beside the other things.
-    for (let i = 0; i < 2; i++) for (const folder of [shared, busy]) openSqlite(join(folder, "wallet-messaging.db")).close();
+    for (let i = 0; i < 2; i++)
+      for (const folder of [shared, busy]) openSqlite(join(folder, "wallet-messaging.db")).close();
     privateDirectory(busy, ["wallet-messaging.db", "dev-api-key"]);
 
     // Assess
@@ -115,7 +129,9 @@ describe("aborted client connections", () => {
     for (let i = 0; i < 3; i++) {
       const socket = net.connect(Number(port), "127.0.0.1");
       await new Promise<void>((resolve) => socket.once("connect", resolve));
-      socket.write(`POST /api/v1/entities/ent-1/messaging/wallet HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Length: 1000\r\n\r\n{"batch":`);
+      socket.write(
+        `POST /api/v1/entities/ent-1/messaging/wallet HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Length: 1000\r\n\r\n{"batch":`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
       socket.destroy();
     }

@@ -22,14 +22,29 @@ const EXAMPLE = JSON.stringify(PASSENTRY_EXAMPLE_BODY);
  * up to `waitMs` for an answer: the status code, or undefined when the server is still waiting for
  * the rest of the body. The socket stays open (half-sent) until `close()`.
  */
-async function halfSent(url: string, path: string, headers: Record<string, string>, declaredLength: number, sent: number, waitMs = 5_000, method = "POST") {
+async function halfSent(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  declaredLength: number,
+  sent: number,
+  waitMs = 5_000,
+  method = "POST",
+) {
   const { hostname, port } = new URL(url);
   const socket = net.connect(Number(port), hostname);
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   let received = "";
   socket.on("data", (chunk) => (received += chunk.toString("latin1")));
   socket.on("error", () => undefined);
-  const head = [`${method} ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, `Content-Length: ${declaredLength}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", ""].join("\r\n");
+  const head = [
+    `${method} ${path} HTTP/1.1`,
+    `Host: ${hostname}:${port}`,
+    `Content-Length: ${declaredLength}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    "",
+    "",
+  ].join("\r\n");
   socket.write(head);
   socket.write(Buffer.alloc(sent, 0x20));
   const until = Date.now() + waitMs;
@@ -39,7 +54,10 @@ async function halfSent(url: string, path: string, headers: Record<string, strin
 }
 
 const fakeRequest = (authorization: string | undefined, address = "192.0.2.7") =>
-  ({ headers: authorization ? { authorization } : {}, socket: { remoteAddress: address } }) as unknown as IncomingMessage;
+  ({
+    headers: authorization ? { authorization } : {},
+    socket: { remoteAddress: address },
+  }) as unknown as IncomingMessage;
 
 describe("RequestThrottle", () => {
   it("lets a burst through, then refuses with the seconds until the next token", () => {
@@ -63,7 +81,11 @@ describe("RequestThrottle", () => {
 
     expect(throttle.take("a")).toEqual({ allowed: false, retryAfterSeconds: 4 });
     now = 3_600_000;
-    expect([throttle.take("a"), throttle.take("a"), throttle.take("a")].map((d) => d.allowed)).toEqual([true, true, false]);
+    expect([throttle.take("a"), throttle.take("a"), throttle.take("a")].map((d) => d.allowed)).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 
   it("keeps callers apart, and forgets the least recently seen beyond its bound", () => {
@@ -77,7 +99,10 @@ describe("RequestThrottle", () => {
   });
 
   it("tells client addresses apart by the socket's address, never by a header the client chose", () => {
-    const forwarded = { ...fakeRequest(undefined, "192.0.2.7"), headers: { "x-forwarded-for": "198.51.100.1" } } as unknown as IncomingMessage;
+    const forwarded = {
+      ...fakeRequest(undefined, "192.0.2.7"),
+      headers: { "x-forwarded-for": "198.51.100.1" },
+    } as unknown as IncomingMessage;
 
     expect(clientAddressOf(fakeRequest(undefined, "192.0.2.7"))).toBe("192.0.2.7");
     expect(clientAddressOf(forwarded)).toBe("192.0.2.7");
@@ -93,9 +118,16 @@ describe("rate limits in the local stack", () => {
 
   it("answers 429 with retry-after once a key's burst is spent, queueing nothing, while other keys and health checks go on", async () => {
     // Prepare: a slow refill, so timing on a busy machine cannot hand out a token mid-test.
-    s = await startSecuredStack({ rateLimit: { ratePerSecond: 0.05, burst: 3 }, API_KEYS: `crm:${"crm-key-rl-0001"},shop:${"shop-key-rl-0002"}`, startWorkers: false });
+    s = await startSecuredStack({
+      rateLimit: { ratePerSecond: 0.05, burst: 3 },
+      API_KEYS: `crm:${"crm-key-rl-0001"},shop:${"shop-key-rl-0002"}`,
+      startWorkers: false,
+    });
     const post = (key: string) =>
-      s!.request("POST", "/api/v1/entities/ent-42/messaging/wallet", JSON.stringify(PASSENTRY_EXAMPLE_BODY), { "content-type": "application/json", authorization: `Bearer ${key}` });
+      s!.request("POST", "/api/v1/entities/ent-42/messaging/wallet", JSON.stringify(PASSENTRY_EXAMPLE_BODY), {
+        "content-type": "application/json",
+        authorization: `Bearer ${key}`,
+      });
 
     // Act
     const crm = [];
@@ -117,11 +149,17 @@ describe("rate limits in the local stack", () => {
     s = await startSecuredStack({ rateLimit: { ratePerSecond: 0.05, burst: 2 }, startWorkers: false });
     const deliver = () => {
       const event = JSON.stringify(passEntryEventBody());
-      return s!.request("POST", "/webhooks/passentry", event, { "content-type": "application/json", "x-webhook-signature": passEntrySignature(s!.passEntryWebhookSecret, event) });
+      return s!.request("POST", "/webhooks/passentry", event, {
+        "content-type": "application/json",
+        "x-webhook-signature": passEntrySignature(s!.passEntryWebhookSecret, event),
+      });
     };
 
     const answers = [await deliver(), await deliver(), await deliver()];
-    const keyed = await s.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", authorization: `Bearer ${s.apiKey}` });
+    const keyed = await s.request("POST", TRIGGER, EXAMPLE, {
+      "content-type": "application/json",
+      authorization: `Bearer ${s.apiKey}`,
+    });
 
     expect(answers.map((a) => a.status)).toEqual([202, 202, 429]);
     expect(keyed.status).toBe(202);
@@ -129,28 +167,48 @@ describe("rate limits in the local stack", () => {
   });
 
   it("counts every spelling of one key as one caller: whitespace and the case of `Bearer` buy no extra requests", async () => {
-    s = await startSecuredStack({ rateLimit: { ratePerSecond: 0.05, burst: 3 }, API_KEYS: "crm:crm-key-rl-0001", startWorkers: false });
-    const spellings = ["Bearer crm-key-rl-0001", "bearer crm-key-rl-0001", "BEARER\tcrm-key-rl-0001", "Bearer   crm-key-rl-0001", "bEaReR crm-key-rl-0001"];
+    s = await startSecuredStack({
+      rateLimit: { ratePerSecond: 0.05, burst: 3 },
+      API_KEYS: "crm:crm-key-rl-0001",
+      startWorkers: false,
+    });
+    const spellings = [
+      "Bearer crm-key-rl-0001",
+      "bearer crm-key-rl-0001",
+      "BEARER\tcrm-key-rl-0001",
+      "Bearer   crm-key-rl-0001",
+      "bEaReR crm-key-rl-0001",
+    ];
 
     const answers = [];
-    for (const authorization of spellings) answers.push(await s.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", authorization }));
+    for (const authorization of spellings)
+      answers.push(await s.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", authorization }));
 
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 429, 429]);
     expect(s.stack.queue.peek()).toHaveLength(3);
   });
 
   it("limits failed authentications per client address, then refuses that address's unverified requests before reading them", async () => {
-    s = await startSecuredStack({ rateLimit: { ratePerSecond: 100, burst: 100 }, authFailureLimit: { ratePerSecond: 0.05, burst: 3 }, startWorkers: false });
-    const post = (headers: Record<string, string>) => s!.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", ...headers });
+    s = await startSecuredStack({
+      rateLimit: { ratePerSecond: 100, burst: 100 },
+      authFailureLimit: { ratePerSecond: 0.05, burst: 3 },
+      startWorkers: false,
+    });
+    const post = (headers: Record<string, string>) =>
+      s!.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", ...headers });
 
     const guesses = [];
     for (let i = 0; i < 5; i++) guesses.push(await post({ authorization: `Bearer guess-${i}` }));
-    const signedDuringLockout = await post(standardWebhookHeaders(s.signingSecret, "msg_lockout", nowSeconds(), EXAMPLE));
+    const signedDuringLockout = await post(
+      standardWebhookHeaders(s.signingSecret, "msg_lockout", nowSeconds(), EXAMPLE),
+    );
     const validDuringLockout = await post({ authorization: `Bearer ${s.apiKey}` });
     const health = await fetch(`${s.stack.url}/health`);
 
     expect(guesses.map((a) => a.status)).toEqual([401, 401, 401, 429, 429]);
-    expect(JSON.parse(guesses[3]!.text).errors[0]).toMatch(/Too many failed authentications from this address; retry after \d+ s\./);
+    expect(JSON.parse(guesses[3]!.text).errors[0]).toMatch(
+      /Too many failed authentications from this address; retry after \d+ s\./,
+    );
     expect(Number(guesses[3]!.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     // Guessing must stay slow even for a right guess: a key is not even compared while the address is locked out.
     expect([signedDuringLockout.status, validDuringLockout.status]).toEqual([429, 429]);
@@ -162,27 +220,62 @@ describe("rate limits in the local stack", () => {
     s = await startSecuredStack({ startWorkers: false });
     const json = { "content-type": "application/json" };
 
-    const wrongKey = await halfSent(s.stack.url, TRIGGER, { ...json, authorization: "Bearer not-a-key" }, 255_000, 1_000);
+    const wrongKey = await halfSent(
+      s.stack.url,
+      TRIGGER,
+      { ...json, authorization: "Bearer not-a-key" },
+      255_000,
+      1_000,
+    );
     const noKey = await halfSent(s.stack.url, TRIGGER, json, 255_000, 1_000);
-    const cancel = await halfSent(s.stack.url, "/api/v1/requests/anything", { ...json, authorization: "Bearer not-a-key" }, 255_000, 1_000, 5_000, "DELETE");
+    const cancel = await halfSent(
+      s.stack.url,
+      "/api/v1/requests/anything",
+      { ...json, authorization: "Bearer not-a-key" },
+      255_000,
+      1_000,
+      5_000,
+      "DELETE",
+    );
     for (const socket of [wrongKey, noKey, cancel]) socket.close();
 
     expect([wrongKey.status, noKey.status, cancel.status]).toEqual([401, 401, 401]);
   });
 
   it("caps what unverified signed requests may buffer per client address, refusing more with 429 before their bodies", async () => {
-    s = await startSecuredStack({ unverifiedBodyLimit: { perAddressBytes: 600_000, totalBytes: 2_000_000 }, startWorkers: false });
-    const signedHead = { "content-type": "application/json", ...standardWebhookHeaders(s.signingSecret, "msg_half", nowSeconds(), EXAMPLE) };
+    s = await startSecuredStack({
+      unverifiedBodyLimit: { perAddressBytes: 600_000, totalBytes: 2_000_000 },
+      startWorkers: false,
+    });
+    const signedHead = {
+      "content-type": "application/json",
+      ...standardWebhookHeaders(s.signingSecret, "msg_half", nowSeconds(), EXAMPLE),
+    };
 
     // Act: two half-sent 255 KB bodies fill this address's allowance (the server waits for the rest,
     // so no answer comes); a third finds none left.
-    const held = [await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000, 1_000), await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000, 1_000)];
+    const held = [
+      await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000, 1_000),
+      await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000, 1_000),
+    ];
     const third = await halfSent(s.stack.url, TRIGGER, signedHead, 255_000, 100_000);
-    const webhook = await halfSent(s.stack.url, "/webhooks/passentry", { "content-type": "application/json", "x-webhook-signature": "0".repeat(64) }, 255_000, 100_000);
-    const keyed = await s.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", authorization: `Bearer ${s.apiKey}` });
+    const webhook = await halfSent(
+      s.stack.url,
+      "/webhooks/passentry",
+      { "content-type": "application/json", "x-webhook-signature": "0".repeat(64) },
+      255_000,
+      100_000,
+    );
+    const keyed = await s.request("POST", TRIGGER, EXAMPLE, {
+      "content-type": "application/json",
+      authorization: `Bearer ${s.apiKey}`,
+    });
     for (const socket of [...held, third, webhook]) socket.close();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const signedAfterwards = await s.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", ...standardWebhookHeaders(s.signingSecret, "msg_after", nowSeconds(), EXAMPLE) });
+    const signedAfterwards = await s.request("POST", TRIGGER, EXAMPLE, {
+      "content-type": "application/json",
+      ...standardWebhookHeaders(s.signingSecret, "msg_after", nowSeconds(), EXAMPLE),
+    });
 
     // Assess
     expect(held.map((h) => h.status)).toEqual([undefined, undefined]);
@@ -196,12 +289,21 @@ describe("rate limits in the local stack", () => {
     // Prepare: the configured defaults, on a clock that stands still so no token is refilled mid-test.
     const config = loadLocalConfig({});
     const frozen = Date.now();
-    s = await startSecuredStack({ rateLimit: { ratePerSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST }, clock: { now: () => frozen }, startWorkers: false });
-    const post = () => s!.request("POST", TRIGGER, EXAMPLE, { "content-type": "application/json", authorization: `Bearer ${s!.apiKey}` });
+    s = await startSecuredStack({
+      rateLimit: { ratePerSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+      clock: { now: () => frozen },
+      startWorkers: false,
+    });
+    const post = () =>
+      s!.request("POST", TRIGGER, EXAMPLE, {
+        "content-type": "application/json",
+        authorization: `Bearer ${s!.apiKey}`,
+      });
 
     // Act
     const burst: number[] = [];
-    for (let round = 0; round < 5; round++) burst.push(...(await Promise.all(Array.from({ length: 200 }, post))).map((a) => a.status));
+    for (let round = 0; round < 5; round++)
+      burst.push(...(await Promise.all(Array.from({ length: 200 }, post))).map((a) => a.status));
     const runaway = (await Promise.all(Array.from({ length: 200 }, post))).map((a) => a.status);
 
     // Assess

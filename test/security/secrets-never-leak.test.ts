@@ -6,7 +6,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { PASSENTRY_EXAMPLE_BODY } from "../support/events.js";
-import { CANARY_FORMS, CANARIES, secretFoundIn, startSecuredStack, type SecuredStack, type SecuredStackOptions } from "./stack-support.js";
+import {
+  CANARY_FORMS,
+  CANARIES,
+  secretFoundIn,
+  startSecuredStack,
+  type SecuredStack,
+  type SecuredStackOptions,
+} from "./stack-support.js";
 import { nowSeconds, passEntryEventBody, passEntrySignature, standardWebhookHeaders } from "./webhook-support.js";
 
 const TRIGGER = "/api/v1/entities/ent-42/messaging/wallet";
@@ -21,7 +28,11 @@ beforeEach(() => {
   for (const method of ["log", "info", "warn", "error", "debug"] as const) {
     const original = console[method].bind(console);
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      consoleOutput.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+      consoleOutput.push(
+        args
+          .map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : typeof a === "string" ? a : JSON.stringify(a)))
+          .join(" "),
+      );
       original(...args);
     });
   }
@@ -72,17 +83,26 @@ describe("secrets never leak", () => {
       `BEARER ${token.toUpperCase()}`,
     ];
 
-    for (const spelling of spellings) expect(secretFoundIn(`{"errors":["${spelling}"]}`, token), spelling).toBeDefined();
-    expect(secretFoundIn(Buffer.from("an unrelated sentence of some length").toString("base64"), token)).toBeUndefined();
+    for (const spelling of spellings)
+      expect(secretFoundIn(`{"errors":["${spelling}"]}`, token), spelling).toBeDefined();
+    expect(
+      secretFoundIn(Buffer.from("an unrelated sentence of some length").toString("base64"), token),
+    ).toBeUndefined();
   });
 
   it("through successful sends: by API key, by signed request and by PassEntry webhook automation", async () => {
     const s = await start();
 
     const byKey = await s.request("POST", TRIGGER, EXAMPLE, bearer(s.apiKey));
-    const signed = await s.request("POST", TRIGGER, EXAMPLE, { ...JSON_TYPE, ...standardWebhookHeaders(s.signingSecret, "msg_ok_1", nowSeconds(), EXAMPLE) });
+    const signed = await s.request("POST", TRIGGER, EXAMPLE, {
+      ...JSON_TYPE,
+      ...standardWebhookHeaders(s.signingSecret, "msg_ok_1", nowSeconds(), EXAMPLE),
+    });
     const event = JSON.stringify(passEntryEventBody());
-    const webhook = await s.request("POST", "/webhooks/passentry", event, { ...JSON_TYPE, "x-webhook-signature": passEntrySignature(s.passEntryWebhookSecret, event) });
+    const webhook = await s.request("POST", "/webhooks/passentry", event, {
+      ...JSON_TYPE,
+      "x-webhook-signature": passEntrySignature(s.passEntryWebhookSecret, event),
+    });
     await s.stack.drained();
     const ids = [JSON.parse(byKey.text).data.id, JSON.parse(signed.text).data.id];
     for (const id of ids) expect(await requestState(s, id)).toBe("submitted");
@@ -99,12 +119,29 @@ describe("secrets never leak", () => {
     const answers = [
       // A key that contains the real one: an echo of the offered key would reveal it.
       await s.request("POST", TRIGGER, EXAMPLE, bearer(`${s.apiKey}-x`)),
-      await s.request("POST", TRIGGER, EXAMPLE, { ...JSON_TYPE, authorization: `Basic ${Buffer.from(`crm:${s.apiKey}`).toString("base64")}x` }),
+      await s.request("POST", TRIGGER, EXAMPLE, {
+        ...JSON_TYPE,
+        authorization: `Basic ${Buffer.from(`crm:${s.apiKey}`).toString("base64")}x`,
+      }),
       // Signatures built wrongly from the real secret, or the secret itself sent as a signature.
-      await s.request("POST", TRIGGER, EXAMPLE, { ...JSON_TYPE, ...standardWebhookHeaders(s.signingSecret, "msg_bad", nowSeconds() - 3600, EXAMPLE) }),
-      await s.request("POST", TRIGGER, EXAMPLE, { ...JSON_TYPE, "webhook-id": "m", "webhook-timestamp": String(nowSeconds()), "webhook-signature": `v1,${s.signingSecret}` }),
-      await s.request("POST", "/webhooks/passentry", event, { ...JSON_TYPE, "x-webhook-signature": s.passEntryWebhookSecret }),
-      await s.request("POST", "/webhooks/passentry", event, { ...JSON_TYPE, "x-webhook-signature": passEntrySignature(`${s.passEntryWebhookSecret}x`, event) }),
+      await s.request("POST", TRIGGER, EXAMPLE, {
+        ...JSON_TYPE,
+        ...standardWebhookHeaders(s.signingSecret, "msg_bad", nowSeconds() - 3600, EXAMPLE),
+      }),
+      await s.request("POST", TRIGGER, EXAMPLE, {
+        ...JSON_TYPE,
+        "webhook-id": "m",
+        "webhook-timestamp": String(nowSeconds()),
+        "webhook-signature": `v1,${s.signingSecret}`,
+      }),
+      await s.request("POST", "/webhooks/passentry", event, {
+        ...JSON_TYPE,
+        "x-webhook-signature": s.passEntryWebhookSecret,
+      }),
+      await s.request("POST", "/webhooks/passentry", event, {
+        ...JSON_TYPE,
+        "x-webhook-signature": passEntrySignature(`${s.passEntryWebhookSecret}x`, event),
+      }),
       // Valid callers, invalid requests.
       await s.request("POST", TRIGGER, JSON.stringify({ batch: { message: " ", segments: [] } }), bearer(s.apiKey)),
       await s.request("POST", TRIGGER, "{not json", bearer(s.apiKey)),
@@ -119,19 +156,34 @@ describe("secrets never leak", () => {
   });
 
   it("through PassEntry refusing the token, failing with 5xx and timing out, each echoing the token in its error text", async () => {
-    const s = await start({ PASSENTRY_TIMEOUT_MS: 400, SEND_LEASE_MS: 3_000, VISIBILITY_TIMEOUT_SECONDS: 10, timings: { timeoutSettleMs: 1_500 } });
+    const s = await start({
+      PASSENTRY_TIMEOUT_MS: 400,
+      SEND_LEASE_MS: 3_000,
+      VISIBILITY_TIMEOUT_SECONDS: 10,
+      timings: { timeoutSettleMs: 1_500 },
+    });
     const echo = `Bearer ${CANARIES.passEntryToken} was refused (token ${CANARIES.passEntryToken})`;
     s.sandbox.injectNext(POST_BATCH, [
       { kind: "status", status: 401, body: { errors: [echo] } },
-      { kind: "status", status: 500, body: `Internal error while handling Authorization: Bearer ${CANARIES.passEntryToken}` },
+      {
+        kind: "status",
+        status: 500,
+        body: `Internal error while handling Authorization: Bearer ${CANARIES.passEntryToken}`,
+      },
       { kind: "delay", ms: 1_000 },
     ]);
 
     const answer = await s.request("POST", TRIGGER, EXAMPLE, bearer(s.apiKey));
     const id = JSON.parse(answer.text).data.id;
-    await s.waitFor(async () => (await requestState(s, id)) === "submitted", "the request to be submitted after the failures");
+    await s.waitFor(
+      async () => (await requestState(s, id)) === "submitted",
+      "the request to be submitted after the failures",
+    );
 
-    const posts = s.sandbox.requests().filter((r) => r.routeKey === POST_BATCH).map((r) => r.status);
+    const posts = s.sandbox
+      .requests()
+      .filter((r) => r.routeKey === POST_BATCH)
+      .map((r) => r.status);
     expect(posts.slice(0, 2)).toEqual([401, 500]);
     expect(s.sandbox.batches()).toHaveLength(1);
     // PassEntry's echoes really were recorded somewhere we search, redacted: otherwise this test would prove nothing.
@@ -156,19 +208,36 @@ describe("secrets never leak", () => {
 
     const answer = await s.request("POST", TRIGGER, EXAMPLE, bearer(s.apiKey));
     const id = JSON.parse(answer.text).data.id;
-    await s.waitFor(async () => (await requestState(s, id)) === "failed", "the request to fail with PassEntry's refusal");
+    await s.waitFor(
+      async () => (await requestState(s, id)) === "failed",
+      "the request to fail with PassEntry's refusal",
+    );
     const failed = await s.request("GET", `/api/v1/requests/${id}`, undefined, bearer(s.apiKey));
 
     // Each echo really was recorded and answered (redacted): otherwise this test would prove nothing.
     const reason: string = JSON.parse(failed.text).data.attributes.failureReason;
-    for (const label of ["token", "header", "basic", "upper", "lower", "encoded"]) expect(reason).toContain(`${label} [redacted]`);
+    for (const label of ["token", "header", "basic", "upper", "lower", "encoded"])
+      expect(reason).toContain(`${label} [redacted]`);
     expectNoCanaryAnywhere(s);
   });
 
   it("through a poison message and a request dead-lettered after repeated 5xx answers", async () => {
-    const s = await start({ PASSENTRY_TIMEOUT_MS: 400, SEND_LEASE_MS: 500, MAX_RECEIVES: 2, VISIBILITY_TIMEOUT_SECONDS: 5, timings: { serverErrorSettleMs: 50 } });
+    const s = await start({
+      PASSENTRY_TIMEOUT_MS: 400,
+      SEND_LEASE_MS: 500,
+      MAX_RECEIVES: 2,
+      VISIBILITY_TIMEOUT_SECONDS: 5,
+      timings: { serverErrorSettleMs: 50 },
+    });
     // Each receive answers up to four 5xx in a row (one POST, then three after short settles) before handing the message back.
-    s.sandbox.injectNext(POST_BATCH, Array.from({ length: 12 }, () => ({ kind: "status" as const, status: 503, body: { errors: [`upstream rejected ${CANARIES.passEntryToken}`] } })));
+    s.sandbox.injectNext(
+      POST_BATCH,
+      Array.from({ length: 12 }, () => ({
+        kind: "status" as const,
+        status: 503,
+        body: { errors: [`upstream rejected ${CANARIES.passEntryToken}`] },
+      })),
+    );
 
     await s.stack.queue.send({ hello: "world", note: "not a wallet message request" });
     await s.request("POST", TRIGGER, EXAMPLE, bearer(s.apiKey));

@@ -63,7 +63,15 @@ export function secretFoundIn(text: string, secret: string): string | undefined 
 }
 
 export const WELCOME: Automation = parseAutomations({
-  automations: [{ id: "welcome", on: "passInstalled", entityId: "ent-auto", message: "Welcome, %{fullName}!", variableDefaults: { fullName: "friend" } }],
+  automations: [
+    {
+      id: "welcome",
+      on: "passInstalled",
+      entityId: "ent-auto",
+      message: "Welcome, %{fullName}!",
+      variableDefaults: { fullName: "friend" },
+    },
+  ],
 })[0]!;
 
 export interface HttpExchange {
@@ -84,14 +92,20 @@ export interface SecuredStack {
   passEntryWebhookSecret: string;
   /** Every answer received through `request`, kept for leak checks. */
   exchanges: HttpExchange[];
-  request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<HttpExchange>;
+  request(
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    headers?: Record<string, string>,
+  ): Promise<HttpExchange>;
   /** Log lines, queue messages (live and dead with their last errors), every SQLite row, every raw file under DATA_DIR, every answer. */
   everythingWritten(): string;
   waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-export interface SecuredStackOptions extends Partial<Omit<LocalStackOptions, "log" | "DATA_DIR" | "PASSENTRY_BASE_URL">> {
+export interface SecuredStackOptions
+  extends Partial<Omit<LocalStackOptions, "log" | "DATA_DIR" | "PASSENTRY_BASE_URL">> {
   sandboxRateLimitPerSecond?: number;
   /** Sandbox lifecycle timings, e.g. `{ scheduledMs: Infinity }` to keep batches cancellable. */
   sandbox?: Pick<SandboxOptions, "validatingMs" | "scheduledMs" | "sendingMs">;
@@ -99,7 +113,14 @@ export interface SecuredStackOptions extends Partial<Omit<LocalStackOptions, "lo
 
 /** Starts a sandbox and a local stack whose every secret is a canary. Always `await stop()`. */
 export async function startSecuredStack(options: SecuredStackOptions = {}): Promise<SecuredStack> {
-  const sandbox = await startSandbox({ tokens: [CANARIES.passEntryToken], rateLimitPerSecond: options.sandboxRateLimitPerSecond ?? 1000, validatingMs: 50, scheduledMs: 100, sendingMs: 50, ...options.sandbox });
+  const sandbox = await startSandbox({
+    tokens: [CANARIES.passEntryToken],
+    rateLimitPerSecond: options.sandboxRateLimitPerSecond ?? 1000,
+    validatingMs: 50,
+    scheduledMs: 100,
+    sendingMs: 50,
+    ...options.sandbox,
+  });
   const dataDir = mkdtempSync(join(tmpdir(), "wm-security-"));
   const log = new MemoryLog();
   const { sandbox: _sandboxOptions, sandboxRateLimitPerSecond: _rate, ...stackOptions } = options;
@@ -136,13 +157,23 @@ export async function startSecuredStack(options: SecuredStackOptions = {}): Prom
     passEntryWebhookSecret: CANARIES.passEntryWebhookSecret,
     exchanges,
     async request(method, path, body, headers = {}) {
-      const answer = await fetch(stack.url + path, { method, headers, body: body === undefined ? undefined : new Uint8Array(typeof body === "string" ? Buffer.from(body) : body) });
-      const exchange = { status: answer.status, headers: Object.fromEntries(answer.headers), text: await answer.text() };
+      const answer = await fetch(stack.url + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : new Uint8Array(typeof body === "string" ? Buffer.from(body) : body),
+      });
+      const exchange = {
+        status: answer.status,
+        headers: Object.fromEntries(answer.headers),
+        text: await answer.text(),
+      };
       exchanges.push(exchange);
       return exchange;
     },
     everythingWritten() {
-      const tables = (stack.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+      const tables = (
+        stack.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+      ).map((t) => t.name);
       const rows = tables.map((table) => JSON.stringify(stack.db.prepare(`SELECT * FROM "${table}"`).all()));
       const files = readdirSync(dataDir).map((file) => readFileSync(join(dataDir, file)).toString("latin1"));
       return [

@@ -53,13 +53,20 @@ afterAll(async () => {
   await s.stop();
 });
 
-const as = (key: string, extra: Record<string, string> = {}) => ({ ...JSON_TYPE, authorization: `Bearer ${key}`, ...extra });
-const body = (message: string, extra: Record<string, unknown> = {}) => JSON.stringify({ batch: { ...PASSENTRY_EXAMPLE_BODY.batch, message, ...extra } });
+const as = (key: string, extra: Record<string, string> = {}) => ({
+  ...JSON_TYPE,
+  authorization: `Bearer ${key}`,
+  ...extra,
+});
+const body = (message: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ batch: { ...PASSENTRY_EXAMPLE_BODY.batch, message, ...extra } });
 const idOf = (answer: HttpExchange): string => JSON.parse(answer.text).data.id;
 const attributesOf = (answer: HttpExchange) => JSON.parse(answer.text).data.attributes;
 const batchesWith = (message: string) => s.sandbox.batches().filter((b) => b.message === message);
-const view = (id: string, key: string) => s.request("GET", `/api/v1/requests/${encodeURIComponent(id)}`, undefined, as(key));
-const cancel = (id: string, key: string) => s.request("DELETE", `/api/v1/requests/${encodeURIComponent(id)}`, undefined, as(key));
+const view = (id: string, key: string) =>
+  s.request("GET", `/api/v1/requests/${encodeURIComponent(id)}`, undefined, as(key));
+const cancel = (id: string, key: string) =>
+  s.request("DELETE", `/api/v1/requests/${encodeURIComponent(id)}`, undefined, as(key));
 
 describe("trust between callers", () => {
   it("sends nothing new when a captured signed request is replayed with any extra headers", async () => {
@@ -79,7 +86,8 @@ describe("trust between callers", () => {
       { "x-forwarded-for": "198.51.100.7", "user-agent": "replayer/1.0" },
     ];
     const replays = [];
-    for (const extra of extras) replays.push(await s.request("POST", TRIGGER, captured, { ...JSON_TYPE, ...signature, ...extra }));
+    for (const extra of extras)
+      replays.push(await s.request("POST", TRIGGER, captured, { ...JSON_TYPE, ...signature, ...extra }));
     await s.stack.drained();
 
     // Assess
@@ -96,7 +104,10 @@ describe("trust between callers", () => {
     // Prepare: crm's request reaches PassEntry as a batch scheduled for 2030; the signer crm sends one too.
     const crms = await s.request("POST", TRIGGER, body("Only for crm"), as(CRM_KEY));
     const signed = body("Only for signer crm");
-    const signers = await s.request("POST", TRIGGER, signed, { ...JSON_TYPE, ...standardWebhookHeaders(s.signingSecret, "msg_signer_crm", nowSeconds(), signed) });
+    const signers = await s.request("POST", TRIGGER, signed, {
+      ...JSON_TYPE,
+      ...standardWebhookHeaders(s.signingSecret, "msg_signer_crm", nowSeconds(), signed),
+    });
     await s.stack.drained();
 
     // Act
@@ -122,13 +133,33 @@ describe("trust between callers", () => {
 
   it("keeps idempotency keys apart: another caller's key neither replays nor refuses anything", async () => {
     // Prepare: crm uses two keys.
-    const crmFirst = await s.request("POST", TRIGGER, body("Order 7 for crm"), as(CRM_KEY, { "idempotency-key": "order-7" }));
+    const crmFirst = await s.request(
+      "POST",
+      TRIGGER,
+      body("Order 7 for crm"),
+      as(CRM_KEY, { "idempotency-key": "order-7" }),
+    );
     await s.request("POST", TRIGGER, body("Order 8 for crm"), as(CRM_KEY, { "idempotency-key": "order-8" }));
 
     // Act: shop sends crm's first key with crm's very body, and crm's second key with a body of its own.
-    const shopSameBody = await s.request("POST", TRIGGER, body("Order 7 for crm"), as(SHOP_KEY, { "idempotency-key": "order-7" }));
-    const shopOtherBody = await s.request("POST", TRIGGER, body("Order 8 for shop"), as(SHOP_KEY, { "idempotency-key": "order-8" }));
-    const crmRetry = await s.request("POST", TRIGGER, body("Order 7 for crm"), as(CRM_KEY, { "idempotency-key": "order-7" }));
+    const shopSameBody = await s.request(
+      "POST",
+      TRIGGER,
+      body("Order 7 for crm"),
+      as(SHOP_KEY, { "idempotency-key": "order-7" }),
+    );
+    const shopOtherBody = await s.request(
+      "POST",
+      TRIGGER,
+      body("Order 8 for shop"),
+      as(SHOP_KEY, { "idempotency-key": "order-8" }),
+    );
+    const crmRetry = await s.request(
+      "POST",
+      TRIGGER,
+      body("Order 7 for crm"),
+      as(CRM_KEY, { "idempotency-key": "order-7" }),
+    );
     await s.stack.drained();
 
     // Assess
@@ -147,11 +178,19 @@ describe("trust between callers", () => {
     // Prepare: shop guesses the automation's request id and takes it as its own Idempotency-Key.
     const eventId = "evt-trust-welcome";
     const automationRequestId = `auto-welcome-${eventId}`;
-    const squat = await s.request("POST", TRIGGER, body("Squatting"), as(SHOP_KEY, { "idempotency-key": automationRequestId }));
+    const squat = await s.request(
+      "POST",
+      TRIGGER,
+      body("Squatting"),
+      as(SHOP_KEY, { "idempotency-key": automationRequestId }),
+    );
 
     // Act
     const event = JSON.stringify(passEntryEventBody({ id: eventId, passId: "pass-trust-1" }));
-    const delivered = await s.request("POST", "/webhooks/passentry", event, { ...JSON_TYPE, "x-webhook-signature": passEntrySignature(s.passEntryWebhookSecret, event) });
+    const delivered = await s.request("POST", "/webhooks/passentry", event, {
+      ...JSON_TYPE,
+      "x-webhook-signature": passEntrySignature(s.passEntryWebhookSecret, event),
+    });
     await s.stack.drained();
     const crmReads = await view(automationRequestId, CRM_KEY);
     const shopCancels = await cancel(automationRequestId, SHOP_KEY);
@@ -159,7 +198,9 @@ describe("trust between callers", () => {
 
     // Assess
     expect(squat.status).toBe(202);
-    expect(JSON.parse(delivered.text).data.attributes.requests).toEqual([{ automationId: "welcome", requestId: automationRequestId, outcome: "queued" }]);
+    expect(JSON.parse(delivered.text).data.attributes.requests).toEqual([
+      { automationId: "welcome", requestId: automationRequestId, outcome: "queued" },
+    ]);
     expect(s.sandbox.batches().filter((b) => b.body.batch.recipients?.[0]?.passId === "pass-trust-1")).toHaveLength(1);
     expect([crmReads.status, shopCancels.status]).toEqual([404, 404]);
     expect(opsReads.status).toBe(200);
@@ -169,7 +210,9 @@ describe("trust between callers", () => {
   it("lets only operators see and cancel a promotion's request, and records who cancelled", async () => {
     // Prepare
     const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString();
-    const planned = (await s.stack.planner({ promotionId: HOURLY.id, scheduledTime: hour })) as { occurrences: { requestId: string; outcome: string }[] };
+    const planned = (await s.stack.planner({ promotionId: HOURLY.id, scheduledTime: hour })) as {
+      occurrences: { requestId: string; outcome: string }[];
+    };
     const requestId = planned.occurrences.find((o) => o.outcome === "queued")!.requestId;
     await s.stack.drained();
 
@@ -191,11 +234,18 @@ describe("trust between callers", () => {
   it("refuses 1,000 empty recipients, or recipients with only variables, with 422 and sends nothing", async () => {
     // Prepare
     const before = s.sandbox.batches().length;
-    const empty = JSON.stringify({ batch: { message: "Fan out", recipients: Array.from({ length: 1_000 }, () => ({})) } });
-    const onlyVariables = JSON.stringify({ batch: { message: "Fan out %{x}", recipients: [{ variables: { x: "1" } }, { variables: { x: "2" } }] } });
+    const empty = JSON.stringify({
+      batch: { message: "Fan out", recipients: Array.from({ length: 1_000 }, () => ({})) },
+    });
+    const onlyVariables = JSON.stringify({
+      batch: { message: "Fan out %{x}", recipients: [{ variables: { x: "1" } }, { variables: { x: "2" } }] },
+    });
 
     // Act
-    const answers = [await s.request("POST", TRIGGER, empty, as(CRM_KEY)), await s.request("POST", TRIGGER, onlyVariables, as(OPS_KEY))];
+    const answers = [
+      await s.request("POST", TRIGGER, empty, as(CRM_KEY)),
+      await s.request("POST", TRIGGER, onlyVariables, as(OPS_KEY)),
+    ];
     await s.stack.drained();
 
     // Assess
@@ -209,7 +259,12 @@ describe("trust between callers", () => {
   it("forwards a top-level batch key only when the operator allows it by name, and refuses the rest with 422", async () => {
     // Act
     const allowed = await s.request("POST", TRIGGER, body("With priority", { priority: "high" }), as(CRM_KEY));
-    const smuggled = await s.request("POST", TRIGGER, body("With entity", { priority: "high", entityId: "ent-everyone" }), as(CRM_KEY));
+    const smuggled = await s.request(
+      "POST",
+      TRIGGER,
+      body("With entity", { priority: "high", entityId: "ent-everyone" }),
+      as(CRM_KEY),
+    );
     await s.stack.drained();
 
     // Assess

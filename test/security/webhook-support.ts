@@ -50,17 +50,33 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 /** `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`, keyed with the secret's base64 bytes. */
 export function standardWebhookSignature(secret: string, id: string, timestamp: number, body: string | Buffer): string {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-  const mac = createHmac("sha256", key).update(`${id}.${timestamp}.`).update(typeof body === "string" ? Buffer.from(body, "utf8") : body).digest("base64");
+  const mac = createHmac("sha256", key)
+    .update(`${id}.${timestamp}.`)
+    .update(typeof body === "string" ? Buffer.from(body, "utf8") : body)
+    .digest("base64");
   return `v1,${mac}`;
 }
 
 /** The three Standard Webhooks headers for a body. */
-export function standardWebhookHeaders(secret: string, id: string, timestamp: number, body: string | Buffer): Record<string, string> {
-  return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": standardWebhookSignature(secret, id, timestamp, body) };
+export function standardWebhookHeaders(
+  secret: string,
+  id: string,
+  timestamp: number,
+  body: string | Buffer,
+): Record<string, string> {
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": standardWebhookSignature(secret, id, timestamp, body),
+  };
 }
 
 /** PassEntry's `X-Webhook-Signature`: HMAC-SHA256 of the raw body. */
-export function passEntrySignature(secret: string, body: string | Buffer, encoding: "hex" | "base64" | "base64url" = "hex"): string {
+export function passEntrySignature(
+  secret: string,
+  body: string | Buffer,
+  encoding: "hex" | "base64" | "base64url" = "hex",
+): string {
   return createHmac("sha256", secret).update(body).digest(encoding);
 }
 
@@ -83,7 +99,10 @@ export function passEntryEventBody(options: PassEntryEventOptions = {}): Record<
     data: {
       id: options.id ?? randomUUID(),
       type: "webhook",
-      attributes: { timeStamp: options.timeStamp ?? new Date().toISOString(), webhookType: options.type ?? "passInstalled" },
+      attributes: {
+        timeStamp: options.timeStamp ?? new Date().toISOString(),
+        webhookType: options.type ?? "passInstalled",
+      },
       relationships: { pass: { data: { id: passId, type: "pass" } } },
     },
     included: [
@@ -113,7 +132,9 @@ export interface WebhookEventOptions {
 /** POST /webhooks/passentry as API Gateway (HTTP API, payload v2) delivers it, from the trigger fixture's shape. */
 export function passEntryWebhookEvent(options: WebhookEventOptions): APIGatewayProxyEventV2 {
   const event = loadFixture<APIGatewayProxyEventV2>("api-gateway-v2-trigger.json");
-  const bytes = Buffer.isBuffer(options.body) ? options.body : Buffer.from(typeof options.body === "string" ? options.body : JSON.stringify(options.body), "utf8");
+  const bytes = Buffer.isBuffer(options.body)
+    ? options.body
+    : Buffer.from(typeof options.body === "string" ? options.body : JSON.stringify(options.body), "utf8");
   event.routeKey = "POST /webhooks/passentry";
   event.requestContext.routeKey = "POST /webhooks/passentry";
   event.rawPath = "/webhooks/passentry";
@@ -121,7 +142,9 @@ export function passEntryWebhookEvent(options: WebhookEventOptions): APIGatewayP
   event.requestContext.requestId = randomUUID();
   event.pathParameters = undefined;
   const headers: Record<string, string | undefined> = {
-    ...Object.fromEntries(Object.entries(event.headers).filter(([name]) => !["authorization", "idempotency-key"].includes(name))),
+    ...Object.fromEntries(
+      Object.entries(event.headers).filter(([name]) => !["authorization", "idempotency-key"].includes(name)),
+    ),
     "content-type": "application/json",
     "user-agent": "PassEntry-Webhooks",
     "content-length": String(bytes.length),

@@ -75,7 +75,10 @@ export function triggerEvent(options: TriggerEventOptions = {}): APIGatewayProxy
 }
 
 /** GET /api/v1/requests/{requestId}, from api-gateway-v2-request-status.json. */
-export function requestStatusEvent(requestId: string, options: { headers?: Record<string, string | undefined> } = {}): APIGatewayProxyEventV2 {
+export function requestStatusEvent(
+  requestId: string,
+  options: { headers?: Record<string, string | undefined> } = {},
+): APIGatewayProxyEventV2 {
   const event = loadFixture<APIGatewayProxyEventV2>("api-gateway-v2-request-status.json");
   const path = `/api/v1/requests/${encodeURIComponent(requestId)}`;
   event.requestContext.requestId = randomUUID();
@@ -87,7 +90,10 @@ export function requestStatusEvent(requestId: string, options: { headers?: Recor
 }
 
 /** DELETE /api/v1/requests/{requestId}, from api-gateway-v2-request-cancel.json. */
-export function requestCancelEvent(requestId: string, options: { headers?: Record<string, string | undefined> } = {}): APIGatewayProxyEventV2 {
+export function requestCancelEvent(
+  requestId: string,
+  options: { headers?: Record<string, string | undefined> } = {},
+): APIGatewayProxyEventV2 {
   const event = loadFixture<APIGatewayProxyEventV2>("api-gateway-v2-request-cancel.json");
   const path = `/api/v1/requests/${encodeURIComponent(requestId)}`;
   event.requestContext.requestId = randomUUID();
@@ -98,7 +104,10 @@ export function requestCancelEvent(requestId: string, options: { headers?: Recor
   return event;
 }
 
-function applyHeaders(base: APIGatewayProxyEventV2["headers"], overrides: Record<string, string | undefined> = {}): APIGatewayProxyEventV2["headers"] {
+function applyHeaders(
+  base: APIGatewayProxyEventV2["headers"],
+  overrides: Record<string, string | undefined> = {},
+): APIGatewayProxyEventV2["headers"] {
   const headers: Record<string, string | undefined> = { ...base };
   for (const [name, value] of Object.entries(overrides)) {
     const key = name.toLowerCase();
@@ -137,7 +146,12 @@ export function sqsEvent(bodies: (unknown | SQSRecord)[]): SQSEvent {
 }
 
 function isSqsRecord(value: unknown): value is SQSRecord {
-  return typeof value === "object" && value !== null && "eventSource" in value && (value as SQSRecord).eventSource === "aws:sqs";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "eventSource" in value &&
+    (value as SQSRecord).eventSource === "aws:sqs"
+  );
 }
 
 /** The queue message our accept handler would have sent for PassEntry's example (from sqs-send-request.json), with overrides. */
@@ -148,7 +162,9 @@ export function sendRequestMessage(overrides: Record<string, unknown> = {}): Rec
 }
 
 /** An EventBridge `WalletMessageRequested` event as EventBridge puts it on the queue (from sqs-eventbridge-envelope.json). */
-export function eventBridgeEnvelope(options: { id?: string; detail?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function eventBridgeEnvelope(
+  options: { id?: string; detail?: Record<string, unknown> } = {},
+): Record<string, unknown> {
   const fixture = loadFixture<SQSEvent>("sqs-eventbridge-envelope.json");
   const envelope = JSON.parse(fixture.Records[0]!.body) as Record<string, unknown>;
   return { ...envelope, id: options.id ?? randomUUID(), ...(options.detail ? { detail: options.detail } : {}) };
@@ -162,5 +178,7 @@ export function eventBridgeEnvelope(options: { id?: string; detail?: Record<stri
  */
 export function markedName(requestId: string, chunk = 0, name = "Wallet message") {
   const escaped = requestId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return expect.stringMatching(new RegExp(`^\\[wm:${escaped}:${chunk}:[0-9a-z]+\\] ${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+  return expect.stringMatching(
+    new RegExp(`^\\[wm:${escaped}:${chunk}:[0-9a-z]+\\] ${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`),
+  );
 }

@@ -26,7 +26,14 @@ import type { FollowUpTimings } from "../../functions/core/follow-up-schedule.js
 import { composeAccept, composeSender } from "../../functions/composition.js";
 import { defaultLocalConfig, senderSettings } from "../../functions/config.js";
 import { sleep as realSleep } from "../../functions/core/pacer.js";
-import type { Clock, EventPublisher, MessageQueue, SecretName, SecretStore, SendKey } from "../../functions/core/ports.js";
+import type {
+  Clock,
+  EventPublisher,
+  MessageQueue,
+  SecretName,
+  SecretStore,
+  SendKey,
+} from "../../functions/core/ports.js";
 import { makeAcceptHandler } from "../../functions/handlers/accept.js";
 import { makeRequestCancelHandler } from "../../functions/handlers/request-cancel.js";
 import { makeRequestStatusHandler } from "../../functions/handlers/request-status.js";
@@ -217,7 +224,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   // As the AWS wiring: no PassEntry call starts unless the client's timeout and a margin fit.
   const settings = senderSettings(config, "lambda");
-  const acceptDeps = composeAccept({ store, queue: acceptQueue, clock, log, secrets: cachedSecrets }, { allowedBatchKeys: config.ALLOWED_BATCH_KEYS });
+  const acceptDeps = composeAccept(
+    { store, queue: acceptQueue, clock, log, secrets: cachedSecrets },
+    { allowedBatchKeys: config.ALLOWED_BATCH_KEYS },
+  );
   const requestDeps: RequestCancelDeps = { store, ledger, queue: acceptQueue, clock, secrets: cachedSecrets, log };
   const senderDeps = composeSender(
     {
@@ -249,7 +259,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   const call = async (handler: HttpHandler, event: APIGatewayProxyEventV2): Promise<HttpAnswer> => {
     const answer = await handler(event);
-    const headers = Object.fromEntries(Object.entries(answer.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+    const headers = Object.fromEntries(
+      Object.entries(answer.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+    );
     return { statusCode: answer.statusCode ?? 200, headers, body: answer.body ? JSON.parse(answer.body) : undefined };
   };
 
@@ -289,7 +301,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const deliveries: Delivery[] = [];
       const until = Date.now() + timeoutMs;
       while (queue.peek().length > 0) {
-        if (Date.now() > until) throw new Error(`The queue still held ${queue.peek().length} message(s) after ${timeoutMs} ms: ${queue.peek().map((m) => m.body).join(" | ")}`);
+        if (Date.now() > until)
+          throw new Error(
+            `The queue still held ${queue.peek().length} message(s) after ${timeoutMs} ms: ${queue
+              .peek()
+              .map((m) => m.body)
+              .join(" | ")}`,
+          );
         const delivery = await deliverQueued();
         if (delivery.event.Records.length > 0) deliveries.push(delivery);
         else await realSleep(10);

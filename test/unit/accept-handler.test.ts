@@ -6,8 +6,23 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_RECIPIENTS_PER_REQUEST } from "../../functions/core/schemas.js";
 import { MAX_BODY_BYTES } from "../../functions/handlers/http.js";
-import { exampleBody, FIXTURE_API_KEY, FIXTURE_API_KEY_NAME, FIXTURE_ENTITY_ID, loadFixture, PASSENTRY_EXAMPLE_BODY, triggerEvent } from "../support/events.js";
-import { SHOP_API_KEY, SHOP_API_KEY_NAME, startHarness, TEST_EPOCH, type Harness, type HttpAnswer } from "../support/harness.js";
+import {
+  exampleBody,
+  FIXTURE_API_KEY,
+  FIXTURE_API_KEY_NAME,
+  FIXTURE_ENTITY_ID,
+  loadFixture,
+  PASSENTRY_EXAMPLE_BODY,
+  triggerEvent,
+} from "../support/events.js";
+import {
+  SHOP_API_KEY,
+  SHOP_API_KEY_NAME,
+  startHarness,
+  TEST_EPOCH,
+  type Harness,
+  type HttpAnswer,
+} from "../support/harness.js";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 
 let h: Harness;
@@ -82,7 +97,10 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
 
       const stored = await h.store.get(answer.body.data.id);
       expect(stored?.caller).toBe(`key:${SHOP_API_KEY_NAME}`);
-      expect(answer.body.data.attributes).toMatchObject({ caller: `key:${SHOP_API_KEY_NAME}`, apiKeyName: SHOP_API_KEY_NAME });
+      expect(answer.body.data.attributes).toMatchObject({
+        caller: `key:${SHOP_API_KEY_NAME}`,
+        apiKeyName: SHOP_API_KEY_NAME,
+      });
       expect(stored?.enqueuedAt).toEqual(expect.any(String));
       expect(h.everythingStored()).not.toContain(SHOP_API_KEY);
       expect(h.log.text()).not.toContain(SHOP_API_KEY);
@@ -96,7 +114,9 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
     });
 
     it("accepts a scheduledAt with a zone offset, and a batch without any scheduledAt", async () => {
-      expect((await h.accept(triggerEvent({ body: batchWith({ scheduledAt: "2030-03-31T14:16:26+01:00" }) }))).statusCode).toBe(202);
+      expect(
+        (await h.accept(triggerEvent({ body: batchWith({ scheduledAt: "2030-03-31T14:16:26+01:00" }) }))).statusCode,
+      ).toBe(202);
       expect((await h.accept(triggerEvent({ body: batchWith({ scheduledAt: undefined }) }))).statusCode).toBe(202);
       expect(h.queuedBodies()).toHaveLength(2);
     });
@@ -163,7 +183,9 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
       const answer = await h.accept(loadFixture<APIGatewayProxyEventV2>("api-gateway-v2-trigger-base64.json"));
 
       expect(answer.statusCode).toBe(202);
-      expect(h.queuedBodies()).toEqual([expect.objectContaining({ requestId: answer.body.data.id, batch: PASSENTRY_EXAMPLE_BODY.batch })]);
+      expect(h.queuedBodies()).toEqual([
+        expect.objectContaining({ requestId: answer.body.data.id, batch: PASSENTRY_EXAMPLE_BODY.batch }),
+      ]);
     });
 
     it("accepts a JSON content type with a charset", async () => {
@@ -174,7 +196,11 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
 
   describe("refusing", () => {
     it("answers 401 and queues nothing when the Authorization header is missing", async () => {
-      expectRefused(await h.accept(triggerEvent({ headers: { authorization: undefined } })), 401, /Authorization: Bearer/);
+      expectRefused(
+        await h.accept(triggerEvent({ headers: { authorization: undefined } })),
+        401,
+        /Authorization: Bearer/,
+      );
     });
 
     it("answers 401 and queues nothing when the API key is wrong", async () => {
@@ -190,7 +216,11 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
     });
 
     it("answers 415 and queues nothing when the content type is not JSON", async () => {
-      expectRefused(await h.accept(triggerEvent({ headers: { "content-type": "text/plain" } })), 415, /application\/json/);
+      expectRefused(
+        await h.accept(triggerEvent({ headers: { "content-type": "text/plain" } })),
+        415,
+        /application\/json/,
+      );
       expectRefused(await h.accept(triggerEvent({ headers: { "content-type": undefined } })), 415);
     });
 
@@ -212,15 +242,27 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
     });
 
     it("answers 422 and queues nothing when the message is missing", async () => {
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ message: undefined }) })), 422, /batch\.message is required/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ message: undefined }) })),
+        422,
+        /batch\.message is required/,
+      );
     });
 
     it("answers 422 and queues nothing when the message is not a string", async () => {
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ message: 42 }) })), 422, /batch\.message must be a string/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ message: 42 }) })),
+        422,
+        /batch\.message must be a string/,
+      );
     });
 
     it("answers 422 and queues nothing when the message is blank", async () => {
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ message: "   " }) })), 422, /batch\.message must not be blank/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ message: "   " }) })),
+        422,
+        /batch\.message must not be blank/,
+      );
     });
 
     it("answers 422 and queues nothing when the body has no batch object", async () => {
@@ -234,24 +276,44 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
     });
 
     it("answers 422 and queues nothing when neither segments nor recipients are given", async () => {
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ segments: undefined }) })), 422, /either segments or recipients/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ segments: undefined }) })),
+        422,
+        /either segments or recipients/,
+      );
     });
 
     it("answers 422 and queues nothing when segments is empty", async () => {
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ segments: [] }) })), 422, /batch\.segments must not be empty/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ segments: [] }) })),
+        422,
+        /batch\.segments must not be empty/,
+      );
     });
 
     it("answers 422 naming the limit, and queues nothing, for 10,001 recipients", async () => {
       const recipients = Array.from({ length: MAX_RECIPIENTS_PER_REQUEST + 1 }, (_, i) => ({ externalId: `m${i}` }));
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ segments: undefined, recipients }) })), 422, /at most 10000 recipients/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ segments: undefined, recipients }) })),
+        422,
+        /at most 10000 recipients/,
+      );
     });
 
     it("answers 422 and queues nothing when sendNow is combined with a scheduledAt", async () => {
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ sendNow: true }) })), 422, /sendNow cannot be combined with batch\.scheduledAt/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ sendNow: true }) })),
+        422,
+        /sendNow cannot be combined with batch\.scheduledAt/,
+      );
     });
 
     it("answers 422 and queues nothing when sendNow is not a boolean", async () => {
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ scheduledAt: undefined, sendNow: "yes" }) })), 422, /sendNow must be true or false/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ scheduledAt: undefined, sendNow: "yes" }) })),
+        422,
+        /sendNow must be true or false/,
+      );
     });
 
     it.each([
@@ -266,15 +328,25 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
     it("answers 422 and queues nothing when scheduledAt is in the past", async () => {
       const oneMinuteAgo = new Date(h.clock.now() - 60_000).toISOString();
       expectRefused(await h.accept(triggerEvent({ body: batchWith({ scheduledAt: oneMinuteAgo }) })), 422, /future/);
-      expectRefused(await h.accept(triggerEvent({ body: batchWith({ scheduledAt: "2020-01-01T00:00:00Z" }) })), 422, /future/);
+      expectRefused(
+        await h.accept(triggerEvent({ body: batchWith({ scheduledAt: "2020-01-01T00:00:00Z" }) })),
+        422,
+        /future/,
+      );
     });
 
     it("lists every problem of a body at once", async () => {
-      const answer = await h.accept(triggerEvent({ body: batchWith({ message: "", segments: [], scheduledAt: "soon" }) }));
+      const answer = await h.accept(
+        triggerEvent({ body: batchWith({ message: "", segments: [], scheduledAt: "soon" }) }),
+      );
 
       expectRefused(answer, 422);
       expect(answer.body.errors).toEqual(
-        expect.arrayContaining([expect.stringMatching(/batch\.message/), expect.stringMatching(/batch\.segments/), expect.stringMatching(/scheduledAt/)]),
+        expect.arrayContaining([
+          expect.stringMatching(/batch\.message/),
+          expect.stringMatching(/batch\.segments/),
+          expect.stringMatching(/scheduledAt/),
+        ]),
       );
     });
 
@@ -317,7 +389,11 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
 
     it("treats the same body with its JSON keys reordered as the same request", async () => {
       const reordered = {
-        batch: { scheduledAt: "2030-03-31T13:16:26Z", segments: [{ groupTag: "summerPromotion" }], message: "Hello, World!" },
+        batch: {
+          scheduledAt: "2030-03-31T13:16:26Z",
+          segments: [{ groupTag: "summerPromotion" }],
+          message: "Hello, World!",
+        },
       };
       const first = await h.accept(triggerEvent({ headers: { "idempotency-key": "order-1002" } }));
       const retry = await h.accept(triggerEvent({ body: reordered, headers: { "idempotency-key": "order-1002" } }));
@@ -330,17 +406,23 @@ describe("accept handler (POST /api/v1/entities/{entityId}/messaging/wallet)", (
 
     it("answers 422 when the same key comes with another body, and keeps the one queued message", async () => {
       const first = await h.accept(triggerEvent({ headers: { "idempotency-key": "order-1003" } }));
-      const other = await h.accept(triggerEvent({ body: batchWith({ message: "Goodbye" }), headers: { "idempotency-key": "order-1003" } }));
+      const other = await h.accept(
+        triggerEvent({ body: batchWith({ message: "Goodbye" }), headers: { "idempotency-key": "order-1003" } }),
+      );
 
       expect(other.statusCode).toBe(422);
       expect(other.body.errors.join(" ")).toMatch(/Idempotency-Key was already used/);
-      expect(h.queuedBodies()).toEqual([expect.objectContaining({ requestId: first.body.data.id, batch: PASSENTRY_EXAMPLE_BODY.batch })]);
+      expect(h.queuedBodies()).toEqual([
+        expect.objectContaining({ requestId: first.body.data.id, batch: PASSENTRY_EXAMPLE_BODY.batch }),
+      ]);
       expect(h.storedRequestCount()).toBe(1);
     });
 
     it("answers 422 when the same key and body come for another entity", async () => {
       await h.accept(triggerEvent({ headers: { "idempotency-key": "order-1004" } }));
-      const other = await h.accept(triggerEvent({ entityId: "ent_other", headers: { "idempotency-key": "order-1004" } }));
+      const other = await h.accept(
+        triggerEvent({ entityId: "ent_other", headers: { "idempotency-key": "order-1004" } }),
+      );
 
       expect(other.statusCode).toBe(422);
       expect(h.queuedBodies()).toHaveLength(1);

@@ -36,7 +36,9 @@ describe("parseApiKeys", () => {
   });
 
   it('accepts a key given as its SHA-256 in JSON, as {"sha256": "<hex>"} or "sha256:<hex>", in either case of hex', () => {
-    const keys = parseApiKeys(JSON.stringify({ crm: { sha256: sha256("crm-key-1") }, shop: `sha256:${sha256("shop-key-2").toUpperCase()}` }));
+    const keys = parseApiKeys(
+      JSON.stringify({ crm: { sha256: sha256("crm-key-1") }, shop: `sha256:${sha256("shop-key-2").toUpperCase()}` }),
+    );
 
     expect(authenticate(bearer("crm-key-1"), keys)).toBe("key:crm");
     expect(authenticate(bearer("shop-key-2"), keys)).toBe("key:shop");
@@ -52,9 +54,17 @@ describe("parseApiKeys", () => {
     }
   });
 
-  it("marks operator keys: `operator:<name>:<key>` in the comma list, {\"operator\": true, \"keys\": [...]} in JSON", () => {
-    expect(callers(`crm:k1,operator:ops:k2,operator:ops2:sha256:${sha256("k3")}`)).toEqual(["key:crm", "operator:ops", "operator:ops2"]);
-    expect(callers(JSON.stringify({ ops: { operator: true, keys: ["k2", { sha256: sha256("k3") }] }, crm: { keys: ["k1"] } }))).toEqual(["operator:ops", "operator:ops", "key:crm"]);
+  it('marks operator keys: `operator:<name>:<key>` in the comma list, {"operator": true, "keys": [...]} in JSON', () => {
+    expect(callers(`crm:k1,operator:ops:k2,operator:ops2:sha256:${sha256("k3")}`)).toEqual([
+      "key:crm",
+      "operator:ops",
+      "operator:ops2",
+    ]);
+    expect(
+      callers(
+        JSON.stringify({ ops: { operator: true, keys: ["k2", { sha256: sha256("k3") }] }, crm: { keys: ["k1"] } }),
+      ),
+    ).toEqual(["operator:ops", "operator:ops", "key:crm"]);
     expect(authenticate(bearer("k3"), parseApiKeys(`operator:ops2:sha256:${sha256("k3")}`))).toBe("operator:ops2");
   });
 

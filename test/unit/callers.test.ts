@@ -9,7 +9,8 @@ describe("callers", () => {
   it("names a caller by kind and name, refusing names that cannot be one", () => {
     expect(callerId("key", "crm")).toBe("key:crm");
     expect(callerId("signer", "crm")).toBe("signer:crm");
-    for (const name of ["", "my crm", "a#b", "a:b", "x".repeat(65), "crm\n"]) expect(() => callerId("key", name)).toThrow(/cannot name a caller/);
+    for (const name of ["", "my crm", "a#b", "a:b", "x".repeat(65), "crm\n"])
+      expect(() => callerId("key", name)).toThrow(/cannot name a caller/);
   });
 
   it("lets a request's own caller and operators in, and nobody else, a key and a signer of one name included", () => {
@@ -41,7 +42,12 @@ describe("callers", () => {
   it("files an old automation request's key under every automation its id could name", () => {
     const old = requestRecord({ requestId: "auto-thanks-for-visiting-evt-1", source: "webhook" });
 
-    expect(legacyKeyOwners(old)).toEqual(["automation:thanks", "automation:thanks-for", "automation:thanks-for-visiting", "automation:thanks-for-visiting-evt"]);
+    expect(legacyKeyOwners(old)).toEqual([
+      "automation:thanks",
+      "automation:thanks-for",
+      "automation:thanks-for-visiting",
+      "automation:thanks-for-visiting-evt",
+    ]);
     expect(legacyKeyOwners(requestRecord({ requestId: "auto-x-1", source: "http" }))).toEqual([]);
   });
 });

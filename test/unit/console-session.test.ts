@@ -17,7 +17,9 @@ describe("console sessions", () => {
 
     expect(setCookie).toMatch(/; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800; Secure$/);
     expect(setCookie).not.toContain("ops-key");
-    expect(Buffer.from(cookieOf(setCookie).split("=")[1]!.split(".")[0]!, "base64url").toString()).not.toContain("ops-key");
+    expect(Buffer.from(cookieOf(setCookie).split("=")[1]!.split(".")[0]!, "base64url").toString()).not.toContain(
+      "ops-key",
+    );
     expect(session?.caller).toBe("operator:ops");
     expect(csrfMatches(session!, session!.csrf)).toBe(true);
     expect(csrfMatches(session!, "forged")).toBe(false);
@@ -28,7 +30,9 @@ describe("console sessions", () => {
     const cookie = cookieOf(issueSession("operator:ops", KEYS, NOW, false));
     const [name, value] = cookie.split("=");
     const [payload, signature] = value!.split(".");
-    const forged = Buffer.from(JSON.stringify({ c: "operator:admin", e: NOW / 1000 + 60, n: "x" })).toString("base64url");
+    const forged = Buffer.from(JSON.stringify({ c: "operator:admin", e: NOW / 1000 + 60, n: "x" })).toString(
+      "base64url",
+    );
 
     expect(readSession(`${name}=${forged}.${signature}`, KEYS, NOW)).toBeUndefined();
     expect(readSession(`${name}=${payload}.${signature}x`, KEYS, NOW)).toBeUndefined();

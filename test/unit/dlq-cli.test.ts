@@ -5,7 +5,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openSqlite } from "../../functions/adapters/sqlite-database.js";
@@ -110,10 +118,19 @@ describe("SqsDeadLetterQueue", () => {
   afterEach(() => sqs.reset());
   const DLQ = "https://sqs.eu-west-1.amazonaws.com/123/MessagesDlq";
   const MAIN = "https://sqs.eu-west-1.amazonaws.com/123/Messages";
-  const message = (id: string) => ({ MessageId: id, ReceiptHandle: `rh-${id}`, Body: JSON.stringify({ ...REQUEST, requestId: `req-${id}` }), Attributes: { ApproximateReceiveCount: "6", SentTimestamp: "1700000000000" } });
+  const message = (id: string) => ({
+    MessageId: id,
+    ReceiptHandle: `rh-${id}`,
+    Body: JSON.stringify({ ...REQUEST, requestId: `req-${id}` }),
+    Attributes: { ApproximateReceiveCount: "6", SentTimestamp: "1700000000000" },
+  });
 
   it("lists each dead letter once although SQS returns overlapping samples, without hiding them", async () => {
-    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message("a"), message("b")] }).resolvesOnce({ Messages: [message("b"), message("c")] }).resolves({ Messages: [] });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message("a"), message("b")] })
+      .resolvesOnce({ Messages: [message("b"), message("c")] })
+      .resolves({ Messages: [] });
 
     const letters = await new SqsDeadLetterQueue(DLQ, MAIN, new SQSClient({ region: "eu-west-1" })).list(10);
 
@@ -132,11 +149,16 @@ describe("SqsDeadLetterQueue", () => {
     const result = await new SqsDeadLetterQueue(DLQ, MAIN, new SQSClient({ region: "eu-west-1" })).redrive();
 
     expect(result.note).toContain("task-1");
-    expect(sqs.commandCalls(StartMessageMoveTaskCommand)[0]!.args[0].input).toEqual({ SourceArn: "arn:aws:sqs:eu-west-1:123:MessagesDlq" });
+    expect(sqs.commandCalls(StartMessageMoveTaskCommand)[0]!.args[0].input).toEqual({
+      SourceArn: "arn:aws:sqs:eu-west-1:123:MessagesDlq",
+    });
   });
 
   it("redrives chosen ids by re-sending their bodies to the main queue and deleting them from the dead-letter queue", async () => {
-    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message("a"), message("b")] }).resolves({ Messages: [] });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message("a"), message("b")] })
+      .resolves({ Messages: [] });
     sqs.on(SendMessageCommand).resolves({ MessageId: "new" });
     sqs.on(DeleteMessageCommand).resolves({});
     sqs.on(ChangeMessageVisibilityCommand).resolves({});
@@ -144,13 +166,24 @@ describe("SqsDeadLetterQueue", () => {
     const result = await new SqsDeadLetterQueue(DLQ, MAIN, new SQSClient({ region: "eu-west-1" })).redrive(["b"]);
 
     expect(result.moved).toBe(1);
-    expect(sqs.commandCalls(SendMessageCommand).map((c) => [c.args[0].input.QueueUrl, JSON.parse(c.args[0].input.MessageBody!).requestId])).toEqual([[MAIN, "req-b"]]);
+    expect(
+      sqs
+        .commandCalls(SendMessageCommand)
+        .map((c) => [c.args[0].input.QueueUrl, JSON.parse(c.args[0].input.MessageBody!).requestId]),
+    ).toEqual([[MAIN, "req-b"]]);
     expect(sqs.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input.ReceiptHandle)).toEqual(["rh-b"]);
-    expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((c) => [c.args[0].input.ReceiptHandle, c.args[0].input.VisibilityTimeout])).toEqual([["rh-a", 0]]);
+    expect(
+      sqs
+        .commandCalls(ChangeMessageVisibilityCommand)
+        .map((c) => [c.args[0].input.ReceiptHandle, c.args[0].input.VisibilityTimeout]),
+    ).toEqual([["rh-a", 0]]);
   });
 
   it("names the chosen ids it found no dead letter for", async () => {
-    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message("a")] }).resolves({ Messages: [] });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message("a")] })
+      .resolves({ Messages: [] });
     sqs.on(ChangeMessageVisibilityCommand).resolves({});
 
     const result = await new SqsDeadLetterQueue(DLQ, MAIN, new SQSClient({ region: "eu-west-1" })).redrive(["nosuch"]);

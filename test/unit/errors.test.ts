@@ -49,20 +49,34 @@ describe("the error hierarchy", () => {
       [new InvalidAutomationsError("The automations are not valid."), 500, false],
     ];
     for (const [error, status, retryable] of cases) {
-      expect([error.name, error.httpStatus, error.retryable, isRetryable(error)]).toEqual([error.constructor.name, status, retryable, retryable]);
+      expect([error.name, error.httpStatus, error.retryable, isRetryable(error)]).toEqual([
+        error.constructor.name,
+        status,
+        retryable,
+        retryable,
+      ]);
     }
   });
 
   it("answers callers with detail only below 500, and keeps unknown errors for another try", () => {
-    expect(toHttpError(new NotFoundError("No request has the id \"x\"."))).toEqual({ statusCode: 404, body: { errors: ['No request has the id "x".'] } });
-    expect(toHttpError(new ConfigError("secret id abc is wrong"))).toEqual({ statusCode: 500, body: { errors: ["Internal error."] } });
+    expect(toHttpError(new NotFoundError('No request has the id "x".'))).toEqual({
+      statusCode: 404,
+      body: { errors: ['No request has the id "x".'] },
+    });
+    expect(toHttpError(new ConfigError("secret id abc is wrong"))).toEqual({
+      statusCode: 500,
+      body: { errors: ["Internal error."] },
+    });
     expect(toHttpError(new Error("boom"))).toEqual({ statusCode: 500, body: { errors: ["Internal error."] } });
     expect(isRetryable(new Error("boom"))).toBe(true);
   });
 
   // The CLI (local/cli/) is a client of the API: its usage errors become exit codes, never HTTP answers.
   it("is the only place the service declares an error class", () => {
-    const outside = [...sourceFiles("functions"), ...sourceFiles("local").filter((p) => !p.startsWith(join("local", "cli")))]
+    const outside = [
+      ...sourceFiles("functions"),
+      ...sourceFiles("local").filter((p) => !p.startsWith(join("local", "cli"))),
+    ]
       .filter((path) => path !== join("functions", "core", "errors.ts"))
       .filter((path) => /class \w+ extends \w*Error\b/.test(readFileSync(path, "utf8")));
     expect(outside).toEqual([]);

@@ -9,7 +9,9 @@ describe("followUpDelaySeconds", () => {
   it("doubles from 2 s per attempt without jitter's help: 2, 4, 8, 16 … and stops at SQS's 900 s", () => {
     const middle = () => 0.5;
 
-    expect([1, 2, 3, 4, 5].map((attempt) => followUpDelaySeconds(attempt, DEFAULTS.followUps, middle))).toEqual([2, 4, 8, 16, 32]);
+    expect([1, 2, 3, 4, 5].map((attempt) => followUpDelaySeconds(attempt, DEFAULTS.followUps, middle))).toEqual([
+      2, 4, 8, 16, 32,
+    ]);
     expect(followUpDelaySeconds(20, DEFAULTS.followUps, middle)).toBe(900);
     expect(MAX_QUEUE_DELAY_SECONDS).toBe(900);
   });

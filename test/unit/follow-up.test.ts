@@ -58,8 +58,12 @@ describe("send now", () => {
     await h.deliverUntilEmpty();
 
     const [batch] = h.sandbox.batches();
-    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeGreaterThanOrEqual(MIN_LEAD_MS - 2_000);
-    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeLessThanOrEqual(MIN_LEAD_MS + 2_000);
+    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeGreaterThanOrEqual(
+      MIN_LEAD_MS - 2_000,
+    );
+    expect(Date.parse(batch!.body.batch.scheduledAt) - Date.parse(batch!.createdAt)).toBeLessThanOrEqual(
+      MIN_LEAD_MS + 2_000,
+    );
     expect(batch).toMatchObject({ status: "successful", sentNowAt: expect.any(String) });
     const sequence = routes();
     expect(sequence[0]).toBe(CREATE);
@@ -68,11 +72,35 @@ describe("send now", () => {
     expect(await view(requestId)).toMatchObject({
       status: "submitted",
       sendNow: true,
-      batches: [{ chunk: 0, state: "sent", batchId: batch!.id, status: "successful", totalCount: 100, deliveryCsvUrl: expect.stringContaining("/delivery.csv"), sendNowAt: expect.any(String) }],
+      batches: [
+        {
+          chunk: 0,
+          state: "sent",
+          batchId: batch!.id,
+          status: "successful",
+          totalCount: 100,
+          deliveryCsvUrl: expect.stringContaining("/delivery.csv"),
+          sendNowAt: expect.any(String),
+        },
+      ],
     });
     expect(h.published.map((e) => e.detail)).toEqual([
-      expect.objectContaining({ type: "WalletMessageBatchCreated", requestId, chunk: 0, batchId: batch!.id, status: "validating", sendNow: true }),
-      expect.objectContaining({ type: "WalletMessageBatchCompleted", requestId, chunk: 0, batchId: batch!.id, status: "successful", totalCount: 100 }),
+      expect.objectContaining({
+        type: "WalletMessageBatchCreated",
+        requestId,
+        chunk: 0,
+        batchId: batch!.id,
+        status: "validating",
+        sendNow: true,
+      }),
+      expect.objectContaining({
+        type: "WalletMessageBatchCompleted",
+        requestId,
+        chunk: 0,
+        batchId: batch!.id,
+        status: "successful",
+        totalCount: 100,
+      }),
     ]);
     expect(h.queuedBodies()).toEqual([]);
   });
@@ -116,7 +144,13 @@ describe("send now", () => {
       progress: { chunks: 1, failed: 1, sent: 0 },
       batches: [{ state: "sent", status: "failed", errorsCsvUrl: expect.stringContaining("/errors.csv") }],
     });
-    expect(h.published.at(-1)?.detail).toMatchObject({ type: "WalletMessageBatchFailed", requestId, batchId: batch!.id, status: "failed", errorsCsvUrl: expect.stringContaining("/errors.csv") });
+    expect(h.published.at(-1)?.detail).toMatchObject({
+      type: "WalletMessageBatchFailed",
+      requestId,
+      batchId: batch!.id,
+      status: "failed",
+      errorsCsvUrl: expect.stringContaining("/errors.csv"),
+    });
   });
 
   it("looks again after PassEntry fails a status read, and still sends now exactly once", async () => {
@@ -126,7 +160,12 @@ describe("send now", () => {
 
     await h.deliverUntilEmpty();
 
-    expect(h.sandbox.requests().filter((r) => r.routeKey === SHOW).map((r) => r.status)[0]).toBe(500);
+    expect(
+      h.sandbox
+        .requests()
+        .filter((r) => r.routeKey === SHOW)
+        .map((r) => r.status)[0],
+    ).toBe(500);
     expect(routes().filter((r) => r === SEND_NOW)).toHaveLength(1);
     expect(h.sandbox.batches()[0]!.status).toBe("successful");
   });
@@ -135,7 +174,9 @@ describe("send now", () => {
     await start();
     const requestId = await accept(body({ scheduledAt: undefined }));
     const deliveries = await h.deliverUntilEmpty();
-    const sendNowRecord = deliveries.flatMap((d) => d.event.Records).find((r) => JSON.parse(r.body).followUp === "send-now" && routes().includes(SEND_NOW))!;
+    const sendNowRecord = deliveries
+      .flatMap((d) => d.event.Records)
+      .find((r) => JSON.parse(r.body).followUp === "send-now" && routes().includes(SEND_NOW))!;
 
     const response = await h.send(sqsEvent([sqsRecord(JSON.parse(sendNowRecord.body))]));
     await h.deliverUntilEmpty();
@@ -155,10 +196,22 @@ describe("status tracking", () => {
 
     expect(await view(requestId)).toMatchObject({
       status: "submitted",
-      batches: [{ status: "completedWithErrors", errorsCsvUrl: expect.any(String), deliveryCsvUrl: expect.any(String), totalCount: 100, statusCheckedAt: expect.any(String) }],
+      batches: [
+        {
+          status: "completedWithErrors",
+          errorsCsvUrl: expect.any(String),
+          deliveryCsvUrl: expect.any(String),
+          totalCount: 100,
+          statusCheckedAt: expect.any(String),
+        },
+      ],
     });
     expect(eventTypes()).toEqual(["WalletMessageBatchCreated", "WalletMessageBatchCompleted"]);
-    expect(h.published[1]!.detail).toMatchObject({ status: "completedWithErrors", errorsCsvUrl: expect.any(String), deliveryCsvUrl: expect.any(String) });
+    expect(h.published[1]!.detail).toMatchObject({
+      status: "completedWithErrors",
+      errorsCsvUrl: expect.any(String),
+      deliveryCsvUrl: expect.any(String),
+    });
   });
 
   it("sends an early batch (scheduledAt under an hour ahead) at its time: no PassEntry call before it, then send-now, then tracks it to successful", async () => {
@@ -171,10 +224,25 @@ describe("status tracking", () => {
 
     const created = h.sandbox.requests().find((r) => r.routeKey === CREATE)!;
     const firstRead = h.sandbox.requests().find((r) => r.routeKey === SHOW)!;
-    expect(firstRead.at - created.at, "PassEntry was not called again before scheduledAt (1.5 s after accepting)").toBeGreaterThanOrEqual(1_000);
+    expect(
+      firstRead.at - created.at,
+      "PassEntry was not called again before scheduledAt (1.5 s after accepting)",
+    ).toBeGreaterThanOrEqual(1_000);
     expect(routes().filter((r) => r === SEND_NOW)).toHaveLength(1);
-    expect(Date.parse(h.sandbox.batches()[0]!.scheduledAt) - Date.parse(h.sandbox.batches()[0]!.createdAt)).toBeGreaterThanOrEqual(60 * 60_000);
-    expect(await view(requestId)).toMatchObject({ status: "submitted", sendNow: false, batches: [{ status: "successful", sendAt: new Date(Date.parse(scheduledAt)).toISOString(), sendNowAt: expect.any(String) }] });
+    expect(
+      Date.parse(h.sandbox.batches()[0]!.scheduledAt) - Date.parse(h.sandbox.batches()[0]!.createdAt),
+    ).toBeGreaterThanOrEqual(60 * 60_000);
+    expect(await view(requestId)).toMatchObject({
+      status: "submitted",
+      sendNow: false,
+      batches: [
+        {
+          status: "successful",
+          sendAt: new Date(Date.parse(scheduledAt)).toISOString(),
+          sendNowAt: expect.any(String),
+        },
+      ],
+    });
     expect(eventTypes()).toEqual(["WalletMessageBatchCreated", "WalletMessageBatchCompleted"]);
   });
 
@@ -193,7 +261,10 @@ describe("status tracking", () => {
       ["WalletMessageBatchCreated", "failed"],
       ["WalletMessageBatchFailed", "failed"],
     ]);
-    expect(await view(requestId)).toMatchObject({ status: "failed", batches: [{ status: "failed", errorsCsvUrl: expect.any(String) }] });
+    expect(await view(requestId)).toMatchObject({
+      status: "failed",
+      batches: [{ status: "failed", errorsCsvUrl: expect.any(String) }],
+    });
   });
 
   it("does not track a batch scheduled more than 7 days ahead, and says so in the request", async () => {
@@ -204,7 +275,12 @@ describe("status tracking", () => {
 
     expect(await view(requestId)).toMatchObject({
       status: "submitted",
-      batches: [{ status: "scheduled", note: expect.stringMatching(/scheduled for 2030-03-31T13:16:26Z, more than 7 days ahead/) }],
+      batches: [
+        {
+          status: "scheduled",
+          note: expect.stringMatching(/scheduled for 2030-03-31T13:16:26Z, more than 7 days ahead/),
+        },
+      ],
     });
     expect(h.queuedBodies()).toEqual([]);
     expect(eventTypes()).toEqual(["WalletMessageBatchCreated"]);
@@ -225,12 +301,18 @@ describe("status tracking", () => {
     };
     const held = await waiting();
     const readsSoFar = h.sandbox.requests().length;
-    const delaySeconds = (h.db.prepare("SELECT visible_at - sent_at AS delay FROM queue_messages").get() as { delay: number }).delay / 1000;
+    const delaySeconds =
+      (h.db.prepare("SELECT visible_at - sent_at AS delay FROM queue_messages").get() as { delay: number }).delay /
+      1000;
 
     // Deliver the waiting follow-up early, as a redrive would: it only waits on.
     const response = await h.send(sqsEvent([sqsRecord(held)]));
 
-    expect(held).toMatchObject({ followUp: "track", attempt: 1, notBefore: new Date(Date.parse(scheduledAt)).toISOString() });
+    expect(held).toMatchObject({
+      followUp: "track",
+      attempt: 1,
+      notBefore: new Date(Date.parse(scheduledAt)).toISOString(),
+    });
     expect(delaySeconds).toBe(900);
     expect(response.batchItemFailures).toEqual([]);
     expect(h.sandbox.requests()).toHaveLength(readsSoFar);
@@ -250,7 +332,11 @@ describe("outcome events", () => {
     expect(h.sandbox.batches()).toHaveLength(1);
     expect(await view(requestId)).toMatchObject({ status: "submitted" });
     expect(h.log.lines).toContainEqual(
-      expect.objectContaining({ level: "warn", message: "outcome event not published", fields: expect.objectContaining({ type: "WalletMessageBatchCreated", requestId, error: "EventBridge is down" }) }),
+      expect.objectContaining({
+        level: "warn",
+        message: "outcome event not published",
+        fields: expect.objectContaining({ type: "WalletMessageBatchCreated", requestId, error: "EventBridge is down" }),
+      }),
     );
   });
 
@@ -262,7 +348,14 @@ describe("outcome events", () => {
     await h.deliverQueued();
 
     expect(h.published.map((e) => e.detail)).toEqual([
-      expect.objectContaining({ type: "WalletMessageBatchFailed", requestId, chunk: 0, batchId: null, status: "failed", reason: expect.stringContaining("Segment not found") }),
+      expect.objectContaining({
+        type: "WalletMessageBatchFailed",
+        requestId,
+        chunk: 0,
+        batchId: null,
+        status: "failed",
+        reason: expect.stringContaining("Segment not found"),
+      }),
     ]);
   });
 
@@ -274,8 +367,18 @@ describe("outcome events", () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(h.published.map((e) => e.detail)).toEqual([
-      expect.objectContaining({ type: "WalletMessageRequestRejected", requestId: "order-77", messageId: record.messageId, status: "rejected", problems: expect.arrayContaining([expect.stringMatching(/batch\.message/)]) }),
-      expect.objectContaining({ type: "WalletMessageRequestRejected", requestId: null, reason: "The message body is not JSON." }),
+      expect.objectContaining({
+        type: "WalletMessageRequestRejected",
+        requestId: "order-77",
+        messageId: record.messageId,
+        status: "rejected",
+        problems: expect.arrayContaining([expect.stringMatching(/batch\.message/)]),
+      }),
+      expect.objectContaining({
+        type: "WalletMessageRequestRejected",
+        requestId: null,
+        reason: "The message body is not JSON.",
+      }),
     ]);
     expect(h.sandbox.requests()).toEqual([]);
   });

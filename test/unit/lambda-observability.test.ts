@@ -26,7 +26,14 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 const context = (awsRequestId: string): Context =>
-  ({ awsRequestId, functionName: "wallet-messaging-test-Accept", functionVersion: "$LATEST", invokedFunctionArn: "arn:aws:lambda:eu-west-2:123456789012:function:wallet-messaging-test-Accept", memoryLimitInMB: "512", getRemainingTimeInMillis: () => 10_000 }) as unknown as Context;
+  ({
+    awsRequestId,
+    functionName: "wallet-messaging-test-Accept",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:eu-west-2:123456789012:function:wallet-messaging-test-Accept",
+    memoryLimitInMB: "512",
+    getRemainingTimeInMillis: () => 10_000,
+  }) as unknown as Context;
 
 describe("withLambdaContext", () => {
   it("puts the invocation's request id on every line the invocation logs, and the next invocation's on its own", async () => {
@@ -50,8 +57,18 @@ describe("withLambdaContext", () => {
   });
 
   it("wraps every AWS handler that logs", () => {
-    for (const name of ["accept", "passentry-webhook", "planner", "request-cancel", "request-resolve", "request-status", "sender"]) {
-      expect(readFileSync(`functions/handlers/${name}.ts`, "utf8"), name).toMatch(/export const handler = withLambdaContext\(/);
+    for (const name of [
+      "accept",
+      "passentry-webhook",
+      "planner",
+      "request-cancel",
+      "request-resolve",
+      "request-status",
+      "sender",
+    ]) {
+      expect(readFileSync(`functions/handlers/${name}.ts`, "utf8"), name).toMatch(
+        /export const handler = withLambdaContext\(/,
+      );
     }
   });
 });
@@ -63,7 +80,11 @@ describe("the UnknownOutcomes metric", () => {
     metrics.unknownOutcome({ requestId: "r-1", chunk: 2 });
 
     expect(lines).toHaveLength(1);
-    const emf = JSON.parse(lines[0]!) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
+    const emf = JSON.parse(lines[0]!) as {
+      _aws: {
+        CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+      };
+    } & Record<string, unknown>;
     const [directive] = emf._aws.CloudWatchMetrics;
     const alarm = alarms.find((a) => a.name === "UnknownOutcomes")!;
     // The alarm's dimensions as infra/alarms.ts writes them for the stage "production".

@@ -65,11 +65,15 @@ describe("requests over 500 recipients", () => {
     expect(await view(requestId)).toMatchObject({
       status: "submitted",
       progress: { chunks: 3, sent: 3, pending: 0, failed: 0 },
-      batches: [0, 1, 2].map((chunk) => expect.objectContaining({ chunk, state: "sent", batchId: batches[chunk]![0]!.id })),
+      batches: [0, 1, 2].map((chunk) =>
+        expect.objectContaining({ chunk, state: "sent", batchId: batches[chunk]![0]!.id }),
+      ),
     });
-    expect(h.published.filter((e) => e.detailType === "WalletMessageBatchCreated").map((e) => [e.detail.chunk, e.detail.batchId])).toEqual(
-      batches.map(([b], chunk) => [chunk, b!.id]),
-    );
+    expect(
+      h.published
+        .filter((e) => e.detailType === "WalletMessageBatchCreated")
+        .map((e) => [e.detail.chunk, e.detail.batchId]),
+    ).toEqual(batches.map(([b], chunk) => [chunk, b!.id]));
   });
 
   it("creates each of the three batches once when chunk 2 of 3 fails with a 5xx: it is looked for, not found, and posted again", async () => {
@@ -87,7 +91,12 @@ describe("requests over 500 recipients", () => {
     const batches = batchesOf(requestId);
     expect(batches.map((found) => found.length)).toEqual([1, 1, 1]);
     expect(batches.map(([b]) => b!.body.batch.recipients.length)).toEqual([500, 500, 200]);
-    expect(h.sandbox.requests().filter((r) => r.routeKey === CREATE).map((r) => r.status)).toEqual([202, 503, 202, 202]);
+    expect(
+      h.sandbox
+        .requests()
+        .filter((r) => r.routeKey === CREATE)
+        .map((r) => r.status),
+    ).toEqual([202, 503, 202, 202]);
     expect(await view(requestId)).toMatchObject({ status: "submitted", progress: { chunks: 3, sent: 3, pending: 0 } });
   });
 
@@ -113,7 +122,10 @@ describe("requests over 500 recipients", () => {
   it("reports a request whose second batch PassEntry refused as failed, with the other two sent", async () => {
     await start();
     const requestId = await accept(audience(1_200));
-    h.sandbox.injectNext(CREATE, [{ kind: "delay", ms: 0 }, { kind: "status", status: 422, body: { errors: ["Recipient list rejected"] } }]);
+    h.sandbox.injectNext(CREATE, [
+      { kind: "delay", ms: 0 },
+      { kind: "status", status: 422, body: { errors: ["Recipient list rejected"] } },
+    ]);
 
     const { response } = await h.deliverQueued();
 

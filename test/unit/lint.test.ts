@@ -26,19 +26,28 @@ function lint(name: string, text: string): { code: number | null; output: string
 
 describe("npm run lint", () => {
   it("fails on a focused test", () => {
-    const { code, output } = lint("focused.test.ts", 'import { it } from "vitest";\n\nit.only("runs alone", () => {});\n');
+    const { code, output } = lint(
+      "focused.test.ts",
+      'import { it } from "vitest";\n\nit.only("runs alone", () => {});\n',
+    );
     expect(code).toBe(1);
     expect(output).toContain("lint/suspicious/noFocusedTests");
   });
 
   it("fails on a skipped test", () => {
-    const { code, output } = lint("skipped.test.ts", 'import { describe, it } from "vitest";\n\ndescribe.skip("never runs", () => {\n  it("hides", () => {});\n});\n');
+    const { code, output } = lint(
+      "skipped.test.ts",
+      'import { describe, it } from "vitest";\n\ndescribe.skip("never runs", () => {\n  it("hides", () => {});\n});\n',
+    );
     expect(code).toBe(1);
     expect(output).toContain("lint/suspicious/noSkippedTests");
   });
 
   it("passes a clean file", () => {
-    const { code } = lint("clean.test.ts", 'import { expect, it } from "vitest";\n\nit("adds", () => {\n  expect(1 + 1).toBe(2);\n});\n');
+    const { code } = lint(
+      "clean.test.ts",
+      'import { expect, it } from "vitest";\n\nit("adds", () => {\n  expect(1 + 1).toBe(2);\n});\n',
+    );
     expect(code).toBe(0);
   });
 });
@@ -46,22 +55,38 @@ describe("npm run lint", () => {
 describe("the layering check", () => {
   it("refuses core importing an adapter, a handler or the embedded home, and a handler importing an adapter", () => {
     const problems = checkLayers([
-      { path: "functions/core/example.ts", text: 'import { SqsMessageQueue } from "../adapters/sqs-message-queue.js";\nimport { json } from "../handlers/http.js";\nimport type { LocalStack } from "../../local/stack.js";' },
-      { path: "functions/handlers/example.ts", text: 'import { DynamoDbSendLedger } from "../adapters/dynamodb-send-ledger.js";' },
+      {
+        path: "functions/core/example.ts",
+        text: 'import { SqsMessageQueue } from "../adapters/sqs-message-queue.js";\nimport { json } from "../handlers/http.js";\nimport type { LocalStack } from "../../local/stack.js";',
+      },
+      {
+        path: "functions/handlers/example.ts",
+        text: 'import { DynamoDbSendLedger } from "../adapters/dynamodb-send-ledger.js";',
+      },
     ]);
     expect(problems).toEqual([
-      expect.stringMatching(/^functions\/core\/example\.ts imports \.\.\/adapters\/sqs-message-queue\.js: core is pure/),
+      expect.stringMatching(
+        /^functions\/core\/example\.ts imports \.\.\/adapters\/sqs-message-queue\.js: core is pure/,
+      ),
       expect.stringMatching(/^functions\/core\/example\.ts imports \.\.\/handlers\/http\.js: core is pure/),
       expect.stringMatching(/^functions\/core\/example\.ts imports \.\.\/\.\.\/local\/stack\.js: core is pure/),
-      expect.stringMatching(/^functions\/handlers\/example\.ts imports \.\.\/adapters\/dynamodb-send-ledger\.js: a handler reaches adapters only through/),
+      expect.stringMatching(
+        /^functions\/handlers\/example\.ts imports \.\.\/adapters\/dynamodb-send-ledger\.js: a handler reaches adapters only through/,
+      ),
     ]);
   });
 
   it("allows what the layers allow: core within core, a handler through its wiring", () => {
     expect(
       checkLayers([
-        { path: "functions/core/example.ts", text: 'import type { Clock } from "./ports.js";\nimport * as z from "./zod.js";' },
-        { path: "functions/handlers/example.ts", text: 'import { awsSenderDeps } from "../wiring/sender.js";\nimport { handleQueueRecords } from "../core/queue-record.js";' },
+        {
+          path: "functions/core/example.ts",
+          text: 'import type { Clock } from "./ports.js";\nimport * as z from "./zod.js";',
+        },
+        {
+          path: "functions/handlers/example.ts",
+          text: 'import { awsSenderDeps } from "../wiring/sender.js";\nimport { handleQueueRecords } from "../core/queue-record.js";',
+        },
       ]),
     ).toEqual([]);
   });

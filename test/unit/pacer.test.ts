@@ -42,7 +42,8 @@ function fire(pacer: Pacer, clock: VirtualClock, key: string, count: number): Pr
   return Promise.all(Array.from({ length: count }, () => pacer.acquire(key).then(() => clock.now())));
 }
 
-const startTimes = (pacer: Pacer, clock: VirtualClock, key: string, count: number) => clock.runUntil(fire(pacer, clock, key, count));
+const startTimes = (pacer: Pacer, clock: VirtualClock, key: string, count: number) =>
+  clock.runUntil(fire(pacer, clock, key, count));
 
 /** The most starts found in any window of `windowMs` (half-open, as a sliding-window limiter counts). */
 function mostStartsInAnyWindow(starts: number[], windowMs: number): number {
@@ -71,17 +72,20 @@ describe("Pacer", () => {
     expect(starts).toEqual([0]);
   });
 
-  it.each([1, 2, 4.5, 9, 9.5, 10])("starts at most floor(%s) requests in any 1000 ms, and uses that much", async (perSecond) => {
-    // Prepare
-    const clock = new VirtualClock();
-    const pacer = new Pacer({ perSecond, now: clock.now, sleep: clock.sleep });
+  it.each([1, 2, 4.5, 9, 9.5, 10])(
+    "starts at most floor(%s) requests in any 1000 ms, and uses that much",
+    async (perSecond) => {
+      // Prepare
+      const clock = new VirtualClock();
+      const pacer = new Pacer({ perSecond, now: clock.now, sleep: clock.sleep });
 
-    // Act
-    const starts = await startTimes(pacer, clock, "POST /x", Math.ceil(5 * perSecond) + 3);
+      // Act
+      const starts = await startTimes(pacer, clock, "POST /x", Math.ceil(5 * perSecond) + 3);
 
-    // Assess
-    expect(mostStartsInAnyWindow(starts, 1000)).toBe(Math.floor(perSecond));
-  });
+      // Assess
+      expect(mostStartsInAnyWindow(starts, 1000)).toBe(Math.floor(perSecond));
+    },
+  );
 
   it.each([1, 4.5, 9, 9.5])("spaces starts at least 1000/%s ms apart", async (perSecond) => {
     // Prepare
@@ -181,7 +185,9 @@ describe("Pacer", () => {
     const order: number[] = [];
 
     // Act
-    await clock.runUntil(Promise.all(Array.from({ length: 10 }, (_, i) => pacer.acquire("POST /x").then(() => order.push(i)))));
+    await clock.runUntil(
+      Promise.all(Array.from({ length: 10 }, (_, i) => pacer.acquire("POST /x").then(() => order.push(i)))),
+    );
 
     // Assess
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);

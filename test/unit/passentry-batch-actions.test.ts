@@ -4,7 +4,13 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { PassEntryHttpClient, ROUTE_CANCEL_BATCH, ROUTE_CREATE_BATCH, ROUTE_SEND_NOW, ROUTE_SHOW_BATCH } from "../../functions/adapters/passentry-http-client.js";
+import {
+  PassEntryHttpClient,
+  ROUTE_CANCEL_BATCH,
+  ROUTE_CREATE_BATCH,
+  ROUTE_SEND_NOW,
+  ROUTE_SHOW_BATCH,
+} from "../../functions/adapters/passentry-http-client.js";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import { CircuitBreaker } from "../../functions/core/circuit-breaker.js";
 import { PassEntryError } from "../../functions/core/errors.js";
@@ -12,7 +18,11 @@ import type { Pacer } from "../../functions/core/pacer.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../../local/passentry-sandbox/sandbox.js";
 
 const TOKEN = "canary-token-batch-actions";
-const BATCH = { message: "Happy hour starts at 5pm", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" };
+const BATCH = {
+  message: "Happy hour starts at 5pm",
+  segments: [{ groupTag: "summerPromotion" }],
+  scheduledAt: "2030-03-31T13:16:26Z",
+};
 
 const sandboxes: Sandbox[] = [];
 afterEach(async () => {
@@ -21,13 +31,24 @@ afterEach(async () => {
 
 async function start(options: SandboxOptions = {}): Promise<Sandbox> {
   // Validation is quick and nothing leaves `scheduled` on its own: send-now and cancel decide.
-  const sandbox = await startSandbox({ tokens: [TOKEN], validatingMs: 20, scheduledMs: Infinity, sendingMs: 20, ...options });
+  const sandbox = await startSandbox({
+    tokens: [TOKEN],
+    validatingMs: 20,
+    scheduledMs: Infinity,
+    sendingMs: 20,
+    ...options,
+  });
   sandboxes.push(sandbox);
   return sandbox;
 }
 
 const clientFor = (sandbox: Sandbox, extra: { pacer?: Pacer; breaker?: CircuitBreaker } = {}) =>
-  new PassEntryHttpClient({ baseUrl: sandbox.url, secrets: new StaticSecretStore({ "passentry-token": TOKEN }), timeoutMs: 5_000, ...extra });
+  new PassEntryHttpClient({
+    baseUrl: sandbox.url,
+    secrets: new StaticSecretStore({ "passentry-token": TOKEN }),
+    timeoutMs: 5_000,
+    ...extra,
+  });
 
 async function scheduledBatch(sandbox: Sandbox, client: PassEntryHttpClient): Promise<string> {
   const created = await client.createBatch({ entityId: "ent-1", batch: BATCH });
@@ -54,7 +75,12 @@ describe("PassEntryHttpClient.sendNow", () => {
     await client.sendNow(batchId);
 
     expect(sandbox.batches()[0]).toMatchObject({ id: batchId, status: "sending", sentNowAt: expect.any(String) });
-    expect(sandbox.requests().at(-1)).toMatchObject({ method: "POST", path: `/api/v1/batches/${batchId}/send-now`, status: 200, authorized: true });
+    expect(sandbox.requests().at(-1)).toMatchObject({
+      method: "POST",
+      path: `/api/v1/batches/${batchId}/send-now`,
+      status: 200,
+      authorized: true,
+    });
   });
 
   it("is a permanent failure when the batch is not scheduled (still validating)", async () => {
@@ -85,7 +111,9 @@ describe("PassEntryHttpClient.sendNow", () => {
     const sandbox = await start();
     const client = clientFor(sandbox);
     const batchId = await scheduledBatch(sandbox, client);
-    sandbox.injectNext(ROUTE_SEND_NOW, [{ kind: "status", status: 403, body: { errors: [`Bearer ${TOKEN} may not send now`] } }]);
+    sandbox.injectNext(ROUTE_SEND_NOW, [
+      { kind: "status", status: 403, body: { errors: [`Bearer ${TOKEN} may not send now`] } },
+    ]);
 
     const error = await failureOf(client.sendNow(batchId));
 
@@ -104,7 +132,11 @@ describe("PassEntryHttpClient.cancelBatch", () => {
 
     expect(answer.data).toMatchObject({ id: batchId, attributes: { status: "cancelled" } });
     expect(sandbox.batches()[0]?.status).toBe("cancelled");
-    expect(sandbox.requests().at(-1)).toMatchObject({ method: "PATCH", path: `/api/v1/batches/${batchId}/cancel`, status: 200 });
+    expect(sandbox.requests().at(-1)).toMatchObject({
+      method: "PATCH",
+      path: `/api/v1/batches/${batchId}/cancel`,
+      status: 200,
+    });
   });
 
   it("is a permanent failure once the batch is sending", async () => {

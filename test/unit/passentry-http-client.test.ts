@@ -6,7 +6,13 @@ import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseRetryAfter, PassEntryHttpClient, ROUTE_CREATE_BATCH, ROUTE_SHOW_BATCH, type PassEntryHttpClientOptions } from "../../functions/adapters/passentry-http-client.js";
+import {
+  parseRetryAfter,
+  PassEntryHttpClient,
+  ROUTE_CREATE_BATCH,
+  ROUTE_SHOW_BATCH,
+  type PassEntryHttpClientOptions,
+} from "../../functions/adapters/passentry-http-client.js";
 import { StaticSecretStore } from "../../functions/adapters/static-secret-store.js";
 import { CircuitBreaker } from "../../functions/core/circuit-breaker.js";
 import { PassEntryError } from "../../functions/core/errors.js";
@@ -18,7 +24,12 @@ import { CachingSecretStore } from "../support/harness.js";
 /** Planted as the PassEntry token: it must never show up in an error. */
 const TOKEN = "canary-token-XYZ";
 const ENTITY_ID = "entity-1";
-const BATCH: WalletMessageBatch = { message: "Happy hour starts at 5pm", segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z", name: "Friday promotion" };
+const BATCH: WalletMessageBatch = {
+  message: "Happy hour starts at 5pm",
+  segments: [{ groupTag: "summerPromotion" }],
+  scheduledAt: "2030-03-31T13:16:26Z",
+  name: "Friday promotion",
+};
 
 const sandboxes: Sandbox[] = [];
 
@@ -33,7 +44,10 @@ async function start(options: SandboxOptions = {}): Promise<Sandbox> {
 }
 
 function clientFor(baseUrl: string, options: Partial<PassEntryHttpClientOptions> = {}) {
-  const secrets = options.secrets instanceof StaticSecretStore ? options.secrets : new StaticSecretStore({ "passentry-token": TOKEN });
+  const secrets =
+    options.secrets instanceof StaticSecretStore
+      ? options.secrets
+      : new StaticSecretStore({ "passentry-token": TOKEN });
   return new PassEntryHttpClient({ baseUrl, secrets, timeoutMs: 5_000, ...options });
 }
 
@@ -51,7 +65,14 @@ async function failureOf(call: Promise<unknown>): Promise<PassEntryError> {
 /** Every way an error may end up in a log line or an HTTP answer. */
 function renderings(error: unknown): string[] {
   const e = error as Error;
-  return [e.message, String(e), e.stack ?? "", JSON.stringify(e), JSON.stringify({ ...e }), inspect(e, { depth: 10, showHidden: true })];
+  return [
+    e.message,
+    String(e),
+    e.stack ?? "",
+    JSON.stringify(e),
+    JSON.stringify({ ...e }),
+    inspect(e, { depth: 10, showHidden: true }),
+  ];
 }
 
 async function closedPort(): Promise<number> {
@@ -83,7 +104,11 @@ describe("PassEntryHttpClient", () => {
       // Assess
       const [stored] = sandbox.batches();
       expect(created.data.id).toBe(stored?.id);
-      expect(created.data.attributes).toMatchObject({ name: "Friday promotion", status: "validating", scheduledAt: "2030-03-31T13:16:26Z" });
+      expect(created.data.attributes).toMatchObject({
+        name: "Friday promotion",
+        status: "validating",
+        scheduledAt: "2030-03-31T13:16:26Z",
+      });
       expect(stored).toMatchObject({ entityId: ENTITY_ID, body: { batch: BATCH } });
     });
 
@@ -95,7 +120,9 @@ describe("PassEntryHttpClient", () => {
 
       // Act
       const deadline = Date.now() + 100;
-      const error = await failureOf(client.createBatch({ entityId: ENTITY_ID, batch: BATCH, mayStillSend: () => Date.now() <= deadline }));
+      const error = await failureOf(
+        client.createBatch({ entityId: ENTITY_ID, batch: BATCH, mayStillSend: () => Date.now() <= deadline }),
+      );
 
       // Assess
       expect(error.details).toMatchObject({ outcomeKnown: true, lateStart: true });
@@ -108,7 +135,11 @@ describe("PassEntryHttpClient", () => {
       // Prepare
       const sandbox = await start();
       const client = clientFor(sandbox.url);
-      const invalid = { message: "   ", segments: [{ groupTag: "x" }], scheduledAt: "2001-01-01T00:00:00Z" } as WalletMessageBatch;
+      const invalid = {
+        message: "   ",
+        segments: [{ groupTag: "x" }],
+        scheduledAt: "2001-01-01T00:00:00Z",
+      } as WalletMessageBatch;
 
       // Act
       const error = await failureOf(client.createBatch({ entityId: ENTITY_ID, batch: invalid }));
@@ -117,7 +148,9 @@ describe("PassEntryHttpClient", () => {
       expect(error.kind).toBe("permanent");
       expect(error.retryable).toBe(false);
       expect(error.details).toMatchObject({ status: 422, outcomeKnown: true });
-      expect(error.details.errors).toEqual(expect.arrayContaining([expect.stringMatching(/message.*blank/), expect.stringMatching(/scheduledAt.*past/)]));
+      expect(error.details.errors).toEqual(
+        expect.arrayContaining([expect.stringMatching(/message.*blank/), expect.stringMatching(/scheduledAt.*past/)]),
+      );
       for (const text of error.details.errors!) expect(error.message).toContain(text);
       expect(sandbox.batches()).toEqual([]);
     });
@@ -140,7 +173,14 @@ describe("PassEntryHttpClient", () => {
     it("is retryable with a known outcome and PassEntry's retry-after when it answers 429", async () => {
       // Prepare
       const sandbox = await start();
-      sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 429, body: { errors: ["Too Many Requests"] }, headers: { "x-rate-limit-retry-after": "0.35" } }]);
+      sandbox.injectNext(ROUTE_CREATE_BATCH, [
+        {
+          kind: "status",
+          status: 429,
+          body: { errors: ["Too Many Requests"] },
+          headers: { "x-rate-limit-retry-after": "0.35" },
+        },
+      ]);
       const client = clientFor(sandbox.url);
 
       // Act
@@ -148,14 +188,21 @@ describe("PassEntryHttpClient", () => {
 
       // Assess
       expect(error.kind).toBe("retryable");
-      expect(error.details).toMatchObject({ status: 429, outcomeKnown: true, retryAfterSeconds: 0.35, errors: ["Too Many Requests"] });
+      expect(error.details).toMatchObject({
+        status: 429,
+        outcomeKnown: true,
+        retryAfterSeconds: 0.35,
+        errors: ["Too Many Requests"],
+      });
       expect(sandbox.batches()).toEqual([]);
     });
 
     it.each(["abc", "-1", ""])("leaves retryAfterSeconds undefined when a 429 says retry after %j", async (header) => {
       // Prepare
       const sandbox = await start();
-      sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": header } }]);
+      sandbox.injectNext(ROUTE_CREATE_BATCH, [
+        { kind: "status", status: 429, headers: { "x-rate-limit-retry-after": header } },
+      ]);
       const client = clientFor(sandbox.url);
 
       // Act
@@ -183,7 +230,9 @@ describe("PassEntryHttpClient", () => {
     it("is retryable with an unknown outcome when a gateway answers 502 with an HTML page", async () => {
       // Prepare
       const sandbox = await start();
-      sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 502, body: "<html><body><h1>502 Bad Gateway</h1></body></html>" }]);
+      sandbox.injectNext(ROUTE_CREATE_BATCH, [
+        { kind: "status", status: 502, body: "<html><body><h1>502 Bad Gateway</h1></body></html>" },
+      ]);
       const client = clientFor(sandbox.url);
 
       // Act
@@ -386,16 +435,56 @@ describe("PassEntryHttpClient", () => {
     // biome-ignore lint/suspicious/noConfusingVoidType: most scenarios only set up the sandbox (void); a few change the client.
     const scenarios: [string, (sandbox: Sandbox) => Partial<PassEntryHttpClientOptions> | void][] = [
       ["PassEntry refuses it (401)", (sandbox) => sandbox.setTokens(["another-token"])],
-      ["PassEntry rejects the batch (422)", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 422, body: { errors: ["batch.message can't be blank"] } }])],
-      ["PassEntry rate-limits (429)", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "0.35" } }])],
+      [
+        "PassEntry rejects the batch (422)",
+        (sandbox) =>
+          sandbox.injectNext(ROUTE_CREATE_BATCH, [
+            { kind: "status", status: 422, body: { errors: ["batch.message can't be blank"] } },
+          ]),
+      ],
+      [
+        "PassEntry rate-limits (429)",
+        (sandbox) =>
+          sandbox.injectNext(ROUTE_CREATE_BATCH, [
+            { kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "0.35" } },
+          ]),
+      ],
       ["PassEntry fails (500)", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 500 }])],
-      ["a gateway answers HTML (502)", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 502, body: "<html>Bad Gateway</html>" }])],
-      ["the 202 body is unreadable", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 202, body: "not json" }])],
+      [
+        "a gateway answers HTML (502)",
+        (sandbox) =>
+          sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 502, body: "<html>Bad Gateway</html>" }]),
+      ],
+      [
+        "the 202 body is unreadable",
+        (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 202, body: "not json" }]),
+      ],
       ["the connection drops", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "drop" }])],
-      ["the connection drops after the create", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "drop-after-create" }])],
-      ["PassEntry's 401 text echoes the token", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 401, body: { errors: [`Invalid token ${TOKEN}`] } }])],
-      ["PassEntry's 422 text echoes the Authorization header", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 422, body: { errors: [{ header: `Bearer ${TOKEN}` }] } }])],
-      ["a 500 text echoes the token", (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "status", status: 500, body: { errors: [`upstream rejected ${TOKEN}`] } }])],
+      [
+        "the connection drops after the create",
+        (sandbox) => sandbox.injectNext(ROUTE_CREATE_BATCH, [{ kind: "drop-after-create" }]),
+      ],
+      [
+        "PassEntry's 401 text echoes the token",
+        (sandbox) =>
+          sandbox.injectNext(ROUTE_CREATE_BATCH, [
+            { kind: "status", status: 401, body: { errors: [`Invalid token ${TOKEN}`] } },
+          ]),
+      ],
+      [
+        "PassEntry's 422 text echoes the Authorization header",
+        (sandbox) =>
+          sandbox.injectNext(ROUTE_CREATE_BATCH, [
+            { kind: "status", status: 422, body: { errors: [{ header: `Bearer ${TOKEN}` }] } },
+          ]),
+      ],
+      [
+        "a 500 text echoes the token",
+        (sandbox) =>
+          sandbox.injectNext(ROUTE_CREATE_BATCH, [
+            { kind: "status", status: 500, body: { errors: [`upstream rejected ${TOKEN}`] } },
+          ]),
+      ],
       [
         "the call times out",
         (sandbox) => {
@@ -452,7 +541,10 @@ describe("PassEntryHttpClient", () => {
     it("stops reaching PassEntry after five consecutive 5xx and fails fast with a known outcome", async () => {
       // Prepare
       const sandbox = await start();
-      sandbox.injectNext(ROUTE_CREATE_BATCH, Array.from({ length: 5 }, () => ({ kind: "status" as const, status: 503 })));
+      sandbox.injectNext(
+        ROUTE_CREATE_BATCH,
+        Array.from({ length: 5 }, () => ({ kind: "status" as const, status: 503 })),
+      );
       const client = clientFor(sandbox.url, { breaker: new CircuitBreaker({ threshold: 5, cooldownMs: 60_000 }) });
       for (let i = 0; i < 5; i++) await failureOf(client.createBatch({ entityId: ENTITY_ID, batch: BATCH }));
 
@@ -472,8 +564,13 @@ describe("PassEntryHttpClient", () => {
       // Prepare
       let now = 0;
       const sandbox = await start();
-      sandbox.injectNext(ROUTE_CREATE_BATCH, Array.from({ length: 5 }, () => ({ kind: "status" as const, status: 500 })));
-      const client = clientFor(sandbox.url, { breaker: new CircuitBreaker({ threshold: 5, cooldownMs: 5_000, now: () => now }) });
+      sandbox.injectNext(
+        ROUTE_CREATE_BATCH,
+        Array.from({ length: 5 }, () => ({ kind: "status" as const, status: 500 })),
+      );
+      const client = clientFor(sandbox.url, {
+        breaker: new CircuitBreaker({ threshold: 5, cooldownMs: 5_000, now: () => now }),
+      });
       for (let i = 0; i < 5; i++) await failureOf(client.createBatch({ entityId: ENTITY_ID, batch: BATCH }));
 
       // Act
@@ -488,7 +585,10 @@ describe("PassEntryHttpClient", () => {
     it("stays closed through 429s, which are PassEntry pacing us rather than an outage", async () => {
       // Prepare
       const sandbox = await start();
-      sandbox.injectNext(ROUTE_CREATE_BATCH, Array.from({ length: 6 }, () => ({ kind: "status" as const, status: 429 })));
+      sandbox.injectNext(
+        ROUTE_CREATE_BATCH,
+        Array.from({ length: 6 }, () => ({ kind: "status" as const, status: 429 })),
+      );
       const client = clientFor(sandbox.url, { breaker: new CircuitBreaker({ threshold: 5, cooldownMs: 60_000 }) });
       for (let i = 0; i < 6; i++) await failureOf(client.createBatch({ entityId: ENTITY_ID, batch: BATCH }));
 
@@ -507,7 +607,11 @@ describe("PassEntryHttpClient", () => {
       const client = clientFor(sandbox.url, { ratePerSecond: 9 });
 
       // Act
-      const created = await Promise.all(Array.from({ length: 25 }, (_, i) => client.createBatch({ entityId: ENTITY_ID, batch: { ...BATCH, name: `burst ${i}` } })));
+      const created = await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          client.createBatch({ entityId: ENTITY_ID, batch: { ...BATCH, name: `burst ${i}` } }),
+        ),
+      );
 
       // Assess
       expect(sandbox.count429()).toBe(0);
@@ -532,11 +636,14 @@ describe("parseRetryAfter", () => {
     expect(parsed).toBe(seconds);
   });
 
-  it.each(["abc", "-1", "", "   ", "1e3", "Infinity", "NaN", ".5", "1.", "0x10", "1,5", null, undefined])("gives undefined for %j", (header) => {
-    // Act
-    const parsed = parseRetryAfter(header);
+  it.each(["abc", "-1", "", "   ", "1e3", "Infinity", "NaN", ".5", "1.", "0x10", "1,5", null, undefined])(
+    "gives undefined for %j",
+    (header) => {
+      // Act
+      const parsed = parseRetryAfter(header);
 
-    // Assess
-    expect(parsed).toBeUndefined();
-  });
+      // Assess
+      expect(parsed).toBeUndefined();
+    },
+  );
 });

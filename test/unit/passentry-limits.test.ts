@@ -6,7 +6,14 @@ import { describe, expect, it } from "vitest";
 import { DEFAULTS, loadLocalConfig } from "../../functions/config.js";
 import { earlySendAt } from "../../functions/core/batch-rules.js";
 import { describeIssues } from "../../functions/core/describe-issues.js";
-import { MAX_RECIPIENTS_PER_BATCH, MIN_LEAD_MINUTES, MIN_LEAD_MS, NOTICE_MARGIN_MS, PASSENTRY_MAX_CALLS_PER_SECOND, PASSENTRY_MIN_NOTICE_MS } from "../../functions/core/passentry-limits.js";
+import {
+  MAX_RECIPIENTS_PER_BATCH,
+  MIN_LEAD_MINUTES,
+  MIN_LEAD_MS,
+  NOTICE_MARGIN_MS,
+  PASSENTRY_MAX_CALLS_PER_SECOND,
+  PASSENTRY_MIN_NOTICE_MS,
+} from "../../functions/core/passentry-limits.js";
 import { checkPromotionsFile, MIN_LEAD_TIME_MINUTES } from "../../functions/core/promotions.js";
 import { TriggerRequestBody } from "../../functions/core/schemas.js";
 
@@ -21,7 +28,11 @@ describe("PassEntry's limits", () => {
 
   it("make a scheduledAt under the lead an early send, and one at the lead a plain schedule", () => {
     const postedAt = Date.parse("2030-01-01T00:00:00Z");
-    const at = (ms: number) => ({ message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: new Date(postedAt + ms).toISOString() });
+    const at = (ms: number) => ({
+      message: "Hi",
+      segments: [{ groupTag: "vip" }],
+      scheduledAt: new Date(postedAt + ms).toISOString(),
+    });
     expect(earlySendAt(at(MIN_LEAD_MS - 1_000), postedAt)).toBe(new Date(postedAt + MIN_LEAD_MS - 1_000).toISOString());
     expect(earlySendAt(at(MIN_LEAD_MS), postedAt)).toBeUndefined();
   });
@@ -43,9 +54,13 @@ describe("PassEntry's limits", () => {
       ],
     });
     expect(problems(promotion(MAX_RECIPIENTS_PER_BATCH))).toEqual([]);
-    expect(problems(promotion(MAX_RECIPIENTS_PER_BATCH + 1)).join()).toContain(`audience.recipients must hold at most ${MAX_RECIPIENTS_PER_BATCH} recipients`);
+    expect(problems(promotion(MAX_RECIPIENTS_PER_BATCH + 1)).join()).toContain(
+      `audience.recipients must hold at most ${MAX_RECIPIENTS_PER_BATCH} recipients`,
+    );
     expect(DEFAULTS.passEntryRatePerSecond).toBeLessThan(PASSENTRY_MAX_CALLS_PER_SECOND);
-    expect(() => loadLocalConfig({ PASSENTRY_RATE_PER_SECOND: String(PASSENTRY_MAX_CALLS_PER_SECOND + 1) })).toThrow(`at most ${PASSENTRY_MAX_CALLS_PER_SECOND}`);
+    expect(() => loadLocalConfig({ PASSENTRY_RATE_PER_SECOND: String(PASSENTRY_MAX_CALLS_PER_SECOND + 1) })).toThrow(
+      `at most ${PASSENTRY_MAX_CALLS_PER_SECOND}`,
+    );
   });
 });
 
@@ -53,6 +68,9 @@ describe("describeIssues", () => {
   it("leads each problem with its field's path unless the message already names it", () => {
     const parsed = TriggerRequestBody.safeParse({ batch: { message: " ", recipients: [{ variables: {} }] } });
     expect(parsed.success).toBe(false);
-    expect(describeIssues(parsed.error!)).toEqual(["batch.message must not be blank", expect.stringMatching(/^batch\.recipients\.0: must name a pass/)]);
+    expect(describeIssues(parsed.error!)).toEqual([
+      "batch.message must not be blank",
+      expect.stringMatching(/^batch\.recipients\.0: must name a pass/),
+    ]);
   });
 });

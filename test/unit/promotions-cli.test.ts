@@ -38,7 +38,12 @@ function writePromotions(name: string, promotions: unknown[]): string {
 async function cli(args: string[], now = Date.parse("2026-03-26T12:00:00Z")) {
   const out: string[] = [];
   const err: string[] = [];
-  const context: CliContext = { io: { out: (l) => out.push(l), err: (l) => err.push(l) }, env: {}, cwd: dir, now: () => now };
+  const context: CliContext = {
+    io: { out: (l) => out.push(l), err: (l) => err.push(l) },
+    env: {},
+    cwd: dir,
+    now: () => now,
+  };
   const code = await runCli(args, context);
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
@@ -53,10 +58,22 @@ describe("promotions validate", () => {
   });
 
   it.each([
-    ["an invalid cron", { cron: "0 25 * * 5" }, 'promotion "friday-happy-hour": cron "0 25 * * 5" is not a valid cron expression'],
-    ["an unknown time zone", { timeZone: "Europe/Londn" }, 'promotion "friday-happy-hour": timeZone "Europe/Londn" is not a known IANA time zone'],
+    [
+      "an invalid cron",
+      { cron: "0 25 * * 5" },
+      'promotion "friday-happy-hour": cron "0 25 * * 5" is not a valid cron expression',
+    ],
+    [
+      "an unknown time zone",
+      { timeZone: "Europe/Londn" },
+      'promotion "friday-happy-hour": timeZone "Europe/Londn" is not a known IANA time zone',
+    ],
     ["a blank message", { message: " " }, 'promotion "friday-happy-hour": message must not be blank'],
-    ["an empty audience", { audience: { segments: [] } }, 'promotion "friday-happy-hour": audience.segments must not be empty'],
+    [
+      "an empty audience",
+      { audience: { segments: [] } },
+      'promotion "friday-happy-hour": audience.segments must not be empty',
+    ],
   ])("exits 1 on %s, naming the promotion and the field", async (_, overrides, expected) => {
     const file = writePromotions("bad.json", [{ ...valid, ...overrides }]);
 
@@ -69,7 +86,11 @@ describe("promotions validate", () => {
   });
 
   it("exits 1 on duplicate ids and lists every problem of the file at once", async () => {
-    const file = writePromotions("bad.json", [valid, { ...valid, message: "" }, { ...valid, id: "brunch", cron: "0 25 * * 6" }]);
+    const file = writePromotions("bad.json", [
+      valid,
+      { ...valid, message: "" },
+      { ...valid, id: "brunch", cron: "0 25 * * 6" },
+    ]);
 
     const result = await cli(["promotions", "validate", file]);
 
@@ -95,7 +116,11 @@ describe("promotions validate", () => {
   it("exits 1 from a real `npm run cli` process, as CI or a pre-commit hook would run it", () => {
     const file = join(dir, writePromotions("bad.json", [{ ...valid, cron: "0 25 * * 5" }]));
 
-    const run = spawnSync(process.execPath, ["--import", "tsx", "local/cli.ts", "promotions", "validate", file], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 30_000 });
+    const run = spawnSync(process.execPath, ["--import", "tsx", "local/cli.ts", "promotions", "validate", file], {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
 
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('promotion "friday-happy-hour": cron "0 25 * * 5" is not a valid cron expression');
@@ -105,14 +130,19 @@ describe("promotions validate", () => {
 describe("promotions list", () => {
   it("shows the next occurrences in local time and UTC, with the trigger that queues each, across spring forward", async () => {
     // Prepare: daily 01:30 London; on 29 March 2026 01:30 does not exist and croner sends at 02:00 BST.
-    const file = writePromotions("promotions.json", [{ ...valid, id: "night-owl", name: "Night owl", cron: "30 1 * * *", leadTimeMinutes: 90 }]);
+    const file = writePromotions("promotions.json", [
+      { ...valid, id: "night-owl", name: "Night owl", cron: "30 1 * * *", leadTimeMinutes: 90 },
+    ]);
 
     // Act
     const result = await cli(["promotions", "list", file, "--count", "4"], Date.parse("2026-03-26T12:00:00Z"));
 
     // Assess
     expect(result.code).toBe(0);
-    const rows = result.out.split("\n").filter((l) => /^\s+\w{3} 2026-/.test(l)).map((l) => l.trim().split(/\s{2,}/));
+    const rows = result.out
+      .split("\n")
+      .filter((l) => /^\s+\w{3} 2026-/.test(l))
+      .map((l) => l.trim().split(/\s{2,}/));
     expect(rows).toEqual([
       ["Fri 2026-03-27 01:30 GMT (+00:00)", "2026-03-27T01:30:00Z", "2026-03-27T00:00:00Z"],
       ["Sat 2026-03-28 01:30 GMT (+00:00)", "2026-03-28T01:30:00Z", "2026-03-28T00:00:00Z"],
@@ -132,7 +162,9 @@ describe("promotions list", () => {
     const result = await cli(["promotions", "list", file, "--count", "2"]);
 
     expect(result.code).toBe(0);
-    expect(result.out).toMatch(/Fri 2026-03-27 17:00 GMT \(\+00:00\)\s+2026-03-27T17:00:00Z\s+skipped \(listed in skip\)/);
+    expect(result.out).toMatch(
+      /Fri 2026-03-27 17:00 GMT \(\+00:00\)\s+2026-03-27T17:00:00Z\s+skipped \(listed in skip\)/,
+    );
     expect(result.out).toContain('brunch: "Brunch" (disabled: nothing is planned)');
   });
 
@@ -142,7 +174,9 @@ describe("promotions list", () => {
     const result = await cli(["promotions", "list", file]);
 
     expect(result.code).toBe(1);
-    expect(result.err).toContain('promotion "friday-happy-hour": timeZone "Nowhere/Special" is not a known IANA time zone');
+    expect(result.err).toContain(
+      'promotion "friday-happy-hour": timeZone "Nowhere/Special" is not a known IANA time zone',
+    );
   });
 });
 

@@ -11,7 +11,14 @@ import { openSqlite, type SqliteDatabase } from "../../functions/adapters/sqlite
 import { SqliteMessageQueue } from "../../functions/adapters/sqlite-message-queue.js";
 import { SqliteRequestStore } from "../../functions/adapters/sqlite-request-store.js";
 import { ServiceUnavailableError } from "../../functions/core/errors.js";
-import { ownedWindow, owningTrigger, planPromotion, promotionRequestId, TRIGGER_PERIOD_MS, type PlanDeps } from "../../functions/core/plan-promotions.js";
+import {
+  ownedWindow,
+  owningTrigger,
+  planPromotion,
+  promotionRequestId,
+  TRIGGER_PERIOD_MS,
+  type PlanDeps,
+} from "../../functions/core/plan-promotions.js";
 import type { MessageQueue } from "../../functions/core/ports.js";
 import { Promotion, type PromotionInput } from "../../functions/core/promotions.js";
 import { SendRequestMessage } from "../../functions/core/schemas.js";
@@ -84,7 +91,12 @@ describe("planPromotion", () => {
     // Assess
     expect(result.window).toEqual({ from: "2026-07-03T16:00:00Z", to: "2026-07-03T17:00:00Z" });
     expect(result.occurrences).toEqual([
-      { requestId: "promo-friday-happy-hour-20260703T160000Z", scheduledAt: "2026-07-03T16:00:00Z", localTime: "2026-07-03T17:00:00+01:00", outcome: "queued" },
+      {
+        requestId: "promo-friday-happy-hour-20260703T160000Z",
+        scheduledAt: "2026-07-03T16:00:00Z",
+        localTime: "2026-07-03T17:00:00+01:00",
+        outcome: "queued",
+      },
     ]);
     expect(queued()).toEqual([
       {
@@ -92,7 +104,13 @@ describe("planPromotion", () => {
         entityId: "my-entity",
         source: "schedule",
         acceptedAt: "2026-07-03T14:00:00.000Z",
-        batch: { message: "Happy hour starts now!", segments: [{ groupTag: "happy-hour" }], scheduledAt: "2026-07-03T16:00:00Z", name: "Friday happy hour", tag: "happy-hour" },
+        batch: {
+          message: "Happy hour starts now!",
+          segments: [{ groupTag: "happy-hour" }],
+          scheduledAt: "2026-07-03T16:00:00Z",
+          name: "Friday happy hour",
+          tag: "happy-hour",
+        },
       },
     ]);
     const stored = await store.get("promo-friday-happy-hour-20260703T160000Z");
@@ -138,7 +156,11 @@ describe("planPromotion", () => {
     expect(log.lines).toContainEqual({
       level: "warn",
       message: "promotion occurrence skipped: less than an hour ahead, PassEntry would refuse it",
-      fields: expect.objectContaining({ promotionId: "friday-happy-hour", requestId: "promo-friday-happy-hour-20260703T160000Z", minutesAhead: 55 }),
+      fields: expect.objectContaining({
+        promotionId: "friday-happy-hour",
+        requestId: "promo-friday-happy-hour-20260703T160000Z",
+        minutesAhead: 55,
+      }),
     });
   });
 
@@ -172,9 +194,13 @@ describe("planPromotion", () => {
     const result = await trigger(p, "2026-07-03T14:00:00Z");
 
     // Assess
-    expect(result.occurrences).toEqual([expect.objectContaining({ scheduledAt: "2026-07-03T15:30:00Z", outcome: "queued" })]);
+    expect(result.occurrences).toEqual([
+      expect.objectContaining({ scheduledAt: "2026-07-03T15:30:00Z", outcome: "queued" }),
+    ]);
     expect(queued().map((m) => m.batch.scheduledAt)).toEqual(["2026-07-03T15:30:00Z"]);
-    expect(log.lines.map((l) => l.message)).toContain("promotion occurrence queued late (its own trigger did not queue it)");
+    expect(log.lines.map((l) => l.message)).toContain(
+      "promotion occurrence queued late (its own trigger did not queue it)",
+    );
   });
 
   it("throws a retryable error when the queue is down, shows the request as failed, and queues it on the retry", async () => {
@@ -201,7 +227,8 @@ describe("hourly triggers over a DST week", () => {
    * triggers) up to `to`, each on time; returns what was queued.
    */
   async function sweep(p: Promotion, from: string, to: string) {
-    for (let t = Date.parse(from) - 4 * HOUR; t < Date.parse(to); t += TRIGGER_PERIOD_MS) await trigger(p, new Date(t).toISOString());
+    for (let t = Date.parse(from) - 4 * HOUR; t < Date.parse(to); t += TRIGGER_PERIOD_MS)
+      await trigger(p, new Date(t).toISOString());
     return queued();
   }
 
@@ -225,7 +252,15 @@ describe("hourly triggers over a DST week", () => {
       p: { cron: "30 1 * * *", timeZone: "Europe/London" },
       from: "2026-03-26T00:00:00Z",
       to: "2026-04-02T00:00:00Z",
-      expected: ["03-26T01:30", "03-27T01:30", "03-28T01:30", "03-29T01:00", "03-30T00:30", "03-31T00:30", "04-01T00:30"],
+      expected: [
+        "03-26T01:30",
+        "03-27T01:30",
+        "03-28T01:30",
+        "03-29T01:00",
+        "03-30T00:30",
+        "03-31T00:30",
+        "04-01T00:30",
+      ],
     },
     {
       week: "London fall back, daily 17:00",
@@ -239,7 +274,15 @@ describe("hourly triggers over a DST week", () => {
       p: { cron: "30 1 * * *", timeZone: "Europe/London" },
       from: "2026-10-22T00:00:00Z",
       to: "2026-10-29T00:00:00Z",
-      expected: ["10-22T00:30", "10-23T00:30", "10-24T00:30", "10-25T00:30", "10-26T01:30", "10-27T01:30", "10-28T01:30"],
+      expected: [
+        "10-22T00:30",
+        "10-23T00:30",
+        "10-24T00:30",
+        "10-25T00:30",
+        "10-26T01:30",
+        "10-27T01:30",
+        "10-28T01:30",
+      ],
     },
     {
       week: "New York spring forward, daily 17:00",
@@ -253,7 +296,15 @@ describe("hourly triggers over a DST week", () => {
       p: { cron: "30 1 * * *", timeZone: "America/New_York" },
       from: "2026-10-29T00:00:00Z",
       to: "2026-11-05T00:00:00Z",
-      expected: ["10-29T05:30", "10-30T05:30", "10-31T05:30", "11-01T05:30", "11-02T06:30", "11-03T06:30", "11-04T06:30"],
+      expected: [
+        "10-29T05:30",
+        "10-30T05:30",
+        "10-31T05:30",
+        "11-01T05:30",
+        "11-02T06:30",
+        "11-03T06:30",
+        "11-04T06:30",
+      ],
     },
     {
       week: "New York fall back, daily 17:00",
@@ -273,8 +324,12 @@ describe("hourly triggers over a DST week", () => {
     expect(inWeek.sort()).toEqual(wanted.sort());
     expect(Object.values(counts(messages)).every((n) => n === 1)).toBe(true);
     // Each was queued by the trigger that owns it, none by a later re-check.
-    expect(log.lines.filter((l) => l.message.includes("queued late") && String(l.fields.scheduledAt) >= from)).toEqual([]);
-    expect(messages.every((m) => m.requestId === promotionRequestId("daily", Date.parse(m.batch.scheduledAt!)))).toBe(true);
+    expect(log.lines.filter((l) => l.message.includes("queued late") && String(l.fields.scheduledAt) >= from)).toEqual(
+      [],
+    );
+    expect(messages.every((m) => m.requestId === promotionRequestId("daily", Date.parse(m.batch.scheduledAt!)))).toBe(
+      true,
+    );
   });
 
   it("gives every occurrence exactly one owning trigger: owned windows partition time", () => {
@@ -304,14 +359,26 @@ describe("planner handler", () => {
     const answer = await handlerWith([promotion()])(event);
 
     // Assess
-    expect(answer).toMatchObject({ status: "planned", promotionId: "friday-happy-hour", occurrences: [{ outcome: "queued" }] });
+    expect(answer).toMatchObject({
+      status: "planned",
+      promotionId: "friday-happy-hour",
+      occurrences: [{ outcome: "queued" }],
+    });
     expect(queued().map((m) => m.requestId)).toEqual(["promo-friday-happy-hour-20260703T160000Z"]);
   });
 
   it.each([
     ["a missing scheduledTime", { promotionId: "friday-happy-hour" }, /scheduledTime/],
-    ["the untemplated placeholder", { promotionId: "friday-happy-hour", scheduledTime: "<aws.scheduler.scheduled-time>" }, /scheduledTime/],
-    ["an unknown promotion", { promotionId: "summer-sale", scheduledTime: "2026-07-03T14:00:00Z" }, /No promotion has the id "summer-sale"/],
+    [
+      "the untemplated placeholder",
+      { promotionId: "friday-happy-hour", scheduledTime: "<aws.scheduler.scheduled-time>" },
+      /scheduledTime/,
+    ],
+    [
+      "an unknown promotion",
+      { promotionId: "summer-sale", scheduledTime: "2026-07-03T14:00:00Z" },
+      /No promotion has the id "summer-sale"/,
+    ],
     ["not an object", "friday-happy-hour", /expected object/],
   ])("refuses %s with a logged error and queues nothing", async (_, event, problem) => {
     const answer = await handlerWith([promotion()])(event);
@@ -324,7 +391,9 @@ describe("planner handler", () => {
 
   it("loads the committed promotions.json the Lambda bundles", async () => {
     const { parsePromotionsFile } = await import("../../functions/core/promotions.js");
-    const committed = parsePromotionsFile(JSON.parse(readFileSync(new URL("../../promotions.json", import.meta.url), "utf8")));
+    const committed = parsePromotionsFile(
+      JSON.parse(readFileSync(new URL("../../promotions.json", import.meta.url), "utf8")),
+    );
 
     expect(committed.map((p) => p.id)).toContain("friday-happy-hour");
   });

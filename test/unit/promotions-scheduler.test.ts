@@ -40,12 +40,21 @@ function build(promotions: Promotion[], startAt: string, trigger?: (event: Plann
     trigger: trigger ?? (async (event) => void events.push(event)),
   });
   schedulers.push(scheduler);
-  return { scheduler, events, log, advance: (ms: number) => (now += ms), set: (iso: string) => (now = Date.parse(iso)) };
+  return {
+    scheduler,
+    events,
+    log,
+    advance: (ms: number) => (now += ms),
+    set: (iso: string) => (now = Date.parse(iso)),
+  };
 }
 
 describe("PromotionScheduler", () => {
   it("fires each enabled promotion once for the current UTC hour, with the EventBridge Scheduler event", async () => {
-    const { scheduler, events } = build([promotion(), promotion({ id: "brunch", enabled: false })], "2026-07-03T14:37:12Z");
+    const { scheduler, events } = build(
+      [promotion(), promotion({ id: "brunch", enabled: false })],
+      "2026-07-03T14:37:12Z",
+    );
 
     await scheduler.check();
     await scheduler.check();
@@ -89,7 +98,9 @@ describe("PromotionScheduler", () => {
     await scheduler.check();
 
     expect(events).toEqual([{ promotionId: "friday-happy-hour", scheduledTime: "2026-07-03T14:00:00Z" }]);
-    expect(log.lines).toContainEqual(expect.objectContaining({ level: "error", message: "promotion trigger failed; retrying at the next check" }));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ level: "error", message: "promotion trigger failed; retrying at the next check" }),
+    );
   });
 
   it("fires at once when started and leaves no timer once stopped", async () => {

@@ -6,7 +6,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { isMarkedFor } from "../../functions/core/batch-rules.js";
-import { exampleBody, FIXTURE_API_KEY, requestCancelEvent, requestStatusEvent, triggerEvent } from "../support/events.js";
+import {
+  exampleBody,
+  FIXTURE_API_KEY,
+  requestCancelEvent,
+  requestStatusEvent,
+  triggerEvent,
+} from "../support/events.js";
 import { CANARY_TOKEN, startHarness, type Harness, type HarnessOptions } from "../support/harness.js";
 
 const CREATE = "POST /api/v1/entities/:id/messaging/wallet";
@@ -57,12 +63,22 @@ describe("request cancel handler (DELETE /api/v1/requests/{requestId})", () => {
     expect(answer.statusCode).toBe(202);
     expect(answer.body.data).toMatchObject({
       id: requestId,
-      attributes: { status: "cancelled", cancelRequestedAt: expect.any(String), progress: { chunks: 3, cancelled: 3, pending: 0 } },
+      attributes: {
+        status: "cancelled",
+        cancelRequestedAt: expect.any(String),
+        progress: { chunks: 3, cancelled: 3, pending: 0 },
+      },
     });
-    expect(answer.body.data.attributes.batches.map((b: { state: string }) => b.state)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    expect(answer.body.data.attributes.batches.map((b: { state: string }) => b.state)).toEqual([
+      "cancelled",
+      "cancelled",
+      "cancelled",
+    ]);
     expect(h.sandbox.requests()).toEqual([]);
     expect(await view(requestId)).toMatchObject({ status: "cancelled" });
-    expect(failedEvents()).toEqual([0, 1, 2].map((chunk) => expect.objectContaining({ requestId, chunk, batchId: null, status: "cancelled" })));
+    expect(failedEvents()).toEqual(
+      [0, 1, 2].map((chunk) => expect.objectContaining({ requestId, chunk, batchId: null, status: "cancelled" })),
+    );
   });
 
   it("cancels at PassEntry a created batch that is still scheduled, and announces it", async () => {
@@ -84,9 +100,13 @@ describe("request cancel handler (DELETE /api/v1/requests/{requestId})", () => {
     expect(await view(requestId)).toMatchObject({
       status: "cancelled",
       progress: { cancelled: 1 },
-      batches: [{ state: "sent", batchId: batch!.id, status: "cancelled", note: "Cancelled at PassEntry before it was sent." }],
+      batches: [
+        { state: "sent", batchId: batch!.id, status: "cancelled", note: "Cancelled at PassEntry before it was sent." },
+      ],
     });
-    expect(failedEvents()).toEqual([expect.objectContaining({ requestId, chunk: 0, batchId: batch!.id, status: "cancelled" })]);
+    expect(failedEvents()).toEqual([
+      expect.objectContaining({ requestId, chunk: 0, batchId: batch!.id, status: "cancelled" }),
+    ]);
   });
 
   it("says so when PassEntry is already sending the batch, and leaves it alone", async () => {
@@ -119,13 +139,29 @@ describe("request cancel handler (DELETE /api/v1/requests/{requestId})", () => {
     await sleep(LEASE_MS + 50);
     await h.deliverUntilEmpty();
 
-    expect(answer.body.data.attributes.batches.map((b: { state: string }) => b.state)).toEqual(["sent", "open", "cancelled"]);
+    expect(answer.body.data.attributes.batches.map((b: { state: string }) => b.state)).toEqual([
+      "sent",
+      "open",
+      "cancelled",
+    ]);
     const created = h.sandbox.batches();
     expect(created.map((b) => isMarkedFor(b.name, { requestId, chunk: 0 }))).toEqual([true]);
     expect(created[0]!.status).toBe("cancelled");
-    expect(h.log.lines).toContainEqual(expect.objectContaining({ message: "send cancelled before it was sent", fields: expect.objectContaining({ requestId, chunk: 1 }) }));
-    expect(await view(requestId)).toMatchObject({ status: "cancelled", progress: { chunks: 3, cancelled: 3, sent: 0, pending: 0 } });
-    expect(failedEvents().map((e) => [e.chunk, e.status]).sort()).toEqual([
+    expect(h.log.lines).toContainEqual(
+      expect.objectContaining({
+        message: "send cancelled before it was sent",
+        fields: expect.objectContaining({ requestId, chunk: 1 }),
+      }),
+    );
+    expect(await view(requestId)).toMatchObject({
+      status: "cancelled",
+      progress: { chunks: 3, cancelled: 3, sent: 0, pending: 0 },
+    });
+    expect(
+      failedEvents()
+        .map((e) => [e.chunk, e.status])
+        .sort(),
+    ).toEqual([
       [0, "cancelled"],
       [1, "cancelled"],
       [2, "cancelled"],
@@ -165,7 +201,9 @@ describe("request cancel handler (DELETE /api/v1/requests/{requestId})", () => {
     await start();
     const requestId = await accept();
 
-    const answer = await h.requestCancel(requestCancelEvent(requestId, { headers: { authorization: "Bearer not-a-key" } }));
+    const answer = await h.requestCancel(
+      requestCancelEvent(requestId, { headers: { authorization: "Bearer not-a-key" } }),
+    );
     await h.deliverUntilEmpty();
 
     expect(answer.statusCode).toBe(401);

@@ -62,7 +62,14 @@ describe("request status handler (GET /api/v1/requests/{requestId})", () => {
     expect(answer.body.data).toMatchObject({
       id: requestId,
       type: "walletMessageRequest",
-      attributes: { status: "queued", content: "Hello, World!", scheduledAt: "2030-03-31T13:16:26Z", batchId: null, failureReason: null, batches: [] },
+      attributes: {
+        status: "queued",
+        content: "Hello, World!",
+        scheduledAt: "2030-03-31T13:16:26Z",
+        batchId: null,
+        failureReason: null,
+        batches: [],
+      },
     });
     expect(answer.body.links.self).toBe(`/api/v1/requests/${requestId}`);
   });
@@ -103,11 +110,16 @@ describe("request status handler (GET /api/v1/requests/{requestId})", () => {
     h.acceptQueue.failNextSends(1);
     const refused = await h.accept(triggerEvent({ headers: { "idempotency-key": "order-2001" } }));
     expect(refused.statusCode).toBe(503);
-    const [requestId] = (h.db.prepare("SELECT request_id FROM requests").all() as { request_id: string }[]).map((r) => r.request_id);
+    const [requestId] = (h.db.prepare("SELECT request_id FROM requests").all() as { request_id: string }[]).map(
+      (r) => r.request_id,
+    );
 
     const answer = await h.requestStatus(requestStatusEvent(requestId!));
 
-    expect(answer.body.data.attributes).toMatchObject({ status: "failed", failureReason: "The request could not be queued; nothing was sent." });
+    expect(answer.body.data.attributes).toMatchObject({
+      status: "failed",
+      failureReason: "The request could not be queued; nothing was sent.",
+    });
   });
 
   it("shows the unknown state with its reason when PassEntry's batch list could not decide whether a lost send happened", async () => {
@@ -115,7 +127,11 @@ describe("request status handler (GET /api/v1/requests/{requestId})", () => {
     const requestId = await accept();
     h.sandbox.injectNext(CREATE, [{ kind: "drop" }]);
     await h.deliverQueued();
-    for (let i = 0; i < 26; i++) await h.passEntry.createBatch({ entityId: "ent_elsewhere", batch: { message: `other ${i}`, segments: [{ groupTag: "x" }] } });
+    for (let i = 0; i < 26; i++)
+      await h.passEntry.createBatch({
+        entityId: "ent_elsewhere",
+        batch: { message: `other ${i}`, segments: [{ groupTag: "x" }] },
+      });
     await new Promise((resolve) => setTimeout(resolve, 5));
     await h.deliverQueued();
 
@@ -124,7 +140,9 @@ describe("request status handler (GET /api/v1/requests/{requestId})", () => {
     expect(answer.body.data.attributes).toMatchObject({
       status: "unknown",
       batchId: null,
-      failureReason: expect.stringMatching(/without finding this part's batch or reaching batches older than its first POST; not sending again/),
+      failureReason: expect.stringMatching(
+        /without finding this part's batch or reaching batches older than its first POST; not sending again/,
+      ),
       batches: [{ chunk: 0, state: "unknown", attempt: 2, reason: expect.stringMatching(/not sending again/) }],
     });
   });

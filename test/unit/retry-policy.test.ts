@@ -3,7 +3,13 @@
  * and one that can never succeed is dead-lettered within about half a day.
  */
 import { describe, expect, it } from "vitest";
-import { MAX_RECEIVES, MAX_RETRY_SECONDS, retryBackoffSeconds, shortestTimeToDeadLetterSeconds, SURVIVED_OUTAGE_SECONDS } from "../../functions/core/retry-policy.js";
+import {
+  MAX_RECEIVES,
+  MAX_RETRY_SECONDS,
+  retryBackoffSeconds,
+  shortestTimeToDeadLetterSeconds,
+  SURVIVED_OUTAGE_SECONDS,
+} from "../../functions/core/retry-policy.js";
 import { queues } from "../../infra/manifest.js";
 
 describe("the retry policy of a message handed back to the queue", () => {

@@ -4,8 +4,22 @@
  */
 import { describe, expect, it } from "vitest";
 import { fingerprint } from "../../functions/core/accept-request.js";
-import { isFollowUp, MAX_RECIPIENTS_PER_REQUEST, QueueMessageBody, SendRequestBody, toSendRequest, WalletMessageBatch } from "../../functions/core/schemas.js";
-import { batchMarker, parseBatchMarker, splitIntoChunks, toPassEntryBatch, wantsSendNow, withMarker } from "../../functions/core/batch-rules.js";
+import {
+  isFollowUp,
+  MAX_RECIPIENTS_PER_REQUEST,
+  QueueMessageBody,
+  SendRequestBody,
+  toSendRequest,
+  WalletMessageBatch,
+} from "../../functions/core/schemas.js";
+import {
+  batchMarker,
+  parseBatchMarker,
+  splitIntoChunks,
+  toPassEntryBatch,
+  wantsSendNow,
+  withMarker,
+} from "../../functions/core/batch-rules.js";
 import { eventBridgeEnvelope, PASSENTRY_EXAMPLE_BODY, sendRequestMessage } from "../support/events.js";
 
 const recipients = (n: number) => Array.from({ length: n }, (_, i) => ({ externalId: `member-${i}` }));
@@ -20,7 +34,10 @@ describe("toSendRequest", () => {
   it("keys a direct SQS message without requestId by the SQS message id, with source sqs", () => {
     const { requestId: _none, source: _source, ...message } = sendRequestMessage();
 
-    expect(toSendRequest(SendRequestBody.parse(message), "5e1f4c9a")).toMatchObject({ requestId: "sqs-5e1f4c9a", source: "sqs" });
+    expect(toSendRequest(SendRequestBody.parse(message), "5e1f4c9a")).toMatchObject({
+      requestId: "sqs-5e1f4c9a",
+      source: "sqs",
+    });
   });
 
   it("keys an EventBridge event by its event id, with source eventbridge, whatever the SQS message id", () => {
@@ -72,7 +89,10 @@ describe("the batch marker", () => {
   });
 
   it("parses back to the part and the POST's time, even when the request id holds colons", () => {
-    const name = withMarker(PASSENTRY_EXAMPLE_BODY.batch, batchMarker({ requestId: "promo-summer-2030-06-01T17:00", chunk: 11 }, postedAt)).name;
+    const name = withMarker(
+      PASSENTRY_EXAMPLE_BODY.batch,
+      batchMarker({ requestId: "promo-summer-2030-06-01T17:00", chunk: 11 }, postedAt),
+    ).name;
 
     expect(parseBatchMarker(name)).toEqual({ requestId: "promo-summer-2030-06-01T17:00", chunk: 11, postedAt });
   });
@@ -95,8 +115,16 @@ describe("the batch marker", () => {
 
 describe("fingerprint", () => {
   it("does not depend on the order of JSON keys, at any depth", () => {
-    const a = { message: "Hi", segments: [{ groupTag: "vip", passTemplateUuid: "t" }], scheduledAt: "2030-03-31T13:16:26Z" };
-    const b = { scheduledAt: "2030-03-31T13:16:26Z", segments: [{ passTemplateUuid: "t", groupTag: "vip" }], message: "Hi" };
+    const a = {
+      message: "Hi",
+      segments: [{ groupTag: "vip", passTemplateUuid: "t" }],
+      scheduledAt: "2030-03-31T13:16:26Z",
+    };
+    const b = {
+      scheduledAt: "2030-03-31T13:16:26Z",
+      segments: [{ passTemplateUuid: "t", groupTag: "vip" }],
+      message: "Hi",
+    };
 
     expect(fingerprint("ent", a)).toBe(fingerprint("ent", b));
   });
@@ -106,7 +134,9 @@ describe("fingerprint", () => {
 
     expect(fingerprint("ent-2", base)).not.toBe(fingerprint("ent", base));
     expect(fingerprint("ent", { ...base, message: "Hi!" })).not.toBe(fingerprint("ent", base));
-    expect(fingerprint("ent", { ...base, recipients: [{ externalId: "b" }, { externalId: "a" }] })).not.toBe(fingerprint("ent", base));
+    expect(fingerprint("ent", { ...base, recipients: [{ externalId: "b" }, { externalId: "a" }] })).not.toBe(
+      fingerprint("ent", base),
+    );
   });
 });
 
@@ -118,13 +148,30 @@ describe("WalletMessageBatch limits", () => {
     const refused = WalletMessageBatch.safeParse({ message: "Hi", recipients: recipients(10_001) });
 
     expect(refused.success).toBe(false);
-    expect(refused.error?.issues.map((i) => i.message)).toContain("batch.recipients must hold at most 10000 recipients");
+    expect(refused.error?.issues.map((i) => i.message)).toContain(
+      "batch.recipients must hold at most 10000 recipients",
+    );
   });
 
   it("refuses sendNow together with scheduledAt, and takes either alone", () => {
-    expect(WalletMessageBatch.safeParse({ message: "Hi", segments: [{ groupTag: "vip" }], sendNow: true }).success).toBe(true);
-    expect(WalletMessageBatch.safeParse({ message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" }).success).toBe(true);
-    expect(WalletMessageBatch.safeParse({ message: "Hi", segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z", sendNow: true }).success).toBe(false);
+    expect(
+      WalletMessageBatch.safeParse({ message: "Hi", segments: [{ groupTag: "vip" }], sendNow: true }).success,
+    ).toBe(true);
+    expect(
+      WalletMessageBatch.safeParse({
+        message: "Hi",
+        segments: [{ groupTag: "vip" }],
+        scheduledAt: "2030-03-31T13:16:26Z",
+      }).success,
+    ).toBe(true);
+    expect(
+      WalletMessageBatch.safeParse({
+        message: "Hi",
+        segments: [{ groupTag: "vip" }],
+        scheduledAt: "2030-03-31T13:16:26Z",
+        sendNow: true,
+      }).success,
+    ).toBe(false);
   });
 });
 
@@ -139,22 +186,48 @@ describe("wantsSendNow and toPassEntryBatch", () => {
   });
 
   it("strips our sendNow, puts the marker first in the name and sets the placeholder scheduledAt for PassEntry", () => {
-    const posted = toPassEntryBatch({ message: "Hi", segments, sendNow: true, priority: "high" }, "[wm:req-1:0:1]", "2025-06-02T10:05:00.000Z");
+    const posted = toPassEntryBatch(
+      { message: "Hi", segments, sendNow: true, priority: "high" },
+      "[wm:req-1:0:1]",
+      "2025-06-02T10:05:00.000Z",
+    );
 
-    expect(posted).toEqual({ message: "Hi", segments, priority: "high", name: "[wm:req-1:0:1] Wallet message", scheduledAt: "2025-06-02T10:05:00.000Z" });
+    expect(posted).toEqual({
+      message: "Hi",
+      segments,
+      priority: "high",
+      name: "[wm:req-1:0:1] Wallet message",
+      scheduledAt: "2025-06-02T10:05:00.000Z",
+    });
   });
 
   it("posts a scheduled batch's own scheduledAt unchanged", () => {
     const posted = toPassEntryBatch({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z" }, "[wm:req-1:1:1]");
 
-    expect(posted).toEqual({ message: "Hi", segments, scheduledAt: "2030-03-31T13:16:26Z", name: "[wm:req-1:1:1] Wallet message" });
+    expect(posted).toEqual({
+      message: "Hi",
+      segments,
+      scheduledAt: "2030-03-31T13:16:26Z",
+      name: "[wm:req-1:1:1] Wallet message",
+    });
   });
 });
 
 describe("QueueMessageBody", () => {
   it("reads the sender's follow-ups as follow-ups and requests as requests", () => {
-    const track = QueueMessageBody.parse({ followUp: "track", requestId: "req-1", chunk: 2, batchId: "b-1", attempt: 3 });
-    const cancel = QueueMessageBody.parse({ followUp: "cancel", requestId: "req-1", attempt: 1, cancelledChunks: [1, 2] });
+    const track = QueueMessageBody.parse({
+      followUp: "track",
+      requestId: "req-1",
+      chunk: 2,
+      batchId: "b-1",
+      attempt: 3,
+    });
+    const cancel = QueueMessageBody.parse({
+      followUp: "cancel",
+      requestId: "req-1",
+      attempt: 1,
+      cancelledChunks: [1, 2],
+    });
     const request = QueueMessageBody.parse(sendRequestMessage({ requestId: "req-1" }));
 
     expect(isFollowUp(track) && track.chunk).toBe(2);
@@ -163,7 +236,11 @@ describe("QueueMessageBody", () => {
   });
 
   it("refuses a send-now or track follow-up that names no batch", () => {
-    expect(QueueMessageBody.safeParse({ followUp: "send-now", requestId: "req-1", chunk: 0, attempt: 1 }).success).toBe(false);
-    expect(QueueMessageBody.safeParse({ followUp: "track", requestId: "req-1", batchId: "b", attempt: 0, chunk: 0 }).success).toBe(false);
+    expect(QueueMessageBody.safeParse({ followUp: "send-now", requestId: "req-1", chunk: 0, attempt: 1 }).success).toBe(
+      false,
+    );
+    expect(
+      QueueMessageBody.safeParse({ followUp: "track", requestId: "req-1", batchId: "b", attempt: 0, chunk: 0 }).success,
+    ).toBe(false);
   });
 });

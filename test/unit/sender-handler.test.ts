@@ -5,7 +5,18 @@
 import type { SQSEvent } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { renderRequest } from "../../functions/core/request-view.js";
-import { eventBridgeEnvelope, exampleBody, markedName, FIXTURE_API_KEY, loadFixture, PASSENTRY_EXAMPLE_BODY, sendRequestMessage, sqsEvent, sqsRecord, triggerEvent } from "../support/events.js";
+import {
+  eventBridgeEnvelope,
+  exampleBody,
+  markedName,
+  FIXTURE_API_KEY,
+  loadFixture,
+  PASSENTRY_EXAMPLE_BODY,
+  sendRequestMessage,
+  sqsEvent,
+  sqsRecord,
+  triggerEvent,
+} from "../support/events.js";
 import { CANARY_TOKEN, startHarness, type Harness, type HarnessOptions } from "../support/harness.js";
 
 const CREATE = "POST /api/v1/entities/:id/messaging/wallet";
@@ -73,14 +84,21 @@ describe("sender handler (SQS → PassEntry)", () => {
       const response = await h.send(event);
 
       expect(response.batchItemFailures).toEqual([]);
-      expect(h.sandbox.batches()).toEqual([expect.objectContaining({ entityId: message.entityId, name: markedName(message.requestId) })]);
+      expect(h.sandbox.batches()).toEqual([
+        expect.objectContaining({ entityId: message.entityId, name: markedName(message.requestId) }),
+      ]);
       expect(await view(message.requestId)).toMatchObject({ status: "submitted", source: "http" });
     });
 
     it("keeps the caller's batch name and unknown keys (a top-level one the operator allows), appending only the marker", async () => {
       await harness({ allowedBatchKeys: ["priority"] });
       const body = exampleBody();
-      Object.assign(body.batch, { name: "Summer promo", tag: "summer", priority: "high", segments: [{ groupTag: "vip", passTemplateUuid: "tpl-1" }] });
+      Object.assign(body.batch, {
+        name: "Summer promo",
+        tag: "summer",
+        priority: "high",
+        segments: [{ groupTag: "vip", passTemplateUuid: "tpl-1" }],
+      });
       const requestId = await accept(body);
 
       await h.deliverQueued();
@@ -88,7 +106,10 @@ describe("sender handler (SQS → PassEntry)", () => {
       const [batch] = h.sandbox.batches();
       expect(batch?.name).toEqual(markedName(requestId, 0, "Summer promo"));
       expect(batch?.tag).toBe("summer");
-      expect(batch?.body.batch).toMatchObject({ priority: "high", segments: [{ groupTag: "vip", passTemplateUuid: "tpl-1" }] });
+      expect(batch?.body.batch).toMatchObject({
+        priority: "high",
+        segments: [{ groupTag: "vip", passTemplateUuid: "tpl-1" }],
+      });
     });
 
     it("sends one batch when SQS delivers the same record twice", async () => {
@@ -102,7 +123,12 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(response.batchItemFailures).toEqual([]);
       expect(h.sandbox.batches()).toHaveLength(1);
       expect(posts()).toHaveLength(1);
-      expect(h.log.lines).toContainEqual(expect.objectContaining({ message: "send already decided; nothing sent", fields: expect.objectContaining({ requestId, state: "sent" }) }));
+      expect(h.log.lines).toContainEqual(
+        expect.objectContaining({
+          message: "send already decided; nothing sent",
+          fields: expect.objectContaining({ requestId, state: "sent" }),
+        }),
+      );
     });
 
     it("sends an EventBridge WalletMessageRequested event as one batch, keyed evt-<event id>", async () => {
@@ -115,9 +141,17 @@ describe("sender handler (SQS → PassEntry)", () => {
       const requestId = `evt-${envelope.id}`;
       const batches = h.sandbox.batches();
       expect(batches).toHaveLength(1);
-      expect(batches[0]).toMatchObject({ entityId: envelope.detail.entityId, message: envelope.detail.batch.message, name: markedName(requestId) });
+      expect(batches[0]).toMatchObject({
+        entityId: envelope.detail.entityId,
+        message: envelope.detail.batch.message,
+        name: markedName(requestId),
+      });
       expect(batches[0]!.body.batch.recipients).toEqual(envelope.detail.batch.recipients);
-      expect(await h.store.get(requestId)).toMatchObject({ requestId, source: "eventbridge", entityId: envelope.detail.entityId });
+      expect(await h.store.get(requestId)).toMatchObject({
+        requestId,
+        source: "eventbridge",
+        entityId: envelope.detail.entityId,
+      });
     });
 
     it("sends one batch when EventBridge delivers the same event twice in different SQS messages", async () => {
@@ -162,15 +196,27 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(h.sandbox.requests()).toEqual([]);
       expect(h.storedRequestCount()).toBe(0);
       expect(h.log.lines).toContainEqual(
-        expect.objectContaining({ level: "error", fields: expect.objectContaining({ messageId: event.Records[0]!.messageId, problems: expect.any(Array) }) }),
+        expect.objectContaining({
+          level: "error",
+          fields: expect.objectContaining({ messageId: event.Records[0]!.messageId, problems: expect.any(Array) }),
+        }),
       );
     });
 
     it("refuses a request put straight on the queue with a top-level batch key outside our contract, as the HTTP door does", async () => {
       const message = sendRequestMessage();
-      const smuggled = { ...message, batch: { ...(message.batch as object), passTemplateUuid: "every-pass-of-the-template" } };
+      const smuggled = {
+        ...message,
+        batch: { ...(message.batch as object), passTemplateUuid: "every-pass-of-the-template" },
+      };
       const envelope = eventBridgeEnvelope();
-      const viaBus = { ...envelope, detail: { ...(envelope.detail as { batch: object }), batch: { ...(envelope.detail as { batch: object }).batch, entityId: "someone-else" } } };
+      const viaBus = {
+        ...envelope,
+        detail: {
+          ...(envelope.detail as { batch: object }),
+          batch: { ...(envelope.detail as { batch: object }).batch, entityId: "someone-else" },
+        },
+      };
 
       const response = await h.send(sqsEvent([smuggled, viaBus]));
 
@@ -190,14 +236,23 @@ describe("sender handler (SQS → PassEntry)", () => {
 
       expect(response.batchItemFailures).toEqual([]);
       expect(h.sandbox.requests()).toEqual([]);
-      expect(h.log.lines).toContainEqual(expect.objectContaining({ level: "error", fields: expect.objectContaining({ messageId: record.messageId }) }));
+      expect(h.log.lines).toContainEqual(
+        expect.objectContaining({ level: "error", fields: expect.objectContaining({ messageId: record.messageId }) }),
+      );
     });
   });
 
   describe("PassEntry rate limit (429)", () => {
     it("waits for x-rate-limit-retry-after and succeeds within the same invocation", async () => {
       await accept();
-      h.sandbox.injectNext(CREATE, [{ kind: "status", status: 429, body: { errors: ["Too Many Requests"] }, headers: { "x-rate-limit-retry-after": "0.35" } }]);
+      h.sandbox.injectNext(CREATE, [
+        {
+          kind: "status",
+          status: 429,
+          body: { errors: ["Too Many Requests"] },
+          headers: { "x-rate-limit-retry-after": "0.35" },
+        },
+      ]);
 
       const { response } = await h.deliverQueued();
 
@@ -253,7 +308,9 @@ describe("sender handler (SQS → PassEntry)", () => {
       // Worker A meets the 429 and waits 0.4 s; its lease (0.1 s) lapses and the redelivered record reaches B.
       const waiting = h.deliverQueued();
       await new Promise((r) => setTimeout(r, 200));
-      const takeover = await h.send(sqsEvent([sqsRecord(h.queuedBodies()[0] ?? (await h.store.get(requestId)), { messageId: "redelivered" })]));
+      const takeover = await h.send(
+        sqsEvent([sqsRecord(h.queuedBodies()[0] ?? (await h.store.get(requestId)), { messageId: "redelivered" })]),
+      );
       const first = await waiting;
 
       expect(takeover.batchItemFailures).toEqual([]);
@@ -309,7 +366,9 @@ describe("sender handler (SQS → PassEntry)", () => {
 
       expect(first.response.batchItemFailures).toHaveLength(1);
       expect(h.sandbox.batches()).toHaveLength(1);
-      expect(await h.ledger.list(requestId)).toEqual([expect.objectContaining({ state: "open", needsReconcile: true })]);
+      expect(await h.ledger.list(requestId)).toEqual([
+        expect.objectContaining({ state: "open", needsReconcile: true }),
+      ]);
       await new Promise((r) => setTimeout(r, 5)); // the settle window (1 ms here) ends
 
       const second = await h.deliverQueued();
@@ -333,7 +392,12 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(second.response.batchItemFailures).toHaveLength(1);
       expect(posts()).toHaveLength(1);
       expect(h.sandbox.requests().filter((r) => r.routeKey === LIST)).toEqual([]);
-      expect(h.log.lines).toContainEqual(expect.objectContaining({ message: "queue message will be retried", fields: expect.objectContaining({ requestId, error: expect.stringMatching(/settling/) }) }));
+      expect(h.log.lines).toContainEqual(
+        expect.objectContaining({
+          message: "queue message will be retried",
+          fields: expect.objectContaining({ requestId, error: expect.stringMatching(/settling/) }),
+        }),
+      );
     });
 
     it("records the send as unknown, and never re-sends, when PassEntry's batch list cannot decide", async () => {
@@ -342,7 +406,11 @@ describe("sender handler (SQS → PassEntry)", () => {
       h.sandbox.injectNext(CREATE, [{ kind: "drop" }]);
       await h.deliverQueued();
       // Someone else's 25+ newer batches push any batch of ours off the one page we may search.
-      for (let i = 0; i < 26; i++) await h.passEntry.createBatch({ entityId: "ent_elsewhere", batch: { message: `other ${i}`, segments: [{ groupTag: "x" }] } });
+      for (let i = 0; i < 26; i++)
+        await h.passEntry.createBatch({
+          entityId: "ent_elsewhere",
+          batch: { message: `other ${i}`, segments: [{ groupTag: "x" }] },
+        });
       await new Promise((r) => setTimeout(r, 5)); // the settle window (1 ms here) ends
 
       const { response } = await h.deliverQueued();
@@ -350,8 +418,17 @@ describe("sender handler (SQS → PassEntry)", () => {
       expect(response.batchItemFailures).toEqual([]);
       expect(h.unknownOutcomes).toEqual([{ requestId, chunk: 0 }]);
       expect(h.sandbox.batches().filter((b) => b.entityId === "ent_4f1c2a9e")).toEqual([]);
-      expect(await view(requestId)).toMatchObject({ status: "unknown", failureReason: expect.stringMatching(/not sending again/) });
-      expect(h.log.lines).toContainEqual(expect.objectContaining({ level: "error", message: "send outcome unknown", fields: expect.objectContaining({ requestId }) }));
+      expect(await view(requestId)).toMatchObject({
+        status: "unknown",
+        failureReason: expect.stringMatching(/not sending again/),
+      });
+      expect(h.log.lines).toContainEqual(
+        expect.objectContaining({
+          level: "error",
+          message: "send outcome unknown",
+          fields: expect.objectContaining({ requestId }),
+        }),
+      );
     });
   });
 
@@ -363,7 +440,10 @@ describe("sender handler (SQS → PassEntry)", () => {
       const { event, response } = await h.deliverQueued();
 
       expect(response.batchItemFailures).toEqual([]);
-      expect(await view(requestId)).toMatchObject({ status: "failed", failureReason: expect.stringContaining("Segment not found") });
+      expect(await view(requestId)).toMatchObject({
+        status: "failed",
+        failureReason: expect.stringContaining("Segment not found"),
+      });
 
       const redelivery = await h.send(event);
 
@@ -412,7 +492,13 @@ describe("sender handler (SQS → PassEntry)", () => {
       await h.deliverQueued();
 
       const messages = h.log.lines.filter((l) => l.fields.requestId === requestId).map((l) => l.message);
-      expect(messages).toEqual(["request accepted", "request queued", "send claimed", "request submitted", "queue message done"]);
+      expect(messages).toEqual([
+        "request accepted",
+        "request queued",
+        "send claimed",
+        "request submitted",
+        "queue message done",
+      ]);
     });
 
     it("logs retries, reconciliation and failures with the requestId", async () => {
@@ -446,13 +532,35 @@ describe("sender handler (SQS → PassEntry)", () => {
   describe("the PassEntry token", () => {
     const scenarios: [string, () => void][] = [
       ["a send that succeeds", () => undefined],
-      ["a 429 past the waits", () => h.sandbox.injectNext(CREATE, Array(4).fill({ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "0.01" } }))],
+      [
+        "a 429 past the waits",
+        () =>
+          h.sandbox.injectNext(
+            CREATE,
+            Array(4).fill({ kind: "status", status: 429, headers: { "x-rate-limit-retry-after": "0.01" } }),
+          ),
+      ],
       ["a 5xx", () => h.sandbox.injectNext(CREATE, [{ kind: "status", status: 500 }])],
       ["a lost answer", () => h.sandbox.injectNext(CREATE, [{ kind: "drop-after-create" }])],
-      ["a permanent 422", () => h.sandbox.injectNext(CREATE, [{ kind: "status", status: 422, body: { errors: ["Segment not found"] } }])],
+      [
+        "a permanent 422",
+        () => h.sandbox.injectNext(CREATE, [{ kind: "status", status: 422, body: { errors: ["Segment not found"] } }]),
+      ],
       ["a 401 with no new token", () => h.sandbox.setTokens(["someone-else"])],
-      ["a 401 whose body echoes the token", () => h.sandbox.injectNext(CREATE, [{ kind: "status", status: 401, body: { errors: [`Token ${CANARY_TOKEN} is not valid`] } }])],
-      ["a 422 whose body echoes the token", () => h.sandbox.injectNext(CREATE, [{ kind: "status", status: 422, body: { errors: [`Bearer ${CANARY_TOKEN} may not create batches`] } }])],
+      [
+        "a 401 whose body echoes the token",
+        () =>
+          h.sandbox.injectNext(CREATE, [
+            { kind: "status", status: 401, body: { errors: [`Token ${CANARY_TOKEN} is not valid`] } },
+          ]),
+      ],
+      [
+        "a 422 whose body echoes the token",
+        () =>
+          h.sandbox.injectNext(CREATE, [
+            { kind: "status", status: 422, body: { errors: [`Bearer ${CANARY_TOKEN} may not create batches`] } },
+          ]),
+      ],
     ];
 
     it.each(scenarios)("appears in no log line, stored record or queue message after %s", async (_what, arrange) => {

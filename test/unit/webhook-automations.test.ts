@@ -22,11 +22,15 @@ import { RequestId, WalletMessageBatch } from "../../functions/core/schemas.js";
 const MINUTE = 60_000;
 const NOW = Date.parse("2025-06-02T09:00:00Z");
 const automation = (fields: Partial<Automation> & Record<string, unknown> = {}): Automation =>
-  parseAutomations({ automations: [{ id: "welcome", on: "passInstalled", entityId: "ent", message: "Hi %{fullName}", ...fields }] })[0]!;
+  parseAutomations({
+    automations: [{ id: "welcome", on: "passInstalled", entityId: "ent", message: "Hi %{fullName}", ...fields }],
+  })[0]!;
 
 describe("automations.json", () => {
   it("ships valid automations, all disabled until the user names an entity and turns them on", () => {
-    const automations = parseAutomations(JSON.parse(readFileSync(new URL("../../automations.json", import.meta.url), "utf8")));
+    const automations = parseAutomations(
+      JSON.parse(readFileSync(new URL("../../automations.json", import.meta.url), "utf8")),
+    );
 
     expect(automations.map((a) => [a.id, a.on, a.enabled])).toEqual([
       ["welcome", "passInstalled", false],
@@ -67,12 +71,16 @@ describe("parseAutomations", () => {
 describe("automation request ids", () => {
   it("are auto-<automation>-<event id>, valid request ids of at most 100 characters, stable for any event id (property)", () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/), fc.string({ minLength: 1, maxLength: 200 }), (automationId, eventId) => {
-        const id = automationRequestId(automationId, eventId);
-        expect(RequestId.safeParse(id).success).toBe(true);
-        expect(id).toBe(automationRequestId(automationId, eventId));
-        expect(id.startsWith(`auto-${automationId}-`)).toBe(true);
-      }),
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+        fc.string({ minLength: 1, maxLength: 200 }),
+        (automationId, eventId) => {
+          const id = automationRequestId(automationId, eventId);
+          expect(RequestId.safeParse(id).success).toBe(true);
+          expect(id).toBe(automationRequestId(automationId, eventId));
+          expect(id.startsWith(`auto-${automationId}-`)).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -85,18 +93,33 @@ describe("automation request ids", () => {
 });
 
 describe("automationBatch", () => {
-  const pass = { passId: "pass-1", passContent: { fullName: "Jane", points: 120, vip: true, address: { city: "London" } } };
+  const pass = {
+    passId: "pass-1",
+    passContent: { fullName: "Jane", points: 120, vip: true, address: { city: "London" } },
+  };
 
   it("is a valid PassEntry batch to that one pass, carrying only the variables the message names", () => {
-    const { batch, missingVariables } = automationBatch(automation({ message: "%{fullName}, you have %{points} points (%{vip})" }), pass, NOW, NOW);
+    const { batch, missingVariables } = automationBatch(
+      automation({ message: "%{fullName}, you have %{points} points (%{vip})" }),
+      pass,
+      NOW,
+      NOW,
+    );
 
     expect(WalletMessageBatch.safeParse(batch).success).toBe(true);
-    expect(batch.recipients).toEqual([{ passId: "pass-1", variables: { fullName: "Jane", points: "120", vip: "true" } }]);
+    expect(batch.recipients).toEqual([
+      { passId: "pass-1", variables: { fullName: "Jane", points: "120", vip: "true" } },
+    ]);
     expect(missingVariables).toEqual([]);
   });
 
   it("reports variables neither the pass nor the defaults provide (nested values do not count)", () => {
-    const { batch, missingVariables } = automationBatch(automation({ message: "Hi %{nickname} from %{address}" }), pass, NOW, NOW);
+    const { batch, missingVariables } = automationBatch(
+      automation({ message: "Hi %{nickname} from %{address}" }),
+      pass,
+      NOW,
+      NOW,
+    );
 
     expect(missingVariables).toEqual(["nickname", "address"]);
     expect(batch.recipients).toEqual([{ passId: "pass-1" }]);
@@ -116,7 +139,9 @@ describe("scheduledAtFor", () => {
 
   it("is event time + delay in whole seconds, but at least 65 minutes from now", () => {
     expect(scheduledAtFor(automation({ delayMinutes: 120 }), NOW - 0.5 * MINUTE + 1, NOW)).toBe("2025-06-02T10:59:31Z");
-    expect(scheduledAtFor(automation({ delayMinutes: 1 }), NOW, NOW)).toBe(new Date(NOW + MIN_LEAD_MINUTES * MINUTE).toISOString().replace(".000Z", "Z"));
+    expect(scheduledAtFor(automation({ delayMinutes: 1 }), NOW, NOW)).toBe(
+      new Date(NOW + MIN_LEAD_MINUTES * MINUTE).toISOString().replace(".000Z", "Z"),
+    );
   });
 
   it("rounds up to roundToMinutes, so events close in time get one scheduledAt and can share a batch", () => {
@@ -132,10 +157,23 @@ describe("scheduledAtFor", () => {
 
 describe("matchingAutomations", () => {
   it("matches on event type, enabled and template", () => {
-    const all = [automation({ id: "a" }), automation({ id: "b", enabled: false }), automation({ id: "c", passTemplateUuid: "t1" }), automation({ id: "d", on: "passScanned" })];
+    const all = [
+      automation({ id: "a" }),
+      automation({ id: "b", enabled: false }),
+      automation({ id: "c", passTemplateUuid: "t1" }),
+      automation({ id: "d", on: "passScanned" }),
+    ];
 
-    expect(matchingAutomations(all, "passInstalled", { passId: "p", passTemplateUuid: "t2", passContent: {} }).map((a) => a.id)).toEqual(["a"]);
-    expect(matchingAutomations(all, "passInstalled", { passId: "p", passTemplateUuid: "t1", passContent: {} }).map((a) => a.id)).toEqual(["a", "c"]);
+    expect(
+      matchingAutomations(all, "passInstalled", { passId: "p", passTemplateUuid: "t2", passContent: {} }).map(
+        (a) => a.id,
+      ),
+    ).toEqual(["a"]);
+    expect(
+      matchingAutomations(all, "passInstalled", { passId: "p", passTemplateUuid: "t1", passContent: {} }).map(
+        (a) => a.id,
+      ),
+    ).toEqual(["a", "c"]);
     expect(matchingAutomations(all, "passInstalled", undefined).map((a) => a.id)).toEqual(["a"]);
   });
 });
@@ -148,7 +186,9 @@ describe("readEventTime (the one rule for a PassEntry event's timeStamp)", () =>
     expect(readEventTime("2025-06-02T10:30:00+02:00", now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
     expect(readEventTime(Date.parse("2025-06-02T08:30:00Z") / 1000, now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
     expect(readEventTime(Date.parse("2025-06-02T08:30:00Z"), now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
-    expect(readEventTime(String(Date.parse("2025-06-02T08:30:00Z") / 1000), now)).toBe(Date.parse("2025-06-02T08:30:00Z"));
+    expect(readEventTime(String(Date.parse("2025-06-02T08:30:00Z") / 1000), now)).toBe(
+      Date.parse("2025-06-02T08:30:00Z"),
+    );
   });
 
   it("counts a time a little ahead of our clock as now, so delays are never stretched by it", () => {
@@ -156,7 +196,20 @@ describe("readEventTime (the one rule for a PassEntry event's timeStamp)", () =>
   });
 
   it("finds no time in what is missing, unparsable, of another type, or more than a day ahead", () => {
-    for (const value of [undefined, null, "", "yesterday", "2025-13-45T99:00:00Z", "June 2, 2025", true, {}, [], Number.NaN, Number.POSITIVE_INFINITY, "2025-06-04T09:00:01Z"]) {
+    for (const value of [
+      undefined,
+      null,
+      "",
+      "yesterday",
+      "2025-13-45T99:00:00Z",
+      "June 2, 2025",
+      true,
+      {},
+      [],
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      "2025-06-04T09:00:01Z",
+    ]) {
       expect(readEventTime(value, now), JSON.stringify(value) ?? String(value)).toBeUndefined();
     }
   });

@@ -23,9 +23,27 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 const AUTOMATIONS = parseAutomations({
   automations: [
-    { id: "welcome", on: "passInstalled", entityId: "ent-shop", message: "Welcome aboard, %{fullName}!", variableDefaults: { fullName: "friend" } },
-    { id: "thanks", on: "passScanned", entityId: "ent-shop", message: "Thanks for visiting, %{fullName}.", delayMinutes: 120 },
-    { id: "vip-only", on: "passCreated", entityId: "ent-vip", message: "Your VIP card is here.", passTemplateUuid: "vip-template" },
+    {
+      id: "welcome",
+      on: "passInstalled",
+      entityId: "ent-shop",
+      message: "Welcome aboard, %{fullName}!",
+      variableDefaults: { fullName: "friend" },
+    },
+    {
+      id: "thanks",
+      on: "passScanned",
+      entityId: "ent-shop",
+      message: "Thanks for visiting, %{fullName}.",
+      delayMinutes: 120,
+    },
+    {
+      id: "vip-only",
+      on: "passCreated",
+      entityId: "ent-vip",
+      message: "Your VIP card is here.",
+      passTemplateUuid: "vip-template",
+    },
     { id: "switched-off", on: "passRemoved", entityId: "ent-shop", message: "Sorry to see you go.", enabled: false },
   ],
 });
@@ -38,19 +56,32 @@ afterEach(() => rig.close());
 
 async function deliver(options: Partial<WebhookEventOptions> & { automations?: readonly Automation[] } = {}) {
   const handler = makePassEntryWebhookHandler(() => rig.webhook(options.automations ?? AUTOMATIONS));
-  const answer = await handler(passEntryWebhookEvent({ body: passEntryEventBody({ timeStamp: iso(HANDLER_TEST_NOW) }), secret: PASSENTRY_WEBHOOK_SECRET, ...options }));
+  const answer = await handler(
+    passEntryWebhookEvent({
+      body: passEntryEventBody({ timeStamp: iso(HANDLER_TEST_NOW) }),
+      secret: PASSENTRY_WEBHOOK_SECRET,
+      ...options,
+    }),
+  );
   return { ...answer, body: JSON.parse(answer.body as string) };
 }
 
 describe("PassEntry webhook handler", () => {
   describe("automations", () => {
     it("queues one welcome message to the installed pass, with its name as a variable, under a request id made of automation and event", async () => {
-      const body = passEntryEventBody({ id: "evt-7f1c", passId: "pass-123", timeStamp: iso(HANDLER_TEST_NOW), passContent: { fullName: "Jane Smith", email: "jane@example.com" } });
+      const body = passEntryEventBody({
+        id: "evt-7f1c",
+        passId: "pass-123",
+        timeStamp: iso(HANDLER_TEST_NOW),
+        passContent: { fullName: "Jane Smith", email: "jane@example.com" },
+      });
 
       const answer = await deliver({ body });
 
       expect(answer.statusCode).toBe(202);
-      expect(answer.body.data.attributes.requests).toEqual([{ automationId: "welcome", requestId: "auto-welcome-evt-7f1c", outcome: "queued" }]);
+      expect(answer.body.data.attributes.requests).toEqual([
+        { automationId: "welcome", requestId: "auto-welcome-evt-7f1c", outcome: "queued" },
+      ]);
       expect(rig.queued()).toEqual([
         {
           requestId: "auto-welcome-evt-7f1c",
@@ -80,7 +111,9 @@ describe("PassEntry webhook handler", () => {
       const again = await deliver({ body });
 
       expect(again.statusCode).toBe(202);
-      expect(again.body.data.attributes.requests).toEqual([{ automationId: "welcome", requestId: "auto-welcome-evt-retried", outcome: "duplicate" }]);
+      expect(again.body.data.attributes.requests).toEqual([
+        { automationId: "welcome", requestId: "auto-welcome-evt-retried", outcome: "duplicate" },
+      ]);
       expect(rig.queued()).toHaveLength(1);
     });
 
@@ -101,15 +134,29 @@ describe("PassEntry webhook handler", () => {
     });
 
     it("runs a template-limited automation only for passes of that template", async () => {
-      await deliver({ body: passEntryEventBody({ type: "passCreated", passTemplateUuid: WELCOME_TEMPLATE_UUID, timeStamp: iso(HANDLER_TEST_NOW) }) });
+      await deliver({
+        body: passEntryEventBody({
+          type: "passCreated",
+          passTemplateUuid: WELCOME_TEMPLATE_UUID,
+          timeStamp: iso(HANDLER_TEST_NOW),
+        }),
+      });
       expect(rig.queued()).toEqual([]);
 
-      await deliver({ body: passEntryEventBody({ type: "passCreated", passTemplateUuid: "vip-template", timeStamp: iso(HANDLER_TEST_NOW) }) });
+      await deliver({
+        body: passEntryEventBody({
+          type: "passCreated",
+          passTemplateUuid: "vip-template",
+          timeStamp: iso(HANDLER_TEST_NOW),
+        }),
+      });
       expect(rig.queued().map((m) => m.entityId)).toEqual(["ent-vip"]);
     });
 
     it("runs no disabled automation", async () => {
-      const answer = await deliver({ body: passEntryEventBody({ type: "passRemoved", timeStamp: iso(HANDLER_TEST_NOW) }) });
+      const answer = await deliver({
+        body: passEntryEventBody({ type: "passRemoved", timeStamp: iso(HANDLER_TEST_NOW) }),
+      });
 
       expect(answer.statusCode).toBe(202);
       expect(answer.body.data.attributes).toMatchObject({ ignored: "no automation", requests: [] });
@@ -117,15 +164,23 @@ describe("PassEntry webhook handler", () => {
     });
 
     it("accepts and ignores event types it does not know, so PassEntry stops retrying them", async () => {
-      const answer = await deliver({ body: passEntryEventBody({ type: "passTapped", timeStamp: iso(HANDLER_TEST_NOW) }) });
+      const answer = await deliver({
+        body: passEntryEventBody({ type: "passTapped", timeStamp: iso(HANDLER_TEST_NOW) }),
+      });
 
       expect(answer.statusCode).toBe(202);
-      expect(answer.body.data.attributes).toMatchObject({ webhookType: "passTapped", ignored: "unknown event type", requests: [] });
+      expect(answer.body.data.attributes).toMatchObject({
+        webhookType: "passTapped",
+        ignored: "unknown event type",
+        requests: [],
+      });
       expect(rig.queued()).toEqual([]);
     });
 
     it("acknowledges but does not act on an event older than 7 days: a replay after our records expire must not message anyone", async () => {
-      const answer = await deliver({ body: passEntryEventBody({ timeStamp: iso(HANDLER_TEST_NOW - 8 * 24 * 60 * MINUTE) }) });
+      const answer = await deliver({
+        body: passEntryEventBody({ timeStamp: iso(HANDLER_TEST_NOW - 8 * 24 * 60 * MINUTE) }),
+      });
 
       expect(answer.statusCode).toBe(202);
       expect(answer.body.data.attributes.ignored).toBe("too old");
@@ -174,8 +229,14 @@ describe("PassEntry webhook handler", () => {
     it("accepts base64 signatures and the second secret during a rotation", async () => {
       const body = Buffer.from(JSON.stringify(passEntryEventBody({ timeStamp: iso(HANDLER_TEST_NOW) })));
 
-      const base64 = await deliver({ body, headers: { "x-webhook-signature": passEntrySignature(PASSENTRY_WEBHOOK_SECRET, body, "base64") } });
-      const next = await deliver({ body: passEntryEventBody({ timeStamp: iso(HANDLER_TEST_NOW) }), secret: PASSENTRY_WEBHOOK_SECRET_NEXT });
+      const base64 = await deliver({
+        body,
+        headers: { "x-webhook-signature": passEntrySignature(PASSENTRY_WEBHOOK_SECRET, body, "base64") },
+      });
+      const next = await deliver({
+        body: passEntryEventBody({ timeStamp: iso(HANDLER_TEST_NOW) }),
+        secret: PASSENTRY_WEBHOOK_SECRET_NEXT,
+      });
 
       expect([base64.statusCode, next.statusCode]).toEqual([202, 202]);
       expect(rig.queued()).toHaveLength(2);
@@ -206,7 +267,12 @@ describe("PassEntry webhook handler", () => {
 
   describe("malformed events", () => {
     it("answers 400 for signed bodies that are not JSON or not a PassEntry event, queueing nothing", async () => {
-      for (const body of ["{not json", "[]", JSON.stringify({ data: { attributes: { webhookType: "passInstalled" } } }), JSON.stringify({ data: { id: "e", attributes: {} } })]) {
+      for (const body of [
+        "{not json",
+        "[]",
+        JSON.stringify({ data: { attributes: { webhookType: "passInstalled" } } }),
+        JSON.stringify({ data: { id: "e", attributes: {} } }),
+      ]) {
         const answer = await deliver({ body });
         expect(answer.statusCode, body).toBe(400);
       }

@@ -46,7 +46,11 @@ describe("verifyStandardWebhook", () => {
     const v = STANDARD_WEBHOOKS_VECTOR;
 
     // Act
-    const signer = verifyStandardWebhook(Buffer.from(v.payload), { id: v.id, timestamp: String(v.timestamp), signature: v.signature }, parseSigningSecrets(`vector:${v.secret}`));
+    const signer = verifyStandardWebhook(
+      Buffer.from(v.payload),
+      { id: v.id, timestamp: String(v.timestamp), signature: v.signature },
+      parseSigningSecrets(`vector:${v.secret}`),
+    );
 
     // Assess
     expect(signer).toBe("signer:vector");
@@ -57,26 +61,51 @@ describe("verifyStandardWebhook", () => {
     const body = Buffer.from('{"batch":{}}');
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
 
-    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(`signer:${SHOP_SIGNER}`);
-    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(`signer:${CRM_SIGNER}`);
+    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(
+      `signer:${SHOP_SIGNER}`,
+    );
+    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "msg_1", nowSeconds(), body), secrets)).toBe(
+      `signer:${CRM_SIGNER}`,
+    );
   });
 
   it("accepts any one valid signature among several space-separated ones (the sender rotating its secret)", () => {
     const body = Buffer.from('{"a":1}');
     const t = nowSeconds();
     const headers = signed(SHOP_SIGNING_SECRET, "msg_2", t, body);
-    const old = standardWebhookSignature(`whsec_${Buffer.from("an-old-secret-no-longer-ok").toString("base64")}`, "msg_2", t, body);
+    const old = standardWebhookSignature(
+      `whsec_${Buffer.from("an-old-secret-no-longer-ok").toString("base64")}`,
+      "msg_2",
+      t,
+      body,
+    );
 
-    expect(verifyStandardWebhook(body, { ...headers, signature: `${old} ${headers.signature}` }, parseSigningSecrets(SIGNING_SECRETS))).toBe(`signer:${SHOP_SIGNER}`);
-    expect(verifyStandardWebhook(body, { ...headers, signature: `v2,ignored ${headers.signature}` }, parseSigningSecrets(SIGNING_SECRETS))).toBe(`signer:${SHOP_SIGNER}`);
+    expect(
+      verifyStandardWebhook(
+        body,
+        { ...headers, signature: `${old} ${headers.signature}` },
+        parseSigningSecrets(SIGNING_SECRETS),
+      ),
+    ).toBe(`signer:${SHOP_SIGNER}`);
+    expect(
+      verifyStandardWebhook(
+        body,
+        { ...headers, signature: `v2,ignored ${headers.signature}` },
+        parseSigningSecrets(SIGNING_SECRETS),
+      ),
+    ).toBe(`signer:${SHOP_SIGNER}`);
   });
 
   it("accepts both entries of one sender during our own rotation (old and new secret under two names)", () => {
     const body = Buffer.from("{}");
     const secrets = parseSigningSecrets(`shop-old:${CRM_SIGNING_SECRET},shop:${SHOP_SIGNING_SECRET}`);
 
-    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop-old");
-    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop");
+    expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe(
+      "signer:shop-old",
+    );
+    expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe(
+      "signer:shop",
+    );
   });
 
   it("proves one caller with either of two secrets under one name, so a rotation keeps the signer's requests", () => {
@@ -85,15 +114,20 @@ describe("verifyStandardWebhook", () => {
     const json = parseSigningSecrets(JSON.stringify({ shop: [CRM_SIGNING_SECRET, SHOP_SIGNING_SECRET] }));
 
     for (const secrets of [list, json]) {
-      expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop");
-      expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe("signer:shop");
+      expect(verifyStandardWebhook(body, signed(CRM_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe(
+        "signer:shop",
+      );
+      expect(verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toBe(
+        "signer:shop",
+      );
     }
   });
 
   it("accepts timestamps just inside the 5-minute window on either side and refuses those just outside", () => {
     const body = Buffer.from("{}");
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
-    const at = (offset: number) => () => verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds() + offset, body), secrets);
+    const at = (offset: number) => () =>
+      verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds() + offset, body), secrets);
     // A few seconds of margin: the package reads the clock again while verifying.
     const inside = WEBHOOK_TOLERANCE_SECONDS - 5;
     const outside = WEBHOOK_TOLERANCE_SECONDS + 5;
@@ -109,8 +143,12 @@ describe("verifyStandardWebhook", () => {
     const headers = signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), original);
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
 
-    expect(() => verifyStandardWebhook(Buffer.from(original.replace("Hi", "Hj")), headers, secrets)).toThrow("The webhook signature is not valid.");
-    expect(() => verifyStandardWebhook(Buffer.from(JSON.stringify(JSON.parse(original), null, 2)), headers, secrets)).toThrow(UnauthorizedError);
+    expect(() => verifyStandardWebhook(Buffer.from(original.replace("Hi", "Hj")), headers, secrets)).toThrow(
+      "The webhook signature is not valid.",
+    );
+    expect(() =>
+      verifyStandardWebhook(Buffer.from(JSON.stringify(JSON.parse(original), null, 2)), headers, secrets),
+    ).toThrow(UnauthorizedError);
     expect(() => verifyStandardWebhook(Buffer.from(`${original}\n`), headers, secrets)).toThrow(UnauthorizedError);
   });
 
@@ -121,7 +159,9 @@ describe("verifyStandardWebhook", () => {
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
 
     expect(() => verifyStandardWebhook(body, { ...headers, id: "msg_b" }, secrets)).toThrow(UnauthorizedError);
-    expect(() => verifyStandardWebhook(body, { ...headers, timestamp: String(t + 1) }, secrets)).toThrow(UnauthorizedError);
+    expect(() => verifyStandardWebhook(body, { ...headers, timestamp: String(t + 1) }, secrets)).toThrow(
+      UnauthorizedError,
+    );
   });
 
   it("refuses missing, empty and garbage headers with a 401 that says what is wrong", () => {
@@ -139,14 +179,19 @@ describe("verifyStandardWebhook", () => {
       { ...good, signature: good.signature.replace("v1,", "v0,") },
     ];
 
-    for (const headers of attempts) expect(() => verifyStandardWebhook(body, headers, secrets)).toThrow(UnauthorizedError);
-    expect(() => verifyStandardWebhook(body, { ...good, id: undefined }, secrets)).toThrow(/webhook-id, webhook-timestamp and webhook-signature/);
+    for (const headers of attempts)
+      expect(() => verifyStandardWebhook(body, headers, secrets)).toThrow(UnauthorizedError);
+    expect(() => verifyStandardWebhook(body, { ...good, id: undefined }, secrets)).toThrow(
+      /webhook-id, webhook-timestamp and webhook-signature/,
+    );
   });
 
   it("refuses every signature when no signing secret is configured", () => {
     const body = Buffer.from("{}");
 
-    expect(() => verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), parseSigningSecrets(""))).toThrow(UnauthorizedError);
+    expect(() =>
+      verifyStandardWebhook(body, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), parseSigningSecrets("")),
+    ).toThrow(UnauthorizedError);
   });
 
   it("verifies the exact bytes: a body that is not valid UTF-8 is refused rather than decoded lossily", () => {
@@ -155,7 +200,9 @@ describe("verifyStandardWebhook", () => {
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
 
     // The signer signed the lossy text; what arrived are other bytes that decode to it.
-    expect(() => verifyStandardWebhook(invalid, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), replaced), secrets)).toThrow(ValidationError);
+    expect(() =>
+      verifyStandardWebhook(invalid, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), replaced), secrets),
+    ).toThrow(ValidationError);
   });
 
   it("keeps a byte-order mark as part of what is verified", () => {
@@ -163,18 +210,28 @@ describe("verifyStandardWebhook", () => {
     const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]);
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
 
-    expect(() => verifyStandardWebhook(withBom, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toThrow(UnauthorizedError);
-    expect(verifyStandardWebhook(withBom, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), withBom), secrets)).toBe(`signer:${SHOP_SIGNER}`);
+    expect(() => verifyStandardWebhook(withBom, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), body), secrets)).toThrow(
+      UnauthorizedError,
+    );
+    expect(verifyStandardWebhook(withBom, signed(SHOP_SIGNING_SECRET, "m", nowSeconds(), withBom), secrets)).toBe(
+      `signer:${SHOP_SIGNER}`,
+    );
   });
 
   it("accepts what it signs and refuses any other body, for arbitrary bodies and ids (property)", () => {
     const secrets = parseSigningSecrets(SIGNING_SECRETS);
     fc.assert(
-      fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), fc.string({ unit: "grapheme", maxLength: 200 }), fc.stringMatching(/^[\x21-\x7e]{1,64}$/), (body, other, id) => {
-        const headers = signed(SHOP_SIGNING_SECRET, id, nowSeconds(), body);
-        expect(verifyStandardWebhook(Buffer.from(body), headers, secrets)).toBe(`signer:${SHOP_SIGNER}`);
-        if (other !== body) expect(() => verifyStandardWebhook(Buffer.from(other), headers, secrets)).toThrow(UnauthorizedError);
-      }),
+      fc.property(
+        fc.string({ unit: "grapheme", maxLength: 200 }),
+        fc.string({ unit: "grapheme", maxLength: 200 }),
+        fc.stringMatching(/^[\x21-\x7e]{1,64}$/),
+        (body, other, id) => {
+          const headers = signed(SHOP_SIGNING_SECRET, id, nowSeconds(), body);
+          expect(verifyStandardWebhook(Buffer.from(body), headers, secrets)).toBe(`signer:${SHOP_SIGNER}`);
+          if (other !== body)
+            expect(() => verifyStandardWebhook(Buffer.from(other), headers, secrets)).toThrow(UnauthorizedError);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -236,19 +293,38 @@ describe("verifyPassEntrySignature", () => {
   it("accepts either of two secrets while PassEntry's secret is being rotated", () => {
     const both = parsePassEntryWebhookSecrets(`${PASSENTRY_WEBHOOK_SECRET},${PASSENTRY_WEBHOOK_SECRET_NEXT}`);
 
-    expect(() => verifyPassEntrySignature(body, passEntrySignature(PASSENTRY_WEBHOOK_SECRET, body), both)).not.toThrow();
-    expect(() => verifyPassEntrySignature(body, passEntrySignature(PASSENTRY_WEBHOOK_SECRET_NEXT, body), both)).not.toThrow();
+    expect(() =>
+      verifyPassEntrySignature(body, passEntrySignature(PASSENTRY_WEBHOOK_SECRET, body), both),
+    ).not.toThrow();
+    expect(() =>
+      verifyPassEntrySignature(body, passEntrySignature(PASSENTRY_WEBHOOK_SECRET_NEXT, body), both),
+    ).not.toThrow();
   });
 
   it("refuses a missing, empty, garbage, truncated or foreign signature", () => {
     const good = passEntrySignature(PASSENTRY_WEBHOOK_SECRET, body);
-    for (const signature of [undefined, "", "   ", "garbage", good.slice(0, 63), `${good}00`, passEntrySignature("another-secret", body), passEntrySignature(PASSENTRY_WEBHOOK_SECRET, Buffer.from("{}"))]) {
+    for (const signature of [
+      undefined,
+      "",
+      "   ",
+      "garbage",
+      good.slice(0, 63),
+      `${good}00`,
+      passEntrySignature("another-secret", body),
+      passEntrySignature(PASSENTRY_WEBHOOK_SECRET, Buffer.from("{}")),
+    ]) {
       expect(() => verifyPassEntrySignature(body, signature, secrets), String(signature)).toThrow(UnauthorizedError);
     }
   });
 
   it("refuses everything when no secret is configured", () => {
-    expect(() => verifyPassEntrySignature(body, passEntrySignature(PASSENTRY_WEBHOOK_SECRET, body), parsePassEntryWebhookSecrets(""))).toThrow(UnauthorizedError);
+    expect(() =>
+      verifyPassEntrySignature(
+        body,
+        passEntrySignature(PASSENTRY_WEBHOOK_SECRET, body),
+        parsePassEntryWebhookSecrets(""),
+      ),
+    ).toThrow(UnauthorizedError);
   });
 });
 
@@ -260,7 +336,9 @@ describe("parsePassEntryWebhookSecrets", () => {
 
   it("refuses JSON that is not an array of strings, without quoting it", () => {
     expect(() => parsePassEntryWebhookSecrets('["s1", 2]')).toThrow("JSON array of strings");
-    expect(() => parsePassEntryWebhookSecrets("[secret-value")).toThrow("The PassEntry webhook secrets are not valid JSON.");
+    expect(() => parsePassEntryWebhookSecrets("[secret-value")).toThrow(
+      "The PassEntry webhook secrets are not valid JSON.",
+    );
     expect(() => parsePassEntryWebhookSecrets("[secret-value")).not.toThrow(/secret-value/);
   });
 });

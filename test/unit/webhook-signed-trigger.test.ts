@@ -29,10 +29,29 @@ afterEach(() => rig.close());
 const EXAMPLE_TEXT = JSON.stringify(PASSENTRY_EXAMPLE_BODY);
 
 /** A trigger event signed by `secret`, carrying no API key. */
-function signedTrigger(options: { secret?: string; id?: string; timestamp?: number; text?: string; signedText?: string; base64?: boolean; headers?: Record<string, string | undefined> } = {}) {
+function signedTrigger(
+  options: {
+    secret?: string;
+    id?: string;
+    timestamp?: number;
+    text?: string;
+    signedText?: string;
+    base64?: boolean;
+    headers?: Record<string, string | undefined>;
+  } = {},
+) {
   const text = options.text ?? EXAMPLE_TEXT;
-  const headers = standardWebhookHeaders(options.secret ?? SHOP_SIGNING_SECRET, options.id ?? "msg_2Lp0001", options.timestamp ?? nowSeconds(), options.signedText ?? text);
-  return triggerEvent({ rawBody: text, base64: options.base64, headers: { authorization: undefined, ...headers, ...options.headers } });
+  const headers = standardWebhookHeaders(
+    options.secret ?? SHOP_SIGNING_SECRET,
+    options.id ?? "msg_2Lp0001",
+    options.timestamp ?? nowSeconds(),
+    options.signedText ?? text,
+  );
+  return triggerEvent({
+    rawBody: text,
+    base64: options.base64,
+    headers: { authorization: undefined, ...headers, ...options.headers },
+  });
 }
 
 const parse = (answer: Awaited<ReturnType<typeof accept>>) => ({ ...answer, body: JSON.parse(answer.body as string) });
@@ -44,7 +63,11 @@ describe("accept handler with Standard Webhooks signatures", () => {
     expect(answer.statusCode).toBe(202);
     expect(answer.body.data.attributes).toMatchObject({ caller: `signer:${SHOP_SIGNER}`, apiKeyName: SHOP_SIGNER });
     expect(rig.queued()).toHaveLength(1);
-    expect(rig.queued()[0]).toMatchObject({ requestId: answer.body.data.id, batch: PASSENTRY_EXAMPLE_BODY.batch, source: "http" });
+    expect(rig.queued()[0]).toMatchObject({
+      requestId: answer.body.data.id,
+      batch: PASSENTRY_EXAMPLE_BODY.batch,
+      source: "http",
+    });
     expect((await rig.store.get(answer.body.data.id))?.caller).toBe(`signer:${SHOP_SIGNER}`);
   });
 
@@ -79,7 +102,9 @@ describe("accept handler with Standard Webhooks signatures", () => {
     const answer = parse(await accept(signedTrigger({ id: "msg_same_id", text: other })));
 
     expect(answer.statusCode).toBe(422);
-    expect(answer.body.errors.join(" ")).toMatch(/webhook-id was already used by signer [^ ]+ with a different request body: send a new webhook-id/);
+    expect(answer.body.errors.join(" ")).toMatch(
+      /webhook-id was already used by signer [^ ]+ with a different request body: send a new webhook-id/,
+    );
     expect(rig.queued()).toHaveLength(1);
   });
 
@@ -89,7 +114,8 @@ describe("accept handler with Standard Webhooks signatures", () => {
 
     // Act
     const replays = [];
-    for (const key of ["order-1002", "order-1003"]) replays.push(parse(await accept(signedTrigger({ id: "msg_a", headers: { "idempotency-key": key } }))));
+    for (const key of ["order-1002", "order-1003"])
+      replays.push(parse(await accept(signedTrigger({ id: "msg_a", headers: { "idempotency-key": key } }))));
     const another = parse(await accept(signedTrigger({ id: "msg_b", headers: { "idempotency-key": "order-1001" } })));
 
     // Assess

@@ -121,7 +121,9 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
     },
     async close() {
       for (const client of clients) client.destroy();
-      await new Promise<void>((resolve, reject) => server.close((error?: Error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        server.close((error?: Error) => (error ? reject(error) : resolve())),
+      );
     },
   };
 }
@@ -134,7 +136,11 @@ const projectKey: KeyOf = (_table, item) => ({ pk: item.pk, sk: item.sk });
  * Applies the Puts of a TransactWriteItems all-or-nothing (the caller holds the exclusive lock).
  * `keyOf` names each table's key attributes (default: the project's `pk` + `sk`).
  */
-export async function emulateTransactWrite(client: DynamoDBClient, input: TransactWriteItemsCommandInput, keyOf: KeyOf = projectKey): Promise<void> {
+export async function emulateTransactWrite(
+  client: DynamoDBClient,
+  input: TransactWriteItemsCommandInput,
+  keyOf: KeyOf = projectKey,
+): Promise<void> {
   const items = input.TransactItems ?? [];
   const applied: { tableName: string; key: Record<string, any>; before: Record<string, any> | undefined }[] = [];
   for (const [index, item] of items.entries()) {
@@ -143,7 +149,8 @@ export async function emulateTransactWrite(client: DynamoDBClient, input: Transa
       throw new Error("The dynalite transaction shim supports Put items only.");
     }
     const key = keyOf(put.TableName!, put.Item!);
-    const before = (await client.send(new GetItemCommand({ TableName: put.TableName, Key: key, ConsistentRead: true }))).Item;
+    const before = (await client.send(new GetItemCommand({ TableName: put.TableName, Key: key, ConsistentRead: true })))
+      .Item;
     try {
       await client.send(
         new PutItemCommand({
@@ -161,7 +168,9 @@ export async function emulateTransactWrite(client: DynamoDBClient, input: Transa
         if (undo.before) await client.send(new PutItemCommand({ TableName: undo.tableName, Item: undo.before }));
         else await client.send(new DeleteItemCommand({ TableName: undo.tableName, Key: undo.key }));
       }
-      const reasons: CancellationReason[] = items.map((_, i) => (i === index ? { Code: "ConditionalCheckFailed", Message: "The conditional request failed" } : { Code: "None" }));
+      const reasons: CancellationReason[] = items.map((_, i) =>
+        i === index ? { Code: "ConditionalCheckFailed", Message: "The conditional request failed" } : { Code: "None" },
+      );
       throw new TransactionCanceledException({
         message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(", ")}]`,
         $metadata: {},

@@ -25,12 +25,28 @@ describe("the model rig", () => {
         for (const intent of world.intents) await world.submit(intent.label);
         await world.drainAndCheck();
         const batches = rig.passEntry.batches();
-        expect(batches.filter((b) => b.message !== SHARED_MESSAGE).map((b) => b.message).sort()).toEqual(["Model A: scheduled in 70 minutes", "Model B: send now", "Model C: two parts", "Model C: two parts", "Model D: from the SQS door"]);
+        expect(
+          batches
+            .filter((b) => b.message !== SHARED_MESSAGE)
+            .map((b) => b.message)
+            .sort(),
+        ).toEqual([
+          "Model A: scheduled in 70 minutes",
+          "Model B: send now",
+          "Model C: two parts",
+          "Model C: two parts",
+          "Model D: from the SQS door",
+        ]);
         expect(batches.find((b) => b.message === "Model B: send now")!.sentNowAt).not.toBeNull();
         // The drain hands out five messages at a time: S2, S3 and X arrive together and share; PassEntry
         // refuses X's pass, so the shared batch is halved and X fails alone.
-        for (const intent of sharingIntents()) expect(world.batchesOf(world.intent(intent.label)), intent.label).toHaveLength(intent.member!.refused ? 0 : 1);
-        expect(batches.filter((b) => world.carried(b).length > 1).map((b) => world.carried(b).map((c) => c.intent.label))).toEqual([["S2", "S3"]]);
+        for (const intent of sharingIntents())
+          expect(world.batchesOf(world.intent(intent.label)), intent.label).toHaveLength(
+            intent.member!.refused ? 0 : 1,
+          );
+        expect(
+          batches.filter((b) => world.carried(b).length > 1).map((b) => world.carried(b).map((c) => c.intent.label)),
+        ).toEqual([["S2", "S3"]]);
         expect((await rig.view(world.accepted.get("X")!.requestId!))!.status).toBe("failed");
         expect(rig.deadLetters()).toEqual([]);
         expect(rig.liveMessages()).toEqual([]);
@@ -108,7 +124,10 @@ describe("the model rig", () => {
       expect(rig.passEntry.batches()).toHaveLength(1);
       rig.advance(10_000);
       expect(rig.passEntry.batches()).toHaveLength(2);
-      expect(rig.passEntry.creations.at(-1)!.at - startedAt, "created when it was due, not when the clock next moved").toBe(20_000);
+      expect(
+        rig.passEntry.creations.at(-1)!.at - startedAt,
+        "created when it was due, not when the clock next moved",
+      ).toBe(20_000);
     });
   });
 

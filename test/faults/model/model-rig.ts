@@ -39,7 +39,14 @@ import { SqliteSendLedger } from "../../../functions/adapters/sqlite-send-ledger
 import { StaticSecretStore } from "../../../functions/adapters/static-secret-store.js";
 import { CircuitBreaker } from "../../../functions/core/circuit-breaker.js";
 import { Pacer } from "../../../functions/core/pacer.js";
-import type { EventPublisher, MessageQueue, RequestStore, RetryScheduler, SendKey, SendLedger } from "../../../functions/core/ports.js";
+import type {
+  EventPublisher,
+  MessageQueue,
+  RequestStore,
+  RetryScheduler,
+  SendKey,
+  SendLedger,
+} from "../../../functions/core/ports.js";
 import { readParts, renderRequest } from "../../../functions/core/request-view.js";
 import type { WalletMessageEvent } from "../../../functions/core/schemas.js";
 import { makeAcceptHandler } from "../../../functions/handlers/accept.js";
@@ -52,7 +59,13 @@ import { matchRoute, type RouteServices } from "../../../local/passentry-sandbox
 import { BatchStore } from "../../../local/passentry-sandbox/batch-store.js";
 import { REFUSED_RECIPIENT_MARKER } from "../../../local/passentry-sandbox/validation.js";
 import type { LocalDynamoDb } from "../../adapters/support/local-dynamodb.js";
-import { FIXTURE_API_KEY, FIXTURE_API_KEY_NAME, loadFixture, requestCancelEvent, triggerEvent } from "../../support/events.js";
+import {
+  FIXTURE_API_KEY,
+  FIXTURE_API_KEY_NAME,
+  loadFixture,
+  requestCancelEvent,
+  triggerEvent,
+} from "../../support/events.js";
 
 /** "Today" in the model: before PassEntry's example date (2030), so scheduled dates lie ahead. */
 export const MODEL_EPOCH = Date.parse("2025-06-02T09:00:00.000Z");
@@ -94,8 +107,18 @@ export interface Home {
 const modelConfig = (leaseMs: number) => ({ ...defaultLocalConfig(), SEND_LEASE_MS: leaseMs, PASSENTRY_TIMEOUT_MS });
 
 export const HOMES: Record<HomeName, Home> = {
-  aws: { name: "aws", visibilityMs: 361_000, lambdaTimeoutMs: 60_000, settings: senderSettings(modelConfig(90_000), "lambda") },
-  local: { name: "local", visibilityMs: 30_000, lambdaTimeoutMs: null, settings: senderSettings(modelConfig(DEFAULTS.sendLeaseMs), "none") },
+  aws: {
+    name: "aws",
+    visibilityMs: 361_000,
+    lambdaTimeoutMs: 60_000,
+    settings: senderSettings(modelConfig(90_000), "lambda"),
+  },
+  local: {
+    name: "local",
+    visibilityMs: 30_000,
+    lambdaTimeoutMs: null,
+    settings: senderSettings(modelConfig(DEFAULTS.sendLeaseMs), "none"),
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +152,11 @@ export function describeFault(fault: CallFault): string {
     case "5xx":
       return `${fault.status} ${fault.afterEffect ? "after the effect" : "before any effect"}`;
     case "timeout":
-      return fault.effect === "never" ? "timeout, no effect" : fault.effect === "before-timeout" ? "timeout after the effect" : `timeout, effect ${fault.effect.lateMs / 1000} s later`;
+      return fault.effect === "never"
+        ? "timeout, no effect"
+        : fault.effect === "before-timeout"
+          ? "timeout after the effect"
+          : `timeout, effect ${fault.effect.lateMs / 1000} s later`;
     case "drop-after-effect":
       return "answer dropped after the effect";
     case "slow":
@@ -143,7 +170,10 @@ export function describeFault(fault: CallFault): string {
 export function faultFits(fault: CallFault, call: ParkedCall): boolean {
   if (fault.kind === "queue-send-fails") return call.port === "queue" && call.op === "send";
   if (call.port !== "passEntry") return false;
-  const needsEffect = (fault.kind === "5xx" && fault.afterEffect) || fault.kind === "drop-after-effect" || (fault.kind === "timeout" && fault.effect !== "never");
+  const needsEffect =
+    (fault.kind === "5xx" && fault.afterEffect) ||
+    fault.kind === "drop-after-effect" ||
+    (fault.kind === "timeout" && fault.effect !== "never");
   return !needsEffect || (EFFECTFUL_OPS as readonly string[]).includes(call.op);
 }
 
@@ -163,7 +193,8 @@ export class VirtualClock {
     if (ms > 0) this.advanceTo(this.current + ms);
   }
   advanceTo(at: number): void {
-    for (let due = this.nextDue(); due !== undefined && due > this.current && due < at; due = this.nextDue()) this.moveTo(due);
+    for (let due = this.nextDue(); due !== undefined && due > this.current && due < at; due = this.nextDue())
+      this.moveTo(due);
     if (at > this.current) this.moveTo(at);
   }
   onAdvance(listener: () => void): void {
@@ -349,7 +380,10 @@ class InProcessPassEntry {
 
   /** Batches of other tenants, created directly (a busy account), newest last. */
   prefill(count: number, tag = "other"): void {
-    for (let i = 0; i < count; i++) this.handle("POST", `/api/v1/entities/other-tenant/messaging/wallet`, { batch: { message: `Another tenant's batch ${tag}-${i}`, segments: [{ groupTag: "other" }] } });
+    for (let i = 0; i < count; i++)
+      this.handle("POST", `/api/v1/entities/other-tenant/messaging/wallet`, {
+        batch: { message: `Another tenant's batch ${tag}-${i}`, segments: [{ groupTag: "other" }] },
+      });
   }
 
   /** When the next late effect is due, if any. */
@@ -400,22 +434,41 @@ class InProcessPassEntry {
       };
       this.calls.push(call);
       const route = match.route;
-      const effect = () => this.effect(op, call, actor, () => route.handle({ params: match.params, query: url.searchParams, rawBody: Buffer.from(rawBody), contentType: "application/json" }, this.services));
+      const effect = () =>
+        this.effect(op, call, actor, () =>
+          route.handle(
+            {
+              params: match.params,
+              query: url.searchParams,
+              rawBody: Buffer.from(rawBody),
+              contentType: "application/json",
+            },
+            this.services,
+          ),
+        );
 
       if (fault === undefined) return toResponse(effect());
       switch (fault.kind) {
         case "429":
           return toResponse({
             status: 429,
-            headers: { "content-type": "application/json", ...(fault.retryAfter !== undefined ? { "x-rate-limit-retry-after": fault.retryAfter } : {}) },
+            headers: {
+              "content-type": "application/json",
+              ...(fault.retryAfter !== undefined ? { "x-rate-limit-retry-after": fault.retryAfter } : {}),
+            },
             payload: JSON.stringify({ errors: ["Too Many Requests"] }),
           });
         case "5xx":
           if (fault.afterEffect) effect();
-          return toResponse({ status: fault.status, headers: { "content-type": "application/json" }, payload: JSON.stringify({ errors: ["Internal Server Error"] }) });
+          return toResponse({
+            status: fault.status,
+            headers: { "content-type": "application/json" },
+            payload: JSON.stringify({ errors: ["Internal Server Error"] }),
+          });
         case "timeout":
           if (fault.effect === "before-timeout") effect();
-          else if (typeof fault.effect === "object") this.deferred.push({ at: call.at + fault.effect.lateMs, run: effect });
+          else if (typeof fault.effect === "object")
+            this.deferred.push({ at: call.at + fault.effect.lateMs, run: effect });
           this.rig.clock.advance(PASSENTRY_TIMEOUT_MS);
           throw new DOMException("The operation was aborted due to timeout", "TimeoutError");
         case "drop-after-effect":
@@ -432,7 +485,15 @@ class InProcessPassEntry {
   private handle(method: string, path: string, body: unknown): void {
     const match = matchRoute(method, path);
     if (!match?.route) throw new Error(`No sandbox route for ${method} ${path}.`);
-    match.route.handle({ params: match.params, query: new URLSearchParams(), rawBody: Buffer.from(JSON.stringify(body)), contentType: "application/json" }, this.services);
+    match.route.handle(
+      {
+        params: match.params,
+        query: new URLSearchParams(),
+        rawBody: Buffer.from(JSON.stringify(body)),
+        contentType: "application/json",
+      },
+      this.services,
+    );
   }
 
   private takeFault(actor: Actor, op: PassEntryOp): PassEntryFault | undefined {
@@ -441,15 +502,27 @@ class InProcessPassEntry {
     if (armed) return armed;
     const scripted = this.scripted.get(op)?.shift();
     if (scripted) return scripted;
-    if (this.outage && this.rig.clock.now() < this.outage.until) return { kind: "5xx", status: this.outage.status, afterEffect: false };
+    if (this.outage && this.rig.clock.now() < this.outage.until)
+      return { kind: "5xx", status: this.outage.status, afterEffect: false };
     return undefined;
   }
 
-  private effect(op: PassEntryOp, call: PassEntryCall, actor: Actor, run: () => { status: number; headers: Record<string, string>; payload: string }) {
+  private effect(
+    op: PassEntryOp,
+    call: PassEntryCall,
+    actor: Actor,
+    run: () => { status: number; headers: Record<string, string>; payload: string },
+  ) {
     const answer = run();
     if (op === "createBatch" && answer.status === 202) {
       const id = (JSON.parse(answer.payload) as { data: { id: string } }).data.id;
-      this.creations.push({ batchId: id, requestSeq: call.seq, effectSeq: this.rig.nextSeq(), at: this.rig.clock.now(), actorId: actor.id });
+      this.creations.push({
+        batchId: id,
+        requestSeq: call.seq,
+        effectSeq: this.rig.nextSeq(),
+        at: this.rig.clock.now(),
+        actorId: actor.id,
+      });
       this.rig.note(`PassEntry created batch ${short(id)} for ${actor.id}`);
     }
     return answer;
@@ -541,7 +614,14 @@ export class ModelRig {
         oneWriteAtATime(
           new DynamoDbSendLedger({
             tableName: tableName!,
-            client: dynamo.client({ beforeSend: (command, input) => this.gate(actor, { port: "dynamodb", op: command.replace(/Command$/, ""), detail: dynamoDetail(input) }, async () => undefined) }),
+            client: dynamo.client({
+              beforeSend: (command, input) =>
+                this.gate(
+                  actor,
+                  { port: "dynamodb", op: command.replace(/Command$/, ""), detail: dynamoDetail(input) },
+                  async () => undefined,
+                ),
+            }),
           }),
         );
     } else {
@@ -583,14 +663,37 @@ export class ModelRig {
   // Doors.
 
   /** POST /api/v1/entities/{entityId}/messaging/wallet through the accept handler, with `caller`'s API key. Atomic (not gated). */
-  async submitHttp(entityId: string, batch: Record<string, unknown>, label: string, caller: CallerName = "crm"): Promise<{ status: number; requestId: string | undefined; errors: string[] }> {
+  async submitHttp(
+    entityId: string,
+    batch: Record<string, unknown>,
+    label: string,
+    caller: CallerName = "crm",
+  ): Promise<{ status: number; requestId: string | undefined; errors: string[] }> {
     const requestId = `req-${label}-${++this.nextRequestNumber}`;
-    const deps = composeAccept({ store: this.store, queue: this.queue, clock: this.clock, log: this.log, secrets: this.apiKeySecrets(), newRequestId: () => requestId }, { allowedBatchKeys: [] });
-    const answer = await makeAcceptHandler(() => deps)(triggerEvent({ entityId, body: { batch }, headers: { authorization: `Bearer ${CALLERS[caller]}` } }));
+    const deps = composeAccept(
+      {
+        store: this.store,
+        queue: this.queue,
+        clock: this.clock,
+        log: this.log,
+        secrets: this.apiKeySecrets(),
+        newRequestId: () => requestId,
+      },
+      { allowedBatchKeys: [] },
+    );
+    const answer = await makeAcceptHandler(() => deps)(
+      triggerEvent({ entityId, body: { batch }, headers: { authorization: `Bearer ${CALLERS[caller]}` } }),
+    );
     const body = JSON.parse(String(answer.body ?? "{}")) as { data?: { id?: string }; errors?: string[] };
-    this.note(`POST …/messaging/wallet (${label}${caller === "crm" ? "" : `, as ${caller}`}) → ${answer.statusCode}${body.data?.id ? ` ${body.data.id}` : ""}`);
+    this.note(
+      `POST …/messaging/wallet (${label}${caller === "crm" ? "" : `, as ${caller}`}) → ${answer.statusCode}${body.data?.id ? ` ${body.data.id}` : ""}`,
+    );
     if (answer.statusCode === 202 && body.data?.id) this.callerOf.set(body.data.id, caller);
-    return { status: answer.statusCode ?? 0, requestId: answer.statusCode === 202 ? body.data?.id : undefined, errors: body.errors ?? [] };
+    return {
+      status: answer.statusCode ?? 0,
+      requestId: answer.statusCode === 202 ? body.data?.id : undefined,
+      errors: body.errors ?? [],
+    };
   }
 
   /** Another AWS service's SendMessage straight to the queue, without a requestId. Returns the message id. */
@@ -603,7 +706,10 @@ export class ModelRig {
   /** Request ids the store holds for requests carrying this message text (raw SQS requests have no id of ours to look up). */
   requestIdsCarrying(message: string): string[] {
     const rows = this.db.prepare("SELECT record FROM requests").all() as { record: string }[];
-    return rows.map((r) => JSON.parse(r.record) as { requestId: string; batch: { message: string } }).filter((r) => r.batch.message === message).map((r) => r.requestId);
+    return rows
+      .map((r) => JSON.parse(r.record) as { requestId: string; batch: { message: string } })
+      .filter((r) => r.batch.message === message)
+      .map((r) => r.requestId);
   }
 
   /**
@@ -616,7 +722,15 @@ export class ModelRig {
     const attributes = renderRequest(request, await readParts(this.plainLedger, requestId)).data.attributes;
     return {
       status: attributes.status,
-      parts: attributes.batches.map((b) => ({ chunk: b.chunk, state: b.state, batchId: b.batchId, batchStatus: b.status, note: b.note, reason: b.reason, groupId: b.sharedBatch?.groupId ?? null })),
+      parts: attributes.batches.map((b) => ({
+        chunk: b.chunk,
+        state: b.state,
+        batchId: b.batchId,
+        batchStatus: b.status,
+        note: b.note,
+        reason: b.reason,
+        groupId: b.sharedBatch?.groupId ?? null,
+      })),
     };
   }
 
@@ -630,7 +744,9 @@ export class ModelRig {
     return this.queue.peek();
   }
   deadLetters(): QueueMessageView[] {
-    return this.queue.deadLetters().map((d) => ({ messageId: d.messageId, body: d.body, receiveCount: d.receiveCount }));
+    return this.queue
+      .deadLetters()
+      .map((d) => ({ messageId: d.messageId, body: d.body, receiveCount: d.receiveCount }));
   }
 
   /**
@@ -673,7 +789,9 @@ export class ModelRig {
     if (actor.busy) throw new Error(`${name} is busy.`);
     const received = this.queue.receive(max, this.home.visibilityMs);
     if (received.length === 0) return false;
-    this.note(`${actor.id} receives ${received.map((m) => `${short(m.messageId)} (receive ${m.receiveCount})`).join(", ")}`);
+    this.note(
+      `${actor.id} receives ${received.map((m) => `${short(m.messageId)} (receive ${m.receiveCount})`).join(", ")}`,
+    );
     await this.begin(actor, () => this.invokeSender(actor, received));
     return true;
   }
@@ -685,7 +803,13 @@ export class ModelRig {
     if (actor.busy || live.length === 0) return false;
     const message = live[index % live.length]!;
     this.note(`${actor.id} receives a duplicate copy of ${short(message.messageId)}`);
-    const copy: ReceivedMessage = { messageId: message.messageId, body: message.body, receiptHandle: `duplicate-${randomUUID()}`, receiveCount: Math.max(1, message.receiveCount), sentAt: this.clock.now() };
+    const copy: ReceivedMessage = {
+      messageId: message.messageId,
+      body: message.body,
+      receiptHandle: `duplicate-${randomUUID()}`,
+      receiveCount: Math.max(1, message.receiveCount),
+      sentAt: this.clock.now(),
+    };
     await this.begin(actor, () => this.invokeSender(actor, [copy]));
     return true;
   }
@@ -703,7 +827,8 @@ export class ModelRig {
     const actor = this.actor(name);
     const parked = actor.parked;
     if (!parked) throw new Error(`${name} is not parked at a gate.`);
-    if (fault && !faultFits(fault, parked.call)) throw new Error(`The fault "${describeFault(fault)}" does not fit ${parked.call.port}.${parked.call.op}.`);
+    if (fault && !faultFits(fault, parked.call))
+      throw new Error(`The fault "${describeFault(fault)}" does not fit ${parked.call.port}.${parked.call.op}.`);
     const arrived = actor.nextArrival();
     parked.release(fault);
     await watchdog(arrived, `${actor.id} after ${parked.call.port}.${parked.call.op}`);
@@ -724,7 +849,11 @@ export class ModelRig {
   }
 
   /** Steps the actor without faults until it is parked at a call `matches` accepts; throws if it finishes first. */
-  async runUntil(name: ActorName, matches: (call: ParkedCall) => boolean, what = "the call asked for"): Promise<ParkedCall> {
+  async runUntil(
+    name: ActorName,
+    matches: (call: ParkedCall) => boolean,
+    what = "the call asked for",
+  ): Promise<ParkedCall> {
     for (;;) {
       const actor = this.actor(name);
       const call = actor.parked?.call;
@@ -754,7 +883,9 @@ export class ModelRig {
           await this.receive(name, this.drainBatchSize);
           continue;
         }
-        const next = this.db.prepare("SELECT MIN(visible_at) AS at FROM queue_messages WHERE dead_at IS NULL").get() as { at: number | null };
+        const next = this.db
+          .prepare("SELECT MIN(visible_at) AS at FROM queue_messages WHERE dead_at IS NULL")
+          .get() as { at: number | null };
         // A batch PassEntry is still creating appears before the run is judged, even with nothing queued.
         const due = next.at ?? this.passEntry.nextDue();
         if (due === undefined) return true;
@@ -808,7 +939,8 @@ export class ModelRig {
 
   /** Parks the actor before `call`, then makes it (with the fault the model chose) unless the actor died meanwhile. */
   private async gate<T>(actor: Actor, call: ParkedCall, run: (fault: CallFault | undefined) => Promise<T>): Promise<T> {
-    const dead = () => new SimulatedCrash(`${actor.id} is dead (${actor.deathCause}); ${call.port}.${call.op} never happened.`);
+    const dead = () =>
+      new SimulatedCrash(`${actor.id} is dead (${actor.deathCause}); ${call.port}.${call.op} never happened.`);
     if (this.pastDeadline(actor, null)) throw dead();
     let fault: CallFault | undefined;
     if (!actor.autopilot) {
@@ -820,7 +952,9 @@ export class ModelRig {
     }
     if (this.pastDeadline(actor, null)) throw dead();
     this.passEntry.settle();
-    this.trace.push(`${this.time()} ${actor.id}: ${call.port}.${call.op}(${call.detail})${fault ? ` ⚡ ${describeFault(fault)}` : ""}`);
+    this.trace.push(
+      `${this.time()} ${actor.id}: ${call.port}.${call.op}(${call.detail})${fault ? ` ⚡ ${describeFault(fault)}` : ""}`,
+    );
     if (fault?.kind === "queue-send-fails") throw new Error("SQS SendMessage failed (injected by the model).");
     if (fault) actor.armedFault = fault;
     let result: T;
@@ -842,7 +976,12 @@ export class ModelRig {
   /** A finished ledger call (answered or refused): the actor has seen the entry as it stood then. */
   private consulted(actor: Actor, call: ParkedCall): void {
     if (call.port === "ledger" && call.requestId !== undefined && !actor.dead) {
-      this.ledgerConsults.push({ seq: this.nextSeq(), actorId: actor.id, requestId: call.requestId, chunk: call.chunk });
+      this.ledgerConsults.push({
+        seq: this.nextSeq(),
+        actorId: actor.id,
+        requestId: call.requestId,
+        chunk: call.chunk,
+      });
     }
   }
 
@@ -852,7 +991,10 @@ export class ModelRig {
       get: (inner, property) => {
         const value = Reflect.get(inner, property, inner) as unknown;
         if (typeof value !== "function") return value;
-        return (...args: unknown[]) => this.gate(actor, { port, op: String(property), ...describeArgs(port, args) }, async () => (value as (...a: unknown[]) => unknown).apply(inner, args));
+        return (...args: unknown[]) =>
+          this.gate(actor, { port, op: String(property), ...describeArgs(port, args) }, async () =>
+            (value as (...a: unknown[]) => unknown).apply(inner, args),
+          );
       },
     });
   }
@@ -860,7 +1002,9 @@ export class ModelRig {
   private sleeper(actor: Actor): (ms: number) => Promise<void> {
     return (ms) => {
       const wakeAt = this.clock.now() + ms;
-      return this.gate(actor, { port: "sleep", op: "sleep", detail: `${Math.round(ms)} ms` }, async () => this.clock.advanceTo(wakeAt));
+      return this.gate(actor, { port: "sleep", op: "sleep", detail: `${Math.round(ms)} ms` }, async () =>
+        this.clock.advanceTo(wakeAt),
+      );
     };
   }
 
@@ -898,11 +1042,17 @@ export class ModelRig {
       timeoutMs: PASSENTRY_TIMEOUT_MS,
       // Pacing at the production rate on the virtual clock: time moves as an instance works.
       // (Whole milliseconds: at ~1.7e12 ms a sub-millisecond step may not change the number at all.)
-      pacer: new Pacer({ perSecond: 9, now: this.clock.now, sleep: async (ms) => this.clock.advance(Math.max(1, Math.ceil(ms))) }),
+      pacer: new Pacer({
+        perSecond: 9,
+        now: this.clock.now,
+        sleep: async (ms) => this.clock.advance(Math.max(1, Math.ceil(ms))),
+      }),
       breaker: new CircuitBreaker({ now: this.clock.now }),
       fetch: this.passEntry.fetchFor(actor),
     });
-    const queue: MessageQueue = this.gated(actor, "queue", { send: (body: unknown, options?: { delaySeconds?: number }) => this.queue.send(body, options) });
+    const queue: MessageQueue = this.gated(actor, "queue", {
+      send: (body: unknown, options?: { delaySeconds?: number }) => this.queue.send(body, options),
+    });
     return composeSender(
       {
         store: this.gated<RequestStore>(actor, "store", this.store),
@@ -915,7 +1065,10 @@ export class ModelRig {
         // Jitter at its midpoint: fast-check must be able to replay a run exactly.
         random: () => 0.5,
         // ChangeMessageVisibility is a queue call like any other: it can be the step an instance dies at.
-        retries: this.gated<RetryScheduler>(actor, "queue", { retryAfter: (handle: string, seconds: number, reason: string) => this.queue.retryAfter(handle, seconds, reason) }),
+        retries: this.gated<RetryScheduler>(actor, "queue", {
+          retryAfter: (handle: string, seconds: number, reason: string) =>
+            this.queue.retryAfter(handle, seconds, reason),
+        }),
         onUnknownOutcome: (key) => {
           this.unknownOutcomes.push({ requestId: key.requestId, chunk: key.chunk });
         },
@@ -941,7 +1094,9 @@ export class ModelRig {
       this.note(`${actor.id} handler threw: ${(error as Error).message}`);
     }
     if (actor.dead) return; // A dead instance answers nothing: SQS hands every record back after the visibility timeout.
-    const failed = new Set(answer ? answer.batchItemFailures.map((f) => f.itemIdentifier) : received.map((m) => m.messageId));
+    const failed = new Set(
+      answer ? answer.batchItemFailures.map((f) => f.itemIdentifier) : received.map((m) => m.messageId),
+    );
     // What failed stays in flight until the sender's own retryAfter (ChangeMessageVisibility on AWS,
     // its local twin) or the visibility timeout makes it visible again, in both homes.
     for (const message of received) if (!failed.has(message.messageId)) this.queue.delete(message.receiptHandle);
@@ -950,7 +1105,9 @@ export class ModelRig {
 
   private async invokeCancel(actor: Actor, requestId: string): Promise<void> {
     const store = this.gated<RequestStore>(actor, "store", this.store);
-    const queue: MessageQueue = this.gated(actor, "queue", { send: (body: unknown, options?: { delaySeconds?: number }) => this.queue.send(body, options) });
+    const queue: MessageQueue = this.gated(actor, "queue", {
+      send: (body: unknown, options?: { delaySeconds?: number }) => this.queue.send(body, options),
+    });
     const deps: RequestCancelDeps = {
       store,
       queue,
@@ -959,16 +1116,22 @@ export class ModelRig {
       ledger: this.gated(actor, "ledger", this.ledgerFor(actor)),
       log: this.log,
     };
-    const answer = await makeRequestCancelHandler(() => deps)(cancelEvent(requestId, CALLERS[this.callerOf.get(requestId) ?? "crm"]));
+    const answer = await makeRequestCancelHandler(() => deps)(
+      cancelEvent(requestId, CALLERS[this.callerOf.get(requestId) ?? "crm"]),
+    );
     if (actor.dead) return; // API Gateway answers 5xx for a dead function: not an acknowledgement.
     const status = answer.statusCode ?? 0;
     const shownStates = new Map<number, string>();
     if (status === 202) {
-      const body = JSON.parse(String(answer.body)) as { data: { attributes: { batches: { chunk: number; state: string }[] } } };
+      const body = JSON.parse(String(answer.body)) as {
+        data: { attributes: { batches: { chunk: number; state: string }[] } };
+      };
       for (const part of body.data.attributes.batches) shownStates.set(part.chunk, part.state);
     }
     this.cancelAnswers.push({ requestId, status, seq: this.nextSeq(), at: this.clock.now(), shownStates });
-    this.note(`${actor.id}: DELETE ${requestId} answered ${status}${status === 202 ? ` (parts: ${[...shownStates].map(([c, s]) => `#${c} ${s}`).join(", ")})` : ""}`);
+    this.note(
+      `${actor.id}: DELETE ${requestId} answered ${status}${status === 202 ? ` (parts: ${[...shownStates].map(([c, s]) => `#${c} ${s}`).join(", ")})` : ""}`,
+    );
   }
 }
 
@@ -1016,7 +1179,11 @@ function sqsRecordOf(message: ReceivedMessage): SQSRecord {
     receiptHandle: message.receiptHandle,
     body: message.body,
     md5OfBody: "",
-    attributes: { ...SQS_TEMPLATE.attributes, ApproximateReceiveCount: String(message.receiveCount), SentTimestamp: String(message.sentAt) },
+    attributes: {
+      ...SQS_TEMPLATE.attributes,
+      ApproximateReceiveCount: String(message.receiveCount),
+      SentTimestamp: String(message.sentAt),
+    },
   };
 }
 
@@ -1028,7 +1195,10 @@ function cancelEvent(requestId: string, apiKey: string): APIGatewayProxyEventV2 
     rawPath: path,
     pathParameters: { requestId },
     headers: { ...CANCEL_EVENT_TEMPLATE.headers, authorization: `Bearer ${apiKey}` },
-    requestContext: { ...CANCEL_EVENT_TEMPLATE.requestContext, http: { ...CANCEL_EVENT_TEMPLATE.requestContext.http, path } },
+    requestContext: {
+      ...CANCEL_EVENT_TEMPLATE.requestContext,
+      http: { ...CANCEL_EVENT_TEMPLATE.requestContext.http, path },
+    },
   };
 }
 
@@ -1041,7 +1211,8 @@ function describeArgs(port: Port, args: unknown[]): Omit<ParkedCall, "port" | "o
   const first = args[0];
   if ((port === "ledger" || port === "store") && typeof first === "object" && first !== null && "requestId" in first) {
     const key = first as { requestId: string; chunk?: number };
-    if (typeof key.chunk === "number") return { detail: `${key.requestId}#${key.chunk}`, requestId: key.requestId, chunk: key.chunk };
+    if (typeof key.chunk === "number")
+      return { detail: `${key.requestId}#${key.chunk}`, requestId: key.requestId, chunk: key.chunk };
     return { detail: key.requestId, requestId: key.requestId };
   }
   if ((port === "ledger" || port === "store") && typeof first === "string") return { detail: first, requestId: first };
@@ -1059,7 +1230,8 @@ function describeArgs(port: Port, args: unknown[]): Omit<ParkedCall, "port" | "o
 }
 
 function dynamoDetail(input: unknown): string {
-  const key = (input as { Key?: Record<string, { S?: string }>; Item?: Record<string, { S?: string }> } | undefined) ?? {};
+  const key =
+    (input as { Key?: Record<string, { S?: string }>; Item?: Record<string, { S?: string }> } | undefined) ?? {};
   const item = key.Key ?? key.Item;
   return item ? `${item.pk?.S ?? ""} ${item.sk?.S ?? ""}`.trim() : "";
 }
@@ -1067,7 +1239,15 @@ function dynamoDetail(input: unknown): string {
 async function watchdog(arrived: Promise<void>, what: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const stuck = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`The model rig waited ${WATCHDOG_MS} ms for ${what} to reach its next gate: something awaited outside the rig's ports.`)), WATCHDOG_MS);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `The model rig waited ${WATCHDOG_MS} ms for ${what} to reach its next gate: something awaited outside the rig's ports.`,
+          ),
+        ),
+      WATCHDOG_MS,
+    );
   });
   try {
     await Promise.race([arrived, stuck]);

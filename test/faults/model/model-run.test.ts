@@ -25,10 +25,13 @@ describe("the send ledger under the model run (issues 10 and 14)", () => {
     const details = await fc.check(modelProperty(), { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) });
     const seconds = (performance.now() - startedAt) / 1000;
     const runs = details.numRuns + details.numShrinks;
-    console.log(`model run: ${details.numRuns} run(s) before ${details.failed ? "the first failure" : "the end"}, ${details.numShrinks} shrink run(s), ${seconds.toFixed(1)} s, ${(runs / seconds).toFixed(1)} runs/s`);
+    console.log(
+      `model run: ${details.numRuns} run(s) before ${details.failed ? "the first failure" : "the end"}, ${details.numShrinks} shrink run(s), ${seconds.toFixed(1)} s, ${(runs / seconds).toFixed(1)} runs/s`,
+    );
     if (details.failed) {
       // fast-check's report names the shrunk command list; the violation (with the run's last steps) is the error it threw.
-      const violation = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+      const violation =
+        details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
       throw new Error(`${fc.defaultReportMessage(details) ?? "The model run failed."}\n\n${violation}`);
     }
   }, 3_600_000);

@@ -48,7 +48,23 @@
  *      show one caller another's recipients), never a request that opted out, never one pass twice.
  */
 import fc from "fast-check";
-import { describeFault, faultFits, ModelRig, MODEL_EPOCH, REFUSED_PASS, short, type ActorName, type CallerName, type CallFault, type HomeName, type ModelBatch, type ModelRigOptions, type PassEntryFault, type Port, type RequestView } from "./model-rig.js";
+import {
+  describeFault,
+  faultFits,
+  ModelRig,
+  MODEL_EPOCH,
+  REFUSED_PASS,
+  short,
+  type ActorName,
+  type CallerName,
+  type CallFault,
+  type HomeName,
+  type ModelBatch,
+  type ModelRigOptions,
+  type PassEntryFault,
+  type Port,
+  type RequestView,
+} from "./model-rig.js";
 
 export const ENTITY = "model-entity";
 const PARTS_OF = 500;
@@ -82,7 +98,10 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z")
  * A one-recipient send-now request of the shared template, whose recipient carries its label in
  * `variables.member` (how the model tells members of one shared batch apart).
  */
-export function memberIntent(label: string, options: { pass?: string; caller?: CallerName; coalesce?: false; refused?: boolean } = {}): Intent {
+export function memberIntent(
+  label: string,
+  options: { pass?: string; caller?: CallerName; coalesce?: false; refused?: boolean } = {},
+): Intent {
   const pass = options.pass ?? `${label}-p0`;
   const refused = options.refused === true;
   const variables = { member: label, ...(refused ? { reward: `unknown pass ${REFUSED_PASS}` } : {}) };
@@ -94,7 +113,11 @@ export function memberIntent(label: string, options: { pass?: string; caller?: C
     sendNow: true,
     caller: options.caller ?? "crm",
     member: { pass, refused },
-    batch: () => ({ message: SHARED_MESSAGE, recipients: [{ passId: pass, variables }], ...(options.coalesce === false ? { coalesce: false } : {}) }),
+    batch: () => ({
+      message: SHARED_MESSAGE,
+      recipients: [{ passId: pass, variables }],
+      ...(options.coalesce === false ? { coalesce: false } : {}),
+    }),
   };
 }
 
@@ -123,13 +146,53 @@ export function defaultIntents(): Intent[] {
 export function singleIntents(): Intent[] {
   return [
     // Scheduled 70 min ahead: tracked through notBefore hops until the sandbox sends it.
-    { label: "A", door: "http", message: "Model A: scheduled in 70 minutes", parts: 1, sendNow: false, batch: (now) => ({ message: "Model A: scheduled in 70 minutes", segments: [{ groupTag: "model-a" }], scheduledAt: iso(now + 70 * 60_000) }) },
+    {
+      label: "A",
+      door: "http",
+      message: "Model A: scheduled in 70 minutes",
+      parts: 1,
+      sendNow: false,
+      batch: (now) => ({
+        message: "Model A: scheduled in 70 minutes",
+        segments: [{ groupTag: "model-a" }],
+        scheduledAt: iso(now + 70 * 60_000),
+      }),
+    },
     // Send now: created an hour ahead, then the send-now follow-up chain.
-    { label: "B", door: "http", message: "Model B: send now", parts: 1, sendNow: true, batch: () => ({ message: "Model B: send now", segments: [{ groupTag: "model-b" }] }) },
+    {
+      label: "B",
+      door: "http",
+      message: "Model B: send now",
+      parts: 1,
+      sendNow: true,
+      batch: () => ({ message: "Model B: send now", segments: [{ groupTag: "model-b" }] }),
+    },
     // 501 recipients: two parts, two business keys.
-    { label: "C", door: "http", message: "Model C: two parts", parts: 2, sendNow: false, batch: () => ({ message: "Model C: two parts", recipients: recipients("C", 501), scheduledAt: "2030-03-31T13:16:26Z" }) },
+    {
+      label: "C",
+      door: "http",
+      message: "Model C: two parts",
+      parts: 2,
+      sendNow: false,
+      batch: () => ({
+        message: "Model C: two parts",
+        recipients: recipients("C", 501),
+        scheduledAt: "2030-03-31T13:16:26Z",
+      }),
+    },
     // Another AWS service's SendMessage without requestId (issue 10 item 8).
-    { label: "D", door: "sqs", message: "Model D: from the SQS door", parts: 1, sendNow: false, batch: (now) => ({ message: "Model D: from the SQS door", recipients: recipients("D", 2), scheduledAt: iso(now + 75 * 60_000) }) },
+    {
+      label: "D",
+      door: "sqs",
+      message: "Model D: from the SQS door",
+      parts: 1,
+      sendNow: false,
+      batch: (now) => ({
+        message: "Model D: from the SQS door",
+        recipients: recipients("D", 2),
+        scheduledAt: iso(now + 75 * 60_000),
+      }),
+    },
   ];
 }
 
@@ -223,8 +286,12 @@ export class World {
    */
   carried(batch: ModelBatch): { intent: Intent; part: number }[] {
     if (batch.message === SHARED_MESSAGE) {
-      const labels = new Set((batch.body.batch?.recipients ?? []).map((r) => (r as { variables?: { member?: string } }).variables?.member));
-      return this.intents.filter((i) => i.member !== undefined && labels.has(i.label)).map((intent) => ({ intent, part: 0 }));
+      const labels = new Set(
+        (batch.body.batch?.recipients ?? []).map((r) => (r as { variables?: { member?: string } }).variables?.member),
+      );
+      return this.intents
+        .filter((i) => i.member !== undefined && labels.has(i.label))
+        .map((intent) => ({ intent, part: 0 }));
     }
     const intent = this.intents.find((i) => i.message === batch.message);
     if (!intent) return [];
@@ -261,15 +328,26 @@ export class World {
         const part = `${owner.intent.label}#${owner.part}`;
         const list = [...(perPart.get(part) ?? []), creation.batchId];
         perPart.set(part, list);
-        if (list.length > 1) this.fail("1 (at most one batch per part)", `${part} reached PassEntry ${list.length} times (batches ${list.map(short).join(", ")}), after ${after}.`, creation.batchId);
+        if (list.length > 1)
+          this.fail(
+            "1 (at most one batch per part)",
+            `${part} reached PassEntry ${list.length} times (batches ${list.map(short).join(", ")}), after ${after}.`,
+            creation.batchId,
+          );
 
         for (const requestId of this.requestIdsOf(owner.intent)) {
           const acks = this.acknowledgedCancels(requestId);
           const first = acks[0];
           if (!first) continue;
-          const shownCancelled = acks.find((a) => a.shownStates.get(owner.part) === "cancelled" && a.seq < creation.requestSeq);
+          const shownCancelled = acks.find(
+            (a) => a.shownStates.get(owner.part) === "cancelled" && a.seq < creation.requestSeq,
+          );
           if (shownCancelled) {
-            this.fail("2a (cancel acknowledged before a POST)", `the DELETE of ${requestId} answered part #${owner.part} "cancelled" at ${clock(shownCancelled.at)}, yet ${creation.actorId} posted it afterwards (batch ${short(creation.batchId)}), after ${after}.`, creation.batchId);
+            this.fail(
+              "2a (cancel acknowledged before a POST)",
+              `the DELETE of ${requestId} answered part #${owner.part} "cancelled" at ${clock(shownCancelled.at)}, yet ${creation.actorId} posted it afterwards (batch ${short(creation.batchId)}), after ${after}.`,
+              creation.batchId,
+            );
           }
           const consult = this.lastConsult(creation.actorId, requestId, owner.part, creation.requestSeq);
           if (consult !== undefined && first.seq < consult) {
@@ -290,14 +368,30 @@ export class World {
         const optedOut = members.filter((m) => (m.intent.batch(0) as { coalesce?: boolean }).coalesce === false);
         const passes = (batch.body.batch?.recipients ?? []).map((r) => r.passId);
         const repeated = passes.filter((p, i) => passes.indexOf(p) !== i);
-        const wrong = callers.size > 1 ? `requests of ${[...callers].join(" and ")}` : optedOut.length > 0 ? `${optedOut.map((m) => m.intent.label).join(", ")}, which opted out (coalesce: false)` : repeated.length > 0 ? `pass ${repeated[0]} twice` : undefined;
-        if (wrong) this.fail("5 (who may share a batch)", `batch ${short(batch.id)} carries ${members.map((m) => m.intent.label).join(", ")}: ${wrong}, after ${after}.`, batch.id);
+        const wrong =
+          callers.size > 1
+            ? `requests of ${[...callers].join(" and ")}`
+            : optedOut.length > 0
+              ? `${optedOut.map((m) => m.intent.label).join(", ")}, which opted out (coalesce: false)`
+              : repeated.length > 0
+                ? `pass ${repeated[0]} twice`
+                : undefined;
+        if (wrong)
+          this.fail(
+            "5 (who may share a batch)",
+            `batch ${short(batch.id)} carries ${members.map((m) => m.intent.label).join(", ")}: ${wrong}, after ${after}.`,
+            batch.id,
+          );
       }
       // (2c) Cancelling a batch stops every message in it: only when every request it carries asked.
       if (batch.status !== "cancelled") continue;
       const unasked = this.carried(batch).filter((c) => !this.cancelTried.has(c.intent.label));
       if (unasked.length > 0) {
-        this.fail("2c (a batch is cancelled only when all it carries asked)", `batch ${short(batch.id)} was cancelled at PassEntry, but it carries ${unasked.map((c) => `${c.intent.label}#${c.part}`).join(", ")}, which nobody asked to cancel, after ${after}.`, batch.id);
+        this.fail(
+          "2c (a batch is cancelled only when all it carries asked)",
+          `batch ${short(batch.id)} was cancelled at PassEntry, but it carries ${unasked.map((c) => `${c.intent.label}#${c.part}`).join(", ")}, which nobody asked to cancel, after ${after}.`,
+          batch.id,
+        );
       }
     }
   }
@@ -306,7 +400,13 @@ export class World {
     const consults = this.rig.ledgerConsults;
     for (let i = consults.length - 1; i >= 0; i--) {
       const c = consults[i]!;
-      if (c.seq < before && c.actorId === actorId && c.requestId === requestId && (c.chunk === undefined || c.chunk === part)) return c.seq;
+      if (
+        c.seq < before &&
+        c.actorId === actorId &&
+        c.requestId === requestId &&
+        (c.chunk === undefined || c.chunk === part)
+      )
+        return c.seq;
     }
     return undefined;
   }
@@ -319,7 +419,11 @@ export class World {
     this.rig.note("— quiet drain —");
     this.drainFrom = this.rig.nextSeq();
     const drained = await this.rig.quietDrain();
-    if (!drained) this.fail("3 (every request reaches an end)", `the quiet drain was still delivering after 2,000 deliveries (queue: ${this.rig.liveMessages().length} live messages).`);
+    if (!drained)
+      this.fail(
+        "3 (every request reaches an end)",
+        `the quiet drain was still delivering after 2,000 deliveries (queue: ${this.rig.liveMessages().length} live messages).`,
+      );
     await this.checkFinal();
   }
 
@@ -338,7 +442,11 @@ export class World {
         if (view) views.set(id, view);
       }
       // A dead letter carrying the intent's send request. Members share their message text: theirs is told by its request id.
-      const deadLettered = deadBodies.some((b) => b.includes(intent.message) && (intent.member === undefined || requestIds.some((id) => b.includes(JSON.stringify(id)))));
+      const deadLettered = deadBodies.some(
+        (b) =>
+          b.includes(intent.message) &&
+          (intent.member === undefined || requestIds.some((id) => b.includes(JSON.stringify(id)))),
+      );
       const ours = this.batchesOf(intent, batches);
 
       for (const [id, view] of views) {
@@ -348,14 +456,26 @@ export class World {
             const batch = byId.get(part.batchId);
             if (!batch || !this.carries(batch, intent, part.chunk)) {
               const owners = batch ? this.carried(batch) : [];
-              const what = batch ? (owners.length > 0 ? `${owners.map((o) => `part #${o.part} of ${o.intent.label}`).join(", ")}` : `someone else's batch ("${batch.message}", named "${batch.name}")`) : "no batch PassEntry knows";
-              this.fail("1 (a part's batch is its own)", `${intent.label} (${id}) part #${part.chunk} is recorded as batch ${short(part.batchId)}, which is ${what}: ${intent.label}'s own content ${ours.length === 0 ? "never reached PassEntry" : "is elsewhere"}.`);
+              const what = batch
+                ? owners.length > 0
+                  ? `${owners.map((o) => `part #${o.part} of ${o.intent.label}`).join(", ")}`
+                  : `someone else's batch ("${batch.message}", named "${batch.name}")`
+                : "no batch PassEntry knows";
+              this.fail(
+                "1 (a part's batch is its own)",
+                `${intent.label} (${id}) part #${part.chunk} is recorded as batch ${short(part.batchId)}, which is ${what}: ${intent.label}'s own content ${ours.length === 0 ? "never reached PassEntry" : "is elsewhere"}.`,
+              );
             }
           }
           // (1c) a part whose content reached PassEntry shows that batch, unless its outcome is unknown.
           for (const batch of ours) {
-            if (!this.carries(batch, intent, part.chunk) || part.batchId === batch.id || part.state === "unknown") continue;
-            this.fail("1 (a part carried by a batch says so)", `${intent.label} (${id}) part #${part.chunk} ends "${part.state}"${part.batchId ? ` with batch ${short(part.batchId)}` : ""}, yet batch ${short(batch.id)} ("${batch.status}" at PassEntry) carries it (part: ${JSON.stringify(part)}).`, batch.id);
+            if (!this.carries(batch, intent, part.chunk) || part.batchId === batch.id || part.state === "unknown")
+              continue;
+            this.fail(
+              "1 (a part carried by a batch says so)",
+              `${intent.label} (${id}) part #${part.chunk} ends "${part.state}"${part.batchId ? ` with batch ${short(part.batchId)}` : ""}, yet batch ${short(batch.id)} ("${batch.status}" at PassEntry) carries it (part: ${JSON.stringify(part)}).`,
+              batch.id,
+            );
           }
         }
       }
@@ -369,7 +489,9 @@ export class World {
           const shown = views.get(id)?.parts.find((p) => p.chunk === part);
           const noted = [shown?.note, shown?.reason].some((t) => t != null && /cancel/i.test(t));
           const others = this.carried(batch).filter((c) => c.intent !== intent);
-          const othersAcknowledged = others.every((c) => this.requestIdsOf(c.intent).some((other) => this.acknowledgedCancels(other).length > 0));
+          const othersAcknowledged = others.every((c) =>
+            this.requestIdsOf(c.intent).some((other) => this.acknowledgedCancels(other).length > 0),
+          );
           if (!othersAcknowledged) {
             // A shared batch someone else still wants: it goes ahead, and this member is told why.
             if (!noted) {
@@ -382,30 +504,53 @@ export class World {
             continue;
           }
           if (batch.status === "validating" || batch.status === "scheduled") {
-            this.fail("2b (an acknowledged cancel wins)", `${intent.label} (${id}) part #${part}: the cancel was acknowledged${others.length > 0 ? ` (as were those of ${others.map((o) => o.intent.label).join(", ")}, the other requests its shared batch carries)` : ""}, yet after the quiet drain its batch ${short(batch.id)} is still "${batch.status}" at PassEntry and will be delivered.`, batch.id);
+            this.fail(
+              "2b (an acknowledged cancel wins)",
+              `${intent.label} (${id}) part #${part}: the cancel was acknowledged${others.length > 0 ? ` (as were those of ${others.map((o) => o.intent.label).join(", ")}, the other requests its shared batch carries)` : ""}, yet after the quiet drain its batch ${short(batch.id)} is still "${batch.status}" at PassEntry and will be delivered.`,
+              batch.id,
+            );
           }
           // Saying why: a note or reason about the cancellation, or (a batch of its own) the part showing the status PassEntry reports, one it can no longer cancel from.
           const says = noted || (others.length === 0 && shown?.batchStatus === batch.status);
-          if (!says) this.fail("2b (an acknowledged cancel wins)", `${intent.label} (${id}) part #${part}: the cancel was acknowledged, its batch ${short(batch.id)} went ahead ("${batch.status}" at PassEntry), and the request does not say why (part: ${JSON.stringify(shown ?? null)}).`, batch.id);
+          if (!says)
+            this.fail(
+              "2b (an acknowledged cancel wins)",
+              `${intent.label} (${id}) part #${part}: the cancel was acknowledged, its batch ${short(batch.id)} went ahead ("${batch.status}" at PassEntry), and the request does not say why (part: ${JSON.stringify(shown ?? null)}).`,
+              batch.id,
+            );
         }
       }
 
       // (3) every accepted request reaches an end.
-      if (requestIds.length === 0 && !deadLettered) this.fail("3 (every request reaches an end)", `${intent.label} was accepted but the system has no record of it and no dead letter carries it: lost.`);
+      if (requestIds.length === 0 && !deadLettered)
+        this.fail(
+          "3 (every request reaches an end)",
+          `${intent.label} was accepted but the system has no record of it and no dead letter carries it: lost.`,
+        );
       for (const [id, view] of views) {
         if (intent.member && !intent.member.refused && view.status === "failed") {
-          this.fail("3 (one bad pass fails only its own request)", `${intent.label} (${id}), whose own recipient PassEntry accepts, ends "failed" (parts: ${JSON.stringify(view.parts)}).`);
+          this.fail(
+            "3 (one bad pass fails only its own request)",
+            `${intent.label} (${id}), whose own recipient PassEntry accepts, ends "failed" (parts: ${JSON.stringify(view.parts)}).`,
+          );
         }
         if (["submitted", "failed", "cancelled"].includes(view.status)) continue;
         if (view.status === "unknown") {
           for (const part of view.parts.filter((p) => p.state === "unknown")) {
             if (!this.rig.unknownOutcomes.some((k) => k.requestId === id && k.chunk === part.chunk)) {
-              this.fail("3 (unknown means the hook was called)", `${intent.label} (${id}) part #${part.chunk} is unknown but the unknown-outcome hook (the UnknownOutcomes metric) was never called for it.`);
+              this.fail(
+                "3 (unknown means the hook was called)",
+                `${intent.label} (${id}) part #${part.chunk} is unknown but the unknown-outcome hook (the UnknownOutcomes metric) was never called for it.`,
+              );
             }
           }
           continue;
         }
-        if (!deadLettered) this.fail("3 (every request reaches an end)", `${intent.label} (${id}) ends "${view.status}" (parts: ${JSON.stringify(view.parts)}) and no dead letter carries it: silently lost.`);
+        if (!deadLettered)
+          this.fail(
+            "3 (every request reaches an end)",
+            `${intent.label} (${id}) ends "${view.status}" (parts: ${JSON.stringify(view.parts)}) and no dead letter carries it: silently lost.`,
+          );
       }
 
       // (4) follow-ups are not lost. A request someone tried to cancel is judged by (2) instead: a
@@ -420,10 +565,18 @@ export class World {
           const batch = byId.get(part.batchId);
           if (!batch) continue;
           if (intent.sendNow && batch.sentNowAt === null) {
-            this.fail("4 (follow-ups are not lost)", `${intent.label} (${id}) part #${part.chunk} asked to be sent now, but after the quiet drain PassEntry never got send-now for batch ${short(batch.id)} ("${batch.status}", scheduled for ${batch.scheduledAt}) and nothing says why.`, batch.id);
+            this.fail(
+              "4 (follow-ups are not lost)",
+              `${intent.label} (${id}) part #${part.chunk} asked to be sent now, but after the quiet drain PassEntry never got send-now for batch ${short(batch.id)} ("${batch.status}", scheduled for ${batch.scheduledAt}) and nothing says why.`,
+              batch.id,
+            );
           }
           if (part.batchStatus !== batch.status) {
-            this.fail("4 (follow-ups are not lost)", `${intent.label} (${id}) part #${part.chunk} shows "${part.batchStatus}" while PassEntry says "${batch.status}" after the quiet drain: nobody is tracking it and nothing says why.`, batch.id);
+            this.fail(
+              "4 (follow-ups are not lost)",
+              `${intent.label} (${id}) part #${part.chunk} shows "${part.batchStatus}" while PassEntry says "${batch.status}" after the quiet drain: nobody is tracking it and nothing says why.`,
+              batch.id,
+            );
           }
         }
       }
@@ -437,24 +590,36 @@ export class World {
    */
   coverage(): Coverage {
     const membersIn = (body: unknown) => {
-      const recipients = (body as { batch?: { message?: string; recipients?: { variables?: { member?: string } }[] } } | undefined)?.batch;
-      return recipients?.message === SHARED_MESSAGE ? (recipients.recipients ?? []).map((r) => r.variables?.member ?? "") : [];
+      const recipients = (
+        body as { batch?: { message?: string; recipients?: { variables?: { member?: string } }[] } } | undefined
+      )?.batch;
+      return recipients?.message === SHARED_MESSAGE
+        ? (recipients.recipients ?? []).map((r) => r.variables?.member ?? "")
+        : [];
     };
     const sharedPosts = this.rig.passEntry.calls.filter((c) => c.op === "createBatch" && membersIn(c.body).length > 1);
     const refused = new Set(this.intents.filter((i) => i.member?.refused).map((i) => i.label));
     const batches = new Map(this.rig.passEntry.batches().map((b) => [b.id, b]));
-    const sharedBatches = this.rig.passEntry.creations.filter((c) => (batches.get(c.batchId) ? this.carried(batches.get(c.batchId)!).length > 1 : false));
-    const memberIds = new Set([...this.accepted].filter(([label]) => this.byLabel.get(label)?.member).map(([, a]) => a.requestId));
+    const sharedBatches = this.rig.passEntry.creations.filter((c) =>
+      batches.get(c.batchId) ? this.carried(batches.get(c.batchId)!).length > 1 : false,
+    );
+    const memberIds = new Set(
+      [...this.accepted].filter(([label]) => this.byLabel.get(label)?.member).map(([, a]) => a.requestId),
+    );
     const memberCancels = this.rig.cancelAnswers.filter((a) => a.status === 202 && memberIds.has(a.requestId));
     const firstShared = sharedBatches[0]?.effectSeq ?? Infinity;
     return {
       sharedPosts: sharedPosts.length,
       sharedPostsUnderFaults: sharedPosts.filter((c) => c.seq < this.drainFrom).length,
-      refusedSharedPosts: sharedPosts.filter((c) => c.fault === undefined && membersIn(c.body).some((m) => refused.has(m))).length,
+      refusedSharedPosts: sharedPosts.filter(
+        (c) => c.fault === undefined && membersIn(c.body).some((m) => refused.has(m)),
+      ).length,
       faultedSharedPosts: sharedPosts.filter((c) => c.fault !== undefined).length,
       sharedBatches: sharedBatches.length,
       // At a group's own ledger entry or stored request (on DynamoDB, its item), or at the joins' and settles' writeMany.
-      groupCrashes: this.rig.crashes.filter((c) => c.requestId?.startsWith("grp-") || c.detail.includes("grp-") || c.op === "writeMany").length,
+      groupCrashes: this.rig.crashes.filter(
+        (c) => c.requestId?.startsWith("grp-") || c.detail.includes("grp-") || c.op === "writeMany",
+      ).length,
       memberCancels: memberCancels.length,
       memberCancelsAfterSharedBatch: memberCancels.filter((a) => a.seq > firstShared).length,
     };
@@ -668,16 +833,48 @@ export function commandArbitrary(options: CommandOptions): fc.Arbitrary<Cmd> {
   return fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...labels).map((l): Cmd => new Submit(l)) },
     // Up to 5 messages a delivery: enough for several requests to share a batch.
-    { weight: 5, arbitrary: fc.tuple(workers, fc.constantFrom(1, 3, 5, 5)).map(([w, max]): Cmd => new Receive(w, max)) },
+    {
+      weight: 5,
+      arbitrary: fc.tuple(workers, fc.constantFrom(1, 3, 5, 5)).map(([w, max]): Cmd => new Receive(w, max)),
+    },
     { weight: 10, arbitrary: actors.map((a): Cmd => new Step(a)) },
-    { weight: 6, arbitrary: fc.tuple(actors, fc.constantFrom<Port | "end">("passEntry", "ledger", "queue", "sleep", "end")).map(([a, port]): Cmd => new RunTo(a, port)) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(actors, fc.constantFrom<Port | "end">("passEntry", "ledger", "queue", "sleep", "end"))
+        .map(([a, port]): Cmd => new RunTo(a, port)),
+    },
     // 429s are what a busy account meets most, and what the release-and-retry paths hang on.
-    { weight: 5, arbitrary: fc.tuple(workers, fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...PASSENTRY_FAULTS.slice(0, 2)) }, { weight: 4, arbitrary: fc.constantFrom(...PASSENTRY_FAULTS.slice(2)) })).map(([w, f]): Cmd => new Step(w, f)) },
+    {
+      weight: 5,
+      arbitrary: fc
+        .tuple(
+          workers,
+          fc.oneof(
+            { weight: 3, arbitrary: fc.constantFrom(...PASSENTRY_FAULTS.slice(0, 2)) },
+            { weight: 4, arbitrary: fc.constantFrom(...PASSENTRY_FAULTS.slice(2)) },
+          ),
+        )
+        .map(([w, f]): Cmd => new Step(w, f)),
+    },
     { weight: 1, arbitrary: actors.map((a): Cmd => new Step(a, { kind: "queue-send-fails" })) },
     { weight: 2, arbitrary: actors.map((a): Cmd => new Crash(a)) },
-    { weight: 2, arbitrary: fc.tuple(workers, fc.constantFrom(...PASSENTRY_FAULTS)).map(([w, f]): Cmd => new FaultAtPassEntry(w, f)) },
-    { weight: 2, arbitrary: fc.tuple(actors, fc.integer({ min: 1, max: 40 })).map(([a, n]): Cmd => new CrashAfter(a, n)) },
-    { weight: 3, arbitrary: fc.constantFrom(1_000, 12_000, 31_000, 46_000, 61_000, 91_000, 362_000).map((ms): Cmd => new Advance(ms)) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(workers, fc.constantFrom(...PASSENTRY_FAULTS))
+        .map(([w, f]): Cmd => new FaultAtPassEntry(w, f)),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(actors, fc.integer({ min: 1, max: 40 })).map(([a, n]): Cmd => new CrashAfter(a, n)),
+    },
+    {
+      weight: 3,
+      arbitrary: fc
+        .constantFrom(1_000, 12_000, 31_000, 46_000, 61_000, 91_000, 362_000)
+        .map((ms): Cmd => new Advance(ms)),
+    },
     { weight: 1, arbitrary: fc.tuple(workers, fc.nat(7)).map(([w, i]): Cmd => new Duplicate(w, i)) },
     { weight: 3, arbitrary: fc.constantFrom(...cancellable).map((l): Cmd => new Cancel(l)) },
     { weight: 1, arbitrary: fc.constant<Cmd>(new Redrive()) },
@@ -691,7 +888,13 @@ export function commandArbitrary(options: CommandOptions): fc.Arbitrary<Cmd> {
 const MAX_COMMANDS = 80;
 
 /** One run: the intents submitted first, the commands against a fresh rig, then the quiet drain and every invariant. */
-export async function modelRun(home: HomeName, submitted: string[], commands: Iterable<fc.AsyncCommand<World, World>>, observe?: (coverage: Coverage) => void, ledger?: ModelRigOptions["ledger"]): Promise<void> {
+export async function modelRun(
+  home: HomeName,
+  submitted: string[],
+  commands: Iterable<fc.AsyncCommand<World, World>>,
+  observe?: (coverage: Coverage) => void,
+  ledger?: ModelRigOptions["ledger"],
+): Promise<void> {
   const rig = await ModelRig.start({ home, ...(ledger ? { ledger } : {}) });
   const world = new World(rig, defaultIntents());
   try {
@@ -711,7 +914,10 @@ export function modelProperty() {
   return fc.asyncProperty(
     fc.constantFrom<HomeName>("aws", "local"),
     // Requests already accepted when the run starts, in any order (the rest may come as Submit commands).
-    fc.shuffledSubarray(intents.map((i) => i.label), { minLength: 1 }),
+    fc.shuffledSubarray(
+      intents.map((i) => i.label),
+      { minLength: 1 },
+    ),
     fc.commands([command], { maxCommands: MAX_COMMANDS, size: "max" }),
     (home, submitted, commands) => modelRun(home, submitted, commands),
   );

@@ -14,7 +14,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalDynamoDb, type LocalDynamoDb } from "../../adapters/support/local-dynamodb.js";
-import { HOMES, ModelRig, type HomeName, type ModelRigOptions, type ParkedCall, type PassEntryFault } from "./model-rig.js";
+import {
+  HOMES,
+  ModelRig,
+  type HomeName,
+  type ModelRigOptions,
+  type ParkedCall,
+  type PassEntryFault,
+} from "./model-rig.js";
 import { memberIntent, recipients, World, type Intent } from "./model-world.js";
 
 const IN_2030 = "2030-03-31T13:16:26Z";
@@ -23,20 +30,45 @@ const at = (port: ParkedCall["port"], op: string) => (call: ParkedCall) => call.
 /** A request scheduled in 2030 (never tracked): the plainest thing to send. */
 function scheduled(label: string, extra: Record<string, unknown> = {}): Intent {
   const message = `Regression ${label}: scheduled`;
-  return { label, door: "http", message, parts: 1, sendNow: false, batch: () => ({ message, segments: [{ groupTag: "regression" }], scheduledAt: IN_2030, ...extra }) };
+  return {
+    label,
+    door: "http",
+    message,
+    parts: 1,
+    sendNow: false,
+    batch: () => ({ message, segments: [{ groupTag: "regression" }], scheduledAt: IN_2030, ...extra }),
+  };
 }
 
 function sendNow(label: string): Intent {
   const message = `Regression ${label}: send now`;
-  return { label, door: "http", message, parts: 1, sendNow: true, batch: () => ({ message, segments: [{ groupTag: "regression" }] }) };
+  return {
+    label,
+    door: "http",
+    message,
+    parts: 1,
+    sendNow: true,
+    batch: () => ({ message, segments: [{ groupTag: "regression" }] }),
+  };
 }
 
 function manyParts(label: string, parts: number): Intent {
   const message = `Regression ${label}: ${parts} parts`;
-  return { label, door: "http", message, parts, sendNow: false, batch: () => ({ message, recipients: recipients(label, parts * 500), scheduledAt: IN_2030 }) };
+  return {
+    label,
+    door: "http",
+    message,
+    parts,
+    sendNow: false,
+    batch: () => ({ message, recipients: recipients(label, parts * 500), scheduledAt: IN_2030 }),
+  };
 }
 
-async function withWorld(options: ModelRigOptions, intents: Intent[], scenario: (world: World, rig: ModelRig) => Promise<void>): Promise<void> {
+async function withWorld(
+  options: ModelRigOptions,
+  intents: Intent[],
+  scenario: (world: World, rig: ModelRig) => Promise<void>,
+): Promise<void> {
   const rig = await ModelRig.start(options);
   try {
     await scenario(new World(rig, intents), rig);
@@ -51,7 +83,9 @@ const batchesOf = (world: World, label: string) => world.batchesOf(world.intent(
 /** Seconds from the first create POST for `label` to the creation of its batch. */
 function secondsToDeliver(world: World, rig: ModelRig, label: string): number {
   const message = world.intent(label).message;
-  const first = rig.passEntry.calls.find((c) => c.op === "createBatch" && (c.body as { batch?: { message?: string } }).batch?.message === message);
+  const first = rig.passEntry.calls.find(
+    (c) => c.op === "createBatch" && (c.body as { batch?: { message?: string } }).batch?.message === message,
+  );
   const batch = batchesOf(world, label)[0];
   const creation = rig.passEntry.creations.find((c) => c.batchId === batch?.id);
   if (!first || !creation) throw new Error(`${label} was never delivered.`);
@@ -62,7 +96,16 @@ describe("issue 10, the nine observed failures", () => {
   it("1. a caller's batch name containing another request's marker does not make that request count someone else's batch as its own", async () => {
     // Y copies, in its own name and tag, whatever X put in the batch it tried to post.
     let copied: { name?: string; tag?: string } = {};
-    const y: Intent = { ...scheduled("Y"), batch: () => ({ message: "Regression Y: scheduled", segments: [{ groupTag: "regression" }], scheduledAt: IN_2030, name: `Copy of promo ${copied.name ?? ""}`.trim(), ...(copied.tag ? { tag: copied.tag } : {}) }) };
+    const y: Intent = {
+      ...scheduled("Y"),
+      batch: () => ({
+        message: "Regression Y: scheduled",
+        segments: [{ groupTag: "regression" }],
+        scheduledAt: IN_2030,
+        name: `Copy of promo ${copied.name ?? ""}`.trim(),
+        ...(copied.tag ? { tag: copied.tag } : {}),
+      }),
+    };
     await withWorld({ home: "aws" }, [scheduled("X"), y], async (world, rig) => {
       await world.submit("X");
       await rig.receive("w0");
@@ -70,8 +113,13 @@ describe("issue 10, the nine observed failures", () => {
       // PassEntry answers 500 and creates nothing.
       await rig.step("w0", { kind: "5xx", status: 500, afterEffect: false });
       await rig.runToEnd("w0");
-      const attempted = (rig.passEntry.calls.find((c) => c.op === "createBatch")!.body as { batch: { name?: string; tag?: string } }).batch;
-      copied = { ...(attempted.name ? { name: attempted.name } : {}), ...(attempted.tag ? { tag: attempted.tag } : {}) };
+      const attempted = (
+        rig.passEntry.calls.find((c) => c.op === "createBatch")!.body as { batch: { name?: string; tag?: string } }
+      ).batch;
+      copied = {
+        ...(attempted.name ? { name: attempted.name } : {}),
+        ...(attempted.tag ? { tag: attempted.tag } : {}),
+      };
 
       // Y is refused at the door (a name or tag with marker syntax: 422), or accepted and sent.
       await world.submit("Y");
@@ -127,7 +175,10 @@ describe("issue 10, the nine observed failures", () => {
       await rig.runToEnd("w0");
       // Every POST from now on would meet a rate limit for a while: the part is handed back and
       // claimed again, and it must still be searched for first rather than posted.
-      rig.passEntry.script("createBatch", Array.from({ length: 6 }, (): PassEntryFault => ({ kind: "429", retryAfter: "0.35" })));
+      rig.passEntry.script(
+        "createBatch",
+        Array.from({ length: 6 }, (): PassEntryFault => ({ kind: "429", retryAfter: "0.35" })),
+      );
 
       await world.drainAndCheck();
       expect(batchesOf(world, "X"), "X reaches PassEntry exactly once").toHaveLength(1);
@@ -136,7 +187,10 @@ describe("issue 10, the nine observed failures", () => {
 
   it("3b. a cancel acknowledged during a 429 wait is not erased: the message is never delivered", async () => {
     await withWorld({ home: "local" }, [sendNow("X")], async (world, rig) => {
-      rig.passEntry.script("createBatch", Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "429", retryAfter: "0.35" })));
+      rig.passEntry.script(
+        "createBatch",
+        Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "429", retryAfter: "0.35" })),
+      );
       await world.submit("X");
       await rig.receive("w0");
       await rig.runUntil("w0", at("sleep", "sleep")); // waiting out the first 429
@@ -148,7 +202,10 @@ describe("issue 10, the nine observed failures", () => {
 
       await world.drainAndCheck();
       const ours = batchesOf(world, "X");
-      expect(ours.every((b) => b.status === "cancelled"), `X's batches: ${ours.map((b) => b.status).join(", ") || "none"}`).toBe(true);
+      expect(
+        ours.every((b) => b.status === "cancelled"),
+        `X's batches: ${ours.map((b) => b.status).join(", ") || "none"}`,
+      ).toBe(true);
     });
   });
 
@@ -177,7 +234,12 @@ describe("issue 10, the nine observed failures", () => {
         for (;;) {
           const call = rig.parkedCall("w1");
           if (!call) throw new Error("w1 finished before writing the ledger entry it read.");
-          if (call.port === "dynamodb" && readIt && /^(PutItem|UpdateItem|DeleteItem|TransactWriteItems)$/.test(call.op)) break;
+          if (
+            call.port === "dynamodb" &&
+            readIt &&
+            /^(PutItem|UpdateItem|DeleteItem|TransactWriteItems)$/.test(call.op)
+          )
+            break;
           if (call.port === "passEntry" && call.op === "createBatch") break; // a design that never reads before writing
           if (call.port === "dynamodb" && /^(GetItem|Query)$/.test(call.op)) readIt = true;
           await rig.step("w1");
@@ -187,7 +249,10 @@ describe("issue 10, the nine observed failures", () => {
 
         await world.drainAndCheck();
         const ours = batchesOf(world, "X");
-        expect(ours.every((b) => b.status === "cancelled"), `X's batches: ${ours.map((b) => b.status).join(", ") || "none"}`).toBe(true);
+        expect(
+          ours.every((b) => b.status === "cancelled"),
+          `X's batches: ${ours.map((b) => b.status).join(", ") || "none"}`,
+        ).toBe(true);
       });
     });
   });
@@ -201,7 +266,10 @@ describe("issue 10, the nine observed failures", () => {
       await rig.runToEnd("w0");
       expect(await world.cancel("X")).toBe(202);
       // Reconciliation cannot read PassEntry's list for a while: the cancellation keeps meeting a send in flight.
-      rig.passEntry.script("listBatches", Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "5xx", status: 503, afterEffect: false })));
+      rig.passEntry.script(
+        "listBatches",
+        Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "5xx", status: 503, afterEffect: false })),
+      );
 
       await rig.quietDrain();
       await rig.redrive(); // whatever was dead-lettered meanwhile, as an operator would
@@ -289,13 +357,23 @@ describe("issue 10, the nine observed failures", () => {
       await rig.runToEnd("w0");
 
       await world.drainAndCheck();
-      expect(rig.deadlineKills.filter((k) => k.duringCall !== null), "instances killed with a PassEntry call in flight").toEqual([]);
+      expect(
+        rig.deadlineKills.filter((k) => k.duringCall !== null),
+        "instances killed with a PassEntry call in flight",
+      ).toEqual([]);
     });
   });
 
   it("8. a raw SQS request without requestId keeps its identity through a dead-letter redrive (new message id)", async () => {
     const message = "Regression D: from the SQS door";
-    const d: Intent = { label: "D", door: "sqs", message, parts: 1, sendNow: false, batch: () => ({ message, recipients: recipients("D", 500), scheduledAt: IN_2030 }) };
+    const d: Intent = {
+      label: "D",
+      door: "sqs",
+      message,
+      parts: 1,
+      sendNow: false,
+      batch: () => ({ message, recipients: recipients("D", 500), scheduledAt: IN_2030 }),
+    };
     await withWorld({ home: "aws" }, [d], async (world, rig) => {
       await world.submit("D");
       // The first receive writes the request id into a copy of the message (no POST yet) …
@@ -306,7 +384,10 @@ describe("issue 10, the nine observed failures", () => {
       await rig.runUntil("w0", at("passEntry", "createBatch"));
       await rig.step("w0", { kind: "drop-after-effect" }); // PassEntry has the batch; we do not know it
       await rig.runToEnd("w0");
-      rig.passEntry.script("listBatches", Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "5xx", status: 503, afterEffect: false })));
+      rig.passEntry.script(
+        "listBatches",
+        Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "5xx", status: 503, afterEffect: false })),
+      );
 
       await rig.quietDrain(); // dead-lettered after its receives
       await rig.redrive();
@@ -323,11 +404,16 @@ describe("issue 10, the nine observed failures", () => {
       ] as const) {
         it(`${home}: ${errors} PassEntry 500(s) in a row delay a send by seconds, not by the lease or the visibility timeout`, async () => {
           await withWorld({ home }, [scheduled("X")], async (world, rig) => {
-            rig.passEntry.script("createBatch", Array.from({ length: errors }, (): PassEntryFault => ({ kind: "5xx", status: 500, afterEffect: false })));
+            rig.passEntry.script(
+              "createBatch",
+              Array.from({ length: errors }, (): PassEntryFault => ({ kind: "5xx", status: 500, afterEffect: false })),
+            );
             await world.submit("X");
             await world.drainAndCheck();
             const seconds = secondsToDeliver(world, rig, "X");
-            console.log(`issue 10 item 9, ${home}: delivered ${seconds.toFixed(1)} s after the first POST, with ${errors} PassEntry 500(s) in a row`);
+            console.log(
+              `issue 10 item 9, ${home}: delivered ${seconds.toFixed(1)} s after the first POST, with ${errors} PassEntry 500(s) in a row`,
+            );
             expect(seconds).toBeLessThanOrEqual(limitSeconds);
           });
         });
@@ -336,7 +422,10 @@ describe("issue 10, the nine observed failures", () => {
 
     it("aws: a 429 with retry-after 0.35 s that outlasts the in-invocation waits is retried within seconds", async () => {
       await withWorld({ home: "aws" }, [scheduled("X")], async (world, rig) => {
-        rig.passEntry.script("createBatch", Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "429", retryAfter: "0.35" })));
+        rig.passEntry.script(
+          "createBatch",
+          Array.from({ length: 4 }, (): PassEntryFault => ({ kind: "429", retryAfter: "0.35" })),
+        );
         await world.submit("X");
         await world.drainAndCheck();
         expect(secondsToDeliver(world, rig, "X")).toBeLessThanOrEqual(30);
@@ -349,7 +438,10 @@ describe("issue 10, the nine observed failures", () => {
         await world.submit("X");
         await world.submit("Z");
         await world.drainAndCheck();
-        expect(rig.deadLetters().map((d) => d.body.slice(0, 80)), "dead letters").toEqual([]);
+        expect(
+          rig.deadLetters().map((d) => d.body.slice(0, 80)),
+          "dead letters",
+        ).toEqual([]);
         expect(batchesOf(world, "X")).toHaveLength(1);
         expect(batchesOf(world, "Z")).toHaveLength(2);
       });
@@ -387,7 +479,12 @@ describe("issue 14, shared batches: found by the model run", () => {
 
       await world.drainAndCheck(); // invariant 2b: S3 must say why its cancel did not stop the batch S2 still wants
       const [shared] = batchesOf(world, "S2");
-      expect(world.carried(shared!).map((c) => c.intent.label).sort()).toEqual(["S2", "S3"]);
+      expect(
+        world
+          .carried(shared!)
+          .map((c) => c.intent.label)
+          .sort(),
+      ).toEqual(["S2", "S3"]);
       expect(shared!.status, "S2 never asked: its message goes out").not.toBe("cancelled");
       expect((await rig.view(world.accepted.get("S3")!.requestId!))!.parts[0]!.note).toMatch(/cancel/i);
     });
@@ -406,7 +503,10 @@ describe("issue 14, shared batches: found by the model run", () => {
       expect(await world.cancel("S3")).toBe(202);
 
       await world.drainAndCheck();
-      expect(batchesOf(world, "S2").map((b) => b.status), "both asked: the shared batch is stopped").toEqual(["cancelled"]);
+      expect(
+        batchesOf(world, "S2").map((b) => b.status),
+        "both asked: the shared batch is stopped",
+      ).toEqual(["cancelled"]);
     });
   });
 

@@ -18,20 +18,39 @@ import { commandArbitrary, defaultIntents, modelRun, ModelViolation, type Covera
 import type { HomeName, ModelRigOptions } from "./model-rig.js";
 import { startLocalDynamoDb } from "../../adapters/support/local-dynamodb.js";
 
-const { values } = parseArgs({ options: { runs: { type: "string" }, seed: { type: "string" }, only: { type: "string" }, "shrink-runs": { type: "string" }, ledger: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string" },
+    seed: { type: "string" },
+    only: { type: "string" },
+    "shrink-runs": { type: "string" },
+    ledger: { type: "string" },
+  },
+});
 const runs = Number(values.runs ?? 500);
 const seed = Number(values.seed ?? 1);
 const shrinkRuns = Number(values["shrink-runs"] ?? 3000);
-if (values.ledger !== undefined && values.ledger !== "sqlite" && values.ledger !== "dynamodb") throw new Error(`--ledger must be sqlite or dynamodb, not ${values.ledger}.`);
+if (values.ledger !== undefined && values.ledger !== "sqlite" && values.ledger !== "dynamodb")
+  throw new Error(`--ledger must be sqlite or dynamodb, not ${values.ledger}.`);
 const dynamo = values.ledger === "dynamodb" ? await startLocalDynamoDb() : undefined;
 const ledger: ModelRigOptions["ledger"] = dynamo ? { kind: "dynamodb", dynamo } : undefined;
 
 const intents = defaultIntents();
 const command = commandArbitrary({ workers: ["w0", "w1", "w2"], canceller: "canceller", intents });
-const input = fc.tuple(fc.constantFrom<HomeName>("aws", "local"), fc.shuffledSubarray(intents.map((i) => i.label), { minLength: 1 }), fc.commands([command], { maxCommands: 80, size: "max" }));
+const input = fc.tuple(
+  fc.constantFrom<HomeName>("aws", "local"),
+  fc.shuffledSubarray(
+    intents.map((i) => i.label),
+    { minLength: 1 },
+  ),
+  fc.commands([command], { maxCommands: 80, size: "max" }),
+);
 
 /** "2a (cancel acknowledged before a POST)" → "2a". */
-const classOf = (error: unknown) => (error instanceof ModelViolation ? error.invariant.split(" ")[0]! : `not a violation: ${(error as Error).message.split("\n")[0]}`);
+const classOf = (error: unknown) =>
+  error instanceof ModelViolation
+    ? error.invariant.split(" ")[0]!
+    : `not a violation: ${(error as Error).message.split("\n")[0]}`;
 
 const tally = new Map<string, number>();
 // Shared batches (issue 14): how many runs exercised each thing at least once, and how often in all.
@@ -53,13 +72,19 @@ for (const [home, submitted, commands] of fc.sample(input, { numRuns: runs, seed
   tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
 }
 const seconds = (performance.now() - startedAt) / 1000;
-console.log(`${runs} runs in ${seconds.toFixed(1)} s: ${(runs / seconds).toFixed(1)} runs/s (seed ${seed}, ${dynamo ? "DynamoDB" : "SQLite"} ledger)`);
+console.log(
+  `${runs} runs in ${seconds.toFixed(1)} s: ${(runs / seconds).toFixed(1)} runs/s (seed ${seed}, ${dynamo ? "DynamoDB" : "SQLite"} ledger)`,
+);
 console.log("first invariant each run broke:");
-for (const [outcome, n] of [...tally].sort((a, b) => b[1] - a[1])) console.log(`  ${outcome.padEnd(8)} ${n} (${((100 * n) / runs).toFixed(1)} %)`);
+for (const [outcome, n] of [...tally].sort((a, b) => b[1] - a[1]))
+  console.log(`  ${outcome.padEnd(8)} ${n} (${((100 * n) / runs).toFixed(1)} %)`);
 console.log("shared batches exercised (runs with at least one / in all):");
-for (const [key, seen] of exercised) console.log(`  ${key.padEnd(30)} ${String(seen.runs).padStart(6)} runs  ${String(seen.total).padStart(7)} in all`);
+for (const [key, seen] of exercised)
+  console.log(`  ${key.padEnd(30)} ${String(seen.runs).padStart(6)} runs  ${String(seen.total).padStart(7)} in all`);
 
-const wanted = values.only ? values.only.split(",") : [...tally.keys()].filter((k) => k !== "held" && !k.startsWith("not a"));
+const wanted = values.only
+  ? values.only.split(",")
+  : [...tally.keys()].filter((k) => k !== "held" && !k.startsWith("not a"));
 for (const invariant of wanted) {
   // Only this invariant counts as a failure, so the shrinker keeps the counterexample about it.
   const property = fc.asyncProperty(input, async ([home, submitted, commands]) => {

@@ -184,7 +184,11 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
 
   // As on AWS with PassEntry's default 10 s client timeout: no call starts with less than 15 s left.
   const settings = senderSettings(
-    { ...defaultLocalConfig(), ...(options.leaseMs !== undefined ? { SEND_LEASE_MS: options.leaseMs } : {}), RECONCILE_MAX_PAGES: options.reconcilePages ?? 8 },
+    {
+      ...defaultLocalConfig(),
+      ...(options.leaseMs !== undefined ? { SEND_LEASE_MS: options.leaseMs } : {}),
+      RECONCILE_MAX_PAGES: options.reconcilePages ?? 8,
+    },
     "lambda",
   );
   const worker = (name: string): Worker => {
@@ -243,7 +247,11 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
     const body = {
       requestId,
       entityId,
-      batch: overrides.batch ?? { message: `Hello from ${requestId}`, segments: [{ groupTag: "faults" }], scheduledAt: "2030-03-31T13:16:26Z" },
+      batch: overrides.batch ?? {
+        message: `Hello from ${requestId}`,
+        segments: [{ groupTag: "faults" }],
+        scheduledAt: "2030-03-31T13:16:26Z",
+      },
       source: "sqs",
       acceptedAt: new Date(FAULTS_EPOCH).toISOString(),
     };
@@ -265,7 +273,14 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
     copyOf: (m) => sqsRecord(m.body),
     batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })),
     acceptedPostsFor: (entityId) =>
-      sandbox.requests().filter((r) => r.routeKey === CREATE_ROUTE && r.status === 202 && r.path === `/api/v1/entities/${entityId}/messaging/wallet`).length,
+      sandbox
+        .requests()
+        .filter(
+          (r) =>
+            r.routeKey === CREATE_ROUTE &&
+            r.status === 202 &&
+            r.path === `/api/v1/entities/${entityId}/messaging/wallet`,
+        ).length,
     async view(requestId) {
       const request = await store.get(requestId);
       if (!request) throw new Error(`The rig has no request ${requestId}.`);
@@ -276,7 +291,12 @@ export async function startSenderRig(options: SenderRigOptions): Promise<SenderR
 }
 
 /** Fails the test's wait with a clear message rather than hanging. */
-export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000, everyMs = 25): Promise<void> {
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+  everyMs = 25,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > until) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);

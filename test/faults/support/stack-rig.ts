@@ -16,7 +16,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryLog } from "../../../functions/adapters/memory-log.js";
 import { isMarkedFor } from "../../../functions/core/batch-rules.js";
-import { startSandbox, type Sandbox, type SandboxBatch, type SandboxOptions } from "../../../local/passentry-sandbox/sandbox.js";
+import {
+  startSandbox,
+  type Sandbox,
+  type SandboxBatch,
+  type SandboxOptions,
+} from "../../../local/passentry-sandbox/sandbox.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../../local/stack.js";
 import { CREATE_ROUTE, runningClock, SANDBOX_TOKEN } from "./sender-rig.js";
 
@@ -44,7 +49,13 @@ export interface StackRig {
 export async function startStackRig(options: StackRigOptions = {}): Promise<StackRig> {
   const clock = runningClock();
   // Batches validate at once, so the sender's status follow-ups (which drained() waits for) end at their first look.
-  const sandbox = await startSandbox({ rateLimitPerSecond: 1000, validatingMs: 0, ...options.sandbox, tokens: [SANDBOX_TOKEN], now: clock.now });
+  const sandbox = await startSandbox({
+    rateLimitPerSecond: 1000,
+    validatingMs: 0,
+    ...options.sandbox,
+    tokens: [SANDBOX_TOKEN],
+    now: clock.now,
+  });
   const dataDir = mkdtempSync(join(tmpdir(), "wm-faults-"));
   const log = new MemoryLog();
   let stack: LocalStack;
@@ -79,14 +90,23 @@ export async function startStackRig(options: StackRigOptions = {}): Promise<Stac
       const answer = await fetch(`${stack.url}/api/v1/entities/${entityId}/messaging/wallet`, {
         method: "POST",
         headers: { authorization: `Bearer ${STACK_API_KEY}`, "content-type": "application/json" },
-        body: JSON.stringify({ batch: { message: `Hello, World! #${counter}`, segments: [{ groupTag: "summerPromotion" }], scheduledAt: "2030-03-31T13:16:26Z" } }),
+        body: JSON.stringify({
+          batch: {
+            message: `Hello, World! #${counter}`,
+            segments: [{ groupTag: "summerPromotion" }],
+            scheduledAt: "2030-03-31T13:16:26Z",
+          },
+        }),
       });
       const document = (await answer.json()) as any;
-      if (answer.status !== 202) throw new Error(`The trigger API answered ${answer.status}: ${JSON.stringify(document)}`);
+      if (answer.status !== 202)
+        throw new Error(`The trigger API answered ${answer.status}: ${JSON.stringify(document)}`);
       return document.data.id as string;
     },
     async status(requestId) {
-      const answer = await fetch(`${stack.url}/api/v1/requests/${encodeURIComponent(requestId)}`, { headers: { authorization: `Bearer ${STACK_API_KEY}` } });
+      const answer = await fetch(`${stack.url}/api/v1/requests/${encodeURIComponent(requestId)}`, {
+        headers: { authorization: `Bearer ${STACK_API_KEY}` },
+      });
       return ((await answer.json()) as any).data.attributes;
     },
     batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })),

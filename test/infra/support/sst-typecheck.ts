@@ -38,6 +38,7 @@ export function copyInfra(): string {
     cpSync(path.join(projectRoot, entry), path.join(dir, entry), { recursive: true });
   }
   // infra/ reads the application's promotions file, stage table and schemas: the copy sees the real ones.
-  for (const entry of [".sst", "node_modules", "functions", "promotions.json", "stages.json"]) symlinkSync(path.join(projectRoot, entry), path.join(dir, entry));
+  for (const entry of [".sst", "node_modules", "functions", "promotions.json", "stages.json"])
+    symlinkSync(path.join(projectRoot, entry), path.join(dir, entry));
   return dir;
 }

@@ -50,7 +50,9 @@ export function createMocks(account: MockAccount) {
 
   function stateFor(args: ResourceArgs): { id: string; state: Record<string, unknown> } {
     const inputs = args.inputs ?? {};
-    const physical = text(inputs.name) ?? (text(inputs.namePrefix) ? `${inputs.namePrefix}${suffix(args.name, 26)}` : autoName(args.name));
+    const physical =
+      text(inputs.name) ??
+      (text(inputs.namePrefix) ? `${inputs.namePrefix}${suffix(args.name, 26)}` : autoName(args.name));
     const extra: Record<string, unknown> = {};
     let id = physical;
     switch (args.type) {
@@ -144,7 +146,14 @@ export function createMocks(account: MockAccount) {
     mocks: {
       newResource(args: ResourceArgs) {
         const { id, state } = stateFor(args);
-        resources.push({ type: args.type, name: args.name, custom: args.custom !== false, inputs: args.inputs ?? {}, id, state });
+        resources.push({
+          type: args.type,
+          name: args.name,
+          custom: args.custom !== false,
+          inputs: args.inputs ?? {},
+          id,
+          state,
+        });
         return { id, state };
       },
       call(args: { token: string; inputs: Record<string, any> }) {
@@ -160,7 +169,9 @@ export function createMocks(account: MockAccount) {
             return { ...args.inputs, json, minifiedJson: json, id: suffix(json, 10) };
           }
           default:
-            throw new Error(`The synthesis has no answer for the lookup ${args.token}; add one to test/infra/synthesis/pulumi-mocks.ts.`);
+            throw new Error(
+              `The synthesis has no answer for the lookup ${args.token}; add one to test/infra/synthesis/pulumi-mocks.ts.`,
+            );
         }
       },
     },
@@ -187,7 +198,10 @@ export function policyDocument(inputs: { statements?: StatementInput[]; version?
     for (const p of list) {
       const key = p.type === "*" ? "*" : p.type;
       const existing = out[key];
-      const merged = [...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]), ...p.identifiers];
+      const merged = [
+        ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]),
+        ...p.identifiers,
+      ];
       out[key] = one(merged)!;
     }
     return out;

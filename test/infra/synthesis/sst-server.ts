@@ -37,7 +37,17 @@ interface BuildRequest {
   isContainer?: boolean;
   dev?: boolean;
   copyFiles?: unknown[];
-  properties?: { minify?: boolean; sourcemap?: boolean; esbuild?: unknown; install?: string[]; loader?: unknown; banner?: string; format?: string; splitting?: boolean; architecture?: string };
+  properties?: {
+    minify?: boolean;
+    sourcemap?: boolean;
+    esbuild?: unknown;
+    install?: string[];
+    loader?: unknown;
+    banner?: string;
+    format?: string;
+    splitting?: boolean;
+    architecture?: string;
+  };
 }
 
 /** Options our bundler does not reproduce: the synthesis refuses them rather than bundling differently from SST. */
@@ -48,19 +58,32 @@ export async function startSstServer(options: { root?: string; bundlesDir: strin
   const builds: BuildRecord[] = [];
 
   async function runtimeBuild(input: BuildRequest) {
-    if (input.bundle) throw new Error(`Function ${input.functionID} ships a prebuilt bundle (${input.bundle}); the rehearsal builds from handlers only.`);
-    if (input.isContainer) throw new Error(`Function ${input.functionID} is a container image; the rehearsal runs zip functions only.`);
-    if (input.copyFiles && input.copyFiles.length > 0) throw new Error(`Function ${input.functionID} uses copyFiles, which the rehearsal's build does not reproduce yet.`);
+    if (input.bundle)
+      throw new Error(
+        `Function ${input.functionID} ships a prebuilt bundle (${input.bundle}); the rehearsal builds from handlers only.`,
+      );
+    if (input.isContainer)
+      throw new Error(`Function ${input.functionID} is a container image; the rehearsal runs zip functions only.`);
+    if (input.copyFiles && input.copyFiles.length > 0)
+      throw new Error(
+        `Function ${input.functionID} uses copyFiles, which the rehearsal's build does not reproduce yet.`,
+      );
     const properties = input.properties ?? {};
     for (const option of UNSUPPORTED_NODEJS_OPTIONS) {
       const value = properties[option];
       if (value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)) {
-        throw new Error(`Function ${input.functionID} sets nodejs.${option}, which the rehearsal's build does not reproduce yet (test/infra/synthesis/sst-server.ts).`);
+        throw new Error(
+          `Function ${input.functionID} sets nodejs.${option}, which the rehearsal's build does not reproduce yet (test/infra/synthesis/sst-server.ts).`,
+        );
       }
     }
-    if (properties.format === "cjs") throw new Error(`Function ${input.functionID} asks for CommonJS output, which the rehearsal's build does not reproduce yet.`);
+    if (properties.format === "cjs")
+      throw new Error(
+        `Function ${input.functionID} asks for CommonJS output, which the rehearsal's build does not reproduce yet.`,
+      );
     const entry = findHandlerFile(input.handler, root);
-    if (!entry) return { handler: input.handler, out: "", errors: [`Handler not found: ${input.handler}`], sourcemaps: [] };
+    if (!entry)
+      return { handler: input.handler, out: "", errors: [`Handler not found: ${input.handler}`], sourcemaps: [] };
     // SST: `<file>.mjs` named after the handler's file (dots become dashes), handler `<file>.<export>`.
     const fileName = path.basename(entry, path.extname(entry)).replaceAll(".", "-");
     const exportName = input.handler.slice(input.handler.lastIndexOf(".") + 1);
@@ -80,7 +103,14 @@ export async function startSstServer(options: { root?: string; bundlesDir: strin
     });
     if (result.errors.length > 0) return { handler: "", out, errors: result.errors.map((e) => e.text), sourcemaps: [] };
     const handler = `${fileName}.${exportName}`;
-    builds.push({ functionId: input.functionID, sourceHandler: input.handler, out, handler, runtime: input.runtime, architecture: properties.architecture });
+    builds.push({
+      functionId: input.functionID,
+      sourceHandler: input.handler,
+      out,
+      handler,
+      runtime: input.runtime,
+      architecture: properties.architecture,
+    });
     return { handler, out, errors: [], sourcemaps: properties.sourcemap ? [] : [`${outfile}.map`] };
   }
 
@@ -89,9 +119,18 @@ export async function startSstServer(options: { root?: string; bundlesDir: strin
       case "Runtime.Build":
         return runtimeBuild(args as BuildRequest);
       case "Provider.Aws.Bootstrap":
-        return { asset: `sst-asset-${args?.region ?? "region"}`, assetEcrRegistryId: "", assetEcrUrl: "", state: `sst-state-${args?.region ?? "region"}`, appsyncHttp: "", appsyncRealtime: "" };
+        return {
+          asset: `sst-asset-${args?.region ?? "region"}`,
+          assetEcrRegistryId: "",
+          assetEcrUrl: "",
+          state: `sst-state-${args?.region ?? "region"}`,
+          appsyncHttp: "",
+          appsyncRealtime: "",
+        };
       default:
-        throw new Error(`rpc: the synthesis's SST server does not answer ${method}; add it to test/infra/synthesis/sst-server.ts.`);
+        throw new Error(
+          `rpc: the synthesis's SST server does not answer ${method}; add it to test/infra/synthesis/sst-server.ts.`,
+        );
     }
   }
 
@@ -102,7 +141,10 @@ export async function startSstServer(options: { root?: string; bundlesDir: strin
       void (async () => {
         let answer: { result?: unknown; error?: string };
         try {
-          const { method, params } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { method: string; params: unknown[] };
+          const { method, params } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+            method: string;
+            params: unknown[];
+          };
           answer = { result: await dispatch(method, params?.[0]) };
         } catch (error) {
           answer = { error: (error as Error).message };

@@ -149,7 +149,8 @@ export interface SecretView {
 
 const of = (synthesis: Synthesis, type: string) => synthesis.resources.filter((r) => r.custom && r.type === type);
 const lastSegment = (urn: string | undefined) => (urn ? urn.slice(urn.lastIndexOf("::") + 2) : "");
-const parseJson = <T>(value: unknown, fallback: T): T => (typeof value === "string" ? (JSON.parse(value) as T) : ((value as T) ?? fallback));
+const parseJson = <T>(value: unknown, fallback: T): T =>
+  typeof value === "string" ? (JSON.parse(value) as T) : ((value as T) ?? fallback);
 
 /** Every IAM role, with its trust policy and the policies attached to it by any resource. */
 export function roles(synthesis: Synthesis): RoleView[] {
@@ -161,8 +162,16 @@ export function roles(synthesis: Synthesis): RoleView[] {
     const policies: NamedPolicy[] = [
       ...((role.inputs.inlinePolicies ?? []) as { name?: string; policy?: string }[])
         .filter((p) => p.policy)
-        .map((p) => ({ source: `inline:${p.name ?? ""}`, document: parseJson<PolicyDocument>(p.policy, { Statement: [] }) })),
-      ...rolePolicies.filter((p) => attached(p.inputs.role)).map((p) => ({ source: `RolePolicy:${p.name}`, document: parseJson<PolicyDocument>(p.inputs.policy, { Statement: [] }) })),
+        .map((p) => ({
+          source: `inline:${p.name ?? ""}`,
+          document: parseJson<PolicyDocument>(p.policy, { Statement: [] }),
+        })),
+      ...rolePolicies
+        .filter((p) => attached(p.inputs.role))
+        .map((p) => ({
+          source: `RolePolicy:${p.name}`,
+          document: parseJson<PolicyDocument>(p.inputs.policy, { Statement: [] }),
+        })),
     ];
     return {
       logicalName: role.name,
@@ -184,7 +193,10 @@ export function lambdaFunctions(synthesis: Synthesis): LambdaFunctionView[] {
   return of(synthesis, "aws:lambda/function:Function").map((fn) => {
     const component = lastSegment(fn.parent);
     const build = synthesis.builds.find((b) => b.functionId === component);
-    if (!build) throw new Error(`No build was recorded for the Lambda ${fn.name} (component ${component}); the rehearsal runs only functions SST built from a handler.`);
+    if (!build)
+      throw new Error(
+        `No build was recorded for the Lambda ${fn.name} (component ${component}); the rehearsal runs only functions SST built from a handler.`,
+      );
     const role = roleByArn.get(fn.inputs.role as string);
     if (!role) throw new Error(`The Lambda ${fn.name} runs as ${fn.inputs.role}, which the synthesis did not create.`);
     const handler = fn.inputs.handler as string;
@@ -200,7 +212,11 @@ export function lambdaFunctions(synthesis: Synthesis): LambdaFunctionView[] {
       timeoutSeconds: Number(fn.inputs.timeout ?? 3),
       memoryMb: Number(fn.inputs.memorySize ?? 128),
       environment: { ...((fn.inputs.environment?.variables ?? {}) as Record<string, string>) },
-      bundle: { dir: build.out, entryFile: path.join(build.out, `${handler.slice(0, dot)}.mjs`), exportName: handler.slice(dot + 1) },
+      bundle: {
+        dir: build.out,
+        entryFile: path.join(build.out, `${handler.slice(0, dot)}.mjs`),
+        exportName: handler.slice(dot + 1),
+      },
       role,
       resource: fn,
     };
@@ -216,8 +232,17 @@ export function tables(synthesis: Synthesis): TableView[] {
     rangeKey: (t.inputs.rangeKey as string | undefined) || undefined,
     attributes: (t.inputs.attributes ?? []) as { name: string; type: string }[],
     ttlAttribute: t.inputs.ttl?.enabled ? (t.inputs.ttl.attributeName as string) : undefined,
-    globalSecondaryIndexes: ((t.inputs.globalSecondaryIndexes ?? []) as any[]).map((i) => ({ name: i.name, hashKey: i.hashKey, rangeKey: i.rangeKey || undefined, projectionType: i.projectionType })),
-    localSecondaryIndexes: ((t.inputs.localSecondaryIndexes ?? []) as any[]).map((i) => ({ name: i.name, rangeKey: i.rangeKey, projectionType: i.projectionType })),
+    globalSecondaryIndexes: ((t.inputs.globalSecondaryIndexes ?? []) as any[]).map((i) => ({
+      name: i.name,
+      hashKey: i.hashKey,
+      rangeKey: i.rangeKey || undefined,
+      projectionType: i.projectionType,
+    })),
+    localSecondaryIndexes: ((t.inputs.localSecondaryIndexes ?? []) as any[]).map((i) => ({
+      name: i.name,
+      rangeKey: i.rangeKey,
+      projectionType: i.projectionType,
+    })),
     billingMode: t.inputs.billingMode as string | undefined,
     streamEnabled: Boolean(t.inputs.streamEnabled),
   }));
@@ -226,7 +251,12 @@ export function tables(synthesis: Synthesis): TableView[] {
 export function queues(synthesis: Synthesis): QueueView[] {
   const policies = of(synthesis, "aws:sqs/queuePolicy:QueuePolicy");
   return of(synthesis, "aws:sqs/queue:Queue").map((q) => {
-    const redrive = q.inputs.redrivePolicy ? parseJson<{ deadLetterTargetArn: string; maxReceiveCount: number | string }>(q.inputs.redrivePolicy, undefined as never) : undefined;
+    const redrive = q.inputs.redrivePolicy
+      ? parseJson<{ deadLetterTargetArn: string; maxReceiveCount: number | string }>(
+          q.inputs.redrivePolicy,
+          undefined as never,
+        )
+      : undefined;
     const policy = policies.find((p) => p.inputs.queueUrl === q.state.url);
     return {
       logicalName: q.name,
@@ -240,7 +270,9 @@ export function queues(synthesis: Synthesis): QueueView[] {
       delaySeconds: Number(q.inputs.delaySeconds ?? 0),
       receiveWaitTimeSeconds: Number(q.inputs.receiveWaitTimeSeconds ?? 0),
       maxMessageSize: q.inputs.maxMessageSize === undefined ? undefined : Number(q.inputs.maxMessageSize),
-      redrivePolicy: redrive ? { deadLetterTargetArn: redrive.deadLetterTargetArn, maxReceiveCount: Number(redrive.maxReceiveCount) } : undefined,
+      redrivePolicy: redrive
+        ? { deadLetterTargetArn: redrive.deadLetterTargetArn, maxReceiveCount: Number(redrive.maxReceiveCount) }
+        : undefined,
       policy: policy ? parseJson<PolicyDocument>(policy.inputs.policy, { Statement: [] }) : undefined,
     };
   });
@@ -257,7 +289,9 @@ export function eventSourceMappings(synthesis: Synthesis): EventSourceMappingVie
     reportBatchItemFailures: ((m.inputs.functionResponseTypes ?? []) as string[]).includes("ReportBatchItemFailures"),
     maximumConcurrency: m.inputs.scalingConfig?.maximumConcurrency,
     enabled: m.inputs.enabled !== false,
-    filterPatterns: ((m.inputs.filterCriteria?.filters ?? []) as { pattern: string }[]).map((f) => JSON.parse(f.pattern)),
+    filterPatterns: ((m.inputs.filterCriteria?.filters ?? []) as { pattern: string }[]).map((f) =>
+      JSON.parse(f.pattern),
+    ),
   }));
 }
 
@@ -267,10 +301,13 @@ export function httpRoutes(synthesis: Synthesis): HttpRouteView[] {
     const routeKey = r.inputs.routeKey as string;
     const integrationId = String(r.inputs.target ?? "").replace(/^integrations\//, "");
     const integration = integrations.find((i) => i.id === integrationId);
-    if (!integration) throw new Error(`Route ${routeKey} targets ${r.inputs.target}, which the synthesis did not create.`);
+    if (!integration)
+      throw new Error(`Route ${routeKey} targets ${r.inputs.target}, which the synthesis did not create.`);
     const uri = integration.inputs.integrationUri as string;
     // An invoke ARN wraps the function ARN: arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<arn>/invocations.
-    const functionArn = uri.includes("/functions/") ? uri.slice(uri.indexOf("/functions/") + 11).replace(/\/invocations$/, "") : uri;
+    const functionArn = uri.includes("/functions/")
+      ? uri.slice(uri.indexOf("/functions/") + 11).replace(/\/invocations$/, "")
+      : uri;
     const [method, ...rest] = routeKey.split(" ");
     return {
       apiId: r.inputs.apiId as string,
@@ -302,8 +339,18 @@ export function busRules(synthesis: Synthesis): BusRuleView[] {
     pattern: parseJson<Record<string, unknown>>(rule.inputs.eventPattern, {}),
     enabled: (rule.inputs.state ?? "ENABLED") === "ENABLED" && rule.inputs.isEnabled !== false,
     targets: targets
-      .filter((t) => t.inputs.rule === rule.state.name && (t.inputs.eventBusName ?? "default") === (rule.inputs.eventBusName ?? "default"))
-      .map((t) => ({ arn: t.inputs.arn as string, input: t.inputs.input, inputPath: t.inputs.inputPath, inputTransformer: t.inputs.inputTransformer, deadLetterArn: t.inputs.deadLetterConfig?.arn })),
+      .filter(
+        (t) =>
+          t.inputs.rule === rule.state.name &&
+          (t.inputs.eventBusName ?? "default") === (rule.inputs.eventBusName ?? "default"),
+      )
+      .map((t) => ({
+        arn: t.inputs.arn as string,
+        input: t.inputs.input,
+        inputPath: t.inputs.inputPath,
+        inputTransformer: t.inputs.inputTransformer,
+        deadLetterArn: t.inputs.deadLetterConfig?.arn,
+      })),
   }));
 }
 
@@ -324,11 +371,19 @@ export function schedules(synthesis: Synthesis): ScheduleView[] {
 }
 
 export function secrets(synthesis: Synthesis): SecretView[] {
-  return of(synthesis, "aws:secretsmanager/secret:Secret").map((s) => ({ logicalName: s.name, name: s.state.name as string, arn: s.state.arn as string }));
+  return of(synthesis, "aws:secretsmanager/secret:Secret").map((s) => ({
+    logicalName: s.name,
+    name: s.state.name as string,
+    arn: s.state.arn as string,
+  }));
 }
 
 export function eventBuses(synthesis: Synthesis): { logicalName: string; name: string; arn: string }[] {
-  return of(synthesis, "aws:cloudwatch/eventBus:EventBus").map((b) => ({ logicalName: b.name, name: b.state.name as string, arn: b.state.arn as string }));
+  return of(synthesis, "aws:cloudwatch/eventBus:EventBus").map((b) => ({
+    logicalName: b.name,
+    name: b.state.name as string,
+    arn: b.state.arn as string,
+  }));
 }
 
 /** Every statement a role's own policies hold (managed policies are listed by ARN only). */

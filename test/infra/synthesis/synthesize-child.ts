@@ -23,11 +23,24 @@ import type { SynthesisRequest, Synthesis, SynthesizedResource } from "./types.j
 
 /** The part of the platform's `@pulumi/pulumi` used here (it is loaded from .sst/platform, untyped for this project). */
 interface PulumiRuntime {
-  runtime: { setMocks(mocks: unknown, project?: string, stack?: string, preview?: boolean): Promise<void>; runInPulumiStack(init: () => Promise<unknown>): Promise<unknown> };
+  runtime: {
+    setMocks(mocks: unknown, project?: string, stack?: string, preview?: boolean): Promise<void>;
+    runInPulumiStack(init: () => Promise<unknown>): Promise<unknown>;
+  };
   Output: { isInstance(value: unknown): boolean };
 }
 
-const SST_EXTERNALS = ["@pulumi/*", "undici", "@pulumiverse/*", "@sst-provider/*", "@aws-sdk/*", "esbuild", "archiver", "glob", "vite"];
+const SST_EXTERNALS = [
+  "@pulumi/*",
+  "undici",
+  "@pulumiverse/*",
+  "@sst-provider/*",
+  "@aws-sdk/*",
+  "esbuild",
+  "archiver",
+  "glob",
+  "vite",
+];
 const BANNER = [
   `import { createRequire as topLevelCreateRequire } from 'module';`,
   `const require = topLevelCreateRequire(import.meta.url);`,
@@ -51,7 +64,17 @@ async function main(): Promise<void> {
     errors.push(String((reason as Error)?.stack ?? reason));
     setTimeout(() => {
       if (report) report();
-      else writeFileSync(request.outFile, JSON.stringify({ app: { name: "", stage, ...request.account }, resources: [], outputs: {}, builds: [], errors }));
+      else
+        writeFileSync(
+          request.outFile,
+          JSON.stringify({
+            app: { name: "", stage, ...request.account },
+            resources: [],
+            outputs: {},
+            builds: [],
+            errors,
+          }),
+        );
       process.exit(1);
     }, 3_000).unref();
   });
@@ -61,18 +84,42 @@ async function main(): Promise<void> {
   writeFileSync(configShim, "export const $config = (input) => input;\n");
   const appOut = path.join(work, "app.mjs");
   await build({
-    stdin: { contents: `import mod from ${JSON.stringify(path.join(root, "sst.config.ts"))};\nexport default mod;`, resolveDir: root, sourcefile: "app.ts", loader: "ts" },
-    bundle: true, format: "esm", platform: "node", outfile: appOut, inject: [configShim], external: SST_EXTERNALS, banner: { js: BANNER }, logLevel: "silent",
+    stdin: {
+      contents: `import mod from ${JSON.stringify(path.join(root, "sst.config.ts"))};\nexport default mod;`,
+      resolveDir: root,
+      sourcefile: "app.ts",
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    outfile: appOut,
+    inject: [configShim],
+    external: SST_EXTERNALS,
+    banner: { js: BANNER },
+    logLevel: "silent",
   });
-  const config = (await import(pathToFileURL(appOut).href)).default as { app(input: { stage: string }): Record<string, unknown> | Promise<Record<string, unknown>> };
+  const config = (await import(pathToFileURL(appOut).href)).default as {
+    app(input: { stage: string }): Record<string, unknown> | Promise<Record<string, unknown>>;
+  };
   const appInput = await config.app({ stage });
   // The AWS provider's region, as the config pins it (stages.json); the mocks answer in it, as AWS would.
   const pinnedRegion = (appInput.providers as { aws?: { region?: string } } | undefined)?.aws?.region;
   const account = { ...request.account, ...(pinnedRegion ? { region: pinnedRegion } : {}) };
-  const app: Record<string, unknown> & { name: string } = { ...appInput, name: String(appInput.name), stage, providers: appInput.providers ?? { aws: {} } };
+  const app: Record<string, unknown> & { name: string } = {
+    ...appInput,
+    name: String(appInput.name),
+    stage,
+    providers: appInput.providers ?? { aws: {} },
+  };
 
   // 2. The program, bundled as SST bundles it.
-  const cli = { command: "deploy", dev: false, paths: { home: path.join(work, "home"), root, work: path.join(work, "sst-work"), platform }, state: { version: {} } };
+  const cli = {
+    command: "deploy",
+    dev: false,
+    paths: { home: path.join(work, "home"), root, work: path.join(work, "sst-work"), platform },
+    state: { version: {} },
+  };
   const globals = `import * as aws from "@pulumi/aws";\nimport * as sst from ${JSON.stringify(path.join(platform, "src", "components"))};\n`;
   const injectGlobals: Plugin = {
     name: "InjectGlobals",
@@ -87,18 +134,32 @@ async function main(): Promise<void> {
   await build({
     stdin: {
       contents: `import { run } from ${JSON.stringify(path.join(platform, "src", "auto", "run.ts"))};\nimport mod from ${JSON.stringify(path.join(root, "sst.config.ts"))};\nconst result = await run(mod.run);\nexport default result;\n`,
-      resolveDir: root, sourcefile: "eval.ts", loader: "ts",
+      resolveDir: root,
+      sourcefile: "eval.ts",
+      loader: "ts",
     },
-    bundle: true, format: "esm", platform: "node", outfile: programOut, sourcemap: "linked", mainFields: ["module", "main"],
-    nodePaths: [path.join(platform, "node_modules")], plugins: [injectGlobals], external: SST_EXTERNALS,
-    define: { $app: JSON.stringify(app), $cli: JSON.stringify(cli), $dev: "false" }, inject: [path.join(platform, "src", "shim", "run.js")],
-    banner: { js: BANNER }, logLevel: "silent",
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    outfile: programOut,
+    sourcemap: "linked",
+    mainFields: ["module", "main"],
+    nodePaths: [path.join(platform, "node_modules")],
+    plugins: [injectGlobals],
+    external: SST_EXTERNALS,
+    define: { $app: JSON.stringify(app), $cli: JSON.stringify(cli), $dev: "false" },
+    inject: [path.join(platform, "src", "shim", "run.js")],
+    banner: { js: BANNER },
+    logLevel: "silent",
   });
 
   // 3. Run it under mocks, with the platform's own Pulumi instance (the one the program imports).
   const requireFromPlatform = createRequire(path.join(platform, "package.json"));
   const pulumi = requireFromPlatform("@pulumi/pulumi") as PulumiRuntime;
-  const settings = requireFromPlatform("@pulumi/pulumi/runtime/settings") as { getMonitor(): any; disconnect(): Promise<void> };
+  const settings = requireFromPlatform("@pulumi/pulumi/runtime/settings") as {
+    getMonitor(): any;
+    disconnect(): Promise<void>;
+  };
   const sstServer = await startSstServer({ root, bundlesDir: request.bundlesDir });
   process.env.SST_SERVER = sstServer.url;
   const { mocks, resources } = createMocks(account);
@@ -125,12 +186,29 @@ async function main(): Promise<void> {
       const index = taken.get(key) ?? 0;
       taken.set(key, index + 1);
       const where = placement.get(key)?.[index];
-      return { urn: where?.urn ?? "", parent: where?.parent || undefined, type: r.type, name: r.name, custom: r.custom, id: r.id, inputs: r.inputs, state: r.state };
+      return {
+        urn: where?.urn ?? "",
+        parent: where?.parent || undefined,
+        type: r.type,
+        name: r.name,
+        custom: r.custom,
+        id: r.id,
+        inputs: r.inputs,
+        state: r.state,
+      };
     });
-    return { app: { name: String(app.name), stage, ...account }, resources: synthesized, outputs, builds: sstServer.builds, errors };
+    return {
+      app: { name: String(app.name), stage, ...account },
+      resources: synthesized,
+      outputs,
+      builds: sstServer.builds,
+      errors,
+    };
   };
   try {
-    const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => (await import(pathToFileURL(programOut).href)).default);
+    const stackOutputs = await pulumi.runtime.runInPulumiStack(
+      async () => (await import(pathToFileURL(programOut).href)).default,
+    );
     outputs = (await resolveDeep(pulumi, stackOutputs ?? {})) as Record<string, unknown>;
     // Waits for every outstanding registration, including those started inside `apply` callbacks.
     await settings.disconnect();
@@ -150,11 +228,14 @@ async function main(): Promise<void> {
 
 /** Unwraps Outputs (and promises) nested anywhere in a value. */
 async function resolveDeep(pulumi: PulumiRuntime, value: unknown): Promise<unknown> {
-  if (pulumi.Output.isInstance(value)) return resolveDeep(pulumi, await new Promise((resolve) => (value as any).apply(resolve)));
+  if (pulumi.Output.isInstance(value))
+    return resolveDeep(pulumi, await new Promise((resolve) => (value as any).apply(resolve)));
   if (value instanceof Promise) return resolveDeep(pulumi, await value);
   if (Array.isArray(value)) return Promise.all(value.map((v) => resolveDeep(pulumi, v)));
   if (value && typeof value === "object") {
-    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveDeep(pulumi, v)] as const));
+    const entries = await Promise.all(
+      Object.entries(value).map(async ([k, v]) => [k, await resolveDeep(pulumi, v)] as const),
+    );
     return Object.fromEntries(entries);
   }
   return value;

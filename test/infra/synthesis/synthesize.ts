@@ -41,7 +41,9 @@ export interface SynthesizeOptions {
 export async function synthesize(options: SynthesizeOptions = {}): Promise<Synthesis> {
   const root = options.root ?? projectRoot;
   if (!existsSync(path.join(root, ".sst", "platform", "config.d.ts"))) {
-    throw new SynthesisError(`SST's platform is not installed in ${root}/.sst/platform; run scripts/install-sst-platform.sh (npm run check:infra and npm run rehearse:aws do it).`);
+    throw new SynthesisError(
+      `SST's platform is not installed in ${root}/.sst/platform; run scripts/install-sst-platform.sh (npm run check:infra and npm run rehearse:aws do it).`,
+    );
   }
   const workDir = options.workDir ?? mkdtempSync(path.join(tmpdir(), "synthesis-"));
   mkdirSync(workDir, { recursive: true });
@@ -60,21 +62,35 @@ export async function synthesize(options: SynthesizeOptions = {}): Promise<Synth
   const output: Buffer[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
     // The stage must not inherit the caller's AWS settings: the program may read process.env.
-    const env: Record<string, string | undefined> = { ...process.env, SST_TELEMETRY_DISABLED: "1", AWS_REGION: request.account.region, AWS_DEFAULT_REGION: request.account.region, ...options.shell };
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      SST_TELEMETRY_DISABLED: "1",
+      AWS_REGION: request.account.region,
+      AWS_DEFAULT_REGION: request.account.region,
+      ...options.shell,
+    };
     for (const name of Object.keys(env)) if (name.startsWith("SST_SECRET_")) delete env[name];
     for (const [name, value] of Object.entries(options.secrets ?? {})) env[`SST_SECRET_${name}`] = value;
-    const proc = spawn(process.execPath, [tsx, child, requestFile], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [tsx, child, requestFile], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     proc.stdout.on("data", (chunk: Buffer) => output.push(chunk));
     proc.stderr.on("data", (chunk: Buffer) => output.push(chunk));
     proc.on("error", reject);
     proc.on("close", resolve);
   });
   if (!existsSync(request.outFile)) {
-    throw new SynthesisError(`The synthesis of ${root} failed (exit ${code}):\n${Buffer.concat(output).toString("utf8").slice(-6000)}`);
+    throw new SynthesisError(
+      `The synthesis of ${root} failed (exit ${code}):\n${Buffer.concat(output).toString("utf8").slice(-6000)}`,
+    );
   }
   const synthesis = JSON.parse(readFileSync(request.outFile, "utf8")) as Synthesis;
   if (synthesis.errors.length > 0 || code !== 0) {
-    throw new SynthesisError(`The synthesis of ${root} raised errors:\n${synthesis.errors.join("\n").slice(0, 6000)}\n${Buffer.concat(output).toString("utf8").slice(-3000)}`);
+    throw new SynthesisError(
+      `The synthesis of ${root} raised errors:\n${synthesis.errors.join("\n").slice(0, 6000)}\n${Buffer.concat(output).toString("utf8").slice(-3000)}`,
+    );
   }
   return synthesis;
 }

@@ -70,7 +70,12 @@ export class AwsGateway {
           },
           (error) => {
             res.writeHead(500, { "content-type": "application/x-amz-json-1.0" });
-            res.end(JSON.stringify({ __type: "InternalFailure", message: `The rehearsal's gateway failed: ${(error as Error).message}` }));
+            res.end(
+              JSON.stringify({
+                __type: "InternalFailure",
+                message: `The rehearsal's gateway failed: ${(error as Error).message}`,
+              }),
+            );
           },
         );
       });
@@ -79,22 +84,40 @@ export class AwsGateway {
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  private async handle(headers: http.IncomingHttpHeaders, rawBody: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  private async handle(
+    headers: http.IncomingHttpHeaders,
+    rawBody: string,
+  ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
     const request = parseAwsRequest(headers, rawBody);
     const fn = this.deps.functionForAccessKey(request.accessKeyId);
     const operator = request.accessKeyId === OPERATOR_ACCESS_KEY;
     const caller = fn?.label ?? (operator ? "operator" : `unknown signer ${request.accessKeyId ?? "(unsigned)"}`);
-    const call: AwsCall = { caller, service: request.service, operation: request.operation, authorizations: [], status: 0 };
+    const call: AwsCall = {
+      caller,
+      service: request.service,
+      operation: request.operation,
+      authorizations: [],
+      status: 0,
+    };
     this.calls.push(call);
 
-    if (!fn && !operator) return this.finish(call, 403, { __type: "UnrecognizedClientException", message: "The security token included in the request is invalid." });
+    if (!fn && !operator)
+      return this.finish(call, 403, {
+        __type: "UnrecognizedClientException",
+        message: "The security token included in the request is invalid.",
+      });
 
     if (fn) {
       for (const { action, resource } of authorizationsFor(request, this.deps.context)) {
         const { decision, invalid } = await this.deps.iam.check(fn.role, action, resource);
         call.authorizations.push({ action, resource, decision });
         if (decision !== "Allowed") {
-          this.denials.push({ function: fn.label, action, resource, decision: invalid ? `${decision} (${invalid})` : decision });
+          this.denials.push({
+            function: fn.label,
+            action,
+            resource,
+            decision: invalid ? `${decision} (${invalid})` : decision,
+          });
           return this.finish(call, 400, {
             __type: "AccessDeniedException",
             message: `User: arn:aws:sts::${this.deps.context.accountId}:assumed-role/${fn.role.name}/${fn.name} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`,
@@ -105,7 +128,8 @@ export class AwsGateway {
 
     const forwardHeaders: Record<string, string> = {};
     for (const [key, value] of Object.entries(headers)) {
-      if (value !== undefined && !["host", "content-length", "connection", "transfer-encoding"].includes(key)) forwardHeaders[key] = Array.isArray(value) ? value.join(",") : value;
+      if (value !== undefined && !["host", "content-length", "connection", "transfer-encoding"].includes(key))
+        forwardHeaders[key] = Array.isArray(value) ? value.join(",") : value;
     }
     switch (request.service) {
       case "dynamodb":
@@ -124,7 +148,10 @@ export class AwsGateway {
       }
       default:
         this.unsupported.push(call);
-        return this.finish(call, 400, { __type: "UnsupportedOperation", message: `The rehearsal has no stand-in for ${request.service} ${request.operation}.` });
+        return this.finish(call, 400, {
+          __type: "UnsupportedOperation",
+          message: `The rehearsal has no stand-in for ${request.service} ${request.operation}.`,
+        });
     }
   }
 
@@ -137,7 +164,9 @@ export class AwsGateway {
     if (answer.status >= 400) {
       try {
         const parsed = JSON.parse(answer.body) as { __type?: string; message?: string; Message?: string };
-        call.error = `${String(parsed.__type ?? "Error").split("#").pop()}: ${parsed.message ?? parsed.Message ?? ""}`;
+        call.error = `${String(parsed.__type ?? "Error")
+          .split("#")
+          .pop()}: ${parsed.message ?? parsed.Message ?? ""}`;
       } catch {
         call.error = answer.body.slice(0, 200);
       }

@@ -63,42 +63,84 @@ const SQS_BATCH_ACTIONS: Record<string, string> = {
 
 export function authorizationsFor(request: AwsRequest, ctx: ArnContext): Authorization[] {
   const { service, operation, body } = request;
-  const table = (name: string) => (name.startsWith("arn:") ? name : `arn:aws:dynamodb:${ctx.region}:${ctx.accountId}:table/${name}`);
+  const table = (name: string) =>
+    name.startsWith("arn:") ? name : `arn:aws:dynamodb:${ctx.region}:${ctx.accountId}:table/${name}`;
   switch (service) {
     case "dynamodb": {
       if (operation === "TransactWriteItems") {
         return ((body.TransactItems ?? []) as Record<string, any>[]).flatMap((item) => {
           const [kind, spec] = Object.entries(item)[0] ?? [];
-          const action = { Put: "PutItem", Update: "UpdateItem", Delete: "DeleteItem", ConditionCheck: "ConditionCheckItem" }[kind ?? ""];
+          const action = {
+            Put: "PutItem",
+            Update: "UpdateItem",
+            Delete: "DeleteItem",
+            ConditionCheck: "ConditionCheckItem",
+          }[kind ?? ""];
           return action ? [{ action: `dynamodb:${action}`, resource: table(spec.TableName) }] : [];
         });
       }
-      if (operation === "TransactGetItems") return ((body.TransactItems ?? []) as any[]).map((i) => ({ action: "dynamodb:GetItem", resource: table(i.Get?.TableName) }));
-      if (operation === "BatchWriteItem") return Object.keys(body.RequestItems ?? {}).map((name) => ({ action: "dynamodb:BatchWriteItem", resource: table(name) }));
-      if (operation === "BatchGetItem") return Object.keys(body.RequestItems ?? {}).map((name) => ({ action: "dynamodb:BatchGetItem", resource: table(name) }));
+      if (operation === "TransactGetItems")
+        return ((body.TransactItems ?? []) as any[]).map((i) => ({
+          action: "dynamodb:GetItem",
+          resource: table(i.Get?.TableName),
+        }));
+      if (operation === "BatchWriteItem")
+        return Object.keys(body.RequestItems ?? {}).map((name) => ({
+          action: "dynamodb:BatchWriteItem",
+          resource: table(name),
+        }));
+      if (operation === "BatchGetItem")
+        return Object.keys(body.RequestItems ?? {}).map((name) => ({
+          action: "dynamodb:BatchGetItem",
+          resource: table(name),
+        }));
       if (operation === "ListTables") return [{ action: "dynamodb:ListTables", resource: "*" }];
-      const resource = body.IndexName ? `${table(body.TableName)}/index/${body.IndexName}` : table(body.TableName ?? body.ResourceArn ?? "");
+      const resource = body.IndexName
+        ? `${table(body.TableName)}/index/${body.IndexName}`
+        : table(body.TableName ?? body.ResourceArn ?? "");
       return [{ action: `dynamodb:${operation}`, resource }];
     }
     case "sqs": {
       const action = `sqs:${SQS_BATCH_ACTIONS[operation] ?? operation}`;
       if (operation === "ListQueues") return [{ action, resource: "*" }];
-      if (operation === "GetQueueUrl") return [{ action, resource: `arn:aws:sqs:${ctx.region}:${body.QueueOwnerAWSAccountId ?? ctx.accountId}:${body.QueueName}` }];
-      if (operation === "StartMessageMoveTask" || operation === "ListMessageMoveTasks") return [{ action, resource: String(body.SourceArn) }];
+      if (operation === "GetQueueUrl")
+        return [
+          {
+            action,
+            resource: `arn:aws:sqs:${ctx.region}:${body.QueueOwnerAWSAccountId ?? ctx.accountId}:${body.QueueName}`,
+          },
+        ];
+      if (operation === "StartMessageMoveTask" || operation === "ListMessageMoveTasks")
+        return [{ action, resource: String(body.SourceArn) }];
       if (operation === "CancelMessageMoveTask") return [{ action, resource: "*" }];
       const url = String(body.QueueUrl ?? "");
-      return [{ action, resource: ctx.queueArnForUrl(url) ?? `arn:aws:sqs:${ctx.region}:${ctx.accountId}:${url.split("/").pop()}` }];
+      return [
+        {
+          action,
+          resource: ctx.queueArnForUrl(url) ?? `arn:aws:sqs:${ctx.region}:${ctx.accountId}:${url.split("/").pop()}`,
+        },
+      ];
     }
     case "secretsmanager": {
       const action = `secretsmanager:${operation}`;
       if (operation === "ListSecrets" || operation === "BatchGetSecretValue") return [{ action, resource: "*" }];
       const id = String(body.SecretId ?? "");
-      return [{ action, resource: ctx.secretArnFor(id) ?? (id.startsWith("arn:") ? id : `arn:aws:secretsmanager:${ctx.region}:${ctx.accountId}:secret:${id}`) }];
+      return [
+        {
+          action,
+          resource:
+            ctx.secretArnFor(id) ??
+            (id.startsWith("arn:") ? id : `arn:aws:secretsmanager:${ctx.region}:${ctx.accountId}:secret:${id}`),
+        },
+      ];
     }
     case "events": {
       if (operation === "PutEvents") {
         const buses = new Set(((body.Entries ?? []) as any[]).map((e) => String(e.EventBusName ?? "default")));
-        return [...buses].map((bus) => ({ action: "events:PutEvents", resource: bus.startsWith("arn:") ? bus : `arn:aws:events:${ctx.region}:${ctx.accountId}:event-bus/${bus}` }));
+        return [...buses].map((bus) => ({
+          action: "events:PutEvents",
+          resource: bus.startsWith("arn:") ? bus : `arn:aws:events:${ctx.region}:${ctx.accountId}:event-bus/${bus}`,
+        }));
       }
       return [{ action: `events:${operation}`, resource: "*" }];
     }

@@ -13,7 +13,12 @@
  * that role may ReceiveMessage, DeleteMessage and GetQueueAttributes on the queue: the poller
  * checks the same before it starts.
  */
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  type Message,
+} from "@aws-sdk/client-sqs";
 import type { EventSourceMappingView, LambdaFunctionView } from "../../infra/synthesis/stack-model.js";
 import type { Denial } from "./aws-gateway.js";
 import type { IamChecker } from "./iam-check.js";
@@ -51,7 +56,8 @@ export class EventSourcePoller {
     const problems: Denial[] = [];
     for (const action of EVENT_SOURCE_ACTIONS) {
       const { decision } = await iam.check(this.fn.role, action, this.mapping.eventSourceArn);
-      if (decision !== "Allowed") problems.push({ function: this.fn.label, action, resource: this.mapping.eventSourceArn, decision });
+      if (decision !== "Allowed")
+        problems.push({ function: this.fn.label, action, resource: this.mapping.eventSourceArn, decision });
     }
     return problems;
   }
@@ -87,7 +93,8 @@ export class EventSourcePoller {
           )
           .catch(() => ({ Messages: [] as Message[] }));
         const received = answer.Messages ?? [];
-        if (received.length > 0 && batch.length === 0) windowEnds = Date.now() + this.mapping.maximumBatchingWindowSeconds * 1000;
+        if (received.length > 0 && batch.length === 0)
+          windowEnds = Date.now() + this.mapping.maximumBatchingWindowSeconds * 1000;
         batch.push(...received);
         if (batch.length === 0) continue;
         if (Date.now() >= windowEnds) break;
@@ -111,7 +118,16 @@ export class EventSourcePoller {
         body: m.Body ?? "",
         attributes: m.Attributes ?? {},
         messageAttributes: Object.fromEntries(
-          Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, { stringValue: v.StringValue, binaryValue: v.BinaryValue, stringListValues: [], binaryListValues: [], dataType: v.DataType }]),
+          Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+            k,
+            {
+              stringValue: v.StringValue,
+              binaryValue: v.BinaryValue,
+              stringListValues: [],
+              binaryListValues: [],
+              dataType: v.DataType,
+            },
+          ]),
         ),
         md5OfBody: m.MD5OfBody ?? "",
         eventSource: "aws:sqs",
@@ -127,19 +143,38 @@ export class EventSourcePoller {
       failed = new Set(ids);
       error = `${result.error?.errorType}: ${result.error?.errorMessage}`;
     } else if (this.mapping.reportBatchItemFailures) {
-      const reported = ((result.result as { batchItemFailures?: { itemIdentifier?: string }[] } | null)?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+      const reported = (
+        (result.result as { batchItemFailures?: { itemIdentifier?: string }[] } | null)?.batchItemFailures ?? []
+      ).map((f) => f.itemIdentifier);
       // Lambda fails the whole batch when the answer names a message that was not in it.
-      failed = reported.every((id) => typeof id === "string" && ids.includes(id)) ? new Set(reported as string[]) : new Set(ids);
+      failed = reported.every((id) => typeof id === "string" && ids.includes(id))
+        ? new Set(reported as string[])
+        : new Set(ids);
     } else {
       failed = new Set();
     }
-    this.invocations.push({ function: this.fn.label, messageIds: ids, failedIds: [...failed], ...(error ? { error } : {}) });
+    this.invocations.push({
+      function: this.fn.label,
+      messageIds: ids,
+      failedIds: [...failed],
+      ...(error ? { error } : {}),
+    });
     for (const m of batch) {
       if (failed.has(m.MessageId!)) {
         // The one compression of time (see above): visible again now, not after the visibility timeout.
-        await this.sqs.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })).catch(() => undefined);
+        await this.sqs.client
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: queueUrl,
+              ReceiptHandle: m.ReceiptHandle!,
+              VisibilityTimeout: 0,
+            }),
+          )
+          .catch(() => undefined);
       } else {
-        await this.sqs.client.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! })).catch(() => undefined);
+        await this.sqs.client
+          .send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }))
+          .catch(() => undefined);
       }
     }
   }

@@ -11,7 +11,9 @@ import type { PolicyDocument, RoleView } from "../../infra/synthesis/stack-model
 const KNOWN_MANAGED_POLICIES: Record<string, PolicyDocument> = {
   "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": {
     Version: "2012-10-17",
-    Statement: [{ Effect: "Allow", Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], Resource: "*" }],
+    Statement: [
+      { Effect: "Allow", Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], Resource: "*" },
+    ],
   },
 };
 
@@ -48,7 +50,13 @@ export class IamChecker {
    * What a resource policy decides for a service principal (e.g. EventBridge delivering to a queue).
    * Same-account service principals need the resource policy to allow them.
    */
-  async checkServiceDelivery(resourcePolicy: PolicyDocument | undefined, service: string, action: string, resource: string, sourceArn: string): Promise<IamDecision> {
+  async checkServiceDelivery(
+    resourcePolicy: PolicyDocument | undefined,
+    service: string,
+    action: string,
+    resource: string,
+    sourceArn: string,
+  ): Promise<IamDecision> {
     if (!resourcePolicy) return { decision: "ImplicitlyDenied" };
     const result = await runSimulation(
       {
@@ -71,7 +79,9 @@ export class IamChecker {
   private async simulate(role: RoleView, action: string, resource: string): Promise<IamDecision> {
     const identityPolicies = [
       ...role.policies.map((p, i) => ({ name: `${p.source}#${i}`, policy: p.document })),
-      ...role.managedPolicyArns.filter((arn) => KNOWN_MANAGED_POLICIES[arn]).map((arn) => ({ name: arn, policy: KNOWN_MANAGED_POLICIES[arn]! })),
+      ...role.managedPolicyArns
+        .filter((arn) => KNOWN_MANAGED_POLICIES[arn])
+        .map((arn) => ({ name: arn, policy: KNOWN_MANAGED_POLICIES[arn]! })),
     ];
     const result = await runSimulation(
       {
@@ -92,6 +102,7 @@ export class IamChecker {
 }
 
 function toDecision(result: any): IamDecision {
-  if (result.resultType === "error") return { decision: "ImplicitlyDenied", invalid: JSON.stringify(result.errors).slice(0, 500) };
+  if (result.resultType === "error")
+    return { decision: "ImplicitlyDenied", invalid: JSON.stringify(result.errors).slice(0, 500) };
   return { decision: result.overallResult as Decision };
 }

@@ -65,7 +65,8 @@ export class LambdaHost {
 
   /** Synchronous invocation (RequestResponse), as API Gateway and the SQS event source make. */
   async invoke(fn: LambdaFunctionView, event: unknown): Promise<InvocationResult> {
-    if (this.closed) return { ok: false, error: { errorType: "RehearsalClosed", errorMessage: "The rehearsal is shutting down." } };
+    if (this.closed)
+      return { ok: false, error: { errorType: "RehearsalClosed", errorMessage: "The rehearsal is shutting down." } };
     const env = this.idleEnvironment(fn);
     env.busy = true;
     try {
@@ -76,7 +77,13 @@ export class LambdaHost {
         const timer = setTimeout(() => {
           env.pending = undefined;
           this.discard(fn, env);
-          resolve({ ok: false, error: { errorType: "Sandbox.Timedout", errorMessage: `Task timed out after ${fn.timeoutSeconds}.00 seconds` } });
+          resolve({
+            ok: false,
+            error: {
+              errorType: "Sandbox.Timedout",
+              errorMessage: `Task timed out after ${fn.timeoutSeconds}.00 seconds`,
+            },
+          });
         }, timeoutMs);
         env.pending = { id, resolve, timer };
         env.child.send({ type: "invoke", id, requestId: id, event, deadline: Date.now() + timeoutMs });
@@ -122,7 +129,13 @@ export class LambdaHost {
       ...fn.environment,
     };
     // NODE_OPTIONS from the function is honoured; the test runner's own loaders are not inherited.
-    const child = fork(WORKER, [], { cwd: fn.bundle.dir, env, execArgv: [], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+    const child = fork(WORKER, [], {
+      cwd: fn.bundle.dir,
+      env,
+      execArgv: [],
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      serialization: "advanced",
+    });
     const capture = (stream: "stdout" | "stderr") => {
       let rest = "";
       child[stream]!.on("data", (chunk: Buffer) => {
@@ -137,7 +150,9 @@ export class LambdaHost {
       child,
       busy: false,
       ready: new Promise<void>((resolve, reject) => {
-        child.once("message", (m: any) => (m?.type === "ready" ? resolve() : reject(new Error("The Lambda worker did not start."))));
+        child.once("message", (m: any) =>
+          m?.type === "ready" ? resolve() : reject(new Error("The Lambda worker did not start.")),
+        );
         child.once("error", reject);
       }),
     };
@@ -147,16 +162,33 @@ export class LambdaHost {
       clearTimeout(pending.timer);
       environment.pending = undefined;
       if (m.type === "result") pending.resolve({ ok: true, result: m.result });
-      else pending.resolve({ ok: false, error: { errorType: m.errorType, errorMessage: m.errorMessage, stack: m.stack } });
+      else
+        pending.resolve({ ok: false, error: { errorType: m.errorType, errorMessage: m.errorMessage, stack: m.stack } });
     });
     child.on("exit", (code, signal) => {
       const pending = environment.pending;
       if (!pending) return;
       clearTimeout(pending.timer);
       environment.pending = undefined;
-      pending.resolve({ ok: false, error: { errorType: "Runtime.ExitError", errorMessage: `RequestId: ${pending.id} Error: Runtime exited with error: ${signal ?? `exit status ${code}`}` } });
+      pending.resolve({
+        ok: false,
+        error: {
+          errorType: "Runtime.ExitError",
+          errorMessage: `RequestId: ${pending.id} Error: Runtime exited with error: ${signal ?? `exit status ${code}`}`,
+        },
+      });
     });
-    child.send({ type: "init", entryFile: fn.bundle.entryFile, exportName: fn.bundle.exportName, functionName: fn.name, functionArn: fn.arn, memoryMb: fn.memoryMb, logGroupName, outbound: this.options.outbound, gatewayUrl: this.options.gatewayUrl });
+    child.send({
+      type: "init",
+      entryFile: fn.bundle.entryFile,
+      exportName: fn.bundle.exportName,
+      functionName: fn.name,
+      functionArn: fn.arn,
+      memoryMb: fn.memoryMb,
+      logGroupName,
+      outbound: this.options.outbound,
+      gatewayUrl: this.options.gatewayUrl,
+    });
     return environment;
   }
 
@@ -168,7 +200,10 @@ export class LambdaHost {
   private discard(fn: LambdaFunctionView, env: Environment): void {
     env.child.kill("SIGKILL");
     const list = this.environments.get(fn.arn) ?? [];
-    this.environments.set(fn.arn, list.filter((e) => e !== env));
+    this.environments.set(
+      fn.arn,
+      list.filter((e) => e !== env),
+    );
   }
 
   async close(): Promise<void> {

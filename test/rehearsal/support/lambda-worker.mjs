@@ -35,14 +35,23 @@ function routeHttpsToGateway(gatewayUrl) {
     let callback;
     if (typeof first === "string" || first instanceof URL) {
       const url = new URL(String(first));
-      options = { protocol: url.protocol, hostname: url.hostname, port: url.port, path: url.pathname + url.search, ...(typeof second === "object" ? second : {}) };
+      options = {
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        ...(typeof second === "object" ? second : {}),
+      };
       callback = typeof second === "function" ? second : third;
     } else {
       options = { ...first };
       callback = second;
     }
     const { agent: _agent, ...rest } = options;
-    return http.request({ ...rest, protocol: "http:", hostname: gateway.hostname, host: gateway.hostname, port: gateway.port }, callback);
+    return http.request(
+      { ...rest, protocol: "http:", hostname: gateway.hostname, host: gateway.hostname, port: gateway.port },
+      callback,
+    );
   };
   https.request = toGateway;
   https.get = (...args) => {
@@ -58,7 +67,8 @@ async function invoke(message) {
   if (!handler) {
     const mod = await import(pathToFileURL(init.entryFile).href);
     handler = mod[init.exportName];
-    if (typeof handler !== "function") throw new Error(`The bundle ${init.entryFile} exports no function named ${init.exportName}.`);
+    if (typeof handler !== "function")
+      throw new Error(`The bundle ${init.entryFile} exports no function named ${init.exportName}.`);
   }
   const deadline = message.deadline;
   const context = {
@@ -86,8 +96,16 @@ process.on("message", (message) => {
   }
   if (message.type === "invoke") {
     invoke(message).then(
-      ({ result, durationMs }) => process.send({ type: "result", id: message.id, result: result === undefined ? null : result, durationMs }),
-      (error) => process.send({ type: "error", id: message.id, errorType: error?.name ?? "Error", errorMessage: String(error?.message ?? error), stack: String(error?.stack ?? "") }),
+      ({ result, durationMs }) =>
+        process.send({ type: "result", id: message.id, result: result === undefined ? null : result, durationMs }),
+      (error) =>
+        process.send({
+          type: "error",
+          id: message.id,
+          errorType: error?.name ?? "Error",
+          errorMessage: String(error?.message ?? error),
+          stack: String(error?.stack ?? ""),
+        }),
     );
   }
 });

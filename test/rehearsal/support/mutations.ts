@@ -22,29 +22,45 @@ export function withHashKeyOnlyTables(synthesis: Synthesis): Synthesis {
   return changed;
 }
 
-const list = (value: string | string[] | undefined) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const list = (value: string | string[] | undefined) =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 /**
  * The synthesis with `action` on `resource` taken out of the inline policies of every role whose
  * function runs `sourceHandler`: the resource leaves each statement granting that action (a
  * statement left with no resource goes), other actions on it stay as they were.
  */
-export function withoutPermission(synthesis: Synthesis, change: { sourceHandler: string; action: string; resource: string }): Synthesis {
+export function withoutPermission(
+  synthesis: Synthesis,
+  change: { sourceHandler: string; action: string; resource: string },
+): Synthesis {
   const changed = clone(synthesis);
-  const components = new Set(changed.builds.filter((b) => b.sourceHandler === change.sourceHandler).map((b) => b.functionId));
+  const components = new Set(
+    changed.builds.filter((b) => b.sourceHandler === change.sourceHandler).map((b) => b.functionId),
+  );
   const roleArns = new Set(
     changed.resources
-      .filter((r) => r.type === "aws:lambda/function:Function" && components.has(r.parent?.slice(r.parent.lastIndexOf("::") + 2) ?? ""))
+      .filter(
+        (r) =>
+          r.type === "aws:lambda/function:Function" &&
+          components.has(r.parent?.slice(r.parent.lastIndexOf("::") + 2) ?? ""),
+      )
       .map((r) => r.inputs.role as string),
   );
   if (roleArns.size === 0) throw new Error(`No synthesized function runs ${change.sourceHandler}.`);
   let removed = 0;
-  for (const role of changed.resources.filter((r) => r.type === "aws:iam/role:Role" && roleArns.has(r.state.arn as string))) {
+  for (const role of changed.resources.filter(
+    (r) => r.type === "aws:iam/role:Role" && roleArns.has(r.state.arn as string),
+  )) {
     for (const inline of (role.inputs.inlinePolicies ?? []) as { policy: string }[]) {
       const document = JSON.parse(inline.policy) as PolicyDocument;
       const statements: PolicyStatement[] = [];
       for (const statement of document.Statement) {
-        const grants = statement.Effect === "Allow" && list(statement.Action).some((a) => a === change.action || (a.endsWith("*") && change.action.startsWith(a.slice(0, -1))));
+        const grants =
+          statement.Effect === "Allow" &&
+          list(statement.Action).some(
+            (a) => a === change.action || (a.endsWith("*") && change.action.startsWith(a.slice(0, -1))),
+          );
         const resources = list(statement.Resource);
         if (!grants || !resources.includes(change.resource)) {
           statements.push(statement);
@@ -55,12 +71,14 @@ export function withoutPermission(synthesis: Synthesis, change: { sourceHandler:
         if (rest.length > 0) statements.push({ ...statement, Resource: rest });
         // Other actions of the statement keep the resource.
         const otherActions = list(statement.Action).filter((a) => a !== change.action);
-        if (otherActions.length > 0 && !list(statement.Action).some((a) => a.endsWith("*"))) statements.push({ ...statement, Action: otherActions, Resource: [change.resource] });
+        if (otherActions.length > 0 && !list(statement.Action).some((a) => a.endsWith("*")))
+          statements.push({ ...statement, Action: otherActions, Resource: [change.resource] });
       }
       inline.policy = JSON.stringify({ ...document, Statement: statements });
     }
     role.state.inlinePolicies = role.inputs.inlinePolicies;
   }
-  if (removed === 0) throw new Error(`No statement of ${change.sourceHandler}'s role grants ${change.action} on ${change.resource}.`);
+  if (removed === 0)
+    throw new Error(`No statement of ${change.sourceHandler}'s role grants ${change.action} on ${change.resource}.`);
   return changed;
 }

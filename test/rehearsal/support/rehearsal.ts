@@ -13,7 +13,7 @@
  * (denied calls, calls no stand-in implements, deliveries AWS would refuse, functions that crashed).
  */
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { EventBridgeClient, } from "@aws-sdk/client-eventbridge";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { startHttpServer, type LocalHttpServer } from "../../../local/http-server.js";
@@ -89,12 +89,17 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
   const dynamodb = await DynamoDbStandIn.start(tables(synthesis), region);
   const secretsManager = new SecretsManagerStandIn(secrets(synthesis));
   let host!: LambdaHost;
-  const ruleViews = busRules(synthesis).map((r) => ({ ...r, arn: `arn:aws:events:${region}:${accountId}:rule/${r.busName === "default" ? "" : `${r.busName}/`}${r.name}` }));
+  const ruleViews = busRules(synthesis).map((r) => ({
+    ...r,
+    arn: `arn:aws:events:${region}:${accountId}:rule/${r.busName === "default" ? "" : `${r.busName}/`}${r.name}`,
+  }));
   const queuePolicies = new Map(queues(synthesis).map((q) => [q.arn, q.policy]));
   // Lambda's asynchronous invocation, as the function's synthesized EventInvokeConfig sets it: its
   // retries (two unless configured), then its on-failure destination, which Lambda sends to with
   // the function's own role (checked like any call of the function).
-  const invokeConfigs = synthesis.resources.filter((r) => r.custom && r.type === "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").map((r) => r.inputs);
+  const invokeConfigs = synthesis.resources
+    .filter((r) => r.custom && r.type === "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    .map((r) => r.inputs);
   const asyncFailures: string[] = [];
   const invokeAsync = async (fn: LambdaFunctionView, event: unknown): Promise<InvocationResult[]> => {
     const config = invokeConfigs.find((c) => c.functionName === fn.name || c.functionName === fn.arn);
@@ -109,25 +114,41 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
     if (last.ok) return attempts;
     const destination = config?.destinationConfig?.onFailure?.destination as string | undefined;
     if (!destination) {
-      functionErrors.push(`${fn.label} failed every asynchronous attempt and has no on-failure destination, so Lambda dropped the event: ${last.error?.errorMessage}`);
+      functionErrors.push(
+        `${fn.label} failed every asynchronous attempt and has no on-failure destination, so Lambda dropped the event: ${last.error?.errorMessage}`,
+      );
       return attempts;
     }
     const { decision } = await iam.check(fn.role, "sqs:SendMessage", destination);
     if (decision !== "Allowed") {
-      setupDenials.push({ function: `${fn.label} (on-failure destination)`, action: "sqs:SendMessage", resource: destination, decision });
+      setupDenials.push({
+        function: `${fn.label} (on-failure destination)`,
+        action: "sqs:SendMessage",
+        resource: destination,
+        decision,
+      });
       return attempts;
     }
     // Lambda's destination record for a failed asynchronous invocation.
     const record = {
       version: "1.0",
       timestamp: new Date().toISOString(),
-      requestContext: { requestId: randomUUID(), functionArn: `${fn.arn}:$LATEST`, condition: "RetriesExhausted", approximateInvokeCount: attempts.length },
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn: `${fn.arn}:$LATEST`,
+        condition: "RetriesExhausted",
+        approximateInvokeCount: attempts.length,
+      },
       requestPayload: event,
       responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
       responsePayload: last.error,
     };
-    await sqs.client.send(new SendMessageCommand({ QueueUrl: sqs.queue(destination).url, MessageBody: JSON.stringify(record) }));
-    asyncFailures.push(`${fn.label} failed ${attempts.length} attempts; its event went to ${destination}: ${last.error?.errorMessage}`);
+    await sqs.client.send(
+      new SendMessageCommand({ QueueUrl: sqs.queue(destination).url, MessageBody: JSON.stringify(record) }),
+    );
+    asyncFailures.push(
+      `${fn.label} failed ${attempts.length} attempts; its event went to ${destination}: ${last.error?.errorMessage}`,
+    );
     return attempts;
   };
   const eventBridge = new EventBridgeStandIn(
@@ -135,8 +156,15 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
     ruleViews,
     {
       async sendToQueue(queueArn, body, ruleArn) {
-        const { decision } = await iam.checkServiceDelivery(queuePolicies.get(queueArn), "events.amazonaws.com", "sqs:SendMessage", queueArn, ruleArn);
-        if (decision !== "Allowed") return `The queue's policy does not let EventBridge send for ${ruleArn} (${decision}).`;
+        const { decision } = await iam.checkServiceDelivery(
+          queuePolicies.get(queueArn),
+          "events.amazonaws.com",
+          "sqs:SendMessage",
+          queueArn,
+          ruleArn,
+        );
+        if (decision !== "Allowed")
+          return `The queue's policy does not let EventBridge send for ${ruleArn} (${decision}).`;
         await sqs.client.send(new SendMessageCommand({ QueueUrl: sqs.queue(queueArn).url, MessageBody: body }));
         return undefined;
       },
@@ -148,7 +176,12 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
   );
 
   const gateway = new AwsGateway({
-    context: { region, accountId, queueArnForUrl: (url) => sqs.queueArnForUrl(url), secretArnFor: (id) => secretsManager.find(id)?.arn },
+    context: {
+      region,
+      accountId,
+      queueArnForUrl: (url) => sqs.queueArnForUrl(url),
+      secretArnFor: (id) => secretsManager.find(id)?.arn,
+    },
     iam,
     functionForAccessKey: (key) => (key ? keys.get(key) : undefined),
     dynamodb,
@@ -158,16 +191,27 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
   });
   await gateway.start();
 
-  host = new LambdaHost(functions, { region, gatewayUrl: gateway.url, accessKeyFor: (fn) => keyOf.get(fn.arn)!, outbound: options.outbound, onLog: options.onLog });
+  host = new LambdaHost(functions, {
+    region,
+    gatewayUrl: gateway.url,
+    accessKeyFor: (fn) => keyOf.get(fn.arn)!,
+    outbound: options.outbound,
+    onLog: options.onLog,
+  });
 
-  const pollers = eventSourceMappings(synthesis).map((mapping) => new EventSourcePoller(mapping, host.functionByArn(mapping.functionArn), sqs, host, region));
+  const pollers = eventSourceMappings(synthesis).map(
+    (mapping) => new EventSourcePoller(mapping, host.functionByArn(mapping.functionArn), sqs, host, region),
+  );
   for (const poller of pollers) setupDenials.push(...(await poller.permissionProblems(iam)));
   for (const poller of pollers) poller.start();
 
   const routes = httpRoutes(synthesis);
   // API Gateway may invoke a function only if the function's resource policy (a Lambda permission) lets it.
-  const permissions = synthesis.resources.filter((r) => r.custom && r.type === "aws:lambda/permission:Permission").map((r) => r.inputs);
-  const wildcard = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+  const permissions = synthesis.resources
+    .filter((r) => r.custom && r.type === "aws:lambda/permission:Permission")
+    .map((r) => r.inputs);
+  const wildcard = (pattern: string) =>
+    new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
   for (const route of routes) {
     const fn = host.functionByArn(route.functionArn);
     const invokedAs = `arn:aws:execute-api:${region}:${accountId}:${route.apiId}/$default/${route.method}${route.path}`;
@@ -178,7 +222,13 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
         [fn.arn, fn.name].includes(p.function) &&
         (!p.sourceArn || wildcard(p.sourceArn).test(invokedAs)),
     );
-    if (!allowed) setupDenials.push({ function: `API Gateway (${route.routeKey})`, action: "lambda:InvokeFunction", resource: fn.arn, decision: "no Lambda permission lets API Gateway invoke it" });
+    if (!allowed)
+      setupDenials.push({
+        function: `API Gateway (${route.routeKey})`,
+        action: "lambda:InvokeFunction",
+        resource: fn.arn,
+        decision: "no Lambda permission lets API Gateway invoke it",
+      });
   }
   const api: LocalHttpServer = await startHttpServer(
     routes.map((route) => ({
@@ -187,26 +237,57 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
       // API Gateway checks no credential itself: the functions do (and no local door runs here).
       credential: "none" as const,
       handler: async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-        if (route.payloadFormatVersion !== "2.0") throw new Error(`Route ${route.routeKey} uses payload format ${route.payloadFormatVersion}; the rehearsal speaks 2.0 only.`);
+        if (route.payloadFormatVersion !== "2.0")
+          throw new Error(
+            `Route ${route.routeKey} uses payload format ${route.payloadFormatVersion}; the rehearsal speaks 2.0 only.`,
+          );
         const fn = host.functionByArn(route.functionArn);
-        const result = await host.invoke(fn, { ...event, requestContext: { ...event.requestContext, accountId, apiId: route.apiId, domainName: `${route.apiId}.execute-api.${region}.amazonaws.com`, domainPrefix: route.apiId } });
+        const result = await host.invoke(fn, {
+          ...event,
+          requestContext: {
+            ...event.requestContext,
+            accountId,
+            apiId: route.apiId,
+            domainName: `${route.apiId}.execute-api.${region}.amazonaws.com`,
+            domainPrefix: route.apiId,
+          },
+        });
         if (!result.ok) {
-          functionErrors.push(`${fn.label} failed on ${route.routeKey}: ${result.error?.errorType}: ${result.error?.errorMessage}`);
-          return { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify({ message: "Internal Server Error" }) };
+          functionErrors.push(
+            `${fn.label} failed on ${route.routeKey}: ${result.error?.errorType}: ${result.error?.errorMessage}`,
+          );
+          return {
+            statusCode: 500,
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ message: "Internal Server Error" }),
+          };
         }
         const answer = result.result as APIGatewayProxyStructuredResultV2 | string | null;
         // Payload 2.0: an answer without statusCode is taken as a JSON body with 200.
         if (answer && typeof answer === "object" && "statusCode" in answer) return answer;
-        return { statusCode: 200, headers: { "content-type": "application/json" }, body: typeof answer === "string" ? answer : JSON.stringify(answer) };
+        return {
+          statusCode: 200,
+          headers: { "content-type": "application/json" },
+          body: typeof answer === "string" ? answer : JSON.stringify(answer),
+        };
       },
     })),
     { host: "127.0.0.1", port: 0 },
   );
 
-  const operatorCredentials = { accessKeyId: OPERATOR_ACCESS_KEY, secretAccessKey: "operator", sessionToken: "operator" };
+  const operatorCredentials = {
+    accessKeyId: OPERATOR_ACCESS_KEY,
+    secretAccessKey: "operator",
+    sessionToken: "operator",
+  };
   const operator = {
     sqs: new SQSClient({ endpoint: gateway.url, region, credentials: operatorCredentials, maxAttempts: 1 }),
-    eventBridge: new EventBridgeClient({ endpoint: gateway.url, region, credentials: operatorCredentials, maxAttempts: 1 }),
+    eventBridge: new EventBridgeClient({
+      endpoint: gateway.url,
+      region,
+      credentials: operatorCredentials,
+      maxAttempts: 1,
+    }),
   };
 
   return {
@@ -224,10 +305,18 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
     asyncFailures,
     async fireSchedule(schedule, scheduledTime) {
       const schedulerRole = roles(synthesis).find((r) => r.arn === schedule.target.roleArn);
-      if (!schedulerRole) throw new Error(`Schedule ${schedule.name} invokes with the role ${schedule.target.roleArn}, which the synthesis did not create.`);
+      if (!schedulerRole)
+        throw new Error(
+          `Schedule ${schedule.name} invokes with the role ${schedule.target.roleArn}, which the synthesis did not create.`,
+        );
       const { decision } = await iam.check(schedulerRole, "lambda:InvokeFunction", schedule.target.arn);
       if (decision !== "Allowed") {
-        setupDenials.push({ function: `Scheduler ${schedule.logicalName}`, action: "lambda:InvokeFunction", resource: schedule.target.arn, decision });
+        setupDenials.push({
+          function: `Scheduler ${schedule.logicalName}`,
+          action: "lambda:InvokeFunction",
+          resource: schedule.target.arn,
+          decision,
+        });
         return { schedule: schedule.logicalName, attempts: [] };
       }
       // Scheduler's context attributes, replaced in the target's input as Scheduler replaces them.
@@ -235,15 +324,24 @@ export async function startRehearsal(synthesis: Synthesis, options: RehearsalOpt
         .replaceAll("<aws.scheduler.scheduled-time>", scheduledTime.toISOString().replace(/\.\d{3}Z$/, "Z"))
         .replaceAll("<aws.scheduler.execution-id>", randomUUID())
         .replaceAll("<aws.scheduler.attempt-number>", "1")
-        .replaceAll("<aws.scheduler.schedule-arn>", `arn:aws:scheduler:${region}:${accountId}:schedule/default/${schedule.name}`);
+        .replaceAll(
+          "<aws.scheduler.schedule-arn>",
+          `arn:aws:scheduler:${region}:${accountId}:schedule/default/${schedule.name}`,
+        );
       const attempts = await invokeAsync(host.functionByArn(schedule.target.arn), JSON.parse(input));
       return { schedule: schedule.logicalName, attempts };
     },
     problems() {
       return [
-        ...[...setupDenials, ...gateway.denials].map((d) => `AWS would deny ${d.function} ${d.action} on ${d.resource} (${d.decision}).`),
-        ...gateway.unsupported.map((c) => `${c.caller} called ${c.service}:${c.operation}, which the rehearsal has no stand-in for.`),
-        ...eventBridge.failedDeliveries.map((f) => `EventBridge rule ${f.rule} could not deliver to ${f.target}: ${f.reason}`),
+        ...[...setupDenials, ...gateway.denials].map(
+          (d) => `AWS would deny ${d.function} ${d.action} on ${d.resource} (${d.decision}).`,
+        ),
+        ...gateway.unsupported.map(
+          (c) => `${c.caller} called ${c.service}:${c.operation}, which the rehearsal has no stand-in for.`,
+        ),
+        ...eventBridge.failedDeliveries.map(
+          (f) => `EventBridge rule ${f.rule} could not deliver to ${f.target}: ${f.reason}`,
+        ),
         ...functionErrors,
       ];
     },

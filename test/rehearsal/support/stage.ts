@@ -41,16 +41,32 @@ export interface Stage {
 export async function startStage(options: { synthesis?: Synthesis; sandbox?: SandboxOptions } = {}): Promise<Stage> {
   const synthesis = options.synthesis ?? loadSynthesis();
   // Batches stay `scheduled` until sent now or cancelled, whatever their scheduledAt says.
-  const sandbox = await startSandbox({ tokens: [SECRETS.passEntryToken], validatingMs: 200, scheduledMs: Infinity, ...options.sandbox });
+  const sandbox = await startSandbox({
+    tokens: [SECRETS.passEntryToken],
+    validatingMs: 200,
+    scheduledMs: Infinity,
+    ...options.sandbox,
+  });
   // The stage's PassEntry URL (from its functions' configuration) leads to the sandbox.
-  const passEntryUrls = new Set(synthesis.resources.flatMap((r) => (r.type === "aws:lambda/function:Function" && r.inputs.environment?.variables?.PASSENTRY_BASE_URL ? [new URL(r.inputs.environment.variables.PASSENTRY_BASE_URL).origin] : [])));
-  const rehearsal = await startRehearsal(synthesis, { outbound: Object.fromEntries([...passEntryUrls].map((origin) => [origin, sandbox.url])) });
+  const passEntryUrls = new Set(
+    synthesis.resources.flatMap((r) =>
+      r.type === "aws:lambda/function:Function" && r.inputs.environment?.variables?.PASSENTRY_BASE_URL
+        ? [new URL(r.inputs.environment.variables.PASSENTRY_BASE_URL).origin]
+        : [],
+    ),
+  );
+  const rehearsal = await startRehearsal(synthesis, {
+    outbound: Object.fromEntries([...passEntryUrls].map((origin) => [origin, sandbox.url])),
+  });
   const outputs = synthesis.outputs as Record<string, string>;
   const put = (outputName: string, value: string) => {
     if (outputs[outputName]) rehearsal.secretsManager.put(outputs[outputName], value);
   };
   put("PassEntryTokenSecretArn", SECRETS.passEntryToken);
-  put("ApiKeysSecretArn", JSON.stringify({ rehearsal: SECRETS.apiKey, ops: { operator: true, keys: [SECRETS.operatorKey] } }));
+  put(
+    "ApiKeysSecretArn",
+    JSON.stringify({ rehearsal: SECRETS.apiKey, ops: { operator: true, keys: [SECRETS.operatorKey] } }),
+  );
   put("PassEntryWebhookSecretsSecretArn", JSON.stringify([SECRETS.passEntryWebhookSecret]));
   put("WebhookSigningSecretsSecretArn", JSON.stringify({}));
 
@@ -65,7 +81,12 @@ export async function startStage(options: { synthesis?: Synthesis; sandbox?: San
     },
     batchesFor: (requestId, chunk = 0) => sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })),
     postsFor(requestId, chunk = 0) {
-      const ids = new Set(sandbox.batches().filter((b) => isMarkedFor(b.name, { requestId, chunk })).map((b) => b.id));
+      const ids = new Set(
+        sandbox
+          .batches()
+          .filter((b) => isMarkedFor(b.name, { requestId, chunk }))
+          .map((b) => b.id),
+      );
       return ids.size;
     },
     async close() {
@@ -76,7 +97,12 @@ export async function startStage(options: { synthesis?: Synthesis; sandbox?: San
 }
 
 /** Polls until `check` holds; fails naming what it waited for, with what the rehearsal saw. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, stage: Stage, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  stage: Stage,
+  timeoutMs = 20_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await check()) return;
@@ -88,10 +114,24 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 /** What the rehearsal saw, for failure messages: problems, failed AWS calls, function errors in logs. */
 export function describe(stage: Stage): string {
   const { rehearsal } = stage;
-  const errorLogs = rehearsal.host.logs.filter((l) => /"level":"(ERROR|WARN)"|Error|error/.test(l.line)).slice(-15).map((l) => `  ${l.function}: ${l.line.slice(0, 400)}`);
+  const errorLogs = rehearsal.host.logs
+    .filter((l) => /"level":"(ERROR|WARN)"|Error|error/.test(l.line))
+    .slice(-15)
+    .map((l) => `  ${l.function}: ${l.line.slice(0, 400)}`);
   return [
-    `problems:\n${rehearsal.problems().map((p) => `  ${p}`).join("\n") || "  none"}`,
-    `failed AWS calls:\n${rehearsal.gateway.describeErrors().slice(-15).map((e) => `  ${e}`).join("\n") || "  none"}`,
+    `problems:\n${
+      rehearsal
+        .problems()
+        .map((p) => `  ${p}`)
+        .join("\n") || "  none"
+    }`,
+    `failed AWS calls:\n${
+      rehearsal.gateway
+        .describeErrors()
+        .slice(-15)
+        .map((e) => `  ${e}`)
+        .join("\n") || "  none"
+    }`,
     `function errors and warnings (last 15):\n${errorLogs.join("\n") || "  none"}`,
   ].join("\n");
 }

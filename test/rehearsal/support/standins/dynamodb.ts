@@ -12,7 +12,13 @@
  * - Time to live: not implemented; the TTL attribute is recorded on the view only (nothing expires
  *   within a rehearsal anyway).
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, TransactionCanceledException, type TransactWriteItemsCommandInput } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  TransactionCanceledException,
+  type TransactWriteItemsCommandInput,
+} from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -36,7 +42,12 @@ export class DynamoDbStandIn {
       server.listen(0, "127.0.0.1", () => resolve());
     });
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: "standin", secretAccessKey: "standin" }, maxAttempts: 1 });
+    const client = new DynamoDBClient({
+      endpoint,
+      region,
+      credentials: { accessKeyId: "standin", secretAccessKey: "standin" },
+      maxAttempts: 1,
+    });
     const standIn = new DynamoDbStandIn(server, endpoint, client, tables);
     for (const table of tables) await standIn.create(table);
     return standIn;
@@ -47,14 +58,23 @@ export class DynamoDbStandIn {
     await this.client.send(
       new CreateTableCommand({
         TableName: table.name,
-        AttributeDefinitions: table.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type as "S" | "N" | "B" })),
-        KeySchema: [{ AttributeName: table.hashKey, KeyType: "HASH" }, ...(table.rangeKey ? [{ AttributeName: table.rangeKey, KeyType: "RANGE" as const }] : [])],
+        AttributeDefinitions: table.attributes.map((a) => ({
+          AttributeName: a.name,
+          AttributeType: a.type as "S" | "N" | "B",
+        })),
+        KeySchema: [
+          { AttributeName: table.hashKey, KeyType: "HASH" },
+          ...(table.rangeKey ? [{ AttributeName: table.rangeKey, KeyType: "RANGE" as const }] : []),
+        ],
         BillingMode: "PAY_PER_REQUEST",
         ...(table.globalSecondaryIndexes.length > 0
           ? {
               GlobalSecondaryIndexes: table.globalSecondaryIndexes.map((i) => ({
                 IndexName: i.name,
-                KeySchema: [{ AttributeName: i.hashKey, KeyType: "HASH" as const }, ...(i.rangeKey ? [{ AttributeName: i.rangeKey, KeyType: "RANGE" as const }] : [])],
+                KeySchema: [
+                  { AttributeName: i.hashKey, KeyType: "HASH" as const },
+                  ...(i.rangeKey ? [{ AttributeName: i.rangeKey, KeyType: "RANGE" as const }] : []),
+                ],
                 Projection: projection(i.projectionType),
               })),
             }
@@ -82,8 +102,13 @@ export class DynamoDbStandIn {
   }
 
   /** Forwards one SDK request (JSON protocol) to dynalite, or emulates it where dynalite cannot. */
-  async forward(operation: string, rawBody: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-    if (operation === "TransactWriteItems") return this.lock.exclusive(() => this.transactWrite(JSON.parse(rawBody) as TransactWriteItemsCommandInput));
+  async forward(
+    operation: string,
+    rawBody: string,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+    if (operation === "TransactWriteItems")
+      return this.lock.exclusive(() => this.transactWrite(JSON.parse(rawBody) as TransactWriteItemsCommandInput));
     return this.lock.shared(async () => {
       const response = await fetch(this.endpoint, { method: "POST", headers, body: rawBody });
       const out: Record<string, string> = {};
@@ -95,26 +120,41 @@ export class DynamoDbStandIn {
   }
 
   private async transactWrite(input: TransactWriteItemsCommandInput) {
-    const json = (status: number, body: unknown) => ({ status, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify(body) });
+    const json = (status: number, body: unknown) => ({
+      status,
+      headers: { "content-type": "application/x-amz-json-1.0" },
+      body: JSON.stringify(body),
+    });
     const keyOf = (tableName: string, item: Record<string, any>) => {
       const table = this.tables.find((t) => t.name === tableName);
       if (!table) throw Object.assign(new Error("Requested resource not found"), { name: "ResourceNotFoundException" });
-      return Object.fromEntries([table.hashKey, table.rangeKey].filter((k): k is string => Boolean(k)).map((k) => [k, item[k]]));
+      return Object.fromEntries(
+        [table.hashKey, table.rangeKey].filter((k): k is string => Boolean(k)).map((k) => [k, item[k]]),
+      );
     };
     try {
       await emulateTransactWrite(this.client, input, keyOf);
       return json(200, {});
     } catch (error) {
       if (error instanceof TransactionCanceledException) {
-        return json(400, { __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException", message: error.message, CancellationReasons: error.CancellationReasons });
+        return json(400, {
+          __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+          message: error.message,
+          CancellationReasons: error.CancellationReasons,
+        });
       }
       const e = error as Error & { name: string };
-      return json(400, { __type: `com.amazonaws.dynamodb.v20120810#${e.name === "Error" ? "ValidationException" : e.name}`, message: e.message });
+      return json(400, {
+        __type: `com.amazonaws.dynamodb.v20120810#${e.name === "Error" ? "ValidationException" : e.name}`,
+        message: e.message,
+      });
     }
   }
 
   async close(): Promise<void> {
     this.client.destroy();
-    await new Promise<void>((resolve, reject) => this.server.close((error?: Error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.server.close((error?: Error) => (error ? reject(error) : resolve())),
+    );
   }
 }

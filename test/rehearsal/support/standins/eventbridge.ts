@@ -38,8 +38,18 @@ export class EventBridgeStandIn {
     private readonly account: { accountId: string; region: string },
   ) {}
 
-  async handle(operation: string, body: Record<string, any>): Promise<{ status: number; body: Record<string, unknown> }> {
-    if (operation !== "PutEvents") return { status: 400, body: { __type: "UnsupportedOperation", message: `The rehearsal's EventBridge does not implement ${operation}.` } };
+  async handle(
+    operation: string,
+    body: Record<string, any>,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    if (operation !== "PutEvents")
+      return {
+        status: 400,
+        body: {
+          __type: "UnsupportedOperation",
+          message: `The rehearsal's EventBridge does not implement ${operation}.`,
+        },
+      };
     const entries = (body.Entries ?? []) as Record<string, any>[];
     const results: Record<string, unknown>[] = [];
     let failed = 0;
@@ -82,20 +92,38 @@ export class EventBridgeStandIn {
     for (const rule of this.rules) {
       if (!rule.enabled || rule.busName !== busName || !matches(rule.pattern, envelope)) continue;
       for (const target of rule.targets) {
-        if (target.inputTransformer) throw new Error(`Rule ${rule.name} uses an input transformer, which the rehearsal's EventBridge does not implement yet.`);
-        const payload = target.input !== undefined ? JSON.parse(target.input) : target.inputPath ? pick(envelope, target.inputPath) : envelope;
+        if (target.inputTransformer)
+          throw new Error(
+            `Rule ${rule.name} uses an input transformer, which the rehearsal's EventBridge does not implement yet.`,
+          );
+        const payload =
+          target.input !== undefined
+            ? JSON.parse(target.input)
+            : target.inputPath
+              ? pick(envelope, target.inputPath)
+              : envelope;
         if (target.arn.startsWith("arn:aws:sqs:")) {
           const refused = await this.targets.sendToQueue(target.arn, JSON.stringify(payload), rule.arn);
           if (refused) {
             // EventBridge puts an event it cannot deliver on the target's dead-letter queue, if it has
             // one and that queue's policy lets EventBridge send for the rule; otherwise it is dropped.
-            const parked = target.deadLetterArn ? await this.targets.sendToQueue(target.deadLetterArn, JSON.stringify(payload), rule.arn) : "it has no dead-letter queue";
-            this.failedDeliveries.push({ rule: rule.name, target: target.arn, reason: `${refused} ${parked ? `The event was dropped: ${parked}` : `The event went to its dead-letter queue ${target.deadLetterArn}.`}` });
+            const parked = target.deadLetterArn
+              ? await this.targets.sendToQueue(target.deadLetterArn, JSON.stringify(payload), rule.arn)
+              : "it has no dead-letter queue";
+            this.failedDeliveries.push({
+              rule: rule.name,
+              target: target.arn,
+              reason: `${refused} ${parked ? `The event was dropped: ${parked}` : `The event went to its dead-letter queue ${target.deadLetterArn}.`}`,
+            });
           }
         } else if (target.arn.startsWith("arn:aws:lambda:")) {
           this.targets.invokeAsync(target.arn, payload);
         } else {
-          this.failedDeliveries.push({ rule: rule.name, target: target.arn, reason: "The rehearsal cannot deliver to this kind of target." });
+          this.failedDeliveries.push({
+            rule: rule.name,
+            target: target.arn,
+            reason: "The rehearsal cannot deliver to this kind of target.",
+          });
         }
       }
     }
@@ -103,7 +131,11 @@ export class EventBridgeStandIn {
 }
 
 function pick(value: Record<string, unknown>, jsonPath: string): unknown {
-  return jsonPath.replace(/^\$\.?/, "").split(".").filter(Boolean).reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], value);
+  return jsonPath
+    .replace(/^\$\.?/, "")
+    .split(".")
+    .filter(Boolean)
+    .reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], value);
 }
 
 /** EventBridge's pattern matching: every field of the pattern must match; arrays list alternatives. */
@@ -124,7 +156,8 @@ export function matches(pattern: Record<string, unknown>, event: unknown): boole
 function matchesAny(alternatives: unknown[], actual: unknown): boolean {
   const values = Array.isArray(actual) ? actual : [actual];
   return alternatives.some((alternative) => {
-    if (alternative === null || typeof alternative !== "object") return actual !== undefined && values.some((v) => v === alternative);
+    if (alternative === null || typeof alternative !== "object")
+      return actual !== undefined && values.some((v) => v === alternative);
     const [operator, argument] = Object.entries(alternative as Record<string, unknown>)[0] ?? [];
     switch (operator) {
       case "exists":
@@ -145,7 +178,9 @@ function matchesAny(alternatives: unknown[], actual: unknown): boolean {
           if (typeof v !== "number") return false;
           for (let i = 0; i < conditions.length; i += 2) {
             const bound = Number(conditions[i + 1]);
-            const ok = { "=": v === bound, "<": v < bound, "<=": v <= bound, ">": v > bound, ">=": v >= bound }[String(conditions[i])];
+            const ok = { "=": v === bound, "<": v < bound, "<=": v <= bound, ">": v > bound, ">=": v >= bound }[
+              String(conditions[i])
+            ];
             if (!ok) return false;
           }
           return true;

@@ -18,7 +18,10 @@ export interface StandInAnswer {
   body: Record<string, unknown>;
 }
 
-const error = (status: number, type: string, message: string): StandInAnswer => ({ status, body: { __type: type, message } });
+const error = (status: number, type: string, message: string): StandInAnswer => ({
+  status,
+  body: { __type: type, message },
+});
 
 export class SecretsManagerStandIn {
   private readonly secrets: StoredSecret[];
@@ -45,13 +48,31 @@ export class SecretsManagerStandIn {
     if (!secret) return error(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
     switch (operation) {
       case "GetSecretValue":
-        if (secret.value === undefined) return error(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT");
-        return { status: 200, body: { ARN: secret.arn, Name: secret.name, SecretString: secret.value, VersionId: secret.versionId, VersionStages: ["AWSCURRENT"], CreatedDate: secret.createdDate } };
+        if (secret.value === undefined)
+          return error(
+            400,
+            "ResourceNotFoundException",
+            "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
+          );
+        return {
+          status: 200,
+          body: {
+            ARN: secret.arn,
+            Name: secret.name,
+            SecretString: secret.value,
+            VersionId: secret.versionId,
+            VersionStages: ["AWSCURRENT"],
+            CreatedDate: secret.createdDate,
+          },
+        };
       case "DescribeSecret":
         return { status: 200, body: { ARN: secret.arn, Name: secret.name, CreatedDate: secret.createdDate } };
       case "PutSecretValue":
         this.put(secret.arn, String(body.SecretString ?? ""));
-        return { status: 200, body: { ARN: secret.arn, Name: secret.name, VersionId: secret.versionId, VersionStages: ["AWSCURRENT"] } };
+        return {
+          status: 200,
+          body: { ARN: secret.arn, Name: secret.name, VersionId: secret.versionId, VersionStages: ["AWSCURRENT"] },
+        };
       default:
         return error(400, "UnsupportedOperation", `The rehearsal's Secrets Manager does not implement ${operation}.`);
     }

@@ -31,7 +31,12 @@ export class SqsStandIn {
     queues: QueueView[],
     region: string,
   ) {
-    this.client = new SQSClient({ endpoint: server.address, region, credentials: { accessKeyId: "standin", secretAccessKey: "standin" }, maxAttempts: 1 });
+    this.client = new SQSClient({
+      endpoint: server.address,
+      region,
+      credentials: { accessKeyId: "standin", secretAccessKey: "standin" },
+      maxAttempts: 1,
+    });
     // Dead-letter queues first: a redrive policy must name a queue that exists.
     const ordered = [...queues].sort((a, b) => Number(Boolean(a.redrivePolicy)) - Number(Boolean(b.redrivePolicy)));
     for (const view of ordered) {
@@ -45,8 +50,14 @@ export class SqsStandIn {
       if (view.fifo) attributes.FifoQueue = "true";
       if (view.redrivePolicy) {
         const target = this.byArn.get(view.redrivePolicy.deadLetterTargetArn);
-        if (!target) throw new Error(`Queue ${view.name} dead-letters to ${view.redrivePolicy.deadLetterTargetArn}, which the synthesis did not create.`);
-        attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: target.arn, maxReceiveCount: view.redrivePolicy.maxReceiveCount });
+        if (!target)
+          throw new Error(
+            `Queue ${view.name} dead-letters to ${view.redrivePolicy.deadLetterTargetArn}, which the synthesis did not create.`,
+          );
+        attributes.RedrivePolicy = JSON.stringify({
+          deadLetterTargetArn: target.arn,
+          maxReceiveCount: view.redrivePolicy.maxReceiveCount,
+        });
       }
       const created = server.createQueue(view.name, { region, attributes });
       const local = { view, url: created.queueUrl, arn: created.queueArn };
@@ -73,7 +84,11 @@ export class SqsStandIn {
   /** Messages by state, read without receiving them. */
   depth(synthesizedArnOrUrl: string): { visible: number; inFlight: number; delayed: number } {
     const inspected = this.server.inspectQueue(this.queue(synthesizedArnOrUrl).view.name);
-    return { visible: inspected?.messages.ready.length ?? 0, inFlight: inspected?.messages.inflight.length ?? 0, delayed: inspected?.messages.delayed.length ?? 0 };
+    return {
+      visible: inspected?.messages.ready.length ?? 0,
+      inFlight: inspected?.messages.inflight.length ?? 0,
+      delayed: inspected?.messages.delayed.length ?? 0,
+    };
   }
 
   bodies(synthesizedArnOrUrl: string): string[] {
@@ -82,7 +97,11 @@ export class SqsStandIn {
   }
 
   /** Forwards one SDK request to fauxqs, translating synthesized URLs and ARNs both ways. */
-  async forward(operation: string, rawBody: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  async forward(
+    operation: string,
+    rawBody: string,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
     if (operation === "StartMessageMoveTask") return this.startMessageMoveTask(JSON.parse(rawBody || "{}"));
     const response = await fetch(this.server.address, { method: "POST", headers, body: this.translate(rawBody, "in") });
     const body = this.translate(await response.text(), "out");
@@ -101,7 +120,8 @@ export class SqsStandIn {
         [local.view.arn, local.arn],
       ];
       for (const [synthesized, emulated] of pairs) {
-        result = direction === "in" ? result.split(synthesized).join(emulated) : result.split(emulated).join(synthesized);
+        result =
+          direction === "in" ? result.split(synthesized).join(emulated) : result.split(emulated).join(synthesized);
       }
     }
     return result;
@@ -109,20 +129,47 @@ export class SqsStandIn {
 
   private async startMessageMoveTask(body: { SourceArn?: string; DestinationArn?: string }) {
     const source = this.byArn.get(String(body.SourceArn));
-    if (!source) return { status: 400, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify({ __type: "com.amazonaws.sqs#ResourceNotFoundException", message: "The resource that you specified for the SourceArn parameter doesn't exist." }) };
+    if (!source)
+      return {
+        status: 400,
+        headers: { "content-type": "application/x-amz-json-1.0" },
+        body: JSON.stringify({
+          __type: "com.amazonaws.sqs#ResourceNotFoundException",
+          message: "The resource that you specified for the SourceArn parameter doesn't exist.",
+        }),
+      };
     const destination = body.DestinationArn
       ? this.byArn.get(body.DestinationArn)
       : [...this.byArn.values()].find((q) => q.view.redrivePolicy?.deadLetterTargetArn === source.view.arn);
-    if (!destination) return { status: 400, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify({ __type: "com.amazonaws.sqs#InvalidParameterValue", message: "No queue dead-letters to this queue, and no DestinationArn was given." }) };
+    if (!destination)
+      return {
+        status: 400,
+        headers: { "content-type": "application/x-amz-json-1.0" },
+        body: JSON.stringify({
+          __type: "com.amazonaws.sqs#InvalidParameterValue",
+          message: "No queue dead-letters to this queue, and no DestinationArn was given.",
+        }),
+      };
     for (;;) {
-      const answer = await this.client.send(new ReceiveMessageCommand({ QueueUrl: source.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
+      const answer = await this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: source.url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 30,
+        }),
+      );
       if (!answer.Messages?.length) break;
       for (const m of answer.Messages) {
         await this.client.send(new SendMessageCommand({ QueueUrl: destination.url, MessageBody: m.Body ?? "" }));
         await this.client.send(new DeleteMessageCommand({ QueueUrl: source.url, ReceiptHandle: m.ReceiptHandle! }));
       }
     }
-    return { status: 200, headers: { "content-type": "application/x-amz-json-1.0" }, body: JSON.stringify({ TaskHandle: `rehearsal-move-${Date.now()}` }) };
+    return {
+      status: 200,
+      headers: { "content-type": "application/x-amz-json-1.0" },
+      body: JSON.stringify({ TaskHandle: `rehearsal-move-${Date.now()}` }),
+    };
   }
 
   async close(): Promise<void> {
