@@ -1,6 +1,6 @@
 /**
- * `npm run lint`: Biome (biome.jsonc: its lint rules, focused and skipped tests as errors, warnings
- * too) over the tree or the paths given, then the layering check (scripts/check-layers.mjs) over
+ * `npm run lint`: Biome's check (biome.jsonc: the formatter, and its lint rules with focused and
+ * skipped tests as errors, warnings too) over the tree or the paths given, then the layering check (scripts/check-layers.mjs) over
  * the tree. Exits 1 if either fails.
  *
  *   npm run lint
@@ -20,9 +20,9 @@ const report = reportAt === -1 ? undefined : args.splice(reportAt, 2)[1];
 const paths = args.length > 0 ? args : ["."];
 const checks = [
   {
-    name: "biome lint",
+    name: "biome check",
     command: join(ROOT, "node_modules", ".bin", "biome"),
-    args: ["lint", "--error-on-warnings", ...paths],
+    args: ["check", "--error-on-warnings", ...paths],
   },
   { name: "layering", command: process.execPath, args: [join(ROOT, "scripts", "check-layers.mjs")] },
 ];

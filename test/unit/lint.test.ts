@@ -1,5 +1,6 @@
 /**
- * Protects what `npm run lint` (and so `.ci/run`) refuses: a focused test, a skipped test, and an
+ * Protects what `npm run lint` (and so `.ci/run`) refuses: a focused test, a skipped test, an
+ * unformatted file, and an
  * import across the layers the design names (core imports no adapter, handler, home or infra;
  * handlers reach adapters only through their wiring). Runs the real linter on small fixtures.
  */
@@ -41,6 +42,12 @@ describe("npm run lint", () => {
     );
     expect(code).toBe(1);
     expect(output).toContain("lint/suspicious/noSkippedTests");
+  });
+
+  it("fails on an unformatted file", () => {
+    const { code, output } = lint("unformatted.ts", "export const limits = {recipients:500,calls : 10}\n");
+    expect(code).toBe(1);
+    expect(output).toContain("Formatter would have printed");
   });
 
   it("passes a clean file", () => {
