@@ -30,6 +30,7 @@ async function signIn(): Promise<string> {
 /** Every control and bidi character the outside check named, and the rest of their kinds. */
 const HOSTILE =
   "\u001b[31mRED\u001b]0;title\u0007 \u202eevil \u0085next \u202a\u202b\u202c\u202d \u2066\u2067\u2068\u2069 \u200e\u200f \u061c end";
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what this test looks for.
 const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u;
 
 describe("the console's request page", () => {
