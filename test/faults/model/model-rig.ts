@@ -1032,8 +1032,8 @@ export class ModelRig {
 
   /**
    * A fresh instance (after a crash) gets a fresh client, pacer and breaker, and a new owner id.
-   * Every worker has its own owner id on both homes: the design issue 10 asks for. (Today the
-   * embedded home's workers share one, local/stack.ts; the model does not reproduce that.)
+   * Every worker has its own owner id on both homes (local/stack.ts gives each embedded worker
+   * its own), as the model's actors do.
    */
   private buildSenderDeps(actor: Actor): SenderDeps {
     const passEntry = new PassEntryHttpClient({
