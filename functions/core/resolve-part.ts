@@ -41,6 +41,17 @@ export type ResolvePartBody = z.infer<typeof ResolvePartBody>;
 
 /**
  * Only an operator decides: it takes someone who can see every request and check PassEntry by hand.
+ * The route asks this first, before reading the body, so another key learns nothing from it.
+ */
+export function requireOperator(caller: CallerId): void {
+  if (!isOperator(caller))
+    throw new ForbiddenError(
+      "Only an operator key may resolve a part: see API_KEYS (operator:<name>:<key>) or the ApiKeys secret.",
+    );
+}
+
+/**
+ * Records an operator's decision on a part left `unknown` (operators only: requireOperator).
  *
  * @example await resolvePart(deps, "req-1", { chunk: 0, resolution: "sent", batchId: "d29455c9-…" }, "operator:ops");
  */
@@ -50,10 +61,7 @@ export async function resolvePart(
   body: ResolvePartBody,
   by: CallerId,
 ): Promise<SendRecord> {
-  if (!isOperator(by))
-    throw new ForbiddenError(
-      "Only an operator key may resolve a part: see API_KEYS (operator:<name>:<key>) or the ApiKeys secret.",
-    );
+  requireOperator(by);
   const request = await deps.store.get(requestId);
   if (!request) throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
   const key = { requestId, chunk: body.chunk };

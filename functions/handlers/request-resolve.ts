@@ -9,7 +9,7 @@ import { describeIssues } from "../core/describe-issues.js";
 import { authenticateCaller } from "../core/api-keys.js";
 import { ValidationError } from "../core/errors.js";
 import { readParts, renderRequest } from "../core/request-view.js";
-import { ResolvePartBody, resolvePart } from "../core/resolve-part.js";
+import { ResolvePartBody, requireOperator, resolvePart } from "../core/resolve-part.js";
 import type { RequestResolveDeps } from "../handler-deps.js";
 import { awsRequestResolveDeps } from "../wiring/request-resolve.js";
 import { answering, header, json, readJsonBody } from "./http.js";
@@ -20,6 +20,7 @@ export function makeRequestResolveHandler(getDeps: () => RequestResolveDeps) {
     const deps = getDeps();
     return answering(deps.log, async () => {
       const caller = await authenticateCaller(deps.secrets, header(event, "authorization"));
+      requireOperator(caller);
       const parsed = ResolvePartBody.safeParse(readJsonBody(event));
       if (!parsed.success)
         throw new ValidationError("The body is not a valid resolution.", describeIssues(parsed.error), 422);

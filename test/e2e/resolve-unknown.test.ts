@@ -157,6 +157,17 @@ describe("npm run cli -- resolve", () => {
     expect((await cli(["status", id])).out).toContain(`${id}: unknown`);
   });
 
+  it("answers a key that is not an operator's with 403 whatever its body: the route is not theirs to probe", async () => {
+    for (const body of ["{}", "not json", JSON.stringify({ chunk: -1, resolution: "maybe" })]) {
+      const answer = await fetch(`${stack.url}/api/v1/requests/no-such-request/resolve`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${CRM_KEY}`, "content-type": "application/json" },
+        body,
+      });
+      expect(answer.status, body).toBe(403);
+    }
+  });
+
   it("refuses wrong usage with exit 2 before calling the API", async () => {
     expect((await cli(["resolve", "r-1"])).code).toBe(2);
     expect((await cli(["resolve", "r-1", "--sent", "b-1", "--release"])).code).toBe(2);
