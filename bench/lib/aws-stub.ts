@@ -78,9 +78,32 @@ export async function startAwsStub(options: AwsStubOptions): Promise<AwsStub> {
       const item = table.get(keyOf(input.Key));
       return item ? { Item: item } : {};
     },
+    // The two forms the adapters write: `SET #a = :a, … REMOVE #b, …` and a condition `#x = :y` (a
+    // version, or a record's previous text). Applied as DynamoDB would, so the sender reads back
+    // what it wrote and its path (and so the calls counted) is the deployed one.
     UpdateItem(input) {
       const item = table.get(keyOf(input.Key));
-      if (item && input.ExpressionAttributeValues?.[":after"]) item.record = input.ExpressionAttributeValues[":after"];
+      const names: Record<string, string> = input.ExpressionAttributeNames ?? {};
+      const values: Record<string, unknown> = input.ExpressionAttributeValues ?? {};
+      const condition = /^(#\w+) = (:\w+)$/.exec(input.ConditionExpression ?? "");
+      if (condition) {
+        const [, name, value] = condition;
+        if (!item || JSON.stringify(item[names[name!]!]) !== JSON.stringify(values[value!]))
+          throw new AwsError("ConditionalCheckFailedException", "The conditional request failed");
+      }
+      if (!item) return {};
+      const expression: string = input.UpdateExpression ?? "";
+      const set = /SET (.*?)(?: REMOVE |$)/.exec(expression)?.[1] ?? "";
+      const remove = /REMOVE (.*)$/.exec(expression)?.[1] ?? "";
+      for (const assignment of set.split(",").filter((a) => a.trim())) {
+        const [name, value] = assignment.split("=").map((part) => part.trim()) as [string, string];
+        item[names[name] ?? name] = values[value] as Item[string];
+      }
+      for (const name of remove
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean))
+        delete item[names[name] ?? name];
       return {};
     },
     DeleteItem(input) {

@@ -172,7 +172,16 @@ export async function sendPart(
     claim.then === "reconcile" ? "send claimed; an earlier attempt may have created the batch" : "send claimed",
     { ...key, attempt: token.attempt },
   );
-  return holdPart(deps, request, key, batch, token, claim.then === "reconcile" ? "reconcile" : "post", plan);
+  return holdPart(
+    deps,
+    request,
+    key,
+    batch,
+    token,
+    claim.then === "reconcile" ? "reconcile" : "post",
+    plan,
+    claim.entry,
+  );
 }
 
 /** Drives a claimed part until it is decided or handed back (by throwing RetryLaterError). */
@@ -184,17 +193,24 @@ export async function holdPart(
   token: ClaimToken,
   first: "post" | "reconcile",
   plan?: PostPlan,
+  held?: SendRecord,
 ): Promise<ChunkOutcome> {
   const random = deps.random ?? Math.random;
+  // The entry as this holder last wrote it: its next move is decided on it without a read (see transition).
+  let latest = held;
   let step = first;
   let serverErrors = 0;
   let rateLimitWaits = 0;
   let lateStarts = 0;
-  const move = (event: HolderEvent) =>
-    transition(deps.ledger, key, { ...event, token, now: deps.clock.now() } as SendEvent);
+  const move = async (event: HolderEvent) => {
+    const result = await transition(deps.ledger, key, { ...event, token, now: deps.clock.now() } as SendEvent, latest);
+    latest = result.moved ? result.entry : undefined;
+    return result;
+  };
 
   for (;;) {
     if (step === "reconcile") {
+      latest = undefined; // reconciliation moves the entry itself
       const settled = await reconcilePart(deps, request, key, token);
       if (settled !== "post") return settled;
       step = "post";
@@ -328,12 +344,12 @@ export async function holdPart(
       });
     }
 
-    const recorded = await transition(deps.ledger, key, {
-      type: "created",
-      token,
-      now: deps.clock.now(),
-      batch: factsOf(created),
-    });
+    const recorded = await transition(
+      deps.ledger,
+      key,
+      { type: "created", token, now: deps.clock.now(), batch: factsOf(created) },
+      latest,
+    );
     if (recorded.moved && recorded.then === "sent") {
       deps.log.info("request submitted", { ...key, batchId: created.id, batchStatus: created.attributes.status });
       await afterSent(deps, request, key, recorded.entry, created);
@@ -505,14 +521,23 @@ export async function queueFirstFollowUp(
       };
   const delay = cancelled ? 0 : followUpDelaySeconds(1, deps.followUps, deps.random);
   // The plan, where status pages show it: "will be sent at T". Cancelling before T cancels the batch.
-  if (sendAt !== undefined && !cancelled && entry.sendAt === undefined)
-    await transition(deps.ledger, key, { type: "observed", now: deps.clock.now(), update: { sendAt } });
+  // `entry` is what stood when the caller read or wrote it: the moves below are decided on it first (see transition).
+  let known: SendRecord | undefined = entry;
+  if (sendAt !== undefined && !cancelled && entry.sendAt === undefined) {
+    const observed = await transition(
+      deps.ledger,
+      key,
+      { type: "observed", now: deps.clock.now(), update: { sendAt } },
+      known,
+    );
+    known = observed.moved ? observed.entry : undefined;
+  }
   if (!(await enqueueFollowUp(deps, followUp, delay))) {
     throw new RetryLaterError(
       `The batch of ${key.requestId}#${key.chunk} was created but its ${followUp.followUp} follow-up could not be queued; the message comes back to queue it.`,
     );
   }
-  await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() });
+  await transition(deps.ledger, key, { type: "followUpQueued", now: deps.clock.now() }, known);
 }
 
 export async function announceCancelled(

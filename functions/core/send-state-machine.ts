@@ -710,14 +710,34 @@ const MAX_RACES = 8;
  * read. When another writer got there first, decides again on what it wrote (at most a few times:
  * each lost race means someone else made progress).
  *
+ * `known` is the entry as the caller last wrote it (a holder moving its own claim along): the first
+ * decision is made on it without reading. That is safe because the write is conditioned on its
+ * version, so it lands only if `known` is still exactly what stands; a refusal or a no-op decided on
+ * it is never trusted, but read afresh and decided again.
+ *
  * @example
  *   const claim = await transition(ledger, { requestId: "r-1", chunk: 0 }, { type: "claim", owner: "w1", now: Date.now(), leaseMs: 60_000 });
  *   if (claim.moved && claim.then === "post") { ... }
  */
-export async function transition(ledger: SendLedger, key: SendKey, event: SendEvent): Promise<TransitionResult> {
+export async function transition(
+  ledger: SendLedger,
+  key: SendKey,
+  event: SendEvent,
+  known?: SendRecord,
+): Promise<TransitionResult> {
+  let guess = known;
   for (let race = 0; race < MAX_RACES; race++) {
-    const entry = await ledger.get(key);
+    const fromGuess = guess !== undefined;
+    const entry = guess ?? (await ledger.get(key));
+    guess = undefined;
     const decision = decide(entry, event);
+    const next =
+      decision.kind === "refuse" ? undefined : applyChanges(key, entry, decision.to, decision.changes, event.now);
+    const noOp = next !== undefined && entry !== undefined && sameEntry(entry, next);
+    if (fromGuess && (next === undefined || noOp)) {
+      race--; // not a race: only what the caller last wrote was looked at
+      continue;
+    }
     if (decision.kind === "refuse")
       return {
         moved: false,
@@ -726,11 +746,9 @@ export async function transition(ledger: SendLedger, key: SendKey, event: SendEv
         entry,
         ...retryAtOf(decision.refusal, entry),
       };
-    const next = applyChanges(key, entry, decision.to, decision.changes, event.now);
-    if (entry !== undefined && sameEntry(entry, next))
-      return { moved: true, row: decision.row, entry, then: decision.then };
-    const written = await ledger.write(moveOf(key, entry, next));
-    if (written) return { moved: true, row: decision.row, entry: next, then: decision.then };
+    if (noOp) return { moved: true, row: decision.row, entry: entry!, then: decision.then };
+    const written = await ledger.write(moveOf(key, entry, next!));
+    if (written) return { moved: true, row: decision.row, entry: next!, then: decision.then };
   }
   throw new LedgerConflictError(
     `The ledger entry ${key.requestId}#${key.chunk} kept changing while "${event.type}" was applied.`,

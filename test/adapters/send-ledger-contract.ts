@@ -736,6 +736,60 @@ export function describeSendLedgerContract(
         expect(await ledger.get(key)).toMatchObject({ state: "sent", batchId: "batch-9", cancelRequestedAt: iso(T0) });
       });
 
+      it("decides a holder's move on the entry it last wrote without reading, yet never over a change it has not seen", async () => {
+        // Prepare: the holder's claim, as it wrote it; a ledger that counts reads.
+        const key = freshKey();
+        const holding = entryIn(key, "claimed", { inFlight: 1 });
+        await ledger.write({ key, expectedVersion: undefined, next: holding, changes: holding });
+        const known = (await ledger.get(key))!;
+        let reads = 0;
+        const counting: SendLedger = { ...ledger, get: (k) => (reads++, ledger.get(k)), write: (m) => ledger.write(m) };
+
+        // Act 1: nothing changed since: recorded with no read.
+        const quiet = await transition(counting, key, { type: "created", token: A, now: T0, batch: found }, known);
+
+        // Assess 1
+        expect(quiet.moved && quiet.then).toBe("sent");
+        expect(reads).toBe(0);
+
+        // Act 2: a cancel lands after the holder's last write; the holder still decides on its stale copy.
+        const second = freshKey();
+        await ledger.write({
+          key: second,
+          expectedVersion: undefined,
+          next: { ...holding, ...second },
+          changes: { ...holding, ...second },
+        });
+        const stale = (await ledger.get(second))!;
+        await transition(ledger, second, { type: "cancel", now: T0 });
+        const raced = await transition(counting, second, { type: "created", token: A, now: T0, batch: found }, stale);
+
+        // Assess 2: its write lost on the version, it read what stands and kept the cancel stamp.
+        expect(raced.moved && raced.then).toBe("sent");
+        expect(await ledger.get(second)).toMatchObject({ state: "sent", cancelRequestedAt: iso(T0) });
+        expect(reads).toBe(1);
+      });
+
+      it("never refuses on the entry a holder last wrote: a refusal is decided again on a fresh read", async () => {
+        // Prepare: the holder's copy says another worker holds the claim; the entry really is open.
+        const key = freshKey();
+        const open = entryIn(key, "open");
+        await ledger.write({ key, expectedVersion: undefined, next: open, changes: open });
+        const stale = {
+          ...(await ledger.get(key))!,
+          state: "claimed" as const,
+          owner: "worker-x",
+          leaseUntil: T0 + LEASE_MS,
+        };
+
+        // Act
+        const claim = await transition(ledger, key, claimEvent("worker-b", T0 + 1), stale);
+
+        // Assess
+        expect(claim.moved).toBe(true);
+        expect(await ledger.get(key)).toMatchObject({ state: "claimed", owner: "worker-b" });
+      });
+
       it("keeps every cancel stamp and every recorded batch whatever the order of concurrent moves", async () => {
         const token = fc.constantFrom(A, B);
         const event: fc.Arbitrary<SendEvent> = fc.oneof(

@@ -63,8 +63,8 @@ describe("the model rig", () => {
       expect(rig.passEntry.batches(), "nothing is posted while the worker waits at the gate").toEqual([]);
       await rig.step("w0");
       expect(rig.passEntry.batches()).toHaveLength(1);
-      // Recording the batch starts with reading the entry (the state machine's compare-and-set).
-      expect(rig.parkedCall("w0")).toMatchObject({ port: "ledger", op: "get" });
+      // Recording the batch is the holder's compare-and-set over the version it last wrote: a write, no read first.
+      expect(rig.parkedCall("w0")).toMatchObject({ port: "ledger", op: "write" });
     });
   });
 
