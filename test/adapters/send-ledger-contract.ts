@@ -743,7 +743,16 @@ export function describeSendLedgerContract(
         await ledger.write({ key, expectedVersion: undefined, next: holding, changes: holding });
         const known = (await ledger.get(key))!;
         let reads = 0;
-        const counting: SendLedger = { ...ledger, get: (k) => (reads++, ledger.get(k)), write: (m) => ledger.write(m) };
+        const counting: SendLedger = {
+          get: (k) => {
+            reads++;
+            return ledger.get(k);
+          },
+          getMany: (keys) => ledger.getMany(keys),
+          list: (r) => ledger.list(r),
+          write: (move) => ledger.write(move),
+          writeMany: (moves) => ledger.writeMany(moves),
+        };
 
         // Act 1: nothing changed since: recorded with no read.
         const quiet = await transition(counting, key, { type: "created", token: A, now: T0, batch: found }, known);
