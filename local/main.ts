@@ -98,7 +98,25 @@ async function listening<T>(variable: string, where: string, start: () => Promis
   }
 }
 
+/**
+ * Whatever reads the logs may go away (`npm start | head -1`, a jq that stopped): the next log line
+ * then meets EPIPE, which Node raises as an error on stdout and which would end the process. The
+ * server is more use running without logs than stopped: it says so once on stderr and goes on.
+ */
+function keepServingWithoutStdout(): void {
+  let told = false;
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    if (told) return;
+    told = true;
+    process.stderr.write(
+      "The program reading the logs (stdout) went away: logs are no longer written; the server keeps running. Restart it to see them again.\n",
+    );
+  });
+}
+
 async function main(): Promise<void> {
+  keepServingWithoutStdout();
   const config = loadLocalConfig();
   checkSecretFormat("API_KEYS", config.API_KEYS, parseApiKeys);
   const signers = checkSecretFormat("WEBHOOK_SIGNING_SECRETS", config.WEBHOOK_SIGNING_SECRETS, parseSigningSecrets);
@@ -110,7 +128,7 @@ async function main(): Promise<void> {
   const { automations, from: automationsFrom } = loadAutomations(config.AUTOMATIONS_FILE);
   const { promotions, from: promotionsFrom } = loadPromotions();
   const dataDir = resolve(config.DATA_DIR);
-  // A person at a terminal gets one short line per event; a pipe (npm start | jq) gets JSON lines.
+  // A person at a terminal gets one short line per event; a pipe (npm start --silent | jq) gets JSON lines.
   const log = process.stdout.isTTY ? prettyLog(undefined, { colour: true }) : powertoolsLog();
 
   let sandbox: Sandbox | undefined;
@@ -154,7 +172,7 @@ async function main(): Promise<void> {
 
   const depth = stack.queue.depth();
   const keyForCurl = generatedKey ?? "<one of your API_KEYS>";
-  // The banner goes to stderr: stdout carries only log lines, so `npm start | jq` reads JSON alone.
+  // The banner goes to stderr: stdout carries only log lines, so `npm start --silent | jq` reads JSON alone.
   process.stderr.write(
     [
       "",

@@ -1,7 +1,7 @@
 /**
  * Logs for a person at a terminal (`npm start` when stdout is a TTY): one short line per event,
  * `14:02:07 INFO  request queued  requestId=500df8f4-…`. Piped or redirected, `npm start` writes
- * Powertools' JSON lines instead, so `npm start | jq` works. Values are printed with control
+ * Powertools' JSON lines instead, so `npm start --silent | jq` works. Values are printed with control
  * characters escaped (JSON string escaping), so a logged field cannot forge a line.
  */
 import type { Log } from "../core/ports.js";

@@ -157,7 +157,7 @@ describe("npm start", () => {
     expect(output()).not.toMatch(/\n\s+at /);
   });
 
-  it("writes only JSON log lines to stdout when piped (npm start | jq), the banner to stderr", async () => {
+  it("writes only JSON log lines to stdout when piped (npm start --silent | jq), the banner to stderr", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "wm-start-"));
     const { child, ready, stdout } = startMain({ DATA_DIR: dataDir });
     cleanups.push(() => {
@@ -181,5 +181,71 @@ describe("npm start", () => {
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
     expect(stdout()).not.toContain("listening on");
+  });
+
+  it("keeps serving when whatever reads its logs goes away (npm start | head -1), and says so on stderr", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "wm-start-"));
+    const { child, ready, output } = startMain({ DATA_DIR: dataDir });
+    cleanups.push(() => {
+      child.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const { url, key } = await ready;
+    let exited = false;
+    child.once("exit", () => (exited = true));
+
+    // The reader closes its end of the pipe: the next log line meets EPIPE.
+    child.stdout!.destroy();
+    for (let i = 0; i < 3; i++) {
+      const answer = await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          batch: { message: `Unread ${i}`, segments: [{ groupTag: "vip" }], scheduledAt: "2030-03-31T13:16:26Z" },
+        }),
+      });
+      expect(answer.status).toBe(202);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    expect(exited, output()).toBe(false);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(output()).toMatch(/logs .*no longer written/i);
+  });
+
+  it("prints only JSON lines on stdout under npm start --silent, so the README's pipe into jq parses", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "wm-start-"));
+    const child = spawn("npm", ["start", "--silent"], {
+      env: { ...process.env, PORT: "0", SANDBOX_PORT: "0", API_KEYS: "", PASSENTRY_BASE_URL: "", DATA_DIR: dataDir },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    cleanups.push(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    const deadline = Date.now() + 30_000;
+    while (!/listening on (http:\/\/\S+)/.test(stderr) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const url = /listening on (http:\/\/\S+)/.exec(stderr)![1]!;
+    const key = /API key:\s+(\S+)/.exec(stderr)![1]!;
+    await fetch(`${url}/api/v1/entities/my-entity/messaging/wallet`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ batch: { message: "Piped", segments: [{ groupTag: "vip" }] } }),
+    });
+    await new Promise((r) => setTimeout(r, 500));
+
+    const lines = stdout.split("\n").filter((l) => l.trim() !== "");
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
   });
 });
