@@ -83,12 +83,15 @@ export function parseJsonBytes(bytes: Buffer): unknown {
       400,
     );
   }
-  const overflow = mayOverflow(text) ? firstUnrepresentableNumber(value, "") : undefined;
-  if (overflow !== undefined) {
+  const inexact = mayBeInexact(text) ? firstInexactNumber(value, "") : undefined;
+  if (inexact !== undefined) {
+    const where = inexact.path === "" ? "The body" : inexact.path;
     throw new ValidationError(
-      "The body holds a number that cannot be represented.",
+      "The body holds a number that cannot be kept exactly.",
       [
-        `${overflow === "" ? "The body" : overflow} is a number that cannot be represented (too large: it would read as infinity): send pass ids, and any other long number, as text, e.g. "passId": "…".`,
+        inexact.infinite
+          ? `${where} is a number that cannot be represented (too large: it would read as infinity): send pass ids, and any other long number, as text, e.g. "passId": "…".`
+          : `${where} is a number JSON keeps only rounded (past 9007199254740991, e.g. 12345678901234567 reads as 12345678901234568), so it would name another pass: send pass ids, and any other long number, as text, e.g. "extId": "12345678901234567".`,
       ],
       400,
     );
@@ -110,26 +113,32 @@ function whereJsonBreaks(text: string, error: unknown): string {
 }
 
 /**
- * Text that could hold a number past 1.8e308: one with a positive exponent, or 309 digits in a row.
- * Only then is the parsed body walked (the walk costs about half a parse on a full 256 KB body);
- * a false match (such text inside a string) only costs that walk. UUIDs never match: no number in
- * JSON starts right after their quote or hyphen.
+ * Text that could hold a number JSON.parse cannot keep exactly: one with a positive exponent, or 16
+ * digits in a row (2^53 has 16). Only then is the parsed body walked (the walk costs about half a
+ * parse on a full 256 KB body); a false match (such digits inside a string) only costs that walk.
+ * UUIDs never match: their longest run of digits is 12.
  */
 const POSITIVE_EXPONENT = /[:[,]\s*-?\d+(?:\.\d+)?[eE]\+?\d/;
-const DIGITS_309 = /\d{309}/;
+const DIGITS_16 = /\d{16}/;
 /** Two scans: one alternation costs twice their sum (measured on a full 256 KB body). */
-const mayOverflow = (text: string) => POSITIVE_EXPONENT.test(text) || DIGITS_309.test(text);
+const mayBeInexact = (text: string) => POSITIVE_EXPONENT.test(text) || DIGITS_16.test(text);
 
 /**
- * The path of the first number JSON.parse turned into ±Infinity (`1e400`): JSON allows it, but no
- * JSON number past 1.8e308 survives, and a pass id refused later as "must name a pass" would not
- * say why. Depth is bounded by MAX_JSON_DEPTH, checked before parsing.
+ * The path of the first whole number JSON.parse could not keep exactly: ±Infinity (`1e400`), or an
+ * integer past Number.MAX_SAFE_INTEGER, which it rounds (`12345678901234567` → `…568`). JSON allows
+ * both, but a pass id rounded names another pass, and one turned into infinity would be refused
+ * later as "must name a pass" without saying why. Fractions are left as they are (a variable such as
+ * 3.14159… rounds as every JSON reader rounds it). Depth is bounded by MAX_JSON_DEPTH, checked
+ * before parsing.
  */
-function firstUnrepresentableNumber(value: unknown, path: string): string | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : path;
+function firstInexactNumber(value: unknown, path: string): { path: string; infinite: boolean } | undefined {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return { path, infinite: true };
+    return Number.isInteger(value) && !Number.isSafeInteger(value) ? { path, infinite: false } : undefined;
+  }
   if (value === null || typeof value !== "object") return undefined;
   for (const [key, child] of Object.entries(value)) {
-    const found = firstUnrepresentableNumber(child, path === "" ? key : `${path}.${key}`);
+    const found = firstInexactNumber(child, path === "" ? key : `${path}.${key}`);
     if (found !== undefined) return found;
   }
   return undefined;

@@ -103,6 +103,43 @@ describe("a body that is not what the trigger takes", () => {
     expect(queued()).toBe(before);
   });
 
+  it("refuses a number JSON would round (past 2^53), wherever it is, rather than send to another pass", async () => {
+    const bodies: [string, string][] = [
+      [
+        '{"batch":{"message":"Hi","recipients":[{"extId":12345678901234567}],"scheduledAt":"2030-03-31T13:16:26Z"}}',
+        "batch.recipients.0.extId",
+      ],
+      [
+        '{"batch":{"message":"Hi","recipients":[{"passId":123456789012345678901234567890}],"scheduledAt":"2030-03-31T13:16:26Z"}}',
+        "batch.recipients.0.passId",
+      ],
+      [
+        '{"batch":{"message":"Hi","recipients":[{"passId":"p-1","variables":{"points":-9007199254740993}}],"scheduledAt":"2030-03-31T13:16:26Z"}}',
+        "batch.recipients.0.variables.points",
+      ],
+    ];
+    for (const [text, path] of bodies) {
+      const before = queued();
+      const answer = await s.request("POST", trigger("e1"), text, asKey());
+      expect(answer.status, text).toBe(400);
+      const [problem] = errorsOf(answer.text);
+      expect(problem).toContain(path);
+      expect(problem).toMatch(/rounded/);
+      expect(problem).toMatch(/as text/);
+      expect(queued()).toBe(before);
+    }
+    // The largest integer JSON keeps exactly still passes, as does a long id sent as text.
+    for (const id of ["9007199254740991", '"12345678901234567"']) {
+      const answer = await s.request(
+        "POST",
+        trigger("e1"),
+        `{"batch":{"message":"Hi","recipients":[{"extId":${id}}],"scheduledAt":"2030-03-31T13:16:26Z"}}`,
+        asKey(),
+      );
+      expect(answer.status, id).toBe(202);
+    }
+  });
+
   it("says a pass id too large to be a number is not representable, and to send it as text", async () => {
     const text = '{"batch":{"message":"Hi","recipients":[{"passId":1e400}],"scheduledAt":"2030-03-31T13:16:26Z"}}';
     const before = queued();
