@@ -7,7 +7,7 @@
  * Only the request's owner or an operator may cancel it; the request records who asked first.
  */
 import { mayAccess } from "./callers.js";
-import { NotFoundError, ServiceUnavailableError } from "./errors.js";
+import { NotFoundError, ServiceUnavailableError, ValidationError } from "./errors.js";
 import type { Clock, Log, MessageQueue, RequestStore, SendLedger } from "./ports.js";
 import { chunkCount } from "./batch-rules.js";
 import {
@@ -50,6 +50,14 @@ export async function cancelRequest(deps: CancelDeps, requestId: string, by: Cal
   // Another caller's request answers as an unknown one does: ids cannot be probed.
   if (!found || !mayAccess(by, found))
     throw new NotFoundError(`No request has the id ${JSON.stringify(requestId.slice(0, 100))}.`);
+  // A shared batch is cancelled by the requests it carries, once every one of them asked (coalesce.ts):
+  // cancelling it by its own id would cancel members that never asked, recording no one.
+  if (found.source === "group")
+    throw new ValidationError(
+      `${requestId.slice(0, 100)} is a shared PassEntry batch, not a request: cancel the requests it carries (DELETE /api/v1/requests/<id> for each of its members); the batch is cancelled at PassEntry once every one of them asked.`,
+      [],
+      409,
+    );
   const request = (await deps.store.markCancelled(requestId, by, new Date(deps.clock.now()).toISOString())) ?? found;
 
   const cancelledChunks: number[] = [];

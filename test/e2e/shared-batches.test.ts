@@ -16,6 +16,7 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../
 
 const CRM = "crm-key-0123456789";
 const SHOP = "shop-key-0123456789";
+const OPS = "ops-key-0123456789";
 const TEMPLATE = { message: "Hi %{name}, thanks for your order", scheduledAt: "2030-03-31T13:16:26Z" };
 const CREATE = "POST /api/v1/entities/:id/messaging/wallet";
 
@@ -47,7 +48,7 @@ async function start(overrides: Partial<LocalStackOptions> = {}) {
     DATA_DIR: dataDir,
     PASSENTRY_BASE_URL: sandbox.url,
     PASSENTRY_TOKEN: "shared-token",
-    API_KEYS: `crm:${CRM},shop:${SHOP}`,
+    API_KEYS: `crm:${CRM},shop:${SHOP},operator:ops:${OPS}`,
     log,
     idlePollMs: 20,
     PASSENTRY_RATE_PER_SECOND: 200,
@@ -243,6 +244,26 @@ describe("shared batches", () => {
 
     expect(sandbox.batches().find((b) => b.id === batchId)!.status).toBe("cancelled");
     for (const id of ids) expect((await view(id)).batches[0].status).toBe("cancelled");
+  });
+
+  it("refuses to cancel a shared batch by its own id (409 saying to cancel its requests), and changes nothing", async () => {
+    await start();
+    const ids = [await post(one(1)), await post(one(2)), await post(one(3))];
+    await run();
+    const { batchId, batches } = await view(ids[0]!);
+    const groupId = batches[0].sharedBatch.groupId as string;
+
+    for (const key of [CRM, OPS]) {
+      const answer = await cancel(groupId, key);
+      expect(answer.status).toBe(409);
+      expect(((await answer.json()) as { errors: string[] }).errors.join(" ")).toMatch(
+        /cancel the requests it carries/,
+      );
+    }
+    await stack.drained(20_000);
+
+    expect(sandbox.batches().find((b) => b.id === batchId)!.status).not.toBe("cancelled");
+    for (const id of ids) expect(await view(id)).toMatchObject({ status: "submitted", cancelledBy: null });
   });
 
   it("sends nothing new when a member's message comes again: it finds its shared batch", async () => {
