@@ -22,12 +22,16 @@ export const IsoDateTimeWithZone = z.iso.datetime({
 });
 
 /**
- * Whether text shows anything: not only spaces, controls and format characters (zero-width space,
- * word joiner, byte-order mark, bidi marks). An id made of those looks blank everywhere it is shown,
- * so it names nothing.
+ * What shows nothing on screen: spaces, controls, format characters (zero-width space, word joiner,
+ * byte-order mark, bidi marks), marks with nothing to mark (combining grapheme joiner, variation
+ * selectors), and the letters and symbols that are drawn blank (Hangul fillers, the braille blank,
+ * the Mongolian vowel separator).
  */
+const BLANK = /[\s\p{Z}\p{Cc}\p{Cf}\p{M}\u115F\u1160\u3164\uFFA0\u2800\u180E]/gu;
+
+/** Whether text shows anything: an id made only of BLANK looks empty wherever it is shown, so it names nothing. */
 export function hasVisibleText(text: string): boolean {
-  return text.replace(/[\s\p{Z}\p{Cc}\p{Cf}]/gu, "") !== "";
+  return text.replace(BLANK, "") !== "";
 }
 
 const nonBlank = (field: string) =>
@@ -207,6 +211,7 @@ export const EntityId = z.string({ error: "entityId must be a string" }).check(
     (id) => !UNPRINTABLE.test(id),
     "The entity id must be printable: no control, line-breaking, bidi or other invisible formatting characters.",
   ),
+  z.refine(hasVisibleText, "The entity id must show something: it is made only of blank characters."),
 );
 
 /** Our request ids and caller-chosen ids: safe in URLs, ledger keys and PassEntry batch names. */

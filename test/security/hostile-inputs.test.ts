@@ -259,6 +259,10 @@ describe("hostile input", () => {
         // Invisible text is blank text: a zero-width space, a byte-order mark, a word joiner.
         batchWith({ recipients: [{ passId: "\u200b" }] }),
         batchWith({ recipients: [{ extId: "\ufeff \u2060" }] }),
+        // Blank on screen though not spaces: Hangul fillers, a braille blank, marks with nothing to mark.
+        ...["\u3164", "\u115f\u180e", "\u1160", "\uffa0", "\u034f", "\ufe0f", "\u2800"].map((id) =>
+          batchWith({ recipients: [{ passId: id }] }),
+        ),
       ];
       for (const body of bodies) await expectRefused("POST", TRIGGER, body, withKey, [422]);
     });
@@ -281,6 +285,7 @@ describe("hostile input", () => {
         [{ passTemplateUuid: "0b6d8f6e-6c8a-4a43-9d1e-7f2f3b1a2c4d" }],
         [{ groupTag: "   " }],
         [{ groupTag: "\u200b" }],
+        [{ groupTag: "\u3164" }],
         [{ groupTag: 7 }],
         [{ groupTag: "vip" }, {}],
       ];
@@ -382,6 +387,8 @@ describe("hostile input", () => {
         "ent%E2%80%8Fx",
         "ent%E2%80%A8x",
         "ent%EF%BB%BFx",
+        "%E3%85%A4",
+        "%E2%A0%80",
       ];
       for (const entity of hostile) {
         await expectRefused("POST", `/api/v1/entities/${entity}/messaging/wallet`, EXAMPLE, withKey, [400]);
