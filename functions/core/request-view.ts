@@ -163,17 +163,58 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
   };
 }
 
+/** What the views read of one rendered part (`batches[i]` of the API's JSON). */
+export interface PartAttributes {
+  state?: string | null;
+  status?: string | null;
+  sendNowAt?: string | null;
+  sendAt?: string | null;
+}
+
 /** The parts of a rendered request that say when it goes out (the API's JSON, as the CLI reads it too). */
 export interface WhenAttributes {
   status?: string | null;
   sendNow?: boolean | null;
   scheduledAt?: string | null;
   earlySendAt?: string | null;
-  batches?: readonly { status?: string | null; sendNowAt?: string | null }[] | null;
+  batches?: readonly PartAttributes[] | null;
 }
 
 /** Batch statuses that mean PassEntry has started sending (or finished). */
 const SENDING_OR_DONE = ["sending", "successful", "completedWithErrors"];
+
+/**
+ * When an early send's part goes out, while PassEntry holds its batch (created, neither sent now nor
+ * sending nor finished); undefined for any other part. The ledger calls such a part `sent` (our POST
+ * is done and can never be repeated), which a person reads as "the message went out": the views say
+ * "scheduled for T" instead, and the API's values stay as they are.
+ */
+export function heldUntil(part: PartAttributes, earlySendAt?: string | null): string | undefined {
+  // The part's own plan first; the request's until the sender has written it on the part.
+  const at = part.sendAt ?? earlySendAt ?? undefined;
+  if (part.state !== "sent" || at === undefined || part.sendNowAt) return undefined;
+  const held = part.status == null || part.status === "validating" || part.status === "scheduled";
+  return held ? at : undefined;
+}
+
+/** A part's state for a person: "scheduled for T" while PassEntry holds an early send, else the ledger's state. */
+export function partStateInWords(part: PartAttributes, earlySendAt?: string | null): string {
+  const at = heldUntil(part, earlySendAt);
+  return at === undefined ? String(part.state ?? "") : `scheduled for ${at}`;
+}
+
+/**
+ * The early-send parts PassEntry holds, for the progress line: how many (to take from the `sent`
+ * count) and the words "N created at PassEntry, goes out at T"; undefined when there are none.
+ */
+export function heldPartsInWords(a: WhenAttributes): { count: number; words: string } | undefined {
+  const times = (a.batches ?? [])
+    .map((b) => heldUntil(b, a.earlySendAt))
+    .filter((t): t is string => t !== undefined)
+    .sort();
+  if (times.length === 0) return undefined;
+  return { count: times.length, words: `${times.length} created at PassEntry, goes out at ${times[0]}` };
+}
 
 /**
  * When the request goes (or went) out, in words, for the CLI and the console alike. An early send

@@ -18,6 +18,7 @@ import { startLocalStack, type LocalStack } from "../../local/stack.js";
 
 const PROJECT_ROOT = new URL("../..", import.meta.url).pathname;
 const API_KEY = "cli-key-0123456789abcdef";
+const OPERATOR_KEY = "cli-operator-key-0123456789abcdef";
 const TOKEN = "cli-token-sandbox";
 
 let sandbox: Sandbox;
@@ -32,7 +33,7 @@ beforeAll(async () => {
     DATA_DIR: dataDir,
     PASSENTRY_BASE_URL: sandbox.url,
     PASSENTRY_TOKEN: TOKEN,
-    API_KEYS: `cli:${API_KEY}`,
+    API_KEYS: `cli:${API_KEY},operator:ops:${OPERATOR_KEY}`,
     log: new MemoryLog(),
     idlePollMs: 20,
     timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
@@ -68,6 +69,20 @@ async function closedPort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The console's page of a request, signed in with the operator key as a person would be. */
+async function consolePage(id: string): Promise<string> {
+  const signIn = await fetch(`${stack.url}/console/sign-in`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: stack.url },
+    body: new URLSearchParams({ key: OPERATOR_KEY }).toString(),
+  });
+  const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const page = await fetch(`${stack.url}/console/requests/${id}`, { headers: { cookie } });
+  expect(page.status).toBe(200);
+  return page.text();
 }
 
 const requestIdIn = (text: string) => /request ([0-9a-f-]{36})/.exec(text)?.[1] ?? "";
@@ -340,6 +355,29 @@ describe("cli status and cancel", () => {
       new RegExp(`entity ent-42, sent at \\S+ \\(an early send for ${at.replace(/\./g, "\\.")}\\)`),
     );
     expect(after.out).not.toContain("will be sent at");
+  });
+
+  it("says an early send's part is created at PassEntry and goes out at its time, not sent, before that time (CLI and console)", async () => {
+    const at = new Date(Date.now() + 10 * 60_000).toISOString();
+    const id = requestIdIn(
+      (await cli(["send", "--entity", "ent-42", "--message", "Later", "--segment", "vip", "--at", at])).out,
+    );
+    await until("PassEntry to hold the batch", async () =>
+      /part 0: batch \S+, (validating, )?scheduled for/.test((await cli(["status", id])).out),
+    );
+
+    const status = await cli(["status", id]);
+    const page = await consolePage(id);
+
+    expect(status.out).toContain(`parts: 1 (0 sent, 1 created at PassEntry, goes out at ${at}, 0 pending`);
+    expect(status.out).toMatch(
+      new RegExp(`part 0: batch \\S+, (validating, )?scheduled for ${at.replace(/\./g, "\\.")}`),
+    );
+    expect(page).toContain(`Progress: 0 of 1 parts sent, 1 created at PassEntry, goes out at ${at}, 0 pending`);
+    expect(page).toContain(`<td>scheduled for ${at}</td>`);
+    expect(page).not.toContain("<td>sent</td>");
+    expect(sandbox.requests().filter((r) => r.path.endsWith("/send-now"))).toEqual([]);
+    await cli(["cancel", id]);
   });
 
   it("cancels a scheduled request: exit 0, and its batch ends cancelled at PassEntry", async () => {
