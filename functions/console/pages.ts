@@ -163,7 +163,8 @@ export function timeline(request: RequestRecord, sends: SendRecord[]): { at: str
         at: new Date(s.firstPostAt).toISOString(),
         what: `${part}: posted to PassEntry${(s.posts ?? 1) > 1 ? ` (${s.posts} posts in all)` : ""}`,
       });
-    if (s.sendAt) events.push({ at: s.sendAt, what: `${part}: will be sent at this time (send-now waits for it)` });
+    if (s.sendAt)
+      events.push({ at: s.sendAt, what: `${part}: the time set for this early send (send-now waits for it)` });
     if (s.sendNowAt) events.push({ at: s.sendNowAt, what: `${part}: sent now at PassEntry` });
     if (s.cancelRequestedAt) events.push({ at: s.cancelRequestedAt, what: `${part}: cancellation requested` });
     if (s.resolvedAt) events.push({ at: s.resolvedAt, what: `${part}: resolved by ${s.resolvedBy ?? "an operator"}` });

@@ -177,6 +177,7 @@ export interface WhenAttributes {
   sendNow?: boolean | null;
   scheduledAt?: string | null;
   earlySendAt?: string | null;
+  cancelRequestedAt?: string | null;
   batches?: readonly PartAttributes[] | null;
 }
 
@@ -218,7 +219,8 @@ export function heldPartsInWords(a: WhenAttributes): { count: number; words: str
 
 /**
  * When the request goes (or went) out, in words, for the CLI and the console alike. An early send
- * reads "will be sent at T" until T has passed and PassEntry is sending it; only then "sent".
+ * reads "will be sent at T" until T has passed and PassEntry is sending it; only then "sent". Once
+ * it failed or was cancelled it never reads as going out: "was to be sent at T".
  * Values are not escaped here: each reader escapes the sentence for where it shows it.
  *
  * @example whenInWords({ earlySendAt: "2030-01-01T00:10:00.000Z", batches: [] }, Date.parse("2030-01-01T00:00:00Z"))
@@ -234,6 +236,10 @@ export function whenInWords(a: WhenAttributes, now: number): string {
   if (batches.some((b) => SENDING_OR_DONE.includes(b.status ?? "")) || sentNowAt)
     return `sent at ${sentNowAt ?? at} (an early send for ${at})`;
   if (a.status === "cancelled") return `was to be sent at ${at} (an early send, cancelled)`;
+  // A failed part of a request whose other part PassEntry still holds: that part does go out at T.
+  if ((a.status === "failed" || batches.some((b) => b.status === "failed")) && !heldPartsInWords(a))
+    return `was to be sent at ${at} (an early send, failed: see the reason below)`;
+  if (a.cancelRequestedAt) return `was to be sent at ${at} (an early send, being cancelled)`;
   if (Date.parse(at) <= now) return `due at ${at}, being sent now (an early send)`;
   return `will be sent at ${at} (an early send: created ahead at PassEntry; cancel before then to stop it)`;
 }

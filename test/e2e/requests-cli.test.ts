@@ -362,22 +362,54 @@ describe("cli status and cancel", () => {
     const id = requestIdIn(
       (await cli(["send", "--entity", "ent-42", "--message", "Later", "--segment", "vip", "--at", at])).out,
     );
-    await until("PassEntry to hold the batch", async () =>
-      /part 0: batch \S+, (validating, )?scheduled for/.test((await cli(["status", id])).out),
+    await until("PassEntry to hold the validated batch", async () =>
+      /part 0: batch \S+, scheduled for/.test((await cli(["status", id])).out),
     );
 
     const status = await cli(["status", id]);
     const page = await consolePage(id);
 
     expect(status.out).toContain(`parts: 1 (0 sent, 1 created at PassEntry, goes out at ${at}, 0 pending`);
-    expect(status.out).toMatch(
-      new RegExp(`part 0: batch \\S+, (validating, )?scheduled for ${at.replace(/\./g, "\\.")}`),
-    );
+    expect(status.out).toMatch(new RegExp(`part 0: batch \\S+, scheduled for ${at.replace(/\./g, "\\.")}`));
     expect(page).toContain(`Progress: 0 of 1 parts sent, 1 created at PassEntry, goes out at ${at}, 0 pending`);
     expect(page).toContain(`<td>scheduled for ${at}</td>`);
     expect(page).not.toContain("<td>sent</td>");
+    const reads = () => sandbox.requests().filter((r) => r.method === "GET").length;
+    const readsOnceValidated = reads();
+    await sleep(500);
+
+    expect(reads(), "a validated early send waits for its time without polling PassEntry").toBe(readsOnceValidated);
     expect(sandbox.requests().filter((r) => r.path.endsWith("/send-now"))).toEqual([]);
     await cli(["cancel", id]);
+  });
+
+  it("shows an early send that PassEntry refused at validation as failed before its time, never as going out", async () => {
+    const at = new Date(Date.now() + 10 * 60_000).toISOString();
+    const id = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-42",
+          "--message",
+          "Soon [[fail-validation]]",
+          "--segment",
+          "vip",
+          "--at",
+          at,
+        ])
+      ).out,
+    );
+
+    await until("the refusal to show", async () => (await cli(["status", id])).out.startsWith(`request ${id}: failed`));
+    const status = await cli(["status", id]);
+    const page = await consolePage(id);
+
+    expect(Date.now()).toBeLessThan(Date.parse(at));
+    expect(status.out).toContain(`was to be sent at ${at} (an early send, failed: see the reason below)`);
+    expect(status.out).toMatch(/errors CSV: +http/);
+    for (const shown of [status.out, page]) expect(shown).not.toMatch(/will be sent at|being sent now|goes out at/);
+    expect(page).toContain(`was to be sent at ${at} (an early send, failed: see the reason below)`);
   });
 
   it("cancels a scheduled request: exit 0, and its batch ends cancelled at PassEntry", async () => {

@@ -40,6 +40,48 @@ describe("whenInWords (the CLI's and the console's 'when' of a request)", () => 
   });
 });
 
+describe("whenInWords once an early send failed or is being cancelled", () => {
+  const failed = { status: "failed", earlySendAt: T, batches: [{ state: "sent", status: "failed", sendNowAt: null }] };
+
+  it("never says it will be or is being sent once PassEntry refused the batch, before or after its time", () => {
+    for (const now of [before, after]) {
+      const words = whenInWords(failed, now);
+      expect(words).toBe(`was to be sent at ${T} (an early send, failed: see the reason below)`);
+      expect(words).not.toMatch(/will be sent|being sent now/);
+    }
+  });
+
+  it("never says it will be sent once a cancel was asked for", () => {
+    expect(
+      whenInWords(
+        {
+          status: "submitted",
+          cancelRequestedAt: T,
+          earlySendAt: T,
+          batches: [{ state: "sent", status: "scheduled" }],
+        },
+        before,
+      ),
+    ).toBe(`was to be sent at ${T} (an early send, being cancelled)`);
+  });
+
+  it("still says when a part PassEntry holds goes out, though another part failed", () => {
+    expect(
+      whenInWords(
+        {
+          status: "failed",
+          earlySendAt: T,
+          batches: [
+            { state: "sent", status: "scheduled", sendAt: T },
+            { state: "failed", status: null },
+          ],
+        },
+        before,
+      ),
+    ).toMatch(/^will be sent at /);
+  });
+});
+
 describe("an early send's part that PassEntry holds (the views' words, the API's values unchanged)", () => {
   it("reads 'scheduled for T' and counts as created at PassEntry, not sent, until send-now or PassEntry sends it", () => {
     for (const status of [null, "validating", "scheduled"]) {
