@@ -6,7 +6,7 @@
  */
 import type { DeadLetterView, QueueStats } from "../core/ports.js";
 import type { RequestRecord, SendRecord } from "../core/schemas.js";
-import { whenInWords, type renderRequest } from "../core/request-view.js";
+import { heldPartsInWords, partStateInWords, whenInWords, type renderRequest } from "../core/request-view.js";
 import { terminalSafe } from "../core/visible-text.js";
 
 /**
@@ -163,7 +163,8 @@ export function timeline(request: RequestRecord, sends: SendRecord[]): { at: str
         at: new Date(s.firstPostAt).toISOString(),
         what: `${part}: posted to PassEntry${(s.posts ?? 1) > 1 ? ` (${s.posts} posts in all)` : ""}`,
       });
-    if (s.sendAt) events.push({ at: s.sendAt, what: `${part}: will be sent at this time (send-now waits for it)` });
+    if (s.sendAt)
+      events.push({ at: s.sendAt, what: `${part}: the time set for this early send (send-now waits for it)` });
     if (s.sendNowAt) events.push({ at: s.sendNowAt, what: `${part}: sent now at PassEntry` });
     if (s.cancelRequestedAt) events.push({ at: s.cancelRequestedAt, what: `${part}: cancellation requested` });
     if (s.resolvedAt) events.push({ at: s.resolvedAt, what: `${part}: resolved by ${s.resolvedBy ?? "an operator"}` });
@@ -198,7 +199,7 @@ export function requestPage(
     .map((b) => {
       const delivery = safeHref(b.deliveryCsvUrl);
       const errors = safeHref(b.errorsCsvUrl);
-      return `<tr><td>${esc(b.chunk)}</td><td>${esc(b.state)}</td><td><code>${esc(b.batchId ?? "–")}</code></td><td>${esc(b.status ?? "–")}</td><td>${esc(b.totalCount ?? "–")}</td>
+      return `<tr><td>${esc(b.chunk)}</td><td>${esc(partStateInWords(b, a.earlySendAt))}</td><td><code>${esc(b.batchId ?? "–")}</code></td><td>${esc(b.status ?? "–")}</td><td>${esc(b.totalCount ?? "–")}</td>
 <td>${delivery ? `<a href="${delivery}">delivery CSV</a>` : ""} ${errors ? `<a href="${errors}">errors CSV</a>` : ""}</td><td>${esc(b.note ?? b.reason ?? "")}</td></tr>`;
     })
     .join("\n");
@@ -210,6 +211,8 @@ export function requestPage(
   const cancel = cancellable
     ? `<form method="post" action="/console/requests/${esc(encodeURIComponent(document.data.id))}/cancel"><input type="hidden" name="csrf" value="${esc(session.csrf)}"><button>Cancel this request</button></form>`
     : "";
+  // The ledger counts an early send PassEntry holds as sent; a person would read that as gone out.
+  const held = heldPartsInWords(a);
   const events = timeline(request, sends)
     .map((e) => `<tr><td>${esc(e.at)}</td><td>${esc(e.what)}</td></tr>`)
     .join("\n");
@@ -220,7 +223,7 @@ export function requestPage(
 ${a.deadLetter ? `<p class="error">Dead-lettered at ${esc(a.deadLetter.at)} after ${esc(a.deadLetter.receiveCount)} receives. Last error: ${esc(a.deadLetter.lastError)}. Redrive it from <a href="/#dead-letters">Dead letters</a>.</p>` : ""}
 ${a.failureReason && !a.deadLetter ? `<p class="error">${esc(a.failureReason)}</p>` : ""}
 <p>Message: ${esc(a.content)}</p>
-<p>Progress: ${esc(a.progress.sent)} of ${esc(a.progress.chunks)} parts sent, ${esc(a.progress.pending)} pending, ${esc(a.progress.failed)} failed, ${esc(a.progress.cancelled)} cancelled, ${esc(a.progress.unknown)} unknown.</p>
+<p>Progress: ${esc(a.progress.sent - (held?.count ?? 0))} of ${esc(a.progress.chunks)} parts sent, ${held ? `${esc(held.words)}, ` : ""}${esc(a.progress.pending)} pending, ${esc(a.progress.failed)} failed, ${esc(a.progress.cancelled)} cancelled, ${esc(a.progress.unknown)} unknown.</p>
 ${a.cancelledBy ? `<p>Cancelled by ${esc(a.cancelledBy)} at ${esc(a.cancelledAt)}.</p>` : ""}
 <h2>PassEntry batches</h2><table><tr><th>part</th><th>state</th><th>batch</th><th>status</th><th>recipients</th><th>CSV</th><th>note</th></tr>${batches || `<tr><td colspan="7">Not sent yet.</td></tr>`}</table>
 ${cancel}

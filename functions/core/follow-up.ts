@@ -4,7 +4,8 @@
  *
  * - `send-now`: PassEntry wants an hour's lead on `scheduledAt`, so a send-now batch is created an
  *   hour ahead; this polls it until it leaves `validating`, then calls send-now (or records that
- *   validation failed, with the errors CSV).
+ *   validation failed, with the errors CSV). An early send's (`notBefore`, the requested time) reads
+ *   the batch only until validation is over, then waits for its time without calling PassEntry.
  * - `track`: PassEntry has no batch-finished event, so this re-reads the batch with backoff until it
  *   reaches a terminal status, recording status, recipient count and CSV links in the ledger and
  *   announcing the outcome. A batch scheduled later waits (no PassEntry call) until near its time;
@@ -61,6 +62,8 @@ export async function handleFollowUp(sendDeps: SendDeps, message: FollowUpMessag
   if (message.notBefore !== undefined) {
     const waitMs = Date.parse(message.notBefore) - deps.clock.now();
     if (waitMs > 1_000) {
+      if (message.followUp === "send-now" && message.chunk !== undefined && message.batchId !== undefined)
+        return watchValidation(deps, { ...message, chunk: message.chunk, batchId: message.batchId }, waitMs);
       // A long wait is several hops: SQS holds a message back for at most 900 s.
       await reschedule(deps, message, Math.min(MAX_QUEUE_DELAY_SECONDS, waitMs / 1000));
       return;
@@ -121,6 +124,31 @@ async function sendNow(deps: FollowingDeps, message: BatchFollowUp): Promise<voi
     return;
   }
   return next(deps, message);
+}
+
+/**
+ * An early send's send-now before its time: PassEntry validates the batch long before then, so look
+ * until validation is over (the track follow-up's backoff) and a refusal shows, with its errors
+ * CSV, within seconds instead of at the send time. Reads only, and only while the batch was last
+ * seen validating: once it is scheduled (or a cancel was asked for, which the cancel follow-up
+ * handles) the message waits for its time without calling PassEntry, and send-now goes as before.
+ */
+async function watchValidation(deps: FollowingDeps, message: BatchFollowUp, waitMs: number): Promise<void> {
+  const waitForTheTime = () =>
+    reschedule(deps, { ...message, attempt: 1 }, Math.min(MAX_QUEUE_DELAY_SECONDS, waitMs / 1000));
+  const record = await sentRecord(deps, message);
+  if (!record) return;
+  const validating = record.batchStatus === undefined || record.batchStatus === "validating";
+  if (!validating || record.cancelRequestedAt !== undefined || message.attempt >= deps.followUps.maxChecks)
+    return waitForTheTime();
+  const batch = await readBatch(deps, message);
+  if (batch === "gone") return;
+  const status = batch === "retry" ? undefined : await observe(deps, keyOf(message), record, batch);
+  if (status !== undefined && isTerminal(status)) return; // refused at validation (announced by observe), or cancelled
+  if (batch !== "retry" && status !== "validating") return waitForTheTime();
+  const backoff = followUpDelaySeconds(message.attempt + 1, deps.followUps, deps.random);
+  if (backoff * 1000 >= waitMs) return waitForTheTime();
+  return reschedule(deps, { ...message, attempt: message.attempt + 1 }, backoff);
 }
 
 async function track(deps: FollowingDeps, message: BatchFollowUp): Promise<void> {

@@ -22,15 +22,33 @@ export const MAX_PAGE_SIZE = 100;
 export const MAX_EXAMINED = 1_000;
 
 /** The query string of GET /api/v1/requests. */
+const LIMIT_RULE = `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`;
+/** "state must be one of queued, … (got bogus)": the allowed values, and what was sent (cut short). */
+const oneOf =
+  (field: string, allowed: readonly string[]) =>
+  (issue: { input?: unknown }): string =>
+    `${field} must be one of ${allowed.join(", ")} (got ${String(issue.input).slice(0, 100)})`;
+
 export const ListRequestsQuery = z.strictObject({
-  state: z.optional(RequestState),
-  source: z.optional(RequestSource),
+  state: z.optional(z.enum(RequestState.options, { error: oneOf("state", RequestState.options) })),
+  source: z.optional(z.enum(RequestSource.options, { error: oneOf("source", RequestSource.options) })),
   entity: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
   /** A pass id or external id one of the request's recipients names. */
   pass: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
   since: z.optional(IsoDateTimeWithZone),
-  limit: z.optional(z.coerce.number().check(z.int(), z.gte(1), z.lte(MAX_PAGE_SIZE))),
-  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(500))),
+  limit: z.optional(
+    z.coerce
+      .number({ error: LIMIT_RULE })
+      .check(z.int(LIMIT_RULE), z.gte(1, LIMIT_RULE), z.lte(MAX_PAGE_SIZE, LIMIT_RULE)),
+  ),
+  cursor: z.optional(
+    z
+      .string()
+      .check(
+        z.minLength(1, "cursor is empty: leave it out for the first page, or pass links.next of the page before"),
+        z.maxLength(500, "cursor is too long: pass links.next of the page before, unchanged"),
+      ),
+  ),
 });
 export type ListRequestsQuery = z.infer<typeof ListRequestsQuery>;
 

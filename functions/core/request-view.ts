@@ -163,21 +163,64 @@ export function renderRequest(request: RequestRecord, sends: SendRecord[]) {
   };
 }
 
+/** What the views read of one rendered part (`batches[i]` of the API's JSON). */
+export interface PartAttributes {
+  state?: string | null;
+  status?: string | null;
+  sendNowAt?: string | null;
+  sendAt?: string | null;
+}
+
 /** The parts of a rendered request that say when it goes out (the API's JSON, as the CLI reads it too). */
 export interface WhenAttributes {
   status?: string | null;
   sendNow?: boolean | null;
   scheduledAt?: string | null;
   earlySendAt?: string | null;
-  batches?: readonly { status?: string | null; sendNowAt?: string | null }[] | null;
+  cancelRequestedAt?: string | null;
+  batches?: readonly PartAttributes[] | null;
 }
 
 /** Batch statuses that mean PassEntry has started sending (or finished). */
 const SENDING_OR_DONE = ["sending", "successful", "completedWithErrors"];
 
 /**
+ * When an early send's part goes out, while PassEntry holds its batch (created, neither sent now nor
+ * sending nor finished); undefined for any other part. The ledger calls such a part `sent` (our POST
+ * is done and can never be repeated), which a person reads as "the message went out": the views say
+ * "scheduled for T" instead, and the API's values stay as they are.
+ */
+export function heldUntil(part: PartAttributes, earlySendAt?: string | null): string | undefined {
+  // The part's own plan first; the request's until the sender has written it on the part.
+  const at = part.sendAt ?? earlySendAt ?? undefined;
+  if (part.state !== "sent" || at === undefined || part.sendNowAt) return undefined;
+  const held = part.status == null || part.status === "validating" || part.status === "scheduled";
+  return held ? at : undefined;
+}
+
+/** A part's state for a person: "scheduled for T" while PassEntry holds an early send, else the ledger's state. */
+export function partStateInWords(part: PartAttributes, earlySendAt?: string | null): string {
+  const at = heldUntil(part, earlySendAt);
+  return at === undefined ? String(part.state ?? "") : `scheduled for ${at}`;
+}
+
+/**
+ * The early-send parts PassEntry holds, for the progress line: how many (to take from the `sent`
+ * count) and the words "N created at PassEntry, goes out at T"; undefined when there are none.
+ */
+export function heldPartsInWords(a: WhenAttributes): { count: number; words: string } | undefined {
+  const times = (a.batches ?? [])
+    .map((b) => heldUntil(b, a.earlySendAt))
+    .filter((t): t is string => t !== undefined)
+    .sort();
+  if (times.length === 0) return undefined;
+  return { count: times.length, words: `${times.length} created at PassEntry, goes out at ${times[0]}` };
+}
+
+/**
  * When the request goes (or went) out, in words, for the CLI and the console alike. An early send
- * reads "will be sent at T" until T has passed and PassEntry is sending it; only then "sent".
+ * reads "will be sent at T" until T has passed and PassEntry is sending it; only then "sent". Once
+ * it failed or was cancelled it never reads as going out: "was to be sent at T".
  * Values are not escaped here: each reader escapes the sentence for where it shows it.
  *
  * @example whenInWords({ earlySendAt: "2030-01-01T00:10:00.000Z", batches: [] }, Date.parse("2030-01-01T00:00:00Z"))
@@ -193,6 +236,10 @@ export function whenInWords(a: WhenAttributes, now: number): string {
   if (batches.some((b) => SENDING_OR_DONE.includes(b.status ?? "")) || sentNowAt)
     return `sent at ${sentNowAt ?? at} (an early send for ${at})`;
   if (a.status === "cancelled") return `was to be sent at ${at} (an early send, cancelled)`;
+  // A failed part of a request whose other part PassEntry still holds: that part does go out at T.
+  if ((a.status === "failed" || batches.some((b) => b.status === "failed")) && !heldPartsInWords(a))
+    return `was to be sent at ${at} (an early send, failed: see the reason below)`;
+  if (a.cancelRequestedAt) return `was to be sent at ${at} (an early send, being cancelled)`;
   if (Date.parse(at) <= now) return `due at ${at}, being sent now (an early send)`;
   return `will be sent at ${at} (an early send: created ahead at PassEntry; cancel before then to stop it)`;
 }

@@ -80,11 +80,14 @@ const withoutMarker = (field: string) =>
  */
 const SEGMENT_NEEDS_GROUP =
   'needs a groupTag naming the group of passes to message, e.g. {"groupTag": "vip"}: it is the segment filter PassEntry documents, and a segment without one could reach every pass of the entity';
-export const Segment = z.looseObject({
-  groupTag: z
-    .string({ error: `segment ${SEGMENT_NEEDS_GROUP}` })
-    .check(z.refine(hasVisibleText, `groupTag must not be blank: a segment ${SEGMENT_NEEDS_GROUP}`)),
-});
+export const Segment = z.looseObject(
+  {
+    groupTag: z
+      .string({ error: `segment ${SEGMENT_NEEDS_GROUP}` })
+      .check(z.refine(hasVisibleText, `groupTag must not be blank: a segment ${SEGMENT_NEEDS_GROUP}`)),
+  },
+  { error: (issue) => `each segment must be an object such as {"groupTag":"vip"}, not ${kindOf(issue.input)}` },
+);
 
 /**
  * PassEntry documents a recipient as "pass UUID or external ID per recipient plus its variables",
@@ -111,13 +114,17 @@ export const Recipient = z
 
 /** Who a batch addresses by group (`segments`), as PassEntry's batch and a promotion's audience both say it. */
 export const segmentsField = (parent: string) =>
-  z.optional(z.array(Segment).check(z.minLength(1, `${parent}.segments must not be empty`)));
+  z.optional(
+    z
+      .array(Segment, { error: `${parent}.segments must be a list of segments, e.g. [{"groupTag":"vip"}]` })
+      .check(z.minLength(1, `${parent}.segments must not be empty`)),
+  );
 
 /** Who a batch addresses by pass (`recipients`), at most `max` of them. */
 export const recipientsField = (parent: string, max: number) =>
   z.optional(
     z
-      .array(Recipient)
+      .array(Recipient, { error: `${parent}.recipients must be a list of recipients, e.g. [{"passId":"…"}]` })
       .check(
         z.minLength(1, `${parent}.recipients must not be empty`),
         z.maxLength(max, `${parent}.recipients must hold at most ${max} recipients`),
@@ -147,30 +154,49 @@ export function unknownBatchKeys(batch: object, allowed: readonly string[] = [])
   return Object.keys(batch).filter((key) => !BATCH_CONTRACT_KEYS.includes(key) && !allowed.includes(key));
 }
 
+/** `batch.name` and `batch.tag`: PassEntry's free texts, with one sentence for every way to get them wrong. */
+const shortText = (field: string) => {
+  const rule = `${field} must be text of 1 to 200 characters`;
+  return z.string({ error: rule }).check(z.minLength(1, rule), z.maxLength(200, rule), withoutMarker(field));
+};
+
+/** What a refused value is, in words for a sentence: "a string", "null", "a list". */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
 /**
  * The `batch` object of PassEntry's `POST /api/v1/entities/{id}/messaging/wallet`. Parsing keeps
  * unknown keys, so a stored request or queued message reads back as written; the trigger door
  * refuses top-level keys outside BATCH_CONTRACT_KEYS (unless allowed) before anything is stored.
  */
 export const WalletMessageBatch = z
-  .looseObject({
-    message: nonBlank("batch.message"),
-    segments: segmentsField("batch"),
-    recipients: recipientsField("batch", MAX_RECIPIENTS_PER_REQUEST),
-    scheduledAt: z.optional(IsoDateTimeWithZone),
-    name: z.optional(z.string().check(z.minLength(1), z.maxLength(200), withoutMarker("batch.name"))),
-    tag: z.optional(z.string().check(z.minLength(1), z.maxLength(200), withoutMarker("batch.tag"))),
-    /**
-     * Ours, not PassEntry's (removed before posting): send at once. Also the meaning of a batch
-     * without `scheduledAt`; `false` there keeps PassEntry's own default (an hour from now).
-     */
-    sendNow: z.optional(z.boolean({ error: "batch.sendNow must be true or false" })),
-    /**
-     * Ours, not PassEntry's (removed before posting): `false` keeps this request in a PassEntry batch
-     * of its own, never shared with the caller's other requests (functions/core/coalesce.ts).
-     */
-    coalesce: z.optional(z.boolean({ error: "batch.coalesce must be true or false" })),
-  })
+  .looseObject(
+    {
+      message: nonBlank("batch.message"),
+      segments: segmentsField("batch"),
+      recipients: recipientsField("batch", MAX_RECIPIENTS_PER_REQUEST),
+      scheduledAt: z.optional(IsoDateTimeWithZone),
+      name: z.optional(shortText("batch.name")),
+      tag: z.optional(shortText("batch.tag")),
+      /**
+       * Ours, not PassEntry's (removed before posting): send at once. Also the meaning of a batch
+       * without `scheduledAt`; `false` there keeps PassEntry's own default (an hour from now).
+       */
+      sendNow: z.optional(z.boolean({ error: "batch.sendNow must be true or false" })),
+      /**
+       * Ours, not PassEntry's (removed before posting): `false` keeps this request in a PassEntry batch
+       * of its own, never shared with the caller's other requests (functions/core/coalesce.ts).
+       */
+      coalesce: z.optional(z.boolean({ error: "batch.coalesce must be true or false" })),
+    },
+    {
+      error: (issue) =>
+        `batch ${issue.input === undefined ? "is missing" : `must be an object, not ${kindOf(issue.input)}`}: the body needs a "batch" object, e.g. {"batch":{"message":"Hi","segments":[{"groupTag":"vip"}]}}`,
+    },
+  )
   .check(
     z.refine((b) => (b.segments === undefined) !== (b.recipients === undefined), {
       message: "batch must target either segments or recipients, not both and not neither",

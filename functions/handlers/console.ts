@@ -18,7 +18,7 @@ import { isOperator } from "../core/callers.js";
 import { cancelRequest } from "../core/cancel-request.js";
 import { csrfMatches, endSession, issueSession, readSession, type ConsoleSession } from "../core/console-session.js";
 import { redriveDeadLetters } from "../core/dead-letters.js";
-import { UnauthorizedError, WalletMessagingError } from "../core/errors.js";
+import { UnauthorizedError, ValidationError, WalletMessagingError } from "../core/errors.js";
 import { listRequests, parseListQuery } from "../core/list-requests.js";
 import { localIso, nextOccurrences, utcIso } from "../core/promotions.js";
 import { renderRequest } from "../core/request-view.js";
@@ -121,8 +121,15 @@ export function makeConsoleHandler(getDeps: () => ConsoleDeps) {
         layout("Not found", `<p>No console page at ${esc(path)}. <a href="/">Go to the requests.</a></p>`, view),
       );
     } catch (error) {
-      if (error instanceof WalletMessagingError && error.httpStatus < 500)
-        return html(error.httpStatus, layout("Refused", `<p>${esc(error.message)}</p><p><a href="/">Back</a></p>`));
+      if (error instanceof WalletMessagingError && error.httpStatus < 500) {
+        // The sentences that say how to fix it (e.g. the allowed states), as the API answers them.
+        const details = error instanceof ValidationError ? error.details : [];
+        const list = details.length > 0 ? `<ul>${details.map((d) => `<li>${esc(d)}</li>`).join("")}</ul>` : "";
+        return html(
+          error.httpStatus,
+          layout("Refused", `<p>${esc(error.message)}</p>${list}<p><a href="/">Back</a></p>`),
+        );
+      }
       deps.log.error("console page failed", { error: (error as Error).message });
       return html(500, layout("Error", "<p>The page could not be built; the log says why.</p>"));
     }

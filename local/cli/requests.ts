@@ -21,7 +21,7 @@ import { describeIssues } from "../../functions/core/describe-issues.js";
 import { TriggerRequestBody } from "../../functions/core/schemas.js";
 import type { CliCommand, CliContext } from "./command.js";
 import { printable } from "../../functions/core/visible-text.js";
-import { whenInWords } from "../../functions/core/request-view.js";
+import { heldPartsInWords, heldUntil, partStateInWords, whenInWords } from "../../functions/core/request-view.js";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3000";
 const TIMEOUT_MS = 15_000;
@@ -158,8 +158,11 @@ export function describeRequest(document: any, now: number): string[] {
   lines.push(`  entity ${p(a.entityId)}, ${when}, accepted ${p(a.createdAt)}${a.caller ? `, by ${p(a.caller)}` : ""}`);
   if (a.progress) {
     const g = a.progress;
+    // The ledger counts an early send PassEntry holds as sent; a person would read that as gone out.
+    const held = heldPartsInWords(a);
+    const sent = held ? `${p(g.sent - held.count)} sent, ${p(held.words)}` : `${p(g.sent)} sent`;
     lines.push(
-      `  parts: ${p(g.chunks)} (${p(g.sent)} sent, ${p(g.pending)} pending, ${p(g.failed)} failed, ${p(g.cancelled)} cancelled, ${p(g.unknown)} unknown)`,
+      `  parts: ${p(g.chunks)} (${sent}, ${p(g.pending)} pending, ${p(g.failed)} failed, ${p(g.cancelled)} cancelled, ${p(g.unknown)} unknown)`,
     );
   }
   if (a.cancelRequestedAt)
@@ -174,11 +177,16 @@ export function describeRequest(document: any, now: number): string[] {
     lines.push("  redrive it (it cannot be sent twice): npm run dlq -- redrive, or the console's Dead letters page");
   } else if (a.failureReason) lines.push(`  reason: ${p(a.failureReason)}`);
   for (const b of a.batches ?? []) {
-    const facts = [b.batchId ? `batch ${p(b.batchId)}` : "no batch", p(b.status ?? b.state)];
+    const heldTill = heldUntil(b, a.earlySendAt);
+    // Held by PassEntry: when it goes out, and whether PassEntry is still validating it.
+    const held = partStateInWords(b, a.earlySendAt);
+    const state =
+      heldTill === undefined ? (b.status ?? b.state) : b.status === "validating" ? `validating, ${held}` : held;
+    const facts = [b.batchId ? `batch ${p(b.batchId)}` : "no batch", p(state)];
     if (b.totalCount != null) facts.push(`${p(b.totalCount)} recipients`);
     lines.push(`  part ${p(b.chunk)}: ${facts.join(", ")}`);
-    if (b.sendAt && !b.sendNowAt && b.status === "scheduled")
-      lines.push(`    will be sent at ${p(b.sendAt)} (an early send: cancel before then to stop it)`);
+    if (heldTill !== undefined && !a.cancelRequestedAt)
+      lines.push("    an early send: PassEntry holds the batch and sends it then; cancel before then to stop it");
     if (b.deliveryCsvUrl) lines.push(`    delivery CSV: ${p(b.deliveryCsvUrl)}`);
     if (b.errorsCsvUrl) lines.push(`    errors CSV:   ${p(b.errorsCsvUrl)}`);
     if (b.note) lines.push(`    note: ${p(b.note)}`);

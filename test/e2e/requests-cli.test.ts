@@ -18,6 +18,7 @@ import { startLocalStack, type LocalStack } from "../../local/stack.js";
 
 const PROJECT_ROOT = new URL("../..", import.meta.url).pathname;
 const API_KEY = "cli-key-0123456789abcdef";
+const OPERATOR_KEY = "cli-operator-key-0123456789abcdef";
 const TOKEN = "cli-token-sandbox";
 
 let sandbox: Sandbox;
@@ -32,7 +33,7 @@ beforeAll(async () => {
     DATA_DIR: dataDir,
     PASSENTRY_BASE_URL: sandbox.url,
     PASSENTRY_TOKEN: TOKEN,
-    API_KEYS: `cli:${API_KEY}`,
+    API_KEYS: `cli:${API_KEY},operator:ops:${OPERATOR_KEY}`,
     log: new MemoryLog(),
     idlePollMs: 20,
     timings: { followUps: { firstDelaySeconds: 0.05, maxDelaySeconds: 0.5 } },
@@ -68,6 +69,20 @@ async function closedPort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The console's page of a request, signed in with the operator key as a person would be. */
+async function consolePage(id: string): Promise<string> {
+  const signIn = await fetch(`${stack.url}/console/sign-in`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: stack.url },
+    body: new URLSearchParams({ key: OPERATOR_KEY }).toString(),
+  });
+  const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const page = await fetch(`${stack.url}/console/requests/${id}`, { headers: { cookie } });
+  expect(page.status).toBe(200);
+  return page.text();
 }
 
 const requestIdIn = (text: string) => /request ([0-9a-f-]{36})/.exec(text)?.[1] ?? "";
@@ -340,6 +355,61 @@ describe("cli status and cancel", () => {
       new RegExp(`entity ent-42, sent at \\S+ \\(an early send for ${at.replace(/\./g, "\\.")}\\)`),
     );
     expect(after.out).not.toContain("will be sent at");
+  });
+
+  it("says an early send's part is created at PassEntry and goes out at its time, not sent, before that time (CLI and console)", async () => {
+    const at = new Date(Date.now() + 10 * 60_000).toISOString();
+    const id = requestIdIn(
+      (await cli(["send", "--entity", "ent-42", "--message", "Later", "--segment", "vip", "--at", at])).out,
+    );
+    await until("PassEntry to hold the validated batch", async () =>
+      /part 0: batch \S+, scheduled for/.test((await cli(["status", id])).out),
+    );
+
+    const status = await cli(["status", id]);
+    const page = await consolePage(id);
+
+    expect(status.out).toContain(`parts: 1 (0 sent, 1 created at PassEntry, goes out at ${at}, 0 pending`);
+    expect(status.out).toMatch(new RegExp(`part 0: batch \\S+, scheduled for ${at.replace(/\./g, "\\.")}`));
+    expect(page).toContain(`Progress: 0 of 1 parts sent, 1 created at PassEntry, goes out at ${at}, 0 pending`);
+    expect(page).toContain(`<td>scheduled for ${at}</td>`);
+    expect(page).not.toContain("<td>sent</td>");
+    const reads = () => sandbox.requests().filter((r) => r.method === "GET").length;
+    const readsOnceValidated = reads();
+    await sleep(500);
+
+    expect(reads(), "a validated early send waits for its time without polling PassEntry").toBe(readsOnceValidated);
+    expect(sandbox.requests().filter((r) => r.path.endsWith("/send-now"))).toEqual([]);
+    await cli(["cancel", id]);
+  });
+
+  it("shows an early send that PassEntry refused at validation as failed before its time, never as going out", async () => {
+    const at = new Date(Date.now() + 10 * 60_000).toISOString();
+    const id = requestIdIn(
+      (
+        await cli([
+          "send",
+          "--entity",
+          "ent-42",
+          "--message",
+          "Soon [[fail-validation]]",
+          "--segment",
+          "vip",
+          "--at",
+          at,
+        ])
+      ).out,
+    );
+
+    await until("the refusal to show", async () => (await cli(["status", id])).out.startsWith(`request ${id}: failed`));
+    const status = await cli(["status", id]);
+    const page = await consolePage(id);
+
+    expect(Date.now()).toBeLessThan(Date.parse(at));
+    expect(status.out).toContain(`was to be sent at ${at} (an early send, failed: see the reason below)`);
+    expect(status.out).toMatch(/errors CSV: +http/);
+    for (const shown of [status.out, page]) expect(shown).not.toMatch(/will be sent at|being sent now|goes out at/);
+    expect(page).toContain(`was to be sent at ${at} (an early send, failed: see the reason below)`);
   });
 
   it("cancels a scheduled request: exit 0, and its batch ends cancelled at PassEntry", async () => {
