@@ -28,8 +28,8 @@ export const LAYERS = [
   },
   {
     from: "functions/console/",
-    may: ["functions/core/", "functions/console/"],
-    why: "the console's pages only render",
+    may: ["functions/core/", "functions/console/", "functions/handler-deps.ts"],
+    why: "the console renders its pages and routes its requests over core and the ports its deps name; it knows no adapter, wiring or API Gateway shape",
   },
   {
     from: "functions/handlers/",
