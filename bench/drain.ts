@@ -6,6 +6,7 @@
  * requests (accepted, no batch). Also the process CPU used while draining, as a cross-check of the
  * cost section (it includes the sandbox, which shares this process).
  */
+import { acceptBurst } from "./lib/accept.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
 import { parseBatchMarker } from "../functions/core/batch-rules.js";
@@ -65,26 +66,17 @@ export async function measureDrain(options: {
   });
   try {
     // Accept everything first, so the drain measures the sender alone.
-    const ids: string[] = [];
-    let refused = 0;
-    let next = 0;
-    const acceptStarted = performance.now();
-    await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        while (next < options.requests) {
-          next++;
-          const answer = await fetch(`${stack.url}/api/v1/entities/my-entity/messaging/wallet`, {
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
-            body: JSON.stringify(PASSENTRY_EXAMPLE_BODY),
-          });
-          const body = (await answer.json()) as { data?: { id?: string } };
-          if (answer.status === 202 && body.data?.id) ids.push(body.data.id);
-          else refused++;
-        }
-      }),
-    );
-    const acceptSeconds = (performance.now() - acceptStarted) / 1000;
+    const {
+      ids,
+      refused,
+      seconds: acceptSeconds,
+    } = await acceptBurst({
+      url: stack.url,
+      apiKey: API_KEY,
+      entityId: "my-entity",
+      count: options.requests,
+      bodyOf: () => PASSENTRY_EXAMPLE_BODY,
+    });
     options.log(`  accepted ${ids.length} requests in ${acceptSeconds.toFixed(1)} s; draining at PassEntry's pace…`);
 
     const cpuBefore = process.cpuUsage();

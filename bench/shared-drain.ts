@@ -6,6 +6,7 @@
  * recipients per second (first batch to last), PassEntry calls, how full the batches were, 429s,
  * duplicates (a pass reached more than once) and lost requests (a pass never reached).
  */
+import { acceptBurst } from "./lib/accept.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
 import { startSandbox } from "../local/passentry-sandbox/sandbox.js";
@@ -77,32 +78,20 @@ async function drainOnce(options: {
     SHARE_BATCHES: options.shareBatches,
   });
   try {
-    let next = 0;
-    let refused = 0;
-    const acceptStarted = performance.now();
-    await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        while (next < options.requests) {
-          const i = next++;
-          const body = {
-            batch: {
-              ...TEMPLATE,
-              recipients: [
-                { passId: `pass-${i}`, variables: { name: `Fan ${i}`, seat: `${Math.floor(i / 100)}-${i % 100}` } },
-              ],
-            },
-          };
-          const answer = await fetch(`${stack.url}/api/v1/entities/stadium/messaging/wallet`, {
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
-            body: JSON.stringify(body),
-          });
-          await answer.arrayBuffer();
-          if (answer.status !== 202) refused++;
-        }
+    const { refused, seconds: acceptSeconds } = await acceptBurst({
+      url: stack.url,
+      apiKey: API_KEY,
+      entityId: "stadium",
+      count: options.requests,
+      bodyOf: (i) => ({
+        batch: {
+          ...TEMPLATE,
+          recipients: [
+            { passId: `pass-${i}`, variables: { name: `Fan ${i}`, seat: `${Math.floor(i / 100)}-${i % 100}` } },
+          ],
+        },
       }),
-    );
-    const acceptSeconds = (performance.now() - acceptStarted) / 1000;
+    });
     if (refused > 0) throw new Error(`${refused} of ${options.requests} requests were refused at the door.`);
     options.log(
       `  ${options.shareBatches ? "shared" : "alone"}: accepted ${options.requests} requests in ${acceptSeconds.toFixed(1)} s; draining…`,
