@@ -46,6 +46,20 @@ export function parseRetryAfter(value: string | null | undefined): number | unde
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
+/** One PassEntry call, as each public method describes it to `call`, `attempt` and `exchange`. */
+interface Call<T> {
+  /** The rate-limit and log name of the endpoint (PassEntry limits per endpoint template + method). */
+  route: string;
+  method: string;
+  path: string;
+  schema: z.ZodMiniType<T>;
+  body?: unknown;
+  /** A call whose answer was lost may have taken effect (its outcome is then unknown). */
+  createsSomething?: boolean;
+  /** Asked after pacing, right before sending: false means the call is not sent at all. */
+  mayStillSend?: () => boolean;
+}
+
 export class PassEntryHttpClient implements PassEntryClient {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
@@ -63,54 +77,49 @@ export class PassEntryHttpClient implements PassEntryClient {
 
   createBatch({ entityId, batch, mayStillSend }: CreateBatchInput) {
     const path = `/api/v1/entities/${encodeURIComponent(entityId)}/messaging/wallet`;
-    return this.call(ROUTE_CREATE_BATCH, "POST", path, PassEntryBatchDocument, { batch }, true, mayStillSend);
+    return this.call({
+      route: ROUTE_CREATE_BATCH,
+      method: "POST",
+      path,
+      schema: PassEntryBatchDocument,
+      body: { batch },
+      createsSomething: true,
+      mayStillSend,
+    });
   }
 
   getBatch(batchId: string) {
-    return this.call(ROUTE_SHOW_BATCH, "GET", `/api/v1/batches/${encodeURIComponent(batchId)}`, PassEntryBatchDocument);
+    const path = `/api/v1/batches/${encodeURIComponent(batchId)}`;
+    return this.call({ route: ROUTE_SHOW_BATCH, method: "GET", path, schema: PassEntryBatchDocument });
   }
 
   listBatches(page: number) {
     const path = `/api/v1/batches?page=${page}&perPage=25&type=walletMessaging`;
-    return this.call(ROUTE_LIST_BATCHES, "GET", path, PassEntryBatchList);
+    return this.call({ route: ROUTE_LIST_BATCHES, method: "GET", path, schema: PassEntryBatchList });
   }
 
   async sendNow(batchId: string): Promise<void> {
     // `createsSomething`: a send-now whose answer was lost may have taken effect. Callers read the
     // batch before trying again rather than rely on the answer.
-    await this.call(
-      ROUTE_SEND_NOW,
-      "POST",
-      `/api/v1/batches/${encodeURIComponent(batchId)}/send-now`,
-      AnyAnswer,
-      undefined,
-      true,
-    );
+    const path = `/api/v1/batches/${encodeURIComponent(batchId)}/send-now`;
+    await this.call({ route: ROUTE_SEND_NOW, method: "POST", path, schema: AnyAnswer, createsSomething: true });
   }
 
   cancelBatch(batchId: string) {
-    return this.call(
-      ROUTE_CANCEL_BATCH,
-      "PATCH",
-      `/api/v1/batches/${encodeURIComponent(batchId)}/cancel`,
-      PassEntryBatchDocument,
-      undefined,
-      true,
-    );
+    const path = `/api/v1/batches/${encodeURIComponent(batchId)}/cancel`;
+    return this.call({
+      route: ROUTE_CANCEL_BATCH,
+      method: "PATCH",
+      path,
+      schema: PassEntryBatchDocument,
+      createsSomething: true,
+    });
   }
 
-  private async call<T>(
-    route: string,
-    method: string,
-    path: string,
-    schema: z.ZodMiniType<T>,
-    body?: unknown,
-    createsSomething = false,
-    mayStillSend?: () => boolean,
-  ): Promise<T> {
+  private async call<T>(call: Call<T>): Promise<T> {
     const token = await this.options.secrets.get("passentry-token");
     try {
-      return await this.attempt(route, method, path, schema, body, createsSomething, token, mayStillSend);
+      return await this.attempt(call, token);
     } catch (error) {
       if (!(error instanceof PassEntryError) || error.kind !== "authentication") throw error;
       // The token may have been rotated since we cached it: read it once more, and retry only if it
@@ -118,20 +127,12 @@ export class PassEntryHttpClient implements PassEntryClient {
       this.options.secrets.invalidate("passentry-token");
       const fresh = await this.options.secrets.get("passentry-token");
       if (fresh === token) throw error;
-      return this.attempt(route, method, path, schema, body, createsSomething, fresh, mayStillSend);
+      return this.attempt(call, fresh);
     }
   }
 
-  private async attempt<T>(
-    route: string,
-    method: string,
-    path: string,
-    schema: z.ZodMiniType<T>,
-    body: unknown,
-    createsSomething: boolean,
-    token: string,
-    mayStillSend?: () => boolean,
-  ): Promise<T> {
+  private async attempt<T>(call: Call<T>, token: string): Promise<T> {
+    const { route, mayStillSend } = call;
     await this.pacer.acquire(route);
     if (mayStillSend !== undefined && !mayStillSend()) {
       // Held back (pacing, a slow token read) past the time its claim allows: not sent at all.
@@ -155,7 +156,7 @@ export class PassEntryHttpClient implements PassEntryClient {
       );
     }
     try {
-      const answer = await this.exchange(route, method, path, schema, body, createsSomething, token);
+      const answer = await this.exchange(call, token);
       this.breaker.recordSuccess();
       return answer;
     } catch (error) {
@@ -166,12 +167,7 @@ export class PassEntryHttpClient implements PassEntryClient {
   }
 
   private async exchange<T>(
-    route: string,
-    method: string,
-    path: string,
-    schema: z.ZodMiniType<T>,
-    body: unknown,
-    createsSomething: boolean,
+    { route, method, path, schema, body, createsSomething = false }: Call<T>,
     token: string,
   ): Promise<T> {
     let response: Response;
